@@ -1,0 +1,35 @@
+"""Exceptions raised by this package.
+
+Every error names the file (or argument) it concerns and the reason, so a
+batch tool can report it and go on.  Command-line tools turn them into one
+``ERROR: ...`` line and a non-zero exit status.
+"""
+
+
+class CityscapesError(Exception):
+    """Base class: ``path`` (may be None) and a human-readable ``reason``."""
+
+    def __init__(self, reason, path=None):
+        self.reason = reason
+        self.path = None if path is None else str(path)
+        super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+
+class LabelSetError(CityscapesError):
+    """A label table file (label_colors.txt, dataset_meta.json) is invalid."""
+
+
+class AnnotationError(CityscapesError):
+    """A polygon / bounding-box JSON file is invalid or names an unknown label."""
+
+
+class LayoutError(CityscapesError):
+    """A path does not follow the Cityscapes layout, or nothing was found."""
+
+
+class ImageError(CityscapesError):
+    """An image cannot be read, or has the wrong size, channels or values."""
+
+
+class PredictionError(CityscapesError):
+    """A prediction file or folder is invalid."""

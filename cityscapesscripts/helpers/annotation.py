@@ -1,0 +1,365 @@
+"""The annotation model of Cityscapes JSON files (polygons, boxes, 3D boxes).
+
+``Annotation().fromJsonFile(path)`` reads any of the Cityscapes annotation
+kinds; ``toJsonFile`` writes a file that reads back to the same objects.
+Invalid input raises :class:`~cityscapesscripts.errors.AnnotationError`
+naming the file and the object index.
+"""
+import datetime
+import json
+import numbers
+import os
+from collections import namedtuple
+
+from ..errors import AnnotationError
+
+Point = namedtuple("Point", ["x", "y"])
+
+
+class CsObjectType:
+    """Kind of annotation object."""
+    POLY = 1         # polygon
+    BBOX2D = 2       # 2D bounding box (modal and amodal)
+    BBOX3D = 3       # 3D bounding box
+    IGNORE2D = 4     # 2D ignore region
+    BBOX2D_SOFT = 5  # 2D bounding box with a soft class label
+
+
+class CsObject:
+    """Fields shared by all annotation objects."""
+
+    def __init__(self, objType):
+        self.objectType = objType
+        self.label = ""
+        self.deleted = 0
+        self.verified = 0
+        self.date = ""
+        self.user = ""
+        self.draw = True
+
+    def updateDate(self):
+        self.date = datetime.datetime.now().strftime("%d-%b-%Y %H:%M:%S")
+
+    def delete(self):
+        self.deleted = 1
+        self.draw = False
+
+
+class CsPoly(CsObject):
+    """An object annotated as a polygon (``label``, ``polygon`` of Points)."""
+
+    def __init__(self):
+        super().__init__(CsObjectType.POLY)
+        self.polygon = []
+        self.id = -1
+
+    def __str__(self):
+        if not self.polygon:
+            points = "none"
+        elif len(self.polygon) <= 4:
+            points = " ".join(f"({p.x},{p.y})" for p in self.polygon)
+        else:
+            p = self.polygon
+            points = f"({p[0].x},{p[0].y}) ({p[1].x},{p[1].y}) ... ({p[-2].x},{p[-2].y}) ({p[-1].x},{p[-1].y})"
+        return f"Object: {self.label} - {points}"
+
+    def fromJsonText(self, jsonText, objId=-1):
+        self.id = objId
+        self.label = str(jsonText["label"])
+        self.polygon = [_point(p) for p in jsonText["polygon"]]
+        self.deleted = jsonText.get("deleted", 0)
+        self.verified = jsonText.get("verified", 1)
+        self.user = jsonText.get("user", "")
+        self.date = jsonText.get("date", "")
+        self.draw = self.deleted != 1
+
+    def toJsonText(self):
+        return {"label": self.label, "id": self.id, "deleted": self.deleted, "verified": self.verified,
+                "user": self.user, "date": self.date, "polygon": [[p.x, p.y] for p in self.polygon]}
+
+
+class CsBbox2d(CsObject):
+    """An object annotated by its amodal (full) and modal (visible) box, ``[x, y, w, h]``."""
+
+    def __init__(self):
+        super().__init__(CsObjectType.BBOX2D)
+        self.bbox_amodal_xywh = []
+        self.bbox_modal_xywh = []
+        self.instanceId = -1
+
+    def __str__(self):
+        a, m = self.bbox_amodal_xywh, self.bbox_modal_xywh
+        return (f"Object: {self.label}\n - Amodal [(x1: {a[0]}, y1: {a[1]}), (w: {a[2]}, h: {a[3]})]"
+                f"\n - Modal [(x1: {m[0]}, y1: {m[1]}), (w: {m[2]}, h: {m[3]})]")
+
+    def setAmodalBox(self, bbox_amodal):
+        x1, y1, x2, y2 = bbox_amodal
+        self.bbox_amodal_xywh = [x1, y1, x2 - x1, y2 - y1]
+
+    @property
+    def bbox_amodal(self):
+        """The amodal box as ``[xmin, ymin, xmax, ymax]``."""
+        return _xyxy(self.bbox_amodal_xywh)
+
+    @property
+    def bbox_modal(self):
+        """The modal box as ``[xmin, ymin, xmax, ymax]``."""
+        return _xyxy(self.bbox_modal_xywh)
+
+    def fromJsonText(self, jsonText, objId=-1):
+        # Three spellings exist: CityPersons (bbox/bboxVis), 3D boxes (modal/amodal), amodal only.
+        if "bbox" in jsonText and "bboxVis" in jsonText:
+            self.bbox_amodal_xywh, self.bbox_modal_xywh = jsonText["bbox"], jsonText["bboxVis"]
+        elif "modal" in jsonText and "amodal" in jsonText:
+            self.bbox_amodal_xywh, self.bbox_modal_xywh = jsonText["amodal"], jsonText["modal"]
+        else:
+            self.bbox_amodal_xywh = self.bbox_modal_xywh = jsonText["amodal"]
+        if "label" in jsonText and "instanceId" in jsonText:
+            self.label = str(jsonText["label"])
+            self.instanceId = jsonText["instanceId"]
+
+    def toJsonText(self):
+        return {"label": self.label, "instanceId": self.instanceId,
+                "modal": self.bbox_modal_xywh, "amodal": self.bbox_amodal_xywh}
+
+
+class CsBbox2dSoft(CsBbox2d):
+    """A box with a soft class label (a probability per class), as in gtBboxValidated."""
+
+    def __init__(self, classes=()):
+        super().__init__()
+        self.objectType = CsObjectType.BBOX2D_SOFT
+        self.classes = list(classes)
+        self.soft_label = []
+        self.vote_counts = {}
+        self.labels = []
+        self.added_from_original_annotations = False
+
+    def __str__(self):
+        a = self.bbox_amodal_xywh
+        return (f"Object: {' / '.join(self.labels)} ({self.score:.2f})\n"
+                f" - Box: [(x1: {a[0]}, y1: {a[1]}), (w: {a[2]}, h: {a[3]})]")
+
+    def fromJsonText(self, jsonText, objId=-1):
+        self.setAmodalBox(jsonText["bbox"])
+        self.bbox_modal_xywh = self.bbox_amodal_xywh
+        self.soft_label = jsonText["soft_label"]
+        self.vote_counts = jsonText.get("vote_counts", {})
+        self.added_from_original_annotations = jsonText.get("added_from_original_annotations", False)
+        self.instanceId = objId
+        best = max(self.soft_label)
+        self.labels = [str(c) for c, p in zip(self.classes, self.soft_label) if p == best]
+        self.label = self.labels[0]
+
+    def toJsonText(self):
+        out = {"bbox": self.bbox_xyxy, "soft_label": self.soft_label, "vote_counts": self.vote_counts}
+        if self.added_from_original_annotations:
+            out["added_from_original_annotations"] = True
+        return out
+
+    @property
+    def bbox_xyxy(self):
+        return self.bbox_amodal
+
+    @property
+    def score(self):
+        """Probability of the hard label."""
+        return max(self.soft_label)
+
+
+class CsBbox3d(CsObject):
+    """A 3D box: a 2D box plus center, dimensions and rotation (quaternion)."""
+
+    def __init__(self):
+        super().__init__(CsObjectType.BBOX3D)
+        self.bbox_2d = None
+        self.center = []
+        self.dims = []
+        self.rotation = []
+        self.instanceId = -1
+        self.score = -1.0
+
+    def __str__(self):
+        c, d, r = self.center, self.dims, self.rotation
+        return (f"Object: {self.label}\n2D {self.bbox_2d}\n - 3D \n - Center (x/y/z) [m]: {c[0]}/{c[1]}/{c[2]}"
+                f"\n - Dimensions (l/w/h) [m]: {d[0]}/{d[1]}/{d[2]}\n - Rotation: {r[0]}/{r[1]}/{r[2]}/{r[3]}")
+
+    def fromJsonText(self, jsonText, objId=-1):
+        self.bbox_2d = CsBbox2d()
+        self.bbox_2d.fromJsonText(jsonText["2d"])
+        self.center = jsonText["3d"]["center"]
+        self.dims = jsonText["3d"]["dimensions"]
+        self.rotation = jsonText["3d"]["rotation"]
+        self.label = jsonText["label"]
+        self.score = jsonText["score"]
+        self.instanceId = jsonText.get("instanceId", self.instanceId)
+
+    def toJsonText(self):
+        return {"label": self.label, "instanceId": self.instanceId, "score": self.score,
+                "2d": {"amodal": self.bbox_2d.bbox_amodal_xywh, "modal": self.bbox_2d.bbox_modal_xywh},
+                "3d": {"center": self.center, "dimensions": self.dims, "rotation": self.rotation}}
+
+    @property
+    def depth(self):
+        return int((self.center[0] ** 2 + self.center[1] ** 2) ** 0.5)
+
+
+class CsIgnore2d(CsObject):
+    """A 2D region to ignore in evaluation, ``[x, y, w, h]``."""
+
+    def __init__(self):
+        super().__init__(CsObjectType.IGNORE2D)
+        self.bbox_xywh = []
+        self.instanceId = -1
+
+    def __str__(self):
+        b = self.bbox_xywh
+        return f"Ignore Region:  (x1: {b[0]}, y1: {b[1]}), (w: {b[2]}, h: {b[3]})"
+
+    def fromJsonText(self, jsonText, objId=-1):
+        self.bbox_xywh = jsonText["2d"]
+        self.label = jsonText.get("label", self.label)
+        self.instanceId = jsonText.get("instanceId", self.instanceId)
+
+    def toJsonText(self):
+        return {"label": self.label, "instanceId": self.instanceId, "2d": self.bbox_xywh}
+
+    @property
+    def bbox(self):
+        return _xyxy(self.bbox_xywh)
+
+    @property
+    def bbox_amodal_xywh(self):
+        return self.bbox_xywh
+
+    @property
+    def bbox_modal_xywh(self):
+        return self.bbox_xywh
+
+
+class Camera:
+    """Intrinsics and extrinsics of the sensor, as stored under ``sensor``."""
+
+    def __init__(self, fx, fy, u0, v0, sensor_T_ISO_8855):
+        self.fx, self.fy, self.u0, self.v0 = fx, fy, u0, v0
+        self.sensor_T_ISO_8855 = sensor_T_ISO_8855
+
+    def toJsonText(self):
+        return {"fx": self.fx, "fy": self.fy, "u0": self.u0, "v0": self.v0,
+                "sensor_T_ISO_8855": self.sensor_T_ISO_8855}
+
+
+_OBJECT_CLASSES = {CsObjectType.POLY: CsPoly, CsObjectType.BBOX2D: CsBbox2d,
+                   CsObjectType.BBOX3D: CsBbox3d, CsObjectType.BBOX2D_SOFT: CsBbox2dSoft}
+
+
+class Annotation:
+    """The annotation of one image: its size, objects and (optionally) camera.
+
+    Parameters
+    ----------
+    objType : int
+        One :class:`CsObjectType`; a file holds one kind of object, plus
+        ignore regions under ``ignore``.
+    """
+
+    def __init__(self, objType=CsObjectType.POLY):
+        if objType not in vars(CsObjectType).values():
+            raise ValueError(f"unknown object type {objType!r}")
+        self.imgWidth = 0
+        self.imgHeight = 0
+        self.objects = []
+        self.camera = None
+        self.objectType = objType
+        self.classes = []
+        self.source = None
+
+    def fromJsonText(self, jsonText, source=None):
+        """Fill from JSON text.  ``source`` names the file in error messages."""
+        self.source = source
+        try:
+            data = json.loads(jsonText)
+        except ValueError as e:
+            raise AnnotationError(f"not valid JSON: {e}", source) from None
+        self.fromDict(data)
+
+    def fromDict(self, data):
+        source = self.source
+        if not isinstance(data, dict):
+            raise AnnotationError("expected a JSON object at the top level", source)
+        for key in ("imgWidth", "imgHeight"):
+            if key not in data:
+                raise AnnotationError(f"missing {key}", source)
+            if not isinstance(data[key], numbers.Real) or isinstance(data[key], bool) or data[key] <= 0:
+                raise AnnotationError(f"{key} must be a positive number, got {data[key]!r}", source)
+        self.imgWidth = int(data["imgWidth"])
+        self.imgHeight = int(data["imgHeight"])
+        self.objects = []
+        if self.objectType == CsObjectType.BBOX2D_SOFT:
+            self.classes = data["classes"]
+        if self.objectType != CsObjectType.IGNORE2D:
+            cls = _OBJECT_CLASSES[self.objectType]
+            for index, item in enumerate(data.get("objects", [])):
+                obj = cls(self.classes) if cls is CsBbox2dSoft else cls()
+                self.objects.append(_parse_object(obj, item, index, source))
+        for index, item in enumerate(data.get("ignore", [])):
+            self.objects.append(_parse_object(CsIgnore2d(), item, index, source, "ignore region"))
+        if "sensor" in data:
+            s = data["sensor"]
+            self.camera = Camera(s["fx"], s["fy"], s["u0"], s["v0"], s["sensor_T_ISO_8855"])
+
+    def fromJsonFile(self, jsonFile):
+        """Read an annotation file; raises AnnotationError (missing, unreadable, invalid)."""
+        try:
+            with open(jsonFile, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            raise AnnotationError(f"cannot read: {e.strerror}", jsonFile) from None
+        self.fromJsonText(text, source=os.fspath(jsonFile))
+
+    def toJsonText(self):
+        """The annotation as a dict in the Cityscapes JSON layout."""
+        out = {"imgWidth": self.imgWidth, "imgHeight": self.imgHeight}
+        if self.objectType == CsObjectType.BBOX2D_SOFT:
+            out["classes"] = self.classes
+        out["objects"] = [o.toJsonText() for o in self.objects if o.objectType != CsObjectType.IGNORE2D]
+        ignores = [o.toJsonText() for o in self.objects if o.objectType == CsObjectType.IGNORE2D]
+        if ignores:
+            out["ignore"] = ignores
+        if self.camera is not None:
+            out["sensor"] = self.camera.toJsonText()
+        return out
+
+    def toJson(self):
+        return json.dumps(self.toJsonText(), indent=4)
+
+    def toJsonFile(self, jsonFile):
+        with open(jsonFile, "w", encoding="utf-8") as f:
+            f.write(self.toJson())
+
+
+def _parse_object(obj, item, index, source, what="object"):
+    try:
+        obj.fromJsonText(item, index)
+    except AnnotationError as e:
+        raise AnnotationError(f"{what} {index}: {e.reason}", source) from None
+    except KeyError as e:
+        raise AnnotationError(f"{what} {index}: missing field {e.args[0]!r}", source) from None
+    except (TypeError, ValueError) as e:
+        raise AnnotationError(f"{what} {index}: {e}", source) from None
+    return obj
+
+
+def _point(p):
+    if not isinstance(p, (list, tuple)) or len(p) != 2:
+        raise AnnotationError(f"polygon point {p!r} is not a pair of numbers")
+    x, y = p
+    for v in (x, y):
+        if not isinstance(v, numbers.Real) or isinstance(v, bool):
+            raise AnnotationError(f"polygon point {p!r} has a non-numeric coordinate")
+    return Point(x, y)
+
+
+def _xyxy(xywh):
+    x, y, w, h = xywh
+    return [x, y, x + w, y + h]

@@ -1,0 +1,93 @@
+"""Names that downstream code star-imports from the original ``csHelpers``.
+
+``from cityscapesscripts.helpers.csHelpers import *`` gives the label
+mappings, the file-name helpers and the usual modules (``np``, ``Image``,
+``json``, ``os``, ``glob``).  Library code of this package raises
+exceptions; only :func:`printError`, kept for compatibility, exits.
+"""
+import glob  # noqa: F401  (re-exported)
+import json
+import math
+import os
+import sys
+
+import numpy as np  # noqa: F401  (re-exported)
+from PIL import Image  # noqa: F401  (re-exported)
+
+from ..io.layout import CsFile, frame_id, parse_name
+from .annotation import Annotation  # noqa: F401  (re-exported)
+from .labels import category2labels, id2label, labels, name2label, trainId2label  # noqa: F401
+
+
+def printError(message):
+    """Print ``ERROR: message`` and exit with status 255 (as the original scripts do)."""
+    print("ERROR: " + str(message))
+    sys.exit(-1)
+
+
+class colors:
+    """ANSI escape codes for coloured terminal output."""
+    RED = "\033[31;1m"
+    GREEN = "\033[32;1m"
+    YELLOW = "\033[33;1m"
+    BLUE = "\033[34;1m"
+    MAGENTA = "\033[35;1m"
+    CYAN = "\033[36;1m"
+    BOLD = "\033[1m"
+    UNDERLINE = "\033[4m"
+    ENDC = "\033[0m"
+
+
+def getColorEntry(val, args):
+    """The colour code for a score in [0, 1] when ``args.colorized``, else ''."""
+    if not args.colorized:
+        return ""
+    if not isinstance(val, float) or math.isnan(val):
+        return colors.ENDC
+    for bound, code in ((0.2, colors.RED), (0.4, colors.YELLOW), (0.6, colors.BLUE), (0.8, colors.CYAN)):
+        if val < bound:
+            return code
+    return colors.GREEN
+
+
+def getCsFileInfo(fileName):
+    """The :data:`CsFile` of a Cityscapes file name (raises LayoutError if malformed)."""
+    return parse_name(fileName)
+
+
+def getCoreImageFileName(filename):
+    """``city_123456_123456`` for ``city_123456_123456_gtFine_polygons.json``."""
+    return frame_id(filename)
+
+
+def getDirectory(fileName):
+    """The name of the folder holding ``fileName`` ('bar' for '/foo/bar/x.txt')."""
+    return os.path.basename(os.path.dirname(fileName))
+
+
+def ensurePath(path):
+    """Create folder ``path`` (and parents) if missing; '' or None does nothing."""
+    if path:
+        os.makedirs(path, exist_ok=True)
+
+
+def writeDict2JSON(dictName, fileName):
+    """Write a dict as indented, key-sorted JSON; objects are written by their ``__dict__``."""
+    with open(fileName, "w") as f:
+        f.write(json.dumps(dictName, default=_plain, sort_keys=True, indent=4))
+
+
+def _plain(value):
+    """JSON form of NumPy scalars and arrays and of plain objects."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value.__dict__
+
+
+__all__ = ["printError", "colors", "getColorEntry", "CsFile", "getCsFileInfo", "getCoreImageFileName",
+           "getDirectory", "ensurePath", "writeDict2JSON", "labels", "name2label", "id2label",
+           "trainId2label", "category2labels", "Annotation", "np", "Image", "json", "os", "glob", "math", "sys"]

@@ -1,0 +1,1 @@
+"""I/O at the edges: label-map PNG codecs and the Cityscapes file layout."""

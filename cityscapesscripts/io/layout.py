@@ -1,0 +1,135 @@
+"""The Cityscapes file layout, and nothing else in the package knows it.
+
+Files live at ``{root}/{type}{video}/{split}/{city}/{city}_{seq}_{frame}_{type}[_{type2}].{ext}``
+(``seq`` and ``frame`` six digits), for example
+``gtFine/val/lindau/lindau_000000_000019_gtFine_labelIds.png``.
+"""
+import glob
+import os
+from collections import namedtuple
+
+from ..errors import LayoutError
+
+CsFile = namedtuple("csFile", ["city", "sequenceNb", "frameNb", "type", "type2", "ext"])
+
+ANNOTATION_TYPES = ("gtFine", "gtCoarse")
+SPLITS = ("train", "val", "test", "train_extra")
+GT_MODALITIES = ("polygons", "labelIds", "labelTrainIds", "instanceIds", "instanceTrainIds", "color")
+GT_EXTENSIONS = {"polygons": "json"}
+
+
+def parse_name(path):
+    """Split a Cityscapes file name into a :data:`CsFile`.
+
+    >>> parse_name("a/lindau_000001_000019_gtFine_labelIds.png")
+    csFile(city='lindau', sequenceNb='000001', frameNb='000019', type='gtFine', type2='labelIds', ext='png')
+    >>> parse_name("lindau_000001_000019_leftImg8bit.png").type2
+    ''
+    """
+    base = os.path.basename(os.fspath(path))
+    parts = base.split("_")
+    parts = parts[:-1] + parts[-1].split(".")
+    if len(parts) == 5:
+        return CsFile(*parts[:4], type2="", ext=parts[4])
+    if len(parts) == 6:
+        return CsFile(*parts)
+    raise LayoutError(f"found {len(parts)} part(s) in the file name, expected 5 or 6 "
+                      "('{city}_{seq}_{frame}_{type}[_{type2}].{ext}')", path)
+
+
+def frame_id(path):
+    """The part common to every file of a frame: ``{city}_{seq}_{frame}``."""
+    f = parse_name(path)
+    return f"{f.city}_{f.sequenceNb}_{f.frameNb}"
+
+
+def sibling(path, modality, ext="png"):
+    """The path of another ground-truth modality of the same frame, in the same folder.
+
+    >>> sibling("x/a_000001_000002_gtFine_labelIds.png", "instanceIds")
+    'x/a_000001_000002_gtFine_instanceIds.png'
+    """
+    f = parse_name(path)
+    name = f"{f.city}_{f.sequenceNb}_{f.frameNb}_{f.type}_{modality}.{ext}"
+    return os.path.join(os.path.dirname(os.fspath(path)), name)
+
+
+def dataset_root(path=None):
+    """The dataset root: ``path``, else ``$CITYSCAPES_DATASET``.
+
+    Raises :class:`LayoutError` naming the variable when neither is given or
+    the folder does not exist (the original silently used its install folder).
+    """
+    if path is None:
+        path = os.environ.get("CITYSCAPES_DATASET")
+        if path is None:
+            raise LayoutError("no dataset given: pass --dataset PATH or set CITYSCAPES_DATASET")
+        if not os.path.isdir(path):
+            raise LayoutError("CITYSCAPES_DATASET points to a folder that does not exist", path)
+    elif not os.path.isdir(path):
+        raise LayoutError("dataset folder does not exist", path)
+    return os.fspath(path)
+
+
+def results_root():
+    """The prediction root: ``$CITYSCAPES_RESULTS``, else ``$CITYSCAPES_DATASET/results``."""
+    if "CITYSCAPES_RESULTS" in os.environ:
+        path, origin = os.environ["CITYSCAPES_RESULTS"], "CITYSCAPES_RESULTS"
+    elif "CITYSCAPES_DATASET" in os.environ:
+        path, origin = os.path.join(os.environ["CITYSCAPES_DATASET"], "results"), "CITYSCAPES_DATASET/results"
+    else:
+        raise LayoutError("no prediction folder given: set CITYSCAPES_RESULTS or CITYSCAPES_DATASET")
+    if not os.path.isdir(path):
+        raise LayoutError(f"prediction folder ({origin}) does not exist", path)
+    return path
+
+
+def default_root():
+    """``$CITYSCAPES_DATASET`` if set, else the working directory (for defaults shown in help)."""
+    return os.environ.get("CITYSCAPES_DATASET", os.getcwd())
+
+
+def find_annotations(root, annotation_types=ANNOTATION_TYPES, splits=None, modality="polygons"):
+    """Sorted ground-truth files ``{root}/{type}/{split}/*/*_{type}_{modality}.{ext}``.
+
+    Fine files come before coarse ones, as the original tools order them.
+    """
+    ext = GT_EXTENSIONS.get(modality, "png")
+    files = []
+    for kind in annotation_types:
+        for split in (splits or ["*"]):
+            pattern = os.path.join(root, kind, split, "*", f"*_gt*_{modality}.{ext}")
+            files.extend(sorted(glob.glob(pattern)))
+    return files
+
+
+def annotation_pattern(root, annotation_type, split, modality):
+    ext = GT_EXTENSIONS.get(modality, "png")
+    return os.path.join(root, annotation_type, split, "*", f"*_{modality}.{ext}")
+
+
+def splits_of(root, annotation_type="gtFine"):
+    """Split folders present under ``{root}/{annotation_type}``."""
+    base = os.path.join(root, annotation_type)
+    return sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))) if os.path.isdir(base) else []
+
+
+def index_folder(folder):
+    """All files below ``folder`` as ``[(dirpath, [filenames])]``, walked once."""
+    return [(root, sorted(files)) for root, _, files in os.walk(folder)]
+
+
+def match_prediction(walk, ground_truth, ext):
+    """The one file in a walked folder named ``{city}_{seq}_{frame}*.{ext}`` for ``ground_truth``.
+
+    Raises :class:`LayoutError` when there is none or more than one.
+    """
+    prefix = frame_id(ground_truth)
+    found = [os.path.join(root, name) for root, names in walk for name in names
+             if name.startswith(prefix) and name.endswith("." + ext)]
+    if not found:
+        raise LayoutError(f"found no prediction '{prefix}*.{ext}' for this ground truth", ground_truth)
+    if len(found) > 1:
+        raise LayoutError(f"found {len(found)} predictions for this ground truth: "
+                          + ", ".join(found[:3]) + (" ..." if len(found) > 3 else ""), ground_truth)
+    return found[0]

@@ -1,0 +1,69 @@
+"""Map a function over items on a bounded process pool, with a progress bar.
+
+One pool per call, always closed; results stream back in input order
+(``imap``), so memory stays bounded by the pool's queue, not the data set.
+Workers return small values: file paths, partial results, errors.
+"""
+import multiprocessing
+import os
+import sys
+
+
+def default_jobs():
+    """Every core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def progress_bar(total, desc, enabled=None):
+    """A tqdm bar on a terminal (stderr), else a no-op; plain counter if tqdm is missing."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return _Silent()
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency, but degrade gracefully
+        return _Silent()
+    return tqdm(total=total, desc=desc, unit="img", leave=False, dynamic_ncols=True)
+
+
+class _Silent:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def imap(func, items, jobs=None, desc="", progress=None):
+    """Yield ``func(item)`` for each item, in order, computed on ``jobs`` processes.
+
+    ``jobs`` None or 0 means all cores; 1 runs in this process (no pool).
+    """
+    items = list(items)
+    jobs = min(default_jobs() if not jobs else jobs, max(1, len(items)))
+    bar = progress_bar(len(items), desc, progress)
+    try:
+        if jobs <= 1:
+            for item in items:
+                result = func(item)
+                bar.update()
+                yield result
+            return
+        chunk = max(1, min(8, len(items) // (jobs * 8)))
+        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        with context.Pool(jobs) as pool:
+            for result in pool.imap(func, items, chunksize=chunk):
+                bar.update()
+                yield result
+    finally:
+        bar.close()

@@ -1,0 +1,164 @@
+"""Rasterize once, encode many: polygons -> object-index map -> label images.
+
+:func:`rasterize` draws a frame's polygons once, in file order, into a map of
+object indices with Pillow's ``ImageDraw.polygon`` (whose coverage defines the
+Cityscapes ground truth).  :func:`encode` turns that map into any encoding by
+a table lookup:
+
+=================  ======================================  ============
+encoding           pixel value                             array
+=================  ======================================  ============
+labelIds           label id                                (H, W) uint8
+labelTrainIds      train id                                (H, W) uint8
+instanceIds        id * 1000 + k for single instances      (H, W) uint16
+instanceTrainIds   trainId * 1000 + k, likewise            (H, W) uint16
+color              label colour, alpha 255                 (H, W, 4) uint8
+=================  ======================================  ============
+
+``k`` counts the single instances of each label in drawing order.  Deleted
+objects are skipped; ``<name>group`` draws as ``<name>`` without an instance
+number; labels with a negative id (license plate) are not drawn; pixels no
+object covers take the background label ('unlabeled').
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..errors import AnnotationError
+from ..helpers.labelset import CITYSCAPES
+
+ENCODINGS = ("labelIds", "labelTrainIds", "instanceIds", "instanceTrainIds", "color")
+# Names of the original functions' ``encoding`` argument.
+LABEL_ENCODINGS = {"ids": "labelIds", "trainIds": "labelTrainIds", "color": "color"}
+INSTANCE_ENCODINGS = {"ids": "instanceIds", "trainIds": "instanceTrainIds"}
+
+
+@dataclass
+class ObjectMap:
+    """A frame's drawn objects.
+
+    index : (H, W) uint8 or int32; 0 is background, k the k-th drawn object,
+        -1 (255 for uint8) an outline pixel when drawn with an outline.
+    labels : the Label of each drawn object (index k -> labels[k - 1]).
+    groups : whether each drawn object is a group.
+    """
+    index: np.ndarray
+    labels: list
+    groups: list
+    label_set: object
+
+    @property
+    def outline_index(self):
+        return 255 if self.index.dtype == np.uint8 else -1
+
+
+def rasterize(annotation, label_set=CITYSCAPES, outline=False):
+    """Draw the polygons of ``annotation`` into an :class:`ObjectMap`.
+
+    Raises :class:`AnnotationError` (file and object index) for an unknown
+    label or a polygon with fewer than two points.
+    """
+    drawn, labels, groups = [], [], []
+    for position, obj in enumerate(annotation.objects):
+        if obj.deleted:
+            continue
+        where = f"object {getattr(obj, 'id', position)}"
+        try:
+            label, is_group = label_set.resolve(obj.label)
+        except AnnotationError as e:
+            raise AnnotationError(f"{where}: {e.reason}", annotation.source) from None
+        if label.id < 0:
+            continue
+        if len(obj.polygon) < 2:
+            raise AnnotationError(f"{where}: polygon has {len(obj.polygon)} point(s), needs at least 2",
+                                  annotation.source)
+        drawn.append(obj.polygon)
+        labels.append(label)
+        groups.append(is_group)
+    size = (annotation.imgWidth, annotation.imgHeight)
+    small = len(drawn) < 255  # object indices and the outline marker fit 8 bits
+    canvas = Image.new("L" if small else "I", size, 0)
+    marker = 255 if small else -1
+    draw = ImageDraw.Draw(canvas)
+    for k, polygon in enumerate(drawn, 1):
+        if outline:
+            draw.polygon(polygon, fill=k, outline=marker)
+        else:
+            draw.polygon(polygon, fill=k)
+    return ObjectMap(np.asarray(canvas), labels, groups, label_set)
+
+
+def object_values(object_map, encoding):
+    """Per-object values of an encoding: (N + 1,) array, entry 0 the background."""
+    background = object_map.label_set.background
+    labels = object_map.labels
+    if encoding in ("labelIds", "instanceIds"):
+        values = [background.id] + [label.id for label in labels]
+    elif encoding in ("labelTrainIds", "instanceTrainIds"):
+        values = [background.trainId] + [label.trainId for label in labels]
+    elif encoding == "color":
+        return np.array([background.color] + [label.color for label in labels], dtype=np.uint8).reshape(-1, 3)
+    else:
+        raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
+    if encoding.startswith("instance"):
+        counters = {}
+        for k, (label, is_group) in enumerate(zip(labels, object_map.groups), 1):
+            value = values[k]
+            if label.hasInstances and not is_group and value != 255:
+                n = counters.get(label.name, 0)
+                counters[label.name] = n + 1
+                values[k] = value * 1000 + n
+    return np.array(values, dtype=np.int64)
+
+
+def encode(object_map, encoding, outline_value=None):
+    """The image of ``encoding`` for an :class:`ObjectMap` (see the module table)."""
+    values = object_values(object_map, encoding)
+    if encoding == "color":
+        rgba = np.empty((len(values), 4), dtype=np.uint8)
+        rgba[:, :3] = values
+        rgba[:, 3] = 255
+        values = rgba
+    elif encoding.startswith("instance"):
+        if values.max() > 65535:
+            raise AnnotationError(f"instance id {values.max()} does not fit a 16-bit PNG")
+        values = values.astype(np.uint16)
+    else:
+        if values.min() < 0 or values.max() > 255:
+            raise AnnotationError(f"{encoding} value {values.max()} does not fit an 8-bit PNG")
+        values = values.astype(np.uint8)
+    table = np.zeros((256 if object_map.index.dtype == np.uint8 else len(values) + 1,) + values.shape[1:],
+                     dtype=values.dtype)
+    table[:len(values)] = values
+    if outline_value is not None:
+        table[object_map.outline_index] = outline_value
+    return table[object_map.index]
+
+
+def from_label_ids(label_ids, encoding, label_set=CITYSCAPES):
+    """labelIds, labelTrainIds or color from a labelIds image ((H, W) uint8)."""
+    if encoding == "labelIds":
+        return label_ids
+    if encoding == "labelTrainIds":
+        return label_set.id_to_train_id[label_ids]
+    if encoding == "color":
+        rgba = np.full((256, 4), 255, dtype=np.uint8)
+        rgba[:, :3] = label_set.id_to_color
+        return rgba[label_ids]
+    raise ValueError(f"cannot derive {encoding!r} from label ids")
+
+
+def instances_from_ids(instance_ids, label_set=CITYSCAPES):
+    """instanceTrainIds from an instanceIds image, keeping each instance number.
+
+    A value ``id * 1000 + k`` becomes ``trainId * 1000 + k``; a class whose
+    trainId is 255 loses its instance number, as when drawn from polygons.
+    """
+    ids = np.asarray(instance_ids).astype(np.int64)
+    label = np.where(ids >= 1000, ids // 1000, ids)
+    if label.max(initial=0) > 255:
+        raise AnnotationError(f"instance id {ids.max()} has no label id")
+    train = label_set.id_to_train_id.astype(np.int64)[label]
+    out = np.where((ids >= 1000) & (train != 255), train * 1000 + ids % 1000, train)
+    return out.astype(np.uint16)
