@@ -40,6 +40,8 @@ setup(
     entry_points={
         "console_scripts": [
             "csSampleDataset = cityscapesscripts.sample:main",
+            "csCreateTrainIdLabelImgs = cityscapesscripts.preparation.createTrainIdLabelImgs:main",
+            "csCreateTrainIdInstanceImgs = cityscapesscripts.preparation.createTrainIdInstanceImgs:main",
         ],
     },
     zip_safe=False,

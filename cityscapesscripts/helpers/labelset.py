@@ -120,6 +120,16 @@ class LabelSet:
         return table
 
     @cached_property
+    def known_train_ids(self):
+        """(256,) bool: values a train-id prediction may hold (the train ids, and 255)."""
+        table = np.zeros(256, dtype=bool)
+        table[255] = True
+        for label in self.labels:
+            if 0 <= label.trainId <= 255:
+                table[label.trainId] = True
+        return table
+
+    @cached_property
     def id_to_color(self):
         """(256, 3) uint8: labelId -> RGB colour."""
         table = np.zeros((256, 3), dtype=np.uint8)

@@ -1,0 +1,327 @@
+"""csEvalPixelLevelSemanticLabeling: class and category IoU / iIoU, the original's face.
+
+Downstream code (mmsegmentation, detectron2) sets attributes of the module
+level ``args`` and calls :func:`getPrediction` and :func:`evaluateImgLists`;
+both keep the original's signatures and result dict.  The work is done by
+:mod:`cityscapesscripts.evaluation.semantic` on a process pool.
+
+Differences from the original, on purpose:
+
+* with ``args.evalPixelAccuracy`` the per-image ``nbNotIgnoredPixels`` counts
+  pixels whose ground truth is evaluated, and ``nbCorrectPixels`` those of
+  them predicted right (the original counted ignored pixels and wrong ones);
+* unknown ids, size mismatches and multi-channel predictions raise an error
+  naming the file;
+* ``args.trainIds = True`` (``--trainids``) accepts predictions in train ids;
+* ``args.jobs`` sets the number of worker processes (default: all cores).
+"""
+import argparse
+import glob
+import os
+import platform
+import sys
+
+import numpy as np
+
+from ..errors import CityscapesError
+from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
+from ..helpers.labels import category2labels, id2label, labels
+from ..helpers.labelset import CITYSCAPES
+from ..io import layout
+from . import semantic
+
+
+class CArgs:
+    """Settings of the evaluation; any attribute may be added."""
+
+
+def _default_args():
+    a = CArgs()
+    a.cityscapesPath = layout.default_root()
+    export_dir = os.environ.get("CITYSCAPES_EXPORT_DIR")
+    if export_dir:
+        a.exportFile = os.path.join(export_dir, "resultPixelLevelSemanticLabeling.json")
+    else:
+        a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultPixelLevelSemanticLabeling.json")
+    a.groundTruthSearch = os.path.join(a.cityscapesPath, "gtFine", "val", "*", "*_gtFine_labelIds.png")
+    a.evalInstLevelScore = True
+    a.evalPixelAccuracy = False
+    a.evalLabels = []
+    a.printRow = 5
+    a.normalized = True
+    a.colorized = hasattr(sys.stderr, "isatty") and sys.stderr.isatty() and platform.system() == "Linux"
+    a.bold = colors.BOLD if a.colorized else ""
+    a.nocol = colors.ENDC if a.colorized else ""
+    a.JSONOutput = True
+    a.quiet = False
+    a.avgClassSize = dict(semantic.AVG_CLASS_SIZE)
+    a.predictionPath = None
+    a.predictionWalk = None
+    a.trainIds = False
+    a.jobs = None
+    return a
+
+
+args = _default_args()
+
+
+def getPrediction(args, groundTruthFile):
+    """The prediction file ``{city}_{seq}_{frame}*.png`` for a ground-truth file.
+
+    Walks ``args.predictionPath`` (default ``$CITYSCAPES_RESULTS`` or
+    ``$CITYSCAPES_DATASET/results``) once and caches it in ``args.predictionWalk``.
+    Raises :class:`LayoutError` when none or several files match.
+    """
+    if not args.predictionPath:
+        args.predictionPath = layout.results_root()
+    if not args.predictionWalk:
+        args.predictionWalk = layout.index_folder(args.predictionPath)
+    return layout.match_prediction(args.predictionWalk, groundTruthFile, "png")
+
+
+def generateMatrix(args):
+    """A zero confusion matrix over all label ids; sets ``args.evalLabels``."""
+    args.evalLabels = list(CITYSCAPES.eval_ids)
+    return np.zeros((max(args.evalLabels) + 1,) * 2, dtype=np.ulonglong)
+
+
+def generateInstanceStats(args):
+    return semantic.empty_instance_stats(CITYSCAPES)
+
+
+def getMatrixFieldValue(confMatrix, i, j, args):
+    if args.normalized:
+        row = confMatrix[i].sum()
+        return float("nan") if row == 0 else float(confMatrix[i][j]) / row
+    return confMatrix[i][j]
+
+
+def getIouScoreForLabel(label, confMatrix, args):
+    return semantic.class_iou(np.asarray(confMatrix), label, CITYSCAPES, args.evalLabels)
+
+
+def getInstanceIouScoreForLabel(label, confMatrix, instStats, args):
+    return semantic.instance_class_iou(np.asarray(confMatrix), label, instStats, CITYSCAPES, args.evalLabels)
+
+
+def getPrior(label, confMatrix):
+    return semantic.prior(np.asarray(confMatrix), label)
+
+
+def getScoreAverage(scoreList, args):
+    return semantic.score_average(scoreList)
+
+
+def getIouScoreForCategory(category, confMatrix, args):
+    return semantic.category_iou(np.asarray(confMatrix), category, CITYSCAPES, args.evalLabels)
+
+
+def getInstanceIouScoreForCategory(category, confMatrix, instStats, args):
+    return semantic.instance_category_iou(np.asarray(confMatrix), category, instStats, CITYSCAPES, args.evalLabels)
+
+
+def createResultDict(confMatrix, classScores, classInstScores, categoryScores, categoryInstScores,
+                     perImageStats, args):
+    conf = np.asarray(confMatrix)
+    out = {"confMatrix": conf.tolist(),
+           "priors": {id2label[i].name: getPrior(i, conf) for i in args.evalLabels},
+           "labels": {id2label[i].name: i for i in args.evalLabels},
+           "classScores": classScores, "classInstScores": classInstScores,
+           "categoryScores": categoryScores, "categoryInstScores": categoryInstScores,
+           "averageScoreClasses": getScoreAverage(classScores, args),
+           "averageScoreInstClasses": getScoreAverage(classInstScores, args),
+           "averageScoreCategories": getScoreAverage(categoryScores, args),
+           "averageScoreInstCategories": getScoreAverage(categoryInstScores, args)}
+    if perImageStats:
+        out["perImageScores"] = perImageStats
+    return out
+
+
+def writeJSONFile(wholeData, args):
+    ensurePath(os.path.dirname(args.exportFile))
+    writeDict2JSON(wholeData, args.exportFile)
+
+
+def _settings(args):
+    return {"label_set": CITYSCAPES, "instance_scores": bool(args.evalInstLevelScore),
+            "pixel_accuracy": bool(args.evalPixelAccuracy), "train_ids": bool(getattr(args, "trainIds", False)),
+            "avg_class_size": dict(args.avgClassSize)}
+
+
+def evaluatePair(predictionImgFileName, groundTruthImgFileName, confMatrix, instanceStats, perImageStats, args):
+    """Add one pair of files to ``confMatrix``, ``instanceStats`` and ``perImageStats`` in place.
+
+    Returns the number of pixels of the image.
+    """
+    partial = semantic.evaluate_pair_files(predictionImgFileName, groundTruthImgFileName, _settings(args))
+    n = min(confMatrix.shape[0], partial.conf.shape[0])
+    confMatrix[:n, :n] += partial.conf[:n, :n].astype(confMatrix.dtype)
+    if args.evalInstLevelScore:
+        for label_id, size, tp, tp_category in partial.instances.tolist():
+            semantic.add_instance(instanceStats, id2label[label_id], size, tp, tp_category, args.avgClassSize)
+    perImageStats.update(partial.per_image)
+    return int(partial.conf.sum())
+
+
+def evaluateImgLists(predictionImgList, groundTruthImgList, args):
+    """Evaluate prediction files against ground-truth ``*_labelIds.png`` files; the original's result dict."""
+    predictionImgList, groundTruthImgList = list(predictionImgList), list(groundTruthImgList)
+    if len(predictionImgList) != len(groundTruthImgList):
+        raise ValueError("List of images for prediction and groundtruth are not of equal size.")
+    confMatrix = generateMatrix(args)
+    if not args.quiet:
+        print(f"Evaluating {len(predictionImgList)} pairs of images...")
+    total = semantic.evaluate_files(predictionImgList, groundTruthImgList, getattr(args, "jobs", None),
+                                    None if not args.quiet else False, **_settings(args))
+    confMatrix += total.conf.astype(confMatrix.dtype)
+    stats = total.instance_stats()
+    result = total.result()
+    if not args.quiet:
+        print(f"Images Processed: {total.images}\n")
+        printConfMatrix(confMatrix, args)
+        print("\n")
+        printClassScores(result["classScores"], result["classInstScores"], args)
+        _print_average(result["averageScoreClasses"], result["averageScoreInstClasses"], args)
+        print("")
+        printCategoryScores(result["categoryScores"], result["categoryInstScores"], args)
+        _print_average(result["averageScoreCategories"], result["averageScoreInstCategories"], args)
+    del stats
+    if args.JSONOutput:
+        writeJSONFile(result, args)
+    return result
+
+
+def _print_average(iou, niou, args):
+    print("--------------------------------")
+    print("Score Average : " + getColorEntry(iou, args) + f"{iou:5.3f}" + args.nocol
+          + "    " + getColorEntry(niou, args) + f"{niou:5.3f}" + args.nocol)
+    print("--------------------------------")
+    print("")
+
+
+def _rule(args):
+    return "\b" + " ".rjust(15, "-") + " " + " ".join("\b" + " ".rjust(args.printRow + 2, "-")
+                                                      for _ in args.evalLabels) + " \b" + " ".rjust(args.printRow + 3, "-")
+
+
+def printConfMatrix(confMatrix, args):
+    """Print the (row-normalised) confusion matrix with the prior of each class."""
+    conf = np.asarray(confMatrix)
+    print(_rule(args))
+    header = "\b" + "".rjust(13) + " | " + " ".join("\b" + id2label[i].name[0].center(args.printRow) + " |"
+                                                      for i in args.evalLabels)
+    print(header + " \b" + "Prior".rjust(6) + " |")
+    print(_rule(args))
+    for x in args.evalLabels:
+        p = getPrior(x, conf)
+        if p < 1e-9:
+            continue
+        cells = []
+        for y in args.evalLabels:
+            v = getMatrixFieldValue(conf, x, y, args)
+            cells.append(getColorEntry(v, args) + "\b" + f"{v:>{args.printRow}.2f}  " + args.nocol)
+        print("\b" + id2label[x].name[:13].rjust(13) + " | " + " ".join(cells) + " "
+              + getColorEntry(p, args) + "\b" + f"{p:>6.4f} " + args.nocol)
+    print(_rule(args), end=" ")
+
+
+def printClassScores(scoreList, instScoreList, args):
+    if args.quiet:
+        return
+    print(args.bold + "classes          IoU      nIoU" + args.nocol)
+    print("--------------------------------")
+    for i in args.evalLabels:
+        if id2label[i].ignoreInEval:
+            continue
+        name = id2label[i].name
+        print(f"{name:<14}: " + getColorEntry(scoreList[name], args) + f"{scoreList[name]:>5.3f}" + args.nocol
+              + "    " + getColorEntry(instScoreList[name], args) + f"{instScoreList[name]:>5.3f}" + args.nocol)
+
+
+def printCategoryScores(scoreDict, instScoreDict, args):
+    if args.quiet:
+        return
+    print(args.bold + "categories       IoU      nIoU" + args.nocol)
+    print("--------------------------------")
+    for category in scoreDict:
+        if all(label.ignoreInEval for label in category2labels[category]):
+            continue
+        print(f"{category:<14}: " + getColorEntry(scoreDict[category], args) + f"{scoreDict[category]:>5.3f}"
+              + args.nocol + "    " + getColorEntry(instScoreDict[category], args)
+              + f"{instScoreDict[category]:>5.3f}" + args.nocol)
+
+
+def _modern_parser():
+    p = argparse.ArgumentParser(
+        description="Evaluate pixel-level semantic labeling on Cityscapes (class / category IoU and iIoU). "
+                    "Also accepts the original forms: no arguments, or a list of *gt* and *pred* files.")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--gt", metavar="DIR", help="folder searched for *_gtFine_labelIds.png")
+    where.add_argument("--split", metavar="NAME", help="split of $CITYSCAPES_DATASET/gtFine to evaluate")
+    p.add_argument("--pred", metavar="DIR", help="prediction folder (default: $CITYSCAPES_RESULTS)")
+    p.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
+    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="print only the averages")
+    p.add_argument("--trainids", action="store_true", help="predictions hold train ids (0-18, 255)")
+    p.add_argument("--no-instance-scores", action="store_true", help="skip iIoU (no instanceIds needed)")
+    p.add_argument("--plot", metavar="OUT.png", help="save a confusion-matrix heat map (matplotlib)")
+    return p
+
+
+def main(argv=None):
+    """Command-line entry; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if any(a.startswith("-") for a in argv):
+            return _modern_main(argv)
+        predictions, ground_truths = [], []
+        if len(argv) > 3:
+            ground_truths = [a for a in argv if "gt" in a or "groundtruth" in a]
+            predictions = [a for a in argv if not ("gt" in a or "groundtruth" in a) and "pred" in a]
+        elif not argv:
+            ground_truths = sorted(glob.glob(args.groundTruthSearch))
+            if not ground_truths:
+                raise layout.LayoutError("Cannot find any ground truth images to use for evaluation. "
+                                         f"Searched for: {args.groundTruthSearch}")
+            predictions = [getPrediction(args, gt) for gt in ground_truths]
+        else:
+            raise ValueError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
+        evaluateImgLists(predictions, ground_truths, args)
+    except (CityscapesError, ValueError) as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _modern_main(argv):
+    opts = _modern_parser().parse_args(argv)
+    if opts.gt:
+        args.groundTruthSearch = os.path.join(opts.gt, "**", "*_gtFine_labelIds.png")
+    elif opts.split:
+        args.groundTruthSearch = os.path.join(layout.dataset_root(), "gtFine", opts.split, "*",
+                                              "*_gtFine_labelIds.png")
+    if opts.pred:
+        args.predictionPath, args.predictionWalk = opts.pred, None
+    args.JSONOutput = bool(opts.json)
+    if opts.json:
+        args.exportFile = opts.json
+    args.jobs = opts.jobs or None
+    args.quiet = opts.quiet
+    args.trainIds = opts.trainids
+    args.evalInstLevelScore = not opts.no_instance_scores
+    ground_truths = sorted(glob.glob(args.groundTruthSearch, recursive=True))
+    if not ground_truths:
+        raise layout.LayoutError(f"no ground truth found; searched {args.groundTruthSearch}")
+    predictions = [getPrediction(args, gt) for gt in ground_truths]
+    result = evaluateImgLists(predictions, ground_truths, args)
+    if opts.quiet:
+        print(f"IoU classes {result['averageScoreClasses']:.4f}  iIoU classes {result['averageScoreInstClasses']:.4f}  "
+              f"IoU categories {result['averageScoreCategories']:.4f}  "
+              f"iIoU categories {result['averageScoreInstCategories']:.4f}")
+    if opts.plot:
+        print("confusion matrix saved to " + semantic.plot_confusion_matrix(result, opts.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""Pixel-level semantic evaluation: confusion matrix, IoU and instance-weighted iIoU.
+
+The state of an evaluation is summable: a confusion matrix over label ids,
+one record per ground-truth instance (label, size, true positives for its
+class and its category) and optional per-image pixel counts.
+:class:`SemanticAccumulator` adds images given as arrays, merges with other
+accumulators (other processes, other ranks) and computes the scores the
+original ``evalPixelLevelSemanticLabeling`` reports.
+
+>>> import numpy as np
+>>> acc = SemanticAccumulator(instance_scores=False)
+>>> gt = np.full((4, 4), 7, np.uint8); pred = gt.copy(); pred[0] = 8
+>>> acc.add(pred, gt)
+>>> round(acc.result()["classScores"]["road"], 2)
+0.75
+"""
+import math
+import os
+
+import numpy as np
+
+from .. import kernels
+from ..errors import ImageError
+from ..helpers.labelset import CITYSCAPES
+from ..io import layout, png
+
+# Mean instance size per class over the Cityscapes training set: the weights of iIoU.
+AVG_CLASS_SIZE = {
+    "bicycle": 4672.3249222261, "caravan": 36771.8241758242, "motorcycle": 6298.7200839748,
+    "rider": 3930.4788056518, "bus": 35732.1511111111, "train": 67583.7075812274,
+    "car": 12794.0202738185, "person": 3462.4756337644, "truck": 27855.1264367816,
+    "trailer": 16926.9763313609,
+}
+
+
+class SemanticAccumulator:
+    """Accumulates pixel-level evaluation state over images.
+
+    Parameters
+    ----------
+    label_set : LabelSet
+    instance_scores : bool
+        Also count per-instance true positives for iIoU (needs instance maps).
+    pixel_accuracy : bool
+        Keep per-image counts of evaluated and correct pixels.
+    train_ids : bool
+        Predictions are train ids (0..18, 255) and are mapped to label ids.
+    avg_class_size : dict
+        iIoU weights by class name.
+    """
+
+    def __init__(self, label_set=CITYSCAPES, instance_scores=True, pixel_accuracy=False, train_ids=False,
+                 avg_class_size=None):
+        self.label_set = label_set
+        self.instance_scores = instance_scores
+        self.pixel_accuracy = pixel_accuracy
+        self.train_ids = train_ids
+        self.avg_class_size = dict(AVG_CLASS_SIZE if avg_class_size is None else avg_class_size)
+        self.eval_ids = label_set.eval_ids
+        size = max(self.eval_ids) + 1
+        self.conf = np.zeros((size, size), dtype=np.int64)
+        self.instances = np.zeros((0, 4), dtype=np.int64)  # label id, size, tp class, tp category
+        self.per_image = {}
+        self.images = 0
+        self._tables = None
+
+    # ---- update ------------------------------------------------------------
+    def add(self, prediction, ground_truth, instances=None, name=None, ground_truth_name=None):
+        """Add one image.
+
+        prediction, ground_truth : (H, W) integer label ids (train ids for
+        ``prediction`` when ``train_ids``); instances : (H, W) instance ids
+        (``id * 1000 + k``), needed for instance scores.  ``name`` keys the
+        per-image scores and names the prediction in errors.
+        """
+        conf, records = self._image_counts(prediction, ground_truth, instances, name, ground_truth_name)
+        self._add_counts(conf, records, name)
+
+    def _image_counts(self, prediction, ground_truth, instances, name, ground_truth_name):
+        prediction = np.asarray(prediction)
+        ground_truth = np.asarray(ground_truth)
+        pred_name = name or "prediction"
+        gt_name = ground_truth_name or "ground truth"
+        if prediction.ndim != 2:
+            raise ImageError(f"prediction must be one channel (H, W), got shape {prediction.shape}", pred_name)
+        if ground_truth.ndim != 2:
+            raise ImageError(f"ground truth must be one channel (H, W), got shape {ground_truth.shape}", gt_name)
+        if prediction.shape != ground_truth.shape:
+            raise ImageError(f"prediction is {_size(prediction)} but its ground truth is {_size(ground_truth)}",
+                             pred_name)
+        prediction = _as_uint8(prediction, pred_name, "prediction")
+        ground_truth = _as_uint8(ground_truth, gt_name, "ground truth")
+        if self.train_ids:
+            known = self.label_set.known_train_ids[prediction]
+            if not known.all():
+                raise ImageError(f"prediction has train ids outside the label set: {_values(prediction[~known])}",
+                                 pred_name)
+            prediction = self.label_set.train_id_to_id[prediction]
+        use_instances = self.instance_scores
+        if use_instances:
+            if instances is None:
+                raise ValueError("instance scores need the instance map of each image")
+            instances = np.asarray(instances)
+            if instances.shape != ground_truth.shape:
+                raise ImageError(f"instance map is {_size(instances)} but labels are {_size(ground_truth)}",
+                                 gt_name)
+        same_category, size_table = self._lookup_tables()
+        conf = np.zeros((256, 256), dtype=np.int64)
+        counters = [np.zeros(kernels.INSTANCE_ID_SPACE, dtype=np.int64) for _ in range(3)] if use_instances \
+            else [np.zeros(1, dtype=np.int64)] * 3
+        kernels.pixel_counts(ground_truth, prediction, instances if use_instances else None, same_category,
+                             conf, *counters)
+        known = self.label_set.known_ids
+        unknown = np.nonzero(~known)[0]
+        for axis, what, where in ((1, "ground truth", gt_name), (0, "prediction", pred_name)):
+            bad = unknown[np.take(conf, unknown, axis=1 - axis).sum(axis=axis) > 0]
+            if bad.size:
+                raise ImageError(f"{what} has ids outside the label set: {bad.tolist()[:10]}", where)
+        n = size_table
+        records = np.zeros((0, 4), dtype=np.int64)
+        if use_instances:
+            size, tp, tp_category = counters
+            ids = np.nonzero(size)[0]
+            ids = ids[ids > 1000]  # the original's threshold: 1000 itself is not an instance
+            label = ids // 1000
+            unknown = [int(i) for i, l in zip(ids, label) if l not in self.label_set.id2label]
+            if unknown:
+                raise ImageError(f"instance ids with unknown labels: {unknown[:5]}", gt_name)
+            keep = np.array([not self.label_set.id2label[int(l)].ignoreInEval for l in label], dtype=bool)
+            ids, label = ids[keep], label[keep]
+            records = np.stack([label, size[ids], tp[ids], tp_category[ids]], axis=1)
+        return conf[:n, :n], records
+
+    def _add_counts(self, conf, records, name):
+        self.conf += conf
+        self.instances = np.concatenate([self.instances, records])
+        self.images += 1
+        if self.pixel_accuracy:
+            evaluated = [i for i in self.eval_ids if not self.label_set.id2label[i].ignoreInEval]
+            key = name if name is not None else f"image {self.images - 1}"
+            self.per_image[key] = {"nbNotIgnoredPixels": int(conf[evaluated].sum()),
+                                   "nbCorrectPixels": int(conf[evaluated, evaluated].sum())}
+
+    def _lookup_tables(self):
+        if self._tables is None:
+            same_category = np.zeros((256, 256), dtype=np.uint8)
+            for category, ids in instance_categories(self.label_set).items():
+                for label_id in ids:
+                    same_category[label_id, ids] = 1
+            self._tables = (same_category, self.conf.shape[0])
+        return self._tables
+
+    def merge(self, other):
+        """Add another accumulator's state (same settings); returns self."""
+        if other.label_set != self.label_set or other.conf.shape != self.conf.shape:
+            raise ValueError("cannot merge accumulators of different label sets")
+        self.conf += other.conf
+        self.instances = np.concatenate([self.instances, other.instances])
+        self.per_image.update(other.per_image)
+        self.images += other.images
+        return self
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_tables"] = None
+        return state
+
+    # ---- compute -----------------------------------------------------------
+    def instance_stats(self):
+        """The original's ``instanceStats`` dict: weighted tp / fn per class and category."""
+        stats = empty_instance_stats(self.label_set)
+        for label_id, size, tp, tp_category in self.instances.tolist():
+            add_instance(stats, self.label_set.id2label[label_id], size, tp, tp_category, self.avg_class_size)
+        return stats
+
+    def result(self):
+        """The result dict of the original ``evaluateImgLists``."""
+        return result_dict(self.conf, self.instance_stats(), self.label_set, self.eval_ids,
+                           self.per_image if self.pixel_accuracy else None)
+
+
+# ---- scores (the original's definitions) -----------------------------------------
+def instance_categories(label_set):
+    """Categories whose every drawn label has instances: ``{category: [label ids]}``."""
+    out = {}
+    for category, members in label_set.category2labels.items():
+        ids = [label.id for label in members if label.id >= 0]
+        if ids and all(label.hasInstances for label in members if label.id >= 0):
+            out[category] = ids
+    return out
+
+
+def empty_instance_stats(label_set=CITYSCAPES):
+    zero = {"tp": 0.0, "tpWeighted": 0.0, "fn": 0.0, "fnWeighted": 0.0}
+    stats = {"classes": {label.name: dict(zero) for label in label_set.labels
+                         if label.hasInstances and not label.ignoreInEval},
+             "categories": {}}
+    for category, ids in instance_categories(label_set).items():
+        stats["categories"][category] = dict(zero, labelIds=ids)
+    return stats
+
+
+def add_instance(stats, label, size, tp, tp_category, avg_class_size):
+    """Add one ground-truth instance to ``stats`` (in place), weighted by mean class size / size."""
+    weight = avg_class_size.get(label.name, float(size)) / float(size)
+    entry = stats["classes"].get(label.name)
+    if entry is None:
+        return
+    fn = size - tp
+    entry["tp"] += tp
+    entry["fn"] += fn
+    entry["tpWeighted"] += float(tp) * weight
+    entry["fnWeighted"] += float(fn) * weight
+    entry = stats["categories"].get(label.category)
+    if entry is not None:
+        fn = size - tp_category
+        entry["tp"] += tp_category
+        entry["fn"] += fn
+        entry["tpWeighted"] += float(tp_category) * weight
+        entry["fnWeighted"] += float(fn) * weight
+
+
+def _evaluated(label_set, eval_ids, exclude=()):
+    return [i for i in eval_ids if not label_set.id2label[i].ignoreInEval and i not in exclude]
+
+
+def class_iou(conf, label_id, label_set=CITYSCAPES, eval_ids=None):
+    """IoU of one class: tp / (tp + fp + fn); fp counts only pixels of evaluated classes."""
+    eval_ids = label_set.eval_ids if eval_ids is None else eval_ids
+    if label_set.id2label[label_id].ignoreInEval:
+        return float("nan")
+    tp = int(conf[label_id, label_id])
+    fn = int(conf[label_id, :].sum()) - tp
+    fp = int(conf[_evaluated(label_set, eval_ids, (label_id,)), label_id].sum())
+    return _ratio(tp, tp + fp + fn)
+
+
+def instance_class_iou(conf, label_id, stats, label_set=CITYSCAPES, eval_ids=None):
+    """iIoU of one class: instance-weighted tp and fn, plain fp."""
+    eval_ids = label_set.eval_ids if eval_ids is None else eval_ids
+    label = label_set.id2label[label_id]
+    if label.ignoreInEval or label.name not in stats["classes"]:
+        return float("nan")
+    entry = stats["classes"][label.name]
+    fp = int(conf[_evaluated(label_set, eval_ids, (label_id,)), label_id].sum())
+    return _ratio(entry["tpWeighted"], entry["tpWeighted"] + fp + entry["fnWeighted"])
+
+
+def category_iou(conf, category, label_set=CITYSCAPES, eval_ids=None):
+    """IoU of a category: all its evaluated classes merged."""
+    eval_ids = label_set.eval_ids if eval_ids is None else eval_ids
+    ids = [label.id for label in label_set.category2labels[category]
+           if not label.ignoreInEval and label.id in eval_ids]
+    if not ids:
+        return float("nan")
+    tp = int(conf[np.ix_(ids, ids)].sum())
+    fn = int(conf[ids, :].sum()) - tp
+    others = [i for i in _evaluated(label_set, eval_ids) if label_set.id2label[i].category != category]
+    fp = int(conf[np.ix_(others, ids)].sum())
+    return _ratio(tp, tp + fp + fn)
+
+
+def instance_category_iou(conf, category, stats, label_set=CITYSCAPES, eval_ids=None):
+    """iIoU of a category with instances."""
+    eval_ids = label_set.eval_ids if eval_ids is None else eval_ids
+    entry = stats["categories"].get(category)
+    if entry is None:
+        return float("nan")
+    others = [i for i in _evaluated(label_set, eval_ids) if label_set.id2label[i].category != category]
+    fp = int(conf[np.ix_(others, entry["labelIds"])].sum())
+    return _ratio(entry["tpWeighted"], entry["tpWeighted"] + fp + entry["fnWeighted"])
+
+
+def score_average(scores):
+    """Mean of the non-NaN values of a ``{name: score}`` dict (NaN if none)."""
+    valid = [v for v in scores.values() if not math.isnan(v)]
+    return sum(valid) / len(valid) if valid else float("nan")
+
+
+def prior(conf, label_id):
+    return float(conf[label_id, :].sum()) / conf.sum()
+
+
+def result_dict(conf, stats, label_set, eval_ids, per_image=None):
+    name = {i: label_set.id2label[i].name for i in eval_ids}
+    class_scores = {name[i]: class_iou(conf, i, label_set, eval_ids) for i in eval_ids}
+    class_inst = {name[i]: instance_class_iou(conf, i, stats, label_set, eval_ids) for i in eval_ids}
+    categories = list(label_set.category2labels)
+    category_scores = {c: category_iou(conf, c, label_set, eval_ids) for c in categories}
+    category_inst = {c: instance_category_iou(conf, c, stats, label_set, eval_ids) for c in categories}
+    out = {
+        "confMatrix": conf.tolist(),
+        "priors": {name[i]: prior(conf, i) for i in eval_ids},
+        "labels": {name[i]: i for i in eval_ids},
+        "classScores": class_scores,
+        "classInstScores": class_inst,
+        "categoryScores": category_scores,
+        "categoryInstScores": category_inst,
+        "averageScoreClasses": score_average(class_scores),
+        "averageScoreInstClasses": score_average(class_inst),
+        "averageScoreCategories": score_average(category_scores),
+        "averageScoreInstCategories": score_average(category_inst),
+    }
+    if per_image:
+        out["perImageScores"] = per_image
+    return out
+
+
+def _ratio(num, den):
+    return float(num) / den if den else float("nan")
+
+
+def _size(a):
+    return f"{a.shape[1]}x{a.shape[0]}"
+
+
+def _as_uint8(a, name, what):
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype.kind not in "iu":
+        raise ImageError(f"{what} must hold integer label ids, got dtype {a.dtype}", name)
+    if a.size and (a.min() < 0 or a.max() > 255):
+        raise ImageError(f"{what} has ids outside the label set: {_values(a[(a < 0) | (a > 255)])}", name)
+    return a.astype(np.uint8)
+
+
+def _values(a):
+    values = np.unique(np.asarray(a)).tolist()
+    return values[:10] + (["..."] if len(values) > 10 else [])
+
+
+# ---- files ---------------------------------------------------------------------
+def instance_path(label_ids_path):
+    """``*_instanceIds.png`` beside a ``*_labelIds.png``."""
+    return layout.sibling(label_ids_path, "instanceIds")
+
+
+def evaluate_pair_files(prediction_path, ground_truth_path, settings):
+    """One image's partial accumulator from files; ``settings`` are the accumulator's keyword arguments."""
+    acc = SemanticAccumulator(**settings)
+    prediction = png.read_label_map(prediction_path)
+    ground_truth = png.read_label_map(ground_truth_path)
+    instances = png.read_ids_16bit(instance_path(ground_truth_path)) if acc.instance_scores else None
+    acc.add(prediction, ground_truth, instances, name=prediction_path, ground_truth_name=ground_truth_path)
+    return acc
+
+
+def _pair_task(pair, settings):
+    return evaluate_pair_files(pair[0], pair[1], settings)
+
+
+def evaluate_files(predictions, ground_truths, jobs=None, progress=None, **settings):
+    """Evaluate lists of prediction and ground-truth ``*_labelIds.png`` files on a process pool.
+
+    Returns the merged :class:`SemanticAccumulator`.
+    """
+    import functools
+    from .. import parallel
+    predictions, ground_truths = list(predictions), list(ground_truths)
+    if len(predictions) != len(ground_truths):
+        raise ValueError(f"{len(predictions)} predictions but {len(ground_truths)} ground-truth images")
+    total = SemanticAccumulator(**settings)
+    task = functools.partial(_pair_task, settings=settings)
+    for partial in parallel.imap(task, list(zip(predictions, ground_truths)), jobs, "evaluating", progress):
+        total.merge(partial)
+    return total
+
+
+def plot_confusion_matrix(result, path, label_set=CITYSCAPES):
+    """Save a heat map of the row-normalised confusion matrix of evaluated classes (matplotlib)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    conf = np.asarray(result["confMatrix"], dtype=np.float64)
+    ids = [i for i in label_set.eval_ids if not label_set.id2label[i].ignoreInEval]
+    sub = conf[np.ix_(ids, ids)]
+    rows = sub.sum(axis=1, keepdims=True)
+    norm = np.divide(sub, rows, out=np.zeros_like(sub), where=rows > 0)
+    names = [label_set.id2label[i].name for i in ids]
+    fig, ax = plt.subplots(figsize=(0.45 * len(ids) + 3, 0.45 * len(ids) + 2))
+    im = ax.imshow(norm, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(ids)), names, rotation=90)
+    ax.set_yticks(range(len(ids)), names)
+    ax.set_xlabel("prediction")
+    ax.set_ylabel("ground truth")
+    ax.set_title(f"Confusion matrix (row-normalised), mIoU {result['averageScoreClasses']:.3f}")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return os.path.abspath(path)

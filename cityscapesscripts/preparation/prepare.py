@@ -1,0 +1,114 @@
+"""The batch preparation tool behind csCreateTrainIdLabelImgs / csCreateTrainIdInstanceImgs.
+
+With no arguments it behaves as the original: every
+``{gtFine,gtCoarse}/*/*/*_gt*_polygons.json`` under ``$CITYSCAPES_DATASET``
+gets its image written beside it.  New flags choose the dataset, splits,
+outputs, labels, workers and overwrite policy.  A bad file is reported with
+its reason and the batch goes on; the exit status is non-zero if any failed.
+"""
+import argparse
+import functools
+import os
+import sys
+import time
+
+from ..errors import CityscapesError
+from ..helpers.labelset import CITYSCAPES, LabelSet
+from ..io import layout
+from .. import parallel
+from . import convert, rasterize
+
+
+def prepare_dataset(root=None, outputs=("labelTrainIds",), splits=None, annotation_types=layout.ANNOTATION_TYPES,
+                    label_set=CITYSCAPES, jobs=None, overwrite=True, from_png=False, progress=None):
+    """Write ``outputs`` for every polygon file of a dataset.
+
+    Returns a dict: ``written`` (paths), ``skipped`` (paths that existed,
+    with ``overwrite=False``), ``failed`` (``[(json path, reason)]``),
+    ``frames`` and ``seconds``.  Raises :class:`LayoutError` when no polygon
+    file is found.
+    """
+    start = time.perf_counter()
+    root = layout.dataset_root(root)
+    files = layout.find_annotations(root, annotation_types, splits)
+    if not files:
+        patterns = [os.path.join(root, t, s, "*", "*_gt*_polygons.json")
+                    for t in annotation_types for s in (splits or ["*"])]
+        raise layout.LayoutError("did not find any polygon files; searched " + ", ".join(patterns))
+    for encoding in outputs:
+        if encoding not in rasterize.ENCODINGS:
+            raise ValueError(f"unknown output {encoding!r}; expected some of {', '.join(rasterize.ENCODINGS)}")
+    task = functools.partial(_prepare_one, outputs=tuple(outputs), label_set=label_set,
+                             overwrite=overwrite, from_png=from_png)
+    summary = {"written": [], "skipped": [], "failed": [], "frames": len(files)}
+    for written, skipped, error in parallel.imap(task, files, jobs, "preparing", progress):
+        summary["written"] += written
+        summary["skipped"] += skipped
+        if error:
+            summary["failed"].append(error)
+    summary["seconds"] = time.perf_counter() - start
+    return summary
+
+
+def _prepare_one(json_path, outputs, label_set, overwrite, from_png):
+    targets = {e: convert.output_path(json_path, e) for e in outputs}
+    skipped = []
+    if not overwrite:
+        skipped = [p for p in targets.values() if os.path.exists(p)]
+        targets = {e: p for e, p in targets.items() if p not in skipped}
+    if not targets:
+        return [], skipped, None
+    try:
+        run = convert.convert_frame_from_png if from_png else convert.convert_frame
+        return run(json_path, targets, label_set), skipped, None
+    except CityscapesError as e:
+        return [], skipped, (json_path, e.reason)
+    except (OSError, ValueError) as e:
+        return [], skipped, (json_path, str(e))
+
+
+def build_parser(default_output, description):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dataset", metavar="PATH", help="dataset root (default: $CITYSCAPES_DATASET)")
+    parser.add_argument("--split", action="append", metavar="NAME",
+                        help="split folder(s) to process, e.g. train, val (default: all)")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--fine", dest="types", action="store_const", const=("gtFine",),
+                      help="only gtFine annotations")
+    kind.add_argument("--coarse", dest="types", action="store_const", const=("gtCoarse",),
+                      help="only gtCoarse annotations")
+    parser.add_argument("--outputs", default=default_output, metavar="LIST",
+                        help="comma-separated images to write per frame, of: " + ",".join(rasterize.ENCODINGS)
+                        + f" (default: {default_output})")
+    parser.add_argument("--labels", metavar="FILE", help="custom label set (label_colors.txt or dataset_meta.json)")
+    parser.add_argument("--from-png", action="store_true",
+                        help="derive the images from the shipped *_labelIds.png / *_instanceIds.png "
+                             "instead of the polygons, so they agree exactly with the evaluation ground truth")
+    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    policy = parser.add_mutually_exclusive_group()
+    policy.add_argument("--overwrite", dest="overwrite", action="store_true", default=True,
+                        help="replace existing images (default)")
+    policy.add_argument("--skip-existing", dest="overwrite", action="store_false",
+                        help="keep images that already exist")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    return parser
+
+
+def run(argv, default_output, description):
+    args = build_parser(default_output, description).parse_args(argv)
+    try:
+        label_set = LabelSet.load(args.labels) if args.labels else CITYSCAPES
+        outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
+        summary = prepare_dataset(args.dataset, outputs, args.split, args.types or layout.ANNOTATION_TYPES,
+                                  label_set, args.jobs, args.overwrite, args.from_png,
+                                  progress=False if args.quiet else None)
+    except (CityscapesError, ValueError) as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    failed = summary["failed"]
+    if not args.quiet:
+        print(f"{len(summary['written'])} files written for {summary['frames']} frames, "
+              f"{len(summary['skipped'])} skipped, {len(failed)} failed, {summary['seconds']:.1f} s")
+    for path, reason in failed:
+        print(f"ERROR: {path}: {reason}", file=sys.stderr)
+    return 1 if failed else 0
