@@ -107,3 +107,22 @@ def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1
                         unknown = p
                 counts[gi, pi] += 1
     return unknown
+
+
+def segment_boxes(const uint16_t[:, ::1] ids, int64_t[:, ::1] boxes):
+    """For each id v present in ids (H, W): boxes[v] = (min x, min y, max x, max y), taking
+    min over the incoming boxes[v] (so start from (W, H, -1, -1)).  boxes (65536, 4)."""
+    cdef Py_ssize_t y, x, h = ids.shape[0], w = ids.shape[1]
+    cdef uint16_t v
+    with nogil:
+        for y in range(h):
+            for x in range(w):
+                v = ids[y, x]
+                if x < boxes[v, 0]:
+                    boxes[v, 0] = x
+                if y < boxes[v, 1]:
+                    boxes[v, 1] = y
+                if x > boxes[v, 2]:
+                    boxes[v, 2] = x
+                if y > boxes[v, 3]:
+                    boxes[v, 3] = y

@@ -106,3 +106,20 @@ def _index_in(keys, values):
         return np.zeros(values.shape, dtype=np.int64)
     pos = np.searchsorted(keys, values).clip(0, len(keys) - 1)
     return np.where(keys[pos] == values, pos, len(keys)).astype(np.int64)
+
+
+# ---- panoptic conversion ----------------------------------------------------------
+def segment_boxes(ids, compiled=None):
+    """Bounding box of every id of an (H, W) uint16 map: (65536, 4) int64 rows
+    ``(min x, min y, max x, max y)``; ids absent from the map keep ``(W, H, -1, -1)``."""
+    ids = np.ascontiguousarray(ids, dtype=np.uint16)
+    h, w = ids.shape
+    boxes = np.empty((INSTANCE_ID_SPACE, 4), dtype=np.int64)
+    boxes[:] = (w, h, -1, -1)
+    if _use_compiled(compiled):
+        _kernels.segment_boxes(ids, boxes)
+        return boxes
+    for value in np.unique(ids):
+        ys, xs = np.nonzero(ids == value)
+        boxes[value] = (xs.min(), ys.min(), xs.max(), ys.max())
+    return boxes

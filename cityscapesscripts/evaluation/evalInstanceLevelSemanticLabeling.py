@@ -1,0 +1,431 @@
+"""csEvalInstanceLevelSemanticLabeling: AP and AP50 per class, the original's face.
+
+mmdetection and detectron2 set attributes of the module-level ``args`` and
+call :func:`evaluateImgLists` (and sometimes the functions under it); all
+keep the original's signatures and dicts.  The matching runs in
+:mod:`cityscapesscripts.evaluation.instance_ap` on a process pool.
+
+Differences from the original, on purpose:
+
+* ``matches.json`` is written only when asked: ``args.exportMatches`` (a path)
+  or ``--matches FILE``;
+* the ground-truth cache (``args.gtInstancesFile``, by default in the user
+  cache folder, never in the package) is keyed on the ground-truth files'
+  paths, sizes and modification times, and rebuilt when they change;
+* a class whose unmatched predictions all lie in ignored regions gets AP 0
+  instead of an ``IndexError`` (upstream issue #89);
+* bad prediction files raise an error naming the txt file and line;
+* predictions may also come as one COCO-style JSON for the whole split
+  (``--coco-json``, RLE or polygons), and ``--plot OUT.png`` draws PR curves.
+"""
+import argparse
+import functools
+import glob
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+
+from .. import parallel
+from ..errors import CityscapesError, PredictionError
+from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
+from ..helpers.labels import id2label, labels
+from ..helpers.labelset import CITYSCAPES
+from ..io import layout, png
+from . import instance_ap
+from .instances2dict import instances2dict
+
+
+class CArgs:
+    """Settings of the evaluation; any attribute may be added."""
+
+
+def _user_cache_file():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "cityscapesscripts", "gtInstances.json")
+
+
+def _default_args():
+    a = CArgs()
+    a.cityscapesPath = layout.default_root()
+    a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultInstanceLevelSemanticLabeling.json")
+    a.groundTruthSearch = os.path.join(a.cityscapesPath, "gtFine", "val", "*", "*_gtFine_instanceIds.png")
+    a.overlaps = instance_ap.OVERLAPS.copy()
+    a.minRegionSizes = instance_ap.MIN_REGION_SIZES.copy()
+    a.distanceThs = instance_ap.DISTANCE_THRESHOLDS.copy()
+    a.distanceConfs = instance_ap.DISTANCE_CONFIDENCES.copy()
+    a.gtInstancesFile = _user_cache_file()
+    a.distanceAvailable = False
+    a.JSONOutput = True
+    a.quiet = False
+    a.csv = False
+    a.colorized = True
+    a.instLabels = []
+    a.predictionPath = None
+    a.predictionWalk = None
+    a.exportMatches = None
+    a.jobs = None
+    return a
+
+
+args = _default_args()
+
+
+def setInstanceLabels(args):
+    args.instLabels = instance_ap.instance_labels(CITYSCAPES)
+
+
+def getPrediction(groundTruthFile, args):
+    """The prediction list ``{city}_{seq}_{frame}*.txt`` for a ground-truth file (walks the folder once)."""
+    if not args.predictionPath:
+        args.predictionPath = os.path.abspath(layout.results_root())
+    if not args.predictionWalk:
+        args.predictionWalk = layout.index_folder(args.predictionPath)
+    return layout.match_prediction(args.predictionWalk, groundTruthFile, "txt")
+
+
+def read_prediction_list(path, root=None):
+    """The predictions of one ``.txt`` file, in the original's dict order.
+
+    Each line is ``relPath labelID confidence``; the mask path is relative to
+    the txt file and must stay inside ``root`` (default: the txt's folder).
+    Later lines naming the same mask replace earlier ones.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    root = os.path.abspath(root) if root else folder
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise PredictionError(f"cannot read prediction list: {e.strerror}", path) from None
+    found = {}
+    for number, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"{path} line {number}"
+        if len(fields) != 3:
+            raise PredictionError(f"expected 'relPath labelID confidence', got {len(fields)} field(s): {line!r}",
+                                  where)
+        if os.path.isabs(fields[0]):
+            raise PredictionError(f"mask path {fields[0]} must be relative to the txt file", where)
+        mask = os.path.abspath(os.path.join(folder, fields[0]))
+        if os.path.commonpath([mask, root]) != root:
+            raise PredictionError(f"mask {mask} points outside the prediction folder {root}", where)
+        try:
+            label_id, confidence = int(float(fields[1])), float(fields[2])
+        except ValueError:
+            raise PredictionError(f"label id and confidence must be numbers: {line!r}", where) from None
+        if label_id not in id2label:
+            raise PredictionError(f"label id {label_id} is not a Cityscapes label", where)
+        if not os.path.isfile(mask):
+            raise PredictionError(f"mask {mask} does not exist", where)
+        found[mask] = instance_ap.Prediction(mask, label_id, confidence, source=where)
+    return list(found.values())
+
+
+def readPredInfo(predInfoFileName, args):
+    """``{absolute mask path: {"labelID", "conf"}}`` of a prediction txt file."""
+    return {p.name: {"labelID": p.label_id, "conf": p.confidence}
+            for p in read_prediction_list(predInfoFileName, args.predictionPath)}
+
+
+def readGTImage(gtImageFileName, args):
+    return png.open_image(gtImageFileName)
+
+
+def _fingerprint(files):
+    h = hashlib.sha1()
+    for path in files:
+        st = os.stat(path)
+        h.update(f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+_FINGERPRINT_KEY = "__groundTruthFingerprint__"
+
+
+def _load_cache(groundTruthList, args):
+    path = getattr(args, "gtInstancesFile", None)
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            cached = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if cached.pop(_FINGERPRINT_KEY, None) != _fingerprint(groundTruthList):
+        return None  # made from other or changed ground truth (or by the original): rebuild
+    return cached
+
+
+def _save_cache(gtInstances, groundTruthList, args):
+    path = getattr(args, "gtInstancesFile", None)
+    if not path:
+        return
+    ensurePath(os.path.dirname(os.path.abspath(path)))
+    data = dict(gtInstances)
+    data[_FINGERPRINT_KEY] = _fingerprint(groundTruthList)
+    png.write_atomic(path, json.dumps(data).encode())
+
+
+def getGtInstances(groundTruthList, args):
+    """Ground-truth instances of every file, from the cache when it matches the files."""
+    cached = _load_cache(groundTruthList, args)
+    if cached is not None:
+        if not args.quiet:
+            print("Loading ground truth instances from JSON.")
+        return cached
+    if not args.quiet:
+        print("Creating ground truth instances from png files.")
+    gtInstances = instances2dict(list(groundTruthList))
+    _save_cache(gtInstances, groundTruthList, args)
+    return gtInstances
+
+
+def filterGtInstances(singleImageInstances, args):
+    return {name: v for name, v in singleImageInstances.items() if name in args.instLabels}
+
+
+def assignGt2Preds(gtInstancesOrig, gtImage, predInfo, args):
+    """Match one image's predictions (``predInfo``) with its ground truth; PIL image or array."""
+    predictions = [instance_ap.Prediction(path, info["labelID"], info["conf"]) for path, info in predInfo.items()]
+    return instance_ap.match_image(gtInstancesOrig, np.asarray(gtImage), predictions, CITYSCAPES, args.instLabels)
+
+
+def _match_task(item, inst_labels, root):
+    prediction_file, gt_file, gt_instances = item
+    ids = png.read_ids_16bit(gt_file)
+    if gt_instances is None:
+        gt_instances = instance_ap.ground_truth_instances(ids, CITYSCAPES, gt_file)
+    predictions = read_prediction_list(prediction_file, root)
+    gt, pred = instance_ap.match_image({k: v for k, v in gt_instances.items() if k in inst_labels}, ids,
+                                       predictions, CITYSCAPES, inst_labels, gt_file)
+    return gt_instances, {"groundTruth": gt, "prediction": pred}
+
+
+def _match_files(predictionList, groundTruthList, gtInstances, args):
+    items = [(p, g, None if gtInstances is None else gtInstances[os.path.abspath(g)])
+             for p, g in zip(predictionList, groundTruthList)]
+    task = functools.partial(_match_task, inst_labels=list(args.instLabels), root=args.predictionPath)
+    found, matches = {}, {}
+    results = parallel.imap(task, items, getattr(args, "jobs", None), "matching", False if args.quiet else None)
+    for gt_file, (instances, entry) in zip(groundTruthList, results):
+        key = os.path.abspath(gt_file)
+        found[key] = instances
+        matches[key] = entry
+    return found, matches
+
+
+def matchGtWithPreds(predictionList, groundTruthList, gtInstances, args):
+    """The original's ``matches`` dict: per ground-truth file, its matched instances."""
+    return _match_files(predictionList, groundTruthList, gtInstances, args)[1]
+
+
+def evaluateMatches(matches, args):
+    return instance_ap.average_precision(matches, args.instLabels, args.overlaps, args.minRegionSizes,
+                                         args.distanceThs, args.distanceConfs, args.distanceAvailable)
+
+
+def computeAverages(aps, args):
+    return instance_ap.averages(aps, args.instLabels, args.overlaps, args.distanceThs, args.distanceAvailable)
+
+
+def prepareJSONDataForResults(avgDict, aps, args):
+    return instance_ap.result_dict(avgDict, aps, args.instLabels, args.overlaps, args.minRegionSizes,
+                                   args.distanceThs, args.distanceConfs)
+
+
+def printResults(avgDict, args):
+    """Print the AP table (``args.csv`` for comma-separated output)."""
+    sep = "," if args.csv else ""
+    col1 = ":" if not args.csv else ""
+    no_col = colors.ENDC if args.colorized else ""
+    bold = colors.BOLD if args.colorized else ""
+    columns = [("AP", "ap", "allAp"), ("AP_50%", "ap50%", "allAp50%")]
+    if args.distanceAvailable:
+        columns += [("AP_50m", "ap50m", "allAp50m"), ("AP_100m", "ap100m", "allAp100m"),
+                    ("AP_50%50m", "ap50%50m", "allAp50%50m")]
+    width = 50 + (40 if args.distanceAvailable else 0)
+    print("")
+    if not args.csv:
+        print("#" * width)
+    print(bold + f"{'what':<15}" + sep + col1 + "".join(f"{title:>15}" + sep for title, _, _ in columns) + no_col)
+    if not args.csv:
+        print("#" * width)
+
+    def row(name, values):
+        return (f"{name:<15}" + sep + col1
+                + "".join(getColorEntry(v, args) + sep + f"{v:>15.3f}" + sep for v in values) + no_col)
+
+    for name in args.instLabels:
+        print(row(name, [avgDict["classes"][name][key] for _, key, _ in columns]))
+    if not args.csv:
+        print("-" * width)
+    print(row("average", [avgDict[key] for _, _, key in columns]))
+    print("")
+
+
+def evaluateImgLists(predictionList, groundTruthList, args):
+    """Evaluate prediction txt files against ``*_instanceIds.png``; the original's result dict."""
+    predictionList, groundTruthList = list(predictionList), list(groundTruthList)
+    if len(predictionList) != len(groundTruthList):
+        raise ValueError(f"{len(predictionList)} prediction files but {len(groundTruthList)} ground-truth images")
+    setInstanceLabels(args)
+    cached = _load_cache(groundTruthList, args)
+    if not args.quiet:
+        print(f"Matching {len(predictionList)} pairs of images...")
+    found, matches = _match_files(predictionList, groundTruthList, cached, args)
+    if cached is None:
+        _save_cache(found, groundTruthList, args)
+    return _finish(matches, args)
+
+
+def _finish(matches, args):
+    export = getattr(args, "exportMatches", None)
+    if export:
+        writeDict2JSON(matches, "matches.json" if export is True else export)
+    aps = evaluateMatches(matches, args)
+    avg = computeAverages(aps, args)
+    result = prepareJSONDataForResults(avg, aps, args)
+    if args.JSONOutput:
+        ensurePath(os.path.dirname(args.exportFile))
+        writeDict2JSON(result, args.exportFile)
+    if not args.quiet:
+        printResults(avg, args)
+    return result
+
+
+def evaluate_coco_json(json_file, groundTruthList, args):
+    """Evaluate predictions given as one COCO-style JSON list for the whole split.
+
+    Entries: ``image_id`` (the frame id ``{city}_{seq}_{frame}`` or a file
+    name starting with it), ``category_id`` (a Cityscapes label id), ``score``
+    and ``segmentation`` (RLE dict or polygons).
+    """
+    try:
+        with open(json_file) as f:
+            entries = json.load(f)
+    except (OSError, ValueError) as e:
+        raise PredictionError(f"cannot read predictions: {e}", json_file) from None
+    if isinstance(entries, dict):
+        entries = entries.get("annotations", [])
+    setInstanceLabels(args)
+    by_frame = {}
+    for index, entry in enumerate(entries):
+        where = f"{json_file} entry {index}"
+        try:
+            frame = layout.frame_id(str(entry["image_id"]) + "_x.png") if "_" in str(entry["image_id"]) else None
+            prediction = instance_ap.Prediction(entry["segmentation"], entry["category_id"], entry["score"],
+                                                name=where, source=where)
+        except (KeyError, TypeError, ValueError, CityscapesError) as e:
+            raise PredictionError(f"needs image_id, category_id, score and segmentation ({e})", where) from None
+        if frame is None:
+            raise PredictionError(f"image_id {entry['image_id']!r} is not a Cityscapes frame id", where)
+        by_frame.setdefault(frame, []).append(prediction)
+    task = functools.partial(_coco_task, inst_labels=list(args.instLabels))
+    items = [(g, by_frame.get(layout.frame_id(g), [])) for g in groundTruthList]
+    matches = {}
+    for gt_file, entry in zip(groundTruthList, parallel.imap(task, items, getattr(args, "jobs", None), "matching",
+                                                              False if args.quiet else None)):
+        matches[os.path.abspath(gt_file)] = entry
+    return _finish(matches, args)
+
+
+def _coco_task(item, inst_labels):
+    gt_file, predictions = item
+    ids = png.read_ids_16bit(gt_file)
+    gt_instances = instance_ap.ground_truth_instances(ids, CITYSCAPES, gt_file)
+    gt, pred = instance_ap.match_image(gt_instances, ids, predictions, CITYSCAPES, inst_labels, gt_file)
+    return {"groundTruth": gt, "prediction": pred}
+
+
+def _modern_parser():
+    p = argparse.ArgumentParser(
+        description="Evaluate instance-level semantic labeling on Cityscapes (AP, AP50). Also accepts the "
+                    "original forms: no arguments, or a list of *gt* and *pred* files.")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--gt", metavar="DIR", help="folder searched for *_gtFine_instanceIds.png")
+    where.add_argument("--split", metavar="NAME", help="split of $CITYSCAPES_DATASET/gtFine to evaluate")
+    p.add_argument("--pred", metavar="DIR", help="folder of prediction txt files (default: $CITYSCAPES_RESULTS)")
+    p.add_argument("--coco-json", metavar="FILE", help="predictions as one COCO-style JSON (RLE or polygons)")
+    p.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
+    p.add_argument("--matches", metavar="FILE", help="also write the matches to FILE")
+    p.add_argument("--gt-cache", metavar="FILE", help="ground-truth instance cache (default: user cache folder)")
+    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="print only the table")
+    p.add_argument("--csv", action="store_true", help="print the table as CSV")
+    p.add_argument("--plot", metavar="OUT.png", help="save precision-recall curves at IoU 0.5 (matplotlib)")
+    return p
+
+
+def main(argv=None):
+    """Command-line entry; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if any(a.startswith("-") for a in argv):
+            return _modern_main(argv)
+        predictions, ground_truths = [], []
+        if len(argv) > 3:
+            ground_truths = [a for a in argv if "gt" in a or "groundtruth" in a]
+            predictions = [a for a in argv if not ("gt" in a or "groundtruth" in a) and "pred" in a]
+        elif not argv:
+            ground_truths = sorted(glob.glob(args.groundTruthSearch))
+            if not ground_truths:
+                raise layout.LayoutError("Cannot find any ground truth images to use for evaluation. "
+                                         f"Searched for: {args.groundTruthSearch}")
+            predictions = [getPrediction(gt, args) for gt in ground_truths]
+        else:
+            raise ValueError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
+        evaluateImgLists(predictions, ground_truths, args)
+    except (CityscapesError, ValueError) as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _modern_main(argv):
+    opts = _modern_parser().parse_args(argv)
+    if opts.gt:
+        args.groundTruthSearch = os.path.join(opts.gt, "**", "*_gtFine_instanceIds.png")
+    elif opts.split:
+        args.groundTruthSearch = os.path.join(layout.dataset_root(), "gtFine", opts.split, "*",
+                                              "*_gtFine_instanceIds.png")
+    if opts.pred:
+        args.predictionPath, args.predictionWalk = os.path.abspath(opts.pred), None
+    args.JSONOutput = bool(opts.json)
+    if opts.json:
+        args.exportFile = opts.json
+    if opts.gt_cache:
+        args.gtInstancesFile = opts.gt_cache
+    args.exportMatches = opts.matches
+    args.jobs = opts.jobs or None
+    args.quiet = opts.quiet
+    args.csv = opts.csv
+    args.colorized = sys.stdout.isatty() and not opts.csv
+    ground_truths = sorted(glob.glob(args.groundTruthSearch, recursive=True))
+    if not ground_truths:
+        raise layout.LayoutError(f"no ground truth found; searched {args.groundTruthSearch}")
+    if opts.coco_json:
+        result = evaluate_coco_json(opts.coco_json, ground_truths, args)
+    else:
+        predictions = [getPrediction(gt, args) for gt in ground_truths]
+        result = evaluateImgLists(predictions, ground_truths, args)
+    if opts.quiet and not opts.csv:
+        print(f"AP {result['averages']['allAp']:.4f}  AP50 {result['averages']['allAp50%']:.4f}")
+    if opts.plot:
+        setInstanceLabels(args)
+        print("precision-recall curves saved to " + _plot(opts, ground_truths, predictions if not opts.coco_json
+                                                            else None))
+    return 0
+
+
+def _plot(opts, ground_truths, predictions):
+    matches = matchGtWithPreds(predictions, ground_truths, None, args) if predictions else {}
+    return instance_ap.plot_pr_curves(matches, args.instLabels, opts.plot, args.overlaps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

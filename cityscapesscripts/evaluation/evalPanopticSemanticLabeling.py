@@ -1,0 +1,148 @@
+"""csEvalPanopticSemanticLabeling: PQ / SQ / RQ on COCO panoptic files, the original's face.
+
+Differences from the original, on purpose: images are mapped over a bounded
+process pool (``-j``, default all cores; the original started one worker per
+core with a whole split each), PQ counting is one compiled pass per image,
+errors name the PNG file, and ``evaluatePanoptic`` takes an optional
+``jobs`` argument.
+"""
+import argparse
+import functools
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from .. import parallel
+from ..errors import CityscapesError, LayoutError, PredictionError
+from ..io import png
+from .panoptic import OFFSET, VOID, PQStat, PQStatCat, average_pq, image_pq_stat  # noqa: F401 (original names)
+
+
+def rgb2id(color):
+    """Segment id of an RGB colour, or an (H, W) id map of an (H, W, 3) array."""
+    if isinstance(color, np.ndarray) and color.ndim == 3:
+        if color.dtype == np.uint8:
+            color = color.astype(np.int32)
+        return color[:, :, 0] + 256 * color[:, :, 1] + 256 * 256 * color[:, :, 2]
+    return int(color[0] + 256 * color[1] + 256 * 256 * color[2])
+
+
+def _image_task(pair, gt_folder, pred_folder, categories):
+    gt_ann, pred_ann = pair
+    gt_path = os.path.join(gt_folder, gt_ann["file_name"])
+    pred_path = os.path.join(pred_folder, pred_ann["file_name"])
+    return image_pq_stat(png.read_rgb(gt_path), gt_ann["segments_info"], png.read_rgb(pred_path),
+                         pred_ann["segments_info"], categories, gt_ann["image_id"], pred_path)
+
+
+def pq_compute_single_core(proc_id, annotation_set, gt_folder, pred_folder, categories):
+    """PQ counters of a list of ``(gt annotation, prediction annotation)`` pairs, in this process."""
+    stat = PQStat()
+    for pair in annotation_set:
+        stat += _image_task(pair, gt_folder, pred_folder, categories)
+    return stat
+
+
+def pq_compute_multi_core(matched_annotations_list, gt_folder, pred_folder, categories, jobs=None, progress=None):
+    """The same over a bounded process pool (``jobs`` workers, default all cores)."""
+    task = functools.partial(_image_task, gt_folder=gt_folder, pred_folder=pred_folder, categories=categories)
+    stat = PQStat()
+    for image_stat in parallel.imap(task, list(matched_annotations_list), jobs, "panoptic", progress):
+        stat += image_stat
+    return stat
+
+
+def print_results(results, categories):
+    print(f"{'Category':14s}| {'PQ':>5s}  {'SQ':>5s}  {'RQ':>5s}")
+    for label in sorted(results["per_class"]):
+        r = results["per_class"][label]
+        print(f"{categories[label]['name']:14s}| {100 * r['pq']:5.1f}  {100 * r['sq']:5.1f}  {100 * r['rq']:5.1f}")
+    print("-" * 41)
+    print(f"{'':14s}| {'PQ':>5s}  {'SQ':>5s}  {'RQ':>5s} {'N':>5s}")
+    for name in ("All", "Things", "Stuff"):
+        r = results[name]
+        print(f"{name:14s}| {100 * r['pq']:5.1f}  {100 * r['sq']:5.1f}  {100 * r['rq']:5.1f} {r['n']:5d}")
+
+
+def _load_json(path, what):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        raise LayoutError(f"cannot read the {what} JSON: {e.strerror}", path) from None
+    except ValueError as e:
+        raise PredictionError(f"the {what} JSON is not valid: {e}", path) from None
+
+
+def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resultsFile, jobs=None, quiet=False):
+    """PQ of predictions against ground truth in COCO panoptic format; writes ``resultsFile``."""
+    start = time.time()
+    gt_json = _load_json(gt_json_file, "ground-truth")
+    pred_json = _load_json(pred_json_file, "prediction")
+    categories = {el["id"]: el for el in gt_json["categories"]}
+    say = (lambda *a: None) if quiet else print
+    say("Evaluation panoptic segmentation metrics:")
+    say(f"Ground truth:\n\tSegmentation folder: {gt_folder}\n\tJSON file: {gt_json_file}")
+    say(f"Prediction:\n\tSegmentation folder: {pred_folder}\n\tJSON file: {pred_json_file}")
+    for folder, what in ((gt_folder, "ground truth"), (pred_folder, "predicted")):
+        if not os.path.isdir(folder):
+            raise LayoutError(f"Folder with {what} segmentations doesn't exist", folder)
+    predictions = {el["image_id"]: el for el in pred_json["annotations"]}
+    pairs = []
+    for gt_ann in gt_json["annotations"]:
+        if gt_ann["image_id"] not in predictions:
+            raise PredictionError(f"no prediction for the image with id: {gt_ann['image_id']}", pred_json_file)
+        pairs.append((gt_ann, predictions[gt_ann["image_id"]]))
+    stat = pq_compute_multi_core(pairs, gt_folder, pred_folder, categories, jobs, False if quiet else None)
+    results = average_pq(stat, categories)
+    if resultsFile:
+        say(f"Saving computed results in {resultsFile}")
+        png.write_atomic(resultsFile, json.dumps(results, sort_keys=True, indent=4).encode())
+    if not quiet:
+        print_results(results, categories)
+        print(f"Time elapsed: {time.time() - start:0.2f} seconds")
+    return results
+
+
+def main(argv=None):
+    root = os.environ.get("CITYSCAPES_DATASET", os.getcwd())
+    results_root = os.environ.get("CITYSCAPES_RESULTS", os.path.join(root, "results"))
+    parser = argparse.ArgumentParser(description="Evaluate panoptic segmentation (PQ, SQ, RQ) on Cityscapes.")
+    parser.add_argument("--gt-json-file", dest="gtJsonFile",
+                        default=os.path.join(root, "gtFine", "cityscapes_panoptic_val.json"),
+                        help="ground truth in COCO panoptic format (default: "
+                             "$CITYSCAPES_DATASET/gtFine/cityscapes_panoptic_val.json)")
+    parser.add_argument("--gt-folder", dest="gtFolder", default=None,
+                        help="folder of ground-truth PNGs (default: the JSON's name without .json)")
+    parser.add_argument("--prediction-json-file", dest="predictionJsonFile",
+                        default=os.path.join(results_root, "cityscapes_panoptic_val.json"),
+                        help="predictions in COCO panoptic format (default: $CITYSCAPES_RESULTS/"
+                             "cityscapes_panoptic_val.json)")
+    parser.add_argument("--prediction-folder", dest="predictionFolder", default=None,
+                        help="folder of predicted PNGs (default: the JSON's name without .json)")
+    parser.add_argument("--results_file", "--results-file", dest="resultsFile",
+                        default="resultPanopticSemanticLabeling.json", help="where to save the results")
+    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary table")
+    opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        for path, what in ((opts.gtJsonFile, "ground truth"), (opts.predictionJsonFile, "prediction")):
+            if not os.path.isfile(path):
+                raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
+        results = evaluatePanoptic(opts.gtJsonFile, opts.gtFolder or os.path.splitext(opts.gtJsonFile)[0],
+                                   opts.predictionJsonFile,
+                                   opts.predictionFolder or os.path.splitext(opts.predictionJsonFile)[0],
+                                   opts.resultsFile, opts.jobs or None, opts.quiet)
+        if opts.quiet:
+            print("  ".join(f"{k} PQ {results[k]['pq']:.4f}" for k in ("All", "Things", "Stuff")))
+    except (CityscapesError, ValueError) as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""Instance-level evaluation: matches between predicted masks and ground-truth instances, and AP.
+
+Per image, :func:`ground_truth_instances` lists the segments of an
+``instanceIds`` map and :func:`match_image` pairs every predicted mask with
+the ground-truth instances it overlaps, from one histogram of ground-truth
+ids under the mask's pixels.  The result is the original's ``matches``
+entry for that image; entries of many images (processes, ranks) are merged
+by concatenation, and :func:`average_precision` turns them into AP per class
+and overlap, as the Cityscapes benchmark defines it.
+
+One deliberate difference: when a class has ground truth and predictions but
+no prediction is left to score (every unmatched one lies mostly in ignored
+regions), the original crashes (upstream issue #89).  No detection then
+recovers any instance, so the precision-recall curve is the single point
+(recall 0, precision 1) and AP is 0.
+"""
+import math
+import os
+
+import numpy as np
+
+from .. import kernels
+from ..errors import ImageError, PredictionError
+from ..helpers.labelset import CITYSCAPES
+from ..io import png
+
+OVERLAPS = np.arange(0.5, 1.0, 0.05)
+MIN_REGION_SIZES = np.array([100, 1000, 1000])
+DISTANCE_THRESHOLDS = np.array([float("inf"), 100, 50])
+DISTANCE_CONFIDENCES = np.array([-float("inf"), 0.5, 0.5])
+
+
+def instance_labels(label_set=CITYSCAPES):
+    """Names of the evaluated classes with instances, in table order."""
+    return [label.name for label in label_set.labels if label.hasInstances and not label.ignoreInEval]
+
+
+def ground_truth_instances(instance_ids, label_set=CITYSCAPES, name=None):
+    """The original's per-image instance dict: ``{label name: [instance dict]}``.
+
+    Each instance dict has ``instID``, ``labelID``, ``pixelCount``, ``medDist``
+    (-1) and ``distConf`` (0.0), for every id present in ``instance_ids``
+    ((H, W) integer map), in increasing id order.
+    """
+    ids = np.asarray(instance_ids)
+    counts = np.bincount(ids.ravel().astype(np.int64), minlength=1) if ids.size else np.zeros(1, np.int64)
+    out = {label.name: [] for label in label_set.labels}
+    for inst_id in np.nonzero(counts)[0].tolist():
+        label_id = inst_id if inst_id < 1000 else inst_id // 1000
+        label = label_set.id2label.get(label_id)
+        if label is None:
+            raise ImageError(f"instance id {inst_id} has no label (label id {label_id})", name)
+        out[label.name].append({"instID": inst_id, "labelID": label_id, "pixelCount": int(counts[inst_id]),
+                                "medDist": -1, "distConf": 0.0})
+    return out
+
+
+class Prediction:
+    """One predicted instance: a mask source, a label id and a confidence.
+
+    ``mask`` is an (H, W) array, a path to a mask PNG, or a COCO RLE dict
+    (``{"size": [H, W], "counts": ...}``) or polygon list; it is loaded only
+    when its label is evaluated.
+    """
+
+    __slots__ = ("mask", "label_id", "confidence", "name", "source")
+
+    def __init__(self, mask, label_id, confidence, name=None, source=None):
+        self.mask, self.label_id, self.confidence = mask, int(label_id), float(confidence)
+        self.name = name if name is not None else (mask if isinstance(mask, str) else None)
+        self.source = source or self.name  # where errors point, e.g. "x_pred.txt line 3"
+
+
+def _void_ids(label_set):
+    return np.array([label.id for label in label_set.labels if label.ignoreInEval and label.id >= 0], dtype=np.int64)
+
+
+def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, inst_labels=None, name=None):
+    """Pair predictions with the ground-truth instances of one image.
+
+    gt_instances : the image's ``{label name: [instance dict]}`` (only
+    evaluated labels are used); instance_ids : (H, W) instanceIds map;
+    predictions : iterable of :class:`Prediction`.
+    Returns ``(gt_with_matches, predictions_by_label)`` as the original's
+    ``assignGt2Preds``.
+    """
+    inst_labels = instance_labels(label_set) if inst_labels is None else inst_labels
+    ids = _as_uint16(instance_ids, name)
+    gt_out = {label: [dict(gt, matchedPred=[]) for gt in gt_instances[label]]
+              for label in gt_instances if label in inst_labels}
+    pred_out = {label: [] for label in inst_labels}
+    void = _void_ids(label_set)
+    hist = np.zeros(kernels.INSTANCE_ID_SPACE, dtype=np.int64)
+    count = 0
+    for pred in predictions:
+        label = label_set.id2label.get(pred.label_id)
+        if label is None:
+            raise PredictionError(f"label id {pred.label_id} is not in the label set", pred.source or name)
+        if label.name not in inst_labels:
+            continue
+        pixels, touched = _histogram(pred, ids, hist, name)
+        if pixels:
+            instance = {"imgName": pred.name, "predID": count, "labelID": pred.label_id, "pixelCount": pixels,
+                        "confidence": pred.confidence, "voidIntersection": int(hist[void].sum())}
+            matched = []
+            for gt_index, gt in enumerate(gt_instances.get(label.name, [])):
+                inter = int(hist[gt["instID"]])
+                if inter > 0:
+                    matched.append(dict(gt, intersection=inter))
+                    gt_out[label.name][gt_index]["matchedPred"].append(dict(instance, intersection=inter))
+            instance["matchedGt"] = matched
+            pred_out[label.name].append(instance)
+            count += 1
+        hist[touched] = 0
+    return gt_out, pred_out
+
+
+def _histogram(pred, ids, hist, image_name):
+    """Add the ground-truth ids under a prediction's pixels to hist; (pixel count, ids touched)."""
+    mask, where = pred.mask, pred.source or image_name
+    if isinstance(mask, (dict, list)):  # COCO RLE or polygons: only the mask's own pixels are visited
+        flat = coco_mask_indices(mask, ids.shape, where)
+        hist += np.bincount(ids.reshape(-1)[flat], minlength=hist.size)
+        pixels = int(flat.size)
+    else:
+        if isinstance(mask, (str, os.PathLike)):
+            try:
+                mask = read_mask(mask)
+            except ImageError as e:
+                raise PredictionError(f"mask {mask}: {e.reason}", where) from None
+        mask = np.asarray(mask)
+        if mask.shape != ids.shape:
+            raise PredictionError(f"mask is {_size(mask)} but the ground truth is {_size(ids)}", where)
+        if mask.dtype != np.uint8:
+            mask = (mask != 0).view(np.uint8)
+        pixels = kernels.mask_histogram(mask, ids, hist)
+    return pixels, np.nonzero(hist)[0] if pixels else np.zeros(0, np.int64)
+
+
+def _size(a):
+    return f"{a.shape[1]}x{a.shape[0]}" if a.ndim >= 2 else str(a.shape)
+
+
+def read_mask(path):
+    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L")."""
+    image = png.open_image(path)
+    if image.mode != "L":
+        image = image.convert("L")
+    return np.asarray(image)
+
+
+def _as_uint16(ids, name):
+    ids = np.asarray(ids)
+    if ids.dtype == np.uint16:
+        return np.ascontiguousarray(ids)
+    if ids.size and (ids.min() < 0 or ids.max() > 65535):
+        raise ImageError("instance ids outside 0..65535", name)
+    return np.ascontiguousarray(ids, dtype=np.uint16)
+
+
+# ---- COCO masks -------------------------------------------------------------------
+def rle_decode_counts(counts):
+    """Run lengths of a COCO RLE: a list of ints, or the compressed string form."""
+    if isinstance(counts, (list, tuple)):
+        return np.asarray(counts, dtype=np.int64)
+    if isinstance(counts, bytes):
+        counts = counts.decode("ascii")
+    out, pos = [], 0
+    while pos < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            c = ord(counts[pos]) - 48
+            value |= (c & 0x1F) << (5 * shift)
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 1
+            if not more and (c & 0x10):
+                value |= -1 << (5 * shift)
+        if len(out) > 2:
+            value += out[-2]
+        out.append(value)
+    return np.asarray(out, dtype=np.int64)
+
+
+def coco_mask_indices(segmentation, shape, name=None):
+    """Row-major flat indices of the pixels of a COCO segmentation (RLE dict or polygons).
+
+    Polygons are filled with Pillow's ``ImageDraw.polygon`` (the Cityscapes
+    rasterizer) inside their bounding box.
+    """
+    height, width = shape
+    if isinstance(segmentation, dict):
+        size = segmentation.get("size")
+        if size is None or list(size) != [height, width]:
+            raise PredictionError(f"RLE size {size} differs from the image size {[height, width]}", name)
+        runs = rle_decode_counts(segmentation["counts"])
+        if runs.sum() != height * width:
+            raise PredictionError(f"RLE covers {runs.sum()} pixels, the image has {height * width}", name)
+        starts = np.cumsum(np.concatenate([[0], runs[:-1]]))
+        ones_start, ones_len = starts[1::2], runs[1::2]
+        total = int(ones_len.sum())
+        if not total:
+            return np.zeros(0, dtype=np.int64)
+        # column-major positions of every pixel in the runs of ones
+        offsets = np.arange(total) - np.repeat(np.cumsum(ones_len) - ones_len, ones_len)
+        col_major = np.repeat(ones_start, ones_len) + offsets
+        return (col_major % height) * width + col_major // height
+    from PIL import Image, ImageDraw
+    xs = [x for poly in segmentation for x in poly[0::2]]
+    ys = [y for poly in segmentation for y in poly[1::2]]
+    x0, y0 = max(int(math.floor(min(xs))), 0), max(int(math.floor(min(ys))), 0)
+    x1, y1 = min(int(math.ceil(max(xs))) + 1, width), min(int(math.ceil(max(ys))) + 1, height)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros(0, dtype=np.int64)
+    canvas = Image.new("L", (x1 - x0, y1 - y0), 0)
+    draw = ImageDraw.Draw(canvas)
+    for poly in segmentation:
+        draw.polygon([(x - x0, y - y0) for x, y in zip(poly[0::2], poly[1::2])], fill=1)
+    ys_, xs_ = np.nonzero(np.asarray(canvas))
+    return (ys_ + y0) * width + (xs_ + x0)
+
+
+# ---- AP ----------------------------------------------------------------------------
+def average_precision(matches, inst_labels, overlaps=OVERLAPS, min_region_sizes=MIN_REGION_SIZES,
+                      distance_thresholds=DISTANCE_THRESHOLDS, distance_confidences=DISTANCE_CONFIDENCES,
+                      distance_available=False, curves=None):
+    """AP per (distance setting, class, overlap): array (D, len(inst_labels), len(overlaps)).
+
+    NaN where a class has no ground truth.  With ``curves`` (a dict), the
+    precision-recall points of each class at each overlap are stored in it,
+    keyed ``(label, overlap index)``.
+    """
+    if not distance_available:
+        min_region_sizes, distance_thresholds, distance_confidences = (
+            [min_region_sizes[0]], [distance_thresholds[0]], [distance_confidences[0]])
+    if not len(distance_thresholds) == len(min_region_sizes) == len(distance_confidences):
+        raise ValueError("need as many distance thresholds, region sizes and confidences")
+    ap = np.zeros((len(distance_thresholds), len(inst_labels), len(overlaps)), dtype=float)
+    settings = list(zip(min_region_sizes, distance_thresholds, distance_confidences))
+    for d, (min_size, max_dist, min_conf) in enumerate(settings):
+        for o, threshold in enumerate(overlaps):
+            for c, label in enumerate(inst_labels):
+                y_true, y_score, hard_fns, have_gt, have_pred = _scored_detections(
+                    matches, label, threshold, min_size, max_dist, min_conf)
+                if have_gt and have_pred:
+                    precision, recall = _precision_recall(y_true, y_score, hard_fns)
+                    steps = np.convolve(np.concatenate([[recall[0]], recall, [0.0]]), [-0.5, 0, 0.5], "valid")
+                    ap[d, c, o] = np.dot(precision, steps)
+                    if curves is not None and d == 0:
+                        curves[(label, o)] = (precision, recall)
+                else:
+                    ap[d, c, o] = 0.0 if have_gt else float("nan")
+    return ap
+
+
+def _scored_detections(matches, label, threshold, min_size, max_dist, min_conf):
+    """The (is true, score) list of one class at one overlap, and the hard false negatives."""
+    y_true, y_score = [], []
+    hard_fns, have_gt, have_pred = 0, False, False
+    for entry in matches.values():
+        preds = entry["prediction"][label]
+        gts = [gt for gt in entry["groundTruth"][label] if gt["instID"] >= 1000 and gt["pixelCount"] >= min_size
+               and gt["medDist"] <= max_dist and gt["distConf"] >= min_conf]
+        have_gt |= bool(gts)
+        have_pred |= bool(preds)
+        best, extra_true, extra_score = [], [], []
+        for gt in gts:
+            score = None
+            for pred in gt["matchedPred"]:
+                inter = pred["intersection"]
+                if float(inter) / (gt["pixelCount"] + pred["pixelCount"] - inter) > threshold:
+                    if score is None:
+                        score = pred["confidence"]
+                    else:  # a second match: the weaker one is a false positive
+                        extra_true.append(0.0)
+                        extra_score.append(min(score, pred["confidence"]))
+                        score = max(score, pred["confidence"])
+            if score is None:
+                hard_fns += 1
+            else:
+                best.append(score)
+        y_true += [1.0] * len(best) + extra_true
+        y_score += best + extra_score
+        for pred in preds:
+            if any(float(gt["intersection"]) / (gt["pixelCount"] + pred["pixelCount"] - gt["intersection"])
+                   > threshold for gt in pred["matchedGt"]):
+                continue
+            ignored = pred["voidIntersection"]
+            for gt in pred["matchedGt"]:
+                if gt["instID"] < 1000:
+                    ignored += gt["intersection"]
+                if gt["pixelCount"] < min_size or gt["medDist"] > max_dist or gt["distConf"] < min_conf:
+                    ignored += gt["intersection"]
+            if float(ignored) / pred["pixelCount"] <= threshold:
+                y_true.append(0.0)
+                y_score.append(pred["confidence"])
+    return np.array(y_true), np.array(y_score), hard_fns, have_gt, have_pred
+
+
+def _precision_recall(y_true, y_score, hard_fns):
+    """Precision and recall at each distinct score, then the end point (precision 1, recall 0)."""
+    if y_score.size == 0:  # nothing left to score: only the end point (upstream issue #89)
+        return np.array([1.0]), np.array([0.0])
+    order = np.argsort(y_score)
+    scores, truth = y_score[order], y_true[order]
+    cumsum = np.cumsum(truth)
+    _, first = np.unique(scores, return_index=True)
+    n, positives = len(scores), cumsum[-1]
+    cumsum = np.append(cumsum, 0)  # index -1 reads 0 before the first score
+    precision = np.zeros(len(first) + 1)
+    recall = np.zeros(len(first) + 1)
+    for i, start in enumerate(first):
+        below = cumsum[start - 1]
+        tp = positives - below
+        fp = n - start - tp
+        fn = below + hard_fns
+        precision[i] = float(tp) / (tp + fp)
+        recall[i] = float(tp) / (tp + fn)
+    precision[-1], recall[-1] = 1.0, 0.0
+    return precision, recall
+
+
+def averages(ap, inst_labels, overlaps=OVERLAPS, distance_thresholds=DISTANCE_THRESHOLDS,
+             distance_available=False):
+    """The original's ``computeAverages`` dict: allAp, allAp50%, per-class ap and ap50%."""
+    import warnings
+    d_inf = np.argmax(distance_thresholds)
+    d50 = np.where(np.isclose(distance_thresholds, 50.0))
+    d100 = np.where(np.isclose(distance_thresholds, 100.0))
+    o50 = np.where(np.isclose(overlaps, 0.5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of all-NaN gives NaN, as intended
+        out = {"allAp": np.nanmean(ap[d_inf, :, :]), "allAp50%": np.nanmean(ap[d_inf, :, o50])}
+        if distance_available:
+            out["allAp50m"] = np.nanmean(ap[d50, :, :])
+            out["allAp100m"] = np.nanmean(ap[d100, :, :])
+            out["allAp50%50m"] = np.nanmean(ap[d50, :, o50])
+        out["classes"] = {}
+        for c, label in enumerate(inst_labels):
+            entry = {"ap": np.average(ap[d_inf, c, :]), "ap50%": np.average(ap[d_inf, c, o50])}
+            if distance_available:
+                entry["ap50m"] = np.average(ap[d50, c, :])
+                entry["ap100m"] = np.average(ap[d100, c, :])
+                entry["ap50%50m"] = np.average(ap[d50, c, o50])
+            out["classes"][label] = entry
+    return out
+
+
+def result_dict(avg, ap, inst_labels, overlaps=OVERLAPS, min_region_sizes=MIN_REGION_SIZES,
+                distance_thresholds=DISTANCE_THRESHOLDS, distance_confidences=DISTANCE_CONFIDENCES):
+    """The original's ``prepareJSONDataForResults`` dict."""
+    return {"averages": avg, "overlaps": np.asarray(overlaps).tolist(),
+            "minRegionSizes": np.asarray(min_region_sizes).tolist(),
+            "distanceThresholds": np.asarray(distance_thresholds).tolist(),
+            "minStereoDensities": np.asarray(distance_confidences).tolist(),
+            "instLabels": list(inst_labels), "resultApMatrix": ap.tolist()}
+
+
+class InstanceAccumulator:
+    """Accumulates matches over images given as arrays; merge and compute AP.
+
+    >>> import numpy as np
+    >>> gt = np.zeros((8, 8), np.uint16); gt[2:6, 2:6] = 26000
+    >>> acc = InstanceAccumulator()
+    >>> acc.add(gt, [gt == 26000], [26], [0.9])
+    >>> acc.result()["averages"]["classes"]["car"]["ap"]
+    1.0
+    """
+
+    def __init__(self, label_set=CITYSCAPES, overlaps=OVERLAPS, min_region_sizes=MIN_REGION_SIZES,
+                 distance_thresholds=DISTANCE_THRESHOLDS, distance_confidences=DISTANCE_CONFIDENCES,
+                 distance_available=False):
+        self.label_set = label_set
+        self.inst_labels = instance_labels(label_set)
+        self.overlaps = np.asarray(overlaps)
+        self.min_region_sizes = np.asarray(min_region_sizes)
+        self.distance_thresholds = np.asarray(distance_thresholds)
+        self.distance_confidences = np.asarray(distance_confidences)
+        self.distance_available = distance_available
+        self.matches = {}
+
+    def add(self, gt_instance_ids, masks, labels, scores, name=None):
+        """Add one image: its instanceIds map and its predictions (masks (H, W) or COCO RLE dicts)."""
+        name = name if name is not None else f"image {len(self.matches)}"
+        if not len(masks) == len(labels) == len(scores):
+            raise ValueError(f"{len(masks)} masks, {len(labels)} labels and {len(scores)} scores")
+        gt_instances = ground_truth_instances(gt_instance_ids, self.label_set, name)
+        predictions = [Prediction(m, l, s, f"{name}#{i}") for i, (m, l, s) in enumerate(zip(masks, labels, scores))]
+        gt, pred = match_image(gt_instances, gt_instance_ids, predictions, self.label_set, self.inst_labels, name)
+        self.matches[name] = {"groundTruth": gt, "prediction": pred}
+
+    def merge(self, other):
+        """Append another accumulator's matches (image names must differ); returns self."""
+        common = set(self.matches) & set(other.matches)
+        if common:
+            raise ValueError(f"both accumulators hold image {sorted(common)[0]!r}")
+        self.matches.update(other.matches)
+        return self
+
+    def average_precision(self, curves=None):
+        return average_precision(self.matches, self.inst_labels, self.overlaps, self.min_region_sizes,
+                                 self.distance_thresholds, self.distance_confidences, self.distance_available,
+                                 curves)
+
+    def result(self):
+        """The original's result dict (``averages``, ``resultApMatrix``, ...)."""
+        ap = self.average_precision()
+        avg = averages(ap, self.inst_labels, self.overlaps, self.distance_thresholds, self.distance_available)
+        return result_dict(avg, ap, self.inst_labels, self.overlaps, self.min_region_sizes,
+                           self.distance_thresholds, self.distance_confidences)
+
+
+def plot_pr_curves(matches, inst_labels, path, overlaps=OVERLAPS):
+    """Save precision-recall curves per class at IoU 0.5 (matplotlib)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    curves = {}
+    ap = average_precision(matches, inst_labels, overlaps, curves=curves)
+    o50 = int(np.argmin(np.abs(np.asarray(overlaps) - 0.5)))
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for c, label in enumerate(inst_labels):
+        if (label, o50) in curves:
+            precision, recall = curves[(label, o50)]
+            ax.step(recall[::-1], precision[::-1], where="post", label=f"{label} (AP50 {ap[0, c, o50]:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_title("Precision-recall at IoU 0.5")
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return os.path.abspath(path)

@@ -1,0 +1,34 @@
+"""Ground-truth instances of ``instanceIds`` images as the original's dict.
+
+``instances2dict(files)`` gives ``{absolute path: {label name: [instance dict]}}``.
+"""
+import os
+import sys
+
+from ..io import png
+from .instance_ap import ground_truth_instances
+
+
+def instances2dict(imageFileList, verbose=False):
+    if not isinstance(imageFileList, (list, tuple)):
+        imageFileList = [imageFileList]
+    if verbose:
+        print(f"Processing {len(imageFileList)} images...")
+    out = {}
+    for count, path in enumerate(imageFileList, 1):
+        out[os.path.abspath(path)] = ground_truth_instances(png.read_label_map(path), name=path)
+        if verbose:
+            print(f"\rImages Processed: {count}", end=" ", flush=True)
+    if verbose:
+        print("")
+    return out
+
+
+def main(argv=None):
+    files = [a for a in (sys.argv[1:] if argv is None else argv) if "png" in a]
+    instances2dict(files, True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

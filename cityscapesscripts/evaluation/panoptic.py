@@ -1,0 +1,217 @@
+"""Panoptic quality (PQ, SQ, RQ), as panopticapi defines it for Cityscapes.
+
+Per image, both id maps (RGB, id = R + 256 G + 65536 B) are mapped to dense
+segment indices and every (ground truth, prediction) pair is counted in one
+compiled pass (:func:`cityscapesscripts.kernels.segment_pair_counts`).
+:class:`PQStat` holds summable per-category counters: images, processes and
+ranks merge with ``+=``.
+"""
+from collections import defaultdict
+
+import numpy as np
+
+from .. import kernels
+from ..errors import PredictionError
+
+VOID = 0
+OFFSET = 256 * 256 * 256
+
+
+class SegmentError(PredictionError, KeyError):
+    """A segment missing from the PNG or the JSON, or of an unknown category."""
+
+    def __str__(self):
+        return PredictionError.__str__(self)
+
+
+class PQStatCat:
+    """Counters of one category: summed IoU of matches, tp, fp, fn."""
+
+    def __init__(self):
+        self.iou = 0.0
+        self.tp = 0
+        self.fp = 0
+        self.fn = 0
+
+    def __iadd__(self, other):
+        self.iou += other.iou
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        return self
+
+    def __repr__(self):
+        return f"PQStatCat(iou={self.iou!r}, tp={self.tp}, fp={self.fp}, fn={self.fn})"
+
+
+class PQStat:
+    """Per-category counters; ``+=`` (or :meth:`merge`) adds another PQStat."""
+
+    def __init__(self):
+        self.pq_per_cat = defaultdict(PQStatCat)
+
+    def __getitem__(self, category_id):
+        return self.pq_per_cat[category_id]
+
+    def __iadd__(self, other):
+        for category_id, stat in other.pq_per_cat.items():
+            self.pq_per_cat[category_id] += stat
+        return self
+
+    merge = __iadd__
+
+    def pq_average(self, categories, isthing):
+        """Mean PQ / SQ / RQ over the categories (things, stuff or all when isthing is None).
+
+        Categories without any segment are left out of the mean and get 0 in
+        the per-class dict; with no category at all the means are 0.
+        """
+        pq = sq = rq = 0.0
+        n = 0
+        per_class = {}
+        for category_id, info in categories.items():
+            if isthing is not None and (info["isthing"] == 1) != isthing:
+                continue
+            stat = self.pq_per_cat[category_id]
+            iou, tp, fp, fn = stat.iou, stat.tp, stat.fp, stat.fn
+            if tp + fp + fn == 0:
+                per_class[category_id] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
+                continue
+            n += 1
+            pq_class = iou / (tp + 0.5 * fp + 0.5 * fn)
+            sq_class = iou / tp if tp != 0 else 0
+            rq_class = tp / (tp + 0.5 * fp + 0.5 * fn)
+            per_class[category_id] = {"pq": pq_class, "sq": sq_class, "rq": rq_class}
+            pq += pq_class
+            sq += sq_class
+            rq += rq_class
+        if n == 0:
+            return {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}, per_class
+        return {"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n}, per_class
+
+
+def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, image_id=None, source=None):
+    """The PQ counters of one image.
+
+    gt_rgb, pred_rgb : (H, W, 3) uint8 id maps; *_segments : the COCO
+    ``segments_info`` lists; categories : ``{category id: category dict}``.
+    Ground-truth areas come from the JSON, predicted areas from the PNG.
+    Raises :class:`SegmentError` for a predicted segment in only one of PNG
+    and JSON, or of an unknown category.
+    """
+    if gt_rgb.shape != pred_rgb.shape:
+        raise PredictionError(f"prediction is {pred_rgb.shape[1]}x{pred_rgb.shape[0]} but the ground truth is "
+                              f"{gt_rgb.shape[1]}x{gt_rgb.shape[0]} (image {image_id})", source)
+    gt_segms = {el["id"]: el for el in gt_segments}
+    pred_segms = {el["id"]: dict(el) for el in pred_segments}
+    gt_keys = np.array(sorted(set(gt_segms) | {VOID}), dtype=np.uint32)
+    pred_keys = np.array(sorted(set(pred_segms) | {VOID}), dtype=np.uint32)
+    counts, unknown = kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys)
+    if unknown >= 0:
+        raise SegmentError(f"In the image with ID {image_id} segment with ID {unknown} is presented in PNG "
+                           "and not presented in JSON.", source)
+    areas = counts.sum(axis=0)
+    for j, pred_id in enumerate(pred_keys.tolist()):
+        if pred_id == VOID:
+            continue
+        if areas[j] == 0:
+            missing = [int(p) for k, p in enumerate(pred_keys.tolist()) if p != VOID and areas[k] == 0]
+            raise SegmentError(f"In the image with ID {image_id} the following segment IDs {missing} are "
+                               "presented in JSON and not presented in PNG.", source)
+        pred_segms[pred_id]["area"] = int(areas[j])
+        if pred_segms[pred_id]["category_id"] not in categories:
+            raise SegmentError(f"In the image with ID {image_id} segment with ID {pred_id} has unknown "
+                               f"category_id {pred_segms[pred_id]['category_id']}.", source)
+    void_row = counts[int(np.searchsorted(gt_keys, VOID))]
+    stat = PQStat()
+    gt_matched, pred_matched = set(), set()
+    rows, cols = np.nonzero(counts[:len(gt_keys), :len(pred_keys)])
+    for i, j in zip(rows.tolist(), cols.tolist()):
+        gt_id, pred_id = int(gt_keys[i]), int(pred_keys[j])
+        if gt_id not in gt_segms or pred_id not in pred_segms:
+            continue
+        gt, pred = gt_segms[gt_id], pred_segms[pred_id]
+        if gt["iscrowd"] == 1 or gt["category_id"] != pred["category_id"]:
+            continue
+        inter = int(counts[i, j])
+        union = pred["area"] + gt["area"] - inter - int(void_row[j])
+        iou = inter / union
+        if iou > 0.5:
+            stat[gt["category_id"]].tp += 1
+            stat[gt["category_id"]].iou += iou
+            gt_matched.add(gt_id)
+            pred_matched.add(pred_id)
+    crowd_by_category = {}
+    for gt_id, gt in gt_segms.items():
+        if gt_id in gt_matched:
+            continue
+        if gt["iscrowd"] == 1:
+            crowd_by_category[gt["category_id"]] = gt_id
+            continue
+        stat[gt["category_id"]].fn += 1
+    pred_index = {int(p): j for j, p in enumerate(pred_keys.tolist())}
+    gt_index = {int(g): i for i, g in enumerate(gt_keys.tolist())}
+    for pred_id, pred in pred_segms.items():
+        if pred_id in pred_matched:
+            continue
+        j = pred_index[pred_id]
+        inter = int(void_row[j])
+        crowd = crowd_by_category.get(pred["category_id"])
+        if crowd is not None:
+            inter += int(counts[gt_index[crowd], j])
+        if inter / pred["area"] > 0.5:
+            continue
+        stat[pred["category_id"]].fp += 1
+    return stat
+
+
+def average_pq(pq_stat, categories):
+    """``{"All"|"Things"|"Stuff": {pq, sq, rq, n}, "per_class": {category id: {pq, sq, rq}}}``."""
+    results = {}
+    for name, isthing in (("All", None), ("Things", True), ("Stuff", False)):
+        results[name], per_class = pq_stat.pq_average(categories, isthing=isthing)
+        if name == "All":
+            results["per_class"] = per_class
+    return results
+
+
+class PanopticAccumulator:
+    """Accumulates PQ counters over images given as arrays.
+
+    >>> import numpy as np
+    >>> ids = np.zeros((4, 4, 3), np.uint8); ids[:2, :, 0] = 7
+    >>> seg = [{"id": 7, "category_id": 7, "area": 8, "iscrowd": 0}]
+    >>> acc = PanopticAccumulator({7: {"id": 7, "isthing": 0}})
+    >>> acc.add(ids, seg, ids, seg)
+    >>> acc.result()["All"]["pq"]
+    1.0
+    """
+
+    def __init__(self, categories):
+        self.categories = dict(categories)
+        self.stat = PQStat()
+        self.images = 0
+
+    def add(self, gt_ids, gt_segments, pred_ids, pred_segments, name=None):
+        """Add one image: id maps as (H, W, 3) RGB or (H, W) integer ids, and their segments_info."""
+        stat = image_pq_stat(_as_rgb(gt_ids), gt_segments, _as_rgb(pred_ids), pred_segments, self.categories,
+                             name if name is not None else self.images, name)
+        self.stat += stat
+        self.images += 1
+
+    def merge(self, other):
+        self.stat += other.stat
+        self.images += other.images
+        return self
+
+    def result(self):
+        return average_pq(self.stat, self.categories)
+
+
+def _as_rgb(ids):
+    ids = np.asarray(ids)
+    if ids.ndim == 3:
+        return ids
+    ids = ids.astype(np.uint32)
+    return np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], axis=-1).astype(np.uint8)
+
