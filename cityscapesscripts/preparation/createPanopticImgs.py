@@ -1,0 +1,108 @@
+"""csCreatePanopticImgs: Cityscapes instanceIds to COCO panoptic ground truth, the original's face.
+
+Writes ``cityscapes_panoptic_{set}[_trainId].json`` and a folder of
+``*_panoptic.png`` per set.  Beyond the original: ``-j`` workers, a progress
+bar, ``--skip-existing`` for PNGs already written, ``--labels`` for a custom
+label set, and errors naming the file or the pattern searched.
+"""
+import argparse
+import functools
+import glob
+import json
+import os
+import sys
+import time
+
+from .. import parallel
+from ..errors import CityscapesError, LayoutError
+from ..helpers.labelset import CITYSCAPES, LabelSet
+from ..io import layout, png
+from . import panoptic
+
+
+def _convert_task(path, folder, use_train_id, label_set, overwrite):
+    name = os.path.basename(path)
+    out_name = name.replace("_instanceIds.png", "_panoptic.png")
+    ids = png.read_ids_16bit(path)
+    rgb, segments = panoptic.panoptic_frame(ids, label_set, use_train_id, path)
+    out_path = os.path.join(folder, out_name)
+    if overwrite or not os.path.exists(out_path):
+        png.write_png(out_path, rgb)
+    image = {"id": name.replace("_gtFine_instanceIds.png", ""), "width": int(ids.shape[1]),
+             "height": int(ids.shape[0]), "file_name": name.replace("_instanceIds.png", "_leftImg8bit.png")}
+    annotation = {"image_id": image["id"], "file_name": out_name, "segments_info": segments}
+    return image, annotation
+
+
+def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, setNames=("val", "train", "test"),
+                     label_set=CITYSCAPES, jobs=None, overwrite=True, progress=None, quiet=False):
+    """Convert the sets ``setNames`` of a ``gtFine`` folder; returns the JSON paths written.
+
+    ``cityscapesPath`` defaults to ``$CITYSCAPES_DATASET/gtFine``, the output
+    folder to ``cityscapesPath``.  Raises :class:`LayoutError` naming the
+    pattern when a set has no ``*_instanceIds.png``.
+    """
+    if cityscapesPath is None:
+        cityscapesPath = os.path.join(layout.dataset_root(), "gtFine")
+    outputFolder = cityscapesPath if outputFolder is None else outputFolder
+    written = []
+    say = (lambda *a: None) if quiet else print
+    for set_name in setNames:
+        pattern = os.path.join(cityscapesPath, set_name, "*", "*_instanceIds.png")
+        files = sorted(glob.glob(pattern))
+        if not files:
+            raise LayoutError(f"did not find any files for the {set_name} set; searched {pattern}")
+        base = f"cityscapes_panoptic_{set_name}{'_trainId' if useTrainId else ''}"
+        out_json = os.path.join(outputFolder, base + ".json")
+        folder = os.path.join(outputFolder, base)
+        os.makedirs(folder, exist_ok=True)
+        say(f"Converting {len(files)} annotation files for {set_name} set into {folder}")
+        task = functools.partial(_convert_task, folder=folder, use_train_id=useTrainId, label_set=label_set,
+                                 overwrite=overwrite)
+        images, annotations = [], []
+        for image, annotation in parallel.imap(task, files, jobs, set_name, progress):
+            images.append(image)
+            annotations.append(annotation)
+        data = {"images": images, "annotations": annotations,
+                "categories": panoptic.categories(label_set, useTrainId)}
+        png.write_atomic(out_json, json.dumps(data, sort_keys=True, indent=4).encode())
+        say(f"Saved {out_json}")
+        written.append(out_json)
+    return written
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Create COCO panoptic ground truth from Cityscapes instanceIds.")
+    parser.add_argument("--dataset-folder", dest="cityscapesPath", default=None,
+                        help="the Cityscapes 'gtFine' folder (default: $CITYSCAPES_DATASET/gtFine)")
+    parser.add_argument("--output-folder", dest="outputFolder", default=None,
+                        help="output folder (default: the dataset folder)")
+    parser.add_argument("--use-train-id", action="store_true", dest="useTrainId",
+                        help="category ids are train ids")
+    parser.add_argument("--set-names", dest="setNames", nargs="+", default=["val", "train", "test"],
+                        help="sets to convert (default: val train test)")
+    parser.add_argument("--labels", metavar="FILE", help="custom label set (label_colors.txt or dataset_meta.json)")
+    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    policy = parser.add_mutually_exclusive_group()
+    policy.add_argument("--overwrite", dest="overwrite", action="store_true", default=True,
+                        help="replace existing PNGs (default)")
+    policy.add_argument("--skip-existing", dest="overwrite", action="store_false",
+                        help="keep PNGs that already exist")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    start = time.perf_counter()
+    try:
+        label_set = LabelSet.load(opts.labels) if opts.labels else CITYSCAPES
+        written = convert2panoptic(opts.cityscapesPath, opts.outputFolder, opts.useTrainId, opts.setNames,
+                                   label_set, opts.jobs or None, opts.overwrite,
+                                   False if opts.quiet else None, opts.quiet)
+    except (CityscapesError, ValueError) as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    if not opts.quiet:
+        print(f"{len(written)} set(s) converted in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""instanceIds maps to COCO panoptic ground truth (the engine of csCreatePanopticImgs).
+
+Every id of an ``instanceIds`` map is a segment: ``id >= 1000`` is one
+instance of class ``id // 1000``, a smaller id is a whole class (a crowd
+region when that class has instances).  Classes ignored in evaluation are
+left out (their pixels become id 0).  A segment's PNG colour encodes its id
+as R = id % 256, G = id // 256, B = id // 65536.
+"""
+import numpy as np
+
+from .. import kernels
+from ..errors import ImageError
+from ..helpers.labelset import CITYSCAPES
+
+
+def categories(label_set=CITYSCAPES, use_train_id=False):
+    """The COCO ``categories`` list: evaluated labels, by id (or trainId)."""
+    return [{"id": int(label.trainId) if use_train_id else int(label.id), "name": label.name,
+             "color": list(label.color), "supercategory": label.category,
+             "isthing": 1 if label.hasInstances else 0}
+            for label in label_set.labels if not label.ignoreInEval]
+
+
+def panoptic_frame(instance_ids, label_set=CITYSCAPES, use_train_id=False, name=None):
+    """``(rgb, segments_info)`` of one instanceIds map ((H, W) uint16 -> (H, W, 3) uint8)."""
+    ids = np.ascontiguousarray(instance_ids, dtype=np.uint16)
+    counts = np.bincount(ids.ravel(), minlength=kernels.INSTANCE_ID_SPACE)
+    present = np.nonzero(counts)[0]
+    boxes = kernels.segment_boxes(ids)
+    colors = np.zeros((kernels.INSTANCE_ID_SPACE, 3), dtype=np.uint8)
+    segments = []
+    for segment_id in present.tolist():
+        semantic = segment_id if segment_id < 1000 else segment_id // 1000
+        label = label_set.id2label.get(semantic)
+        if label is None:
+            raise ImageError(f"segment {segment_id} has unknown label id {semantic}", name)
+        if label.ignoreInEval:
+            continue
+        x0, y0, x1, y1 = boxes[segment_id].tolist()
+        segments.append({"id": segment_id,
+                         "category_id": int(label.trainId if use_train_id else label.id),
+                         "area": int(counts[segment_id]),
+                         "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
+                         "iscrowd": 1 if segment_id < 1000 and label.hasInstances else 0})
+        colors[segment_id] = (segment_id % 256, segment_id // 256, segment_id // 256 // 256)
+    return colors[ids], segments
