@@ -40,6 +40,7 @@ setup(
     entry_points={
         "console_scripts": [
             "csSampleDataset = cityscapesscripts.sample:main",
+            "csDemo = cityscapesscripts.demo:main",
             "csCreateTrainIdLabelImgs = cityscapesscripts.preparation.createTrainIdLabelImgs:main",
             "csCreateTrainIdInstanceImgs = cityscapesscripts.preparation.createTrainIdInstanceImgs:main",
             "csCreatePanopticImgs = cityscapesscripts.preparation.createPanopticImgs:main",

@@ -1,0 +1,88 @@
+"""csDemo: the whole job on a synthetic sample: generate, prepare, evaluate, print the scores.
+
+    csDemo [OUT] [--frames N] [--size 2048x1024]
+
+OUT defaults to a new temporary folder.  Every step goes through the same
+public functions the console scripts use.
+"""
+import argparse
+import contextlib
+import glob
+import io
+import os
+import sys
+import tempfile
+import time
+
+from . import sample
+from .evaluation import evalInstanceLevelSemanticLabeling as instance_eval
+from .evaluation import evalPanopticSemanticLabeling as panoptic_eval
+from .evaluation import evalPixelLevelSemanticLabeling as pixel_eval
+from .preparation import createPanopticImgs, prepare
+
+
+def run(out, frames=6, width=2048, height=1024, jobs=None):
+    """Run every step on a fresh sample in ``out``; returns ``{step: result}``."""
+    steps = {}
+    t = time.perf_counter()
+    sample.generate(out, frames, width, height, predictions=True, jobs=jobs, progress=False)
+    print(f"1. generated {frames} synthetic frames ({width}x{height}) in {out}  [{time.perf_counter() - t:.1f} s]")
+    t = time.perf_counter()
+    summary = prepare.prepare_dataset(out, ["labelTrainIds", "instanceTrainIds"], jobs=jobs, progress=False)
+    print(f"2. csCreateTrainIdLabelImgs / csCreateTrainIdInstanceImgs: {len(summary['written'])} files written, "
+          f"{len(summary['failed'])} failed  [{time.perf_counter() - t:.1f} s]")
+    t = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        createPanopticImgs.convert2panoptic(os.path.join(out, "gtFine"), os.path.join(out, "panoptic"),
+                                            setNames=["val"], jobs=jobs, progress=False, quiet=True)
+    print(f"3. csCreatePanopticImgs: {os.path.join(out, 'panoptic', 'cityscapes_panoptic_val.json')}  "
+          f"[{time.perf_counter() - t:.1f} s]")
+
+    gts = sorted(glob.glob(os.path.join(out, "gtFine", "val", "*", "*_gtFine_labelIds.png")))
+    a = pixel_eval.args
+    a.predictionPath, a.predictionWalk, a.JSONOutput, a.quiet, a.jobs = (
+        os.path.join(out, "results", "semantic"), None, False, True, jobs)
+    t = time.perf_counter()
+    pixel = pixel_eval.evaluateImgLists([pixel_eval.getPrediction(a, g) for g in gts], gts, a)
+    print(f"4. csEvalPixelLevelSemanticLabeling: IoU classes {pixel['averageScoreClasses']:.3f}, "
+          f"iIoU classes {pixel['averageScoreInstClasses']:.3f}, IoU categories "
+          f"{pixel['averageScoreCategories']:.3f}  [{time.perf_counter() - t:.1f} s]")
+    steps["pixel"] = pixel
+
+    inst_gts = [g.replace("_labelIds", "_instanceIds") for g in gts]
+    b = instance_eval.args
+    b.predictionPath, b.predictionWalk, b.JSONOutput, b.quiet, b.jobs = (
+        os.path.join(out, "results", "instance"), None, False, True, jobs)
+    b.gtInstancesFile = os.path.join(out, "gtInstances.json")
+    t = time.perf_counter()
+    instance = instance_eval.evaluateImgLists([instance_eval.getPrediction(g, b) for g in inst_gts], inst_gts, b)
+    print(f"5. csEvalInstanceLevelSemanticLabeling: AP {instance['averages']['allAp']:.3f}, "
+          f"AP50 {instance['averages']['allAp50%']:.3f}  [{time.perf_counter() - t:.1f} s]")
+    steps["instance"] = instance
+
+    gt_json = os.path.join(out, "gtFine", "cityscapes_panoptic_val.json")
+    pred_json = os.path.join(out, "results", "panoptic", "cityscapes_panoptic_val.json")
+    t = time.perf_counter()
+    pq = panoptic_eval.evaluatePanoptic(gt_json, gt_json[:-5], pred_json, pred_json[:-5],
+                                        os.path.join(out, "resultPanopticSemanticLabeling.json"), jobs, quiet=True)
+    print(f"6. csEvalPanopticSemanticLabeling: PQ {pq['All']['pq']:.3f} (things {pq['Things']['pq']:.3f}, "
+          f"stuff {pq['Stuff']['pq']:.3f})  [{time.perf_counter() - t:.1f} s]")
+    steps["panoptic"] = pq
+    return steps
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run preparation and every evaluation on a synthetic sample.")
+    parser.add_argument("out", nargs="?", help="output folder (default: a new temporary folder)")
+    parser.add_argument("--frames", type=int, default=6)
+    parser.add_argument("--size", default="2048x1024", help="WIDTHxHEIGHT")
+    parser.add_argument("-j", "--jobs", type=int, default=0)
+    opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    width, height = (int(v) for v in opts.size.lower().split("x"))
+    out = opts.out or tempfile.mkdtemp(prefix="cityscapes-demo-")
+    run(out, opts.frames, width, height, opts.jobs or None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
