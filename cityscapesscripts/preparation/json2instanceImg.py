@@ -18,7 +18,7 @@ def createInstanceImage(annotation, encoding):
         raise ValueError(f"unknown encoding {encoding!r}; expected 'ids' or 'trainIds'")
     object_map = rasterize.rasterize(annotation)
     pixels = rasterize.encode(object_map, rasterize.INSTANCE_ENCODINGS[encoding])
-    return Image.fromarray(pixels, "I;16")
+    return Image.fromarray(pixels)  # uint16 gives "I;16"
 
 
 def json2instanceImg(inJson, outImg, encoding="ids"):

@@ -21,7 +21,7 @@ def createLabelImage(annotation, encoding, outline=None):
         raise ValueError(f"unknown encoding {encoding!r}; expected 'ids', 'trainIds' or 'color'")
     object_map = rasterize.rasterize(annotation, outline=outline is not None)
     pixels = rasterize.encode(object_map, rasterize.LABEL_ENCODINGS[encoding], outline_value=outline)
-    return Image.fromarray(pixels, "RGBA" if encoding == "color" else "L")
+    return Image.fromarray(pixels)  # "RGBA" for colour, "L" otherwise
 
 
 def json2labelImg(inJson, outImg, encoding="ids"):

@@ -1,0 +1,95 @@
+import glob
+import json
+import math
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+GOLDEN = os.path.join(FIXTURES, "golden")
+SETS = ("small", "edge", "full")
+
+
+def read_png(path):
+    return np.asarray(Image.open(path)).astype(np.int64)
+
+
+def assert_same_png(expected, actual):
+    a, b = read_png(expected), read_png(actual)
+    assert a.shape == b.shape, (expected, a.shape, b.shape)
+    assert (a == b).all(), f"{int((a != b).sum())} pixels differ in {os.path.basename(actual)}"
+
+
+def plain(o):
+    if isinstance(o, dict):
+        return {str(k): plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [plain(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return plain(o.tolist())
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    return o
+
+
+def assert_same_numbers(expected, actual, path=""):
+    """Structure equal, numbers equal up to 1e-9 relative, NaN where NaN."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), path
+        assert set(map(str, expected)) == set(map(str, actual)), (path, set(expected) ^ set(actual))
+        actual = {str(k): v for k, v in actual.items()}
+        for k in expected:
+            assert_same_numbers(expected[k], actual[str(k)], f"{path}/{k}")
+    elif isinstance(expected, list):
+        assert len(expected) == len(actual), path
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            assert_same_numbers(e, a, f"{path}[{i}]")
+    elif isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        if isinstance(expected, float) and math.isnan(expected):
+            assert math.isnan(actual), (path, actual)
+        else:
+            assert expected == actual or abs(expected - actual) <= 1e-9 * max(1.0, abs(expected)), (path, expected, actual)
+    else:
+        assert expected == actual, (path, expected, actual)
+
+
+def expected_eval(golden_set, name):
+    with open(os.path.join(GOLDEN, golden_set, "expected", "eval", name + ".json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(params=SETS)
+def golden_set(request):
+    return request.param
+
+
+@pytest.fixture
+def golden_root(golden_set):
+    return os.path.join(GOLDEN, golden_set)
+
+
+@pytest.fixture
+def polygons_only(tmp_path, golden_root):
+    """A copy of a golden gtFine tree with only the polygon files."""
+    shutil.copytree(os.path.join(golden_root, "gtFine"), tmp_path / "gtFine",
+                    ignore=shutil.ignore_patterns("*.png", "cityscapes_panoptic*"))
+    return tmp_path
+
+
+def golden_files(root, pattern):
+    return sorted(glob.glob(os.path.join(root, "gtFine", "val", "*", pattern)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path, monkeypatch):
+    """Every test runs in an empty working directory, so stray writes are caught."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    yield cwd

@@ -1,0 +1,88 @@
+import json
+
+import numpy as np
+import pytest
+
+from cityscapesscripts.errors import AnnotationError, LabelSetError
+from cityscapesscripts.helpers.labels import labels
+from cityscapesscripts.helpers.labelset import CITYSCAPES, LabelSet
+
+
+def test_cityscapes_lookup_tables():
+    assert CITYSCAPES.id_to_train_id[7] == 0 and CITYSCAPES.id_to_train_id[0] == 255
+    assert CITYSCAPES.id_to_train_id[33] == 18 and CITYSCAPES.id_to_train_id[34] == 255
+    assert CITYSCAPES.train_id_to_id[0] == 7 and CITYSCAPES.train_id_to_id[255] == 0
+    assert CITYSCAPES.train_id_to_id[18] == 33
+    assert tuple(CITYSCAPES.id_to_color[26]) == (0, 0, 142)
+    assert CITYSCAPES.eval_ids == list(range(34))
+    assert CITYSCAPES.known_train_ids.sum() == 20
+    assert CITYSCAPES.resolve("cargroup")[0].name == "car" and CITYSCAPES.resolve("cargroup")[1]
+    with pytest.raises(AnnotationError, match="'flying saucer' is not known"):
+        CITYSCAPES.resolve("flying saucer")
+
+
+def test_label_colors_file(tmp_path):
+    path = tmp_path / "label_colors.txt"
+    path.write_text("# colours\n0 0 0 background\n128 64 128 road\n10 20 30  my thing  # comment\n")
+    ls = LabelSet.from_label_colors(path)
+    assert [label.name for label in ls.labels] == ["background", "road", "my thing"]
+    assert [label.id for label in ls.labels] == [0, 1, 2]
+    assert ls.background.name == "background" and ls.background.ignoreInEval
+    assert ls.name2label["road"].category == "flat"  # a Cityscapes name keeps its attributes
+    assert ls.name2label["my thing"].color == (10, 20, 30)
+    assert LabelSet.load(path) == ls
+
+
+def test_dataset_meta_file(tmp_path):
+    path = tmp_path / "dataset_meta.json"
+    path.write_text(json.dumps({"label_map": {"0": "background", "1": "car", "5": "tree"},
+                                "segmentation_colors": [[0, 0, 0], [0, 0, 142], [0, 255, 0]],
+                                "background_label": "0"}))
+    ls = LabelSet.load(path)
+    assert [(label.name, label.id) for label in ls.labels] == [("background", 0), ("car", 1), ("tree", 5)]
+    assert ls.name2label["car"].hasInstances and ls.background.name == "background"
+    assert tuple(ls.id_to_color[5]) == (0, 255, 0)
+
+
+def test_dataset_folder_prefers_meta(tmp_path):
+    (tmp_path / "label_colors.txt").write_text("0 0 0 a\n1 1 1 b\n")
+    assert [label.name for label in LabelSet.for_dataset(tmp_path).labels] == ["a", "b"]
+    (tmp_path / "dataset_meta.json").write_text(json.dumps({"labels": ["x", "y", "z"]}))
+    assert [label.name for label in LabelSet.for_dataset(tmp_path).labels] == ["x", "y", "z"]
+    assert LabelSet.for_dataset(tmp_path / "nothing") is CITYSCAPES
+
+
+@pytest.mark.parametrize("text, message", [
+    ("0 0 0 a\n0 0 0 b\n", r"colour \(0, 0, 0\) is used by both 'a' and 'b'"),
+    ("0 0 0 a\n1 1 1 a\n", "label name 'a' appears twice"),
+    ("0 0 300 a\n", "line 1: colour .* 0..255"),
+    ("0 zero 0 a\n", "line 1: colour .* not three integers"),
+    ("0 0 a\n", "line 1: expected 'R G B name'"),
+    ("# nothing\n", "defines no labels"),
+])
+def test_label_colors_errors(tmp_path, text, message):
+    path = tmp_path / "label_colors.txt"
+    path.write_text(text)
+    with pytest.raises(LabelSetError, match=message) as info:
+        LabelSet.from_label_colors(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("meta, message", [
+    ({"labels": ["a", "b"], "background_label": "c"}, "background_label 'c' names no label"),
+    ({"labels": ["a", "b"], "segmentation_colors": [[0, 0, 0]]}, "1 segmentation_colors for 2 labels"),
+    ({"labels": ["a"], "label_map": {"0": "b"}}, "disagree"),
+    ({"colors": []}, "needs 'labels' or 'label_map'"),
+])
+def test_dataset_meta_errors(tmp_path, meta, message):
+    path = tmp_path / "dataset_meta.json"
+    path.write_text(json.dumps(meta))
+    with pytest.raises(LabelSetError, match=message):
+        LabelSet.from_dataset_meta(path)
+
+
+def test_label_set_pickles():
+    import pickle
+    assert pickle.loads(pickle.dumps(CITYSCAPES)) == CITYSCAPES
+    assert np.array_equal(pickle.loads(pickle.dumps(CITYSCAPES)).id_to_train_id, CITYSCAPES.id_to_train_id)
+    assert len(CITYSCAPES.labels) == len(labels)

@@ -1,0 +1,116 @@
+"""The PNG writer gives standard PNGs; every compiled kernel equals its NumPy twin."""
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cityscapesscripts import kernels
+from cityscapesscripts.errors import ImageError
+from cityscapesscripts.io import png
+
+
+def test_extension_is_built_and_used():
+    assert kernels.HAVE_EXTENSION, "the Cython extension must be built by 'pip install .'"
+
+
+@pytest.mark.parametrize("array, mode", [
+    (np.random.default_rng(0).integers(0, 34, (37, 53)).astype(np.uint8), "L"),
+    (np.random.default_rng(1).integers(0, 65535, (20, 31)).astype(np.uint16), "I;16"),
+    (np.random.default_rng(2).integers(0, 255, (9, 11, 3)).astype(np.uint8), "RGB"),
+    (np.random.default_rng(3).integers(0, 255, (9, 11, 4)).astype(np.uint8), "RGBA"),
+])
+def test_png_round_trip_through_pillow(array, mode):
+    image = Image.open(io.BytesIO(png.encode_png(array)))
+    assert image.mode == mode
+    assert np.array_equal(np.asarray(image), array)
+
+
+def test_write_is_atomic(tmp_path, monkeypatch):
+    target = tmp_path / "out.png"
+    png.write_png(str(target), np.zeros((4, 4), np.uint8))
+    before = target.read_bytes()
+
+    def broken(*a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError):
+        png.write_png(str(target), np.ones((4, 4), np.uint8))
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cwd", "out.png"]
+
+
+def test_read_errors_name_the_file(tmp_path):
+    with pytest.raises(ImageError, match="file not found"):
+        png.read_label_map(str(tmp_path / "none.png"))
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    with pytest.raises(ImageError, match="junk.png: cannot read image"):
+        png.read_label_map(str(tmp_path / "junk.png"))
+    Image.new("RGB", (3, 3)).save(tmp_path / "rgb.png")
+    with pytest.raises(ImageError, match="expected a single-channel image, got mode RGB"):
+        png.read_label_map(str(tmp_path / "rgb.png"))
+
+
+def _random_frame(seed, h=61, w=83):
+    rng = np.random.default_rng(seed)
+    gt = rng.integers(0, 34, (h, w)).astype(np.uint8)
+    pred = np.where(rng.random((h, w)) < 0.7, gt, rng.integers(0, 34, (h, w))).astype(np.uint8)
+    inst = np.where(rng.random((h, w)) < 0.5, rng.integers(24, 34, (h, w)) * 1000 + rng.integers(0, 5, (h, w)),
+                    gt).astype(np.uint16)
+    return gt, pred, inst
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pixel_counts_twin(seed):
+    gt, pred, inst = _random_frame(seed)
+    same = (np.random.default_rng(seed).random((256, 256)) < 0.3).astype(np.uint8)
+    outputs = []
+    for compiled in (True, False):
+        conf = np.zeros((256, 256), np.int64)
+        counters = [np.zeros(65536, np.int64) for _ in range(3)]
+        kernels.pixel_counts(gt, pred, inst, same, conf, *counters, compiled=compiled)
+        outputs.append([conf] + counters)
+    for a, b in zip(*outputs):
+        assert np.array_equal(a, b)
+    assert outputs[0][0].sum() == gt.size
+    label = np.arange(65536) // 1000
+    assert outputs[0][1][inst[inst >= 1000]].all() and outputs[0][1][:1000].sum() == 0
+    assert (outputs[0][2] <= outputs[0][1]).all() and np.array_equal(outputs[0][2][label == 0], label[label == 0] * 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mask_histogram_twin(seed):
+    _, _, inst = _random_frame(seed, 70, 130)
+    mask = (np.random.default_rng(seed).random(inst.shape) < 0.05).astype(np.uint8)
+    mask[:, :40] = 0  # long zero runs exercise the skipping path
+    results = []
+    for compiled in (True, False):
+        hist = np.zeros(65536, np.int64)
+        n = kernels.mask_histogram(mask, inst, hist, compiled=compiled)
+        results.append((n, hist))
+    assert results[0][0] == results[1][0] == int(mask.sum())
+    assert np.array_equal(results[0][1], results[1][1])
+    view = mask[5:50, 3:99]  # a strided view works too
+    hist = np.zeros(65536, np.int64)
+    assert kernels.mask_histogram(view, inst[5:50, 3:99], hist) == int(view.sum())
+
+
+def test_segment_pair_counts_twin():
+    rng = np.random.default_rng(4)
+    gt = rng.integers(0, 4, (40, 50, 3)).astype(np.uint8) * 3
+    pred = rng.integers(0, 4, (40, 50, 3)).astype(np.uint8) * 3
+    gt_keys = np.unique(kernels.rgb_to_id(gt))[::2]
+    pred_keys = np.unique(kernels.rgb_to_id(pred))[1:]
+    a = kernels.segment_pair_counts(gt, pred, gt_keys, pred_keys, compiled=True)
+    b = kernels.segment_pair_counts(gt, pred, gt_keys, pred_keys, compiled=False)
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1] == int(np.unique(kernels.rgb_to_id(pred))[0])
+    assert a[0].sum() == 40 * 50
+
+
+def test_segment_boxes_twin():
+    _, _, inst = _random_frame(5, 30, 40)
+    a, b = kernels.segment_boxes(inst, compiled=True), kernels.segment_boxes(inst, compiled=False)
+    assert np.array_equal(a, b)
+    ys, xs = np.nonzero(inst == inst[3, 7])
+    assert a[inst[3, 7]].tolist() == [xs.min(), ys.min(), xs.max(), ys.max()]
