@@ -35,7 +35,7 @@ setup(
     install_requires=["numpy>=1.23", "pillow>=11.2", "tqdm"],
     extras_require={
         "plot": ["matplotlib"],
-        "test": ["pytest"],
+        "test": ["pytest", "matplotlib"],
     },
     entry_points={
         "console_scripts": [

@@ -360,10 +360,10 @@ class InstanceAccumulator:
     """Accumulates matches over images given as arrays; merge and compute AP.
 
     >>> import numpy as np
-    >>> gt = np.zeros((8, 8), np.uint16); gt[2:6, 2:6] = 26000
+    >>> gt = np.zeros((32, 32), np.uint16); gt[4:20, 4:20] = 26000   # 256 pixels of car 26000
     >>> acc = InstanceAccumulator()
     >>> acc.add(gt, [gt == 26000], [26], [0.9])
-    >>> acc.result()["averages"]["classes"]["car"]["ap"]
+    >>> float(acc.result()["averages"]["classes"]["car"]["ap"])
     1.0
     """
 

@@ -1,0 +1,168 @@
+"""Preparation semantics, the batch tool's options, and bad input."""
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cityscapesscripts.errors import AnnotationError
+from cityscapesscripts.helpers.annotation import Annotation
+from cityscapesscripts.helpers.labelset import LabelSet
+from cityscapesscripts.preparation import prepare, rasterize
+from cityscapesscripts.preparation.json2instanceImg import createInstanceImage
+from cityscapesscripts.preparation.json2labelImg import createLabelImage, main as json2label_main
+
+from conftest import GOLDEN, assert_same_png, golden_files, read_png
+
+
+def annotation(objects, w=40, h=20):
+    a = Annotation()
+    a.fromDict({"imgWidth": w, "imgHeight": h, "objects": objects})
+    return a
+
+
+def box(label, x0, y0, x1, y1, **extra):
+    return dict({"label": label, "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]}, **extra)
+
+
+def test_semantics_order_groups_deleted_plates():
+    a = annotation([box("road", 0, 0, 39, 19), box("car", 2, 2, 10, 10), box("car", 8, 2, 16, 10),
+                    box("cargroup", 20, 2, 25, 8), box("car", 30, 2, 35, 8, deleted=1),
+                    box("license plate", 3, 3, 5, 5), box("caravan", 26, 12, 30, 16), box("person", 0, 15, 3, 19)])
+    ids = np.asarray(createLabelImage(a, "ids"))
+    inst = np.asarray(createInstanceImage(a, "ids")).astype(int)
+    train_inst = np.asarray(createInstanceImage(a, "trainIds")).astype(int)
+    assert ids[4, 4] == 26 and ids[4, 9] == 26          # the plate (id -1) is not drawn
+    assert inst[4, 4] == 26000 and inst[4, 12] == 26001  # the later car lies on top
+    assert inst[5, 22] == 26                             # a group keeps the plain id
+    assert ids[5, 32] == 7 and inst[5, 32] == 7          # deleted objects are skipped
+    assert inst[14, 28] == 29000 and train_inst[14, 28] == 255  # trainId 255: no instance number
+    assert train_inst[4, 12] == 13001 and train_inst[17, 1] == 11000
+    assert np.asarray(createLabelImage(a, "trainIds"))[4, 4] == 13
+    empty = annotation([])
+    assert np.asarray(createLabelImage(empty, "trainIds")).max() == 255
+    assert np.asarray(createLabelImage(empty, "color"))[0, 0].tolist() == [0, 0, 0, 255]
+
+
+def test_outline_draws_borders():
+    a = annotation([box("car", 5, 5, 15, 15)])
+    image = np.asarray(createLabelImage(a, "ids", outline=1))
+    assert image[5, 10] == 1 and image[10, 10] == 26 and image[0, 0] == 0
+
+
+def test_encodings_from_one_rasterization_equal_separate_calls():
+    path = golden_files(os.path.join(GOLDEN, "small"), "*_polygons.json")[0]
+    a = Annotation()
+    a.fromJsonFile(path)
+    object_map = rasterize.rasterize(a)
+    assert np.array_equal(rasterize.encode(object_map, "labelIds"), np.asarray(createLabelImage(a, "ids")))
+    assert np.array_equal(rasterize.encode(object_map, "instanceTrainIds"),
+                          np.asarray(createInstanceImage(a, "trainIds")))
+
+
+def test_many_objects_use_a_wide_index_map():
+    objects = [box("car", i % 40, 0, i % 40 + 1, 19) for i in range(300)]
+    object_map = rasterize.rasterize(annotation(objects))
+    assert object_map.index.dtype == np.int32
+    assert rasterize.encode(object_map, "instanceIds").max() == 26000 + 299
+
+
+@pytest.mark.parametrize("objects, message", [
+    ([box("flying saucer", 0, 0, 3, 3)], "object 0: label 'flying saucer' is not known"),
+    ([box("road", 0, 0, 3, 3), {"label": "car", "polygon": [[1, 1]]}], "object 1: polygon has 1 point"),
+])
+def test_bad_objects_name_the_object(objects, message):
+    with pytest.raises(AnnotationError, match=message):
+        rasterize.rasterize(annotation(objects))
+
+
+def write_json(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+
+
+def test_batch_reports_every_failure_and_goes_on(polygons_only, capsys):
+    city = polygons_only / "gtFine" / "val" / "zz"
+    write_json(city / "zz_000000_000001_gtFine_polygons.json", {"imgWidth": 8, "objects": []})
+    write_json(city / "zz_000000_000002_gtFine_polygons.json", "{oops")
+    write_json(city / "zz_000000_000003_gtFine_polygons.json",
+               {"imgWidth": 8, "imgHeight": 8, "objects": [box("road", 0, 0, 7, 7), box("ufo", 0, 0, 3, 3)]})
+    status = prepare.run(["--dataset", str(polygons_only), "-j", "2", "--outputs", "labelTrainIds,instanceIds"],
+                         "labelTrainIds", "")
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "missing imgHeight" in err and "not valid JSON" in err and "object 1: label 'ufo' is not known" in err
+    assert err.count("ERROR:") == 3 and "3 failed" in out
+    assert not list(city.glob("*.png")) and not list(city.glob(".tmp*"))
+    good = golden_files(str(polygons_only), "*_labelTrainIds.png")
+    assert len(good) == len(golden_files(str(polygons_only), "*_polygons.json")) - 3
+
+
+def test_outputs_split_and_skip_existing(polygons_only):
+    summary = prepare.prepare_dataset(str(polygons_only), ["color", "instanceTrainIds"], splits=["val"],
+                                      jobs=1, progress=False)
+    frames = golden_files(str(polygons_only), "*_polygons.json")
+    assert summary["frames"] == len(frames) and len(summary["written"]) == 2 * len(frames)
+    assert Image.open(summary["written"][0]).mode == "RGBA"
+    again = prepare.prepare_dataset(str(polygons_only), ["color", "labelIds"], overwrite=False, progress=False)
+    assert len(again["skipped"]) == len(frames) and len(again["written"]) == len(frames)
+    with pytest.raises(Exception, match="did not find any polygon files"):
+        prepare.prepare_dataset(str(polygons_only), splits=["train"], progress=False)
+
+
+def test_from_png_equals_rasterized_training_labels(golden_root, tmp_path):
+    import shutil
+    shutil.copytree(os.path.join(golden_root, "gtFine"), tmp_path / "gtFine")
+    summary = prepare.prepare_dataset(str(tmp_path), ["labelTrainIds", "instanceTrainIds", "color"],
+                                      from_png=True, progress=False)
+    assert not summary["failed"]
+    for written in summary["written"]:
+        city = os.path.basename(os.path.dirname(written))
+        name = os.path.basename(written)
+        expected = (os.path.join(golden_root, "gtFine", "val", city, name) if "color" in name else
+                    os.path.join(golden_root, "expected", "prepared", "gtFine", "val", city, name))
+        assert_same_png(expected, written)
+
+
+def test_custom_label_set(tmp_path):
+    write_json(tmp_path / "gtFine" / "val" / "c" / "c_000000_000001_gtFine_polygons.json",
+               {"imgWidth": 10, "imgHeight": 10, "objects": [box("tree", 0, 0, 4, 9), box("car", 5, 0, 9, 9)]})
+    (tmp_path / "label_colors.txt").write_text("0 0 0 background\n0 255 0 tree\n0 0 142 car\n")
+    status = prepare.run(["--dataset", str(tmp_path), "--labels", str(tmp_path / "label_colors.txt"), "--outputs",
+                          "labelIds,color,instanceIds", "-q"], "labelTrainIds", "")
+    assert status == 0
+    base = tmp_path / "gtFine" / "val" / "c" / "c_000000_000001_gtFine_"
+    assert read_png(str(base) + "labelIds.png")[5].tolist() == [1] * 5 + [2] * 5
+    assert read_png(str(base) + "color.png")[5, 0].tolist() == [0, 255, 0, 255]
+    assert read_png(str(base) + "instanceIds.png")[5, 7] == 2000  # 'car' keeps its instances
+
+
+def test_single_file_cli(tmp_path, capsys):
+    path = golden_files(os.path.join(GOLDEN, "edge"), "*_polygons.json")[0]
+    assert json2label_main(["-t", path, str(tmp_path / "out.png")]) == 0
+    city = os.path.basename(os.path.dirname(path))
+    expected = os.path.join(GOLDEN, "edge", "expected", "prepared", "gtFine", "val", city,
+                            os.path.basename(path).replace("_polygons.json", "_labelTrainIds.png"))
+    assert_same_png(expected, tmp_path / "out.png")
+    assert json2label_main([str(tmp_path / "missing.json"), str(tmp_path / "x.png")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_console_script_exit_status(_isolated_cwd):
+    env = dict(os.environ)
+    env.pop("CITYSCAPES_DATASET", None)
+    tool = os.path.join(os.path.dirname(sys.executable), "csCreateTrainIdLabelImgs")
+    run = subprocess.run([tool], env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and "CITYSCAPES_DATASET" in run.stderr
+    assert list(_isolated_cwd.iterdir()) == []
+
+
+def test_object_map_pickles():
+    object_map = rasterize.rasterize(annotation([box("car", 1, 1, 5, 5)]))
+    copy = pickle.loads(pickle.dumps(object_map))
+    assert np.array_equal(rasterize.encode(copy, "instanceIds"), rasterize.encode(object_map, "instanceIds"))
+    assert copy.label_set == LabelSet(copy.label_set.labels)
