@@ -325,6 +325,10 @@ def evaluate_coco_json(json_file, groundTruthList, args):
         if frame is None:
             raise PredictionError(f"image_id {entry['image_id']!r} is not a Cityscapes frame id", where)
         by_frame.setdefault(frame, []).append(prediction)
+    unmatched = sorted(set(by_frame) - {layout.frame_id(g) for g in groundTruthList})
+    if unmatched:
+        raise PredictionError(f"{len(unmatched)} image_id(s) match no ground-truth file, e.g. {unmatched[:3]}",
+                              json_file)
     task = functools.partial(_coco_task, inst_labels=list(args.instLabels))
     items = [(g, by_frame.get(layout.frame_id(g), [])) for g in groundTruthList]
     matches = {}

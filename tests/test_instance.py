@@ -1,0 +1,240 @@
+"""Instance-level evaluation: accumulators, the fixed behaviours, bad prediction files."""
+import functools
+import json
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cityscapesscripts.errors import PredictionError
+from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as E
+from cityscapesscripts.evaluation import instance_ap
+from cityscapesscripts.evaluation.instance import Instance
+from cityscapesscripts.evaluation.instances2dict import instances2dict
+from cityscapesscripts.io import layout, png
+
+from conftest import GOLDEN, assert_same_numbers, expected_eval, golden_files, plain
+
+ROOT = os.path.join(GOLDEN, "small")
+
+
+@pytest.fixture
+def args(tmp_path):
+    a = E.args
+    a.predictionPath = os.path.abspath(os.path.join(ROOT, "results", "instance"))
+    a.predictionWalk = None
+    a.JSONOutput, a.quiet, a.exportMatches = False, True, None
+    a.gtInstancesFile = str(tmp_path / "gt.json")
+    return a
+
+
+def golden_lists(a, root=ROOT):
+    gts = golden_files(root, "*_gtFine_instanceIds.png")
+    return [E.getPrediction(g, a) for g in gts], gts
+
+
+def rle_encode(mask):
+    """COCO uncompressed RLE (column-major runs, starting with a run of zeros), for the test."""
+    flat = np.asarray(mask, dtype=bool).T.ravel().astype(np.int8)
+    bounds = np.concatenate([[0], np.flatnonzero(np.diff(flat)) + 1, [flat.size]])
+    runs = np.diff(bounds)
+    if flat.size and flat[0]:
+        runs = np.concatenate([[0], runs])
+    return {"size": list(mask.shape), "counts": runs.tolist()}
+
+
+def rle_compress(counts):
+    """COCO's compressed string form of a run-length list, as pycocotools writes it."""
+    out = []
+    for i, value in enumerate(counts):
+        x = value - counts[i - 2] if i > 2 else value
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            out.append(chr((c | 0x20 if more else c) + 48))
+    return "".join(out)
+
+
+def test_accumulator_and_merge_equal_file_based(args):
+    preds, gts = golden_lists(args)
+    whole, parts = instance_ap.InstanceAccumulator(), [instance_ap.InstanceAccumulator() for _ in range(2)]
+    for i, (txt, gt) in enumerate(zip(preds, gts)):
+        ids = png.read_ids_16bit(gt)
+        entries = E.read_prediction_list(txt)
+        masks = [instance_ap.read_mask(p.name) for p in entries]
+        labels = [p.label_id for p in entries]
+        scores = [p.confidence for p in entries]
+        whole.add(ids, masks, labels, scores, name=gt)
+        parts[i % 2].add(ids, masks, labels, scores, name=gt)
+    merged = functools.reduce(lambda a, b: a.merge(b), [pickle.loads(pickle.dumps(p)) for p in parts])
+    expected = expected_eval("small", "instance")
+    assert_same_numbers(expected, plain(whole.result()))
+    assert_same_numbers(expected, plain(merged.result()))
+
+
+def test_rle_predictions_equal_png_masks(args, tmp_path):
+    preds, gts = golden_lists(args)
+    entries = []
+    for txt, gt in zip(preds, gts):
+        frame = layout.frame_id(gt)
+        for k, p in enumerate(E.read_prediction_list(txt)):
+            rle = rle_encode(instance_ap.read_mask(p.name) != 0)
+            if k % 2:
+                rle["counts"] = rle_compress(rle["counts"])
+            entries.append({"image_id": frame, "category_id": p.label_id, "score": p.confidence,
+                            "segmentation": rle})
+    path = tmp_path / "detections.json"
+    path.write_text(json.dumps(entries))
+    result = E.evaluate_coco_json(str(path), gts, args)
+    assert_same_numbers(expected_eval("small", "instance"), plain(result))
+
+
+def test_rle_decoding_matches_mask():
+    mask = np.zeros((7, 5), bool)
+    mask[0, 0] = mask[2:5, 1:4] = mask[6, 4] = True
+    rle = rle_encode(mask)
+    flat = instance_ap.coco_mask_indices(rle, mask.shape)
+    assert sorted(flat.tolist()) == np.flatnonzero(mask).tolist()
+    rle["counts"] = rle_compress(rle["counts"])
+    assert sorted(instance_ap.coco_mask_indices(rle, mask.shape).tolist()) == np.flatnonzero(mask).tolist()
+    with pytest.raises(PredictionError, match="RLE size"):
+        instance_ap.coco_mask_indices(rle, (8, 5))
+
+
+def test_no_matches_json_unless_asked(args, _isolated_cwd, tmp_path):
+    preds, gts = golden_lists(args)
+    E.evaluateImgLists(preds, gts, args)
+    assert list(_isolated_cwd.iterdir()) == []
+    args.exportMatches = str(tmp_path / "m.json")
+    E.evaluateImgLists(preds, gts, args)
+    matches = json.load(open(tmp_path / "m.json"))
+    assert sorted(matches) == sorted(os.path.abspath(g) for g in gts)
+
+
+def test_cache_follows_the_ground_truth(args, tmp_path):
+    shutil.copytree(os.path.join(ROOT, "gtFine"), tmp_path / "gtFine")
+    preds, gts = golden_lists(args, str(tmp_path))
+    first = E.evaluateImgLists(preds, gts, args)
+    cache = json.load(open(args.gtInstancesFile))
+    assert E._FINGERPRINT_KEY in cache and os.path.abspath(gts[0]) in cache
+    # change one ground truth: erase its instances; the cache must not be reused
+    ids = png.read_ids_16bit(gts[0])
+    png.write_png(gts[0], np.where(ids >= 1000, 7, ids).astype(np.uint16))
+    os.utime(gts[0], ns=(1, 1))
+    second = E.evaluateImgLists(preds, gts, args)
+    assert second["averages"]["allAp"] != first["averages"]["allAp"]
+    # an unchanged tree reuses the cache, which is then the only source of ground-truth instances
+    E.getGtInstances(gts, args)
+    assert E._load_cache(gts, args) is not None
+
+
+def test_default_cache_is_not_in_the_package():
+    default = E._default_args().gtInstancesFile
+    assert "cityscapesscripts" in default and not default.startswith(os.path.dirname(E.__file__))
+    assert default.startswith(os.environ["XDG_CACHE_HOME"])
+
+
+def test_all_unmatched_predictions_ignored_gives_zero_ap():
+    """Upstream issue #89: the original raises IndexError here."""
+    gt = np.zeros((40, 40), np.uint16)
+    gt[0:20, 0:20] = 26000         # a car nobody finds
+    gt[20:40, 20:40] = 4           # 'static', ignored in evaluation
+    pred = np.zeros((40, 40), bool)
+    pred[22:38, 22:38] = True      # a car prediction entirely in the ignored region
+    acc = instance_ap.InstanceAccumulator()
+    acc.add(gt, [pred], [26], [0.8])
+    result = acc.result()
+    assert result["averages"]["classes"]["car"]["ap"] == 0.0
+    assert np.isnan(result["averages"]["classes"]["truck"]["ap"])
+
+
+def write_txt(folder, lines):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "lindau_000000_000019_pred.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("m.png 26", "line 1: expected 'relPath labelID confidence', got 2 field"),
+    ("m.png 99 0.5", "line 1: label id 99 is not a Cityscapes label"),
+    ("missing.png 26 0.5", "line 1: mask .*missing.png does not exist"),
+    ("../outside.png 26 0.5", "line 1: mask .* points outside the prediction folder"),
+    ("m.png car 0.5", "line 1: label id and confidence must be numbers"),
+])
+def test_bad_prediction_lines(tmp_path, line, message):
+    (tmp_path / "outside.png").write_bytes(b"")
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    Image.new("L", (4, 4)).save(folder / "m.png")
+    txt = write_txt(folder, [line])
+    with pytest.raises(PredictionError, match=message) as info:
+        E.read_prediction_list(txt, str(folder))
+    assert txt in str(info.value)
+
+
+def test_bad_masks_name_txt_and_line(tmp_path, args):
+    folder = tmp_path / "pred"
+    folder.mkdir()
+    Image.new("L", (10, 10), 255).save(folder / "small.png")
+    (folder / "broken.png").write_bytes(b"nonsense")
+    gt = golden_files(ROOT, "*_gtFine_instanceIds.png")[0]
+    args.predictionPath = str(folder)
+    for line, message in (("small.png 26 0.9", "line 2: mask is 10x10 but the ground truth is 512x256"),
+                          ("broken.png 26 0.9", "line 2: mask .*broken.png: cannot read image")):
+        txt = write_txt(folder, ["small.png 7 0.1", line])  # line 1 (road) is not evaluated, never loaded
+        with pytest.raises(PredictionError, match=message):
+            E.evaluateImgLists([txt], [gt], args)
+
+
+def test_assign_accepts_pil_images_and_arrays(args):
+    preds, gts = golden_lists(args)
+    E.setInstanceLabels(args)
+    gt_instances = instances2dict([gts[0]])[os.path.abspath(gts[0])]
+    info = E.readPredInfo(preds[0], args)
+    from_pil = E.assignGt2Preds(E.filterGtInstances(gt_instances, args), Image.open(gts[0]), info, args)
+    from_np = E.assignGt2Preds(E.filterGtInstances(gt_instances, args), np.array(Image.open(gts[0])), info, args)
+    assert from_pil == from_np
+    assert any(p["matchedGt"] for preds_ in from_pil[1].values() for p in preds_)
+
+
+def test_instance_class():
+    image = np.array([[26001, 26001, 7], [7, 7, 24000]])
+    inst = Instance(image, 26001)
+    assert (inst.labelID, inst.pixelCount) == (26, 2) and Instance(image, 7).labelID == 7
+    copy = Instance(None, -1)
+    copy.fromJSON(json.loads(inst.toJSON()))
+    assert copy.toDict() == inst.toDict()
+
+
+def test_printed_table_and_csv(args, capsys):
+    preds, gts = golden_lists(args)
+    args.quiet, args.csv, args.colorized = False, True, False
+    result = E.evaluateImgLists(preds, gts, args)
+    out = capsys.readouterr().out
+    args.quiet, args.csv = True, False
+    # the original's CSV layout, doubled separators included
+    assert f"average        ,,{result['averages']['allAp']:>15.3f},," in out and "#####" not in out
+
+
+def test_modern_cli_and_plot(tmp_path, capsys):
+    status = E.main(["--gt", os.path.join(ROOT, "gtFine", "val"), "--pred", os.path.join(ROOT, "results", "instance"),
+                     "--quiet", "--gt-cache", str(tmp_path / "c.json"), "--plot", str(tmp_path / "pr.png")])
+    assert status == 0
+    expected = expected_eval("small", "instance")["averages"]
+    assert f"AP {expected['allAp']:.4f}  AP50 {expected['allAp50%']:.4f}" in capsys.readouterr().out
+    assert Image.open(tmp_path / "pr.png").size[0] > 300
+
+
+def test_coco_json_with_unknown_images_is_an_error(args, tmp_path):
+    gts = golden_files(ROOT, "*_gtFine_instanceIds.png")
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps([{"image_id": "nowhere_000000_000001", "category_id": 26, "score": 0.5,
+                                 "segmentation": {"size": [256, 512], "counts": [131072]}}]))
+    with pytest.raises(PredictionError, match="1 image_id\\(s\\) match no ground-truth file"):
+        E.evaluate_coco_json(str(path), gts, args)

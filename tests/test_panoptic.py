@@ -1,0 +1,101 @@
+"""Panoptic evaluation: accumulator equals file runs, PQStat merges, errors name the file."""
+import contextlib
+import functools
+import io
+import json
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+from cityscapesscripts.errors import PredictionError
+from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as E
+from cityscapesscripts.evaluation import panoptic
+from cityscapesscripts.io import png
+
+from conftest import GOLDEN, assert_same_numbers, expected_eval, plain
+
+ROOT = os.path.join(GOLDEN, "small")
+GT_JSON = os.path.join(ROOT, "gtFine", "cityscapes_panoptic_val.json")
+PRED_JSON = os.path.join(ROOT, "results", "panoptic", "cityscapes_panoptic_val.json")
+
+
+def pairs():
+    gt, pred = json.load(open(GT_JSON)), json.load(open(PRED_JSON))
+    by_id = {a["image_id"]: a for a in pred["annotations"]}
+    categories = {c["id"]: c for c in gt["categories"]}
+    return [(g, by_id[g["image_id"]]) for g in gt["annotations"]], categories
+
+
+def test_accumulator_and_merge_equal_file_based():
+    items, categories = pairs()
+    whole = panoptic.PanopticAccumulator(categories)
+    parts = [panoptic.PanopticAccumulator(categories) for _ in range(3)]
+    for i, (g, p) in enumerate(items):
+        gt_rgb = png.read_rgb(os.path.join(GT_JSON[:-5], g["file_name"]))
+        pred_ids = E.rgb2id(png.read_rgb(os.path.join(PRED_JSON[:-5], p["file_name"])))  # ids work too
+        whole.add(gt_rgb, g["segments_info"], pred_ids, p["segments_info"])
+        parts[i % 3].add(gt_rgb, g["segments_info"], pred_ids, p["segments_info"])
+    merged = functools.reduce(lambda a, b: a.merge(b), [pickle.loads(pickle.dumps(x)) for x in parts])
+    expected = expected_eval("small", "panoptic")
+    assert_same_numbers(expected, plain(whole.result()))
+    assert_same_numbers(expected, plain(merged.result()))
+
+
+def test_single_and_multi_core_functions_agree():
+    items, categories = pairs()
+    single = E.pq_compute_single_core(0, items, GT_JSON[:-5], PRED_JSON[:-5], categories)
+    multi = E.pq_compute_multi_core(items, GT_JSON[:-5], PRED_JSON[:-5], categories, jobs=2, progress=False)
+    assert_same_numbers(plain(E.average_pq(single, categories)), plain(E.average_pq(multi, categories)))
+    assert isinstance(single[26], E.PQStatCat) and single[26].tp == multi[26].tp
+
+
+def broken_prediction(tmp_path, edit):
+    folder = tmp_path / "pred"
+    shutil.copytree(PRED_JSON[:-5], folder)
+    data = json.load(open(PRED_JSON))
+    edit(data)
+    (tmp_path / "pred.json").write_text(json.dumps(data))
+    return str(tmp_path / "pred.json"), str(folder)
+
+
+def _drop_first_segment(data):
+    data["annotations"][0]["segments_info"] = data["annotations"][0]["segments_info"][1:]
+
+
+def _add_segment(data):
+    data["annotations"][0]["segments_info"].append({"id": 999999, "category_id": 26, "iscrowd": 0})
+
+
+def _unknown_category(data):
+    data["annotations"][0]["segments_info"][0]["category_id"] = 77
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_drop_first_segment, "segment with ID \\d+ is presented in PNG and not presented in JSON"),
+    (_add_segment, "the following segment IDs \\[999999\\] are presented in JSON and not presented in PNG"),
+    (_unknown_category, "has unknown category_id 77"),
+])
+def test_segment_errors_name_the_file(tmp_path, edit, message):
+    pred_json, folder = broken_prediction(tmp_path, edit)
+    with pytest.raises(KeyError, match=message) as info, contextlib.redirect_stdout(io.StringIO()):
+        E.evaluatePanoptic(GT_JSON, GT_JSON[:-5], pred_json, folder, str(tmp_path / "r.json"), jobs=2)
+    assert isinstance(info.value, PredictionError) and "_panoptic.png" in str(info.value)
+    assert not os.path.exists(tmp_path / "r.json")
+
+
+def test_pq_average_without_categories_does_not_divide_by_zero():
+    stat = panoptic.PQStat()
+    assert stat.pq_average({}, None)[0] == {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}
+
+
+def test_cli(tmp_path, capsys):
+    status = E.main(["--gt-json-file", GT_JSON, "--prediction-json-file", PRED_JSON, "--results_file",
+                     str(tmp_path / "r.json"), "--quiet", "-j", "2"])
+    assert status == 0
+    expected = expected_eval("small", "panoptic")
+    assert f"All PQ {expected['All']['pq']:.4f}" in capsys.readouterr().out
+    assert_same_numbers(expected, json.load(open(tmp_path / "r.json")))
+    assert E.main(["--gt-json-file", str(tmp_path / "none.json")]) == 1
