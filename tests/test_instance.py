@@ -14,7 +14,7 @@ from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as E
 from cityscapesscripts.evaluation import instance_ap
 from cityscapesscripts.evaluation.instance import Instance
 from cityscapesscripts.evaluation.instances2dict import instances2dict
-from cityscapesscripts.io import layout, png
+from cityscapesscripts.io import layout, png, rle
 
 from conftest import GOLDEN, assert_same_numbers, expected_eval, golden_files, plain
 
@@ -46,20 +46,6 @@ def rle_encode(mask):
     return {"size": list(mask.shape), "counts": runs.tolist()}
 
 
-def rle_compress(counts):
-    """COCO's compressed string form of a run-length list, as pycocotools writes it."""
-    out = []
-    for i, value in enumerate(counts):
-        x = value - counts[i - 2] if i > 2 else value
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            out.append(chr((c | 0x20 if more else c) + 48))
-    return "".join(out)
-
-
 def test_accumulator_and_merge_equal_file_based(args):
     preds, gts = golden_lists(args)
     whole, parts = instance_ap.InstanceAccumulator(), [instance_ap.InstanceAccumulator() for _ in range(2)]
@@ -83,11 +69,11 @@ def test_rle_predictions_equal_png_masks(args, tmp_path):
     for txt, gt in zip(preds, gts):
         frame = layout.frame_id(gt)
         for k, p in enumerate(E.read_prediction_list(txt)):
-            rle = rle_encode(instance_ap.read_mask(p.name) != 0)
+            encoded = rle_encode(instance_ap.read_mask(p.name) != 0)
             if k % 2:
-                rle["counts"] = rle_compress(rle["counts"])
+                encoded["counts"] = rle.compress(encoded["counts"])
             entries.append({"image_id": frame, "category_id": p.label_id, "score": p.confidence,
-                            "segmentation": rle})
+                            "segmentation": encoded})
     path = tmp_path / "detections.json"
     path.write_text(json.dumps(entries))
     result = E.evaluate_coco_json(str(path), gts, args)
@@ -97,13 +83,13 @@ def test_rle_predictions_equal_png_masks(args, tmp_path):
 def test_rle_decoding_matches_mask():
     mask = np.zeros((7, 5), bool)
     mask[0, 0] = mask[2:5, 1:4] = mask[6, 4] = True
-    rle = rle_encode(mask)
-    flat = instance_ap.coco_mask_indices(rle, mask.shape)
+    encoded = rle_encode(mask)
+    flat = instance_ap.coco_mask_indices(encoded, mask.shape)
     assert sorted(flat.tolist()) == np.flatnonzero(mask).tolist()
-    rle["counts"] = rle_compress(rle["counts"])
-    assert sorted(instance_ap.coco_mask_indices(rle, mask.shape).tolist()) == np.flatnonzero(mask).tolist()
+    encoded["counts"] = rle.compress(encoded["counts"])
+    assert sorted(instance_ap.coco_mask_indices(encoded, mask.shape).tolist()) == np.flatnonzero(mask).tolist()
     with pytest.raises(PredictionError, match="RLE size"):
-        instance_ap.coco_mask_indices(rle, (8, 5))
+        instance_ap.coco_mask_indices(encoded, (8, 5))
 
 
 def test_no_matches_json_unless_asked(args, _isolated_cwd, tmp_path):

@@ -21,7 +21,12 @@ def test_extension_is_built_and_used():
     (np.random.default_rng(2).integers(0, 255, (9, 11, 3)).astype(np.uint8), "RGB"),
     (np.random.default_rng(3).integers(0, 255, (9, 11, 4)).astype(np.uint8), "RGBA"),
 ])
-def test_png_round_trip_through_pillow(array, mode):
+@pytest.mark.parametrize("libdeflate", [True, False])
+def test_png_round_trip_through_pillow(array, mode, libdeflate, monkeypatch):
+    if not libdeflate:
+        monkeypatch.setattr(png, "_libdeflate", None)  # the zlib fallback
+    else:
+        assert png._libdeflate is not None
     image = Image.open(io.BytesIO(png.encode_png(array)))
     assert image.mode == mode
     assert np.array_equal(np.asarray(image), array)

@@ -28,7 +28,7 @@ import sys
 
 import numpy as np
 
-from .. import parallel
+from .. import cli, parallel
 from ..errors import CityscapesError, PredictionError
 from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
 from ..helpers.labels import id2label, labels
@@ -371,22 +371,11 @@ def main(argv=None):
     try:
         if any(a.startswith("-") for a in argv):
             return _modern_main(argv)
-        predictions, ground_truths = [], []
-        if len(argv) > 3:
-            ground_truths = [a for a in argv if "gt" in a or "groundtruth" in a]
-            predictions = [a for a in argv if not ("gt" in a or "groundtruth" in a) and "pred" in a]
-        elif not argv:
-            ground_truths = sorted(glob.glob(args.groundTruthSearch))
-            if not ground_truths:
-                raise layout.LayoutError("Cannot find any ground truth images to use for evaluation. "
-                                         f"Searched for: {args.groundTruthSearch}")
-            predictions = [getPrediction(gt, args) for gt in ground_truths]
-        else:
-            raise ValueError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
+        find = (lambda gt: getPrediction(gt, args))
+        predictions, ground_truths = cli.original_form_lists(argv, args.groundTruthSearch, find)
         evaluateImgLists(predictions, ground_truths, args)
     except (CityscapesError, ValueError) as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        return 1
+        return cli.report(e)
     return 0
 
 

@@ -23,6 +23,7 @@ import sys
 
 import numpy as np
 
+from .. import cli
 from ..errors import CityscapesError
 from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
 from ..helpers.labels import category2labels, id2label, labels
@@ -274,22 +275,11 @@ def main(argv=None):
     try:
         if any(a.startswith("-") for a in argv):
             return _modern_main(argv)
-        predictions, ground_truths = [], []
-        if len(argv) > 3:
-            ground_truths = [a for a in argv if "gt" in a or "groundtruth" in a]
-            predictions = [a for a in argv if not ("gt" in a or "groundtruth" in a) and "pred" in a]
-        elif not argv:
-            ground_truths = sorted(glob.glob(args.groundTruthSearch))
-            if not ground_truths:
-                raise layout.LayoutError("Cannot find any ground truth images to use for evaluation. "
-                                         f"Searched for: {args.groundTruthSearch}")
-            predictions = [getPrediction(args, gt) for gt in ground_truths]
-        else:
-            raise ValueError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
+        find = (lambda gt: getPrediction(args, gt))
+        predictions, ground_truths = cli.original_form_lists(argv, args.groundTruthSearch, find)
         evaluateImgLists(predictions, ground_truths, args)
     except (CityscapesError, ValueError) as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        return 1
+        return cli.report(e)
     return 0
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from .. import kernels
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
-from ..io import png
+from ..io import png, rle
 
 OVERLAPS = np.arange(0.5, 1.0, 0.05)
 MIN_REGION_SIZES = np.array([100, 1000, 1000])
@@ -159,29 +159,6 @@ def _as_uint16(ids, name):
 
 
 # ---- COCO masks -------------------------------------------------------------------
-def rle_decode_counts(counts):
-    """Run lengths of a COCO RLE: a list of ints, or the compressed string form."""
-    if isinstance(counts, (list, tuple)):
-        return np.asarray(counts, dtype=np.int64)
-    if isinstance(counts, bytes):
-        counts = counts.decode("ascii")
-    out, pos = [], 0
-    while pos < len(counts):
-        value, shift, more = 0, 0, True
-        while more:
-            c = ord(counts[pos]) - 48
-            value |= (c & 0x1F) << (5 * shift)
-            more = bool(c & 0x20)
-            pos += 1
-            shift += 1
-            if not more and (c & 0x10):
-                value |= -1 << (5 * shift)
-        if len(out) > 2:
-            value += out[-2]
-        out.append(value)
-    return np.asarray(out, dtype=np.int64)
-
-
 def coco_mask_indices(segmentation, shape, name=None):
     """Row-major flat indices of the pixels of a COCO segmentation (RLE dict or polygons).
 
@@ -193,18 +170,10 @@ def coco_mask_indices(segmentation, shape, name=None):
         size = segmentation.get("size")
         if size is None or list(size) != [height, width]:
             raise PredictionError(f"RLE size {size} differs from the image size {[height, width]}", name)
-        runs = rle_decode_counts(segmentation["counts"])
-        if runs.sum() != height * width:
-            raise PredictionError(f"RLE covers {runs.sum()} pixels, the image has {height * width}", name)
-        starts = np.cumsum(np.concatenate([[0], runs[:-1]]))
-        ones_start, ones_len = starts[1::2], runs[1::2]
-        total = int(ones_len.sum())
-        if not total:
-            return np.zeros(0, dtype=np.int64)
-        # column-major positions of every pixel in the runs of ones
-        offsets = np.arange(total) - np.repeat(np.cumsum(ones_len) - ones_len, ones_len)
-        col_major = np.repeat(ones_start, ones_len) + offsets
-        return (col_major % height) * width + col_major // height
+        try:
+            return rle.flat_indices(segmentation)
+        except (ValueError, KeyError, TypeError, IndexError) as e:
+            raise PredictionError(f"invalid RLE: {e}", name) from None
     from PIL import Image, ImageDraw
     xs = [x for poly in segmentation for x in poly[0::2]]
     ys = [y for poly in segmentation for y in poly[1::2]]

@@ -285,15 +285,7 @@ class Annotation:
 
     def fromDict(self, data):
         source = self.source
-        if not isinstance(data, dict):
-            raise AnnotationError("expected a JSON object at the top level", source)
-        for key in ("imgWidth", "imgHeight"):
-            if key not in data:
-                raise AnnotationError(f"missing {key}", source)
-            if not isinstance(data[key], numbers.Real) or isinstance(data[key], bool) or data[key] <= 0:
-                raise AnnotationError(f"{key} must be a positive number, got {data[key]!r}", source)
-        self.imgWidth = int(data["imgWidth"])
-        self.imgHeight = int(data["imgHeight"])
+        self.imgWidth, self.imgHeight = image_size(data, source)
         self.objects = []
         if self.objectType == CsObjectType.BBOX2D_SOFT:
             self.classes = data["classes"]
@@ -336,6 +328,18 @@ class Annotation:
     def toJsonFile(self, jsonFile):
         with open(jsonFile, "w", encoding="utf-8") as f:
             f.write(self.toJson())
+
+
+def image_size(data, source=None):
+    """``(imgWidth, imgHeight)`` of an annotation dict; AnnotationError when missing or not positive."""
+    if not isinstance(data, dict):
+        raise AnnotationError("expected a JSON object at the top level", source)
+    for key in ("imgWidth", "imgHeight"):
+        if key not in data:
+            raise AnnotationError(f"missing {key}", source)
+        if not isinstance(data[key], numbers.Real) or isinstance(data[key], bool) or data[key] <= 0:
+            raise AnnotationError(f"{key} must be a positive number, got {data[key]!r}", source)
+    return int(data["imgWidth"]), int(data["imgHeight"])
 
 
 def _parse_object(obj, item, index, source, what="object"):

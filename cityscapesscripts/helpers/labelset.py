@@ -222,7 +222,7 @@ class LabelSet:
                 background = key
             else:
                 raise LabelSetError(f"background_label {background!r} names no label", path)
-        return cls._from_entries(entries, background, path, ids)
+        return cls._from_entries(entries, background, path, ids, unique_colors=False)
 
     @classmethod
     def load(cls, path):
@@ -245,14 +245,16 @@ class LabelSet:
         return CITYSCAPES
 
     @classmethod
-    def _from_entries(cls, entries, background, path, ids=None):
+    def _from_entries(cls, entries, background, path, ids=None, unique_colors=True):
+        """Labels from ``(colour, name)`` pairs.  In label_colors.txt the colour is the key
+        (colour masks are decoded by it), so it must be unique; a meta file has explicit ids."""
         if not entries:
             raise LabelSetError("defines no labels", path)
         ids = list(range(len(entries))) if ids is None else ids
         seen_colors = {}
         out = []
         for label_id, (color, name) in zip(ids, entries):
-            if color in seen_colors:
+            if unique_colors and color in seen_colors:
                 raise LabelSetError(f"colour {color} is used by both {seen_colors[color]!r} and {name!r}", path)
             seen_colors[color] = name
             if not 0 <= label_id <= 255:

@@ -1,18 +1,20 @@
 """Reading and writing label-map PNGs: 8-bit, 16-bit, RGB(A); atomic writes.
 
-Writing uses a small encoder of our own: every row takes PNG filter 2 (Up),
-then zlib deflates the stream, with its run-length strategy for one-channel
-maps and level 4 for colour images (where runs repeat every 4 bytes, so RLE
-does not help).  Label maps are large flat regions, so rows mostly repeat:
-on full-size Cityscapes frames this gives files within a few percent of
-Pillow's default (adaptive filters, level 6) in a third to a half of its
-time, because Pillow spends most of its time choosing a filter per row.  The
-files are standard PNGs that any reader opens.  Reading uses Pillow: a
-decoder of our own (zlib plus a compiled unfilter) was no faster.
+Writing uses a small encoder of our own: every row takes PNG filter 2 (Up)
+and the stream is deflated by libdeflate (the ``deflate`` package) at level 6,
+or, when it is missing, by zlib (run-length strategy for one-channel maps,
+level 4 for colour, where runs repeat every 4 bytes).  Label maps are large
+flat regions, so rows mostly repeat: on full-size Cityscapes frames this
+writes files no larger than Pillow's default in a third to a fifth of its
+time, because Pillow spends most of its time choosing a filter per row
+(benchmarks/REPORT.md has the measurements).  The files are standard PNGs.
+Reading uses Pillow: a decoder of our own (zlib plus a compiled unfilter)
+was no faster.
 
 Every write goes to a temporary name in the target folder and is renamed
 into place, so an interrupted or failed run never leaves a half-written file.
 """
+import contextlib
 import os
 import struct
 import tempfile
@@ -22,6 +24,11 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ImageError
+
+try:  # libdeflate compresses label maps about twice as fast as zlib, and smaller
+    import deflate as _libdeflate
+except ImportError:  # pragma: no cover - optional speed-up
+    _libdeflate = None
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
@@ -48,13 +55,19 @@ def encode_png(array):
     raw[:, 0] = 2  # filter type Up
     raw[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])
-    if channels == 1:
-        deflate = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
-    else:
-        deflate = zlib.compressobj(4, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY)
-    data = deflate.compress(raw) + deflate.flush()
+    data = _compress(raw, channels)
     header = struct.pack(">IIBBBBB", width, height, depth, _COLOR_TYPES[channels], 0, 0, 0)
     return b"".join((_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", data), _chunk(b"IEND", b"")))
+
+
+def _compress(raw, channels):
+    if _libdeflate is not None:
+        return _libdeflate.zlib_compress(raw.tobytes(), 6)
+    if channels == 1:
+        stream = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    else:
+        stream = zlib.compressobj(4, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY)
+    return stream.compress(raw) + stream.flush()
 
 
 def _chunk(kind, payload):
@@ -66,13 +79,14 @@ def write_png(path, array):
     write_atomic(path, encode_png(array))
 
 
-def write_atomic(path, data):
-    """Write bytes to ``path`` through a temporary file in the same folder."""
+@contextlib.contextmanager
+def atomic_target(path):
+    """A temporary path in the folder of ``path``, renamed to ``path`` when the block succeeds."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -81,24 +95,19 @@ def write_atomic(path, data):
         except OSError:
             pass
         raise
+
+
+def write_atomic(path, data):
+    """Write bytes to ``path`` through a temporary file in the same folder."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def save_image_atomic(image, path, **params):
     """Save a PIL image atomically, format from the extension of ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
     fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower(), "PNG")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, fmt, **params)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_target(path) as tmp:
+        image.save(tmp, fmt, **params)
 
 
 def open_image(path):

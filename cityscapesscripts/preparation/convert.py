@@ -1,14 +1,7 @@
 """One frame's polygon JSON to any set of label images (the engine behind the tools)."""
-from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
 from . import rasterize
-
-
-def read_annotation(path):
-    annotation = Annotation()
-    annotation.fromJsonFile(path)
-    return annotation
 
 
 def output_path(json_path, encoding):
@@ -22,7 +15,7 @@ def convert_frame(json_path, outputs, label_set=CITYSCAPES):
     Every image is computed before the first is written, so a bad file
     leaves no output behind; each write is atomic.  Returns the paths written.
     """
-    object_map = rasterize.rasterize(read_annotation(json_path), label_set)
+    object_map = rasterize.rasterize_file(json_path, label_set)
     images = {encoding: rasterize.encode(object_map, encoding) for encoding in outputs}
     for encoding, path in outputs.items():
         png.write_png(path, images[encoding])

@@ -13,9 +13,9 @@ import os
 import sys
 import time
 
-from .. import parallel
+from .. import cli, parallel
 from ..errors import CityscapesError, LayoutError
-from ..helpers.labelset import CITYSCAPES, LabelSet
+from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
 from . import panoptic
 
@@ -81,24 +81,16 @@ def main(argv=None):
                         help="category ids are train ids")
     parser.add_argument("--set-names", dest="setNames", nargs="+", default=["val", "train", "test"],
                         help="sets to convert (default: val train test)")
-    parser.add_argument("--labels", metavar="FILE", help="custom label set (label_colors.txt or dataset_meta.json)")
-    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    policy = parser.add_mutually_exclusive_group()
-    policy.add_argument("--overwrite", dest="overwrite", action="store_true", default=True,
-                        help="replace existing PNGs (default)")
-    policy.add_argument("--skip-existing", dest="overwrite", action="store_false",
-                        help="keep PNGs that already exist")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    cli.add_batch_options(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
     try:
-        label_set = LabelSet.load(opts.labels) if opts.labels else CITYSCAPES
+        label_set = cli.label_set_of(opts)
         written = convert2panoptic(opts.cityscapesPath, opts.outputFolder, opts.useTrainId, opts.setNames,
                                    label_set, opts.jobs or None, opts.overwrite,
                                    False if opts.quiet else None, opts.quiet)
     except (CityscapesError, ValueError) as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        return 1
+        return cli.report(e)
     if not opts.quiet:
         print(f"{len(written)} set(s) converted in {time.perf_counter() - start:.1f} s")
     return 0

@@ -14,18 +14,14 @@ from .json2labelImg import _single_file_main
 
 def createInstanceImage(annotation, encoding):
     """A 16-bit PIL image ("I;16") of ``annotation``'s instances; encoding 'ids' or 'trainIds'."""
-    if encoding not in rasterize.INSTANCE_ENCODINGS:
-        raise ValueError(f"unknown encoding {encoding!r}; expected 'ids' or 'trainIds'")
-    object_map = rasterize.rasterize(annotation)
-    pixels = rasterize.encode(object_map, rasterize.INSTANCE_ENCODINGS[encoding])
+    name = rasterize.encoding_name(encoding, rasterize.INSTANCE_ENCODINGS)
+    pixels = rasterize.encode(rasterize.rasterize(annotation), name)
     return Image.fromarray(pixels)  # uint16 gives "I;16"
 
 
 def json2instanceImg(inJson, outImg, encoding="ids"):
     """Read ``inJson`` and write its 16-bit instance image in ``encoding`` to ``outImg``."""
-    if encoding not in rasterize.INSTANCE_ENCODINGS:
-        raise ValueError(f"unknown encoding {encoding!r}; expected 'ids' or 'trainIds'")
-    convert.convert_frame(inJson, {rasterize.INSTANCE_ENCODINGS[encoding]: outImg})
+    convert.convert_frame(inJson, {rasterize.encoding_name(encoding, rasterize.INSTANCE_ENCODINGS): outImg})
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ import sys
 
 from PIL import Image
 
+from .. import cli
 from ..errors import CityscapesError
 from ..io import png
 from . import convert, rasterize
@@ -17,18 +18,15 @@ def createLabelImage(annotation, encoding, outline=None):
     'color' gives an RGBA image, the others an 8-bit ("L") image.  With
     ``outline`` (a value of that encoding) each polygon's border is drawn in it.
     """
-    if encoding not in rasterize.LABEL_ENCODINGS:
-        raise ValueError(f"unknown encoding {encoding!r}; expected 'ids', 'trainIds' or 'color'")
+    name = rasterize.encoding_name(encoding, rasterize.LABEL_ENCODINGS)
     object_map = rasterize.rasterize(annotation, outline=outline is not None)
-    pixels = rasterize.encode(object_map, rasterize.LABEL_ENCODINGS[encoding], outline_value=outline)
+    pixels = rasterize.encode(object_map, name, outline_value=outline)
     return Image.fromarray(pixels)  # "RGBA" for colour, "L" otherwise
 
 
 def json2labelImg(inJson, outImg, encoding="ids"):
     """Read ``inJson`` and write its label image in ``encoding`` to ``outImg`` (PNG)."""
-    if encoding not in rasterize.LABEL_ENCODINGS:
-        raise ValueError(f"unknown encoding {encoding!r}; expected 'ids', 'trainIds' or 'color'")
-    convert.convert_frame(inJson, {rasterize.LABEL_ENCODINGS[encoding]: outImg})
+    convert.convert_frame(inJson, {rasterize.encoding_name(encoding, rasterize.LABEL_ENCODINGS): outImg})
 
 
 def main(argv=None):
@@ -45,8 +43,7 @@ def _single_file_main(argv, function, kind):
     try:
         function(args.inputJson, args.outputImg, "trainIds" if args.trainIds else "ids")
     except CityscapesError as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        return 1
+        return cli.report(e)
     return 0
 
 

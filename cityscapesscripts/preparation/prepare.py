@@ -13,9 +13,9 @@ import sys
 import time
 
 from ..errors import CityscapesError
-from ..helpers.labelset import CITYSCAPES, LabelSet
+from ..helpers.labelset import CITYSCAPES
 from ..io import layout
-from .. import parallel
+from .. import cli, parallel
 from . import convert, rasterize
 
 
@@ -80,31 +80,23 @@ def build_parser(default_output, description):
     parser.add_argument("--outputs", default=default_output, metavar="LIST",
                         help="comma-separated images to write per frame, of: " + ",".join(rasterize.ENCODINGS)
                         + f" (default: {default_output})")
-    parser.add_argument("--labels", metavar="FILE", help="custom label set (label_colors.txt or dataset_meta.json)")
     parser.add_argument("--from-png", action="store_true",
                         help="derive the images from the shipped *_labelIds.png / *_instanceIds.png "
                              "instead of the polygons, so they agree exactly with the evaluation ground truth")
-    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    policy = parser.add_mutually_exclusive_group()
-    policy.add_argument("--overwrite", dest="overwrite", action="store_true", default=True,
-                        help="replace existing images (default)")
-    policy.add_argument("--skip-existing", dest="overwrite", action="store_false",
-                        help="keep images that already exist")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    cli.add_batch_options(parser)
     return parser
 
 
 def run(argv, default_output, description):
     args = build_parser(default_output, description).parse_args(argv)
     try:
-        label_set = LabelSet.load(args.labels) if args.labels else CITYSCAPES
+        label_set = cli.label_set_of(args)
         outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
         summary = prepare_dataset(args.dataset, outputs, args.split, args.types or layout.ANNOTATION_TYPES,
                                   label_set, args.jobs, args.overwrite, args.from_png,
                                   progress=False if args.quiet else None)
     except (CityscapesError, ValueError) as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        return 1
+        return cli.report(e)
     failed = summary["failed"]
     if not args.quiet:
         print(f"{len(summary['written'])} files written for {summary['frames']} frames, "

@@ -20,18 +20,27 @@ objects are skipped; ``<name>group`` draws as ``<name>`` without an instance
 number; labels with a negative id (license plate) are not drawn; pixels no
 object covers take the background label ('unlabeled').
 """
+import json
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import AnnotationError
+from ..helpers.annotation import image_size
 from ..helpers.labelset import CITYSCAPES
 
 ENCODINGS = ("labelIds", "labelTrainIds", "instanceIds", "instanceTrainIds", "color")
 # Names of the original functions' ``encoding`` argument.
 LABEL_ENCODINGS = {"ids": "labelIds", "trainIds": "labelTrainIds", "color": "color"}
 INSTANCE_ENCODINGS = {"ids": "instanceIds", "trainIds": "instanceTrainIds"}
+
+
+def encoding_name(encoding, names):
+    """The engine's name of an original ``encoding`` argument ('ids', 'trainIds', 'color')."""
+    if encoding not in names:
+        raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(map(repr, names))}")
+    return names[encoding]
 
 
 @dataclass
@@ -54,31 +63,66 @@ class ObjectMap:
 
 
 def rasterize(annotation, label_set=CITYSCAPES, outline=False):
-    """Draw the polygons of ``annotation`` into an :class:`ObjectMap`.
+    """Draw the polygons of an :class:`Annotation` into an :class:`ObjectMap`.
 
     Raises :class:`AnnotationError` (file and object index) for an unknown
     label or a polygon with fewer than two points.
     """
+    objects = ((getattr(obj, "id", i), obj.label, obj.deleted, obj.polygon)
+               for i, obj in enumerate(annotation.objects))
+    return rasterize_objects(objects, annotation.imgWidth, annotation.imgHeight, label_set, outline,
+                             annotation.source)
+
+
+def rasterize_file(path, label_set=CITYSCAPES):
+    """Draw a polygon JSON file without building the annotation model (the batch tools' path).
+
+    Checks what :class:`Annotation` checks: the image size, and that every
+    polygon is a list of ``[x, y]`` number pairs.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except OSError as e:
+        raise AnnotationError(f"cannot read: {e.strerror}", path) from None
+    except ValueError as e:
+        raise AnnotationError(f"not valid JSON: {e}", path) from None
+    width, height = image_size(data, path)
+
+    def objects():
+        for index, obj in enumerate(data.get("objects", [])):
+            try:
+                label, points = str(obj["label"]), obj["polygon"]
+            except (KeyError, TypeError) as e:
+                raise AnnotationError(f"object {index}: missing field {e}", path) from None
+            if len(points) >= 2:
+                array = np.asarray(points) if isinstance(points, list) else None
+                if array is None or array.ndim != 2 or array.shape[1] != 2 or array.dtype.kind not in "iuf":
+                    raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs", path)
+            yield index, label, obj.get("deleted", 0), points
+
+    return rasterize_objects(objects(), width, height, label_set, source=path)
+
+
+def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=False, source=None):
+    """Draw ``(index, label name, deleted, points)`` objects, in order, into an :class:`ObjectMap`."""
     drawn, labels, groups = [], [], []
-    for position, obj in enumerate(annotation.objects):
-        if obj.deleted:
+    for index, name, deleted, points in objects:
+        if deleted:
             continue
-        where = f"object {getattr(obj, 'id', position)}"
         try:
-            label, is_group = label_set.resolve(obj.label)
+            label, is_group = label_set.resolve(name)
         except AnnotationError as e:
-            raise AnnotationError(f"{where}: {e.reason}", annotation.source) from None
+            raise AnnotationError(f"object {index}: {e.reason}", source) from None
         if label.id < 0:
             continue
-        if len(obj.polygon) < 2:
-            raise AnnotationError(f"{where}: polygon has {len(obj.polygon)} point(s), needs at least 2",
-                                  annotation.source)
-        drawn.append(obj.polygon)
+        if len(points) < 2:
+            raise AnnotationError(f"object {index}: polygon has {len(points)} point(s), needs at least 2", source)
+        drawn.append(points)
         labels.append(label)
         groups.append(is_group)
-    size = (annotation.imgWidth, annotation.imgHeight)
     small = len(drawn) < 255  # object indices and the outline marker fit 8 bits
-    canvas = Image.new("L" if small else "I", size, 0)
+    canvas = Image.new("L" if small else "I", (width, height), 0)
     marker = 255 if small else -1
     draw = ImageDraw.Draw(canvas)
     for k, polygon in enumerate(drawn, 1):
@@ -133,7 +177,7 @@ def encode(object_map, encoding, outline_value=None):
     table[:len(values)] = values
     if outline_value is not None:
         table[object_map.outline_index] = outline_value
-    return table[object_map.index]
+    return np.take(table, object_map.index, axis=0)
 
 
 def from_label_ids(label_ids, encoding, label_set=CITYSCAPES):

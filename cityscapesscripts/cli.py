@@ -1,0 +1,46 @@
+"""Command-line conventions shared by the tools: workers, overwrite policy, labels, quiet, errors."""
+import glob
+import sys
+
+from .errors import LayoutError
+from .helpers.labelset import CITYSCAPES, LabelSet
+
+
+def add_batch_options(parser, labels=True):
+    """``--labels``, ``-j/--jobs``, ``--overwrite/--skip-existing`` and ``-q/--quiet``."""
+    if labels:
+        parser.add_argument("--labels", metavar="FILE",
+                            help="custom label set (label_colors.txt or dataset_meta.json)")
+    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    policy = parser.add_mutually_exclusive_group()
+    policy.add_argument("--overwrite", dest="overwrite", action="store_true", default=True,
+                        help="replace existing images (default)")
+    policy.add_argument("--skip-existing", dest="overwrite", action="store_false",
+                        help="keep images that already exist")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+
+
+def label_set_of(opts):
+    return LabelSet.load(opts.labels) if getattr(opts, "labels", None) else CITYSCAPES
+
+
+def report(error):
+    """Print one ``ERROR:`` line for an exception and return exit status 1."""
+    print(f"ERROR: {error}", file=sys.stderr)
+    return 1
+
+
+def original_form_lists(argv, search, find_prediction):
+    """The original evaluators' arguments: none (search the ground truth and pair predictions), or more
+    than three paths, sorted into ground truth ('gt' or 'groundtruth' in the path) and predictions ('pred')."""
+    if len(argv) > 3:
+        ground_truths = [a for a in argv if "gt" in a or "groundtruth" in a]
+        predictions = [a for a in argv if not ("gt" in a or "groundtruth" in a) and "pred" in a]
+        return predictions, ground_truths
+    if argv:
+        raise ValueError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
+    ground_truths = sorted(glob.glob(search))
+    if not ground_truths:
+        raise LayoutError(f"Cannot find any ground truth images to use for evaluation. Searched for: {search}")
+    return [find_prediction(gt) for gt in ground_truths], ground_truths
+

@@ -1,0 +1,197 @@
+"""Reading, writing and converting Cityscapes trees; COCO RLE; custom label maps."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cityscapesscripts.dataset import CityscapesDataset
+from cityscapesscripts.dataset import coco, convert, voc
+from cityscapesscripts.dataset.cityscapes import cityscapes_frame_id, save_label_set
+from cityscapesscripts.errors import LayoutError, LabelSetError
+from cityscapesscripts.helpers.labelset import CITYSCAPES, LabelSet
+from cityscapesscripts.io import png, rle
+
+from conftest import GOLDEN, assert_same_png, golden_files
+
+SMALL = os.path.join(GOLDEN, "small")
+
+
+def test_reads_frames_with_every_modality():
+    dataset = CityscapesDataset(SMALL, split="val")
+    frames = golden_files(SMALL, "*_polygons.json")
+    assert [f.id for f in dataset] == sorted(os.path.basename(p)[:-len("_gtFine_polygons.json")] for p in frames)
+    frame = dataset[0]
+    assert frame.split == "val" and frame.city == frame.id.split("_")[0]
+    assert {"polygons", "labelIds", "instanceIds", "color", "leftImg8bit", "panoptic"} <= set(frame.paths)
+    assert frame.image().shape == (256, 512, 3)
+    assert np.array_equal(frame.semantic(), png.read_label_map(frame.paths["labelIds"]))
+    assert len(frame.annotation().objects) > 10
+
+
+def test_instances_and_crowd_regions():
+    frame = CityscapesDataset(SMALL)[0]
+    ids = png.read_ids_16bit(frame.paths["instanceIds"])
+    instances = frame.instances()
+    assert instances and all(m.label.hasInstances for m in instances)
+    for m in instances:
+        assert m.is_crowd == (m.instance_id < 1000)
+        assert np.array_equal(m.mask, ids == m.instance_id)
+
+
+def test_accepts_root_annotation_folder_or_split_folder():
+    ids = [f.id for f in CityscapesDataset(SMALL)]
+    assert [f.id for f in CityscapesDataset(os.path.join(SMALL, "gtFine"))] == ids
+    split = CityscapesDataset(os.path.join(SMALL, "gtFine", "val"), split="ignored")
+    assert [f.id for f in split] == ids and split.split == "val"
+
+
+def test_nothing_found_says_what_it_looked_for(tmp_path):
+    with pytest.raises(LayoutError, match="no Cityscapes frames found; looked for .*gtFine/val/\\*/\\*_gtFine_\\*"):
+        CityscapesDataset(tmp_path)
+
+
+def test_polygons_only_frames_are_rasterized(tmp_path):
+    shutil.copytree(os.path.join(SMALL, "gtFine"), tmp_path / "gtFine",
+                    ignore=shutil.ignore_patterns("*.png", "cityscapes_panoptic*"))
+    frame = CityscapesDataset(tmp_path)[0]
+    expected = os.path.join(SMALL, "gtFine", "val", frame.city, frame.id + "_gtFine_instanceIds.png")
+    assert np.array_equal(frame.instance_ids(), png.read_ids_16bit(expected))
+
+
+def test_custom_label_maps_from_both_files(tmp_path):
+    shutil.copytree(os.path.join(SMALL, "gtFine"), tmp_path / "gtFine")
+    (tmp_path / "label_colors.txt").write_text("0 0 0 unlabeled\n128 64 128 road\n")
+    assert [l.name for l in CityscapesDataset(tmp_path).label_set.labels] == ["unlabeled", "road"]
+    (tmp_path / "dataset_meta.json").write_text(json.dumps({"labels": ["unlabeled", "car"]}))
+    assert [l.name for l in CityscapesDataset(tmp_path).label_set.labels] == ["unlabeled", "car"]
+    (tmp_path / "dataset_meta.json").write_text(json.dumps({"labels": ["a", "b"], "background_label": "zz"}))
+    with pytest.raises(LabelSetError, match="background_label 'zz' names no label"):
+        CityscapesDataset(tmp_path)
+
+
+def test_rle_encode_decode_round_trip():
+    rng = np.random.default_rng(0)
+    full = np.zeros((40, 30), bool)
+    full[5:20, 7:19] = rng.random((15, 12)) < 0.5
+    full[5, 7] = full[19, 18] = True
+    crop = full[5:20, 7:19]
+    encoded = rle.encode(crop, (5, 7), full.shape)
+    assert np.array_equal(rle.decode(encoded), full)
+    assert rle.encode(full)["counts"] == encoded["counts"]
+    assert np.array_equal(rle.decode(rle.encode(np.ones((3, 4), bool))), np.ones((3, 4), bool))
+
+
+def test_rle_string_form_derived_by_hand():
+    # 0 -> '0'; small values are one character; 100 = 3 * 32 + 4 -> 'T' (4 | 32, +48) then '3';
+    # from the fourth run on, the difference to the run two back is written: 1 - 5 = -4 -> 'L'
+    assert rle.compress([0, 1, 2]) == "012"
+    assert rle.compress([100]) == "T3"
+    assert rle.compress([0, 5, 2, 1]) == "052L"
+    for counts in ([0, 1, 2], [100], [0, 5, 2, 1], [7, 300, 2, 9000, 1]):
+        assert rle.decompress(rle.compress(counts)).tolist() == counts
+
+
+def _decode_with_reference(segmentation):
+    try:
+        from pycocotools import mask as mask_utils
+    except ImportError:
+        return rle.decode(segmentation)
+    return mask_utils.decode(dict(segmentation, counts=segmentation["counts"].encode())).astype(bool)
+
+
+def test_coco_instances_decode_to_the_instance_maps(tmp_path):
+    dataset = CityscapesDataset(SMALL)
+    path = coco.write_coco_instances(dataset, str(tmp_path / "instances_val.json"), jobs=2, progress=False)
+    data = json.load(open(path))
+    assert [c["id"] for c in data["categories"]] == [24, 25, 26, 27, 28, 31, 32, 33]
+    assert len(data["images"]) == len(dataset)
+    by_image = {}
+    for ann in data["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    for image in data["images"]:
+        frame = dataset[image["id"] - 1]
+        assert image["frame_id"] == frame.id and image["file_name"].startswith("leftImg8bit/val/")
+        ids = frame.instance_ids()
+        expected = {v for v in np.unique(ids).tolist()
+                    if (v // 1000 if v >= 1000 else v) in {24, 25, 26, 27, 28, 31, 32, 33}}
+        found = by_image.get(image["id"], [])
+        assert {a["cityscapes_id"] for a in found} == expected
+        for ann in found:
+            mask = _decode_with_reference(ann["segmentation"])
+            assert np.array_equal(mask, ids == ann["cityscapes_id"])
+            ys, xs = np.nonzero(mask)
+            assert ann["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+            assert ann["area"] == mask.sum() and ann["iscrowd"] == int(ann["cityscapes_id"] < 1000)
+
+
+def test_voc_round_trip_keeps_every_evaluated_pixel(tmp_path):
+    dataset = CityscapesDataset(SMALL)
+    ids = voc.write_voc(dataset, str(tmp_path / "voc"), save_images=True)
+    assert ids == [f.id for f in dataset]
+    item = Image.open(tmp_path / "voc" / "SegmentationClass" / (ids[0] + ".png"))
+    assert item.mode == "P" and (tmp_path / "voc" / "JPEGImages" / (ids[0] + ".jpg")).is_file()
+    assert (tmp_path / "voc" / "labelmap.txt").read_text().splitlines()[1] == "background:0,0,0::"
+    assert (tmp_path / "voc" / "ImageSets" / "Segmentation" / "val.txt").read_text().split() == ids
+    back, missing = convert.from_voc(str(tmp_path / "voc"), str(tmp_path / "cs"), "val")
+    assert back == ids and missing == []
+    evaluated = np.array([not (CITYSCAPES.id2label.get(i) or CITYSCAPES.background).ignoreInEval
+                          for i in range(256)])
+    for frame in dataset:
+        original = frame.semantic()
+        again = png.read_label_map(str(tmp_path / "cs" / "gtFine" / "val" / frame.city /
+                                       f"{frame.id}_gtFine_labelIds.png"))
+        keep = evaluated[original]
+        assert np.array_equal(original[keep], again[keep])
+        assert (~evaluated[again[~keep]]).all()
+        inst = png.read_ids_16bit(str(tmp_path / "cs" / "gtFine" / "val" / frame.city /
+                                      f"{frame.id}_gtFine_instanceIds.png"))
+        before = frame.instance_ids()
+        evaluated_instances = (before >= 1000) & evaluated[before // 1000]
+        assert len(np.unique(inst[inst >= 1000])) == len(np.unique(before[evaluated_instances]))
+
+
+def test_cityscapes_to_cityscapes_with_label_maps(tmp_path):
+    dataset = CityscapesDataset(SMALL)
+    assert convert.to_cityscapes(dataset, str(tmp_path / "same")) == []
+    for frame in dataset:
+        for kind in ("labelIds", "instanceIds", "color"):
+            assert_same_png(frame.paths[kind], tmp_path / "same" / "gtFine" / "val" / frame.city /
+                            f"{frame.id}_gtFine_{kind}.png")
+    assert LabelSet.load(str(tmp_path / "same" / "dataset_meta.json")).labels[7].name == "road"
+    small_map = tmp_path / "label_colors.txt"
+    small_map.write_text("0 0 0 unlabeled\n128 64 128 road\n0 0 142 car\n")
+    missing = convert.to_cityscapes(dataset, str(tmp_path / "small"), label_map=str(small_map))
+    assert "sky" in missing and "road" not in missing and "car" not in missing
+    frame = dataset[0]
+    out = png.read_label_map(str(tmp_path / "small" / "gtFine" / "val" / frame.city / f"{frame.id}_gtFine_labelIds.png"))
+    original = frame.semantic()
+    assert set(np.unique(out).tolist()) <= {0, 1, 2}
+    assert np.array_equal(out == 1, original == 7) and np.array_equal(out == 2, original == 26)
+
+
+def test_frame_ids_for_foreign_names():
+    assert cityscapes_frame_id("lindau_000001_000019", 5) == "lindau_000001_000019"
+    assert cityscapes_frame_id("photo 12.jpg", 3) == cityscapes_frame_id("photo 12.jpg", 3)
+    assert cityscapes_frame_id("photo 12.jpg", 3).startswith("default_") and \
+        cityscapes_frame_id("photo 12.jpg", 3).endswith("_000003")
+
+
+def test_label_colors_cannot_hold_repeated_colours(tmp_path):
+    with pytest.raises(ValueError, match="repeats colours"):
+        save_label_set(str(tmp_path), CITYSCAPES, "label_colors")
+    path = save_label_set(str(tmp_path), CITYSCAPES, "dataset_meta")
+    assert [l.name for l in LabelSet.load(path).labels] == [l.name for l in CITYSCAPES.labels if l.id >= 0]
+
+
+def test_cli(tmp_path, capsys):
+    assert convert.main(["--to", "coco-instances", SMALL, str(tmp_path / "coco"), "-j", "2"]) == 0
+    assert (tmp_path / "coco" / "instances_val.json").is_file()
+    assert convert.main(["--to", "coco-panoptic", SMALL, str(tmp_path / "pan")]) == 0
+    assert (tmp_path / "pan" / "cityscapes_panoptic_val.json").is_file()
+    assert convert.main(["--to", "voc", SMALL, str(tmp_path / "voc")]) == 0
+    assert convert.main(["--from", "voc", "--to", "cityscapes", str(tmp_path / "voc"), str(tmp_path / "cs")]) == 0
+    assert convert.main(["--to", "voc", str(tmp_path / "nothing"), str(tmp_path / "x")]) == 1
+    assert "no Cityscapes frames found" in capsys.readouterr().err
