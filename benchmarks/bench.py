@@ -93,7 +93,7 @@ def make_data(root, frames, heavy_frames):
         sample.generate(full, frames, predictions=True, progress=False)
     prep = os.path.join(root, "prep")
     if not os.path.isdir(prep):
-        prep_frames = max(50, frames // 2)
+        prep_frames = frames
         for path in sorted(glob.glob(os.path.join(full, "gtFine", "val", "*", "*_polygons.json")))[:prep_frames]:
             dest = os.path.join(prep, os.path.relpath(path, full))
             os.makedirs(os.path.dirname(dest), exist_ok=True)

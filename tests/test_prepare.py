@@ -166,3 +166,12 @@ def test_object_map_pickles():
     copy = pickle.loads(pickle.dumps(object_map))
     assert np.array_equal(rasterize.encode(copy, "instanceIds"), rasterize.encode(object_map, "instanceIds"))
     assert copy.label_set == LabelSet(copy.label_set.labels)
+
+
+@pytest.mark.parametrize("points", [[[1, 2], [3, "x"], [5, 6]], [[1, 2, 3], [4, 5, 6], [7, 8, 9]], "abc"])
+def test_batch_path_rejects_malformed_points(tmp_path, points):
+    path = tmp_path / "c_000000_000001_gtFine_polygons.json"
+    write_json(path, {"imgWidth": 9, "imgHeight": 9, "objects": [box("road", 0, 0, 8, 8),
+                                                                 {"label": "car", "polygon": points}]})
+    with pytest.raises(AnnotationError, match="object 1: polygon must be a list of \\[x, y\\] number pairs"):
+        rasterize.rasterize_file(str(path))

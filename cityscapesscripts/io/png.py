@@ -1,7 +1,7 @@
 """Reading and writing label-map PNGs: 8-bit, 16-bit, RGB(A); atomic writes.
 
 Writing uses a small encoder of our own: every row takes PNG filter 2 (Up)
-and the stream is deflated by libdeflate (the ``deflate`` package) at level 6,
+and the stream is deflated by libdeflate (the ``deflate`` package) at level 4,
 or, when it is missing, by zlib (run-length strategy for one-channel maps,
 level 4 for colour, where runs repeat every 4 bytes).  Label maps are large
 flat regions, so rows mostly repeat: on full-size Cityscapes frames this
@@ -62,7 +62,7 @@ def encode_png(array):
 
 def _compress(raw, channels):
     if _libdeflate is not None:
-        return _libdeflate.zlib_compress(raw.tobytes(), 6)
+        return _libdeflate.zlib_compress(raw, 4)
     if channels == 1:
         stream = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     else:

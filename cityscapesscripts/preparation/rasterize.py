@@ -77,8 +77,8 @@ def rasterize(annotation, label_set=CITYSCAPES, outline=False):
 def rasterize_file(path, label_set=CITYSCAPES):
     """Draw a polygon JSON file without building the annotation model (the batch tools' path).
 
-    Checks what :class:`Annotation` checks: the image size, and that every
-    polygon is a list of ``[x, y]`` number pairs.
+    Checks the image size and labels here, and lets Pillow reject points that
+    are not number pairs (reported with the object index).
     """
     try:
         with open(path, encoding="utf-8") as f:
@@ -95,10 +95,8 @@ def rasterize_file(path, label_set=CITYSCAPES):
                 label, points = str(obj["label"]), obj["polygon"]
             except (KeyError, TypeError) as e:
                 raise AnnotationError(f"object {index}: missing field {e}", path) from None
-            if len(points) >= 2:
-                array = np.asarray(points) if isinstance(points, list) else None
-                if array is None or array.ndim != 2 or array.shape[1] != 2 or array.dtype.kind not in "iuf":
-                    raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs", path)
+            if not isinstance(points, list):
+                raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs", path)
             yield index, label, obj.get("deleted", 0), points
 
     return rasterize_objects(objects(), width, height, label_set, source=path)
@@ -106,7 +104,7 @@ def rasterize_file(path, label_set=CITYSCAPES):
 
 def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=False, source=None):
     """Draw ``(index, label name, deleted, points)`` objects, in order, into an :class:`ObjectMap`."""
-    drawn, labels, groups = [], [], []
+    drawn, labels, groups, indices = [], [], [], []
     for index, name, deleted, points in objects:
         if deleted:
             continue
@@ -121,15 +119,20 @@ def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=Fals
         drawn.append(points)
         labels.append(label)
         groups.append(is_group)
+        indices.append(index)
     small = len(drawn) < 255  # object indices and the outline marker fit 8 bits
     canvas = Image.new("L" if small else "I", (width, height), 0)
     marker = 255 if small else -1
     draw = ImageDraw.Draw(canvas)
-    for k, polygon in enumerate(drawn, 1):
-        if outline:
-            draw.polygon(polygon, fill=k, outline=marker)
-        else:
-            draw.polygon(polygon, fill=k)
+    for k, (polygon, index) in enumerate(zip(drawn, indices), 1):
+        try:
+            if outline:
+                draw.polygon(polygon, fill=k, outline=marker)
+            else:
+                draw.polygon(polygon, fill=k)
+        except (TypeError, ValueError, SystemError) as e:
+            raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs ({e})",
+                                  source) from None
     return ObjectMap(np.asarray(canvas), labels, groups, label_set)
 
 
