@@ -109,17 +109,23 @@ def _index_in(keys, values):
 
 
 # ---- panoptic conversion ----------------------------------------------------------
-def segment_boxes(ids, compiled=None):
-    """Bounding box of every id of an (H, W) uint16 map: (65536, 4) int64 rows
-    ``(min x, min y, max x, max y)``; ids absent from the map keep ``(W, H, -1, -1)``."""
+def segment_stats(ids, compiled=None):
+    """Pixel count and bounding box of every id of an (H, W) uint16 map.
+
+    Returns ``(counts, boxes)``: (65536,) int64 and (65536, 4) int64 rows
+    ``(min x, min y, max x, max y)``; ids absent from the map keep count 0 and
+    box ``(W, H, -1, -1)``.
+    """
     ids = np.ascontiguousarray(ids, dtype=np.uint16)
     h, w = ids.shape
+    counts = np.zeros(INSTANCE_ID_SPACE, dtype=np.int64)
     boxes = np.empty((INSTANCE_ID_SPACE, 4), dtype=np.int64)
     boxes[:] = (w, h, -1, -1)
     if _use_compiled(compiled):
-        _kernels.segment_boxes(ids, boxes)
-        return boxes
-    for value in np.unique(ids):
+        _kernels.segment_stats(ids, counts, boxes)
+        return counts, boxes
+    counts += np.bincount(ids.ravel(), minlength=INSTANCE_ID_SPACE)
+    for value in np.nonzero(counts)[0]:
         ys, xs = np.nonzero(ids == value)
         boxes[value] = (xs.min(), ys.min(), xs.max(), ys.max())
-    return boxes
+    return counts, boxes

@@ -195,3 +195,17 @@ def test_cli(tmp_path, capsys):
     assert convert.main(["--from", "voc", "--to", "cityscapes", str(tmp_path / "voc"), str(tmp_path / "cs")]) == 0
     assert convert.main(["--to", "voc", str(tmp_path / "nothing"), str(tmp_path / "x")]) == 1
     assert "no Cityscapes frames found" in capsys.readouterr().err
+
+
+def test_voc_names_missing_from_the_label_set_are_reported(tmp_path):
+    dataset = CityscapesDataset(SMALL)
+    voc.write_voc(dataset, str(tmp_path / "voc"), save_images=False)
+    labelmap = tmp_path / "voc" / "labelmap.txt"
+    labelmap.write_text(labelmap.read_text().replace("road:", "highway:"))
+    ids, missing = convert.from_voc(str(tmp_path / "voc"), str(tmp_path / "cs"), "val")
+    assert missing == ["highway"] and len(ids) == len(dataset)
+    frame = dataset[0]
+    out = png.read_label_map(str(tmp_path / "cs" / "gtFine" / "val" / frame.city / f"{frame.id}_gtFine_labelIds.png"))
+    assert not (out == 7).any() and (out[frame.semantic() == 7] == 0).all()  # road became background
+    with pytest.raises(LayoutError, match="no VOC split 'train'"):
+        convert.from_voc(str(tmp_path / "voc"), str(tmp_path / "cs2"), "train")

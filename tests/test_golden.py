@@ -17,7 +17,7 @@ from cityscapesscripts.preparation.json2instanceImg import createInstanceImage, 
 from cityscapesscripts.preparation.json2labelImg import createLabelImage, json2labelImg
 from cityscapesscripts.helpers.annotation import Annotation
 
-from conftest import assert_same_numbers, assert_same_png, expected_eval, golden_files, plain
+from conftest import GOLDEN, assert_same_numbers, assert_same_png, expected_eval, golden_files, plain
 
 
 def _expected_images(root, json_path):
@@ -112,3 +112,12 @@ def test_panoptic_evaluation(golden_root, golden_set, tmp_path):
                                                 str(tmp_path / "pq.json"))
     assert_same_numbers(expected_eval(golden_set, "panoptic"), plain(result))
     assert os.path.isfile(tmp_path / "pq.json")
+
+
+def test_panoptic_conversion_missing_split_names_the_pattern(tmp_path):
+    from cityscapesscripts.errors import LayoutError
+    with pytest.raises(LayoutError, match=r"train set; searched .*gtFine/train/\*/\*_instanceIds.png"):
+        createPanopticImgs.convert2panoptic(os.path.join(GOLDEN, "small", "gtFine"), str(tmp_path), False,
+                                            ["train"], quiet=True)
+    assert createPanopticImgs.main(["--dataset-folder", os.path.join(GOLDEN, "small", "gtFine"), "--output-folder",
+                                    str(tmp_path), "--set-names", "train", "-q"]) == 1

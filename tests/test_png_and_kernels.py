@@ -113,9 +113,12 @@ def test_segment_pair_counts_twin():
     assert a[0].sum() == 40 * 50
 
 
-def test_segment_boxes_twin():
+def test_segment_stats_twin():
     _, _, inst = _random_frame(5, 30, 40)
-    a, b = kernels.segment_boxes(inst, compiled=True), kernels.segment_boxes(inst, compiled=False)
-    assert np.array_equal(a, b)
+    (ca, ba), (cb, bb) = kernels.segment_stats(inst, compiled=True), kernels.segment_stats(inst, compiled=False)
+    assert np.array_equal(ca, cb) and np.array_equal(ba, bb)
+    assert np.array_equal(ca, np.bincount(inst.ravel(), minlength=65536))
     ys, xs = np.nonzero(inst == inst[3, 7])
-    assert a[inst[3, 7]].tolist() == [xs.min(), ys.min(), xs.max(), ys.max()]
+    assert ba[inst[3, 7]].tolist() == [xs.min(), ys.min(), xs.max(), ys.max()]
+    flat = np.full((5, 9), 7, np.uint16)  # one run per row
+    assert kernels.segment_stats(flat)[1][7].tolist() == [0, 0, 8, 4]

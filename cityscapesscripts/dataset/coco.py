@@ -23,8 +23,7 @@ def coco_categories(label_set):
 def frame_annotations(instance_ids, label_set):
     """COCO annotation dicts (without ids) of one instanceIds map; only the instances' boxes are visited."""
     ids = np.ascontiguousarray(instance_ids, dtype=np.uint16)
-    counts = np.bincount(ids.ravel(), minlength=kernels.INSTANCE_ID_SPACE)
-    boxes = kernels.segment_boxes(ids)
+    counts, boxes = kernels.segment_stats(ids)
     wanted = {c["id"] for c in coco_categories(label_set)}
     out = []
     for value in np.nonzero(counts)[0].tolist():

@@ -24,9 +24,8 @@ def categories(label_set=CITYSCAPES, use_train_id=False):
 def panoptic_frame(instance_ids, label_set=CITYSCAPES, use_train_id=False, name=None):
     """``(rgb, segments_info)`` of one instanceIds map ((H, W) uint16 -> (H, W, 3) uint8)."""
     ids = np.ascontiguousarray(instance_ids, dtype=np.uint16)
-    counts = np.bincount(ids.ravel(), minlength=kernels.INSTANCE_ID_SPACE)
+    counts, boxes = kernels.segment_stats(ids)
     present = np.nonzero(counts)[0]
-    boxes = kernels.segment_boxes(ids)
     colors = np.zeros((kernels.INSTANCE_ID_SPACE, 3), dtype=np.uint8)
     segments = []
     for segment_id in present.tolist():
@@ -43,4 +42,4 @@ def panoptic_frame(instance_ids, label_set=CITYSCAPES, use_train_id=False, name=
                          "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
                          "iscrowd": 1 if segment_id < 1000 and label.hasInstances else 0})
         colors[segment_id] = (segment_id % 256, segment_id // 256, segment_id // 256 // 256)
-    return colors[ids], segments
+    return np.take(colors, ids, axis=0), segments

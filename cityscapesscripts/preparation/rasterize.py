@@ -163,11 +163,13 @@ def encode(object_map, encoding, outline_value=None):
     """The image of ``encoding`` for an :class:`ObjectMap` (see the module table)."""
     values = object_values(object_map, encoding)
     if encoding == "color":
+        # one 32-bit lookup per pixel, viewed as RGBA bytes (much faster than a (N, 4) table)
         rgba = np.empty((len(values), 4), dtype=np.uint8)
         rgba[:, :3] = values
         rgba[:, 3] = 255
-        values = rgba
-    elif encoding.startswith("instance"):
+        packed = encode_table(object_map, rgba.view(np.uint32).ravel(), None)
+        return packed.view(np.uint8).reshape(packed.shape + (4,))
+    if encoding.startswith("instance"):
         if values.max() > 65535:
             raise AnnotationError(f"instance id {values.max()} does not fit a 16-bit PNG")
         values = values.astype(np.uint16)
@@ -175,12 +177,16 @@ def encode(object_map, encoding, outline_value=None):
         if values.min() < 0 or values.max() > 255:
             raise AnnotationError(f"{encoding} value {values.max()} does not fit an 8-bit PNG")
         values = values.astype(np.uint8)
-    table = np.zeros((256 if object_map.index.dtype == np.uint8 else len(values) + 1,) + values.shape[1:],
-                     dtype=values.dtype)
+    return encode_table(object_map, values, outline_value)
+
+
+def encode_table(object_map, values, outline_value):
+    """Look up per-object ``values`` (entry 0 the background) for every pixel of the index map."""
+    table = np.zeros(256 if object_map.index.dtype == np.uint8 else len(values) + 1, dtype=values.dtype)
     table[:len(values)] = values
     if outline_value is not None:
         table[object_map.outline_index] = outline_value
-    return np.take(table, object_map.index, axis=0)
+    return np.take(table, object_map.index)
 
 
 def from_label_ids(label_ids, encoding, label_set=CITYSCAPES):
