@@ -50,26 +50,33 @@ def compress(counts):
 
 
 def decompress(counts):
-    """Run lengths of a COCO RLE ``counts``: a list of ints, or the compressed string form."""
+    """Run lengths of a COCO RLE ``counts``: a list of ints, or the compressed string form.
+
+    The string form is decoded with array operations: characters are 5-bit
+    groups (bit 0x20: more groups follow; 0x10 in the last group: negative),
+    and from the fourth run on each value is the difference to the run two
+    places back.
+    """
     if isinstance(counts, (list, tuple)):
         return np.asarray(counts, dtype=np.int64)
-    if isinstance(counts, bytes):
-        counts = counts.decode("ascii")
-    out, pos = [], 0
-    while pos < len(counts):
-        value, shift, more = 0, 0, True
-        while more:
-            c = ord(counts[pos]) - 48
-            value |= (c & 0x1F) << (5 * shift)
-            more = bool(c & 0x20)
-            pos += 1
-            shift += 1
-            if not more and (c & 0x10):
-                value |= -1 << (5 * shift)
-        if len(out) > 2:
-            value += out[-2]
-        out.append(value)
-    return np.asarray(out, dtype=np.int64)
+    if isinstance(counts, str):
+        counts = counts.encode("ascii")
+    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
+    if c.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    last = (c & 0x20) == 0                              # the last group of each value
+    value_of = np.concatenate([[0], np.cumsum(last)[:-1]])  # value index of each character
+    starts = np.flatnonzero(np.concatenate([[True], last[:-1]]))
+    shift = np.arange(c.size) - starts[value_of]        # group position within its value
+    values = np.zeros(int(last.sum()), dtype=np.int64)
+    np.add.at(values, value_of, (c & 0x1F) << (5 * shift))
+    ends = np.flatnonzero(last)
+    negative = (c[ends] & 0x10) != 0
+    values[negative] |= -1 << (5 * (shift[ends][negative] + 1))
+    out = values.copy()
+    out[3::2] = np.cumsum(values[3::2]) + values[1] if len(values) > 3 else values[3::2]
+    out[4::2] = np.cumsum(values[4::2]) + values[2] if len(values) > 4 else values[4::2]
+    return out
 
 
 def flat_indices(rle):

@@ -26,7 +26,7 @@ def panoptic_frame(instance_ids, label_set=CITYSCAPES, use_train_id=False, name=
     ids = np.ascontiguousarray(instance_ids, dtype=np.uint16)
     counts, boxes = kernels.segment_stats(ids)
     present = np.nonzero(counts)[0]
-    colors = np.zeros((kernels.INSTANCE_ID_SPACE, 3), dtype=np.uint8)
+    kept = np.zeros(kernels.INSTANCE_ID_SPACE, dtype=np.uint16)
     segments = []
     for segment_id in present.tolist():
         semantic = segment_id if segment_id < 1000 else segment_id // 1000
@@ -41,5 +41,8 @@ def panoptic_frame(instance_ids, label_set=CITYSCAPES, use_train_id=False, name=
                          "area": int(counts[segment_id]),
                          "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
                          "iscrowd": 1 if segment_id < 1000 and label.hasInstances else 0})
-        colors[segment_id] = (segment_id % 256, segment_id // 256, segment_id // 256 // 256)
-    return np.take(colors, ids, axis=0), segments
+        kept[segment_id] = segment_id
+    # ids < 65536: R = id % 256 and G = id // 256 are the two bytes of the little-endian uint16, B = 0
+    rgb = np.zeros(ids.shape + (3,), dtype=np.uint8)
+    rgb[:, :, :2] = np.take(kept, ids).astype("<u2", copy=False).view(np.uint8).reshape(ids.shape + (2,))
+    return rgb, segments
