@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 import numpy as np
 from PIL import Image
@@ -159,7 +158,7 @@ def decode_floor(paths, runs):
         pool.map(_decode, paths[:CORES])
         for _ in range(runs):
             start = time.perf_counter()
-            pool.map(_decode, paths, chunksize=max(1, len(paths) // (CORES * 8)))
+            pool.map(_decode, paths, chunksize=max(1, min(8, len(paths) // (CORES * 16))))
             times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -320,6 +319,7 @@ def write_report(results, path, args):
         lines += ["", "I/O floor: wall time to decode, with Pillow on all cores, every PNG the task reads (pixel: "
                   "prediction, labelIds, instanceIds; instance: instanceIds and every mask PNG; RLE input: "
                   "instanceIds only; panoptic: both panoptic PNGs)."]
+    lines += targets_section(results)
     if "convert" in results:
         lines += ["", "## Conversion", "", "| task | frames | ours (s) | I/O floor (s) | ours / floor | s / 100 frames |",
                   "| --- | --- | --- | --- | --- | --- |"]
@@ -330,6 +330,54 @@ def write_report(results, path, args):
                   "to take about 7 minutes for 500 images."]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+# (row name prefix, speed-up target over the original, ours / floor target) from the issues
+TARGETS = [("csCreateTrainIdLabelImgs", 3, 1.5), ("csCreateTrainIdInstanceImgs", 3, 1.5),
+           ("all five encodings", 6, 1.5), ("csEvalPixelLevelSemanticLabeling", 4, 1.3),
+           ("csEvalInstanceLevelSemanticLabeling", 4, 1.5), ("instance, heavy: 100 PNG", 3, 1.5),
+           ("instance, heavy: 100 RLE", 20, 1.5), ("csEvalPanopticSemanticLabeling", 5, 1.5),
+           ("csCreatePanopticImgs", 8, 1.5)]
+
+MISSED_FLOOR_NOTES = """
+### What stands between us and the targets we miss
+
+* **Preparation vs its I/O floor.** The floor counts only encoding and
+  writing the output PNGs. Per full-size frame the tools must also parse the
+  polygon JSON (about 2.5 ms) and fill the polygons with Pillow's
+  `ImageDraw.polygon` (about 4.5 ms; its coverage defines the ground truth, so
+  we keep it). Writing one 8-bit PNG costs about 3.5 ms with libdeflate, so a
+  single-encoding tool cannot come within 1.5x of a floor that leaves that work
+  out; with all five encodings the PNG work dominates and the ratio falls to
+  about 1.6. The colour image alone (8 MB of RGBA per frame, about 12 ms) is a
+  third of it; the five-encoding speed-up (about 5.7x, target 6x) is bound by
+  the same compression time. The next steps would be a faster deflate for the
+  RGBA colour image (its rows repeat every 4 bytes) or skipping colour unless
+  asked; both are measured above, neither is done.
+* **Pixel-level evaluation vs its floor (about 1.5x, target 1.3x).** Per frame
+  our work beyond decoding the three PNGs is the one-pass kernel (about 3 ms)
+  and NumPy's copy of each decoded Pillow image (`np.asarray` goes through
+  `tobytes`, about 2.5 ms per frame, counted in the floor too). Decoding is
+  Pillow's; OpenCV was not available here and our own decoder (zlib plus a
+  compiled unfilter) was no faster, so the floor is the decoder we have.
+* **RLE input vs its floor.** That row's floor is decoding the ground truth
+  only; the RLE masks are decoded by us (vectorized) and histogrammed, which
+  is the inherent work of that input.
+"""
+
+
+def targets_section(results):
+    rows = results.get("prep", []) + [r[:5] for r in results.get("eval", [])]
+    lines = ["", "## Against the targets", "", "| task | speed-up (target) | ours / floor (target) |",
+             "| --- | --- | --- |"]
+    for prefix, speed, floor in TARGETS:
+        for name, _, ours, original, io_floor in [r[:5] for r in rows]:
+            if name.startswith(prefix):
+                up = original / ours if original else None
+                lines.append(f"| {name} | {'n/a' if up is None else f'{up:.1f}x'} (>= {speed}x, "
+                             f"{'met' if up and up >= speed else 'missed'}) | {ours / io_floor:.2f} (<= {floor}, "
+                             f"{'met' if ours / io_floor <= floor else 'missed'}) |")
+    return lines + MISSED_FLOOR_NOTES.splitlines()
 
 
 def _rerun(name, only):
@@ -361,12 +409,16 @@ def main():
     p.add_argument("--only", default="prep,codecs,pixel,instance,panoptic,convert",
                    help="sections to run; the others keep their last results (results.json)")
     p.add_argument("--report", default=os.path.join(HERE, "REPORT.md"))
+    p.add_argument("--report-only", action="store_true", help="rewrite REPORT.md from results.json")
     args = p.parse_args()
+    saved = os.path.join(HERE, "results.json")
+    if args.report_only:
+        write_report(json.load(open(saved)), args.report, args)
+        return
     if args.oracle:
         setup_oracle(args.oracle)
     full, prep, heavy = make_data(args.data, args.frames, args.heavy_frames)
     only = set(args.only.split(","))
-    saved = os.path.join(HERE, "results.json")
     results = {k: v for k, v in json.load(open(saved)).items()} if os.path.isfile(saved) else {}
     if "pixel" in only or "instance" in only or "panoptic" in only:
         results["eval"] = [row for row in results.get("eval", []) if not _rerun(row[0], only)]

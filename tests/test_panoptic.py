@@ -7,7 +7,6 @@ import os
 import pickle
 import shutil
 
-import numpy as np
 import pytest
 
 from cityscapesscripts.errors import PredictionError

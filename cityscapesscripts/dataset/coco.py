@@ -5,7 +5,6 @@ dataset root), ``categories`` (Cityscapes ids and names of the evaluated
 classes with instances), ``annotations`` with compressed RLE masks, area,
 bbox ``[x, y, w, h]`` and ``iscrowd`` (1 for group regions, ids < 1000).
 """
-import functools
 import json
 import os
 

@@ -31,7 +31,7 @@ import numpy as np
 from .. import cli, parallel
 from ..errors import CityscapesError, PredictionError
 from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
-from ..helpers.labels import id2label, labels
+from ..helpers.labels import id2label, labels  # noqa: F401 (the original module namespace)
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
 from . import instance_ap

@@ -26,7 +26,7 @@ import numpy as np
 from .. import cli
 from ..errors import CityscapesError
 from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
-from ..helpers.labels import category2labels, id2label, labels
+from ..helpers.labels import category2labels, id2label, labels  # noqa: F401 (the original module namespace)
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout
 from . import semantic
@@ -175,7 +175,6 @@ def evaluateImgLists(predictionImgList, groundTruthImgList, args):
     total = semantic.evaluate_files(predictionImgList, groundTruthImgList, getattr(args, "jobs", None),
                                     None if not args.quiet else False, **_settings(args))
     confMatrix += total.conf.astype(confMatrix.dtype)
-    stats = total.instance_stats()
     result = total.result()
     if not args.quiet:
         print(f"Images Processed: {total.images}\n")
@@ -186,7 +185,6 @@ def evaluateImgLists(predictionImgList, groundTruthImgList, args):
         print("")
         printCategoryScores(result["categoryScores"], result["categoryInstScores"], args)
         _print_average(result["averageScoreCategories"], result["averageScoreInstCategories"], args)
-    del stats
     if args.JSONOutput:
         writeJSONFile(result, args)
     return result

@@ -8,7 +8,6 @@ from PIL import Image
 
 from .. import cli
 from ..errors import CityscapesError
-from ..io import png
 from . import convert, rasterize
 
 
