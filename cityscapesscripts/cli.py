@@ -1,8 +1,9 @@
 """Command-line conventions shared by the tools: workers, overwrite policy, labels, quiet, errors."""
 import glob
+import os
 import sys
 
-from .errors import LayoutError
+from .errors import CityscapesError, LayoutError
 from .helpers.labelset import CITYSCAPES, LabelSet
 
 
@@ -44,3 +45,47 @@ def original_form_lists(argv, search, find_prediction):
         raise LayoutError(f"Cannot find any ground truth images to use for evaluation. Searched for: {search}")
     return [find_prediction(gt) for gt in ground_truths], ground_truths
 
+
+
+def run_evaluator(argv, modern_main, original_main):
+    """Entry of an evaluator: options go to ``modern_main``, the original forms to ``original_main``."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        if any(a.startswith("-") for a in argv):
+            return modern_main(argv)
+        original_main(argv)
+    except (CityscapesError, ValueError) as e:
+        return report(e)
+    return 0
+
+
+def add_evaluation_options(parser, modality, pred_help):
+    """``--gt DIR | --split NAME``, ``--pred DIR``, ``--json OUT``, ``-j`` and ``--quiet``."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--gt", metavar="DIR", help=f"folder searched for *_gtFine_{modality}.png")
+    where.add_argument("--split", metavar="NAME", help="split of $CITYSCAPES_DATASET/gtFine to evaluate")
+    parser.add_argument("--pred", metavar="DIR", help=pred_help)
+    parser.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
+    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+
+
+def apply_evaluation_options(opts, args, modality):
+    """Set an evaluator's ``args`` from those options; returns the ground-truth files, sorted."""
+    from .io import layout
+    if opts.gt:
+        args.groundTruthSearch = os.path.join(opts.gt, "**", f"*_gtFine_{modality}.png")
+    elif opts.split:
+        args.groundTruthSearch = os.path.join(layout.dataset_root(), "gtFine", opts.split, "*",
+                                              f"*_gtFine_{modality}.png")
+    if opts.pred:
+        args.predictionPath, args.predictionWalk = os.path.abspath(opts.pred), None
+    args.JSONOutput = bool(opts.json)
+    if opts.json:
+        args.exportFile = opts.json
+    args.jobs = opts.jobs or None
+    args.quiet = opts.quiet
+    ground_truths = sorted(glob.glob(args.groundTruthSearch, recursive=True))
+    if not ground_truths:
+        raise LayoutError(f"no ground truth found; searched {args.groundTruthSearch}")
+    return ground_truths

@@ -20,7 +20,6 @@ Differences from the original, on purpose:
 """
 import argparse
 import functools
-import glob
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSO
 from ..helpers.labels import id2label, labels  # noqa: F401 (the original module namespace)
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
+from ..io.jsonfile import read_json
 from . import instance_ap
 from .instances2dict import instances2dict
 
@@ -305,11 +305,7 @@ def evaluate_coco_json(json_file, groundTruthList, args):
     name starting with it), ``category_id`` (a Cityscapes label id), ``score``
     and ``segmentation`` (RLE dict or polygons).
     """
-    try:
-        with open(json_file) as f:
-            entries = json.load(f)
-    except (OSError, ValueError) as e:
-        raise PredictionError(f"cannot read predictions: {e}", json_file) from None
+    entries = read_json(json_file, PredictionError)
     if isinstance(entries, dict):
         entries = entries.get("annotations", [])
     setInstanceLabels(args)
@@ -350,16 +346,10 @@ def _modern_parser():
     p = argparse.ArgumentParser(
         description="Evaluate instance-level semantic labeling on Cityscapes (AP, AP50). Also accepts the "
                     "original forms: no arguments, or a list of *gt* and *pred* files.")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--gt", metavar="DIR", help="folder searched for *_gtFine_instanceIds.png")
-    where.add_argument("--split", metavar="NAME", help="split of $CITYSCAPES_DATASET/gtFine to evaluate")
-    p.add_argument("--pred", metavar="DIR", help="folder of prediction txt files (default: $CITYSCAPES_RESULTS)")
+    cli.add_evaluation_options(p, "instanceIds", "folder of prediction txt files (default: $CITYSCAPES_RESULTS)")
     p.add_argument("--coco-json", metavar="FILE", help="predictions as one COCO-style JSON (RLE or polygons)")
-    p.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
     p.add_argument("--matches", metavar="FILE", help="also write the matches to FILE")
     p.add_argument("--gt-cache", metavar="FILE", help="ground-truth instance cache (default: user cache folder)")
-    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    p.add_argument("--quiet", action="store_true", help="print only the table")
     p.add_argument("--csv", action="store_true", help="print the table as CSV")
     p.add_argument("--plot", metavar="OUT.png", help="save precision-recall curves at IoU 0.5 (matplotlib)")
     return p
@@ -367,40 +357,22 @@ def _modern_parser():
 
 def main(argv=None):
     """Command-line entry; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        if any(a.startswith("-") for a in argv):
-            return _modern_main(argv)
-        find = (lambda gt: getPrediction(gt, args))
-        predictions, ground_truths = cli.original_form_lists(argv, args.groundTruthSearch, find)
-        evaluateImgLists(predictions, ground_truths, args)
-    except (CityscapesError, ValueError) as e:
-        return cli.report(e)
-    return 0
+    return cli.run_evaluator(argv, _modern_main, _original_main)
+
+
+def _original_main(argv):
+    find = (lambda gt: getPrediction(gt, args))
+    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find), args)
 
 
 def _modern_main(argv):
     opts = _modern_parser().parse_args(argv)
-    if opts.gt:
-        args.groundTruthSearch = os.path.join(opts.gt, "**", "*_gtFine_instanceIds.png")
-    elif opts.split:
-        args.groundTruthSearch = os.path.join(layout.dataset_root(), "gtFine", opts.split, "*",
-                                              "*_gtFine_instanceIds.png")
-    if opts.pred:
-        args.predictionPath, args.predictionWalk = os.path.abspath(opts.pred), None
-    args.JSONOutput = bool(opts.json)
-    if opts.json:
-        args.exportFile = opts.json
+    ground_truths = cli.apply_evaluation_options(opts, args, "instanceIds")
     if opts.gt_cache:
         args.gtInstancesFile = opts.gt_cache
     args.exportMatches = opts.matches
-    args.jobs = opts.jobs or None
-    args.quiet = opts.quiet
     args.csv = opts.csv
     args.colorized = sys.stdout.isatty() and not opts.csv
-    ground_truths = sorted(glob.glob(args.groundTruthSearch, recursive=True))
-    if not ground_truths:
-        raise layout.LayoutError(f"no ground truth found; searched {args.groundTruthSearch}")
     if opts.coco_json:
         result = evaluate_coco_json(opts.coco_json, ground_truths, args)
     else:

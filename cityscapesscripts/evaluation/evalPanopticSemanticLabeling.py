@@ -18,6 +18,7 @@ import numpy as np
 from .. import parallel
 from ..errors import CityscapesError, LayoutError, PredictionError
 from ..io import png
+from ..io.jsonfile import read_json
 from .panoptic import OFFSET, VOID, PQStat, PQStatCat, average_pq, image_pq_stat  # noqa: F401 (original names)
 
 
@@ -67,21 +68,11 @@ def print_results(results, categories):
         print(f"{name:14s}| {100 * r['pq']:5.1f}  {100 * r['sq']:5.1f}  {100 * r['rq']:5.1f} {r['n']:5d}")
 
 
-def _load_json(path, what):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except OSError as e:
-        raise LayoutError(f"cannot read the {what} JSON: {e.strerror}", path) from None
-    except ValueError as e:
-        raise PredictionError(f"the {what} JSON is not valid: {e}", path) from None
-
-
 def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resultsFile, jobs=None, quiet=False):
     """PQ of predictions against ground truth in COCO panoptic format; writes ``resultsFile``."""
     start = time.time()
-    gt_json = _load_json(gt_json_file, "ground-truth")
-    pred_json = _load_json(pred_json_file, "prediction")
+    gt_json = read_json(gt_json_file, LayoutError)
+    pred_json = read_json(pred_json_file, PredictionError)
     categories = {el["id"]: el for el in gt_json["categories"]}
     say = (lambda *a: None) if quiet else print
     say("Evaluation panoptic segmentation metrics:")

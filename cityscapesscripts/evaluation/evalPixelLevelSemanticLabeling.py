@@ -16,7 +16,6 @@ Differences from the original, on purpose:
 * ``args.jobs`` sets the number of worker processes (default: all cores).
 """
 import argparse
-import glob
 import os
 import platform
 import sys
@@ -24,7 +23,6 @@ import sys
 import numpy as np
 
 from .. import cli
-from ..errors import CityscapesError
 from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
 from ..helpers.labels import category2labels, id2label, labels  # noqa: F401 (the original module namespace)
 from ..helpers.labelset import CITYSCAPES
@@ -254,13 +252,7 @@ def _modern_parser():
     p = argparse.ArgumentParser(
         description="Evaluate pixel-level semantic labeling on Cityscapes (class / category IoU and iIoU). "
                     "Also accepts the original forms: no arguments, or a list of *gt* and *pred* files.")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--gt", metavar="DIR", help="folder searched for *_gtFine_labelIds.png")
-    where.add_argument("--split", metavar="NAME", help="split of $CITYSCAPES_DATASET/gtFine to evaluate")
-    p.add_argument("--pred", metavar="DIR", help="prediction folder (default: $CITYSCAPES_RESULTS)")
-    p.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
-    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    p.add_argument("--quiet", action="store_true", help="print only the averages")
+    cli.add_evaluation_options(p, "labelIds", "prediction folder (default: $CITYSCAPES_RESULTS)")
     p.add_argument("--trainids", action="store_true", help="predictions hold train ids (0-18, 255)")
     p.add_argument("--no-instance-scores", action="store_true", help="skip iIoU (no instanceIds needed)")
     p.add_argument("--plot", metavar="OUT.png", help="save a confusion-matrix heat map (matplotlib)")
@@ -269,37 +261,19 @@ def _modern_parser():
 
 def main(argv=None):
     """Command-line entry; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        if any(a.startswith("-") for a in argv):
-            return _modern_main(argv)
-        find = (lambda gt: getPrediction(args, gt))
-        predictions, ground_truths = cli.original_form_lists(argv, args.groundTruthSearch, find)
-        evaluateImgLists(predictions, ground_truths, args)
-    except (CityscapesError, ValueError) as e:
-        return cli.report(e)
-    return 0
+    return cli.run_evaluator(argv, _modern_main, _original_main)
+
+
+def _original_main(argv):
+    find = (lambda gt: getPrediction(args, gt))
+    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find), args)
 
 
 def _modern_main(argv):
     opts = _modern_parser().parse_args(argv)
-    if opts.gt:
-        args.groundTruthSearch = os.path.join(opts.gt, "**", "*_gtFine_labelIds.png")
-    elif opts.split:
-        args.groundTruthSearch = os.path.join(layout.dataset_root(), "gtFine", opts.split, "*",
-                                              "*_gtFine_labelIds.png")
-    if opts.pred:
-        args.predictionPath, args.predictionWalk = opts.pred, None
-    args.JSONOutput = bool(opts.json)
-    if opts.json:
-        args.exportFile = opts.json
-    args.jobs = opts.jobs or None
-    args.quiet = opts.quiet
+    ground_truths = cli.apply_evaluation_options(opts, args, "labelIds")
     args.trainIds = opts.trainids
     args.evalInstLevelScore = not opts.no_instance_scores
-    ground_truths = sorted(glob.glob(args.groundTruthSearch, recursive=True))
-    if not ground_truths:
-        raise layout.LayoutError(f"no ground truth found; searched {args.groundTruthSearch}")
     predictions = [getPrediction(args, gt) for gt in ground_truths]
     result = evaluateImgLists(predictions, ground_truths, args)
     if opts.quiet:

@@ -8,13 +8,13 @@ tables, so nothing else in the package hard-codes the Cityscapes classes.
 >>> CITYSCAPES.resolve("cargroup")
 (Label(name='car', id=26, trainId=13, category='vehicle', categoryId=7, hasInstances=True, ignoreInEval=False, color=(0, 0, 142)), True)
 """
-import json
 import os
 from functools import cached_property
 
 import numpy as np
 
 from ..errors import AnnotationError, LabelSetError
+from ..io.jsonfile import read_json
 from . import labels as _cityscapes
 from .labels import Label
 
@@ -182,13 +182,7 @@ class LabelSet:
         ``segmentation_colors`` (``[[R, G, B], ...]`` in label order) and
         ``background_label`` (an id or a name).
         """
-        try:
-            with open(path, encoding="utf-8") as f:
-                meta = json.load(f)
-        except OSError as e:
-            raise LabelSetError(f"cannot read: {e.strerror}", path) from None
-        except ValueError as e:
-            raise LabelSetError(f"not valid JSON: {e}", path) from None
+        meta = read_json(path, LabelSetError)
         if not isinstance(meta, dict):
             raise LabelSetError("expected a JSON object", path)
         if "label_map" in meta:

@@ -20,7 +20,6 @@ objects are skipped; ``<name>group`` draws as ``<name>`` without an instance
 number; labels with a negative id (license plate) are not drawn; pixels no
 object covers take the background label ('unlabeled').
 """
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from PIL import Image, ImageDraw
 from ..errors import AnnotationError
 from ..helpers.annotation import image_size
 from ..helpers.labelset import CITYSCAPES
+from ..io.jsonfile import read_json
 
 ENCODINGS = ("labelIds", "labelTrainIds", "instanceIds", "instanceTrainIds", "color")
 # Names of the original functions' ``encoding`` argument.
@@ -80,13 +80,7 @@ def rasterize_file(path, label_set=CITYSCAPES):
     Checks the image size and labels here, and lets Pillow reject points that
     are not number pairs (reported with the object index).
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except OSError as e:
-        raise AnnotationError(f"cannot read: {e.strerror}", path) from None
-    except ValueError as e:
-        raise AnnotationError(f"not valid JSON: {e}", path) from None
+    data = read_json(path, AnnotationError)
     width, height = image_size(data, path)
 
     def objects():
