@@ -77,8 +77,8 @@ def rasterize(annotation, label_set=CITYSCAPES, outline=False):
 def rasterize_file(path, label_set=CITYSCAPES):
     """Draw a polygon JSON file without building the annotation model (the batch tools' path).
 
-    Checks the image size and labels here, and lets Pillow reject points that
-    are not number pairs (reported with the object index).
+    Checks the image size, labels and that points are pairs here, and lets
+    Pillow reject non-numeric coordinates (reported with the object index).
     """
     data = read_json(path, AnnotationError)
     width, height = image_size(data, path)
@@ -89,7 +89,11 @@ def rasterize_file(path, label_set=CITYSCAPES):
                 label, points = str(obj["label"]), obj["polygon"]
             except (KeyError, TypeError) as e:
                 raise AnnotationError(f"object {index}: missing field {e}", path) from None
-            if not isinstance(points, list):
+            try:  # Pillow 11.2 would take [x, y, z] triples as a flat list: check the pairs here
+                malformed = not isinstance(points, list) or any(len(p) != 2 for p in points)
+            except TypeError:
+                malformed = True
+            if malformed:
                 raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs", path)
             yield index, label, obj.get("deleted", 0), points
 
