@@ -147,7 +147,9 @@ def make_heavy(full, heavy, frames):
 
 # ---- I/O floors ------------------------------------------------------------------------
 def _decode(path):
-    np.asarray(Image.open(path))
+    image = Image.open(path)
+    image.load()  # as cityscapesscripts.io.png reads: load, then view as an array
+    np.asarray(image)
 
 
 def decode_floor(paths, runs):
