@@ -146,6 +146,11 @@ def make_heavy(full, heavy, frames):
 
 
 # ---- I/O floors ------------------------------------------------------------------------
+def _keep_freed_memory():
+    from cityscapesscripts.parallel import _keep_freed_memory as tune  # the floor gets our allocator setting too
+    tune()
+
+
 def _decode(path):
     image = Image.open(path)
     image.load()  # as cityscapesscripts.io.png reads: load, then view as an array
@@ -155,7 +160,7 @@ def _decode(path):
 def decode_floor(paths, runs):
     """Wall time to decode the files with Pillow on all cores (pool started before timing)."""
     times = []
-    with multiprocessing.get_context("fork").Pool(CORES) as pool:
+    with multiprocessing.get_context("fork").Pool(CORES, initializer=_keep_freed_memory) as pool:
         pool.map(_decode, paths[:CORES])
         for _ in range(runs):
             start = time.perf_counter()
@@ -177,7 +182,7 @@ def _encode_seconds(path):
 
 def encode_floor(paths, runs):
     """Encoding and writing the files with our codec, summed and divided by the cores."""
-    with multiprocessing.get_context("fork").Pool(CORES) as pool:
+    with multiprocessing.get_context("fork").Pool(CORES, initializer=_keep_freed_memory) as pool:
         return statistics.median(sum(pool.map(_encode_seconds, paths)) / CORES for _ in range(runs))
 
 
@@ -340,7 +345,7 @@ def write_report(results, path, args):
                                                           f"no ({score} vs {original_score})")
             lines.append(f"| {name} | {frames} | {ours:.2f} | {_f(original)} | {_ratio(original, ours)} | "
                          f"{floor:.2f} | {ratio:.2f} | {same} |")
-        lines += ["", "I/O floor: wall time to decode, with Pillow on all cores, every PNG the task reads (pixel: "
+        lines += ["", "I/O floor: wall time to decode, with Pillow on all cores (workers with the same allocator setting as ours), every PNG the task reads (pixel: "
                   "prediction, labelIds, instanceIds; instance: instanceIds and every mask PNG; RLE input: "
                   "instanceIds only; panoptic: both panoptic PNGs)."]
     lines += targets_section(results)

@@ -44,6 +44,24 @@ class _Silent:
         self.close()
 
 
+def _keep_freed_memory():
+    """Worker initializer: let glibc reuse freed image buffers instead of unmapping them.
+
+    Each frame allocates and frees several multi-megabyte buffers; by default
+    glibc maps them fresh each time and pays a page fault per 4 kB page, which
+    measured about 15% of the decode time of a label map.  Without glibc this
+    does nothing.
+    """
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    libc.mallopt(m_mmap_threshold, 64 << 20)
+    libc.mallopt(m_trim_threshold, 256 << 20)
+
+
 def imap(func, items, jobs=None, desc="", progress=None):
     """Yield ``func(item)`` for each item, in order, computed on ``jobs`` processes.
 
@@ -62,7 +80,7 @@ def imap(func, items, jobs=None, desc="", progress=None):
         # a few items per message: cheap to send back, and workers still end together (measured)
         chunk = max(1, min(8, len(items) // (jobs * 16)))
         context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with context.Pool(jobs) as pool:
+        with context.Pool(jobs, initializer=_keep_freed_memory) as pool:
             for result in pool.imap(func, items, chunksize=chunk):
                 bar.update()
                 yield result
