@@ -26,7 +26,7 @@ def args(tmp_path):
     a = E.args
     a.predictionPath = os.path.abspath(os.path.join(ROOT, "results", "instance"))
     a.predictionWalk = None
-    a.JSONOutput, a.quiet, a.exportMatches = False, True, None
+    a.JSONOutput, a.quiet, a.exportMatches, a.plotFile = False, True, None, None
     a.gtInstancesFile = str(tmp_path / "gt.json")
     return a
 

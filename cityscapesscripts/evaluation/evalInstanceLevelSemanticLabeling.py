@@ -16,7 +16,8 @@ Differences from the original, on purpose:
   instead of an ``IndexError`` (upstream issue #89);
 * bad prediction files raise an error naming the txt file and line;
 * predictions may also come as one COCO-style JSON for the whole split
-  (``--coco-json``, RLE or polygons), and ``--plot OUT.png`` draws PR curves.
+  (``--coco-json``, RLE or polygons), and ``--plot OUT.png`` (``args.plotFile``)
+  draws PR curves.
 """
 import argparse
 import functools
@@ -66,6 +67,7 @@ def _default_args():
     a.predictionPath = None
     a.predictionWalk = None
     a.exportMatches = None
+    a.plotFile = None
     a.jobs = None
     return a
 
@@ -295,6 +297,10 @@ def _finish(matches, args):
         writeDict2JSON(result, args.exportFile)
     if not args.quiet:
         printResults(avg, args)
+    plot = getattr(args, "plotFile", None)
+    if plot:
+        print("precision-recall curves saved to " + instance_ap.plot_pr_curves(matches, args.instLabels, plot,
+                                                                               args.overlaps))
     return result
 
 
@@ -371,6 +377,7 @@ def _modern_main(argv):
     if opts.gt_cache:
         args.gtInstancesFile = opts.gt_cache
     args.exportMatches = opts.matches
+    args.plotFile = opts.plot
     args.csv = opts.csv
     args.colorized = sys.stdout.isatty() and not opts.csv
     if opts.coco_json:
@@ -380,16 +387,7 @@ def _modern_main(argv):
         result = evaluateImgLists(predictions, ground_truths, args)
     if opts.quiet and not opts.csv:
         print(f"AP {result['averages']['allAp']:.4f}  AP50 {result['averages']['allAp50%']:.4f}")
-    if opts.plot:
-        setInstanceLabels(args)
-        print("precision-recall curves saved to " + _plot(opts, ground_truths, predictions if not opts.coco_json
-                                                            else None))
     return 0
-
-
-def _plot(opts, ground_truths, predictions):
-    matches = matchGtWithPreds(predictions, ground_truths, None, args) if predictions else {}
-    return instance_ap.plot_pr_curves(matches, args.instLabels, opts.plot, args.overlaps)
 
 
 if __name__ == "__main__":
