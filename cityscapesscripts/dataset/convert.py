@@ -43,15 +43,14 @@ def to_cityscapes(dataset, out, label_map="cityscapes", save_images=False, image
     """
     target = {"cityscapes": CITYSCAPES, "source": dataset.label_set}.get(label_map) or LabelSet.load(label_map)
     table, missing = remap_table(dataset.label_set, target)
+    has_instances = np.array([target.id2label.get(i, target.background).hasInstances for i in range(256)])
     for frame in dataset:
         ids = frame.instance_ids().astype(np.int64)
-        label = np.where(ids >= 1000, ids // 1000, ids)
-        mapped = table[label]
-        keep_instance = (ids >= 1000) & np.array([target.id2label.get(int(i), target.background).hasInstances
-                                                  for i in range(256)])[mapped]
+        mapped = table[np.where(ids >= 1000, ids // 1000, ids)]  # the label ids, read once with the instances
+        keep_instance = (ids >= 1000) & has_instances[mapped]
         instance_ids = np.where(keep_instance, mapped.astype(np.int64) * 1000 + ids % 1000, mapped)
         image = frame.image() if save_images and "leftImg8bit" in frame.paths else None
-        cityscapes.write_frame(out, frame.split, frame.id, table[frame.semantic()], instance_ids, image, target,
+        cityscapes.write_frame(out, frame.split, frame.id, mapped, instance_ids, image, target,
                                outputs, image_ext, dataset.annotation_type)
     if save_dataset_meta:
         cityscapes.save_label_set(out, target, "dataset_meta")

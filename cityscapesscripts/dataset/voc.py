@@ -74,10 +74,11 @@ def write_voc(dataset, out, full_table=False, save_images=True):
         semantic = table[frame.semantic()]
         _save_palette(os.path.join(out, "SegmentationClass", frame.id + ".png"), semantic, palette)
         instance_ids = frame.instance_ids()
-        objects = np.zeros(instance_ids.shape, dtype=np.uint8)
+        values, position = np.unique(instance_ids, return_inverse=True)
+        singles = values >= 1000  # one table lookup numbers the instances 1, 2, ... in id order
+        numbers = np.where(singles, np.minimum(np.cumsum(singles), IGNORE - 1), 0).astype(np.uint8)
+        objects = numbers[position.reshape(instance_ids.shape)]
         objects[semantic == IGNORE] = IGNORE
-        for k, value in enumerate(v for v in np.unique(instance_ids).tolist() if v >= 1000):
-            objects[instance_ids == value] = min(k + 1, IGNORE - 1)
         _save_palette(os.path.join(out, "SegmentationObject", frame.id + ".png"), objects, palette)
         if save_images and "leftImg8bit" in frame.paths:
             png.save_image_atomic(Image.open(frame.paths["leftImg8bit"]).convert("RGB"),
