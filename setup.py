@@ -36,7 +36,7 @@ setup(
     install_requires=["numpy>=1.23", "pillow>=11.2", "tqdm", "deflate>=0.7"],
     extras_require={
         "plot": ["matplotlib"],
-        "test": ["pytest", "matplotlib"],
+        "test": ["pytest", "pytest-timeout", "matplotlib"],
     },
     entry_points={
         "console_scripts": [

@@ -1,9 +1,13 @@
-"""Command-line conventions shared by the tools: workers, overwrite policy, labels, quiet, errors."""
+"""Command-line conventions shared by the tools: workers, overwrite policy, labels, quiet, errors, interrupts."""
+import functools
 import glob
 import os
+import signal
 import sys
+import threading
 
-from .errors import CityscapesError, LayoutError
+from . import parallel
+from .errors import BatchError, CityscapesError, LayoutError
 from .helpers.labelset import CITYSCAPES, LabelSet
 
 
@@ -26,9 +30,38 @@ def label_set_of(opts):
 
 
 def report(error):
-    """Print one ``ERROR:`` line for an exception and return exit status 1."""
-    print(f"ERROR: {error}", file=sys.stderr)
+    """Print one ``ERROR:`` line per problem of an exception and return exit status 1."""
+    problems = error.failures if isinstance(error, BatchError) else [parallel.describe(error)]
+    for problem in problems:
+        print(f"ERROR: {problem}", file=sys.stderr)
     return 1
+
+
+INTERRUPTED = 130  # the shell's status for a command stopped by SIGINT
+
+
+def entry_point(main):
+    """Decorate a console script's ``main``: its errors and interruptions end it cleanly.
+
+    SIGTERM stops it as Ctrl-C does; an interruption prints one line and
+    returns 130 (workers finish their items and print nothing); library
+    errors, ``ValueError`` and ``OSError`` print ``ERROR:`` lines and return 1.
+    """
+    @functools.wraps(main)
+    def guarded(*args, **kwargs):
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = parallel.stop_on_sigterm() if in_main_thread else None
+        try:
+            return main(*args, **kwargs)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return INTERRUPTED
+        except (CityscapesError, ValueError, OSError, RecursionError, MemoryError) as e:
+            return report(e)
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, previous)
+    return guarded
 
 
 def original_form_lists(argv, search, find_prediction):
@@ -47,15 +80,13 @@ def original_form_lists(argv, search, find_prediction):
 
 
 
+@entry_point
 def run_evaluator(argv, modern_main, original_main):
     """Entry of an evaluator: options go to ``modern_main``, the original forms to ``original_main``."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        if any(a.startswith("-") for a in argv):
-            return modern_main(argv)
-        original_main(argv)
-    except (CityscapesError, ValueError) as e:
-        return report(e)
+    if any(a.startswith("-") for a in argv):
+        return modern_main(argv)
+    original_main(argv)
     return 0
 
 

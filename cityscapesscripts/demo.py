@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from . import sample
+from . import cli, sample
 from .evaluation import evalInstanceLevelSemanticLabeling as instance_eval
 from .evaluation import evalPanopticSemanticLabeling as panoptic_eval
 from .evaluation import evalPixelLevelSemanticLabeling as pixel_eval
@@ -71,6 +71,7 @@ def run(out, frames=6, width=2048, height=1024, jobs=None):
     return steps
 
 
+@cli.entry_point
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run preparation and every evaluation on a synthetic sample.")
     parser.add_argument("out", nargs="?", help="output folder (default: a new temporary folder)")

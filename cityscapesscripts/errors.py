@@ -14,6 +14,9 @@ class CityscapesError(Exception):
         self.path = None if path is None else str(path)
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
 
+    def __reduce__(self):  # errors travel back from worker processes
+        return type(self), (self.reason, self.path)
+
 
 class LabelSetError(CityscapesError):
     """A label table file (label_colors.txt, dataset_meta.json) is invalid."""
@@ -33,3 +36,14 @@ class ImageError(CityscapesError):
 
 class PredictionError(CityscapesError):
     """A prediction file or folder is invalid."""
+
+
+class BatchError(CityscapesError):
+    """Several items of a batch failed; ``failures`` holds one line per item (its file and reason)."""
+
+    def __init__(self, failures, path=None):
+        self.failures = list(failures)
+        super().__init__(f"{len(self.failures)} items failed:\n" + "\n".join(self.failures), path)
+
+    def __reduce__(self):
+        return type(self), (self.failures, self.path)

@@ -1,12 +1,50 @@
-"""Map a function over items on a bounded process pool, with a progress bar.
+"""The executor seam: map a function over items, in input order, on a bounded process pool.
 
-One pool per call, always closed; results stream back in input order
-(``imap``), so memory stays bounded by the pool's queue, not the data set.
-Workers return small values: file paths, partial results, errors.
+Every batch tool runs its per-item work through :func:`map_items` (or
+:func:`collect`, which also raises the failures).  The contract:
+
+* **A worker never raises.**  Whatever ``func(item)`` raises (any
+  exception: ``OSError``, ``OverflowError``, ``RecursionError``,
+  ``MemoryError``, Pillow's ``DecompressionBombError``, ``SystemExit``...)
+  becomes that item's :class:`ItemError`, naming the item and the reason;
+  the batch goes on.  Callers get exactly one value per item, in input order.
+* **Bounded.**  At most ``2 * jobs`` chunks of items are in flight, whatever
+  the number of items, so memory stays bounded and an interruption has little
+  left to finish.
+* **Always closed and joined, never terminated while work is in flight.**
+  On ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM under :func:`stop_on_sigterm`)
+  nothing more is submitted, running chunks finish (workers ignore SIGINT and
+  SIGTERM: no worker tracebacks, no half-written files), the pool is joined
+  and the interrupt re-raised.  Only a second interrupt during that wait
+  kills the workers.
+* **A dead worker is an item's error, not a hang.**  When a worker process
+  dies (killed, out of memory, crashed in C), the pool breaks: the chunks in
+  flight are run again one item at a time on a fresh pool, and the item that
+  breaks it again gets an :class:`ItemError`.  Workers die with the parent
+  (Linux ``PR_SET_PDEATHSIG``), so a killed run leaves no orphans.
+
+Adding a backend (a Dask ``distributed.Client``, issue 19): a backend is an
+object with ``submit(fn, *args) -> future`` (``future.result()`` returns or
+raises), ``close(cancel)`` (stop; with ``cancel`` drop what has not started,
+then wait for what runs) and ``lost``, the tuple of exceptions a future raises
+when its worker died (``BrokenProcessPool`` here; for Dask e.g.
+``distributed.KilledWorker``).  :class:`_LocalPool` is the one backend today;
+``map_items`` would take the other in place of it (say a ``client=``
+argument).  The windowed in-order loop, the error records, the retry of lost
+work and the interruption handling stay as they are; tasks carry the items
+(file paths) and return the small per-item values.
 """
+import concurrent.futures
 import multiprocessing
 import os
+import pickle
+import signal
 import sys
+from collections import deque
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from .errors import BatchError, CityscapesError
 
 
 def default_jobs():
@@ -37,52 +75,215 @@ class _Silent:
     def close(self):
         pass
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
+@dataclass(frozen=True)
+class ItemError:
+    """The failure of one item: ``item`` (its name, usually its input file) and ``reason``.
 
-
-def _keep_freed_memory():
-    """Worker initializer: let glibc reuse freed image buffers instead of unmapping them.
-
-    Each frame allocates and frees several multi-megabyte buffers; by default
-    glibc maps them fresh each time and pays a page fault per 4 kB page, which
-    measured about 15% of the decode time of a label map.  Without glibc this
-    does nothing.
+    ``exception`` is the original exception when it survives pickling, so a
+    caller with a single failure can raise exactly what a serial run raises.
     """
+    item: str
+    reason: str
+    exception: BaseException = None
+
+    def __str__(self):
+        return f"{self.item}: {self.reason}"
+
+
+def item_name(item):
+    """How an item is named in its error: a path as is, a tuple by its first element, else ``repr``."""
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if isinstance(item, tuple) and item:
+        return item_name(item[0])
+    text = repr(item)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def describe(error, name=None):
+    """A one-line reason for an exception, without repeating ``name`` when the error names it already."""
+    if isinstance(error, CityscapesError):
+        return error.reason if error.path in (None, name) else str(error)
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename if error.filename not in (None, name) else None
+        return f"{error.strerror}: {where}" if where else error.strerror
+    if isinstance(error, MemoryError):
+        return "out of memory" + (f" ({error})" if str(error) else "")
+    if isinstance(error, RecursionError):
+        return f"nested too deeply ({error})"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def error_record(name, error):
+    """The :class:`ItemError` of ``error`` for the item ``name``; keeps the exception if it pickles."""
+    try:
+        kept = pickle.loads(pickle.dumps(error))
+    except Exception:  # the record must always reach the parent, the exception object need not
+        kept = None
+    return ItemError(name, describe(error, name), kept)
+
+
+def _run_one(func, name, item):
+    try:
+        return func(item)
+    except KeyboardInterrupt:  # only in-process (workers ignore SIGINT): the user stops the batch
+        raise
+    except BaseException as e:  # noqa: B036 - a worker never raises: every failure is the item's
+        return error_record(name, e)
+
+
+def _run_chunk(func, chunk):
+    return [_run_one(func, name, item) for name, item in chunk]
+
+
+def _init_worker():
+    """Worker initializer: leave interruption to the parent, die with it, keep freed buffers."""
+    parent = os.getppid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # pragma: no cover - not glibc
         return
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    # Each frame allocates and frees several multi-megabyte buffers; by default glibc maps them fresh
+    # each time and pays a page fault per 4 kB page (about 15% of decoding a label map, measured).
     m_trim_threshold, m_mmap_threshold = -1, -3
     libc.mallopt(m_mmap_threshold, 64 << 20)
     libc.mallopt(m_trim_threshold, 256 << 20)
 
 
-def imap(func, items, jobs=None, desc="", progress=None):
-    """Yield ``func(item)`` for each item, in order, computed on ``jobs`` processes.
+class _LocalPool:
+    """The local backend: a ``ProcessPoolExecutor`` (fork on Linux) whose workers ignore interrupts."""
 
-    ``jobs`` None or 0 means all cores; 1 runs in this process (no pool).
+    lost = (BrokenProcessPool,)
+
+    def __init__(self, jobs):
+        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        self._executor = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context,
+                                                                initializer=_init_worker)
+
+    def submit(self, fn, *args):
+        return self._executor.submit(fn, *args)
+
+    def close(self, cancel=False):
+        try:
+            self._executor.shutdown(wait=True, cancel_futures=cancel)
+        except KeyboardInterrupt:  # a second interrupt while running items finish: stop them now
+            for process in list((self._executor._processes or {}).values()):
+                process.kill()
+            raise
+
+
+_DIED = "the worker process died while processing this item (killed, out of memory, or crashed)"
+
+
+def map_items(func, items, jobs=None, desc="", progress=None, name=item_name):
+    """Yield ``func(item)`` or an :class:`ItemError` for each item, in input order.
+
+    ``func`` must pickle (a module-level function or a ``functools.partial``
+    of one).  ``jobs`` None or 0 means all cores; 1 runs in this process.
+    ``name(item)`` names an item in its error (default :func:`item_name`).
+    ``progress``: None shows a bar on a terminal, True / False force it.
     """
     items = list(items)
     jobs = min(default_jobs() if not jobs else jobs, max(1, len(items)))
-    bar = progress_bar(len(items), desc, progress)
-    try:
-        if jobs <= 1:
+    if jobs <= 1:
+        bar = progress_bar(len(items), desc, progress)
+        try:
             for item in items:
-                result = func(item)
+                yield _run_one(func, name(item), item)
+                bar.update()
+        finally:
+            bar.close()
+        return
+    # a few items per message: cheap to send back, and workers still end together (measured)
+    size = max(1, min(8, len(items) // (jobs * 16)))
+    pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
+    window = 2 * jobs
+    backend = _LocalPool(jobs)
+    in_flight = deque()  # (isolated, chunk, future), in input order
+    bar = None
+    cancel = True
+    try:
+        while pending or in_flight:
+            try:
+                # an isolated chunk (one item suspected of killing its worker) runs alone
+                while pending and len(in_flight) < window and not (
+                        in_flight and (pending[0][0] or in_flight[-1][0])):
+                    future = backend.submit(_run_chunk, func, pending[0][1])
+                    in_flight.append(pending.popleft() + (future,))
+                if bar is None:  # after the first submit: the pool forks before tqdm starts its thread
+                    bar = progress_bar(len(items), desc, progress)
+                try:
+                    results = in_flight[0][2].result()
+                except backend.lost:
+                    raise
+                except Exception as e:  # the chunk's result could not come back (e.g. it does not pickle)
+                    results = [error_record(label, e) for label, _ in in_flight[0][1]]
+            except backend.lost:
+                backend.close(cancel=True)
+                backend = _LocalPool(jobs)
+                if not in_flight or not in_flight[0][0]:  # run everything that was in flight again, one item at a time
+                    pending.extendleft(reversed([(True, [pair]) for _, chunk, _ in in_flight for pair in chunk]))
+                    in_flight.clear()
+                    continue
+                results = [ItemError(in_flight[0][1][0][0], _DIED)]
+            in_flight.popleft()
+            for result in results:
                 bar.update()
                 yield result
-            return
-        # a few items per message: cheap to send back, and workers still end together (measured)
-        chunk = max(1, min(8, len(items) // (jobs * 16)))
-        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with context.Pool(jobs, initializer=_keep_freed_memory) as pool:
-            for result in pool.imap(func, items, chunksize=chunk):
-                bar.update()
-                yield result
+        cancel = False
     finally:
-        bar.close()
+        backend.close(cancel)
+        if bar is not None:
+            bar.close()
+
+
+def failures_error(failures):
+    """The exception for a batch's failures: the item's own error when there is one, else a :class:`BatchError`."""
+    if len(failures) == 1 and failures[0].exception is not None:
+        return failures[0].exception
+    return BatchError([str(f) for f in failures])
+
+
+def collect(func, items, jobs=None, desc="", progress=None, name=item_name):
+    """``[func(item) for item in items]`` through :func:`map_items`, after the whole batch ran.
+
+    Raises when any item failed: its own exception for a single failure,
+    a :class:`BatchError` listing every failure otherwise.
+    """
+    results, failures = [], []
+    for result in map_items(func, items, jobs, desc, progress, name):
+        (failures if isinstance(result, ItemError) else results).append(result)
+    if failures:
+        raise failures_error(failures)
+    return results
+
+
+def merge_into(total, func, items, jobs=None, desc="", progress=None, name=item_name):
+    """Map ``func`` over the items and ``total.merge`` each partial result as it arrives; returns ``total``.
+
+    Raises as :func:`collect` does, after the whole batch ran, when any item failed.
+    """
+    failures = []
+    for partial in map_items(func, items, jobs, desc, progress, name):
+        if isinstance(partial, ItemError):
+            failures.append(partial)
+        else:
+            total.merge(partial)
+    if failures:
+        raise failures_error(failures)
+    return total
+
+
+def stop_on_sigterm():
+    """Make SIGTERM raise ``KeyboardInterrupt`` in this (main) thread, as Ctrl-C does; returns the old handler."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    return signal.signal(signal.SIGTERM, interrupt)

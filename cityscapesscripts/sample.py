@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from . import parallel
+from . import cli, parallel
 from .helpers.annotation import Annotation
 from .helpers.labels import id2label
 from .io import png
@@ -181,7 +181,7 @@ def generate(out, frames=8, width=2048, height=1024, split="val", predictions=Fa
         os.makedirs(folder, exist_ok=True)
     task = functools.partial(_write_frame, out=out, split=split, width=width, height=height,
                              predictions=predictions, detail=detail, seed=seed)
-    results = list(parallel.imap(task, range(frames), jobs, "generating", progress))
+    results = parallel.collect(task, range(frames), jobs, "generating", progress)
     if predictions:
         categories = panoptic.categories()
         for kind, path in (("gt", os.path.join(out, "gtFine")), ("pred", os.path.join(out, "results", "panoptic"))):
@@ -192,6 +192,7 @@ def generate(out, frames=8, width=2048, height=1024, split="val", predictions=Fa
     return [frame_name(i)[1] for i in range(frames)]
 
 
+@cli.entry_point
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Write a synthetic Cityscapes-style dataset.")
     parser.add_argument("out", help="output folder (the dataset root)")

@@ -46,7 +46,7 @@ def write_coco_instances(dataset, out_file, jobs=None, progress=None):
     """Write the COCO instances JSON of a :class:`CityscapesDataset`; returns its path."""
     images, annotations = [], []
     for image_id, (frame, (shape, found)) in enumerate(
-            zip(dataset, parallel.imap(_frame_task, list(dataset), jobs, "coco", progress)), 1):
+            zip(dataset, parallel.collect(_frame_task, list(dataset), jobs, "coco", progress)), 1):
         file_name = frame.paths.get("leftImg8bit")
         images.append({"id": image_id, "file_name": os.path.relpath(file_name, dataset.root) if file_name else
                        f"leftImg8bit/{frame.split}/{frame.city}/{frame.id}_leftImg8bit.png",

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from .. import cli
 from ..errors import CityscapesError
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import png
@@ -96,6 +97,7 @@ def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False
     return ids, missing
 
 
+@cli.entry_point
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="source", choices=["cityscapes", "voc"], default="cityscapes")
@@ -141,9 +143,8 @@ def main(argv=None):
         for name in missing:
             print(f"WARNING: label {name!r} is not in the target label map; its pixels became background",
                   file=sys.stderr)
-    except (CityscapesError, ValueError) as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        return 1
+    except (CityscapesError, ValueError, OSError) as e:
+        return cli.report(e)
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 

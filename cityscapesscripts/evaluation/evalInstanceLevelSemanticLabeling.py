@@ -213,7 +213,7 @@ def _match_files(predictionList, groundTruthList, gtInstances, args):
              for p, g in zip(predictionList, groundTruthList)]
     task = functools.partial(_match_task, inst_labels=list(args.instLabels), root=args.predictionPath)
     found, matches = {}, {}
-    results = parallel.imap(task, items, getattr(args, "jobs", None), "matching", False if args.quiet else None)
+    results = parallel.collect(task, items, getattr(args, "jobs", None), "matching", False if args.quiet else None)
     for gt_file, (instances, entry) in zip(groundTruthList, results):
         key = os.path.abspath(gt_file)
         found[key] = instances
@@ -334,8 +334,8 @@ def evaluate_coco_json(json_file, groundTruthList, args):
     task = functools.partial(_coco_task, inst_labels=list(args.instLabels))
     items = [(g, by_frame.get(layout.frame_id(g), [])) for g in groundTruthList]
     matches = {}
-    for gt_file, entry in zip(groundTruthList, parallel.imap(task, items, getattr(args, "jobs", None), "matching",
-                                                              False if args.quiet else None)):
+    for gt_file, entry in zip(groundTruthList, parallel.collect(task, items, getattr(args, "jobs", None), "matching",
+                                                                 False if args.quiet else None)):
         matches[os.path.abspath(gt_file)] = entry
     return _finish(matches, args)
 

@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from .. import parallel
-from ..errors import CityscapesError, LayoutError, PredictionError
+from .. import cli, parallel
+from ..errors import LayoutError, PredictionError
 from ..io import png
 from ..io.jsonfile import read_json
 from .panoptic import OFFSET, VOID, PQStat, PQStatCat, average_pq, image_pq_stat  # noqa: F401 (original names)
@@ -50,10 +50,7 @@ def pq_compute_single_core(proc_id, annotation_set, gt_folder, pred_folder, cate
 def pq_compute_multi_core(matched_annotations_list, gt_folder, pred_folder, categories, jobs=None, progress=None):
     """The same over a bounded process pool (``jobs`` workers, default all cores)."""
     task = functools.partial(_image_task, gt_folder=gt_folder, pred_folder=pred_folder, categories=categories)
-    stat = PQStat()
-    for image_stat in parallel.imap(task, list(matched_annotations_list), jobs, "panoptic", progress):
-        stat += image_stat
-    return stat
+    return parallel.merge_into(PQStat(), task, list(matched_annotations_list), jobs, "panoptic", progress)
 
 
 def print_results(results, categories):
@@ -98,6 +95,7 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     return results
 
 
+@cli.entry_point
 def main(argv=None):
     root = os.environ.get("CITYSCAPES_DATASET", os.getcwd())
     results_root = os.environ.get("CITYSCAPES_RESULTS", os.path.join(root, "results"))
@@ -119,19 +117,15 @@ def main(argv=None):
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary table")
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        for path, what in ((opts.gtJsonFile, "ground truth"), (opts.predictionJsonFile, "prediction")):
-            if not os.path.isfile(path):
-                raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
-        results = evaluatePanoptic(opts.gtJsonFile, opts.gtFolder or os.path.splitext(opts.gtJsonFile)[0],
-                                   opts.predictionJsonFile,
-                                   opts.predictionFolder or os.path.splitext(opts.predictionJsonFile)[0],
-                                   opts.resultsFile, opts.jobs or None, opts.quiet)
-        if opts.quiet:
-            print("  ".join(f"{k} PQ {results[k]['pq']:.4f}" for k in ("All", "Things", "Stuff")))
-    except (CityscapesError, ValueError) as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        return 1
+    for path, what in ((opts.gtJsonFile, "ground truth"), (opts.predictionJsonFile, "prediction")):
+        if not os.path.isfile(path):
+            raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
+    results = evaluatePanoptic(opts.gtJsonFile, opts.gtFolder or os.path.splitext(opts.gtJsonFile)[0],
+                               opts.predictionJsonFile,
+                               opts.predictionFolder or os.path.splitext(opts.predictionJsonFile)[0],
+                               opts.resultsFile, opts.jobs or None, opts.quiet)
+    if opts.quiet:
+        print("  ".join(f"{k} PQ {results[k]['pq']:.4f}" for k in ("All", "Things", "Stuff")))
     return 0
 
 

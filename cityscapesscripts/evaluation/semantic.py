@@ -361,9 +361,7 @@ def evaluate_files(predictions, ground_truths, jobs=None, progress=None, **setti
         raise ValueError(f"{len(predictions)} predictions but {len(ground_truths)} ground-truth images")
     total = SemanticAccumulator(**settings)
     task = functools.partial(_pair_task, settings=settings)
-    for partial in parallel.imap(task, list(zip(predictions, ground_truths)), jobs, "evaluating", progress):
-        total.merge(partial)
-    return total
+    return parallel.merge_into(total, task, list(zip(predictions, ground_truths)), jobs, "evaluating", progress)
 
 
 def plot_confusion_matrix(result, path, label_set=CITYSCAPES):

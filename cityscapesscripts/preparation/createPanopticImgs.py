@@ -14,7 +14,7 @@ import sys
 import time
 
 from .. import cli, parallel
-from ..errors import CityscapesError, LayoutError
+from ..errors import LayoutError
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
 from . import panoptic
@@ -59,11 +59,8 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
         say(f"Converting {len(files)} annotation files for {set_name} set into {folder}")
         task = functools.partial(_convert_task, folder=folder, use_train_id=useTrainId, label_set=label_set,
                                  overwrite=overwrite)
-        images, annotations = [], []
-        for image, annotation in parallel.imap(task, files, jobs, set_name, progress):
-            images.append(image)
-            annotations.append(annotation)
-        data = {"images": images, "annotations": annotations,
+        images, annotations = zip(*parallel.collect(task, files, jobs, set_name, progress))
+        data = {"images": list(images), "annotations": list(annotations),
                 "categories": panoptic.categories(label_set, useTrainId)}
         png.write_atomic(out_json, json.dumps(data, sort_keys=True, indent=4).encode())
         say(f"Saved {out_json}")
@@ -71,6 +68,7 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
     return written
 
 
+@cli.entry_point
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Create COCO panoptic ground truth from Cityscapes instanceIds.")
     parser.add_argument("--dataset-folder", dest="cityscapesPath", default=None,
@@ -84,13 +82,9 @@ def main(argv=None):
     cli.add_batch_options(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
-    try:
-        label_set = cli.label_set_of(opts)
-        written = convert2panoptic(opts.cityscapesPath, opts.outputFolder, opts.useTrainId, opts.setNames,
-                                   label_set, opts.jobs or None, opts.overwrite,
-                                   False if opts.quiet else None, opts.quiet)
-    except (CityscapesError, ValueError) as e:
-        return cli.report(e)
+    label_set = cli.label_set_of(opts)
+    written = convert2panoptic(opts.cityscapesPath, opts.outputFolder, opts.useTrainId, opts.setNames,
+                               label_set, opts.jobs or None, opts.overwrite, False if opts.quiet else None, opts.quiet)
     if not opts.quiet:
         print(f"{len(written)} set(s) converted in {time.perf_counter() - start:.1f} s")
     return 0

@@ -7,7 +7,6 @@ import sys
 from PIL import Image
 
 from .. import cli
-from ..errors import CityscapesError
 from . import convert, rasterize
 
 
@@ -32,6 +31,7 @@ def main(argv=None):
     return _single_file_main(argv, json2labelImg, "label")
 
 
+@cli.entry_point
 def _single_file_main(argv, function, kind):
     import argparse
     parser = argparse.ArgumentParser(description=f"Convert a Cityscapes polygon JSON file to a {kind} image.")
@@ -39,10 +39,7 @@ def _single_file_main(argv, function, kind):
     parser.add_argument("inputJson")
     parser.add_argument("outputImg")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        function(args.inputJson, args.outputImg, "trainIds" if args.trainIds else "ids")
-    except CityscapesError as e:
-        return cli.report(e)
+    function(args.inputJson, args.outputImg, "trainIds" if args.trainIds else "ids")
     return 0
 
 

@@ -12,7 +12,6 @@ import os
 import sys
 import time
 
-from ..errors import CityscapesError
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout
 from .. import cli, parallel
@@ -41,11 +40,12 @@ def prepare_dataset(root=None, outputs=("labelTrainIds",), splits=None, annotati
     task = functools.partial(_prepare_one, outputs=tuple(outputs), label_set=label_set,
                              overwrite=overwrite, from_png=from_png)
     summary = {"written": [], "skipped": [], "failed": [], "frames": len(files)}
-    for written, skipped, error in parallel.imap(task, files, jobs, "preparing", progress):
-        summary["written"] += written
-        summary["skipped"] += skipped
-        if error:
-            summary["failed"].append(error)
+    for result in parallel.map_items(task, files, jobs, "preparing", progress):
+        if isinstance(result, parallel.ItemError):
+            summary["failed"].append((result.item, result.reason))
+        else:
+            summary["written"] += result[0]
+            summary["skipped"] += result[1]
     summary["seconds"] = time.perf_counter() - start
     return summary
 
@@ -57,14 +57,9 @@ def _prepare_one(json_path, outputs, label_set, overwrite, from_png):
         skipped = [p for p in targets.values() if os.path.exists(p)]
         targets = {e: p for e, p in targets.items() if p not in skipped}
     if not targets:
-        return [], skipped, None
-    try:
-        run = convert.convert_frame_from_png if from_png else convert.convert_frame
-        return run(json_path, targets, label_set), skipped, None
-    except CityscapesError as e:
-        return [], skipped, (json_path, e.reason)
-    except (OSError, ValueError) as e:
-        return [], skipped, (json_path, str(e))
+        return [], skipped
+    run = convert.convert_frame_from_png if from_png else convert.convert_frame
+    return run(json_path, targets, label_set), skipped
 
 
 def build_parser(default_output, description):
@@ -87,16 +82,14 @@ def build_parser(default_output, description):
     return parser
 
 
+@cli.entry_point
 def run(argv, default_output, description):
     args = build_parser(default_output, description).parse_args(argv)
-    try:
-        label_set = cli.label_set_of(args)
-        outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
-        summary = prepare_dataset(args.dataset, outputs, args.split, args.types or layout.ANNOTATION_TYPES,
-                                  label_set, args.jobs, args.overwrite, args.from_png,
-                                  progress=False if args.quiet else None)
-    except (CityscapesError, ValueError) as e:
-        return cli.report(e)
+    label_set = cli.label_set_of(args)
+    outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
+    summary = prepare_dataset(args.dataset, outputs, args.split, args.types or layout.ANNOTATION_TYPES,
+                              label_set, args.jobs, args.overwrite, args.from_png,
+                              progress=False if args.quiet else None)
     failed = summary["failed"]
     if not args.quiet:
         print(f"{len(summary['written'])} files written for {summary['frames']} frames, "
