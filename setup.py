@@ -30,13 +30,14 @@ setup(
     license="MIT",
     python_requires=">=3.9",
     packages=find_packages(include=["cityscapesscripts", "cityscapesscripts.*"]),
-    package_data={"cityscapesscripts": ["_kernels.pyx"]},
+    package_data={"cityscapesscripts": ["_kernels.pyx", "web/static/*"]},
     ext_modules=extensions,
     # deflate (libdeflate) halves PNG writing time; without it the writer falls back to zlib
     install_requires=["numpy>=1.23", "pillow>=11.2", "tqdm", "deflate>=0.7"],
     extras_require={
         "plot": ["matplotlib"],
-        "test": ["pytest", "pytest-timeout", "matplotlib"],
+        # the browser tests drive Debian's chromium through its chromedriver
+        "test": ["pytest", "pytest-timeout", "matplotlib", "selenium>=4.10"],
     },
     entry_points={
         "console_scripts": [

@@ -93,3 +93,12 @@ def _isolated_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     yield cwd
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (tests/browser.py); fails, never skips, when missing."""
+    from browser import launch
+    driver = launch()
+    yield driver
+    driver.quit()

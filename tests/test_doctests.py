@@ -6,7 +6,7 @@ import pytest
 
 MODULES = ["cityscapesscripts.helpers.labelset", "cityscapesscripts.io.layout",
            "cityscapesscripts.evaluation.semantic", "cityscapesscripts.evaluation.instance_ap",
-           "cityscapesscripts.evaluation.panoptic"]
+           "cityscapesscripts.evaluation.panoptic", "cityscapesscripts.web.server"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,43 @@
+// Shared by the pages of csViewer and csLabelTool: error capture, JSON and image loading.
+"use strict";
+
+// Errors are kept for the browser tests (tests/browser.py reports them on a timeout).
+window.__errors = [];
+window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
+window.addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
+
+// GET (or POST with a JSON body) and parse the JSON answer; throws Error(the server's message).
+async function api(url, body) {
+  const options = body === undefined ? {} :
+    {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)};
+  const response = await fetch(url, options);
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.error || `${response.status} ${url}`);
+  return data;
+}
+
+// An image as an ImageBitmap with its stored pixel values (no colour management), so that
+// label maps read back exactly.
+async function loadBitmap(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    let message = `${response.status} ${url}`;
+    try { message = (await response.json()).error || message; } catch (e) { /* not JSON */ }
+    throw new Error(message);
+  }
+  return createImageBitmap(await response.blob(),
+    {colorSpaceConversion: "none", premultiplyAlpha: "none"});
+}
+
+// The RGBA pixels of a bitmap as an ImageData.
+function pixelsOf(bitmap) {
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const context = canvas.getContext("2d", {willReadFrequently: true});
+  context.drawImage(bitmap, 0, 0);
+  return context.getImageData(0, 0, bitmap.width, bitmap.height);
+}
+
+// A URL path from segments, each percent-encoded.
+function pathUrl(prefix, relpath) {
+  return prefix + relpath.split("/").map(encodeURIComponent).join("/");
+}
