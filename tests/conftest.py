@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from client_replays import plain  # noqa: F401  (the tests import it from here)
+
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 GOLDEN = os.path.join(FIXTURES, "golden")
 SETS = ("small", "edge", "full")
@@ -21,20 +23,6 @@ def assert_same_png(expected, actual):
     a, b = read_png(expected), read_png(actual)
     assert a.shape == b.shape, (expected, a.shape, b.shape)
     assert (a == b).all(), f"{int((a != b).sum())} pixels differ in {os.path.basename(actual)}"
-
-
-def plain(o):
-    if isinstance(o, dict):
-        return {str(k): plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [plain(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return plain(o.tolist())
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    return o
 
 
 def assert_same_numbers(expected, actual, path=""):
@@ -102,3 +90,11 @@ def browser():
     driver = launch()
     yield driver
     driver.quit()
+
+
+@pytest.fixture(autouse=True)
+def _restored_module_args():
+    """Compat modules keep settings in a module-level ``args``; put them back after each test."""
+    import client_replays
+    with client_replays.restored_args():
+        yield

@@ -98,3 +98,52 @@ def test_cli(tmp_path, capsys):
     assert f"All PQ {expected['All']['pq']:.4f}" in capsys.readouterr().out
     assert_same_numbers(expected, json.load(open(tmp_path / "r.json")))
     assert E.main(["--gt-json-file", str(tmp_path / "none.json")]) == 1
+
+
+def _road_and_car():
+    """A 4x4 ground truth: road (id 7) on the top half, a car (26000) below."""
+    import numpy as np
+    gt = np.zeros((4, 4), np.int64)
+    gt[:2] = 7
+    gt[2:] = 26000
+    segments = [{"id": 7, "category_id": 7, "area": 8, "iscrowd": 0},
+                {"id": 26000, "category_id": 26, "area": 8, "iscrowd": 0}]
+    categories = {7: {"id": 7, "isthing": 0}, 26: {"id": 26, "isthing": 1}}
+    return gt, segments, categories
+
+
+def test_listed_id_zero_is_a_segment():
+    """panoptic-deeplab gives road (train id 0) the panoptic id 0 and lists it in segments_info."""
+    gt, gt_segments, categories = _road_and_car()
+    pred = gt.copy()
+    pred[:2] = 0
+    pred_segments = [{"id": 0, "category_id": 7}, {"id": 26000, "category_id": 26}]
+    stat = panoptic.image_pq_stat(panoptic._as_rgb(gt), gt_segments, panoptic._as_rgb(pred), pred_segments,
+                                  categories)
+    assert (stat[7].tp, stat[7].fp, stat[7].fn, stat[7].iou) == (1, 0, 0, 1.0)
+    assert (stat[26].tp, stat[26].iou) == (1, 1.0)
+
+
+def test_unlisted_id_zero_stays_void():
+    gt, gt_segments, categories = _road_and_car()
+    pred = gt.copy()
+    pred[:2] = 0
+    stat = panoptic.image_pq_stat(panoptic._as_rgb(gt), gt_segments, panoptic._as_rgb(pred),
+                                  [{"id": 26000, "category_id": 26}], categories)
+    assert (stat[7].tp, stat[7].fn) == (0, 1)
+    assert stat[26].tp == 1
+
+
+@pytest.mark.parametrize("pred_segments, message", [
+    ([{"id": 0, "category_id": 7}, {"id": 7, "category_id": 7}, {"id": 26000, "category_id": 26}],
+     r"segment IDs \[0\] are presented in JSON and not presented in PNG"),
+    ([{"id": 7}, {"id": 26000, "category_id": 26}], "predicted segment 0 lacks category_id"),
+    ([{"id": 7, "category_id": 7}, {"id": 7, "category_id": 7}, {"id": 26000, "category_id": 26}],
+     "segment ID 7 is listed twice"),
+])
+def test_inconsistent_segments_name_the_png(pred_segments, message):
+    gt, gt_segments, categories = _road_and_car()
+    with pytest.raises(panoptic.SegmentError, match=message) as error:
+        panoptic.image_pq_stat(panoptic._as_rgb(gt), gt_segments, panoptic._as_rgb(gt), pred_segments, categories,
+                               "frame", "pred/frame_panoptic.png")
+    assert error.value.path == "pred/frame_panoptic.png"

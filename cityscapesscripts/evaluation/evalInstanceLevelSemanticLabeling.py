@@ -20,24 +20,26 @@ Differences from the original, on purpose:
   draws PR curves.
 """
 import argparse
+import fnmatch  # noqa: F401  (the original module's namespace)
 import functools
 import hashlib
 import json
 import os
 import sys
+from copy import deepcopy  # noqa: F401  (the original module's namespace)
 
 import numpy as np
 
-from .. import cli, parallel
-from ..errors import CityscapesError, PredictionError
-from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
-from ..helpers.labels import id2label, labels  # noqa: F401 (the original module namespace)
-from ..helpers.labelset import CITYSCAPES
-from ..io import layout, png
-from ..io.jsonfile import read_json
-from . import instance_ap
-from .instances2dict import instances2dict
-
+from cityscapesscripts import cli, parallel
+from cityscapesscripts.errors import CityscapesError, PredictionError
+from cityscapesscripts.evaluation import instance_ap
+from cityscapesscripts.evaluation.instances2dict import instances2dict
+from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
+from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
+from cityscapesscripts.helpers.labels import id2label
+from cityscapesscripts.helpers.labelset import CITYSCAPES
+from cityscapesscripts.io import layout, png
+from cityscapesscripts.io.jsonfile import read_json
 
 class CArgs:
     """Settings of the evaluation; any attribute may be added."""

@@ -9,18 +9,37 @@ errors name the PNG file, and ``evaluatePanoptic`` takes an optional
 import argparse
 import functools
 import json
+import multiprocessing  # noqa: F401  (the original module's namespace)
 import os
 import sys
 import time
+import traceback
+from collections import defaultdict  # noqa: F401  (the original module's namespace)
 
 import numpy as np
+from PIL import Image  # noqa: F401  (the original module's namespace)
 
-from .. import cli, parallel
-from ..errors import LayoutError, PredictionError
-from ..io import png
-from ..io.jsonfile import read_json
-from .panoptic import OFFSET, VOID, PQStat, PQStatCat, average_pq, image_pq_stat  # noqa: F401 (original names)
+from cityscapesscripts import cli, parallel
+from cityscapesscripts.errors import LayoutError, PredictionError
+from cityscapesscripts.evaluation.panoptic import (OFFSET, VOID, PQStat, PQStatCat,  # noqa: F401  (original names)
+                                                   average_pq, image_pq_stat)
+from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.helpers.labels import labels as csLabels  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.io import png
+from cityscapesscripts.io.jsonfile import read_json
 
+
+def get_traceback(f):
+    """Decorator: print the traceback of an exception raised in ``f`` (e.g. in a worker), then re-raise."""
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except Exception:
+            print("Caught exception in worker thread:")
+            traceback.print_exc()
+            raise
+    return wrapper
 
 def rgb2id(color):
     """Segment id of an RGB colour, or an (H, W) id map of an (H, W, 3) array."""
@@ -39,6 +58,7 @@ def _image_task(pair, gt_folder, pred_folder, categories):
                          pred_ann["segments_info"], categories, gt_ann["image_id"], pred_path)
 
 
+@get_traceback
 def pq_compute_single_core(proc_id, annotation_set, gt_folder, pred_folder, categories):
     """PQ counters of a list of ``(gt annotation, prediction annotation)`` pairs, in this process."""
     stat = PQStat()

@@ -9,25 +9,32 @@ Differences from the original, on purpose:
 
 * with ``args.evalPixelAccuracy`` the per-image ``nbNotIgnoredPixels`` counts
   pixels whose ground truth is evaluated, and ``nbCorrectPixels`` those of
-  them predicted right (the original counted ignored pixels and wrong ones);
+  them predicted right (the original counted ignored pixels and wrong ones;
+  ``args.evalPixelAccuracyOriginal = True`` gives the original's numbers);
 * unknown ids, size mismatches and multi-channel predictions raise an error
   naming the file;
 * ``args.trainIds = True`` (``--trainids``) accepts predictions in train ids;
 * ``args.jobs`` sets the number of worker processes (default: all cores).
 """
 import argparse
+import fnmatch  # noqa: F401  (the original module's namespace)
 import os
 import platform
 import sys
 
 import numpy as np
 
-from .. import cli
-from ..helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
-from ..helpers.labels import category2labels, id2label, labels  # noqa: F401 (the original module namespace)
-from ..helpers.labelset import CITYSCAPES
-from ..io import layout
-from . import semantic
+from cityscapesscripts import cli, kernels
+from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.evaluation import semantic
+from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
+from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
+from cityscapesscripts.helpers.labels import category2labels, id2label
+from cityscapesscripts.helpers.labelset import CITYSCAPES
+from cityscapesscripts.io import layout
+
+izip = zip  # the original's Python 2 alias
+CSUPPORT = kernels.HAVE_EXTENSION  # whether the compiled counting loop is used
 
 
 class CArgs:
@@ -45,6 +52,7 @@ def _default_args():
     a.groundTruthSearch = os.path.join(a.cityscapesPath, "gtFine", "val", "*", "*_gtFine_labelIds.png")
     a.evalInstLevelScore = True
     a.evalPixelAccuracy = False
+    a.evalPixelAccuracyOriginal = False  # per-image counts as the original stored them (see the docstring)
     a.evalLabels = []
     a.printRow = 5
     a.normalized = True
@@ -143,7 +151,9 @@ def writeJSONFile(wholeData, args):
 
 def _settings(args):
     return {"label_set": CITYSCAPES, "instance_scores": bool(args.evalInstLevelScore),
-            "pixel_accuracy": bool(args.evalPixelAccuracy), "train_ids": bool(getattr(args, "trainIds", False)),
+            "pixel_accuracy": bool(args.evalPixelAccuracy),
+            "pixel_accuracy_as_original": bool(getattr(args, "evalPixelAccuracyOriginal", False)),
+            "train_ids": bool(getattr(args, "trainIds", False)),
             "avg_class_size": dict(args.avgClassSize)}
 
 

@@ -5,8 +5,10 @@
 import os
 import sys
 
-from ..io import png
-from .instance_ap import ground_truth_instances
+from cityscapesscripts.evaluation.instance import Instance  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.evaluation.instance_ap import ground_truth_instances
+from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
+from cityscapesscripts.io import png
 
 
 def instances2dict(imageFileList, verbose=False):

@@ -96,14 +96,17 @@ def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, imag
     gt_rgb, pred_rgb : (H, W, 3) uint8 id maps; *_segments : the COCO
     ``segments_info`` lists; categories : ``{category id: category dict}``.
     Ground-truth areas come from the JSON, predicted areas from the PNG.
+    Id 0 is void unless ``pred_segments`` lists it (panoptic-deeplab gives
+    road, train id 0, the panoptic id 0); then it is a segment like any other.
     Raises :class:`SegmentError` for a predicted segment in only one of PNG
     and JSON, or of an unknown category.
     """
     if gt_rgb.shape != pred_rgb.shape:
         raise PredictionError(f"prediction is {pred_rgb.shape[1]}x{pred_rgb.shape[0]} but the ground truth is "
                               f"{gt_rgb.shape[1]}x{gt_rgb.shape[0]} (image {image_id})", source)
-    gt_segms = {el["id"]: el for el in gt_segments}
-    pred_segms = {el["id"]: dict(el) for el in pred_segments}
+    gt_segms = _segments_by_id(gt_segments, ("id", "category_id", "area", "iscrowd"), "ground-truth", image_id,
+                               source)
+    pred_segms = _segments_by_id(pred_segments, ("id", "category_id"), "predicted", image_id, source)
     gt_keys = np.array(sorted(set(gt_segms) | {VOID}), dtype=np.uint32)
     pred_keys = np.array(sorted(set(pred_segms) | {VOID}), dtype=np.uint32)
     counts, unknown = kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys)
@@ -112,10 +115,10 @@ def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, imag
                            "and not presented in JSON.", source)
     areas = counts.sum(axis=0)
     for j, pred_id in enumerate(pred_keys.tolist()):
-        if pred_id == VOID:
+        if pred_id not in pred_segms:  # id 0 not listed in the JSON: void
             continue
         if areas[j] == 0:
-            missing = [int(p) for k, p in enumerate(pred_keys.tolist()) if p != VOID and areas[k] == 0]
+            missing = [int(p) for k, p in enumerate(pred_keys.tolist()) if p in pred_segms and areas[k] == 0]
             raise SegmentError(f"In the image with ID {image_id} the following segment IDs {missing} are "
                                "presented in JSON and not presented in PNG.", source)
         pred_segms[pred_id]["area"] = int(areas[j])
@@ -163,6 +166,21 @@ def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, imag
             continue
         stat[pred["category_id"]].fp += 1
     return stat
+
+
+def _segments_by_id(segments, fields, what, image_id, source):
+    """``{id: copy of segment}``; a segment missing a field or with a repeated id is a :class:`SegmentError`."""
+    out = {}
+    for index, segment in enumerate(segments):
+        missing = [f for f in fields if not isinstance(segment, dict) or f not in segment]
+        if missing:
+            raise SegmentError(f"In the image with ID {image_id} {what} segment {index} lacks "
+                               f"{', '.join(missing)}.", source)
+        if segment["id"] in out:
+            raise SegmentError(f"In the image with ID {image_id} {what} segment ID {segment['id']} is listed "
+                               "twice.", source)
+        out[segment["id"]] = dict(segment)
+    return out
 
 
 def average_pq(pq_stat, categories):

@@ -43,6 +43,10 @@ class SemanticAccumulator:
         Also count per-instance true positives for iIoU (needs instance maps).
     pixel_accuracy : bool
         Keep per-image counts of evaluated and correct pixels.
+    pixel_accuracy_as_original : bool
+        Keep the original's per-image numbers instead: pixels whose ground
+        truth is ignored as ``nbNotIgnoredPixels``, and those of them
+        predicted as another id as ``nbCorrectPixels``.
     train_ids : bool
         Predictions are train ids (0..18, 255) and are mapped to label ids.
     avg_class_size : dict
@@ -50,10 +54,11 @@ class SemanticAccumulator:
     """
 
     def __init__(self, label_set=CITYSCAPES, instance_scores=True, pixel_accuracy=False, train_ids=False,
-                 avg_class_size=None):
+                 avg_class_size=None, pixel_accuracy_as_original=False):
         self.label_set = label_set
         self.instance_scores = instance_scores
         self.pixel_accuracy = pixel_accuracy
+        self.pixel_accuracy_as_original = pixel_accuracy_as_original
         self.train_ids = train_ids
         self.avg_class_size = dict(AVG_CLASS_SIZE if avg_class_size is None else avg_class_size)
         self.eval_ids = label_set.eval_ids
@@ -136,10 +141,17 @@ class SemanticAccumulator:
         self.instances = np.concatenate([self.instances, records])
         self.images += 1
         if self.pixel_accuracy:
-            evaluated = [i for i in self.eval_ids if not self.label_set.id2label[i].ignoreInEval]
             key = name if name is not None else f"image {self.images - 1}"
-            self.per_image[key] = {"nbNotIgnoredPixels": int(conf[evaluated].sum()),
-                                   "nbCorrectPixels": int(conf[evaluated, evaluated].sum())}
+            self.per_image[key] = self._pixel_accuracy_counts(conf)
+
+    def _pixel_accuracy_counts(self, conf):
+        evaluated = [i for i in self.eval_ids if not self.label_set.id2label[i].ignoreInEval]
+        if not self.pixel_accuracy_as_original:
+            return {"nbNotIgnoredPixels": int(conf[evaluated].sum()),
+                    "nbCorrectPixels": int(conf[evaluated, evaluated].sum())}
+        ignored = [i for i in range(conf.shape[0]) if i not in evaluated]
+        return {"nbNotIgnoredPixels": int(conf[ignored].sum()),
+                "nbCorrectPixels": int(conf[ignored].sum() - conf[ignored, ignored].sum())}
 
     def _lookup_tables(self):
         if self._tables is None:

@@ -7,11 +7,15 @@ naming the file and the object index.
 """
 import datetime
 import json
+import locale  # noqa: F401  (the original module's namespace)
 import numbers
 import os
+from abc import ABCMeta, abstractmethod  # noqa: F401  (the original module's namespace)
 from collections import namedtuple
 
-from ..errors import AnnotationError
+import numpy as np  # noqa: F401  (the original module's namespace)
+
+from cityscapesscripts.errors import AnnotationError
 
 Point = namedtuple("Point", ["x", "y"])
 
@@ -57,7 +61,7 @@ class CsPoly(CsObject):
         if not self.polygon:
             points = "none"
         elif len(self.polygon) <= 4:
-            points = " ".join(f"({p.x},{p.y})" for p in self.polygon)
+            points = "".join(f"({p.x},{p.y}) " for p in self.polygon)  # trailing space as the original
         else:
             p = self.polygon
             points = f"({p[0].x},{p[0].y}) ({p[1].x},{p[1].y}) ... ({p[-2].x},{p[-2].y}) ({p[-1].x},{p[-1].y})"
@@ -367,3 +371,11 @@ def _point(p):
 def _xyxy(xywh):
     x, y, w, h = xywh
     return [x, y, x + w, y + h]
+
+
+if __name__ == "__main__":  # a small example, as the original prints
+    example = CsPoly()
+    example.label = "car"
+    example.polygon = [Point(0, 0), Point(1, 0), Point(1, 1), Point(0, 1)]
+    print(type(example).__name__)
+    print(example)

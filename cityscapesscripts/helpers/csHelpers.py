@@ -1,22 +1,33 @@
-"""Names that downstream code star-imports from the original ``csHelpers``.
+"""The original ``csHelpers``: label mappings, file-name helpers, printing and JSON.
 
-``from cityscapesscripts.helpers.csHelpers import *`` gives the label
-mappings, the file-name helpers and the usual modules (``np``, ``Image``,
-``json``, ``os``, ``glob``).  Library code of this package raises
+The original evaluation and preparation modules star-imported this module,
+so downstream code reaches these names through them too (mmdetection calls
+``evalInstanceLevelSemanticLabeling.printError``).  ``__all__`` lists the
+original's public names, modules included; the compat modules star-import it
+to expose the same namespace.  Library code of this package raises
 exceptions; only :func:`printError`, kept for compatibility, exits.
 """
-import glob  # noqa: F401  (re-exported)
+import getopt
+import glob
 import json
+import logging
 import math
 import os
 import sys
+import traceback
+from collections import namedtuple
 
-import numpy as np  # noqa: F401  (re-exported)
-from PIL import Image  # noqa: F401  (re-exported)
+import numpy as np
+from PIL import Image, ImageDraw
 
-from ..io.layout import CsFile, frame_id, parse_name
-from .annotation import Annotation  # noqa: F401  (re-exported)
-from .labels import category2labels, id2label, labels, name2label, trainId2label  # noqa: F401
+from cityscapesscripts.io.layout import CsFile, frame_id, parse_name
+from cityscapesscripts.helpers.annotation import Annotation
+from cityscapesscripts.helpers.labels import category2labels, id2label, labels, name2label, trainId2label
+
+__all__ = ["Annotation", "CsFile", "Image", "ImageDraw", "category2labels", "colors", "ensurePath",
+           "getColorEntry", "getCoreImageFileName", "getCsFileInfo", "getDirectory", "getopt", "glob", "id2label",
+           "json", "labels", "logging", "math", "name2label", "namedtuple", "np", "os", "printError", "sys",
+           "traceback", "trainId2label", "writeDict2JSON"]
 
 
 def printError(message):
@@ -88,6 +99,6 @@ def _plain(value):
     return value.__dict__
 
 
-__all__ = ["printError", "colors", "getColorEntry", "CsFile", "getCsFileInfo", "getCoreImageFileName",
-           "getDirectory", "ensurePath", "writeDict2JSON", "labels", "name2label", "id2label",
-           "trainId2label", "category2labels", "Annotation", "np", "Image", "json", "os", "glob", "math", "sys"]
+
+if __name__ == "__main__":
+    printError("Only for include, not executable on its own.")

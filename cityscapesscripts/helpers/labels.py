@@ -86,10 +86,16 @@ def assureSingleInstanceName(name):
 
 
 if __name__ == "__main__":
-    print("{:>21} | {:>3} | {:>7} | {:>14} | {:>10} | {:>12} | {:>12}".format(
-        "name", "id", "trainId", "category", "categoryId", "hasInstances", "ignoreInEval"))
-    print("-" * 98)
-    for label in labels:
-        print("{:>21} | {:>3} | {:>7} | {:>14} | {:>10} | {:>12} | {:>12}".format(
-            label.name, label.id, label.trainId, label.category, label.categoryId,
-            label.hasInstances, label.ignoreInEval))
+    row = "    {:>21} | {:>3} | {:>7} | {:>14} | {:>10} | {:>12} | {:>12}"
+    print("List of cityscapes labels:")
+    print("")
+    print(row.format("name", "id", "trainId", "category", "categoryId", "hasInstances", "ignoreInEval"))
+    print("    " + "-" * 98)
+    for entry in labels:
+        print(row.format(entry.name, entry.id, entry.trainId, entry.category, entry.categoryId,
+                         entry.hasInstances, entry.ignoreInEval))
+    print("")
+    print("Example usages:")
+    print(f"ID of label 'car': {name2label['car'].id}")
+    print(f"Category of label with ID '{name2label['car'].id}': {id2label[name2label['car'].id].category}")
+    print(f"Name of label with trainID '0': {trainId2label[0].name}")

@@ -13,11 +13,16 @@ import os
 import sys
 import time
 
-from .. import cli, parallel
-from ..errors import LayoutError
-from ..helpers.labelset import CITYSCAPES
-from ..io import layout, png
-from . import panoptic
+import numpy as np  # noqa: F401  (the original module's namespace)
+from PIL import Image  # noqa: F401  (the original module's namespace)
+
+from cityscapesscripts import cli, parallel
+from cityscapesscripts.errors import LayoutError
+from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.helpers.labels import id2label, labels  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.helpers.labelset import CITYSCAPES
+from cityscapesscripts.io import layout, png
+from cityscapesscripts.preparation import panoptic
 
 
 def _convert_task(path, folder, use_train_id, label_set, overwrite):

@@ -3,9 +3,13 @@
 Run with no arguments to process ``$CITYSCAPES_DATASET`` as the original;
 ``--help`` lists the new options (dataset, splits, outputs, workers, ...).
 """
+import glob  # noqa: F401  (the original module's namespace)
+import os  # noqa: F401  (the original module's namespace)
 import sys
 
-from .prepare import run
+from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.preparation.json2instanceImg import json2instanceImg  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.preparation.prepare import run
 
 
 def main(argv=None):

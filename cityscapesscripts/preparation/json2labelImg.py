@@ -2,12 +2,45 @@
 
     csJson2labelImg [-t] input.json output.png   (python -m cityscapesscripts.preparation.json2labelImg)
 """
+import getopt  # noqa: F401  (the original module's namespace)
+import os
 import sys
 
-from PIL import Image
+from PIL import Image, ImageDraw  # noqa: F401  (the original module's namespace)
 
-from .. import cli
-from . import convert, rasterize
+from cityscapesscripts import cli
+from cityscapesscripts.helpers.annotation import Annotation  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.helpers.labels import name2label  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.preparation import convert, rasterize
+
+
+def printHelp():
+    """Print the usage of the single-file tool."""
+    _print_usage(["Reads labels as polygons in JSON format and converts them to label images,",
+                  "where each pixel has an ID that represents the ground truth label."])
+
+
+def printError(message):
+    """Print ``ERROR: message`` and the usage, then exit with status 255 (the original's behaviour)."""
+    _usage_error(message, printHelp)
+
+
+def _print_usage(description):
+    print(f"{os.path.basename(sys.argv[0])} [OPTIONS] inputJson outputImg")
+    print("")
+    print("\n".join(description))
+    print("")
+    print("Options:")
+    print(" -h                 Print this help")
+    print(' -t                 Use the "trainIDs" instead of the regular mapping. See "labels.py" for details.')
+
+
+def _usage_error(message, print_help):
+    print(f"ERROR: {message}")
+    print("")
+    print("USAGE:")
+    print_help()
+    sys.exit(-1)
 
 
 def createLabelImage(annotation, encoding, outline=None):
