@@ -43,6 +43,7 @@ setup(
         "console_scripts": [
             "csSampleDataset = cityscapesscripts.sample:main",
             "csDemo = cityscapesscripts.demo:main",
+            "csDownload = cityscapesscripts.download.downloader:main",
             "csConvert = cityscapesscripts.dataset.convert:main",
             "csCreateTrainIdLabelImgs = cityscapesscripts.preparation.createTrainIdLabelImgs:main",
             "csCreateTrainIdInstanceImgs = cityscapesscripts.preparation.createTrainIdInstanceImgs:main",

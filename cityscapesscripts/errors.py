@@ -47,3 +47,12 @@ class BatchError(CityscapesError):
 
     def __reduce__(self):
         return type(self), (self.failures, self.path)
+
+
+class DownloadError(CityscapesError):
+    """csDownload: the site answered with an error, a package failed, or an archive is unsafe."""
+
+
+class CredentialsError(DownloadError):
+    """The Cityscapes site refused the username or password, or none could be obtained."""
+

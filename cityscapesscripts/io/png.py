@@ -80,14 +80,14 @@ def write_png(path, array):
 
 
 @contextlib.contextmanager
-def atomic_target(path):
-    """A temporary path in the folder of ``path``, renamed to ``path`` when the block succeeds."""
+def atomic_target(path, mode=0o644):
+    """A temporary path in the folder of ``path``, renamed to ``path`` (with ``mode``) when the block succeeds."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=folder)
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
