@@ -1,29 +1,31 @@
-"""Build of cityscapesscripts: pure-Python package plus one Cython extension.
+"""Build of cityscapesscripts: pure-Python package plus one optional Cython extension.
 
-The extension is optional at run time (NumPy twins stand in), but ``pip
-install .`` always builds it: Cython and NumPy are build requirements.
+``pip install .`` compiles the extension when a C compiler is there; when the
+build fails the package installs anyway and runs on the NumPy twins of the
+kernels (``optional=True``).  The kernels use plain C types, not NumPy's C API,
+so NumPy is no build requirement.
 """
 import os
+import re
 
-import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, find_packages, setup
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "README.md"), encoding="utf-8") as f:
     long_description = f.read()
+with open(os.path.join(here, "cityscapesscripts", "__init__.py"), encoding="utf-8") as f:
+    version = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)  # the one version string
 
 extensions = cythonize(
     [Extension("cityscapesscripts._kernels", ["cityscapesscripts/_kernels.pyx"],
-               include_dirs=[numpy.get_include()],
-               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-               extra_compile_args=["-O3"] if os.name != "nt" else [])],
+               extra_compile_args=["-O3"] if os.name != "nt" else [], optional=True)],
     compiler_directives={"language_level": 3},
 )
 
 setup(
     name="cityscapesscripts",
-    version="3.0.0",
+    version=version,
     description="Cityscapes ground-truth preparation and evaluation: the original's face, an exact, fast engine",
     long_description=long_description,
     long_description_content_type="text/markdown",

@@ -5,6 +5,7 @@ Each function adds into caller-allocated outputs and has a NumPy twin in
 kernels.py that states the same result plainly.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy
 
 
@@ -133,3 +134,83 @@ def segment_stats(const uint16_t[:, ::1] ids, int64_t[::1] counts, int64_t[:, ::
                     boxes[v, 2] = x - 1
                 if y > boxes[v, 3]:
                     boxes[v, 3] = y
+
+
+cdef inline uint8_t _paeth(int a, int b, int c) noexcept nogil:
+    cdef int pa = b - c, pb = a - c, pc
+    pc = pa + pb
+    if pa < 0:
+        pa = -pa
+    if pb < 0:
+        pb = -pb
+    if pc < 0:
+        pc = -pc
+    if pa <= pb and pa <= pc:
+        return <uint8_t>a
+    if pb <= pc:
+        return <uint8_t>b
+    return <uint8_t>c
+
+
+cdef Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const uint8_t* zero_row,
+                               Py_ssize_t h, Py_ssize_t stride, const Py_ssize_t bpp) noexcept nogil:
+    # Called with a literal bpp from each branch of png_unfilter: at -O3 the compiler clones it
+    # per constant, so the Sub, Average and Paeth loops run with a fixed pixel width.
+    cdef Py_ssize_t y, x
+    cdef uint8_t kind
+    cdef const uint8_t* src
+    cdef const uint8_t* prev = zero_row
+    cdef uint8_t* dst
+    for y in range(h):
+        kind = raw[y * (stride + 1)]
+        src = raw + y * (stride + 1) + 1
+        dst = out + y * stride
+        if kind == 0:
+            memcpy(dst, src, stride)
+        elif kind == 1:
+            for x in range(bpp):
+                dst[x] = src[x]
+            for x in range(bpp, stride):
+                dst[x] = src[x] + dst[x - bpp]
+        elif kind == 2:
+            for x in range(stride):
+                dst[x] = src[x] + prev[x]
+        elif kind == 3:
+            for x in range(bpp):
+                dst[x] = src[x] + (prev[x] >> 1)
+            for x in range(bpp, stride):
+                dst[x] = src[x] + ((<int>dst[x - bpp] + prev[x]) >> 1)
+        elif kind == 4:
+            for x in range(bpp):
+                dst[x] = src[x] + prev[x]
+            for x in range(bpp, stride):
+                dst[x] = src[x] + _paeth(dst[x - bpp], prev[x], prev[x - bpp])
+        else:
+            return y
+        prev = dst
+    return -1
+
+
+def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
+    """Undo PNG row filters: raw holds H rows of (filter byte, W * bpp bytes), out is (H, W * bpp)
+    and receives the pixels; bpp is 1, 2, 3, 4, 6 or 8.  Returns the index of the first row
+    with an unknown filter type (out is then incomplete), or -1."""
+    cdef Py_ssize_t h = out.shape[0], stride = out.shape[1], bad
+    if h == 0 or stride == 0:
+        return -1
+    cdef uint8_t* zero_row = <uint8_t*>calloc(stride, 1)
+    if zero_row == NULL:
+        raise MemoryError()
+    with nogil:
+        if bpp == 1:
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 1)
+        elif bpp == 2:
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 2)
+        elif bpp == 3:
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 3)
+        elif bpp == 4:
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 4)
+        else:
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, bpp)
+    free(zero_row)
+    return bad

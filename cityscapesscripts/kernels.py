@@ -21,7 +21,37 @@ INSTANCE_ID_SPACE = 65536
 
 
 def _use_compiled(compiled):
+    if compiled and not HAVE_EXTENSION:
+        raise RuntimeError("compiled=True but the extension cityscapesscripts._kernels is not built "
+                           "(reinstall with 'pip install .' and a C compiler)")
     return HAVE_EXTENSION if compiled is None else compiled
+
+
+def _input(name, array, dtype, ndim, contiguous=True):
+    """``array`` as ``dtype`` (casting only where no value can change), C-contiguous when asked."""
+    array = np.asarray(array)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
+    if array.dtype != dtype:
+        if not np.can_cast(array.dtype, dtype, "safe"):
+            raise ValueError(f"{name} must be {np.dtype(dtype)}, got {array.dtype}")
+        array = array.astype(dtype)
+    return np.ascontiguousarray(array) if contiguous else array
+
+
+def _output(name, array, dtype, shape):
+    """Check an array the kernels add into: exact dtype and shape, C-contiguous, writeable."""
+    if not isinstance(array, np.ndarray) or array.dtype != dtype or array.shape != shape:
+        got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
+        raise ValueError(f"{name} must be a {np.dtype(dtype)} array of shape {shape}, got {got}")
+    if not (array.flags.c_contiguous and array.flags.writeable):
+        raise ValueError(f"{name} must be C-contiguous and writeable")
+    return array
+
+
+def _same_shape(first, second, names):
+    if first.shape[:2] != second.shape[:2]:
+        raise ValueError(f"{names[0]} is {first.shape} but {names[1]} is {second.shape}")
 
 
 # ---- pixel-level evaluation --------------------------------------------------
@@ -32,10 +62,21 @@ def pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_t
     same_category : (256, 256) uint8, 1 where a prediction counts for the
     category of a label.  conf : (256, 256) int64; inst_* : (65536,) int64.
     """
-    gt = np.ascontiguousarray(gt, dtype=np.uint8)
-    pred = np.ascontiguousarray(pred, dtype=np.uint8)
+    gt = _input("gt", gt, np.uint8, 2)
+    pred = _input("pred", pred, np.uint8, 2)
+    _same_shape(gt, pred, ("gt", "pred"))
+    same_category = _input("same_category", same_category, np.uint8, 2)
+    if same_category.shape != (256, 256):
+        raise ValueError(f"same_category must be (256, 256), got {same_category.shape}")
+    _output("conf", conf, np.int64, (256, 256))
     with_instances = inst is not None
-    inst = np.ascontiguousarray(inst if with_instances else np.zeros((1, 1)), dtype=np.uint16)
+    if with_instances:
+        inst = _input("inst", inst, np.uint16, 2)
+        _same_shape(gt, inst, ("gt", "inst"))
+        for name, counter in (("inst_size", inst_size), ("inst_tp", inst_tp), ("inst_tp_category", inst_tp_category)):
+            _output(name, counter, np.int64, (INSTANCE_ID_SPACE,))
+    else:
+        inst = np.zeros((1, 1), np.uint16)
     if _use_compiled(compiled):
         _kernels.pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_tp_category,
                               with_instances)
@@ -58,8 +99,11 @@ def mask_histogram(mask, ids, hist, compiled=None):
 
     mask : (H, W) uint8 (views of a larger array allowed); ids : (H, W) uint16; hist : (65536,) int64.
     """
-    if mask.dtype != np.uint8:
-        mask = mask.astype(np.uint8)
+    mask = np.asarray(mask)
+    mask = _input("mask", mask.view(np.uint8) if mask.dtype == bool else mask, np.uint8, 2, contiguous=False)
+    ids = _input("ids", ids, np.uint16, 2, contiguous=False)
+    _same_shape(mask, ids, ("mask", "ids"))
+    _output("hist", hist, np.int64, (INSTANCE_ID_SPACE,))
     if _use_compiled(compiled):
         return _kernels.mask_histogram(mask, ids, hist)
     under = ids[mask != 0]
@@ -83,11 +127,12 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     the keys counted in the last row / column, and the first pred id missing
     from ``pred_keys`` (-1 if none).
     """
-    gt_keys = np.ascontiguousarray(gt_keys, dtype=np.uint32)
-    pred_keys = np.ascontiguousarray(pred_keys, dtype=np.uint32)
+    gt_keys, pred_keys = _keys("gt_keys", gt_keys), _keys("pred_keys", pred_keys)
     counts = np.zeros((len(gt_keys) + 1, len(pred_keys) + 1), dtype=np.int64)
-    gt_rgb = np.ascontiguousarray(gt_rgb, dtype=np.uint8)
-    pred_rgb = np.ascontiguousarray(pred_rgb, dtype=np.uint8)
+    gt_rgb = _input("gt_rgb", gt_rgb, np.uint8, 3)
+    pred_rgb = _input("pred_rgb", pred_rgb, np.uint8, 3)
+    if gt_rgb.shape[2] != 3 or gt_rgb.shape != pred_rgb.shape:
+        raise ValueError(f"gt_rgb and pred_rgb must both be (H, W, 3), got {gt_rgb.shape} and {pred_rgb.shape}")
     if _use_compiled(compiled):
         unknown = _kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, counts)
         return counts, int(unknown)
@@ -98,6 +143,14 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     missing = pi == len(pred_keys)
     unknown = int(p_ids[np.argmax(missing)]) if missing.any() else -1
     return counts, unknown
+
+
+def _keys(name, keys):
+    """Sorted segment ids as uint32; a short list, so its values are checked rather than its dtype."""
+    keys = np.asarray(keys)
+    if keys.ndim != 1 or keys.dtype.kind not in "ui" or (keys.size and (keys.min() < 0 or keys.max() >= 2 ** 32)):
+        raise ValueError(f"{name} must be a 1-D array of ids in 0..2**32-1, got {keys.dtype} {keys.shape}")
+    return np.ascontiguousarray(keys, dtype=np.uint32)
 
 
 def _index_in(keys, values):
@@ -116,7 +169,7 @@ def segment_stats(ids, compiled=None):
     ``(min x, min y, max x, max y)``; ids absent from the map keep count 0 and
     box ``(W, H, -1, -1)``.
     """
-    ids = np.ascontiguousarray(ids, dtype=np.uint16)
+    ids = _input("ids", ids, np.uint16, 2)
     h, w = ids.shape
     counts = np.zeros(INSTANCE_ID_SPACE, dtype=np.int64)
     boxes = np.empty((INSTANCE_ID_SPACE, 4), dtype=np.int64)
@@ -129,3 +182,50 @@ def segment_stats(ids, compiled=None):
         ys, xs = np.nonzero(ids == value)
         boxes[value] = (xs.min(), ys.min(), xs.max(), ys.max())
     return counts, boxes
+
+
+# ---- PNG decoding ------------------------------------------------------------------
+def png_unfilter(raw, out, bpp, compiled=None):
+    """Undo the PNG row filters (None, Sub, Up, Average, Paeth) of a decompressed image.
+
+    raw : (H * (1 + W * bpp),) uint8, each row a filter-type byte then its
+    bytes; out : (H, W * bpp) uint8, receives the pixels; bpp : bytes per
+    pixel (1 to 8).  Returns the index of the first row with an unknown
+    filter type (``out`` is then incomplete), or -1.
+    """
+    raw = _input("raw", raw, np.uint8, 1)
+    if not isinstance(out, np.ndarray) or out.ndim != 2:
+        raise ValueError(f"out must be a 2-D uint8 array, got {getattr(out, 'shape', type(out).__name__)}")
+    h, stride = _output("out", out, np.uint8, out.shape).shape
+    if not 1 <= bpp <= 8 or stride % bpp:
+        raise ValueError(f"rows of {stride} bytes do not hold whole pixels of {bpp} bytes")
+    if raw.size != h * (stride + 1):
+        raise ValueError(f"raw has {raw.size} bytes, expected {h * (stride + 1)} for {h} rows of {stride}")
+    if _use_compiled(compiled):
+        return _kernels.png_unfilter(raw, out, bpp)
+    rows = raw.reshape(h, stride + 1)
+    previous = np.zeros(stride, np.int64)
+    for y in range(h):
+        kind, data = rows[y, 0], rows[y, 1:].astype(np.int64)
+        line = np.zeros(stride + bpp, np.int64)  # bpp leading zeros: the pixel left of the first
+        up = np.concatenate([np.zeros(bpp, np.int64), previous])
+        for x in range(bpp, stride + bpp):
+            left, above, upper_left = line[x - bpp], up[x], up[x - bpp]
+            if kind == 0:
+                predicted = 0
+            elif kind == 1:
+                predicted = left
+            elif kind == 2:
+                predicted = above
+            elif kind == 3:
+                predicted = (left + above) // 2
+            elif kind == 4:
+                estimate = left + above - upper_left
+                distances = [abs(estimate - left), abs(estimate - above), abs(estimate - upper_left)]
+                predicted = (left, above, upper_left)[distances.index(min(distances))]
+            else:
+                return y
+            line[x] = (data[x - bpp] + predicted) % 256
+        previous = line[bpp:]
+        out[y] = previous
+    return -1

@@ -122,3 +122,73 @@ def test_segment_stats_twin():
     assert ba[inst[3, 7]].tolist() == [xs.min(), ys.min(), xs.max(), ys.max()]
     flat = np.full((5, 9), 7, np.uint16)  # one run per row
     assert kernels.segment_stats(flat)[1][7].tolist() == [0, 0, 8, 4]
+
+
+# ---- the wrappers check what the compiled loops cannot ----------------------------------
+def _counters():
+    return [np.zeros(65536, np.int64) for _ in range(3)]
+
+
+BAD_CALLS = {
+    "mask over smaller ids": (lambda c: kernels.mask_histogram(np.ones((64, 64), np.uint8), np.zeros((2, 2), np.uint16),
+                                                               np.zeros(65536, np.int64), compiled=c),
+                              r"mask is \(64, 64\) but ids is \(2, 2\)"),
+    "short histogram": (lambda c: kernels.mask_histogram(np.ones((4, 4), np.uint8), np.zeros((4, 4), np.uint16),
+                                                         np.zeros(100, np.int64), compiled=c),
+                        r"hist must be a int64 array of shape \(65536,\), got int64 \(100,\)"),
+    "ids of int32": (lambda c: kernels.mask_histogram(np.ones((4, 4), np.uint8), np.zeros((4, 4), np.int32),
+                                                      np.zeros(65536, np.int64), compiled=c),
+                     "ids must be uint16, got int32"),
+    "pred smaller than gt": (lambda c: kernels.pixel_counts(np.zeros((8, 8), np.uint8), np.zeros((4, 8), np.uint8),
+                                                            None, np.zeros((256, 256), np.uint8),
+                                                            np.zeros((256, 256), np.int64), *_counters(), compiled=c),
+                             r"gt is \(8, 8\) but pred is \(4, 8\)"),
+    "instances of another size": (lambda c: kernels.pixel_counts(
+        np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), np.zeros((8, 9), np.uint16),
+        np.zeros((256, 256), np.uint8), np.zeros((256, 256), np.int64), *_counters(), compiled=c),
+        r"gt is \(8, 8\) but inst is \(8, 9\)"),
+    "gt of int64": (lambda c: kernels.pixel_counts(np.zeros((8, 8), np.int64), np.zeros((8, 8), np.uint8), None,
+                                                   np.zeros((256, 256), np.uint8), np.zeros((256, 256), np.int64),
+                                                   *_counters(), compiled=c),
+                    "gt must be uint8, got int64"),
+    "read-only confusion matrix": (lambda c: kernels.pixel_counts(
+        np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), None, np.zeros((256, 256), np.uint8),
+        np.broadcast_to(np.zeros(1, np.int64), (256, 256)), *_counters(), compiled=c),
+        "conf must be C-contiguous and writeable"),
+    "panoptic images of two sizes": (lambda c: kernels.segment_pair_counts(
+        np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8), [0], [0], compiled=c),
+        r"gt_rgb and pred_rgb must both be \(H, W, 3\), got \(4, 4, 3\) and \(4, 5, 3\)"),
+    "negative segment ids": (lambda c: kernels.segment_pair_counts(
+        np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8), [-1, 0], [0], compiled=c),
+        r"gt_keys must be a 1-D array of ids in 0..2\*\*32-1, got int64 \(2,\)"),
+    "ids with channels": (lambda c: kernels.segment_stats(np.zeros((4, 4, 3), np.uint16), compiled=c),
+                          r"ids must have 2 dimensions, got shape \(4, 4, 3\)"),
+    "raw of the wrong length": (lambda c: kernels.png_unfilter(np.zeros(9, np.uint8), np.zeros((2, 4), np.uint8), 1,
+                                                               compiled=c),
+                                "raw has 9 bytes, expected 10 for 2 rows of 4"),
+    "partial pixels": (lambda c: kernels.png_unfilter(np.zeros(14, np.uint8), np.zeros((2, 6), np.uint8), 4,
+                                                      compiled=c),
+                       "rows of 6 bytes do not hold whole pixels of 4 bytes"),
+}
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("case", sorted(BAD_CALLS))
+def test_kernels_refuse_bad_shapes_and_dtypes(case, compiled):
+    call, message = BAD_CALLS[case]
+    with pytest.raises(ValueError, match=message):
+        call(compiled)
+
+
+def test_compiled_without_the_extension_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(kernels, "HAVE_EXTENSION", False)
+    with pytest.raises(RuntimeError, match="extension cityscapesscripts._kernels is not built"):
+        kernels.segment_stats(np.zeros((2, 2), np.uint16), compiled=True)
+    assert kernels.segment_stats(np.zeros((2, 2), np.uint16))[0][0] == 4  # the NumPy twin answers
+
+
+def test_bool_masks_and_widening_casts_are_accepted():
+    hist = np.zeros(65536, np.int64)
+    mask = np.eye(4, dtype=bool)
+    assert kernels.mask_histogram(mask, np.arange(16, dtype=np.uint8).reshape(4, 4), hist) == 4
+    assert hist[[0, 5, 10, 15]].tolist() == [1, 1, 1, 1]

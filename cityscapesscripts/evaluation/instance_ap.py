@@ -143,10 +143,7 @@ def _size(a):
 
 def read_mask(path):
     """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L")."""
-    image = png.open_image(path)
-    if image.mode != "L":
-        image = image.convert("L")
-    return np.asarray(image)
+    return png.read_grey(path)
 
 
 def _as_uint16(ids, name):

@@ -1,20 +1,31 @@
 """Reading and writing label-map PNGs: 8-bit, 16-bit, RGB(A); atomic writes.
 
+Reading uses a decoder of our own for the PNGs label maps are stored in
+(8-bit grey, palette as indices, 16-bit grey, RGB, RGBA): a chunk walk that
+checks every CRC, libdeflate (the ``deflate`` package) inflating the image
+data into a buffer of the exact size, and a compiled unfilter.  Most of
+Pillow's decoding time is zlib's; libdeflate inflates a full-size label map
+about 15 times faster, so reading takes a half to a third of Pillow's time
+(benchmarks/REPORT.md).  Pillow decodes what we leave to it, chosen per file:
+interlaced images, bit depths below 8, grey with alpha, 16-bit colour, other
+formats, and everything when libdeflate or the compiled extension is missing.
+A corrupted file is an :class:`ImageError` naming it (Pillow ignores some CRC
+errors and returns other pixels), and an image declaring more than
+:data:`MAX_PIXELS` pixels is refused before anything is allocated.
+
 Writing uses a small encoder of our own: every row takes PNG filter 2 (Up)
-and the stream is deflated by libdeflate (the ``deflate`` package) at level 4,
-or, when it is missing, by zlib (run-length strategy for one-channel maps,
-level 4 for colour, where runs repeat every 4 bytes).  Label maps are large
-flat regions, so rows mostly repeat: on full-size Cityscapes frames this
-writes files no larger than Pillow's default in a third to a fifth of its
-time, because Pillow spends most of its time choosing a filter per row
-(benchmarks/REPORT.md has the measurements).  The files are standard PNGs.
-Reading uses Pillow: a decoder of our own (zlib plus a compiled unfilter)
-was no faster.
+and the stream is deflated by libdeflate at level 4, or, when it is missing,
+by zlib (run-length strategy for one-channel maps, level 4 for colour, where
+runs repeat every 4 bytes).  Label maps are large flat regions, so rows
+mostly repeat: on full-size Cityscapes frames this writes files no larger
+than Pillow's default in a third to a fifth of its time, because Pillow
+spends most of its time choosing a filter per row.  The files are standard PNGs.
 
 Every write goes to a temporary name in the target folder and is renamed
 into place, so an interrupted or failed run never leaves a half-written file.
 """
 import contextlib
+import io
 import os
 import struct
 import tempfile
@@ -23,6 +34,7 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from .. import kernels
 from ..errors import ImageError
 
 try:  # libdeflate compresses label maps about twice as fast as zlib, and smaller
@@ -30,8 +42,17 @@ try:  # libdeflate compresses label maps about twice as fast as zlib, and smalle
 except ImportError:  # pragma: no cover - optional speed-up
     _libdeflate = None
 
+#: Largest image, in pixels, that the readers decode: 32 full-size Cityscapes frames.  A file
+#: declaring more is an :class:`ImageError` before any pixel buffer is allocated (a 100 kB PNG
+#: can declare gigabytes).  Raise it here, or pass ``max_pixels=`` to a reader, for larger images.
+MAX_PIXELS = 64 * 2 ** 20
+
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
+# (colour type, bit depth) our decoder handles -> channels: grey, palette (indices), RGB, RGBA
+_DECODED = {(0, 8): 1, (0, 16): 1, (3, 8): 1, (2, 8): 3, (6, 8): 4}
+_ONE_CHANNEL = {(0, 8), (0, 16), (3, 8)}
+_KNOWN_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
 
 def encode_png(array):
@@ -110,26 +131,136 @@ def save_image_atomic(image, path, **params):
         image.save(tmp, fmt, **params)
 
 
-def open_image(path):
-    """Open an image with Pillow, raising :class:`ImageError` naming the file."""
+def _limit(max_pixels):
+    return MAX_PIXELS if max_pixels is None else max_pixels
+
+
+def _check_size(width, height, max_pixels, path):
+    if width * height > _limit(max_pixels):
+        raise ImageError(f"declared size {width}x{height} is more than {_limit(max_pixels)} pixels "
+                         "(raise cityscapesscripts.io.png.MAX_PIXELS or pass max_pixels= to read it)", path)
+
+
+def decode_png(data, name=None, accept=None, max_pixels=None):
+    """Decode PNG bytes with our decoder; None when the file is left to Pillow.
+
+    Returns (H, W) uint8 for 8-bit grey and palette images (palette indices),
+    (H, W) uint16 for 16-bit grey, (H, W, 3) / (H, W, 4) uint8 for RGB / RGBA.
+    Returns None for data that is not a PNG, for flavours Pillow decodes
+    (interlaced, bit depths below 8, grey with alpha, 16-bit colour), for
+    flavours not in ``accept`` (``(PNG colour type, bit depth)`` pairs; all when None),
+    and when libdeflate or the compiled extension is missing.  Raises
+    :class:`ImageError` naming ``name`` for a corrupted or truncated file, or
+    one declaring more than ``max_pixels`` pixels (:data:`MAX_PIXELS` by default).
+
+    >>> decode_png(encode_png(np.array([[1, 2], [3, 4]], np.uint8))).tolist()
+    [[1, 2], [3, 4]]
+    """
+    if data[:8] != _SIGNATURE or _libdeflate is None or not kernels.HAVE_EXTENSION:
+        return None
+    view = memoryview(data)
+    header, idat, pos = None, [], 8
+    while True:
+        if pos + 12 > len(data):
+            raise ImageError("truncated PNG: the file ends before its IEND chunk", name)
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        end = pos + 12 + length
+        label = kind.decode("latin-1")
+        if end > len(data):
+            raise ImageError(f"truncated PNG: chunk {label!r} of {length} bytes runs past the end of the file",
+                             name)
+        if zlib.crc32(view[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+            raise ImageError(f"corrupted PNG: CRC mismatch in chunk {label!r} at byte {pos}", name)
+        body = view[pos + 8:end - 4]
+        if header is None and kind != b"IHDR":
+            raise ImageError(f"corrupted PNG: first chunk is {label!r}, not 'IHDR'", name)
+        if kind == b"IHDR":
+            if length != 13:
+                raise ImageError(f"corrupted PNG: IHDR has {length} bytes, not 13", name)
+            header = struct.unpack(">IIBBBBB", body)
+            width, height, depth, color_type, _, _, interlace = header
+            if width == 0 or height == 0:
+                raise ImageError(f"corrupted PNG: declared size {width}x{height}", name)
+            _check_size(width, height, max_pixels, name)
+            if (interlace or (color_type, depth) not in _DECODED
+                    or (accept is not None and (color_type, depth) not in accept)):
+                return None
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        elif kind not in _KNOWN_CHUNKS and not kind[0] & 0x20:  # bit 5 of the first letter: ancillary
+            raise ImageError(f"unsupported PNG: unknown critical chunk {label!r}", name)
+        pos = end
+    channels = _DECODED[color_type, depth]
+    bpp = channels * depth // 8
+    stride = width * bpp
+    expected = height * (stride + 1)
     try:
-        image = Image.open(path)
-        image.load()
+        raw = _libdeflate.zlib_decompress(idat[0] if len(idat) == 1 else b"".join(idat), expected)
+    except _libdeflate.DeflateError:
+        raise ImageError(f"corrupted PNG: the image data does not inflate to the {expected} bytes "
+                         f"a {width}x{height} image needs", name) from None
+    if len(raw) != expected:
+        raise ImageError(f"corrupted PNG: the image data holds {len(raw)} bytes, "
+                         f"a {width}x{height} image needs {expected}", name)
+    raw = np.frombuffer(raw, np.uint8)
+    pixels = np.empty((height, stride), np.uint8)
+    bad_row = kernels.png_unfilter(raw, pixels, bpp)
+    if bad_row >= 0:
+        raise ImageError(f"corrupted PNG: row {bad_row} has unknown filter type {raw[bad_row * (stride + 1)]}",
+                         name)
+    if depth == 16:
+        return pixels.view(">u2").astype(np.uint16)
+    return pixels if channels == 1 else pixels.reshape(height, width, channels)
+
+
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
         raise ImageError("file not found", path) from None
     except OSError as e:
         raise ImageError(f"cannot read image: {e}", path) from None
+
+
+def _decode(path, accept, max_pixels):
+    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow."""
+    data = _read_bytes(path)
+    array = decode_png(data, path, accept, max_pixels)
+    if array is not None:
+        return array, None
+    return None, _pillow_image(io.BytesIO(data), path, max_pixels)
+
+
+def _pillow_image(source, path, max_pixels):
+    try:
+        image = Image.open(source)
+        _check_size(image.width, image.height, max_pixels, path)
+        image.load()
+    except FileNotFoundError:
+        raise ImageError("file not found", path) from None
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError) as e:
+        raise ImageError(f"cannot read image: {e}", path) from None
     return image
 
 
-def read_label_map(path):
+def open_image(path, max_pixels=None):
+    """Open an image with Pillow, raising :class:`ImageError` naming the file."""
+    return _pillow_image(path, path, max_pixels)
+
+
+def read_label_map(path, max_pixels=None):
     """A single-channel label map as a 2-D array.
 
     8-bit grey and palette images give uint8 (palette indices, not colours),
     16-bit images give uint16, 32-bit ones int32.  Raises :class:`ImageError`
     for a missing or unreadable file, or a multi-channel image.
     """
-    image = open_image(path)
+    array, image = _decode(path, _ONE_CHANNEL, max_pixels)
+    if array is not None:
+        return array
     if image.mode in ("L", "P"):
         return np.asarray(image)
     if image.mode in ("I;16", "I;16B", "I;16L"):
@@ -142,17 +273,27 @@ def read_label_map(path):
                      f"with {len(image.getbands())} channels", path)
 
 
-def read_rgb(path):
-    """An RGB image as (H, W, 3) uint8."""
-    image = open_image(path)
+def read_grey(path, max_pixels=None):
+    """An image as (H, W) uint8 grey values, converted as Pillow's ``convert("L")`` does."""
+    array, image = _decode(path, {(0, 8)}, max_pixels)
+    if array is not None:
+        return array
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
+
+
+def read_rgb(path, max_pixels=None):
+    """An RGB image as (H, W, 3) uint8 (alpha dropped, grey and palette images converted)."""
+    array, image = _decode(path, {(2, 8), (6, 8)}, max_pixels)
+    if array is not None:
+        return array if array.shape[2] == 3 else np.ascontiguousarray(array[..., :3])
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.asarray(image)
 
 
-def read_ids_16bit(path):
+def read_ids_16bit(path, max_pixels=None):
     """An id map that must fit 16 bits (instanceIds) as uint16."""
-    ids = read_label_map(path)
+    ids = read_label_map(path, max_pixels)
     if ids.dtype == np.uint8:
         return ids.astype(np.uint16)
     if ids.dtype != np.uint16:
