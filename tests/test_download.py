@@ -368,3 +368,33 @@ def test_an_unreachable_site_is_retried_then_reported():
         port = s.getsockname()[1]
     with pytest.raises(DownloadError, match=r"cannot reach http://127.0.0.1:\d+: .*\(3 retries\)"):
         downloader.login(base_url=f"http://127.0.0.1:{port}")
+
+
+def test_a_silent_server_times_out_instead_of_hanging(monkeypatch):
+    monkeypatch.setattr(Session, "timeout", 0.2)
+    with socket.socket() as s:  # accepts connections (the kernel's backlog) and never answers
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        with pytest.raises(DownloadError, match=r"timed out.*\(3 retries\)"):
+            downloader.login(base_url=f"http://127.0.0.1:{s.getsockname()[1]}")
+
+
+def test_a_whole_part_left_before_its_rename_is_verified_and_renamed(site, dest):
+    data = site.files["1"][1]
+    (dest / "gtFine_trainvaltest.zip.part").write_bytes(data)
+    assert csDownload(site, "-d", dest, "gtFine_trainvaltest.zip") == 0
+    assert [(r, sent) for _, _, r, sent in site.file_requests()] == [(f"bytes={len(data)}-", 0)]  # answered 416
+    assert os.listdir(dest) == ["gtFine_trainvaltest.zip"]
+
+
+def test_the_exact_size_is_checked_before_the_first_byte(site, dest, monkeypatch):
+    monkeypatch.setattr(downloader, "_free_bytes", lambda folder: 299_500)  # the listed 292KB fit, 300000 bytes do not
+    with pytest.raises(DownloadError, match="not enough space: 300000 more bytes needed, 299500 free"):
+        downloader.download_packages(session=downloader.login(base_url=site.url),
+                                     package_names=["gtFine_trainvaltest.zip"], destination_path=str(dest))
+    assert os.listdir(dest) == []
+
+
+def test_pages_behind_the_login_say_so(site):
+    with pytest.raises(DownloadError, match="redirected to /login: not logged in"):
+        downloader.get_available_packages(session=Session(site.url))
