@@ -49,7 +49,7 @@ def test_accepts_root_annotation_folder_or_split_folder():
 
 
 def test_nothing_found_says_what_it_looked_for(tmp_path):
-    with pytest.raises(LayoutError, match="no Cityscapes frames found; looked for .*gtFine/val/\\*/\\*_gtFine_\\*"):
+    with pytest.raises(LayoutError, match="no Cityscapes frames found; looked for .*gtFine/val/\\*\\*/\\*_gtFine_\\*"):
         CityscapesDataset(tmp_path)
 
 
@@ -66,7 +66,7 @@ def test_custom_label_maps_from_both_files(tmp_path):
     (tmp_path / "label_colors.txt").write_text("0 0 0 unlabeled\n128 64 128 road\n")
     assert [l.name for l in CityscapesDataset(tmp_path).label_set.labels] == ["unlabeled", "road"]
     (tmp_path / "dataset_meta.json").write_text(json.dumps({"labels": ["unlabeled", "car"]}))
-    assert [l.name for l in CityscapesDataset(tmp_path).label_set.labels] == ["unlabeled", "car"]
+    assert [l.name for l in CityscapesDataset(tmp_path).label_set.labels] == ["background", "unlabeled", "car"]
     (tmp_path / "dataset_meta.json").write_text(json.dumps({"labels": ["a", "b"], "background_label": "zz"}))
     with pytest.raises(LabelSetError, match="background_label 'zz' names no label"):
         CityscapesDataset(tmp_path)
@@ -104,7 +104,8 @@ def _decode_with_reference(segmentation):
 
 def test_coco_instances_decode_to_the_instance_maps(tmp_path):
     dataset = CityscapesDataset(SMALL)
-    path = coco.write_coco_instances(dataset, str(tmp_path / "instances_val.json"), jobs=2, progress=False)
+    path, failed = coco.write_coco_instances(dataset, str(tmp_path / "instances_val.json"), jobs=2, progress=False)
+    assert failed == []
     data = json.load(open(path))
     assert [c["id"] for c in data["categories"]] == [24, 25, 26, 27, 28, 31, 32, 33]
     assert len(data["images"]) == len(dataset)
@@ -129,14 +130,14 @@ def test_coco_instances_decode_to_the_instance_maps(tmp_path):
 
 def test_voc_round_trip_keeps_every_evaluated_pixel(tmp_path):
     dataset = CityscapesDataset(SMALL)
-    ids = voc.write_voc(dataset, str(tmp_path / "voc"), save_images=True)
-    assert ids == [f.id for f in dataset]
+    ids, failed = voc.write_voc(dataset, str(tmp_path / "voc"), save_images=True, jobs=2)
+    assert ids == [f.id for f in dataset] and failed == []
     item = Image.open(tmp_path / "voc" / "SegmentationClass" / (ids[0] + ".png"))
     assert item.mode == "P" and (tmp_path / "voc" / "JPEGImages" / (ids[0] + ".jpg")).is_file()
     assert (tmp_path / "voc" / "labelmap.txt").read_text().splitlines()[1] == "background:0,0,0::"
     assert (tmp_path / "voc" / "ImageSets" / "Segmentation" / "val.txt").read_text().split() == ids
-    back, missing = convert.from_voc(str(tmp_path / "voc"), str(tmp_path / "cs"), "val")
-    assert back == ids and missing == []
+    back, missing, failed = convert.from_voc(str(tmp_path / "voc"), str(tmp_path / "cs"), "val")
+    assert back == ids and missing == [] and failed == []
     evaluated = np.array([not (CITYSCAPES.id2label.get(i) or CITYSCAPES.background).ignoreInEval
                           for i in range(256)])
     for frame in dataset:
@@ -155,7 +156,7 @@ def test_voc_round_trip_keeps_every_evaluated_pixel(tmp_path):
 
 def test_cityscapes_to_cityscapes_with_label_maps(tmp_path):
     dataset = CityscapesDataset(SMALL)
-    assert convert.to_cityscapes(dataset, str(tmp_path / "same")) == []
+    assert convert.to_cityscapes(dataset, str(tmp_path / "same")) == ([], [])
     for frame in dataset:
         for kind in ("labelIds", "instanceIds", "color"):
             assert_same_png(frame.paths[kind], tmp_path / "same" / "gtFine" / "val" / frame.city /
@@ -163,7 +164,7 @@ def test_cityscapes_to_cityscapes_with_label_maps(tmp_path):
     assert LabelSet.load(str(tmp_path / "same" / "dataset_meta.json")).labels[7].name == "road"
     small_map = tmp_path / "label_colors.txt"
     small_map.write_text("0 0 0 unlabeled\n128 64 128 road\n0 0 142 car\n")
-    missing = convert.to_cityscapes(dataset, str(tmp_path / "small"), label_map=str(small_map))
+    missing, failed = convert.to_cityscapes(dataset, str(tmp_path / "small"), label_map=str(small_map))
     assert "sky" in missing and "road" not in missing and "car" not in missing
     frame = dataset[0]
     out = png.read_label_map(str(tmp_path / "small" / "gtFine" / "val" / frame.city / f"{frame.id}_gtFine_labelIds.png"))
@@ -179,11 +180,25 @@ def test_frame_ids_for_foreign_names():
         cityscapes_frame_id("photo 12.jpg", 3).endswith("_000003")
 
 
-def test_label_colors_cannot_hold_repeated_colours(tmp_path):
-    with pytest.raises(ValueError, match="repeats colours"):
-        save_label_set(str(tmp_path), CITYSCAPES, "label_colors")
+def test_label_files_need_contiguous_ids(tmp_path):
+    path = save_label_set(str(tmp_path), CITYSCAPES, "label_colors")  # repeated colours are fine
+    assert [l.name for l in LabelSet.load(path).labels] == [l.name for l in CITYSCAPES.labels if l.id >= 0]
     path = save_label_set(str(tmp_path), CITYSCAPES, "dataset_meta")
     assert [l.name for l in LabelSet.load(path).labels] == [l.name for l in CITYSCAPES.labels if l.id >= 0]
+    gappy = LabelSet.load(_write(tmp_path / "meta.json", json.dumps(
+        {"label_map": {"0": "background", "1": "car", "5": "tree"}})))
+    for kind in ("label_colors", "dataset_meta"):
+        with pytest.raises(LabelSetError, match=r"ids must be 0..2 without gaps.*missing ids \[2, 3, 4\]"):
+            save_label_set(str(tmp_path / kind), gappy, kind)
+    dataset = CityscapesDataset(SMALL, label_set=gappy)
+    with pytest.raises(LabelSetError, match="without gaps"):
+        convert.to_cityscapes(dataset, str(tmp_path / "out"), label_map="source")
+    assert not (tmp_path / "out" / "gtFine").exists()  # nothing half-written
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
 
 
 def test_cli(tmp_path, capsys):
@@ -202,8 +217,8 @@ def test_voc_names_missing_from_the_label_set_are_reported(tmp_path):
     voc.write_voc(dataset, str(tmp_path / "voc"), save_images=False)
     labelmap = tmp_path / "voc" / "labelmap.txt"
     labelmap.write_text(labelmap.read_text().replace("road:", "highway:"))
-    ids, missing = convert.from_voc(str(tmp_path / "voc"), str(tmp_path / "cs"), "val")
-    assert missing == ["highway"] and len(ids) == len(dataset)
+    ids, missing, failed = convert.from_voc(str(tmp_path / "voc"), str(tmp_path / "cs"), "val")
+    assert missing == ["highway"] and len(ids) == len(dataset) and failed == []
     frame = dataset[0]
     out = png.read_label_map(str(tmp_path / "cs" / "gtFine" / "val" / frame.city / f"{frame.id}_gtFine_labelIds.png"))
     assert not (out == 7).any() and (out[frame.semantic() == 7] == 0).all()  # road became background

@@ -48,16 +48,15 @@ def test_dataset_folder_prefers_meta(tmp_path):
     (tmp_path / "label_colors.txt").write_text("0 0 0 a\n1 1 1 b\n")
     assert [label.name for label in LabelSet.for_dataset(tmp_path).labels] == ["a", "b"]
     (tmp_path / "dataset_meta.json").write_text(json.dumps({"labels": ["x", "y", "z"]}))
-    assert [label.name for label in LabelSet.for_dataset(tmp_path).labels] == ["x", "y", "z"]
+    assert [label.name for label in LabelSet.for_dataset(tmp_path).labels] == ["background", "x", "y", "z"]
     assert LabelSet.for_dataset(tmp_path / "nothing") is CITYSCAPES
 
 
 @pytest.mark.parametrize("text, message", [
-    ("0 0 0 a\n0 0 0 b\n", r"colour \(0, 0, 0\) is used by both 'a' and 'b'"),
     ("0 0 0 a\n1 1 1 a\n", "label name 'a' appears twice"),
     ("0 0 300 a\n", "line 1: colour .* 0..255"),
     ("0 zero 0 a\n", "line 1: colour .* not three integers"),
-    ("0 0 a\n", "line 1: expected 'R G B name'"),
+    ("0 0 a\n", "line 1: expected 'R G B name' or 'name'"),
     ("# nothing\n", "defines no labels"),
 ])
 def test_label_colors_errors(tmp_path, text, message):
@@ -86,3 +85,53 @@ def test_label_set_pickles():
     assert pickle.loads(pickle.dumps(CITYSCAPES)) == CITYSCAPES
     assert np.array_equal(pickle.loads(pickle.dumps(CITYSCAPES)).id_to_train_id, CITYSCAPES.id_to_train_id)
     assert len(CITYSCAPES.labels) == len(labels)
+
+
+def test_label_colors_as_datumaro_writes_them(tmp_path):
+    """Datumaro's Cityscapes map: repeated colours, names without spaces, the licence plate at 34."""
+    path = tmp_path / "label_colors.txt"
+    lines = ["{} {} {} ".format(*l.color) + l.name.replace(' ', '') for l in labels if l.id >= 0] + ["0 0 142 licenseplate"]
+    path.write_text("\n".join(lines) + "\n")
+    ls = LabelSet.from_label_colors(path)
+    assert ls.background.name == "unlabeled" and ls.name2label["egovehicle"].id == 1
+    assert ls.name2label["licenseplate"].id == 34 and ls.name2label["licenseplate"].ignoreInEval
+    # the Cityscapes map keeps the Cityscapes train ids, so conversions see the 19 classes
+    assert np.array_equal(ls.id_to_train_id[:34], CITYSCAPES.id_to_train_id[:34]) and ls.id_to_train_id[34] == 255
+    assert ls.name2label["trafficlight"].category == "object" and ls.name2label["car"].hasInstances
+    # a repeated colour decodes to the first label that has it
+    assert ls.color_to_id[(0, 0, 0)] == 0 and ls.color_to_id[(0, 0, 142)] == 26
+
+
+@pytest.mark.parametrize("text, names, background", [
+    # no black label: a 'background' label is added at id 0 and the others move up (Datumaro's rule)
+    ("128 64 128 road\n0 0 142 car\n", ["background", "road", "car"], "background"),
+    # a label called background moves to id 0
+    ("1 1 1 a\n2 2 2 background\n", ["background", "a"], "background"),
+    # lines without a colour, names with spaces
+    ("road\ntraffic light\n", ["background", "road", "traffic light"], "background"),
+    ("9 9 9 my thing\n0 0 0 void\n", ["my thing", "void"], "void"),
+])
+def test_label_colors_background_rule(tmp_path, text, names, background):
+    path = tmp_path / "label_colors.txt"
+    path.write_text(text)
+    ls = LabelSet.from_label_colors(path)
+    assert [label.name for label in ls.labels] == names and [label.id for label in ls.labels] == list(range(len(names)))
+    assert ls.background.name == background
+
+
+def test_dataset_meta_background_rule(tmp_path):
+    path = tmp_path / "dataset_meta.json"
+    path.write_text(json.dumps({"labels": ["a", "b"]}))
+    ls = LabelSet.load(path)
+    assert [(l.name, l.id) for l in ls.labels] == [("background", 0), ("a", 1), ("b", 2)]
+    assert ls.labels[1].color == (128, 0, 0) and ls.labels[2].color == (0, 128, 0)  # VOC palette by id
+    # Datumaro writes labels, label_map (the coloured ones) and the background
+    path.write_text(json.dumps({"labels": ["sky", "x", "y"], "label_map": {"0": "sky", "2": "y"},
+                                "segmentation_colors": [[70, 130, 180], [0, 0, 0]], "background_label": "2"}))
+    ls = LabelSet.load(path)
+    assert [(l.name, l.id, l.color) for l in ls.labels] == [("sky", 0, (70, 130, 180)), ("x", 1, (128, 0, 0)),
+                                                            ("y", 2, (0, 0, 0))]
+    assert ls.background.name == "y"
+    path.write_text(json.dumps({"label_map": {"0": "a", "3": "b"}}))
+    with pytest.raises(LabelSetError, match="id 0 is taken; set background_label"):
+        LabelSet.load(path)

@@ -6,19 +6,26 @@ folders such as ``leftImg8bit/``; :class:`CityscapesDataset` also accepts a
 ``label_colors.txt`` at the root replaces the Cityscapes label table.
 """
 import glob
+import io
+import json
 import os
+import re
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import LayoutError
+from ..errors import LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
 from ..preparation import rasterize
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_FOLDER = "leftImg8bit"
+PANOPTIC_PREFIX = "cityscapes_panoptic_"
+_GT_NAME = re.compile(r"(?P<id>.+)_(?P<type>gt[A-Za-z]+)_(?P<modality>{})\.(?:png|json)$".format(
+    "|".join(layout.GT_MODALITIES)))
 
 
 @dataclass
@@ -32,11 +39,15 @@ class InstanceMask:
 
 @dataclass
 class Frame:
-    """One frame: ``{city}_{seq}_{frame}``, its split and city, and the paths of every modality present.
+    """One frame: its name, split and folder, and the paths of every modality present.
 
-    ``paths`` keys are ground-truth modalities (``polygons``, ``labelIds``,
+    ``id`` is the file name's frame part (``{city}_{seq}_{frame}`` in a real
+    tree, any name in trees other tools write); ``city`` is the folder below
+    the split that holds it (``''`` at the top, ``a/b`` nested).  ``paths``
+    keys are ground-truth modalities (``polygons``, ``labelIds``,
     ``labelTrainIds``, ``instanceIds``, ``instanceTrainIds``, ``color``,
-    ``panoptic``) and image types (``leftImg8bit``, ...).
+    ``panoptic``) and image folders (``leftImg8bit``, ...).  A frame may have
+    only an image.
     """
     id: str
     split: str
@@ -45,16 +56,29 @@ class Frame:
     label_set: object = CITYSCAPES
     annotation_type: str = "gtFine"
 
-    def image(self, kind="leftImg8bit"):
+    @property
+    def item_id(self):
+        """The frame's name in other formats: the frame id when its folder is its city, else its path
+        below the split (``a/b/1``), as Datumaro names items."""
+        if not self.city or (is_frame_id(self.id) and self.city == self.id.split("_")[0]):
+            return self.id
+        return f"{self.city}/{self.id}"
+
+    @property
+    def annotated(self):
+        """Whether the frame has any ground truth (else it is an image alone)."""
+        return any(kind in self.paths for kind in layout.GT_MODALITIES)
+
+    def image(self, kind=IMAGE_FOLDER):
         """The camera image as an (H, W, 3) uint8 array."""
         if kind not in self.paths:
-            raise LayoutError(f"frame {self.id} has no {kind} image")
+            raise LayoutError(f"frame {self.item_id} has no {kind} image")
         return png.read_rgb(self.paths[kind])
 
     def annotation(self):
         """The polygon annotation (:class:`Annotation`)."""
         if "polygons" not in self.paths:
-            raise LayoutError(f"frame {self.id} has no polygon file")
+            raise LayoutError(f"frame {self.item_id} has no polygon file")
         annotation = Annotation()
         annotation.fromJsonFile(self.paths["polygons"])
         return annotation
@@ -62,17 +86,38 @@ class Frame:
     def _object_map(self):
         return rasterize.rasterize(self.annotation(), self.label_set)
 
+    def _missing(self, what):
+        found = ", ".join(sorted(self.paths)) or "nothing"
+        return LayoutError(f"frame {self.item_id} ({self.split}) has no {what} (found: {found})")
+
     def semantic(self):
-        """Label ids, (H, W) uint8: from ``*_labelIds.png``, else drawn from the polygons."""
+        """Label ids, (H, W) uint8, from the first present of ``*_labelIds.png``, ``*_instanceIds.png``,
+        the polygons and ``*_labelTrainIds.png`` (train ids mapped back to ids; 255 to the background)."""
         if "labelIds" in self.paths:
             return png.read_label_map(self.paths["labelIds"])
-        return rasterize.encode(self._object_map(), "labelIds")
+        if "instanceIds" in self.paths:
+            ids = png.read_ids_16bit(self.paths["instanceIds"])
+            return np.where(ids >= 1000, ids // 1000, ids).astype(np.uint8)
+        if "polygons" in self.paths:
+            return rasterize.encode(self._object_map(), "labelIds")
+        if "labelTrainIds" in self.paths:
+            return self.label_set.train_id_to_id[png.read_label_map(self.paths["labelTrainIds"])]
+        raise self._missing("labelIds, instanceIds, polygons or labelTrainIds")
 
     def instance_ids(self):
-        """Instance ids, (H, W) uint16: from ``*_instanceIds.png``, else drawn from the polygons."""
+        """Instance ids, (H, W) uint16, from the first present of ``*_instanceIds.png``, the polygons,
+        ``*_instanceTrainIds.png`` (train ids mapped back) and the label ids (no instances)."""
         if "instanceIds" in self.paths:
             return png.read_ids_16bit(self.paths["instanceIds"])
-        return rasterize.encode(self._object_map(), "instanceIds")
+        if "polygons" in self.paths:
+            return rasterize.encode(self._object_map(), "instanceIds")
+        if "instanceTrainIds" in self.paths:
+            ids = png.read_ids_16bit(self.paths["instanceTrainIds"]).astype(np.int64)
+            label_ids = self.label_set.train_id_to_id[np.where(ids >= 1000, ids // 1000, ids)]
+            return np.where(ids >= 1000, label_ids.astype(np.int64) * 1000 + ids % 1000, label_ids).astype(np.uint16)
+        if "labelIds" in self.paths or "labelTrainIds" in self.paths:
+            return self.semantic().astype(np.uint16)
+        raise self._missing("instanceIds, polygons, instanceTrainIds, labelIds or labelTrainIds")
 
     def instances(self):
         """Objects of classes with instances, in id order.
@@ -94,6 +139,12 @@ class Frame:
 class CityscapesDataset:
     """The frames of a Cityscapes tree, in a stable (sorted) order.
 
+    Reads real Cityscapes trees and every tree Datumaro writes: frames at any
+    depth below ``{annotations}/{split}`` named ``{id}_{annotations}_{modality}``,
+    images ``leftImg8bit/{split}/{id}_leftImg8bit.{png,jpg,bmp,...}`` (items
+    with only an image are frames too); ``{annotations}/cityscapes_panoptic_{split}``
+    holds the panoptic PNGs and is not a split.
+
     Parameters
     ----------
     root : path
@@ -111,53 +162,63 @@ class CityscapesDataset:
         base, parent = os.path.basename(root), os.path.basename(os.path.dirname(root))
         if base in layout.ANNOTATION_TYPES:
             root, annotations = os.path.dirname(root), base
-        elif parent in layout.ANNOTATION_TYPES:
-            root, annotations, split = os.path.dirname(os.path.dirname(root)), parent, base
+        elif parent in layout.ANNOTATION_TYPES or parent == IMAGE_FOLDER:
+            root, split = os.path.dirname(os.path.dirname(root)), base
+            annotations = parent if parent != IMAGE_FOLDER else annotations
         self.root, self.split, self.annotation_type = root, split, annotations
         self.label_set = label_set or LabelSet.for_dataset(root)
         self.frames = self._discover() if os.path.isdir(root) else []
         if not self.frames:
-            looked = os.path.join(root, annotations, split or "*", "*", f"*_{annotations}_*")
-            raise LayoutError(f"no Cityscapes frames found; looked for {looked} and "
-                              f"{os.path.join(root, '*', split or '*', '*', '*_*.png')}")
+            found = self.splits()
+            raise LayoutError(
+                "no Cityscapes frames found; looked for "
+                f"{os.path.join(root, annotations, split or '*', '**', f'*_{annotations}_*')} and "
+                f"{os.path.join(root, IMAGE_FOLDER, split or '*', '**', f'*_{IMAGE_FOLDER}.*')}"
+                + (f"; splits present: {', '.join(found)}" if found else ""))
+
+    def splits(self):
+        """Split folders present under the annotation and image folders (not the panoptic folders)."""
+        names = set()
+        for folder in (self.annotation_type, IMAGE_FOLDER):
+            names.update(s for s in layout.splits_of(self.root, folder) if not s.startswith(PANOPTIC_PREFIX))
+        return sorted(names)
 
     def _discover(self):
         frames = {}
-        splits = [self.split] if self.split else layout.splits_of(self.root, self.annotation_type) or ["*"]
-        for split in splits:
-            gt_pattern = os.path.join(self.root, self.annotation_type, split, "*", "*")
-            for path in sorted(glob.glob(gt_pattern)):
-                try:
-                    parsed = layout.parse_name(path)
-                except LayoutError:
-                    continue
-                frame = self._frame(frames, path, parsed)
-                frame.paths[parsed.type2 or parsed.type] = path
-            panoptic = os.path.join(self.root, self.annotation_type, f"cityscapes_panoptic_{split}", "*_panoptic.png")
-            for path in sorted(glob.glob(panoptic)):
-                key = layout.frame_id(path)
-                if key in frames:
-                    frames[key].paths["panoptic"] = path
+        for split in [self.split] if self.split else self.splits():
+            split_dir = os.path.join(self.root, self.annotation_type, split)
+            for path, rel in _walk(split_dir):
+                match = _GT_NAME.fullmatch(os.path.basename(rel))
+                if match and match["type"] == self.annotation_type:
+                    frame = self._frame(frames, split, os.path.dirname(rel), match["id"])
+                    frame.paths[match["modality"]] = path
             for folder in sorted(os.listdir(self.root)):
-                if folder.startswith("gt") or not os.path.isdir(os.path.join(self.root, folder, split if
-                                                                                 split != "*" else "")):
+                if folder.startswith("gt") or not os.path.isdir(os.path.join(self.root, folder, split)):
                     continue
-                for path in sorted(glob.glob(os.path.join(self.root, folder, split, "*", "*"))):
-                    if os.path.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
+                suffix = "_" + folder
+                for path, rel in _walk(os.path.join(self.root, folder, split)):
+                    stem, ext = os.path.splitext(rel)
+                    if ext.lower() not in IMAGE_EXTENSIONS:
                         continue
-                    try:
-                        key = layout.frame_id(path)
-                    except LayoutError:
-                        continue
-                    if key in frames:
-                        frames[key].paths[folder] = path
-        return [frames[k] for k in sorted(frames)]
+                    stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem
+                    if folder == IMAGE_FOLDER:  # an image alone is an item (Datumaro's rule)
+                        frame = self._frame(frames, split, os.path.dirname(stem), os.path.basename(stem))
+                    else:
+                        frame = frames.get((split, stem))
+                    if frame is not None:
+                        frame.paths[folder] = path
+            panoptic = os.path.join(self.root, self.annotation_type, PANOPTIC_PREFIX + split)
+            by_id = {frame.id: frame for (s, _), frame in frames.items() if s == split}
+            for path in sorted(glob.glob(os.path.join(panoptic, "*_panoptic.png"))):
+                frame = by_id.get(os.path.basename(path).rsplit("_", 2)[0])
+                if frame is not None:
+                    frame.paths["panoptic"] = path
+        return [frames[key] for key in sorted(frames)]
 
-    def _frame(self, frames, path, parsed):
-        key = f"{parsed.city}_{parsed.sequenceNb}_{parsed.frameNb}"
+    def _frame(self, frames, split, folder, name):
+        key = (split, f"{folder}/{name}" if folder else name)
         if key not in frames:
-            split = os.path.basename(os.path.dirname(os.path.dirname(path)))
-            frames[key] = Frame(key, split, parsed.city, {}, self.label_set, self.annotation_type)
+            frames[key] = Frame(name, split, folder, {}, self.label_set, self.annotation_type)
         return frames[key]
 
     def __len__(self):
@@ -170,38 +231,99 @@ class CityscapesDataset:
         return self.frames[index]
 
 
+def frame_name(frame):
+    """How a frame is named in its error: its split and item id."""
+    return f"{frame.split}/{frame.item_id}"
+
+
+def _walk(folder):
+    """``(path, path relative to folder with '/')`` of every file below ``folder``, sorted; files that
+    are (or lie below) symbolic links leading out of ``folder`` are refused."""
+    if not os.path.isdir(folder):
+        return []
+    real_root = os.path.realpath(folder)
+    out = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        if not is_inside(os.path.realpath(dirpath), real_root):
+            raise LayoutError(f"a symbolic link leads out of {folder}", dirpath)
+        dirnames.sort()
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not is_inside(os.path.realpath(path), real_root):
+                raise LayoutError(f"symbolic link leads out of {folder} to {os.path.realpath(path)}", path)
+            out.append((path, os.path.relpath(path, folder).replace(os.sep, "/")))
+    return sorted(out, key=lambda p: p[1])
+
+
+def is_frame_id(name):
+    """Whether ``name`` is ``{city}_{seq}_{frame}`` with six-digit numbers.
+
+    >>> is_frame_id("lindau_000001_000019"), is_frame_id("defaultcity_1_2")
+    (True, False)
+    """
+    parts = name.split("_")
+    return len(parts) == 3 and bool(parts[0]) and all(len(p) == 6 and p.isdigit() for p in parts[1:])
+
+
+def is_inside(path, folder):
+    """Whether ``path`` is ``folder`` or below it (both absolute, already resolved)."""
+    return os.path.commonpath([path, folder]) == folder
+
+
+def inside(folder, name, source):
+    """``folder/name`` for a ``name`` read from a file, refusing names that leave ``folder``.
+
+    ``source`` says where the name came from (``"list.txt, line 3"``).  Absolute
+    names, ``..`` and symbolic links leading out of ``folder`` raise
+    :class:`LayoutError`.
+    """
+    if not name or os.path.isabs(name) or name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+        raise LayoutError(f"{source}: name {name!r} leaves its folder {folder}")
+    path = os.path.join(folder, name)
+    real_folder = os.path.realpath(folder)
+    if not is_inside(os.path.realpath(path), real_folder):
+        raise LayoutError(f"{source}: {path} is a symbolic link leading out of {folder}")
+    return path
+
+
 def cityscapes_frame_id(name, index):
     """The frame id to write an item under.
 
-    A name that already is ``{city}_{seq}_{frame}`` (six-digit numbers) is
-    kept; any other name becomes ``default_{crc}_{index}``: ``crc`` is the
-    CRC-32 of the name modulo 10^6 and ``index`` its position, both six digits,
-    so the same input always gives the same ids.
+    A name whose last part already is ``{city}_{seq}_{frame}`` (six-digit
+    numbers) keeps that part; any other name becomes
+    ``default_{crc}_{index}``: ``crc`` is the CRC-32 of the name modulo 10^6
+    and ``index`` its position, both six digits, so the same input always
+    gives the same ids.
     """
-    parts = name.split("_")
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    parts = base.split("_")
     if len(parts) >= 3 and all(len(p) == 6 and p.isdigit() for p in parts[-2:]) and parts[0]:
-        return "_".join(parts[-3:]) if len(parts) == 3 else f"{'-'.join(parts[:-2])}_{parts[-2]}_{parts[-1]}"
+        return base if len(parts) == 3 else f"{'-'.join(parts[:-2])}_{parts[-2]}_{parts[-1]}"
     return f"default_{zlib.crc32(name.encode()) % 1000000:06d}_{index:06d}"
+
+
+def make_split_folders(root, split, annotation_type="gtFine"):
+    """Create ``{annotation_type}/{split}`` and ``leftImg8bit/{split}`` (Datumaro's importer needs both)."""
+    for folder in (annotation_type, IMAGE_FOLDER):
+        os.makedirs(os.path.join(root, folder, split), exist_ok=True)
 
 
 def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=None, label_set=CITYSCAPES,
                 outputs=("labelIds", "instanceIds", "color"), image_ext=".png", annotation_type="gtFine",
-                polygons=None):
+                polygons=None, folder=None):
     """Write one frame into the Cityscapes layout; returns the paths written.
 
     label_ids : (H, W) uint8 label ids of ``label_set``; instance_ids : (H, W)
     ``id * 1000 + k`` map (default: the label ids); image : (H, W, 3) uint8;
-    polygons : an annotation dict to save as ``*_polygons.json``.
+    polygons : an annotation dict to save as ``*_polygons.json``; folder : the
+    folder below the split (default: the city of ``frame_id``).  Every file is
+    encoded before the first is written, and each is written atomically.
     """
-    city = frame_id.split("_")[0]
-    gt_dir = os.path.join(root, annotation_type, split, city)
-    os.makedirs(gt_dir, exist_ok=True)
-    base = os.path.join(gt_dir, f"{frame_id}_{annotation_type}_")
-    written = []
+    folder = frame_id.split("_")[0] if folder is None else folder
+    files = []
+    base = os.path.join(root, annotation_type, split, folder, f"{frame_id}_{annotation_type}_")
     if polygons is not None:
-        import json
-        png.write_atomic(base + "polygons.json", json.dumps(polygons, indent=4).encode())
-        written.append(base + "polygons.json")
+        files.append((base + "polygons.json", json.dumps(polygons, indent=4).encode()))
     if label_ids is not None:
         label_ids = np.asarray(label_ids, dtype=np.uint8)
         inst = label_ids.astype(np.uint16) if instance_ids is None else np.asarray(instance_ids, dtype=np.uint16)
@@ -212,36 +334,43 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
                 data = rasterize.instances_from_ids(inst, label_set)
             else:
                 data = rasterize.from_label_ids(label_ids, encoding, label_set)
-            path = base + encoding + ".png"
-            png.write_png(path, data)
-            written.append(path)
+            files.append((base + encoding + ".png", png.encode_png(data)))
     if image is not None:
-        img_dir = os.path.join(root, "leftImg8bit", split, city)
-        os.makedirs(img_dir, exist_ok=True)
-        path = os.path.join(img_dir, f"{frame_id}_leftImg8bit{image_ext}")
+        path = os.path.join(root, IMAGE_FOLDER, split, folder, f"{frame_id}_{IMAGE_FOLDER}{image_ext}")
+        image = np.asarray(image, dtype=np.uint8)
         if image_ext == ".png":
-            png.write_png(path, np.asarray(image, dtype=np.uint8))
+            files.append((path, png.encode_png(image)))
         else:
             from PIL import Image
-            png.save_image_atomic(Image.fromarray(np.asarray(image, dtype=np.uint8)), path, quality=95)
-        written.append(path)
-    return written
+            buffer = io.BytesIO()
+            Image.fromarray(image).save(buffer, Image.registered_extensions().get(image_ext.lower(), "JPEG"),
+                                        quality=95)
+            files.append((path, buffer.getvalue()))
+    for path, data in files:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        png.write_atomic(path, data)
+    return [path for path, _ in files]
 
 
 def save_label_set(root, label_set, kind="label_colors"):
-    """Write ``label_colors.txt`` (``kind='label_colors'``) or ``dataset_meta.json`` describing ``label_set``."""
-    import json
-    drawn = [label for label in label_set.labels if label.id >= 0]
+    """Write ``label_colors.txt`` (``kind='label_colors'``) or ``dataset_meta.json`` describing ``label_set``.
+
+    Both files give ids by position (Datumaro reads them so), so the drawn
+    labels' ids must be 0..N-1; otherwise :class:`LabelSetError`.
+    """
+    drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
+    ids = [label.id for label in drawn]
+    if ids != list(range(len(drawn))):
+        gaps = sorted(set(range(max(ids) + 1)) - set(ids))
+        raise LabelSetError(f"cannot write {kind}: its label ids must be 0..{len(drawn) - 1} without gaps, as "
+                            f"other tools number labels by position; missing ids {gaps[:10]}", label_set.name)
     if kind == "label_colors":
-        colors = [label.color for label in drawn]
-        if len(set(colors)) != len(colors):
-            raise ValueError("the label set repeats colours, which label_colors.txt cannot hold; "
-                             "save a dataset_meta.json instead")
         text = "".join(f"{r} {g} {b} {label.name}\n" for label in drawn for r, g, b in [label.color])
         path = os.path.join(root, "label_colors.txt")
         png.write_atomic(path, text.encode())
     else:
-        meta = {"label_map": {str(label.id): label.name for label in drawn},
+        meta = {"labels": [label.name for label in drawn],
+                "label_map": {str(label.id): label.name for label in drawn},
                 "segmentation_colors": [list(label.color) for label in drawn],
                 "background_label": str(label_set.background.id)}
         path = os.path.join(root, "dataset_meta.json")

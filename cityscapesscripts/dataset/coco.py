@@ -5,6 +5,7 @@ dataset root), ``categories`` (Cityscapes ids and names of the evaluated
 classes with instances), ``annotations`` with compressed RLE masks, area,
 bbox ``[x, y, w, h]`` and ``iscrowd`` (1 for group regions, ids < 1000).
 """
+import functools
 import json
 import os
 
@@ -12,6 +13,8 @@ import numpy as np
 
 from .. import kernels, parallel
 from ..io import png, rle
+from ..preparation import panoptic
+from .cityscapes import frame_name
 
 
 def coco_categories(label_set):
@@ -42,19 +45,75 @@ def _frame_task(frame):
     return ids.shape, frame_annotations(ids, frame.label_set)
 
 
+def image_entry(dataset, frame, image_id, shape):
+    """The COCO ``images`` entry of a frame: integer id, the leftImg8bit path relative to the root."""
+    file_name = frame.paths.get("leftImg8bit")
+    folder = f"{frame.city}/" if frame.city else ""
+    return {"id": image_id, "file_name": os.path.relpath(file_name, dataset.root).replace(os.sep, "/") if file_name
+            else f"leftImg8bit/{frame.split}/{folder}{frame.id}_leftImg8bit.png",
+            "height": int(shape[0]), "width": int(shape[1]), "frame_id": frame.item_id}
+
+
 def write_coco_instances(dataset, out_file, jobs=None, progress=None):
-    """Write the COCO instances JSON of a :class:`CityscapesDataset`; returns its path."""
-    images, annotations = [], []
-    for image_id, (frame, (shape, found)) in enumerate(
-            zip(dataset, parallel.collect(_frame_task, list(dataset), jobs, "coco", progress)), 1):
-        file_name = frame.paths.get("leftImg8bit")
-        images.append({"id": image_id, "file_name": os.path.relpath(file_name, dataset.root) if file_name else
-                       f"leftImg8bit/{frame.split}/{frame.city}/{frame.id}_leftImg8bit.png",
-                       "height": int(shape[0]), "width": int(shape[1]), "frame_id": frame.id})
+    """Write the COCO instances JSON of a :class:`CityscapesDataset`; returns ``(path, [ItemError] failed)``.
+
+    Frames with only an image are listed without annotations.
+    """
+    images, annotations, failed = [], [], []
+    results = iter(list(parallel.map_items(_frame_task, [f for f in dataset if f.annotated], jobs, "coco",
+                                           progress, frame_name)))
+    for frame in dataset:
+        result = next(results) if frame.annotated else (_image_size(frame), [])
+        if isinstance(result, parallel.ItemError):
+            failed.append(result)
+            continue
+        shape, found = result
+        image_id = len(images) + 1
+        images.append(image_entry(dataset, frame, image_id, shape))
         for entry in found:
             entry.update(id=len(annotations) + 1, image_id=image_id)
             annotations.append(entry)
     data = {"images": images, "annotations": annotations, "categories": coco_categories(dataset.label_set)}
     os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
     png.write_atomic(out_file, json.dumps(data).encode())
-    return out_file
+    return out_file, failed
+
+
+def _image_size(frame):
+    width, height = png.open_image(frame.paths["leftImg8bit"]).size
+    return height, width
+
+
+def _panoptic_task(frame, folder):
+    ids = frame.instance_ids()
+    rgb, segments = panoptic.panoptic_frame(ids, frame.label_set, False, frame.item_id)
+    name = f"{frame.item_id}_{frame.annotation_type}_panoptic.png"
+    path = os.path.join(folder, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    png.write_png(path, rgb)
+    return ids.shape, name, segments
+
+
+def write_coco_panoptic(dataset, out, jobs=None, progress=None):
+    """COCO panoptic ground truth of a :class:`CityscapesDataset` for COCO tools.
+
+    ``{out}/cityscapes_panoptic_{split}.json`` and its folder of PNGs, as
+    ``csCreatePanopticImgs`` writes them, except that image ids are integers
+    (COCO tools reject strings; the Cityscapes name is in ``file_name`` and
+    ``frame_id``) and each annotation has an ``id``.  Returns ``(path, failed)``.
+    """
+    base = os.path.join(out, f"cityscapes_panoptic_{dataset.split or 'all'}")
+    task = functools.partial(_panoptic_task, folder=base)
+    frames = [f for f in dataset if f.annotated]
+    images, annotations, failed = [], [], []
+    for frame, result in zip(frames, parallel.map_items(task, frames, jobs, "panoptic", progress, frame_name)):
+        if isinstance(result, parallel.ItemError):
+            failed.append(result)
+            continue
+        shape, name, segments = result
+        image_id = len(images) + 1
+        images.append(image_entry(dataset, frame, image_id, shape))
+        annotations.append({"id": image_id, "image_id": image_id, "file_name": name, "segments_info": segments})
+    data = {"images": images, "annotations": annotations, "categories": panoptic.categories(dataset.label_set)}
+    png.write_atomic(base + ".json", json.dumps(data).encode())
+    return base + ".json", failed

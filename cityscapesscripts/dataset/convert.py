@@ -3,29 +3,33 @@
     csConvert --from cityscapes --to voc|coco-instances|coco-panoptic|cityscapes IN OUT [--split val]
               [--labels FILE] [--label-map cityscapes|source|FILE] [--save-images] [-j N]
     csConvert --from voc --to cityscapes VOC_ROOT OUT --split val
+
+A bad item is reported (one ``ERROR:`` line each) and the others are
+converted; the exit status is then 1.
 """
 import argparse
+import functools
 import os
 import sys
 import time
 
 import numpy as np
 
-from .. import cli
-from ..errors import CityscapesError
+from .. import cli, parallel
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import png
 from . import cityscapes, coco, voc
 
 
 def remap_table(source, target):
-    """(256,) labelId table from one label set to another by name; returns it and the names missing."""
+    """(256,) labelId table from one label set to another by name (spaces ignored); returns it and
+    the names missing."""
     table = np.full(256, target.background.id, dtype=np.uint8)
     missing = []
     for label in source.labels:
         if label.id < 0:
             continue
-        other = target.name2label.get(label.name)
+        other = target.find(label.name)
         if other is None or other.id < 0:
             if label.id != source.background.id:
                 missing.append(label.name)
@@ -34,67 +38,118 @@ def remap_table(source, target):
     return table, missing
 
 
+def target_label_set(label_map, source):
+    """The label set ``--label-map`` names: ``cityscapes``, ``source`` or a label file."""
+    return {"cityscapes": CITYSCAPES, "source": source}.get(label_map) or LabelSet.load(label_map)
+
+
 def to_cityscapes(dataset, out, label_map="cityscapes", save_images=False, image_ext=".png", save_dataset_meta=True,
-                  outputs=("labelIds", "instanceIds", "color")):
+                  outputs=("labelIds", "instanceIds", "color"), jobs=None, progress=None):
     """Write the frames of a :class:`CityscapesDataset` into a new tree under ``label_map``.
 
     label_map: ``'cityscapes'`` (the original table), ``'source'`` (the input's
-    labels) or a label file.  Labels missing from the map become background
-    and are returned (never silently dropped).
+    labels) or a label file.  Frames keep their names and folders.  Returns
+    ``(labels missing from the map, [ItemError] failed)``; missing labels
+    became background (never silently dropped).
     """
-    target = {"cityscapes": CITYSCAPES, "source": dataset.label_set}.get(label_map) or LabelSet.load(label_map)
+    target = target_label_set(label_map, dataset.label_set)
     table, missing = remap_table(dataset.label_set, target)
-    has_instances = np.array([target.id2label.get(i, target.background).hasInstances for i in range(256)])
-    for frame in dataset:
-        ids = frame.instance_ids().astype(np.int64)
-        mapped = table[np.where(ids >= 1000, ids // 1000, ids)]  # the label ids, read once with the instances
-        keep_instance = (ids >= 1000) & has_instances[mapped]
-        instance_ids = np.where(keep_instance, mapped.astype(np.int64) * 1000 + ids % 1000, mapped)
-        image = frame.image() if save_images and "leftImg8bit" in frame.paths else None
-        cityscapes.write_frame(out, frame.split, frame.id, mapped, instance_ids, image, target,
-                               outputs, image_ext, dataset.annotation_type)
-    if save_dataset_meta:
+    if save_dataset_meta:  # first: a label set that cannot be written stops before any frame
+        os.makedirs(out, exist_ok=True)
         cityscapes.save_label_set(out, target, "dataset_meta")
-    return missing
+    for split in sorted({frame.split for frame in dataset}):
+        cityscapes.make_split_folders(out, split, dataset.annotation_type)
+    task = functools.partial(_relabel_frame, out=out, table=table, target=target, save_images=save_images,
+                             image_ext=image_ext, outputs=outputs)
+    failed = [r for r in parallel.map_items(task, list(dataset), jobs, "cityscapes", progress, cityscapes.frame_name)
+              if isinstance(r, parallel.ItemError)]
+    return missing, failed
 
 
-def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False):
-    """A VOC segmentation set into the Cityscapes layout; returns ``(frame ids, names not in the label set)``.
+def _relabel_frame(frame, out, table, target, save_images, image_ext, outputs):
+    mapped = instance_ids = None
+    if frame.annotated:
+        ids = frame.instance_ids().astype(np.int64)
+        mapped = table[np.where(ids >= 1000, ids // 1000, ids)]  # label ids, read once with the instances
+        keep_instance = (ids >= 1000) & target.has_instances[mapped]
+        instance_ids = np.where(keep_instance, mapped.astype(np.int64) * 1000 + ids % 1000, mapped)
+    image = frame.image() if save_images and "leftImg8bit" in frame.paths else None
+    cityscapes.write_frame(out, frame.split, frame.id, mapped, instance_ids, image, target,
+                           outputs, image_ext, frame.annotation_type, folder=frame.city)
 
-    Class names are matched to ``label_set`` by name; VOC index 255 and
-    unknown names become the background label; object indices of classes
-    with instances become ``id * 1000 + k``.
-    """
-    names, items = voc.read_voc(voc_root, split)
+
+def voc_table(classes, label_set):
+    """(256,) VOC index -> label id of ``label_set`` by name (spaces ignored); void and unknown names
+    give the background.  Returns the table and the names missing from the label set."""
     table = np.full(256, label_set.background.id, dtype=np.uint8)
     missing = []
-    for index, name in enumerate(names):
-        label = label_set.name2label.get(name)
+    for index, (name, _) in enumerate(classes):
+        label = label_set.find(name)
         if label is not None and label.id >= 0:
             table[index] = label.id
-        elif name != "background":
+        elif name != "background" and name not in voc.VOID_NAMES:
             missing.append(name)
-    ids = []
-    for position, (item, semantic, objects, image_path) in enumerate(items):
-        frame_id = cityscapes.cityscapes_frame_id(item, position)
+    return table, missing
+
+
+def instances_from_objects(label_ids, objects, label_set):
+    """``id * 1000 + k`` instance map from VOC object indices: each object takes the label most of its
+    pixels have; objects of classes without instances stay label ids."""
+    instance_ids = label_ids.astype(np.int64)
+    counters = {}
+    for value in np.unique(objects).tolist():
+        if value in (0, voc.IGNORE):
+            continue
+        inside = objects == value
+        label_id = int(np.bincount(label_ids[inside]).argmax())
+        label = label_set.id2label.get(label_id)
+        if label is not None and label.hasInstances:
+            k = counters.get(label_id, 0)
+            counters[label_id] = k + 1
+            instance_ids[inside & (label_ids == label_id)] = label_id * 1000 + k
+    return instance_ids
+
+
+def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False, jobs=None, progress=None):
+    """A VOC segmentation set into the Cityscapes layout.
+
+    Returns ``(frame ids written, names not in the label set, [ItemError] failed)``.
+    Class names are matched to ``label_set`` by name (Datumaro's ``trafficlight``
+    is ``traffic light``); void and unknown names become the background
+    label; objects of classes with instances become ``id * 1000 + k``.
+    Item names are checked (inside the set's folders) before anything is
+    written; items whose names are not ``{city}_{seq}_{frame}`` are written
+    as ``default_{crc}_{index}``.
+    """
+    classes, items = voc.read_voc(voc_root, split)
+    table, missing = voc_table(classes, label_set)
+    cityscapes.make_split_folders(out, split)
+    jobs_items = [(item, read, cityscapes.cityscapes_frame_id(item, position))
+                  for position, (item, read) in enumerate(items)]
+    task = functools.partial(_voc_item, out=out, split=split, table=table, label_set=label_set,
+                             save_images=save_images)
+    ids, failed = [], []
+    for result in parallel.map_items(task, jobs_items, jobs, "voc", progress):
+        if isinstance(result, parallel.ItemError):
+            failed.append(result)
+        elif result is not None:
+            ids.append(result)
+    return ids, missing, failed
+
+
+def _voc_item(job, out, split, table, label_set, save_images):
+    """Write one VOC item as a Cityscapes frame; its frame id, or None when it has nothing to write."""
+    _, read, frame_id = job
+    semantic, objects, image_path = read()
+    label_ids = instance_ids = None
+    if semantic is not None:
         label_ids = table[semantic]
-        instance_ids = label_ids.astype(np.int64)
-        if objects is not None:
-            counters = {}
-            for value in np.unique(objects).tolist():
-                if value in (0, voc.IGNORE):
-                    continue
-                inside = objects == value
-                label_id = int(np.bincount(label_ids[inside]).argmax())
-                label = label_set.id2label.get(label_id)
-                if label is not None and label.hasInstances:
-                    k = counters.get(label_id, 0)
-                    counters[label_id] = k + 1
-                    instance_ids[inside & (label_ids == label_id)] = label_id * 1000 + k
-        image = png.read_rgb(image_path) if save_images and image_path else None
-        cityscapes.write_frame(out, split, frame_id, label_ids, instance_ids, image, label_set)
-        ids.append(frame_id)
-    return ids, missing
+        instance_ids = label_ids if objects is None else instances_from_objects(label_ids, objects, label_set)
+    image = png.read_rgb(image_path) if save_images and image_path else None
+    if label_ids is None and image is None:
+        return None
+    cityscapes.write_frame(out, split, frame_id, label_ids, instance_ids, image, label_set)
+    return frame_id
 
 
 @cli.entry_point
@@ -105,7 +160,7 @@ def main(argv=None):
                         choices=["voc", "coco-instances", "coco-panoptic", "cityscapes"])
     parser.add_argument("input")
     parser.add_argument("output")
-    parser.add_argument("--split", default="val")
+    parser.add_argument("--split", default="val", help="split to convert (default: val; 'all': every split)")
     parser.add_argument("--labels", metavar="FILE", help="label set of the input (default: the dataset's own)")
     parser.add_argument("--label-map", default="cityscapes", help="cityscapes, source or a label file "
                                                                   "(--to cityscapes)")
@@ -115,38 +170,39 @@ def main(argv=None):
     parser.add_argument("-j", "--jobs", type=int, default=0)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
-    try:
-        label_set = LabelSet.load(opts.labels) if opts.labels else None
-        if opts.source == "voc":
-            if opts.target != "cityscapes":
-                raise ValueError("a VOC set converts to 'cityscapes' only")
-            ids, missing = from_voc(opts.input, opts.output, opts.split, label_set or CITYSCAPES, opts.save_images)
-            print(f"{len(ids)} frames written to {opts.output}")
+    split = None if opts.split == "all" else opts.split
+    label_set = LabelSet.load(opts.labels) if opts.labels else None
+    missing = []
+    if opts.source == "voc":
+        if opts.target != "cityscapes":
+            raise ValueError("a VOC set converts to 'cityscapes' only")
+        ids, missing, failed = from_voc(opts.input, opts.output, opts.split, label_set or CITYSCAPES,
+                                        opts.save_images, opts.jobs or None)
+        print(f"{len(ids)} frames written to {opts.output}")
+    else:
+        dataset = cityscapes.CityscapesDataset(opts.input, split, label_set=label_set)
+        jobs = opts.jobs or None
+        if opts.target == "voc":
+            ids, failed = voc.write_voc(dataset, opts.output, opts.voc_full_table, opts.save_images, jobs)
+            print(f"{len(ids)} items written to {opts.output}")
+        elif opts.target == "coco-instances":
+            path, failed = coco.write_coco_instances(dataset, os.path.join(
+                opts.output, f"instances_{dataset.split or 'all'}.json"), jobs)
+            print(f"wrote {path}")
+        elif opts.target == "coco-panoptic":
+            path, failed = coco.write_coco_panoptic(dataset, opts.output, jobs)
+            print(f"wrote {path}")
         else:
-            dataset = cityscapes.CityscapesDataset(opts.input, opts.split, label_set=label_set)
-            missing = []
-            if opts.target == "voc":
-                ids = voc.write_voc(dataset, opts.output, opts.voc_full_table, opts.save_images)
-                print(f"{len(ids)} items written to {opts.output}")
-            elif opts.target == "coco-instances":
-                path = coco.write_coco_instances(dataset, os.path.join(
-                    opts.output, f"instances_{dataset.split or 'all'}.json"), opts.jobs or None)
-                print(f"wrote {path}")
-            elif opts.target == "coco-panoptic":
-                from ..preparation.createPanopticImgs import convert2panoptic
-                convert2panoptic(os.path.join(dataset.root, dataset.annotation_type), opts.output, False,
-                                 [dataset.split], dataset.label_set, opts.jobs or None, quiet=True)
-                print(f"wrote {os.path.join(opts.output, f'cityscapes_panoptic_{dataset.split}.json')}")
-            else:
-                missing = to_cityscapes(dataset, opts.output, opts.label_map, opts.save_images, opts.image_ext)
-                print(f"{len(dataset)} frames written to {opts.output}")
-        for name in missing:
-            print(f"WARNING: label {name!r} is not in the target label map; its pixels became background",
-                  file=sys.stderr)
-    except (CityscapesError, ValueError, OSError) as e:
-        return cli.report(e)
+            missing, failed = to_cityscapes(dataset, opts.output, opts.label_map, opts.save_images,
+                                            opts.image_ext, jobs=jobs)
+            print(f"{len(dataset) - len(failed)} frames written to {opts.output}")
+    for name in missing:
+        print(f"WARNING: label {name!r} is not in the target label map; its pixels became background",
+              file=sys.stderr)
+    for failure in failed:
+        print(f"ERROR: {failure}", file=sys.stderr)
     print(f"done in {time.perf_counter() - start:.1f} s")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

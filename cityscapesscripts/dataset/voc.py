@@ -1,36 +1,60 @@
 """Pascal VOC segmentation sets to and from the Cityscapes layout.
 
-A VOC set has ``JPEGImages/{id}.jpg``, ``SegmentationClass/{id}.png`` (palette
-PNGs of class indices), ``SegmentationObject/{id}.png`` (palette PNGs of
-instance indices), ``ImageSets/Segmentation/{split}.txt`` and ``labelmap.txt``
-(``name:r,g,b::`` per class, in index order).  By default the classes are
-background plus the 19 evaluated Cityscapes classes (index = trainId + 1;
-ignored pixels 255); ``full_table=True`` keeps every label id as its index.
+A VOC set has ``JPEGImages/{id}.jpg``, ``SegmentationClass/{id}.png`` (class
+indices), ``SegmentationObject/{id}.png`` (instance indices),
+``ImageSets/Segmentation/{split}.txt`` and ``labelmap.txt`` (``name:r,g,b::``
+per class, in index order); ids may contain folders (``a/b/1``).
+
+Written: palette PNGs whose colours are the label map's for classes and
+Pascal VOC's palette for objects (instance ``k`` has colour ``k``), void
+(255) coloured (224, 224, 192) and declared in the label map as
+``ignored``, as Datumaro and the VOC tools read them.  By default the classes
+are background plus the 19 evaluated Cityscapes classes (index = trainId + 1);
+``full_table=True`` keeps every label id as its index.
+
+Read: palette or grey PNGs by index (VOC's convention), colour PNGs by
+colour (Datumaro's default export); a colour several classes share decodes to
+the first of them.
 """
+import functools
 import os
 
 import numpy as np
 from PIL import Image
 
-from ..errors import LayoutError
-from ..helpers.labelset import CITYSCAPES
+from .. import parallel
+from ..errors import ImageError, LayoutError
+from ..helpers.labelset import CITYSCAPES, voc_palette
 from ..io import png
+from .cityscapes import IMAGE_EXTENSIONS, frame_name, inside
 
 IGNORE = 255
+VOID_NAME = "ignored"  # Datumaro's name for VOC's void class
+VOID_NAMES = (VOID_NAME, "void")
+VOID_COLOR = (224, 224, 192)
+LIST_DIR = os.path.join("ImageSets", "Segmentation")
+# Datumaro's default when a set has no labelmap.txt: the 20 VOC classes after background, colours by index
+VOC_CLASSES = ("background aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog horse "
+               "motorbike person pottedplant sheep sofa train tvmonitor").split()
 
 
 def voc_classes(label_set=CITYSCAPES, full_table=False):
-    """``[(name, colour)]`` in index order and the (256,) labelId -> VOC index table."""
+    """``[(name, colour)]`` in index order and the (256,) labelId -> VOC index table (255: void).
+
+    With ``full_table``, a label set whose colours repeat (the Cityscapes
+    table) gets Pascal VOC's palette instead, since VOC masks are read by colour.
+    """
     table = np.full(256, IGNORE, dtype=np.uint8)
     if full_table:
-        drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda l: l.id)
-        classes = []
-        for label in drawn:
-            if label.id != len(classes):
-                raise ValueError("the full table needs label ids 0..N-1")
-            classes.append((label.name, label.color))
-            table[label.id] = label.id
-        return classes, table
+        drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
+        if [label.id for label in drawn] != list(range(len(drawn))) or len(drawn) > IGNORE:
+            raise ValueError(f"the full VOC table needs label ids 0..N-1 (N < 256); {label_set.name} has "
+                             f"{[label.id for label in drawn][:40]}")
+        colors = [label.color for label in drawn]
+        if len(set(colors)) != len(colors):
+            colors = [tuple(c) for c in voc_palette()[:len(drawn)].tolist()]
+        table[:len(drawn)] = np.arange(len(drawn))
+        return [(label.name, color) for label, color in zip(drawn, colors)], table
     classes = [("background", (0, 0, 0))]
     by_train = {}
     for label in label_set.labels:
@@ -48,74 +72,172 @@ def voc_classes(label_set=CITYSCAPES, full_table=False):
     return classes, table
 
 
-def _palette(classes):
+def _palette(colors):
     palette = np.zeros((256, 3), dtype=np.uint8)
-    palette[IGNORE] = (224, 224, 192)  # VOC's colour for void
-    for i, (_, color) in enumerate(classes):
-        palette[i] = color
+    palette[:len(colors)] = colors
+    palette[IGNORE] = VOID_COLOR
     return palette.ravel().tolist()
 
 
-def _save_palette(path, indices, palette):
+def _palette_png(indices, palette):
     indices = np.ascontiguousarray(indices, dtype=np.uint8)
     image = Image.frombytes("P", (indices.shape[1], indices.shape[0]), indices.tobytes())
     image.putpalette(palette)
-    png.save_image_atomic(image, path)
+    return image
 
 
-def write_voc(dataset, out, full_table=False, save_images=True):
-    """Write the frames of a :class:`CityscapesDataset` as a VOC segmentation set; returns the ids."""
+def object_indices(instance_ids, void):
+    """VOC object indices of an instanceIds map: instances (ids >= 1000) numbered 1, 2, ... in id order
+    (at most 254), 0 elsewhere, 255 where ``void``."""
+    values, position = np.unique(instance_ids, return_inverse=True)
+    singles = values >= 1000
+    numbers = np.where(singles, np.minimum(np.cumsum(singles), IGNORE - 1), 0).astype(np.uint8)
+    objects = numbers[position.reshape(instance_ids.shape)]
+    objects[void] = IGNORE
+    return objects
+
+
+_OBJECT_PALETTE = voc_palette().ravel().tolist()
+
+
+def _write_item(frame, out, table, class_palette, save_images):
+    """One frame's class and object PNGs (and JPEG, from the leftImg8bit image); returns its item id."""
+    instance_ids = frame.instance_ids()
+    semantic = table[frame.semantic()]
+    objects = object_indices(instance_ids, semantic == IGNORE)
+    outputs = [(os.path.join(out, "SegmentationClass", frame.item_id + ".png"),
+                _palette_png(semantic, class_palette), {}),
+               (os.path.join(out, "SegmentationObject", frame.item_id + ".png"),
+                _palette_png(objects, _OBJECT_PALETTE), {})]
+    if save_images and "leftImg8bit" in frame.paths:
+        outputs.append((os.path.join(out, "JPEGImages", frame.item_id + ".jpg"),
+                        png.open_image(frame.paths["leftImg8bit"]).convert("RGB"), {"quality": 95}))
+    for path, image, params in outputs:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        png.save_image_atomic(image, path, **params)
+    return frame.item_id
+
+
+def write_voc(dataset, out, full_table=False, save_images=True, jobs=None, progress=None):
+    """Write the frames of a :class:`CityscapesDataset` as a VOC segmentation set, on ``jobs`` processes.
+
+    Returns ``(item ids written, [ItemError] failed)``; one list file per split.  Frames with only an
+    image are left out (VOC lists segmentation items).
+    """
     classes, table = voc_classes(dataset.label_set, full_table)
-    palette = _palette(classes)
-    for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", os.path.join("ImageSets", "Segmentation")):
+    class_palette = _palette([color for _, color in classes])
+    for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", LIST_DIR):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
-    ids = []
-    for frame in dataset:
-        semantic = table[frame.semantic()]
-        _save_palette(os.path.join(out, "SegmentationClass", frame.id + ".png"), semantic, palette)
-        instance_ids = frame.instance_ids()
-        values, position = np.unique(instance_ids, return_inverse=True)
-        singles = values >= 1000  # one table lookup numbers the instances 1, 2, ... in id order
-        numbers = np.where(singles, np.minimum(np.cumsum(singles), IGNORE - 1), 0).astype(np.uint8)
-        objects = numbers[position.reshape(instance_ids.shape)]
-        objects[semantic == IGNORE] = IGNORE
-        _save_palette(os.path.join(out, "SegmentationObject", frame.id + ".png"), objects, palette)
-        if save_images and "leftImg8bit" in frame.paths:
-            png.save_image_atomic(Image.open(frame.paths["leftImg8bit"]).convert("RGB"),
-                                  os.path.join(out, "JPEGImages", frame.id + ".jpg"), quality=95)
-        ids.append(frame.id)
-    split = dataset.split or "default"
-    png.write_atomic(os.path.join(out, "ImageSets", "Segmentation", split + ".txt"), ("\n".join(ids) + "\n").encode())
-    text = "# label:color_rgb:parts:actions\n" + "".join(f"{n}:{c[0]},{c[1]},{c[2]}::\n" for n, c in classes)
+    task = functools.partial(_write_item, out=out, table=table, class_palette=class_palette, save_images=save_images)
+    frames = [frame for frame in dataset if frame.annotated]
+    written, failed, lists = [], [], {}
+    for frame, result in zip(frames, parallel.map_items(task, frames, jobs, "voc", progress, frame_name)):
+        if isinstance(result, parallel.ItemError):
+            failed.append(result)
+            continue
+        written.append(result)
+        lists.setdefault(frame.split, []).append(result)
+    for split, ids in lists.items():
+        png.write_atomic(os.path.join(out, LIST_DIR, split + ".txt"), ("\n".join(ids) + "\n").encode())
+    text = "# label:color_rgb:parts:actions\n" + "".join(
+        f"{name}:{r},{g},{b}::\n" for name, (r, g, b) in classes + [(VOID_NAME, VOID_COLOR)])
     png.write_atomic(os.path.join(out, "labelmap.txt"), text.encode())
-    return ids
+    return written, failed
 
 
 def read_labelmap(path):
-    """Class names of a VOC ``labelmap.txt`` in index order."""
+    """``[(name, colour or None)]`` of a VOC ``labelmap.txt`` in index order.
+
+    Without the file, Pascal VOC's 21 classes (Datumaro's default).
+    """
+    if not os.path.exists(path):
+        return [(name, tuple(color)) for name, color in zip(VOC_CLASSES, voc_palette().tolist())]
     try:
-        with open(path) as f:
-            lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
-    except OSError as e:
-        raise LayoutError(f"cannot read: {e.strerror}", path) from None
-    return [line.split(":")[0] for line in lines]
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise LayoutError(f"cannot read: {e}", path) from None
+    classes = []
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split(":")
+        color = None
+        if len(fields) > 1 and fields[1].strip():
+            try:
+                color = tuple(int(c) for c in fields[1].split(","))
+            except ValueError:
+                color = ()
+            if len(color) != 3 or not all(0 <= c <= 255 for c in color):
+                raise LayoutError(f"line {number}: colour {fields[1]!r} is not 'r,g,b' in 0..255", path)
+        classes.append((fields[0], color))
+    if not classes:
+        raise LayoutError("defines no classes", path)
+    return classes
+
+
+def _decode(path, color_to_index, what):
+    """Indices of a class or object PNG: palette / grey by index, colour images by colour."""
+    image = png.open_image(path)
+    if image.mode in ("P", "L"):
+        return np.asarray(image)
+    if image.mode not in ("RGB", "RGBA"):
+        raise ImageError(f"expected a palette, grey or colour {what} image, got mode {image.mode}", path)
+    rgb = np.asarray(image.convert("RGB")).astype(np.int32)
+    codes = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
+    values, position = np.unique(codes, return_inverse=True)
+    lookup = np.empty(len(values), dtype=np.uint8)
+    for i, code in enumerate(values.tolist()):
+        color = (code >> 16, code >> 8 & 255, code & 255)
+        if color not in color_to_index:
+            raise ImageError(f"colour {color} is not a {what} of the label map", path)
+        lookup[i] = color_to_index[color]
+    return lookup[position.reshape(codes.shape)]
 
 
 def read_voc(voc_root, split):
-    """Yield ``(item id, class indices, object indices or None, image path or None)`` and the class names."""
-    names = read_labelmap(os.path.join(voc_root, "labelmap.txt"))
-    list_file = os.path.join(voc_root, "ImageSets", "Segmentation", split + ".txt")
+    """The classes ``[(name, colour)]`` and the items of one split.
+
+    Items are ``(item id, read)``; ``read()`` gives ``(class indices or
+    None, object indices or None, image path or None)``.  Every name in the
+    list file is checked before anything is read: names leaving the set's
+    folders raise :class:`LayoutError` naming the list file and line.
+    """
+    classes = read_labelmap(os.path.join(voc_root, "labelmap.txt"))
+    class_index = {}
+    for index, (_, color) in enumerate(classes):
+        if color is not None:
+            class_index.setdefault(color, index)
+    class_index.setdefault(VOID_COLOR, IGNORE)
+    object_index = {tuple(c): i for i, c in enumerate(voc_palette().tolist())}
+    list_file = os.path.join(voc_root, LIST_DIR, split + ".txt")
     try:
-        with open(list_file) as f:
-            items = [line.strip() for line in f if line.strip()]
+        with open(list_file, encoding="utf-8") as f:
+            lines = f.read().splitlines()
     except OSError:
         raise LayoutError(f"no VOC split '{split}'", list_file) from None
+    except UnicodeDecodeError:
+        raise LayoutError("not UTF-8 text", list_file) from None
+    images = os.path.join(voc_root, "JPEGImages")
+    items = []
+    for number, line in enumerate(lines, 1):
+        name = line.strip()
+        if not name or name.startswith("#"):
+            continue
+        where = f"{list_file}, line {number}"
+        class_path = inside(os.path.join(voc_root, "SegmentationClass"), name + ".png", where)
+        object_path = inside(os.path.join(voc_root, "SegmentationObject"), name + ".png", where)
+        image_path = next((p for p in (inside(images, name + ext, where) for ext in IMAGE_EXTENSIONS)
+                           if os.path.isfile(p)), None)
+        if not os.path.isfile(class_path) and image_path is None:
+            raise LayoutError(f"{where}: item {name!r} has no SegmentationClass/{name}.png and no image")
+        items.append((name, functools.partial(_read_item, class_path, object_path, image_path,
+                                              class_index, object_index)))
+    return classes, items
 
-    def frames():
-        for item in items:
-            semantic = png.read_label_map(os.path.join(voc_root, "SegmentationClass", item + ".png"))
-            obj_path = os.path.join(voc_root, "SegmentationObject", item + ".png")
-            objects = png.read_label_map(obj_path) if os.path.isfile(obj_path) else None
-            image = os.path.join(voc_root, "JPEGImages", item + ".jpg")
-            yield item, semantic, objects, image if os.path.isfile(image) else None
-    return names, frames()
+
+def _read_item(class_path, object_path, image_path, class_index, object_index):
+    semantic = _decode(class_path, class_index, "class") if os.path.isfile(class_path) else None
+    objects = _decode(object_path, object_index, "object") if os.path.isfile(object_path) else None
+    return semantic, objects, image_path

@@ -139,6 +139,11 @@ class LabelSet:
         return table
 
     @cached_property
+    def has_instances(self):
+        """(256,) bool: labelId -> whether its label has instances (unknown ids: False)."""
+        return self._id_table("hasInstances", False, bool)
+
+    @cached_property
     def known_ids(self):
         """(256,) bool: whether a labelId belongs to the set."""
         return self._id_table("id", -1, np.int64) >= 0
@@ -148,15 +153,31 @@ class LabelSet:
         """Sorted ids (>= 0) of every label, the rows of the confusion matrix."""
         return sorted({label.id for label in self.labels if label.id >= 0})
 
+    def find(self, name):
+        """The label called ``name``, also when spelled without spaces as Datumaro does
+        (``egovehicle``, ``trafficlight``, ``licenseplate``); None if there is none."""
+        label = self.name2label.get(name)
+        return label if label is not None else self._by_key.get(name_key(name))
+
+    @cached_property
+    def _by_key(self):
+        out = {}
+        for label in self.labels:
+            out.setdefault(name_key(label.name), label)
+        return out
+
     # ---- loading ---------------------------------------------------------
     @classmethod
     def from_label_colors(cls, path):
-        """Read ``label_colors.txt``: one ``R G B name`` per line, ``#`` comments.
+        """Read ``label_colors.txt``: ``R G B name`` or just ``name`` per line, ``#`` comments.
 
-        Ids follow the line order (0, 1, ...).  A name that is also a
-        Cityscapes class keeps that class's category, instance and ignore
-        flags; other names get their own category, no instances.  The first
-        label is the background.
+        Ids follow the line order (0, 1, ...); names may contain spaces;
+        colours may repeat (Datumaro writes the Cityscapes map with
+        ``unlabeled``, ``egovehicle``, ... all black).  The background is
+        chosen as Datumaro does (see :meth:`_from_entries`).  A name that is
+        also a Cityscapes class (spaces ignored) keeps that class's category,
+        instance and ignore flags; other names get their own category, no
+        instances.
         """
         entries = []
         try:
@@ -164,13 +185,18 @@ class LabelSet:
                 lines = f.read().splitlines()
         except OSError as e:
             raise LabelSetError(f"cannot read: {e.strerror}", path) from None
+        except UnicodeDecodeError:
+            raise LabelSetError("not UTF-8 text", path) from None
         for number, line in enumerate(lines, 1):
             text = line.split("#", 1)[0].strip()
             if not text:
                 continue
             parts = text.split(maxsplit=3)
+            if not parts[0].lstrip("-").isdigit():  # no colour: the whole line is the name
+                entries.append((None, " ".join(text.split())))
+                continue
             if len(parts) < 4:
-                raise LabelSetError(f"line {number}: expected 'R G B name', got {line.strip()!r}", path)
+                raise LabelSetError(f"line {number}: expected 'R G B name' or 'name', got {line.strip()!r}", path)
             entries.append((_parse_color(parts[:3], path, f"line {number}"), parts[3].strip()))
         return cls._from_entries(entries, None, path)
 
@@ -178,35 +204,40 @@ class LabelSet:
     def from_dataset_meta(cls, path):
         """Read a Datumaro ``dataset_meta.json``.
 
-        Keys: ``labels`` (names) or ``label_map`` (``{"id": "name"}``),
-        ``segmentation_colors`` (``[[R, G, B], ...]`` in label order) and
+        Keys: ``labels`` (names; ids are their positions), ``label_map``
+        (``{"id": "name"}``: with ``labels``, the labels that have a colour;
+        alone, explicit ids), ``segmentation_colors`` (``[[R, G, B], ...]``,
+        one per ``label_map`` entry, else one per label) and
         ``background_label`` (an id or a name).
         """
         meta = read_json(path, LabelSetError)
         if not isinstance(meta, dict):
             raise LabelSetError("expected a JSON object", path)
-        if "label_map" in meta:
+        label_map = meta.get("label_map")
+        if label_map is not None:
             try:
-                pairs = sorted((int(k), str(v)) for k, v in meta["label_map"].items())
+                pairs = [(int(k), str(v)) for k, v in label_map.items()]
             except (ValueError, AttributeError):
                 raise LabelSetError("label_map must map integer ids to names", path) from None
-            ids = [i for i, _ in pairs]
-            names = [n for _, n in pairs]
-            if "labels" in meta and set(meta["labels"]) != set(names):
-                unknown = sorted(set(meta["labels"]) ^ set(names))
-                raise LabelSetError(f"labels and label_map disagree on {unknown}", path)
-        elif "labels" in meta:
+        if "labels" in meta:
             names = [str(n) for n in meta["labels"]]
             ids = list(range(len(names)))
+            colored = [n for _, n in pairs] if label_map is not None else names
+            if not set(colored) <= set(names):
+                raise LabelSetError(f"labels and label_map disagree on {sorted(set(colored) - set(names))}", path)
+        elif label_map is not None:
+            pairs.sort()
+            ids, names = [i for i, _ in pairs], [n for _, n in pairs]
+            colored = names
         else:
             raise LabelSetError("needs 'labels' or 'label_map'", path)
         colors = meta.get("segmentation_colors")
-        if colors is None:
-            colors = [None] * len(names)
-        elif len(colors) != len(names):
-            raise LabelSetError(f"{len(colors)} segmentation_colors for {len(names)} labels", path)
-        entries = [(_parse_color(c, path, f"colour of {n!r}") if c is not None else _fallback_color(n, i), n)
-                   for i, (c, n) in enumerate(zip(colors, names))]
+        color_of = {}
+        if colors is not None:
+            if len(colors) != len(colored):
+                raise LabelSetError(f"{len(colors)} segmentation_colors for {len(colored)} labels", path)
+            color_of = {n: _parse_color(c, path, f"colour of {n!r}") for n, c in zip(colored, colors)}
+        entries = [(color_of.get(n), n) for n in names]
         background = meta.get("background_label")
         if background is not None:
             key = str(background)
@@ -216,7 +247,7 @@ class LabelSet:
                 background = key
             else:
                 raise LabelSetError(f"background_label {background!r} names no label", path)
-        return cls._from_entries(entries, background, path, ids, unique_colors=False)
+        return cls._from_entries(entries, background, path, None if "labels" in meta else ids)
 
     @classmethod
     def load(cls, path):
@@ -239,32 +270,74 @@ class LabelSet:
         return CITYSCAPES
 
     @classmethod
-    def _from_entries(cls, entries, background, path, ids=None, unique_colors=True):
-        """Labels from ``(colour, name)`` pairs.  In label_colors.txt the colour is the key
-        (colour masks are decoded by it), so it must be unique; a meta file has explicit ids."""
+    def _from_entries(cls, entries, background, path, ids=None):
+        """Labels from ``(colour or None, name)`` pairs, with ids ``ids`` or the positions.
+
+        Background, as Datumaro reads these files: ``background`` when given,
+        else the first black label, else a label named ``background`` (moved
+        to id 0), else a new ``background`` label (black) at id 0; with
+        positional ids, the other labels then move up by one.  Labels without
+        a colour get their Cityscapes colour, else Pascal VOC's palette entry
+        for their id.
+        """
         if not entries:
             raise LabelSetError("defines no labels", path)
+        names = [name for _, name in entries]
+        if background is None:
+            background = next((name for color, name in entries if color == (0, 0, 0)), None)
+        if background is None:
+            background = "background"
+            if background in names:
+                if ids is None:  # stable sort: it moves to id 0, the others keep their order
+                    entries = sorted(entries, key=lambda e: e[1] != background)
+            else:
+                if ids is not None:
+                    if 0 in ids:
+                        raise LabelSetError("no background label: no label is black, none is called "
+                                            "'background' and id 0 is taken; set background_label", path)
+                    ids = [0] + list(ids)
+                entries = [((0, 0, 0), background)] + list(entries)
         ids = list(range(len(entries))) if ids is None else ids
-        seen_colors = {}
+        known = {name: CITYSCAPES.find(name) for _, name in entries}
+        # the Cityscapes map itself (or part of it, in any spelling) keeps the Cityscapes train ids
+        cityscapes_ids = all(label is None or label.id < 0 or label.id == i
+                             for i, (_, name) in zip(ids, entries) for label in [known[name]])
         out = []
         for label_id, (color, name) in zip(ids, entries):
-            if unique_colors and color in seen_colors:
-                raise LabelSetError(f"colour {color} is used by both {seen_colors[color]!r} and {name!r}", path)
-            seen_colors[color] = name
             if not 0 <= label_id <= 255:
                 raise LabelSetError(f"label {name!r} has id {label_id}, outside 0..255", path)
-            known = _cityscapes.name2label.get(name)
-            is_background = name == (background or entries[0][1])
-            if known is not None:
-                out.append(Label(name, label_id, label_id, known.category, known.categoryId,
-                                 known.hasInstances, known.ignoreInEval, color))
+            if color is None:
+                color = _fallback_color(name, label_id)
+            cs = known[name]
+            if cs is not None:
+                train_id = (cs.trainId if cs.id >= 0 else 255) if cityscapes_ids else label_id
+                out.append(Label(name, label_id, train_id, cs.category, cs.categoryId,
+                                 cs.hasInstances, cs.ignoreInEval, color))
             else:
-                out.append(Label(name, label_id, label_id, "void" if is_background else name, 0,
+                is_background = name == background
+                out.append(Label(name, label_id, 255 if cityscapes_ids else label_id,
+                                 "void" if is_background else name, 0,
                                  False, is_background, color))
         try:
-            return cls(out, background or entries[0][1], name=os.path.basename(str(path)))
+            return cls(out, background, name=os.path.basename(str(path)))
         except LabelSetError as e:
             raise LabelSetError(e.reason, path) from None
+
+    @cached_property
+    def color_to_id(self):
+        """``{(R, G, B): label id}``.  A colour several labels share decodes to the
+        first of them in the table (black to ``unlabeled``, dark blue to ``car``
+        in the Cityscapes table); Datumaro takes the last."""
+        out = {}
+        for label in self.labels:
+            if label.id >= 0:
+                out.setdefault(tuple(label.color), label.id)
+        return out
+
+
+def name_key(name):
+    """A label name without spaces, lower case: how Datumaro's Cityscapes names compare with ours."""
+    return "".join(name.split()).lower()
 
 
 def _parse_color(values, path, where):
@@ -277,19 +350,20 @@ def _parse_color(values, path, where):
     return color
 
 
-def _fallback_color(name, index):
-    """A colour for a label without one: its Cityscapes colour, else a fixed palette entry."""
-    known = _cityscapes.name2label.get(name)
-    if known is not None:
-        return known.color
-    # Pascal VOC's bit-interleaved palette gives distinct colours per index.
-    r = g = b = 0
+def _fallback_color(name, label_id):
+    """A colour for a label without one: its Cityscapes colour, else Pascal VOC's palette entry."""
+    known = CITYSCAPES.find(name)
+    return known.color if known is not None else tuple(voc_palette()[label_id].tolist())
+
+
+def voc_palette():
+    """(256, 3) uint8: Pascal VOC's bit-interleaved palette (index 0 black, 255 the void colour)."""
+    index = np.arange(256)
+    palette = np.zeros((256, 3), dtype=np.uint8)
     for bit in range(8):
-        r |= ((index >> 0) & 1) << (7 - bit)
-        g |= ((index >> 1) & 1) << (7 - bit)
-        b |= ((index >> 2) & 1) << (7 - bit)
-        index >>= 3
-    return (r, g, b)
+        for channel in range(3):
+            palette[:, channel] |= (((index >> (3 * bit + channel)) & 1) << (7 - bit)).astype(np.uint8)
+    return palette
 
 
 CITYSCAPES = LabelSet(_cityscapes.labels, "unlabeled", name="cityscapes")
