@@ -39,7 +39,7 @@ setup(
     extras_require={
         "plot": ["matplotlib"],
         # the browser tests drive Debian's chromium through its chromedriver
-        "test": ["pytest", "pytest-timeout", "matplotlib", "selenium>=4.10"],
+        "test": ["pytest", "pycocotools", "pytest-timeout", "matplotlib", "selenium>=4.10"],
     },
     entry_points={
         "console_scripts": [

@@ -6,6 +6,8 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
 
 from cityscapesscripts.dataset import CityscapesDataset
 from cityscapesscripts.dataset import coco, convert, voc
@@ -95,10 +97,6 @@ def test_rle_string_form_derived_by_hand():
 
 
 def _decode_with_reference(segmentation):
-    try:
-        from pycocotools import mask as mask_utils
-    except ImportError:
-        return rle.decode(segmentation)
     return mask_utils.decode(dict(segmentation, counts=segmentation["counts"].encode())).astype(bool)
 
 
@@ -108,6 +106,8 @@ def test_coco_instances_decode_to_the_instance_maps(tmp_path):
     assert failed == []
     data = json.load(open(path))
     assert [c["id"] for c in data["categories"]] == [24, 25, 26, 27, 28, 31, 32, 33]
+    reference = COCO(path)  # pycocotools loads it and indexes every annotation
+    assert len(reference.getAnnIds()) == len(data["annotations"]) and reference.getImgIds() == [1, 2, 3, 4][:len(dataset)]
     assert len(data["images"]) == len(dataset)
     by_image = {}
     for ann in data["annotations"]:
