@@ -6,7 +6,9 @@ indices), ``SegmentationObject/{id}.png`` (instance indices),
 per class, in index order); ids may contain folders (``a/b/1``).
 
 Written: palette PNGs whose colours are the label map's for classes and
-Pascal VOC's palette for objects (instance ``k`` has colour ``k``), void
+Pascal VOC's palette for objects (object ``k`` has colour ``k``; every
+instance, stuff class and crowd region is an object, as VOC has no crowd
+flag), void
 (255) coloured (224, 224, 192) and declared in the label map as
 ``ignored``, as Datumaro and the VOC tools read them.  By default the classes
 are background plus the 19 evaluated Cityscapes classes (index = trainId + 1);
@@ -86,15 +88,19 @@ def _palette_png(indices, palette):
     return image
 
 
-def object_indices(instance_ids, void):
-    """VOC object indices of an instanceIds map: instances (ids >= 1000) numbered 1, 2, ... in id order
-    (at most 254), 0 elsewhere, 255 where ``void``."""
+def object_indices(instance_ids, table):
+    """VOC object indices of an instanceIds map (``table``: labelId -> VOC class index).
+
+    Every segment of a VOC class is one object, numbered 1, 2, ... in id
+    order (at most 254): instances, and also each stuff class and crowd
+    region, since Datumaro reads only the objects when ``SegmentationObject``
+    exists.  Background is 0, void 255.
+    """
     values, position = np.unique(instance_ids, return_inverse=True)
-    singles = values >= 1000
-    numbers = np.where(singles, np.minimum(np.cumsum(singles), IGNORE - 1), 0).astype(np.uint8)
-    objects = numbers[position.reshape(instance_ids.shape)]
-    objects[void] = IGNORE
-    return objects
+    classes = table[np.where(values >= 1000, values // 1000, values)]
+    kept = (classes != 0) & (classes != IGNORE)
+    numbers = np.where(kept, np.minimum(np.cumsum(kept), IGNORE - 1), np.where(classes == IGNORE, IGNORE, 0))
+    return numbers.astype(np.uint8)[position.reshape(instance_ids.shape)]
 
 
 _OBJECT_PALETTE = voc_palette().ravel().tolist()
@@ -104,7 +110,7 @@ def _write_item(frame, out, table, class_palette, save_images):
     """One frame's class and object PNGs (and JPEG, from the leftImg8bit image); returns its item id."""
     instance_ids = frame.instance_ids()
     semantic = table[frame.semantic()]
-    objects = object_indices(instance_ids, semantic == IGNORE)
+    objects = object_indices(instance_ids, table)
     outputs = [(os.path.join(out, "SegmentationClass", frame.item_id + ".png"),
                 _palette_png(semantic, class_palette), {}),
                (os.path.join(out, "SegmentationObject", frame.item_id + ".png"),
