@@ -53,6 +53,8 @@ setup(
             "csEvalPixelLevelSemanticLabeling = cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling:main",
             "csEvalInstanceLevelSemanticLabeling = cityscapesscripts.evaluation.evalInstanceLevelSemanticLabeling:main",
             "csEvalPanopticSemanticLabeling = cityscapesscripts.evaluation.evalPanopticSemanticLabeling:main",
+            "csEvalObjectDetection3d = cityscapesscripts.evaluation.evalObjectDetection3d:main",
+            "csPlot3dDetectionResults = cityscapesscripts.evaluation.plot3dResults:main",
         ],
     },
     zip_safe=False,

@@ -8,6 +8,7 @@ naming the file and the object index.
 import datetime
 import json
 import locale  # noqa: F401  (the original module's namespace)
+import math
 import numbers
 import os
 from abc import ABCMeta, abstractmethod  # noqa: F401  (the original module's namespace)
@@ -205,7 +206,8 @@ class CsBbox3d(CsObject):
 
     @property
     def depth(self):
-        return int((self.center[0] ** 2 + self.center[1] ** 2) ** 0.5)
+        """Bird's-eye distance from the vehicle origin, truncated to whole metres."""
+        return int(math.sqrt(self.center[0] ** 2 + self.center[1] ** 2))
 
 
 class CsIgnore2d(CsObject):

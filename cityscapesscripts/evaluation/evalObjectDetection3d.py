@@ -1,0 +1,319 @@
+"""csEvalObjectDetection3d: the Cityscapes 3D detection benchmark, the original's face.
+
+One JSON file of predictions per image (``*_predBbox3d.json`` or any name
+whose part before the last ``_`` is the image key)::
+
+    {"objects": [{"2d": {"modal": [x, y, w, h], "amodal": [x, y, w, h]},
+                  "3d": {"center": [x, y, z], "dimensions": [l, w, h], "rotation": [w, x, y, z]},
+                  "label": "car", "score": 0.9}]}
+
+``modal`` is optional (the amodal box stands in); amodal boxes are recomputed
+from the 3D box.  An image without detections needs ``{"objects": []}``.
+
+Differences from the original, on purpose: importing the module writes
+nothing (the original opened ``eval.log`` in the working directory); the log
+goes to the results folder (none with ``--quiet``); a ground-truth object
+without ``score`` and a prediction file without ``objects`` raise an error
+naming the file; ``--image-size-from-file`` clips recomputed boxes to the
+file's image size instead of 2048 x 1024; files load on a process pool
+(``-j``); ``Box3dEvaluator.gts`` / ``preds`` hold :class:`~.box3d.Boxes3d`
+arrays per image instead of lists of ``CsBbox3d``.
+"""
+import argparse
+import contextlib
+import functools
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections import OrderedDict
+
+from .. import parallel
+from ..errors import AnnotationError, CityscapesError, LayoutError, PredictionError
+from ..io.jsonfile import read_json
+from .box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds, ground_truth_from_json,
+                    predictions_from_json, snap_working_confidence)
+from .plot3dResults import have_display
+from .objectDetectionHelpers import MATCHING_AMODAL, MATCHING_MODAL, EvaluationParameters, getFiles  # noqa: F401
+
+logger = logging.getLogger("EvalObjectDetection3d")
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(name)s %(levelname)s %(message)s"
+
+
+def image_key(path):
+    """``CITY_SEQ_FRAME`` of a file: its name cut at the last ``_``."""
+    base = os.path.basename(path)
+    return base[:base.rfind("_")]
+
+
+def _read_ground_truth(path, labels, image_size_from_file):
+    try:
+        return ground_truth_from_json(read_json(path, AnnotationError), labels, path, image_size_from_file)
+    except CityscapesError as e:
+        return e
+
+
+def _read_predictions(path, labels):
+    try:
+        return predictions_from_json(read_json(path, PredictionError), labels, path)
+    except CityscapesError as e:
+        return e
+
+
+def _load(task, paths, jobs, what):
+    """Map ``task`` over ``paths``; all failures are raised together, one line each."""
+    loaded = list(parallel.imap(task, paths, jobs, what, progress=False))
+    errors = [str(r) for r in loaded if isinstance(r, CityscapesError)]
+    if errors:
+        raise CityscapesError(f"{len(errors)} invalid {what} file(s):\n" + "\n".join(errors))
+    return loaded
+
+
+class Box3dEvaluator:
+    """Data and settings of one evaluation: load ground truth and predictions, evaluate, save.
+
+    ``results`` is the ``results.json`` dict after :meth:`evaluate`.
+    """
+
+    def __init__(self, evaluation_params, jobs=None, image_size_from_file=False):
+        self.eval_params = evaluation_params
+        self.jobs = jobs
+        self.image_size_from_file = image_size_from_file
+        self.gts = {}
+        self.cameras = {}
+        self.preds = {}
+        self.ap = {}
+        self.results = OrderedDict()
+        self._stats = OrderedDict()
+        self._conf_thresholds = confidence_thresholds(evaluation_params.num_conf)
+        self._depth_bins = range(0, evaluation_params.max_depth + 1, evaluation_params.step_size)
+
+    def reset(self):
+        """Forget loaded data and results."""
+        self.gts, self.preds, self.ap = {}, {}, {}
+        self._stats, self.results = OrderedDict(), OrderedDict()
+
+    def checkCw(self):
+        """Move a given working confidence onto the threshold grid, with a warning."""
+        old = self.eval_params.cw
+        self.eval_params.cw = snap_working_confidence(old, self._conf_thresholds)
+        if self.eval_params.cw != old:
+            logger.warning("{:.2f} is used as working confidence instead of {}.".format(self.eval_params.cw, old))
+
+    def loadGT(self, gt_folder):
+        """Read every ``*.json`` under ``gt_folder`` (not ``results.json``) as ground truth."""
+        logger.info("Loading GT...")
+        paths = getFiles(gt_folder)
+        logger.info("Found {} GT files.".format(len(paths)))
+        labels = self.eval_params.labels_to_evaluate
+        task = functools.partial(_read_ground_truth, labels=labels, image_size_from_file=self.image_size_from_file)
+        for path, (boxes, camera) in zip(paths, _load(task, paths, self.jobs, "ground-truth")):
+            self.gts[image_key(path)] = boxes
+            self.cameras[image_key(path)] = camera
+
+    def loadPredictions(self, pred_folder):
+        """Read every ``*.json`` under ``pred_folder`` (not ``results.json``) as predictions."""
+        logger.info("Loading predictions...")
+        paths = getFiles(pred_folder)
+        logger.info("Found {} prediction files.".format(len(paths)))
+        task = functools.partial(_read_predictions, labels=self.eval_params.labels_to_evaluate)
+        for path, (boxes, skipped) in zip(paths, _load(task, paths, self.jobs, "prediction")):
+            for _ in range(skipped):
+                logger.critical("Found incorrect annotation in {}.".format(path))
+            self.preds[image_key(path)] = boxes
+
+    def accumulator(self):
+        """An empty :class:`~.box3d.Box3dAccumulator` with this evaluation's settings."""
+        p = self.eval_params
+        return Box3dAccumulator(p.labels_to_evaluate, p.min_iou_to_match, p.max_depth, p.step_size,
+                                p.matching_method == MATCHING_MODAL, p.num_conf)
+
+    def evaluate(self):
+        """Match every ground-truth image (missing predictions count as none) and compute ``results``."""
+        if self.eval_params.matching_method not in (MATCHING_AMODAL, MATCHING_MODAL):
+            raise ValueError("Matching method {} not known!".format(self.eval_params.matching_method))
+        for key in self.gts:
+            if key not in self.preds:
+                logger.critical("Could not find any prediction for image {}.".format(key))
+                self.preds[key] = Boxes3d()
+        logger.info("Evaluating images...")
+        accumulator = self.accumulator()
+        for key, gt in self.gts.items():
+            accumulator.add(self.preds[key].with_amodal_from_3d(self.cameras[key]), gt)
+        logger.info("Calculate AP...")
+        logger.info("Calculate TP stats...")
+        self.results = accumulator.result(self.eval_params.cw)
+        log_results(self.results)
+
+    def saveResults(self, result_folder):
+        """Write ``results.json`` (indent 4) into ``result_folder``; returns its path."""
+        path = os.path.join(result_folder, "results.json")
+        write_json(self.results, path)
+        return path
+
+
+def write_json(data, path):
+    """``json.dump(data, indent=4)`` to ``path`` through a temporary file in the same folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
+        try:
+            json.dump(data, f, indent=4)
+        except BaseException:
+            f.close()
+            os.unlink(f.name)
+            raise
+    os.replace(f.name, path)
+
+
+def log_results(results):
+    """The original's results table, to the log."""
+    gt_stats = results["GT_stats"]
+    for label, count in gt_stats.items():
+        if count == 0:
+            logger.warning("Category {} has no GT!".format(label))
+    method = results["eval_params"]["matching_method"]
+    logger.info("========================")
+    logger.info("======= Results ========")
+    logger.info("========================")
+    for label in gt_stats:
+        value = {metric: results[metric][label]["auc"] * 100 for metric in
+                 ("AP", "Center_Dist", "OS_Yaw", "OS_Pitch_Roll", "Size_Similarity")}
+        logger.info(label)
+        logger.info(" -> 2D AP {:<6}                : {:8.4f}".format(method, value["AP"]))
+        logger.info(" -> BEV Center Distance (DDTP)  : {:8.4f}".format(value["Center_Dist"]))
+        logger.info(" -> Yaw Similarity (DDTP)       : {:8.4f}".format(value["OS_Yaw"]))
+        logger.info(" -> Pitch/Roll Similarity (DDTP): {:8.4f}".format(value["OS_Pitch_Roll"]))
+        logger.info(" -> Size Similarity (DDTP)      : {:8.4f}".format(value["Size_Similarity"]))
+        logger.info(" -> Detection Score             : {:8.4f}".format(results["Detection_Score"][label] * 100))
+    logger.info("Mean Detection Score: {:8.4f}".format(results["mDetection_Score"] * 100))
+
+
+@contextlib.contextmanager
+def log_to(folder):
+    """Log this module's messages (INFO and up) to ``folder/eval.log`` meanwhile; nothing when ``folder`` is None."""
+    if folder is None:
+        yield
+        return
+    handler = logging.FileHandler(os.path.join(folder, "eval.log"), mode="w")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+def evaluate3dObjectDetection(gt_folder, pred_folder, result_folder, eval_params, plot=True, jobs=None,
+                              image_size_from_file=False, plot_file=None, log=True):
+    """Evaluate the predictions under ``pred_folder`` against ``gt_folder``; write ``results.json``
+    (and ``eval.log`` unless ``log`` is false) into ``result_folder``; returns the results dict.
+
+    ``plot`` shows the figure (as the original: nothing appears without a
+    display); ``plot_file`` saves it.  Both need matplotlib.
+    """
+    with log_to(result_folder if log else None):
+        evaluator = Box3dEvaluator(eval_params, jobs, image_size_from_file)
+        evaluator.checkCw()
+        logger.info("Use the following options")
+        logger.info(" -> GT folder    : {}".format(gt_folder))
+        logger.info(" -> Pred folder  : {}".format(pred_folder))
+        logger.info(" -> Labels       : {}".format(", ".join(eval_params.labels_to_evaluate)))
+        logger.info(" -> Min IoU:     : {:.2f}".format(eval_params.min_iou_to_match))
+        logger.info(" -> Max depth [m]: {}".format(eval_params.max_depth))
+        logger.info(" -> Step size [m]: {}".format(eval_params.step_size))
+        if eval_params.cw == -1.0:
+            logger.info(" -> cw           : -- automatically determined --")
+        else:
+            logger.info(" -> cw           : {:.2f}".format(eval_params.cw))
+        evaluator.loadGT(gt_folder)
+        evaluator.loadPredictions(pred_folder)
+        evaluator.evaluate()
+        evaluator.saveResults(result_folder)
+    if plot or plot_file:
+        from .plot3dResults import plot_data
+        plot_data(evaluator.results, show=plot, path=plot_file)
+    return evaluator.results
+
+
+def _parser():
+    p = argparse.ArgumentParser(description="Cityscapes 3D detection evaluation (2D AP and DDTP detection score).")
+    p.add_argument("-gt", "--gt-folder", dest="gtFolder", default=None,
+                   help="folder of ground-truth *.json files (default: $CITYSCAPES_DATASET/gtBbox3d/val)")
+    p.add_argument("-pred", "--prediction-folder", dest="predictionFolder", default=None,
+                   help="folder of prediction *.json files (default: $CITYSCAPES_RESULTS/predBbox3d)")
+    p.add_argument("--results-folder", dest="resultsFolder", default="",
+                   help="where results.json and eval.log go (default: the prediction folder)")
+    p.add_argument("--labels", dest="evalLabels", default=list(DEFAULT_LABELS), nargs="+",
+                   help="labels to evaluate (default: {})".format(" ".join(DEFAULT_LABELS)))
+    p.add_argument("--min-iou", dest="minIou", default=0.7, type=float,
+                   help="minimum IoU of a true positive (default: 0.7)")
+    p.add_argument("--max-depth", dest="maxDepth", default=100, type=int,
+                   help="maximum depth for DDTP metrics (default: 100)")
+    p.add_argument("--step-size", dest="stepSize", default=5, type=int,
+                   help="depth bin size for DDTP metrics (default: 5)")
+    p.add_argument("--cw", dest="cw", default=-1., type=float,
+                   help="working confidence (default: the threshold with the best precision x recall)")
+    p.add_argument("--modal", action="store_true", help="match modal 2D boxes")
+    p.add_argument("--noplot", dest="plot_results", action="store_false", help="do not show the figure")
+    p.add_argument("--plot-file", metavar="OUT.png", help="save the figure (needs matplotlib)")
+    p.add_argument("--image-size-from-file", action="store_true",
+                   help="clip recomputed 2D boxes to each file's imgWidth x imgHeight, not 2048 x 1024")
+    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no eval.log and only warnings on the console")
+    return p
+
+
+def main(argv=None):
+    """The console script; returns the exit status (1 with one ``ERROR:`` line per problem)."""
+    args = _parser().parse_args(argv)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    console.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    logger.addHandler(console)
+    logger.setLevel(logging.INFO)
+    try:
+        return _run(args)
+    except CityscapesError as e:
+        for line in str(e).splitlines():
+            print(f"ERROR: {line}", file=sys.stderr)
+        return 1
+    finally:
+        logger.removeHandler(console)
+
+
+def _run(args):
+    from ..io import layout
+    gt_folder = args.gtFolder or os.path.join(layout.dataset_root(), "gtBbox3d", "val")
+    pred_folder = args.predictionFolder or os.path.join(layout.results_root(), "predBbox3d")
+    for folder, what in ((gt_folder, "ground-truth"), (pred_folder, "prediction")):
+        if not os.path.isdir(folder):
+            raise LayoutError(f"{what} folder not found (see --help)", folder)
+    if not 0 <= args.minIou < 1:
+        raise CityscapesError(f"--min-iou must be in [0, 1), got {args.minIou}")
+    if args.stepSize <= 0 or args.maxDepth < 0:
+        raise CityscapesError("--step-size must be positive and --max-depth not negative")
+    results_folder = args.resultsFolder or pred_folder
+    os.makedirs(results_folder, exist_ok=True)
+    params = EvaluationParameters(args.evalLabels, min_iou_to_match=args.minIou, max_depth=args.maxDepth,
+                                  step_size=args.stepSize, matching_method=int(args.modal), cw=args.cw)
+    with log_to(None if args.quiet else results_folder):
+        logger.info("========================")
+        logger.info("=== Start evaluation ===")
+        logger.info("========================")
+        plot = args.plot_results and have_display()
+        evaluate3dObjectDetection(gt_folder, pred_folder, results_folder, params, plot=plot, jobs=args.jobs or None,
+                                  image_size_from_file=args.image_size_from_file, plot_file=args.plot_file,
+                                  log=False)
+        logger.info("========================")
+        logger.info("=== Stop evaluation ====")
+        logger.info("========================")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

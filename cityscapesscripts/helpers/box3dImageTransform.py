@@ -1,0 +1,451 @@
+"""3D boxes of Cityscapes 3D in their coordinate systems, and their projection into the image.
+
+Four coordinate systems (see ``docs/csCalibration.pdf`` of the dataset):
+
+* ``CRS_V``: the vehicle (ISO 8855), origin on the ground below the rear axle,
+  x forward, y left, z up.  Annotations are given in V.
+* ``CRS_C``: the camera, origin in the optical centre, axes as V.
+* ``CRS_S``: origin of C, axes of the image: x right, y down, z forward.
+* the image I: u right, v down, origin in the top-left pixel.
+
+The module keeps the original's face (``Camera``, ``Box3dImageTransform``,
+``get_projection_matrix``, ``apply_transformation_points``); rotations are
+:class:`Quaternion` objects that behave like pyquaternion's for the
+attributes used downstream (``elements``, ``rotation_matrix``,
+``yaw_pitch_roll``, ``inverse``, ``*``, ``rotate``).  The array functions
+(``normalised_quaternions``, ``yaw_pitch_roll``, ``box_vertices``,
+``amodal_boxes_2d``) work on N boxes at once; the evaluator uses them.
+"""
+import math
+
+import numpy as np
+
+CRS_V = 0
+CRS_C = 1
+CRS_S = 2
+
+# corner order of get_vertices: Back/Front, Left/Right, Bottom/Top
+_CORNERS = ["BLB", "BRB", "FRB", "FLB", "BLT", "BRT", "FRT", "FLT"]
+# corner signs (x along length, y along width, z along height) in that order
+_CORNER_SIGNS = np.array([[-1, 1, -1], [-1, -1, -1], [1, -1, -1], [1, 1, -1],
+                          [-1, 1, 1], [-1, -1, 1], [1, -1, 1], [1, 1, 1]], dtype=float)
+# faces as corner cycles, in the order of get_all_side_polygons_2d
+_FACES = {"front": [3, 2, 6, 7], "back": [0, 1, 5, 4], "top": [4, 5, 6, 7],
+          "bottom": [0, 1, 2, 3], "left": [3, 0, 4, 7], "right": [1, 5, 6, 2]}
+_EDGES = np.array([[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4],
+                   [0, 4], [1, 5], [2, 6], [3, 7]])
+# points closer to the camera plane than this (in m) are cut off before projecting
+_CAMERA_PLANE_Z = 0.01
+
+
+def get_K_multiplier():
+    """The axis permutation from C to S: ``p_S = M @ p_C``, i.e. (x, y, z)_S = (-y, -z, x)_C."""
+    return np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+
+
+def get_projection_matrix(camera):
+    """The 3x3 intrinsic matrix K of ``camera`` (projects S to homogeneous image points)."""
+    return np.array([[camera.fx, 0.0, camera.u0], [0.0, camera.fy, camera.v0], [0.0, 0.0, 1.0]])
+
+
+def apply_transformation_points(points, transformation_matrix):
+    """``(N, 3)`` points mapped by a 3x4 (or 4x4) affine matrix; returns ``(N, 3)`` (or ``(N, 4)``)."""
+    points = np.asarray(points, dtype=float)
+    homogeneous = np.concatenate([points, np.ones((points.shape[0], 1))], axis=1)
+    return homogeneous @ np.asarray(transformation_matrix, dtype=float).T
+
+
+class Camera:
+    """Intrinsics (``fx``, ``fy``, ``u0``, ``v0``), ``sensor_T_ISO_8855`` (3x4, V to C) and image size."""
+
+    def __init__(self, fx, fy, u0, v0, sensor_T_ISO_8855, imgWidth=2048, imgHeight=1024):
+        self.fx = fx
+        self.fy = fy
+        self.u0 = u0
+        self.v0 = v0
+        self.sensor_T_ISO_8855 = sensor_T_ISO_8855
+        self.imgWidth = imgWidth
+        self.imgHeight = imgHeight
+
+
+# ----------------------------------------------------------------------------------------------
+# quaternions, [w, x, y, z]; normalisation and angles follow pyquaternion 0.9.9 operation by
+# operation, because the evaluation's orientation scores depend on their last bits
+
+
+class Quaternion:
+    """A rotation quaternion with the parts of pyquaternion's ``Quaternion`` that Cityscapes code uses.
+
+    ``Quaternion([w, x, y, z])``, ``Quaternion(w, x, y, z)``, ``Quaternion(other)`` or
+    ``Quaternion(matrix=R)`` (R a 3x3 rotation matrix).  Like pyquaternion, the
+    elements are kept as given; ``rotation_matrix``, ``yaw_pitch_roll`` and
+    ``rotate`` normalise the quaternion first (in place).
+    """
+
+    def __init__(self, *args, matrix=None, array=None):
+        if matrix is not None:
+            self.q = _quaternion_from_matrix(np.asarray(matrix, dtype=float))
+        elif array is not None:
+            self.q = np.asarray(array, dtype=float)
+        elif len(args) == 1 and isinstance(args[0], Quaternion):
+            self.q = args[0].q
+        elif len(args) == 1:
+            self.q = _four_floats(args[0])
+        elif len(args) == 4:
+            self.q = _four_floats(args)
+        elif not args:
+            self.q = np.array([1.0, 0.0, 0.0, 0.0])
+        else:
+            raise ValueError(f"a quaternion needs 4 numbers, got {len(args)}")
+
+    def __repr__(self):
+        return "Quaternion({!r}, {!r}, {!r}, {!r})".format(*(float(v) for v in self.q))
+
+    @property
+    def elements(self):
+        """The 4 elements ``[w, x, y, z]`` (not necessarily of unit length)."""
+        return self.q
+
+    @property
+    def scalar(self):
+        return self.q[0]
+
+    @property
+    def vector(self):
+        return self.q[1:4]
+
+    w = property(lambda self: self.q[0])
+    x = property(lambda self: self.q[1])
+    y = property(lambda self: self.q[2])
+    z = property(lambda self: self.q[3])
+
+    def __getitem__(self, index):
+        return self.q[int(index)]
+
+    @property
+    def norm(self):
+        return math.sqrt(np.dot(self.q, self.q))
+
+    def _normalise(self):
+        self.q = normalised_quaternions(self.q[None])[0]
+
+    @property
+    def normalised(self):
+        return Quaternion(array=normalised_quaternions(self.q[None])[0])
+
+    @property
+    def conjugate(self):
+        return Quaternion(array=np.hstack((self.q[0], -self.q[1:4])))
+
+    @property
+    def inverse(self):
+        squares = np.dot(self.q, self.q)
+        if not squares > 0:
+            raise ZeroDivisionError("a zero quaternion cannot be inverted")
+        return Quaternion(array=np.hstack((self.q[0], -self.q[1:4])) / squares)
+
+    def __mul__(self, other):
+        if not isinstance(other, Quaternion):
+            other = Quaternion(other)
+        return Quaternion(array=_left_matrix(self.q) @ other.q)
+
+    def __rmul__(self, other):
+        return Quaternion(other) * self
+
+    def __eq__(self, other):
+        if not isinstance(other, Quaternion):
+            return NotImplemented
+        return bool(np.allclose(self.q, other.q, rtol=1e-13, atol=1e-14))
+
+    __hash__ = None
+
+    @property
+    def rotation_matrix(self):
+        """The 3x3 rotation matrix (normalises first)."""
+        self._normalise()
+        return rotation_matrices(self.q[None])[0]
+
+    @property
+    def yaw_pitch_roll(self):
+        """``(yaw, pitch, roll)`` in radians, with pyquaternion's formulas (normalises first)."""
+        self._normalise()
+        yaw, pitch, roll = yaw_pitch_roll(self.q[None])[0]
+        return yaw, pitch, roll
+
+    def rotate(self, vector):
+        """``vector`` (3 numbers, or a pure Quaternion) rotated; returned as the type it was given."""
+        self._normalise()
+        if isinstance(vector, Quaternion):
+            return self * vector * self.conjugate
+        rotated = (self * Quaternion(array=np.hstack((0.0, _three_floats(vector)))) * self.conjugate).q[1:4]
+        if isinstance(vector, list):
+            return list(rotated)
+        if isinstance(vector, tuple):
+            return tuple(rotated)
+        return rotated
+
+
+def _four_floats(values):
+    values = list(values)
+    if len(values) != 4:
+        raise ValueError(f"a quaternion needs 4 numbers, got {len(values)}")
+    return np.array([float(v) for v in values])
+
+
+def _three_floats(values):
+    values = list(values)
+    if len(values) != 3:
+        raise ValueError(f"a vector needs 3 numbers, got {len(values)}")
+    return np.array([float(v) for v in values])
+
+
+def _left_matrix(q):
+    """The matrix L(q) with ``q * p == L(q) @ p``."""
+    w, x, y, z = q
+    return np.array([[w, -x, -y, -z], [x, w, -z, y], [y, z, w, -x], [z, -y, x, w]])
+
+
+def _quaternion_from_matrix(rotation):
+    """The quaternion of a 3x3 rotation matrix (pyquaternion's trace method and sign choice)."""
+    if rotation.shape == (4, 4):
+        rotation = rotation[:3, :3]
+    if rotation.shape != (3, 3):
+        raise ValueError(f"a rotation matrix must be 3x3, got shape {rotation.shape}")
+    if not np.allclose(rotation @ rotation.T, np.eye(3), rtol=1e-5, atol=1e-8):
+        raise ValueError("matrix is not orthogonal, so it is no rotation")
+    if not np.isclose(np.linalg.det(rotation), 1.0, rtol=1e-5, atol=1e-8):
+        raise ValueError("matrix has determinant -1 (a reflection), so it is no rotation")
+    m = rotation.T
+    # pick the largest of the four candidate pivots, as the trace method does
+    if m[2, 2] < 0:
+        if m[0, 0] > m[1, 1]:
+            t = 1 + m[0, 0] - m[1, 1] - m[2, 2]
+            q = [m[1, 2] - m[2, 1], t, m[0, 1] + m[1, 0], m[2, 0] + m[0, 2]]
+        else:
+            t = 1 - m[0, 0] + m[1, 1] - m[2, 2]
+            q = [m[2, 0] - m[0, 2], m[0, 1] + m[1, 0], t, m[1, 2] + m[2, 1]]
+    elif m[0, 0] < -m[1, 1]:
+        t = 1 - m[0, 0] - m[1, 1] + m[2, 2]
+        q = [m[0, 1] - m[1, 0], m[2, 0] + m[0, 2], m[1, 2] + m[2, 1], t]
+    else:
+        t = 1 + m[0, 0] + m[1, 1] + m[2, 2]
+        q = [t, m[1, 2] - m[2, 1], m[2, 0] - m[0, 2], m[0, 1] - m[1, 0]]
+    return np.array(q, dtype=float) * (0.5 / math.sqrt(t))
+
+
+def normalised_quaternions(quaternions):
+    """``(N, 4)`` quaternions scaled to unit length; those within 1e-14 of it (squared) are kept as given.
+
+    Mirrors pyquaternion, including its per-quaternion ``np.dot`` for the squared
+    norm, so that downstream angles agree to the last bit.
+    """
+    quaternions = np.array(quaternions, dtype=float).reshape(-1, 4)
+    for row in quaternions:
+        squares = np.dot(row, row)
+        if not abs(1.0 - squares) < 1e-14 and squares > 0:
+            row /= math.sqrt(squares)
+    return quaternions
+
+
+def yaw_pitch_roll(quaternions):
+    """``(N, 3)`` yaw, pitch, roll of ``(N, 4)`` quaternions [w, x, y, z], normalised first.
+
+    pyquaternion's formulas, which the Cityscapes 3D scores are defined with
+    (not the textbook z-y'-x'' signs for pitch and roll).
+    """
+    w, x, y, z = normalised_quaternions(quaternions).T
+    yaw = np.arctan2(2 * (w * z - x * y), 1 - 2 * (y ** 2 + z ** 2))
+    pitch = np.arcsin(2 * (w * y + z * x))
+    roll = np.arctan2(2 * (w * x - y * z), 1 - 2 * (x ** 2 + y ** 2))
+    return np.stack([yaw, pitch, roll], axis=-1)
+
+
+def rotation_matrices(quaternions):
+    """``(N, 3, 3)`` rotation matrices of ``(N, 4)`` unit quaternions [w, x, y, z]."""
+    w, x, y, z = np.asarray(quaternions, dtype=float).reshape(-1, 4).T
+    return np.stack([
+        np.stack([w * w + x * x - y * y - z * z, 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), w * w - x * x + y * y - z * z, 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z], -1),
+    ], axis=-2)
+
+
+# ----------------------------------------------------------------------------------------------
+# boxes as arrays
+
+
+def box_vertices(sizes, rotations, centers):
+    """``(N, 8, 3)`` corners (order BLB BRB FRB FLB BLT BRT FRT FLT) of boxes given by
+    ``(N, 3)`` sizes (length, width, height), ``(N, 3, 3)`` rotation matrices and ``(N, 3)`` centres."""
+    half = np.asarray(sizes, dtype=float)[:, None, :] / 2 * _CORNER_SIGNS
+    return np.einsum("nij,nkj->nki", rotations, half) + np.asarray(centers, dtype=float)[:, None, :]
+
+
+def vehicle_to_sensor(points, camera):
+    """Points ``(..., 3)`` in V to S (camera origin, image axes)."""
+    transform = np.asarray(camera.sensor_T_ISO_8855, dtype=float)
+    in_c = points @ transform[:, :3].T + transform[:, 3]
+    return in_c @ get_K_multiplier().T
+
+
+def project(points_s, camera):
+    """``(..., 2)`` image points of ``(..., 3)`` points in S (pinhole, no check of z)."""
+    homogeneous = points_s @ get_projection_matrix(camera).T
+    return homogeneous[..., :2] / homogeneous[..., 2:]
+
+
+def amodal_boxes_2d(vertices_s, camera):
+    """``(N, 4)`` [xmin, ymin, xmax, ymax] image boxes of ``(N, 8, 3)`` box corners in S.
+
+    The box encloses the projected corners in front of the camera plane
+    (z > 1 cm) and the points where box edges cross that plane, clipped to
+    ``[0, imgWidth - 1] x [0, imgHeight - 1]``; ``[0, 0, 0, 0]`` for a box
+    wholly behind the plane.
+    """
+    vertices_s = np.asarray(vertices_s, dtype=float).reshape(-1, 8, 3)
+    n = len(vertices_s)
+    front = vertices_s[..., 2] > _CAMERA_PLANE_Z
+    a, b = vertices_s[:, _EDGES[:, 0]], vertices_s[:, _EDGES[:, 1]]
+    front_a, front_b = front[:, _EDGES[:, 0]], front[:, _EDGES[:, 1]]
+    crossing = front_a != front_b
+    # the crossing point starts from the corner behind the plane, as the face cropping does
+    behind = np.where(front_a[..., None], b, a)
+    ahead = np.where(front_a[..., None], a, b)
+    delta = behind - ahead
+    with np.errstate(divide="ignore", invalid="ignore"):  # edges that do not cross are masked below
+        k = (_CAMERA_PLANE_Z - behind[..., 2]) / delta[..., 2]
+        crossings = behind + k[..., None] * delta
+    points = np.concatenate([vertices_s, crossings], axis=1)
+    valid = np.concatenate([front, crossing], axis=1)
+    safe = np.where(valid[..., None], points, 1.0)
+    image = project(safe, camera)
+    lo = np.where(valid[..., None], image, np.inf).min(axis=1)
+    hi = np.where(valid[..., None], image, -np.inf).max(axis=1)
+    limits = np.array([camera.imgWidth - 1, camera.imgHeight - 1], dtype=float)
+    boxes = np.concatenate([np.minimum(limits, np.maximum(0, lo)), np.minimum(limits, np.maximum(0, hi))], axis=1)
+    boxes[~valid.any(axis=1)] = 0.0
+    return boxes.reshape(n, 4)
+
+
+def _crop_and_project(points_s, camera):
+    """A closed polygon (list of [u, v], first point repeated) of the part of a 3D polygon
+    in front of the camera plane; ``[]`` when none of it is."""
+    cropped = []
+    count = len(points_s)
+    for i, point in enumerate(points_s):
+        if point[2] > _CAMERA_PLANE_Z:
+            cropped.append(point)
+            continue
+        for neighbour in (points_s[i - 1], points_s[(i + 1) % count]):
+            if neighbour[2] > _CAMERA_PLANE_Z:
+                delta = point - neighbour
+                cropped.append(point + (_CAMERA_PLANE_Z - point[2]) / delta[2] * delta)
+    if not cropped:
+        return []
+    polygon = project(np.array(cropped), camera).tolist()
+    return polygon + polygon[:1]
+
+
+class Box3dImageTransform:
+    """One 3D box on one camera: its corners in V, C, S and the image, visible sides, 2D boxes.
+
+    >>> camera = Camera(2262.5, 2265.3, 1096.98, 513.137, [[1, 0, 0, -1.7], [0, 1, 0, 0.1], [0, 0, 1, -1.2]])
+    >>> box = Box3dImageTransform(camera)
+    >>> box.initialize_box([4.0, 2.0, 1.5], [1, 0, 0, 0], [20.0, 0.0, 0.75])
+    >>> [round(v) for v in box.get_amodal_box_2d()]
+    [983, 519, 1222, 634]
+    """
+
+    def __init__(self, camera):
+        self._camera = camera
+        self.loc = list(_CORNERS)
+        self._size = np.zeros(3)
+        self._center = np.zeros(3)
+        self._rotation_matrix = np.eye(3)
+        self._box_points_3d_vehicle = np.zeros((8, 3))
+        self._box_points_3d_cam = np.zeros((8, 3))
+        self._box_points_2d = np.zeros((8, 2))
+        self._side_polygons = {side: [] for side in _FACES}
+        self.bottom_arrow_2d = []
+
+    def initialize_box_from_annotation(self, csBbox3dAnnotation, coordinate_system=CRS_V):
+        """Set the box from a ``CsBbox3d`` (dims, rotation, center)."""
+        a = csBbox3dAnnotation
+        self.initialize_box(a.dims, a.rotation, a.center, coordinate_system=coordinate_system)
+
+    def initialize_box(self, size, quaternion, center, coordinate_system=CRS_V):
+        """Set the box from its size (L, W, H), rotation quaternion [w, x, y, z] and centre in ``coordinate_system``."""
+        rotation = Quaternion(quaternion)
+        center = np.array(center, dtype=float)
+        if coordinate_system == CRS_S:
+            permutation = get_K_multiplier()
+            center = permutation.T @ center
+            image_axes = Quaternion(matrix=permutation)
+            rotation = image_axes.inverse * rotation * image_axes
+        if coordinate_system in (CRS_C, CRS_S):
+            transform = np.eye(4)
+            transform[:3, :] = np.asarray(self._camera.sensor_T_ISO_8855, dtype=float)
+            center = (np.linalg.inv(transform) @ np.append(center, 1.0))[:3]
+            rotation = Quaternion(matrix=transform[:3, :3]).inverse * rotation
+        self._size = np.array(size, dtype=float)
+        self._rotation_matrix = rotation.rotation_matrix
+        self._center = center
+        self.update()
+
+    def update(self):
+        """Recompute corners, projections and cropped sides from size, rotation and centre."""
+        vertices = box_vertices(self._size[None], self._rotation_matrix[None], self._center[None])[0]
+        self._box_points_3d_vehicle = vertices
+        self._box_points_3d_cam = vehicle_to_sensor(vertices, self._camera)
+        self._box_points_2d = project(self._box_points_3d_cam, self._camera)
+        self._side_polygons = {side: _crop_and_project(self._box_points_3d_cam[corners], self._camera)
+                               for side, corners in _FACES.items()}
+        # from the middle of the front edge to the front left corner's neighbour on the back
+        arrow = np.array([(vertices[3] + vertices[2]) / 2, (vertices[3] + vertices[1]) / 2])
+        self.bottom_arrow_2d = _crop_and_project(vehicle_to_sensor(arrow, self._camera), self._camera)
+
+    def get_vertices(self, coordinate_system=CRS_V):
+        """Corners by name (``self.loc``) in V, C or S."""
+        points = self._box_points_3d_vehicle
+        if coordinate_system == CRS_C:
+            points = self._box_points_3d_cam @ get_K_multiplier()
+        elif coordinate_system == CRS_S:
+            points = self._box_points_3d_cam
+        return dict(zip(self.loc, points))
+
+    def get_vertices_2d(self):
+        """Projected corners by name (also those behind the camera, uncropped)."""
+        return dict(zip(self.loc, self._box_points_2d))
+
+    def get_parameters(self, coordinate_system=CRS_V):
+        """``(size, center, Quaternion)`` of the box in V, C or S."""
+        rotation = Quaternion(matrix=self._rotation_matrix)
+        center = self._center
+        if coordinate_system in (CRS_C, CRS_S):
+            transform = np.asarray(self._camera.sensor_T_ISO_8855, dtype=float)
+            center = transform[:, :3] @ center + transform[:, 3]
+            rotation = Quaternion(matrix=transform[:3, :3]) * rotation
+        if coordinate_system == CRS_S:
+            permutation = get_K_multiplier()
+            center = permutation @ center
+            image_axes = Quaternion(matrix=permutation)
+            rotation = image_axes * rotation * image_axes.inverse
+        return self._size, center, rotation
+
+    def get_all_side_visibilities(self):
+        """Whether each side faces the camera: [front, back, top, bottom, left, right]."""
+        permutation = get_K_multiplier()
+        axes = permutation @ self._rotation_matrix @ permutation.T
+        p = self._box_points_3d_cam
+        sides = [((p[3] + p[6]) / 2, axes[:, 2]), ((p[0] + p[5]) / 2, -axes[:, 2]),
+                 ((p[7] + p[5]) / 2, -axes[:, 1]), ((p[0] + p[2]) / 2, axes[:, 1]),
+                 ((p[0] + p[7]) / 2, -axes[:, 0]), ((p[1] + p[6]) / 2, axes[:, 0])]
+        return [bool(np.dot(normal, centre) < 0) for centre, normal in sides]
+
+    def get_all_side_polygons_2d(self):
+        """Closed image polygons of the sides cut at the camera plane: [front, back, top, bottom, left, right]."""
+        return [self._side_polygons[side] for side in ("front", "back", "top", "bottom", "left", "right")]
+
+    def get_amodal_box_2d(self):
+        """``[xmin, ymin, xmax, ymax]`` enclosing the visible part of the box, clipped to the image."""
+        return amodal_boxes_2d(self._box_points_3d_cam[None], self._camera)[0].tolist()
