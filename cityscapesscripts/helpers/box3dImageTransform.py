@@ -353,7 +353,7 @@ class Box3dImageTransform:
     >>> box = Box3dImageTransform(camera)
     >>> box.initialize_box([4.0, 2.0, 1.5], [1, 0, 0, 0], [20.0, 0.0, 0.75])
     >>> [round(v) for v in box.get_amodal_box_2d()]
-    [983, 519, 1222, 634]
+    [944, 471, 1222, 680]
     """
 
     def __init__(self, camera):
