@@ -78,5 +78,12 @@ def test_console_tool_saves_the_figure_headless(_isolated_cwd, monkeypatch, caps
     assert plot3dResults.main([results]) == 1
     assert "save it with -o OUT.png" in capsys.readouterr().err
     assert plot3dResults.main(["missing.json", "-o", "x.png"]) == 1
-    assert "ERROR: missing.json: cannot read results" in capsys.readouterr().err
+    assert "ERROR: missing.json: cannot read" in capsys.readouterr().err
     assert sorted(os.listdir()) == ["figure.png"]
+
+
+def test_without_matplotlib_the_tool_says_what_to_install(_isolated_cwd, monkeypatch, capsys):
+    monkeypatch.setattr(plot3dResults, "plt", None)
+    assert plot3dResults.main([os.path.join(EXPECTED, "eval", "results.json"), "-o", "figure.png"]) == 1
+    assert "pip install 'cityscapesscripts[plot]'" in capsys.readouterr().err
+    assert os.listdir() == []

@@ -23,7 +23,9 @@ with open(os.path.join(FIXTURES, "original_namespaces.json")) as f:
 # (no effect on Python 3), loop variables left at module level, and the
 # closed file handle of the original's version reader.
 NOT_INTERFACE = {"absolute_import", "division", "print_function", "unicode_literals"}
-NOT_INTERFACE_IN = {"helpers.labels": {"label", "category"}, "helpers.version": {"f"}}
+NOT_INTERFACE_IN = {"helpers.labels": {"label", "category"}, "helpers.version": {"f"},
+                    # coloured console logging that the original installed on import; no dependency here
+                    "evaluation.evalObjectDetection3d": {"coloredlogs"}}
 
 # The 2D toolkit; the 3D modules (box3dImageTransform, evalObjectDetection3d,
 # objectDetectionHelpers, plot3dResults) are checked as soon as they exist.

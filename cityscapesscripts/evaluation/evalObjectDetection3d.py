@@ -28,14 +28,20 @@ import os
 import sys
 import tempfile
 from collections import OrderedDict
+from typing import List, Tuple  # noqa: F401  (the original module's namespace)
 
-from .. import parallel
+import numpy as np  # noqa: F401  (the original module's namespace)
+from tqdm import tqdm  # noqa: F401  (the original module's namespace)
+
+from .. import cli, parallel
 from ..errors import AnnotationError, CityscapesError, LayoutError, PredictionError
+from ..helpers.annotation import CsBbox3d, CsIgnore2d  # noqa: F401  (the original module's namespace)
+from ..helpers.box3dImageTransform import Box3dImageTransform, Camera, Quaternion  # noqa: F401  (same)
 from ..io.jsonfile import read_json
 from .box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds, ground_truth_from_json,
                     predictions_from_json, snap_working_confidence)
-from .plot3dResults import have_display
-from .objectDetectionHelpers import MATCHING_AMODAL, MATCHING_MODAL, EvaluationParameters, getFiles  # noqa: F401
+from .objectDetectionHelpers import (MATCHING_AMODAL, MATCHING_MODAL, EvaluationParameters,  # noqa: F401
+                                     calcIouMatrix, calcOverlapMatrix, getFiles)
 
 logger = logging.getLogger("EvalObjectDetection3d")
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(name)s %(levelname)s %(message)s"
@@ -48,26 +54,11 @@ def image_key(path):
 
 
 def _read_ground_truth(path, labels, image_size_from_file):
-    try:
-        return ground_truth_from_json(read_json(path, AnnotationError), labels, path, image_size_from_file)
-    except CityscapesError as e:
-        return e
+    return ground_truth_from_json(read_json(path, AnnotationError), labels, path, image_size_from_file)
 
 
 def _read_predictions(path, labels):
-    try:
-        return predictions_from_json(read_json(path, PredictionError), labels, path)
-    except CityscapesError as e:
-        return e
-
-
-def _load(task, paths, jobs, what):
-    """Map ``task`` over ``paths``; all failures are raised together, one line each."""
-    loaded = list(parallel.imap(task, paths, jobs, what, progress=False))
-    errors = [str(r) for r in loaded if isinstance(r, CityscapesError)]
-    if errors:
-        raise CityscapesError(f"{len(errors)} invalid {what} file(s):\n" + "\n".join(errors))
-    return loaded
+    return predictions_from_json(read_json(path, PredictionError), labels, path)
 
 
 class Box3dEvaluator:
@@ -108,7 +99,7 @@ class Box3dEvaluator:
         logger.info("Found {} GT files.".format(len(paths)))
         labels = self.eval_params.labels_to_evaluate
         task = functools.partial(_read_ground_truth, labels=labels, image_size_from_file=self.image_size_from_file)
-        for path, (boxes, camera) in zip(paths, _load(task, paths, self.jobs, "ground-truth")):
+        for path, (boxes, camera) in zip(paths, parallel.collect(task, paths, self.jobs, "ground truth")):
             self.gts[image_key(path)] = boxes
             self.cameras[image_key(path)] = camera
 
@@ -118,7 +109,7 @@ class Box3dEvaluator:
         paths = getFiles(pred_folder)
         logger.info("Found {} prediction files.".format(len(paths)))
         task = functools.partial(_read_predictions, labels=self.eval_params.labels_to_evaluate)
-        for path, (boxes, skipped) in zip(paths, _load(task, paths, self.jobs, "prediction")):
+        for path, (boxes, skipped) in zip(paths, parallel.collect(task, paths, self.jobs, "predictions")):
             for _ in range(skipped):
                 logger.critical("Found incorrect annotation in {}.".format(path))
             self.preds[image_key(path)] = boxes
@@ -236,7 +227,12 @@ def evaluate3dObjectDetection(gt_folder, pred_folder, result_folder, eval_params
         evaluator.saveResults(result_folder)
     if plot or plot_file:
         from .plot3dResults import plot_data
-        plot_data(evaluator.results, show=plot, path=plot_file)
+        try:
+            plot_data(evaluator.results, show=plot, path=plot_file)
+        except ImportError as e:  # the results are written; only the figure is missing
+            if plot_file:
+                raise CityscapesError(str(e)) from None
+            logger.warning(str(e))
     return evaluator.results
 
 
@@ -268,6 +264,7 @@ def _parser():
     return p
 
 
+@cli.entry_point
 def main(argv=None):
     """The console script; returns the exit status (1 with one ``ERROR:`` line per problem)."""
     args = _parser().parse_args(argv)
@@ -278,10 +275,6 @@ def main(argv=None):
     logger.setLevel(logging.INFO)
     try:
         return _run(args)
-    except CityscapesError as e:
-        for line in str(e).splitlines():
-            print(f"ERROR: {line}", file=sys.stderr)
-        return 1
     finally:
         logger.removeHandler(console)
 
@@ -305,7 +298,10 @@ def _run(args):
         logger.info("========================")
         logger.info("=== Start evaluation ===")
         logger.info("========================")
-        plot = args.plot_results and have_display()
+        plot = False
+        if args.plot_results:  # matplotlib is imported only when a figure is wanted
+            from .plot3dResults import have_display
+            plot = have_display()
         evaluate3dObjectDetection(gt_folder, pred_folder, results_folder, params, plot=plot, jobs=args.jobs or None,
                                   image_size_from_file=args.image_size_from_file, plot_file=args.plot_file,
                                   log=False)

@@ -1,6 +1,9 @@
 """Helpers of the 3D detection evaluation under their original names: evaluation
 parameters, the IoU and ignore-overlap matrices, and the recursive file search."""
 import os
+from typing import List  # noqa: F401  (the original module's namespace)
+
+import numpy as np  # noqa: F401  (the original module's namespace)
 
 from .box3d import iou_matrix as calcIouMatrix, overlap_matrix as calcOverlapMatrix  # noqa: F401 (original names)
 

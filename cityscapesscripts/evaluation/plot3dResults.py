@@ -5,8 +5,8 @@ and the DDTP metrics, PR curves, AP per depth, the four DDTP metrics per
 depth with marker sizes by sample count).  Difference, on purpose: the
 original only calls ``plt.show()``, so without a display it drew nothing and
 wrote nothing; ``-o OUT.png`` (``plot_data(..., path=...)``) saves the figure.
-matplotlib is needed (``pip install 'cityscapesscripts[plot]'``); importing
-this module does not import it.
+matplotlib is needed to draw (``pip install 'cityscapesscripts[plot]'``);
+without it the module imports, with ``plt`` and ``Axes`` None.
 """
 import argparse
 import json
@@ -14,10 +14,20 @@ import os
 import sys
 import tempfile
 import warnings
+from typing import List, Tuple  # noqa: F401  (the original module's namespace)
 
 import numpy as np
 
+try:
+    import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
+except ImportError:
+    plt = Axes = None
+
+from .. import cli
+from ..errors import CityscapesError
 from ..helpers.labels import name2label
+from ..io.jsonfile import read_json
 
 CATEGORIES = ["AP", "Center_Dist", "Size_Similarity", "OS_Yaw", "OS_Pitch_Roll"]
 DDTP_CATEGORIES = CATEGORIES[1:]
@@ -25,10 +35,8 @@ NEEDS_MATPLOTLIB = "the figure needs matplotlib: pip install 'cityscapesscripts[
 
 
 def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError(NEEDS_MATPLOTLIB) from None
+    if plt is None:
+        raise ImportError(NEEDS_MATPLOTLIB)
     return plt
 
 
@@ -260,29 +268,23 @@ def prepare_data(json_path):
         return json.load(file_)
 
 
+@cli.entry_point
 def main(argv=None):
     """``csPlot3dDetectionResults RESULTS.json [-o OUT.png]``; returns the exit status."""
     parser = argparse.ArgumentParser(description="Plot the results.json of csEvalObjectDetection3d.")
     parser.add_argument("path", help="results .json file of the 3D evaluation (also as the evaluation server gives it)")
     parser.add_argument("-o", "--output", metavar="OUT.png", help="save the figure instead of showing it")
     args = parser.parse_args(argv)
-    try:
-        data = prepare_data(args.path)
-    except (OSError, ValueError) as e:
-        print(f"ERROR: {args.path}: cannot read results: {e}", file=sys.stderr)
-        return 1
+    data = read_json(args.path, CityscapesError)
     show = not args.output
     if show and not have_display():
-        print("ERROR: no display to show the figure; save it with -o OUT.png", file=sys.stderr)
-        return 1
+        raise CityscapesError("no display to show the figure; save it with -o OUT.png")
     try:
         figure = plot_data(data, show=show, path=args.output)
     except ImportError as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        return 1
-    except (KeyError, ValueError, TypeError) as e:
-        print(f"ERROR: {args.path}: not a 3D results file ({e!r})", file=sys.stderr)
-        return 1
+        raise CityscapesError(str(e)) from None
+    except (KeyError, TypeError) as e:
+        raise CityscapesError(f"not a 3D results file ({e!r})", args.path) from None
     _pyplot().close(figure)
     return 0
 
