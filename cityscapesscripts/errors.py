@@ -56,3 +56,6 @@ class DownloadError(CityscapesError):
 class CredentialsError(DownloadError):
     """The Cityscapes site refused the username or password, or none could be obtained."""
 
+
+class SaveConflictError(AnnotationError):
+    """An annotation file changed on disk between opening it for editing and saving it."""

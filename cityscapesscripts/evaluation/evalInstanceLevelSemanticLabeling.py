@@ -46,8 +46,7 @@ class CArgs:
 
 
 def _user_cache_file():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "cityscapesscripts", "gtInstances.json")
+    return os.path.join(layout.user_cache_dir(), "gtInstances.json")
 
 
 def _default_args():

@@ -43,7 +43,7 @@ class CsObject:
         self.draw = True
 
     def updateDate(self):
-        self.date = datetime.datetime.now().strftime("%d-%b-%Y %H:%M:%S")
+        self.date = annotation_date()
 
     def delete(self):
         self.deleted = 1
@@ -334,6 +334,16 @@ class Annotation:
     def toJsonFile(self, jsonFile):
         with open(jsonFile, "w", encoding="utf-8") as f:
             f.write(self.toJson())
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def annotation_date(now=None):
+    """The ``date`` an edit records: ``'22-Nov-2026 06:30:00'`` (the original's format, English
+    month names whatever the locale; the original switched the process locale to get them)."""
+    now = now or datetime.datetime.now()
+    return f"{now.day:02d}-{_MONTHS[now.month - 1]}-{now.year} {now:%H:%M:%S}"
 
 
 def image_size(data, source=None):

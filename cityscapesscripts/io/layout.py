@@ -89,6 +89,12 @@ def default_root():
     return os.environ.get("CITYSCAPES_DATASET", os.getcwd())
 
 
+def user_cache_dir():
+    """The package's folder in the user cache (``$XDG_CACHE_HOME``, else ``~/.cache``), never the install folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "cityscapesscripts")
+
+
 def find_annotations(root, annotation_types=ANNOTATION_TYPES, splits=None, modality="polygons"):
     """Sorted ground-truth files ``{root}/{type}/{split}/*/*_{type}_{modality}.{ext}``.
 

@@ -118,9 +118,9 @@ def atomic_target(path, mode=0o644):
         raise
 
 
-def write_atomic(path, data):
+def write_atomic(path, data, mode=0o644):
     """Write bytes to ``path`` through a temporary file in the same folder."""
-    with atomic_target(path) as tmp, open(tmp, "wb") as f:
+    with atomic_target(path, mode) as tmp, open(tmp, "wb") as f:
         f.write(data)
 
 

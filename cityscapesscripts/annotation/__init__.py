@@ -1,0 +1,1 @@
+"""The original's annotation tools (``cityscapesLabelTool``), now web apps; :mod:`.editing` is their engine."""
