@@ -55,6 +55,7 @@ setup(
             "csEvalPanopticSemanticLabeling = cityscapesscripts.evaluation.evalPanopticSemanticLabeling:main",
             "csEvalObjectDetection3d = cityscapesscripts.evaluation.evalObjectDetection3d:main",
             "csPlot3dDetectionResults = cityscapesscripts.evaluation.plot3dResults:main",
+            "csLabelTool = cityscapesscripts.annotation.cityscapesLabelTool:main",
         ],
     },
     zip_safe=False,

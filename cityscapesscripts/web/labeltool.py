@@ -1,0 +1,149 @@
+"""``csLabelTool``: edit Cityscapes polygon annotations in the browser.
+
+The routes of the label tool on the shared server (:mod:`.server`); the page
+is ``web/static/labeltool.html``.  Reading and writing the files is the work
+of :mod:`cityscapesscripts.annotation.editing`; the live preview is drawn by
+the preparation engine (:mod:`cityscapesscripts.preparation.rasterize`), so
+it shows exactly the label image the preparation tools will write.
+
+Routes (``<rel>``: a path below the dataset root)::
+
+    GET  /api/frames                 every *_polygons.json with its camera image
+    GET  /api/labels                 the label set in use, for the label picker
+    GET  /api/annotation/<rel>       the editable content of a polygon file (and its draft)
+    GET  /api/image/<rel>            a camera image
+    POST /api/save/<rel>             {version, objects} -> the file as saved; 409 on a conflict
+    POST /api/draft/<rel>            {draft}: keep unsaved edits in the user cache folder
+    POST /api/discard-draft/<rel>
+    POST /api/preview/<rel>          {objects} -> the colour label image (PNG)
+"""
+import os
+
+from ..annotation import editing
+from ..cli import report
+from ..errors import AnnotationError, CityscapesError, SaveConflictError
+from ..helpers.labelset import GROUP_SUFFIX, LabelSet
+from ..io import layout
+from ..preparation.rasterize import encode, rasterize_objects
+from . import server
+
+POLYGONS_SUFFIX = "_polygons.json"
+DEFAULT_LABEL = "static"  # the original's first choice for a new object
+
+
+def frames_of(root):
+    """``[{"name", "polygons", "image"}]`` for every polygon file below ``root`` (paths relative to it)."""
+    frames = []
+    for path in layout.find_annotations(root):
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        kind, split, city = rel.split("/")[:3]
+        image = f"leftImg8bit/{split}/{city}/{layout.frame_id(path)}_leftImg8bit.png"
+        frames.append({"name": f"{kind}/{split}/{layout.frame_id(path)}", "polygons": rel,
+                       "image": image if os.path.isfile(os.path.join(root, image)) else None})
+    return frames
+
+
+def label_choices(label_set):
+    """The labels offered for an object, sorted by name as the original lists them; a label with
+    instances is offered as a group too (``cargroup``)."""
+    choices = []
+    for label in label_set.labels:
+        choices.append({"name": label.name, "id": label.id, "color": list(label.color)})
+        if label.hasInstances:
+            choices.append({"name": label.name + GROUP_SUFFIX, "id": label.id, "color": list(label.color)})
+    return sorted(choices, key=lambda c: c["name"])
+
+
+def make_router(root, label_set=None):
+    """The label tool's routes for the dataset at ``root``."""
+    root = os.path.realpath(root)
+    label_set = label_set or LabelSet.for_dataset(root)
+    router = server.Router(static_page="labeltool.html")
+
+    def polygon_file(request):
+        path = server.resolve_inside(root, request.params["rel"])
+        if not path.endswith(POLYGONS_SUFFIX):
+            raise server.HttpError(403, f"only *{POLYGONS_SUFFIX} files are edited here")
+        return path
+
+    def body_of(request, *keys):
+        data = request.json()
+        if not isinstance(data, dict) or any(k not in data for k in keys):
+            raise server.HttpError(400, f"expected a JSON object with {', '.join(keys)}")
+        return data
+
+    @router.get("/api/frames")
+    def frames(request):
+        return server.json_response({"frames": frames_of(root)})
+
+    @router.get("/api/labels")
+    def labels(request):
+        choices = label_choices(label_set)
+        names = [c["name"] for c in choices]
+        default = DEFAULT_LABEL if DEFAULT_LABEL in names else names[0]
+        return server.json_response({"labels": choices, "default": default, "labelSet": label_set.name})
+
+    @router.get("/api/annotation/<path:rel>")
+    def annotation(request):
+        path = polygon_file(request)
+        return server.json_response({"annotation": editing.load_annotation(path), "draft": editing.load_draft(path)})
+
+    @router.get("/api/image/<path:rel>")
+    def image(request):
+        return server.file_response(server.resolve_inside(root, request.params["rel"]))
+
+    @router.post("/api/save/<path:rel>")
+    def save(request):
+        path = polygon_file(request)
+        data = body_of(request, "version", "objects")
+        try:
+            editing.save_annotation(path, data["objects"], data["version"], label_set)
+        except ValueError as e:
+            raise server.HttpError(400, f"{request.params['rel']}: {e}") from None
+        except AnnotationError as e:
+            # nothing was written: keep the edit where the user finds it again, and say where
+            status = 409 if isinstance(e, SaveConflictError) else 422
+            message = f"{request.params['rel']}: {e.reason}"
+            try:
+                draft = editing.save_draft(path, {"version": data["version"], "objects": data["objects"]})
+                message += f". Your edits are kept in the page and as a draft in {draft}"
+            except CityscapesError as draft_error:
+                message += f". The draft could not be kept either ({draft_error})"
+            return server.json_response({"error": message}, status)
+        editing.discard_draft(path)
+        return server.json_response({"annotation": editing.load_annotation(path)})
+
+    @router.post("/api/draft/<path:rel>")
+    def draft(request):
+        path = polygon_file(request)
+        return server.json_response({"draft": editing.save_draft(path, body_of(request, "draft")["draft"])})
+
+    @router.post("/api/discard-draft/<path:rel>")
+    def discard_draft(request):
+        editing.discard_draft(polygon_file(request))
+        return server.json_response({"discarded": True})
+
+    @router.post("/api/preview/<path:rel>")
+    def preview(request):
+        path = polygon_file(request)
+        objects = body_of(request, "objects")["objects"]
+        size = editing.load_annotation(path)
+        try:
+            drawn = ((i, o["label"], o.get("deleted", 0), o["polygon"]) for i, o in enumerate(objects))
+            object_map = rasterize_objects(drawn, size["imgWidth"], size["imgHeight"], label_set)
+        except (KeyError, TypeError) as e:
+            raise server.HttpError(400, f"objects must have a label and a polygon ({e})") from None
+        return server.png_response(encode(object_map, "color")[..., :3])
+
+    return router
+
+
+def main(argv=None):
+    parser = server.argument_parser(
+        "csLabelTool", "Edit the *_polygons.json annotations of a Cityscapes-style dataset in the browser.")
+    opts = parser.parse_args(argv)
+    try:
+        router = make_router(server.root_of(opts))
+    except CityscapesError as e:
+        return report(e)
+    return server.run(router, opts)

@@ -1,0 +1,749 @@
+// csLabelTool front end: edit the polygons of one image at a time, save through the server.
+// Objects are kept in drawing order (later objects are drawn over earlier ones), as in the file;
+// deleted objects stay in the list, marked, so a save keeps them in the file.
+"use strict";
+(() => {
+  const HIT_PX = 6;          // how close (screen pixels) the mouse must be to a vertex or an edge
+  const DRAG_PX = 3;         // movement that turns a press into a drag
+  const $ = (id) => document.getElementById(id);
+  const canvas = $("canvas");
+  const ctx = canvas.getContext("2d");
+
+  const state = {
+    frames: [], frame: -1, path: null, image: null, width: 0, height: 0, version: null,
+    objects: [], savedJson: "[]", undo: [], redo: [], selected: -1, hover: -1,
+    drawing: null, labels: [], colors: {}, lastLabel: null,
+    view: { scale: 1, ox: 0, oy: 0 }, alpha: 0.5, alphaZero: false, highlightClass: false,
+    preview: false, lastClick: null, press: null, mouse: null, busy: false,
+  };
+
+  // ---- server (api() and pathUrl() are in common.js) -----------------------------------------
+  const fileUrl = (route, rel) => pathUrl(`api/${route}/`, rel);
+
+  async function fetchPreview(rel, objects) {
+    const response = await fetch(fileUrl("preview", rel), {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ objects }),
+    });
+    if (!response.ok) throw new Error((await response.json()).error || `${response.status}`);
+    return response.blob();
+  }
+
+  // ---- geometry -------------------------------------------------------------------------------
+  const toImage = (sx, sy) => [(sx - state.view.ox) / state.view.scale, (sy - state.view.oy) / state.view.scale];
+  const toScreen = (x, y) => [x * state.view.scale + state.view.ox, y * state.view.scale + state.view.oy];
+  const snap = ([x, y]) => [Math.round(x), Math.round(y)];  // Cityscapes polygons have whole-pixel vertices
+
+  function inside(polygon, x, y) {  // even-odd rule, as the original picks objects
+    let result = false;
+    for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+      const [xi, yi] = polygon[i], [xj, yj] = polygon[j];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) result = !result;
+    }
+    return result;
+  }
+
+  function objectsAt(x, y) {  // indices of visible objects under (x, y), topmost first
+    const found = [];
+    for (let i = state.objects.length - 1; i >= 0; i--) {
+      const o = state.objects[i];
+      if (!o.deleted && inside(o.polygon, x, y)) found.push(i);
+    }
+    return found;
+  }
+
+  // The vertex or edge of `polygon` nearest to the screen point (sx, sy), within HIT_PX.
+  function nearest(polygon, sx, sy) {
+    let best = null;
+    polygon.forEach(([x, y], i) => {
+      const [px, py] = toScreen(x, y);
+      const d = Math.hypot(px - sx, py - sy);
+      if (d <= HIT_PX && (!best || d < best.d)) best = { kind: "vertex", index: i, d };
+    });
+    if (best) return best;
+    polygon.forEach((p, i) => {
+      const [ax, ay] = toScreen(...p), [bx, by] = toScreen(...polygon[(i + 1) % polygon.length]);
+      const len2 = (bx - ax) ** 2 + (by - ay) ** 2;
+      if (len2 === 0) return;
+      const t = ((sx - ax) * (bx - ax) + (sy - ay) * (by - ay)) / len2;
+      if (t <= 0 || t >= 1) return;
+      const d = Math.hypot(ax + t * (bx - ax) - sx, ay + t * (by - ay) - sy);
+      if (d <= HIT_PX && (!best || d < best.d)) best = { kind: "edge", index: i + 1, d };
+    });
+    return best;
+  }
+
+  // ---- edits and history ----------------------------------------------------------------------
+  const snapshot = () => JSON.stringify(state.objects);
+  const isDirty = () => snapshot() !== state.savedJson;
+
+  // Every edit goes through here: the state before it goes on the undo stack.
+  function edit(description, change) {
+    state.undo.push({ objects: snapshot(), selected: state.selected });
+    state.redo = [];
+    change();
+    changed(description);
+  }
+
+  function changed(description) {
+    if (description) status(description);
+    scheduleDraft();
+    schedulePreview();
+    render();
+  }
+
+  function restore(from, to) {
+    const step = from.pop();
+    if (!step) return;
+    to.push({ objects: snapshot(), selected: state.selected });
+    state.objects = JSON.parse(step.objects);
+    state.selected = step.selected < state.objects.length ? step.selected : -1;
+    state.drawing = null;
+    changed(from === state.undo ? "undone" : "redone");
+  }
+  const undo = () => restore(state.undo, state.redo);
+  const redo = () => restore(state.redo, state.undo);
+
+  const selectedObject = () => (state.selected >= 0 ? state.objects[state.selected] : null);
+  const describe = (o) => `${o.label} (id ${o.source === undefined ? "new" : o.id})`;
+
+  function deleteSelected() {
+    const o = selectedObject();
+    if (!o) return;
+    edit(`deleted ${describe(o)}`, () => { o.deleted = 1; state.selected = -1; });
+  }
+
+  // Move the selected object past the next visible object above (+1) or below (-1) it.
+  function changeLayer(step) {
+    const i = state.selected;
+    if (i < 0) return;
+    let j = i + step;
+    while (j >= 0 && j < state.objects.length && state.objects[j].deleted) j += step;
+    if (j < 0 || j >= state.objects.length) return;
+    edit(`${step > 0 ? "raised" : "lowered"} ${describe(state.objects[i])}`, () => {
+      const [o] = state.objects.splice(i, 1);
+      state.objects.splice(j, 0, o);
+      state.selected = j;
+    });
+  }
+
+  async function relabelSelected() {
+    const o = selectedObject();
+    if (!o) return;
+    const label = await pickLabel(`New label for ${describe(o)}`, o.label);
+    if (label && label !== o.label) {
+      edit(`${describe(o)} is now ${label}`, () => { o.label = label; });
+      state.lastLabel = label;
+    }
+  }
+
+  function startDrawing() {
+    state.selected = -1;
+    state.drawing = [];
+    status("drawing: click to add points; click the first point, Enter or N to close; Backspace removes a point; Esc cancels");
+    render();
+  }
+
+  async function finishDrawing() {
+    const points = state.drawing;
+    if (!points || points.length < 3) {
+      status("a polygon needs at least 3 points", true);
+      return;
+    }
+    state.drawing = null;
+    render();
+    const label = await pickLabel("Label of the new object", state.lastLabel);
+    if (!label) {
+      state.drawing = points;  // keep the drawn points: the user may pick again
+      status("no label chosen; press N or Enter to choose one, Esc to drop the polygon");
+      render();
+      return;
+    }
+    state.lastLabel = label;
+    edit(`new ${label}`, () => {
+      state.objects.push({ label, polygon: points, deleted: 0 });
+      state.selected = state.objects.length - 1;
+    });
+  }
+
+  // ---- selection ------------------------------------------------------------------------------
+  function selectAt(x, y, sx, sy) {
+    const found = objectsAt(x, y);
+    const again = state.lastClick && Math.hypot(state.lastClick[0] - sx, state.lastClick[1] - sy) <= DRAG_PX;
+    let pick = found.length ? found[0] : -1;
+    if (again && found.includes(state.selected)) {
+      pick = found[(found.indexOf(state.selected) + 1) % found.length];
+    }
+    state.lastClick = [sx, sy];
+    state.selected = pick;
+    if (pick >= 0) status(`selected ${describe(state.objects[pick])}` + (found.length > 1 ? ` (${found.indexOf(pick) + 1} of ${found.length} here; click again for the next)` : ""));
+    render();
+  }
+
+  // ---- mouse ----------------------------------------------------------------------------------
+  function mousePosition(event) {
+    const r = canvas.getBoundingClientRect();
+    return [event.clientX - r.left, event.clientY - r.top];
+  }
+
+  canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+
+  canvas.addEventListener("mousedown", (event) => {
+    if (!state.path) return;
+    const [sx, sy] = mousePosition(event);
+    const [x, y] = toImage(sx, sy);
+    if (event.button === 2 || event.button === 1) {
+      state.press = { kind: "pan", sx, sy, ox: state.view.ox, oy: state.view.oy };
+      return;
+    }
+    if (event.button !== 0) return;
+    if (state.drawing) {
+      const first = state.drawing[0];
+      if (first && state.drawing.length >= 3 && Math.hypot(...toScreen(...first).map((v, k) => v - [sx, sy][k])) <= HIT_PX) {
+        finishDrawing();
+      } else {
+        state.drawing.push(snap([x, y]));
+        render();
+      }
+      return;
+    }
+    const o = selectedObject();
+    if (o && !event.ctrlKey) {
+      const hit = nearest(o.polygon, sx, sy);
+      if (hit && hit.kind === "vertex" && event.shiftKey) {
+        if (o.polygon.length <= 3) { status("a polygon keeps at least 3 vertices", true); return; }
+        edit(`deleted a vertex of ${describe(o)}`, () => o.polygon.splice(hit.index, 1));
+        return;
+      }
+      if (hit && hit.kind === "vertex") {
+        state.press = { kind: "vertex", index: hit.index, sx, sy, moved: false };
+        return;
+      }
+      if (hit && hit.kind === "edge") {
+        edit(`inserted a vertex into ${describe(o)}`, () => o.polygon.splice(hit.index, 0, snap([x, y])));
+        state.press = { kind: "vertex", index: hit.index, sx, sy, moved: true };  // already on the undo stack
+        return;
+      }
+      if (inside(o.polygon, x, y)) {
+        state.press = { kind: "object", sx, sy, x, y, start: o.polygon.map((p) => p.slice()), moved: false };
+        return;
+      }
+    }
+    state.press = { kind: "click", sx, sy, x, y };
+  });
+
+  window.addEventListener("mousemove", (event) => {
+    if (!state.path) return;
+    const [sx, sy] = mousePosition(event);
+    const [x, y] = toImage(sx, sy);
+    state.mouse = [sx, sy];
+    const press = state.press;
+    if (press && press.kind === "pan") {
+      state.view.ox = press.ox + sx - press.sx;
+      state.view.oy = press.oy + sy - press.sy;
+    } else if (press && (press.kind === "vertex" || press.kind === "object")) {
+      const o = selectedObject();
+      if (!press.moved && Math.hypot(sx - press.sx, sy - press.sy) < DRAG_PX) return;
+      if (!press.moved) {
+        state.undo.push({ objects: snapshot(), selected: state.selected });
+        state.redo = [];
+        press.moved = true;
+      }
+      if (press.kind === "vertex") {
+        o.polygon[press.index] = snap([x, y]);
+      } else {
+        const dx = Math.round(x - press.x), dy = Math.round(y - press.y);
+        o.polygon = press.start.map(([px, py]) => [px + dx, py + dy]);
+      }
+    } else if (event.target === canvas) {
+      const found = objectsAt(x, y);
+      state.hover = found.length ? found[0] : -1;
+    }
+    render();
+  });
+
+  window.addEventListener("mouseup", (event) => {
+    const press = state.press;
+    state.press = null;
+    if (!press || !state.path) return;
+    const [sx, sy] = mousePosition(event);
+    if (press.kind === "vertex" || press.kind === "object") {
+      if (press.moved) {
+        changed(`${press.kind === "vertex" ? "moved a vertex of" : "moved"} ${describe(selectedObject())}`);
+        return;
+      }
+      if (press.kind === "vertex") return;
+    }
+    if (press.kind === "pan") return;
+    if (Math.hypot(sx - press.sx, sy - press.sy) < DRAG_PX) selectAt(press.x, press.y, sx, sy);
+  });
+
+  canvas.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    const [sx, sy] = mousePosition(event);
+    const factor = Math.exp(-event.deltaY * 0.0015);
+    const v = state.view;
+    const scale = Math.min(Math.max(v.scale * factor, 0.05), 40);
+    v.ox = sx - ((sx - v.ox) * scale) / v.scale;
+    v.oy = sy - ((sy - v.oy) * scale) / v.scale;
+    v.scale = scale;
+    render();
+  }, { passive: false });
+
+  // ---- keyboard -------------------------------------------------------------------------------
+  const modalOpen = () => !$("picker").classList.contains("hidden") || !$("ask").classList.contains("hidden");
+
+  window.addEventListener("keydown", (event) => {
+    if (!$("help").classList.contains("hidden")) {
+      if (["Escape", "h", "H", "?"].includes(event.key)) { toggleHelp(false); event.preventDefault(); }
+      return;
+    }
+    if (modalOpen() || event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
+    const ctrl = event.ctrlKey || event.metaKey;
+    const key = event.key;
+    const actions = {
+      s: () => save(), u: () => (event.shiftKey ? redo() : undo()),
+      n: () => (state.drawing ? finishDrawing() : startDrawing()),
+      Enter: () => state.drawing && finishDrawing(),
+      d: deleteSelected, Delete: deleteSelected, m: relabelSelected, l: relabelSelected,
+      ArrowUp: () => changeLayer(+1), ArrowDown: () => changeLayer(-1),
+      ArrowLeft: () => go(state.frame - 1), ArrowRight: () => go(state.frame + 1),
+      q: deselect, Escape: deselect,
+      Backspace: () => { if (state.drawing) { state.drawing.pop(); render(); } },
+      "+": () => setAlpha(state.alpha + 0.1), "-": () => setAlpha(state.alpha - 0.1),
+      0: () => { state.alphaZero = true; render(); },
+      g: () => { state.highlightClass = !state.highlightClass; render(); },
+      p: () => { $("preview-toggle").checked = !state.preview; setPreview(!state.preview); },
+      z: () => { fit(); render(); },
+      f: () => $("path").classList.toggle("hidden"),
+      h: () => toggleHelp(true), "?": () => toggleHelp(true),
+    };
+    let action;
+    if (ctrl) {
+      action = { z: event.shiftKey ? redo : undo, Z: redo, y: redo, s: save }[key];
+    } else {
+      action = actions[key.length === 1 ? key.toLowerCase() : key];
+    }
+    if (action) {
+      event.preventDefault();
+      action();
+    }
+  });
+
+  window.addEventListener("keyup", (event) => {
+    if (event.key === "0") { state.alphaZero = false; render(); }
+  });
+
+  function deselect() {
+    if (state.drawing) {
+      state.drawing = null;
+      status("drawing cancelled");
+    }
+    state.selected = -1;
+    render();
+  }
+
+  function setAlpha(value) {
+    state.alpha = Math.min(Math.max(value, 0), 1);
+    $("alpha").value = state.alpha;
+    render();
+  }
+
+  function toggleHelp(show) {
+    $("help").classList.toggle("hidden", !show);
+  }
+
+  // ---- label picker and questions -------------------------------------------------------------
+  function pickLabel(title, current) {
+    return new Promise((resolve) => {
+      const filter = $("picker-filter"), list = $("picker-list");
+      let shown = [], active = 0;
+      $("picker-title").textContent = title;
+      filter.value = "";
+      const fill = () => {
+        const text = filter.value.trim().toLowerCase();
+        shown = state.labels.filter((l) => l.name.toLowerCase().includes(text));
+        active = Math.max(0, text ? 0 : shown.findIndex((l) => l.name === current));
+        list.replaceChildren(...shown.map((l, i) => {
+          const li = document.createElement("li");
+          li.dataset.label = l.name;
+          li.className = i === active ? "active" : "";
+          li.innerHTML = `<span class="swatch" style="background:${l.css}"></span>`;
+          li.append(l.name);
+          li.addEventListener("click", () => done(l.name));
+          return li;
+        }));
+        const el = list.children[active];
+        if (el) el.scrollIntoView({ block: "nearest" });
+      };
+      const move = (step) => {
+        if (!shown.length) return;
+        list.children[active].className = "";
+        active = (active + step + shown.length) % shown.length;
+        list.children[active].className = "active";
+        list.children[active].scrollIntoView({ block: "nearest" });
+      };
+      const onKey = (e) => {
+        if (e.key === "ArrowDown") { move(1); e.preventDefault(); }
+        else if (e.key === "ArrowUp") { move(-1); e.preventDefault(); }
+        else if (e.key === "Enter") { e.preventDefault(); done(shown.length ? shown[active].name : null); }
+        else if (e.key === "Escape") { e.preventDefault(); done(null); }
+        e.stopPropagation();
+      };
+      function done(label) {
+        filter.removeEventListener("input", fill);
+        filter.removeEventListener("keydown", onKey);
+        $("picker-ok").onclick = $("picker-cancel").onclick = null;
+        $("picker").classList.add("hidden");
+        resolve(label);
+      }
+      filter.addEventListener("input", fill);
+      filter.addEventListener("keydown", onKey);
+      $("picker-ok").onclick = () => done(shown.length ? shown[active].name : null);
+      $("picker-cancel").onclick = () => done(null);
+      $("picker").classList.remove("hidden");
+      fill();
+      filter.focus();
+    });
+  }
+
+  // A modal question; resolves to the chosen button's value.
+  function ask(title, text, buttons) {
+    return new Promise((resolve) => {
+      $("ask-title").textContent = title;
+      $("ask-text").textContent = text;
+      $("ask-buttons").replaceChildren(...buttons.map(([caption, value]) => {
+        const b = document.createElement("button");
+        b.textContent = caption;
+        b.dataset.answer = value;
+        b.addEventListener("click", () => { $("ask").classList.add("hidden"); resolve(value); });
+        return b;
+      }));
+      $("ask").classList.remove("hidden");
+      $("ask-buttons").lastChild.focus();
+    });
+  }
+
+  // ---- drafts, preview and saving -------------------------------------------------------------
+  let draftTimer = null, previewTimer = null, previewUrl = null;
+
+  function scheduleDraft() {
+    clearTimeout(draftTimer);
+    const path = state.path;
+    draftTimer = setTimeout(() => keepDraft(path), 800);
+  }
+
+  async function keepDraft(path) {
+    if (path !== state.path) return;
+    try {
+      if (isDirty()) await api(fileUrl("draft", path), { draft: { version: state.version, objects: state.objects } });
+      else await api(fileUrl("discard-draft", path), {});
+    } catch (error) {
+      status(`the draft could not be kept: ${error.message}`, true);
+    }
+  }
+
+  function setPreview(on) {
+    state.preview = on;
+    $("preview-panel").classList.toggle("hidden", !on);
+    schedulePreview();
+  }
+
+  function schedulePreview() {
+    if (!state.preview || !state.path) return;
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(updatePreview, 250);
+  }
+
+  async function updatePreview() {
+    const path = state.path;
+    try {
+      const blob = await fetchPreview(path, state.objects);
+      if (path !== state.path) return;
+      if (previewUrl) URL.revokeObjectURL(previewUrl);
+      previewUrl = URL.createObjectURL(blob);
+      $("preview").src = previewUrl;
+      $("preview-error").textContent = "";
+    } catch (error) {
+      $("preview-error").textContent = error.message;
+    }
+  }
+
+  async function save() {
+    if (!state.path || state.busy) return false;
+    if (state.drawing) { status("finish or cancel the polygon being drawn first", true); return false; }
+    if (!isDirty()) { status("nothing to save"); return true; }
+    state.busy = true;
+    try {
+      const result = await api(fileUrl("save", state.path), { version: state.version, objects: state.objects });
+      clearTimeout(draftTimer);
+      show(result.annotation, state.selected);
+      status(`saved ${state.path}`);
+      return true;
+    } catch (error) {
+      status(`not saved: ${error.message}`, true);
+      await ask("Not saved", error.message, [["OK", "ok"]]);
+      return false;
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  // Before leaving an image with unsaved changes: save, discard or stay.
+  async function mayLeave() {
+    if (!isDirty()) return true;
+    const answer = await ask("Unsaved changes", `${state.path} has unsaved changes.`,
+      [["Stay", "stay"], ["Discard changes", "discard"], ["Save", "save"]]);
+    if (answer === "save") return save();
+    if (answer === "discard") {
+      clearTimeout(draftTimer);
+      await api(fileUrl("discard-draft", state.path), {}).catch(() => {});
+      state.objects = JSON.parse(state.savedJson);
+      return true;
+    }
+    return false;
+  }
+
+  window.addEventListener("beforeunload", (event) => {
+    if (isDirty()) { event.preventDefault(); event.returnValue = ""; }
+  });
+
+  // ---- loading --------------------------------------------------------------------------------
+  function show(annotation, selected = -1) {
+    state.version = annotation.version;
+    state.width = annotation.imgWidth;
+    state.height = annotation.imgHeight;
+    state.objects = annotation.objects;
+    state.savedJson = snapshot();
+    state.undo = [];
+    state.redo = [];
+    state.drawing = null;
+    state.selected = selected < state.objects.length ? selected : -1;
+    changed();
+  }
+
+  async function go(index) {
+    if (index < 0 || index >= state.frames.length || index === state.frame) return;
+    if (!(await mayLeave())) { $("frame").value = state.frame; return; }
+    await open(index);
+  }
+
+  async function open(index) {
+    const frame = state.frames[index];
+    status(`opening ${frame.polygons} ...`);
+    let loaded;
+    try {
+      loaded = await api(fileUrl("annotation", frame.polygons));
+    } catch (error) {
+      status(`cannot open ${frame.polygons}: ${error.message}`, true);
+      $("frame").value = state.frame;
+      return;
+    }
+    let image = null;
+    if (frame.image) {
+      image = new Image();
+      image.src = fileUrl("image", frame.image);
+      await image.decode().catch(() => status(`cannot show the image ${frame.image}`, true));
+    }
+    state.frame = index;
+    state.path = frame.polygons;
+    state.image = image;
+    $("frame").value = index;
+    $("path").textContent = frame.polygons;
+    history.replaceState(null, "", "#" + encodeURIComponent(frame.polygons));
+    show(loaded.annotation);
+    fit();
+    render();
+    status(`${frame.polygons}: ${state.objects.filter((o) => !o.deleted).length} objects`);
+    if (loaded.draft) await offerDraft(loaded.draft);
+  }
+
+  async function offerDraft(draft) {
+    if (draft.version !== state.version) {
+      await ask("Old draft", "A draft of this file was kept, but the file has changed since. The draft stays in your cache folder until you discard it.",
+        [["Keep it", "keep"]]);
+      return;
+    }
+    const answer = await ask("Unsaved edits found", "Edits of this image that were never saved were kept as a draft. Restore them?",
+      [["Discard", "discard"], ["Restore", "restore"]]);
+    if (answer === "restore") {
+      edit("restored the draft", () => { state.objects = draft.objects; });
+    } else {
+      await api(fileUrl("discard-draft", state.path), {}).catch(() => {});
+    }
+  }
+
+  async function start() {
+    const [frames, labels] = await Promise.all([api("api/frames"), api("api/labels")]);
+    state.frames = frames.frames;
+    state.labels = labels.labels.map((l) => ({ ...l, css: `rgb(${l.color.join(",")})` }));
+    state.labels.forEach((l) => { state.colors[l.name] = l.color; });
+    state.lastLabel = labels.default;
+    $("frame").replaceChildren(...state.frames.map((f, i) => new Option(f.name, i)));
+    if (!state.frames.length) { status("no *_polygons.json files under the dataset root", true); return; }
+    const wanted = decodeURIComponent(location.hash.slice(1));
+    const index = Math.max(0, state.frames.findIndex((f) => f.polygons === wanted));
+    await open(index);
+  }
+
+  // ---- drawing --------------------------------------------------------------------------------
+  function fit() {
+    const r = canvas.getBoundingClientRect();
+    if (!state.width || !r.width) return;
+    const scale = Math.min(r.width / state.width, r.height / state.height);
+    state.view = { scale, ox: (r.width - state.width * scale) / 2, oy: (r.height - state.height * scale) / 2 };
+  }
+
+  function colorOf(label) {
+    const c = state.colors[label] || state.colors[label.replace(/group$/, "")];
+    return c ? `${c[0]},${c[1]},${c[2]}` : "255,0,255";
+  }
+
+  function tracePath(polygon) {
+    ctx.beginPath();
+    polygon.forEach(([x, y], i) => {
+      const [sx, sy] = toScreen(x, y);
+      if (i === 0) ctx.moveTo(sx, sy); else ctx.lineTo(sx, sy);
+    });
+    ctx.closePath();
+  }
+
+  function render() {
+    const r = canvas.getBoundingClientRect();
+    const ratio = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(r.width * ratio) || canvas.height !== Math.round(r.height * ratio)) {
+      canvas.width = Math.round(r.width * ratio);
+      canvas.height = Math.round(r.height * ratio);
+    }
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, r.width, r.height);
+    if (!state.path) return;
+    const v = state.view;
+    ctx.imageSmoothingEnabled = v.scale < 1;
+    if (state.image) {
+      ctx.drawImage(state.image, v.ox, v.oy, state.width * v.scale, state.height * v.scale);
+    } else {  // no camera image beside the annotation
+      ctx.fillStyle = "#404040";
+      ctx.fillRect(v.ox, v.oy, state.width * v.scale, state.height * v.scale);
+    }
+    const alpha = state.alphaZero ? 0 : state.alpha;
+    const sel = selectedObject();
+    const highlight = state.highlightClass && sel ? sel.label : null;
+    state.objects.forEach((o, i) => {
+      if (o.deleted) return;
+      tracePath(o.polygon);
+      const dim = highlight && o.label !== highlight;
+      ctx.fillStyle = `rgba(${colorOf(o.label)},${dim ? alpha * 0.2 : alpha})`;
+      ctx.fill("evenodd");
+      if (alpha > 0) {
+        ctx.strokeStyle = `rgba(0,0,0,${Math.min(1, alpha + 0.2)})`;
+        ctx.lineWidth = 1;
+        ctx.stroke();
+      }
+      if (i === state.hover && i !== state.selected) {
+        ctx.strokeStyle = "rgba(255,255,255,0.9)";
+        ctx.lineWidth = 2;
+        ctx.stroke();
+      }
+    });
+    if (sel) {
+      tracePath(sel.polygon);
+      ctx.strokeStyle = "#ffff00";
+      ctx.lineWidth = 2;
+      ctx.stroke();
+      sel.polygon.forEach(([x, y], k) => drawVertex(x, y, k === 0 ? "#00ff00" : "#ff0000"));
+    }
+    if (state.drawing) {
+      ctx.beginPath();
+      state.drawing.forEach(([x, y], i) => {
+        const [sx, sy] = toScreen(x, y);
+        if (i === 0) ctx.moveTo(sx, sy); else ctx.lineTo(sx, sy);
+      });
+      if (state.mouse && state.drawing.length) ctx.lineTo(...state.mouse);
+      ctx.strokeStyle = "#00ffff";
+      ctx.lineWidth = 2;
+      ctx.stroke();
+      state.drawing.forEach(([x, y], k) => drawVertex(x, y, k === 0 ? "#00ff00" : "#ff0000"));
+    }
+    updatePanels();
+  }
+
+  function drawVertex(x, y, color) {
+    const [sx, sy] = toScreen(x, y);
+    ctx.beginPath();
+    ctx.arc(sx, sy, 3.5, 0, 2 * Math.PI);
+    ctx.fillStyle = color;
+    ctx.fill();
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 1;
+    ctx.stroke();
+  }
+
+  function updatePanels() {
+    const sel = selectedObject();
+    const visible = state.objects.filter((o) => !o.deleted).length;
+    const info = $("info");
+    if (sel) {
+      const layer = state.objects.slice(0, state.selected + 1).filter((o) => !o.deleted).length;
+      info.innerHTML = `<div class="label"><span class="swatch" style="background:rgb(${colorOf(sel.label)})"></span></div>`
+        + `<div>id <b class="id"></b> &middot; <b class="count"></b> vertices &middot; layer ${layer} of ${visible}</div>`;
+      info.querySelector(".label").append(sel.label);
+      info.querySelector(".id").textContent = sel.source === undefined ? "new" : sel.id;
+      info.querySelector(".count").textContent = sel.polygon.length;
+    } else {
+      info.textContent = "nothing selected";
+    }
+    const list = $("objects");
+    const items = [];
+    for (let i = state.objects.length - 1; i >= 0; i--) {
+      const o = state.objects[i];
+      if (o.deleted) continue;
+      const li = document.createElement("li");
+      li.dataset.index = i;
+      li.className = i === state.selected ? "selected" : "";
+      li.innerHTML = `<span class="swatch" style="background:rgb(${colorOf(o.label)})"></span>`;
+      li.append(`${o.label} · ${o.source === undefined ? "new" : o.id} · ${o.polygon.length}`);
+      items.push(li);
+    }
+    list.replaceChildren(...items);
+    const dirty = isDirty();
+    $("dirty").classList.toggle("hidden", !dirty);
+    $("undo").disabled = !state.undo.length;
+    $("redo").disabled = !state.redo.length;
+    for (const id of ["relabel", "delete", "raise", "lower"]) $(id).disabled = !sel;
+    $("prev").disabled = state.frame <= 0;
+    $("next").disabled = state.frame >= state.frames.length - 1;
+  }
+
+  function status(text, isError = false) {
+    $("status").textContent = text;
+    $("status").classList.toggle("error", isError);
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------------
+  $("objects").addEventListener("click", (e) => {
+    const li = e.target.closest("li");
+    if (li) { state.selected = Number(li.dataset.index); render(); }
+  });
+  $("prev").onclick = () => go(state.frame - 1);
+  $("next").onclick = () => go(state.frame + 1);
+  $("frame").onchange = () => go(Number($("frame").value));
+  $("save").onclick = () => save();
+  $("undo").onclick = undo;
+  $("redo").onclick = redo;
+  $("draw").onclick = () => (state.drawing ? finishDrawing() : startDrawing());
+  $("relabel").onclick = relabelSelected;
+  $("delete").onclick = deleteSelected;
+  $("raise").onclick = () => changeLayer(+1);
+  $("lower").onclick = () => changeLayer(-1);
+  $("alpha").oninput = () => setAlpha(Number($("alpha").value));
+  $("preview-toggle").onchange = () => setPreview($("preview-toggle").checked);
+  $("help-button").onclick = () => toggleHelp(true);
+  $("help-close").onclick = () => toggleHelp(false);
+  window.addEventListener("resize", () => { fit(); render(); });
+
+  // For scripted use (tests, the console): read-only views of the state and the actions.
+  window.labelTool = {
+    state, save, undo, redo, go, isDirty, toScreen,
+    ready: start().catch((error) => status(`cannot start: ${error.message}`, true)),
+  };
+})();
