@@ -188,6 +188,7 @@
   canvas.addEventListener("contextmenu", (e) => e.preventDefault());
 
   canvas.addEventListener("mousedown", (event) => {
+    event.preventDefault();  // keep the focus where it is (the label picker may just have taken it)
     if (!state.path) return;
     const [sx, sy] = mousePosition(event);
     const [x, y] = toImage(sx, sy);
@@ -473,19 +474,20 @@
     if (state.drawing) { status("finish or cancel the polygon being drawn first", true); return false; }
     if (!isDirty()) { status("nothing to save"); return true; }
     state.busy = true;
+    let result;
     try {
-      const result = await api(fileUrl("save", state.path), { version: state.version, objects: state.objects });
-      clearTimeout(draftTimer);
-      show(result.annotation, state.selected);
-      status(`saved ${state.path}`);
-      return true;
+      result = await api(fileUrl("save", state.path), { version: state.version, objects: state.objects });
     } catch (error) {
+      state.busy = false;
       status(`not saved: ${error.message}`, true);
       await ask("Not saved", error.message, [["OK", "ok"]]);
       return false;
-    } finally {
-      state.busy = false;
     }
+    state.busy = false;
+    clearTimeout(draftTimer);
+    show(result.annotation, state.selected);
+    status(`saved ${state.path}`);
+    return true;
   }
 
   // Before leaving an image with unsaved changes: save, discard or stay.
@@ -744,6 +746,7 @@
   // For scripted use (tests, the console): read-only views of the state and the actions.
   window.labelTool = {
     state, save, undo, redo, go, isDirty, toScreen,
+    setView: (scale, ox, oy) => { state.view = { scale, ox, oy }; render(); },
     ready: start().catch((error) => status(`cannot start: ${error.message}`, true)),
   };
 })();

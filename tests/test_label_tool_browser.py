@@ -1,0 +1,314 @@
+"""csLabelTool in headless Chromium: scripted edits, saving, conflicts, read-only folders, drafts."""
+import copy
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from matplotlib.path import Path
+
+from browser import Page
+from cityscapesscripts.annotation import editing
+from cityscapesscripts.preparation.json2labelImg import json2labelImg
+from cityscapesscripts.web import labeltool, server
+from conftest import GOLDEN, read_png
+
+FRAME = "gtFine/val/lindau/lindau_001401_000019_gtFine_polygons.json"
+DATE = "22-Nov-2026 06:05:09"
+
+
+@pytest.fixture
+def dataset(tmp_path, monkeypatch):
+    """The small golden set's Lindau frames; edits record a fixed user and date."""
+    root = tmp_path / "dataset"
+    for kind in ("gtFine", "leftImg8bit"):
+        shutil.copytree(os.path.join(GOLDEN, "small", kind, "val", "lindau"), root / kind / "val" / "lindau")
+    monkeypatch.setattr(editing, "_user", lambda: "annotator")
+    monkeypatch.setattr(editing, "annotation_date", lambda: DATE)
+    return root
+
+
+@pytest.fixture
+def tool(dataset, browser):
+    """The label tool on ``dataset``, opened on FRAME at 2 screen pixels per image pixel."""
+    app = server.start_in_thread(labeltool.make_router(dataset))
+    page = LabelToolPage(browser, server.url_of(app) + "#" + FRAME)
+    yield page
+    page.js("window.labelTool.state.objects = JSON.parse(window.labelTool.state.savedJson)")  # leave quietly
+    app.shutdown()
+
+
+class LabelToolPage(Page):
+    def __init__(self, driver, url):
+        super().__init__(driver, url)
+        self.wait("window.labelTool && labelTool.state.path && !labelTool.state.busy")
+        self.js("labelTool.setView(2, 0, 0)")
+
+    def actions(self):
+        from selenium.webdriver.common.action_chains import ActionChains
+        return ActionChains(self.driver)
+
+    def at(self, x, y):
+        """Actions with the mouse over image pixel (x, y)."""
+        from selenium.webdriver.common.by import By
+        canvas = self.driver.find_element(By.CSS_SELECTOR, "#canvas")
+        sx, sy = self.js("return labelTool.toScreen(arguments[0], arguments[1])", x, y)
+        w, h = self.js("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", canvas)
+        return self.actions().move_to_element_with_offset(canvas, round(sx - w / 2), round(sy - h / 2))
+
+    def click_at(self, x, y):
+        self.at(x, y).click().perform()
+
+    def drag(self, start, end):
+        scale = self.js("return labelTool.state.view.scale")
+        dx, dy = end[0] - start[0], end[1] - start[1]
+        self.at(*start).click_and_hold().move_by_offset(dx * scale, dy * scale).release().perform()
+
+    def press(self, *keys):
+        self.actions().send_keys(*keys).perform()
+
+    def pick_label(self, text):
+        self.wait("!document.getElementById('picker').classList.contains('hidden')")
+        from selenium.webdriver.common.keys import Keys
+        self.press(text, Keys.ENTER)
+        self.wait("document.getElementById('picker').classList.contains('hidden')")
+
+    def draw(self, points, label):
+        self.press("n")
+        for p in points + points[:1]:  # clicking the first point again closes the polygon
+            self.click_at(*p)
+        self.pick_label(label)
+
+    def state(self, expression):
+        return self.js(f"return labelTool.state.{expression}")
+
+    def selected(self):
+        return self.js("const s = labelTool.state; return s.selected < 0 ? null : s.objects[s.selected];")
+
+    def save(self):
+        self.press("s")
+        self.wait("!labelTool.state.busy && (!labelTool.isDirty() "
+                  "|| !document.getElementById('ask').classList.contains('hidden'))")
+
+
+def even_odd_inside(polygon, x, y):
+    inside = False
+    for (xi, yi), (xj, yj) in zip(polygon, polygon[-1:] + polygon[:-1]):
+        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            inside = not inside
+    return inside
+
+
+def region(polygon, shape):
+    """(H, W) bool: pixels whose centre lies inside ``polygon``."""
+    ys, xs = np.mgrid[:shape[0], :shape[1]]
+    return Path(polygon).contains_points(np.c_[xs.ravel(), ys.ravel()]).reshape(shape)
+
+
+def grow(mask, pixels=2):
+    out = mask.copy()
+    for _ in range(pixels):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+def shrink(mask, pixels=2):
+    return ~grow(~mask, pixels)
+
+
+def test_scripted_edits_then_save_prepare_to_the_expected_label_image(tool, dataset, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+    path = dataset / FRAME
+    original = json.loads(path.read_text())
+    golden = read_png(os.path.join(GOLDEN, "small", FRAME.replace("_polygons.json", "_labelIds.png")))
+    n = len(original["objects"])
+
+    # draw an object, move a vertex, insert one by clicking an edge and dragging it, relabel
+    tool.draw([(200, 170), (260, 170), (260, 210), (200, 210)], "car")
+    assert tool.selected() == {"label": "car", "polygon": [[200, 170], [260, 170], [260, 210], [200, 210]], "deleted": 0}
+    tool.drag((260, 210), (270, 220))
+    tool.drag((230, 170), (230, 160))
+    truck = [[200, 170], [230, 160], [260, 170], [270, 220], [200, 210]]
+    assert tool.selected()["polygon"] == truck
+    tool.press("m")
+    tool.pick_label("truck")
+    assert tool.selected()["label"] == "truck"
+    info = tool.text("#info")
+    assert "truck" in info and "id new" in info and "5 vertices" in info
+
+    # a second object over the first, then lowered under it
+    person = [[250, 190], [300, 190], [300, 240], [250, 240]]
+    tool.draw([tuple(p) for p in person], "person")
+    assert tool.state("objects.length") == n + 2 and tool.state("selected") == n + 1
+    tool.press(Keys.ARROW_DOWN)
+    assert [o["label"] for o in tool.state("objects")[n:]] == ["person", "truck"]
+    assert tool.state("selected") == n
+
+    # click selects the topmost object; clicking again goes down through the objects there
+    visible = [i for i in reversed(range(n)) if even_odd_inside(original["objects"][i]["polygon"], 258, 200)]
+    picked = []
+    for _ in range(3):
+        tool.click_at(258, 200)
+        picked.append(tool.state("selected"))
+    assert picked == [n + 1, n, visible[0]]
+
+    # delete the bicycle: pick a pixel where the original drew it
+    ys, xs = np.nonzero(shrink(golden == 33))
+    tool.click_at(int(xs[len(xs) // 2]), int(ys[len(ys) // 2]))
+    bicycle = tool.state("selected")
+    assert original["objects"][bicycle]["label"] == "bicycle"
+    tool.press("d")
+    assert tool.state(f"objects[{bicycle}].deleted") == 1 and tool.state("selected") == -1
+
+    # undo and redo of one more edit (deleting the truck), then undo it for good
+    tool.click_at(220, 190)
+    tool.press("d")
+    assert tool.state(f"objects[{n + 1}].deleted") == 1
+    tool.press("u")
+    assert tool.state(f"objects[{n + 1}].deleted") == 0
+    tool.press(Keys.SHIFT, "U")
+    assert tool.state(f"objects[{n + 1}].deleted") == 1
+    tool.press("u")
+    assert tool.state(f"objects[{n + 1}].deleted") == 0
+
+    # the live preview is the label image of the unsaved polygons: truck colour inside the truck
+    tool.press("p")
+    tool.wait("document.getElementById('preview').naturalWidth === 512")
+    color = tool.js("const img = document.getElementById('preview'); const c = document.createElement('canvas');"
+                    "c.width = img.naturalWidth; c.height = img.naturalHeight; const x = c.getContext('2d');"
+                    "x.drawImage(img, 0, 0); return Array.from(x.getImageData(220, 190, 1, 1).data);")
+    assert color == [0, 0, 70, 255]
+    tool.screenshot(tmp_path / "labeltool.png")
+
+    tool.save()
+    assert not tool.js("return labelTool.isDirty()"), tool.text("#status")
+
+    expected = copy.deepcopy(original)
+    expected["objects"][bicycle]["deleted"] = 1
+    expected["objects"] += [{"label": "person", "polygon": person, "user": "annotator", "date": DATE},
+                            {"label": "truck", "polygon": truck, "user": "annotator", "date": DATE}]
+    assert json.loads(path.read_text()) == expected
+
+    out = tmp_path / "labelIds.png"
+    json2labelImg(str(path), str(out), "ids")
+    ids = read_png(out)
+    truck_area, person_area = region(truck, ids.shape), region(person, ids.shape)
+    bicycle_area = golden == 33
+    assert (ids[shrink(truck_area)] == 27).all()
+    assert (ids[shrink(person_area & ~grow(truck_area))] == 24).all()
+    assert not (ids[bicycle_area & ~grow(truck_area | person_area)] == 33).any()
+    untouched = ~grow(truck_area | person_area | bicycle_area)
+    assert (ids[untouched] == golden[untouched]).all()
+
+
+def test_a_save_over_a_file_changed_since_opening_is_refused_and_loses_nothing(tool, dataset):
+    path = dataset / FRAME
+    tool.click_at(120, 200)
+    tool.press("d")                                   # our edit: delete an object
+    edited = tool.state("objects")
+    theirs = editing.load_annotation(path)            # someone else saves meanwhile
+    theirs["objects"][0]["label"] = "terrain"
+    editing.save_annotation(path, theirs["objects"], theirs["version"])
+    saved_by_them = path.read_text()
+
+    tool.save()
+    message = tool.text("#ask-text")
+    assert FRAME in message and "changed on disk since it was opened" in message
+    draft = editing.draft_path(str(path))
+    assert draft in message
+    assert path.read_text() == saved_by_them
+    assert tool.js("return labelTool.isDirty()") and tool.state("objects") == edited
+    assert json.load(open(draft))["draft"]["objects"] == edited
+
+
+@pytest.fixture
+def read_only(dataset, monkeypatch):
+    """Make the frame's folder read-only for this process (as root: the immutable flag)."""
+    folder = dataset / os.path.dirname(FRAME)
+    os.chmod(folder, 0o555)
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        pass
+    else:  # neither works here (root without CAP_LINUX_IMMUTABLE): the OS refuses the temporary file
+        os.unlink(folder / "probe")
+
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr(editing.write_atomic.__globals__["tempfile"], "mkstemp", refuse)
+    yield folder
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+    os.chmod(folder, 0o755)
+
+
+def test_a_save_into_a_read_only_folder_is_refused_and_loses_nothing(tool, dataset, read_only):
+    path = dataset / FRAME
+    before = path.read_text()
+    tool.click_at(120, 200)
+    tool.press("m")
+    tool.pick_label("terrain")
+    edited = tool.state("objects")
+    tool.save()
+    message = tool.text("#ask-text")
+    assert FRAME in message and "read-only" in message and editing.draft_path(str(path)) in message
+    assert path.read_text() == before
+    assert sorted(os.listdir(read_only)) == sorted(os.listdir(os.path.join(GOLDEN, "small", "gtFine", "val", "lindau")))
+    assert tool.state("objects") == edited
+    assert editing.load_draft(str(path))["objects"] == edited
+
+
+def test_leaving_unsaved_changes_asks_and_the_draft_comes_back(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    path = dataset / FRAME
+    before = path.read_text()
+    tool.click_at(120, 200)
+    tool.press("d")
+    edited = tool.state("objects")
+    tool.press(Keys.ARROW_RIGHT)                       # next image: asked first
+    tool.wait("!document.getElementById('ask').classList.contains('hidden')")
+    assert "unsaved changes" in tool.text("#ask-text")
+    tool.click("#ask-buttons button[data-answer=stay]")
+    assert tool.state("path") == FRAME and tool.state("objects") == edited
+
+    deadline = time.monotonic() + 5                    # the draft is kept within a second of the edit
+    while not os.path.exists(editing.draft_path(str(path))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert editing.load_draft(str(path))["objects"] == edited
+    assert path.read_text() == before                  # never over the file
+
+    url = tool.driver.current_url
+    first = tool.driver.current_window_handle
+    tool.driver.switch_to.new_window("tab")            # the same image opened again elsewhere
+    try:
+        again = LabelToolPage(tool.driver, url)
+        again.wait("!document.getElementById('ask').classList.contains('hidden')")
+        assert "never saved" in again.text("#ask-text")
+        again.click("#ask-buttons button[data-answer=restore]")
+        again.wait("labelTool.isDirty()")
+        assert again.state("objects") == edited
+        again.press("u")                               # restoring is an edit like the others
+        assert not again.js("return labelTool.isDirty()")
+    finally:
+        tool.driver.close()
+        tool.driver.switch_to.window(first)
+
+
+def test_help_overlay_lists_the_shortcuts(tool):
+    tool.press("h")
+    tool.wait("!document.getElementById('help').classList.contains('hidden')")
+    text = tool.text("#help")
+    for shortcut in ("Shift + click on a vertex", "Up / Down", "Backspace", "Ctrl + Z"):
+        assert shortcut in text
+    tool.press("h")
+    tool.wait("document.getElementById('help').classList.contains('hidden')")
