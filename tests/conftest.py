@@ -98,3 +98,38 @@ def _restored_module_args():
     import client_replays
     with client_replays.restored_args():
         yield
+
+
+@pytest.fixture
+def make_read_only(monkeypatch):
+    """``make_read_only(folder)``: this process can no longer create files in ``folder``.
+
+    As root the folder's mode does not stop writes, so it also gets the immutable flag; where
+    neither works (root without CAP_LINUX_IMMUTABLE), the OS call that creates temporary files
+    is made to refuse, as a read-only folder would.
+    """
+    import subprocess
+    import tempfile
+    folders = []
+
+    def make(folder):
+        folders.append(folder)
+        os.chmod(folder, 0o555)
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+        probe = os.path.join(folder, ".probe")
+        try:
+            open(probe, "w").close()
+        except OSError:
+            return
+        os.unlink(probe)
+
+        def refuse(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+
+    yield make
+    for folder in folders:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        os.chmod(folder, 0o755)

@@ -3,7 +3,6 @@ import copy
 import json
 import os
 import shutil
-import subprocess
 import time
 
 import numpy as np
@@ -230,26 +229,10 @@ def test_a_save_over_a_file_changed_since_opening_is_refused_and_loses_nothing(t
 
 
 @pytest.fixture
-def read_only(dataset, monkeypatch):
-    """Make the frame's folder read-only for this process (as root: the immutable flag)."""
+def read_only(dataset, make_read_only):
     folder = dataset / os.path.dirname(FRAME)
-    os.chmod(folder, 0o555)
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
-    try:
-        (folder / "probe").touch()
-    except OSError:
-        pass
-    else:  # neither works here (root without CAP_LINUX_IMMUTABLE): the OS refuses the temporary file
-        os.unlink(folder / "probe")
-
-        def refuse(*args, **kwargs):
-            raise PermissionError(13, "Permission denied")
-        monkeypatch.setattr(editing.write_atomic.__globals__["tempfile"], "mkstemp", refuse)
-    yield folder
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
-    os.chmod(folder, 0o755)
+    make_read_only(folder)
+    return folder
 
 
 def test_a_save_into_a_read_only_folder_is_refused_and_loses_nothing(tool, dataset, read_only):

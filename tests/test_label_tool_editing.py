@@ -5,7 +5,6 @@ import glob
 import json
 import os
 import shutil
-import subprocess
 import threading
 
 import numpy as np
@@ -212,27 +211,10 @@ def test_of_two_concurrent_saves_exactly_one_wins(tmp_path):
 
 
 @pytest.fixture
-def read_only_folder(tmp_path, monkeypatch):
-    """A folder this process cannot write into (as root: the immutable flag; else its mode)."""
+def read_only_folder(tmp_path, make_read_only):
     path = write_styled(tmp_path, SCENE, indent=4)
-    folder = tmp_path / "data"
-    os.chmod(folder, 0o555)
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
-    try:
-        (folder / "probe").touch()
-    except OSError:
-        pass
-    else:  # neither works here (root without CAP_LINUX_IMMUTABLE): the OS refuses the temporary file
-        os.unlink(folder / "probe")
-
-        def refuse(*args, **kwargs):
-            raise PermissionError(13, "Permission denied")
-        monkeypatch.setattr(editing.write_atomic.__globals__["tempfile"], "mkstemp", refuse)
-    yield path
-    if os.geteuid() == 0:
-        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
-    os.chmod(folder, 0o755)
+    make_read_only(os.path.dirname(path))
+    return path
 
 
 def test_a_save_into_a_read_only_folder_is_a_clear_error_and_loses_nothing(read_only_folder, tmp_path,

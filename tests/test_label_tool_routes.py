@@ -1,0 +1,111 @@
+"""The label tool's routes: what they list, what they refuse to write, how errors are answered."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from cityscapesscripts.annotation import cityscapesLabelTool, editing
+from cityscapesscripts.io import png
+from cityscapesscripts.web import labeltool, server
+from conftest import GOLDEN
+
+FRAME = "gtFine/val/lindau/lindau_001401_000019_gtFine_polygons.json"
+
+
+@pytest.fixture
+def root(tmp_path):
+    root = tmp_path / "dataset"
+    for kind in ("gtFine", "leftImg8bit"):
+        shutil.copytree(os.path.join(GOLDEN, "small", kind, "val", "lindau"), root / kind / "val" / "lindau")
+    os.remove(root / "leftImg8bit" / "val" / "lindau" / "lindau_045302_000019_leftImg8bit.png")
+    return root
+
+
+def call(router, method, path, body=None):
+    data = b"" if body is None else json.dumps(body).encode()
+    response = router.dispatch(server.Request(method, path, {}, {}, data))
+    if response.content_type == "application/json":
+        return response.status, json.loads(response.body)
+    return response.status, response.body
+
+
+def test_frames_list_every_polygon_file_with_its_image(root):
+    status, answer = call(labeltool.make_router(root), "GET", "/api/frames")
+    frames = {f["name"]: f for f in answer["frames"]}
+    assert status == 200 and len(frames) == 4
+    assert frames["gtFine/val/lindau_001401_000019"] == {
+        "name": "gtFine/val/lindau_001401_000019", "polygons": FRAME,
+        "image": "leftImg8bit/val/lindau/lindau_001401_000019_leftImg8bit.png"}
+    assert frames["gtFine/val/lindau_045302_000019"]["image"] is None
+
+
+def test_labels_offer_groups_and_the_original_default(root, tmp_path):
+    status, answer = call(labeltool.make_router(root), "GET", "/api/labels")
+    names = [label["name"] for label in answer["labels"]]
+    assert names == sorted(names) and {"car", "cargroup", "license plate"} <= set(names)
+    assert "roadgroup" not in names and answer["default"] == "static"
+    (root / "label_colors.txt").write_text("0 0 0 background\n255 0 0 crack\n")
+    status, answer = call(labeltool.make_router(root), "GET", "/api/labels")
+    assert answer["labels"] == [{"name": "background", "id": 0, "color": [0, 0, 0]},
+                                {"name": "crack", "id": 1, "color": [255, 0, 0]}]
+    assert answer["default"] == "background"
+
+
+@pytest.mark.parametrize("rel", ["gtFine/val/lindau/lindau_001401_000019_gtFine_labelIds.png",
+                                 "../outside_gtFine_polygons.json", "%2e%2e/outside_gtFine_polygons.json"])
+def test_only_polygon_files_inside_the_root_are_written(root, rel):
+    target = root / "gtFine" / "val" / "lindau" / "lindau_001401_000019_gtFine_labelIds.png"
+    before = target.read_bytes()
+    status, answer = call(labeltool.make_router(root), "POST", "/api/save/" + rel, {"version": None, "objects": []})
+    assert status == 403 and "error" in answer
+    assert target.read_bytes() == before
+    assert not (root.parent / "outside_gtFine_polygons.json").exists()
+
+
+def test_a_save_answers_with_the_file_as_saved(root):
+    router = labeltool.make_router(root)
+    status, loaded = call(router, "GET", "/api/annotation/" + FRAME)
+    assert status == 200 and loaded["draft"] is None
+    objects = loaded["annotation"]["objects"]
+    objects[3]["deleted"] = 1
+    status, answer = call(router, "POST", "/api/save/" + FRAME,
+                          {"version": loaded["annotation"]["version"], "objects": objects})
+    assert status == 200
+    assert answer["annotation"] == editing.load_annotation(root / FRAME)
+    assert answer["annotation"]["objects"][3]["deleted"] == 1
+
+
+def test_an_invalid_edit_is_a_bad_request_naming_the_file(root):
+    router = labeltool.make_router(root)
+    loaded = call(router, "GET", "/api/annotation/" + FRAME)[1]["annotation"]
+    objects = loaded["objects"][1:]
+    status, answer = call(router, "POST", "/api/save/" + FRAME, {"version": loaded["version"], "objects": objects})
+    assert status == 400 and FRAME in answer["error"] and "leaves out object(s) [0]" in answer["error"]
+    status, answer = call(router, "POST", "/api/save/" + FRAME, {"objects": objects})
+    assert status == 400 and "version, objects" in answer["error"]
+
+
+def test_the_preview_is_the_colour_image_of_the_edited_polygons(root):
+    router = labeltool.make_router(root)
+    objects = [{"label": "road", "polygon": [[0, 0], [511, 0], [511, 255], [0, 255]]},
+               {"label": "car", "polygon": [[10, 10], [20, 10], [20, 20], [10, 20]], "deleted": 1},
+               {"label": "person", "polygon": [[100, 100], [110, 100], [110, 110], [100, 110]]}]
+    status, body = call(router, "POST", "/api/preview/" + FRAME, {"objects": objects})
+    assert status == 200
+    path = root / "preview.png"
+    path.write_bytes(body)
+    rgb = png.read_rgb(str(path))
+    assert rgb.shape == (256, 512, 3)
+    assert tuple(rgb[15, 15]) == (128, 64, 128) and tuple(rgb[105, 105]) == (220, 20, 60)
+    status, answer = call(router, "POST", "/api/preview/" + FRAME, {"objects": [{"label": "ufo", "polygon": [[0, 0], [1, 1]]}]})
+    assert status == 422 and "'ufo' is not known" in answer["error"]
+
+
+def test_the_command_names_a_missing_dataset(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CITYSCAPES_DATASET", raising=False)
+    assert cityscapesLabelTool.main([str(tmp_path / "nowhere"), "--no-browser"]) == 1
+    assert "nowhere" in capsys.readouterr().err
+    assert cityscapesLabelTool.main(["--no-browser"]) == 1
+    assert "CITYSCAPES_DATASET" in capsys.readouterr().err
