@@ -55,8 +55,8 @@ def test_accumulator_and_merge_equal_file_based(args):
         masks = [instance_ap.read_mask(p.name) for p in entries]
         labels = [p.label_id for p in entries]
         scores = [p.confidence for p in entries]
-        whole.add(ids, masks, labels, scores, name=gt)
-        parts[i % 2].add(ids, masks, labels, scores, name=gt)
+        whole.add(masks, labels, scores, ids, name=gt)
+        parts[i % 2].add(masks, labels, scores, ids, name=gt)
     merged = functools.reduce(lambda a, b: a.merge(b), [pickle.loads(pickle.dumps(p)) for p in parts])
     expected = expected_eval("small", "instance")
     assert_same_numbers(expected, plain(whole.result()))
@@ -133,7 +133,7 @@ def test_all_unmatched_predictions_ignored_gives_zero_ap():
     pred = np.zeros((40, 40), bool)
     pred[22:38, 22:38] = True      # a car prediction entirely in the ignored region
     acc = instance_ap.InstanceAccumulator()
-    acc.add(gt, [pred], [26], [0.8])
+    acc.add([pred], [26], [0.8], gt)
     result = acc.result()
     assert result["averages"]["classes"]["car"]["ap"] == 0.0
     assert np.isnan(result["averages"]["classes"]["truck"]["ap"])

@@ -35,8 +35,8 @@ def test_accumulator_and_merge_equal_file_based():
     for i, (g, p) in enumerate(items):
         gt_rgb = png.read_rgb(os.path.join(GT_JSON[:-5], g["file_name"]))
         pred_ids = E.rgb2id(png.read_rgb(os.path.join(PRED_JSON[:-5], p["file_name"])))  # ids work too
-        whole.add(gt_rgb, g["segments_info"], pred_ids, p["segments_info"])
-        parts[i % 3].add(gt_rgb, g["segments_info"], pred_ids, p["segments_info"])
+        whole.add(pred_ids, p["segments_info"], gt_rgb, g["segments_info"])
+        parts[i % 3].add(pred_ids, p["segments_info"], gt_rgb, g["segments_info"])
     merged = functools.reduce(lambda a, b: a.merge(b), [pickle.loads(pickle.dumps(x)) for x in parts])
     expected = expected_eval("small", "panoptic")
     assert_same_numbers(expected, plain(whole.result()))

@@ -23,6 +23,7 @@ from .. import kernels
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
 from ..io import png, rle
+from .accumulator import Accumulator, disjoint_update
 
 OVERLAPS = np.arange(0.5, 1.0, 0.05)
 MIN_REGION_SIZES = np.array([100, 1000, 1000])
@@ -322,13 +323,13 @@ def result_dict(avg, ap, inst_labels, overlaps=OVERLAPS, min_region_sizes=MIN_RE
             "instLabels": list(inst_labels), "resultApMatrix": ap.tolist()}
 
 
-class InstanceAccumulator:
+class InstanceAccumulator(Accumulator):
     """Accumulates matches over images given as arrays; merge and compute AP.
 
     >>> import numpy as np
     >>> gt = np.zeros((32, 32), np.uint16); gt[4:20, 4:20] = 26000   # 256 pixels of car 26000
     >>> acc = InstanceAccumulator()
-    >>> acc.add(gt, [gt == 26000], [26], [0.9])
+    >>> acc.add([gt == 26000], [26], [0.9], gt)
     >>> float(acc.result()["averages"]["classes"]["car"]["ap"])
     1.0
     """
@@ -336,32 +337,39 @@ class InstanceAccumulator:
     def __init__(self, label_set=CITYSCAPES, overlaps=OVERLAPS, min_region_sizes=MIN_REGION_SIZES,
                  distance_thresholds=DISTANCE_THRESHOLDS, distance_confidences=DISTANCE_CONFIDENCES,
                  distance_available=False):
-        self.label_set = label_set
         self.inst_labels = instance_labels(label_set)
         self.overlaps = np.asarray(overlaps)
         self.min_region_sizes = np.asarray(min_region_sizes)
         self.distance_thresholds = np.asarray(distance_thresholds)
         self.distance_confidences = np.asarray(distance_confidences)
         self.distance_available = distance_available
+        super().__init__(label_set)
+
+    def settings(self):
+        return {"overlaps": self.overlaps, "min_region_sizes": self.min_region_sizes,
+                "distance_thresholds": self.distance_thresholds, "distance_confidences": self.distance_confidences,
+                "distance_available": self.distance_available}
+
+    def _reset_state(self):
         self.matches = {}
 
-    def add(self, gt_instance_ids, masks, labels, scores, name=None):
-        """Add one image: its instanceIds map and its predictions (masks (H, W) or COCO RLE dicts)."""
-        name = name if name is not None else f"image {len(self.matches)}"
+    def _merge_state(self, other):
+        disjoint_update(self.matches, other.matches, "image")
+
+    def add(self, masks, labels, scores, ground_truth, name=None):
+        """Add one image: its predictions, then its ``instanceIds`` map.
+
+        masks : (H, W) arrays or COCO RLE dicts; labels : label ids; scores :
+        confidences, one per mask.  ground_truth : (H, W) instance ids.
+        """
+        name = self._image_name(name)
         if not len(masks) == len(labels) == len(scores):
             raise ValueError(f"{len(masks)} masks, {len(labels)} labels and {len(scores)} scores")
-        gt_instances = ground_truth_instances(gt_instance_ids, self.label_set, name)
+        gt_instances = ground_truth_instances(ground_truth, self.label_set, name)
         predictions = [Prediction(m, l, s, f"{name}#{i}") for i, (m, l, s) in enumerate(zip(masks, labels, scores))]
-        gt, pred = match_image(gt_instances, gt_instance_ids, predictions, self.label_set, self.inst_labels, name)
+        gt, pred = match_image(gt_instances, ground_truth, predictions, self.label_set, self.inst_labels, name)
         self.matches[name] = {"groundTruth": gt, "prediction": pred}
-
-    def merge(self, other):
-        """Append another accumulator's matches (image names must differ); returns self."""
-        common = set(self.matches) & set(other.matches)
-        if common:
-            raise ValueError(f"both accumulators hold image {sorted(common)[0]!r}")
-        self.matches.update(other.matches)
-        return self
+        self.images += 1
 
     def average_precision(self, curves=None):
         return average_precision(self.matches, self.inst_labels, self.overlaps, self.min_region_sizes,

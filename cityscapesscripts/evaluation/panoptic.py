@@ -12,6 +12,8 @@ import numpy as np
 
 from .. import kernels
 from ..errors import PredictionError
+from ..helpers.labelset import CITYSCAPES
+from .accumulator import Accumulator
 
 VOID = 0
 OFFSET = 256 * 256 * 256
@@ -193,7 +195,7 @@ def average_pq(pq_stat, categories):
     return results
 
 
-class PanopticAccumulator:
+class PanopticAccumulator(Accumulator):
     """Accumulates PQ counters over images given as arrays.
 
     >>> import numpy as np
@@ -205,22 +207,28 @@ class PanopticAccumulator:
     1.0
     """
 
-    def __init__(self, categories):
+    def __init__(self, categories, label_set=CITYSCAPES):
         self.categories = dict(categories)
-        self.stat = PQStat()
-        self.images = 0
+        super().__init__(label_set)
 
-    def add(self, gt_ids, gt_segments, pred_ids, pred_segments, name=None):
-        """Add one image: id maps as (H, W, 3) RGB or (H, W) integer ids, and their segments_info."""
+    def settings(self):
+        return {"categories": self.categories}
+
+    def _reset_state(self):
+        self.stat = PQStat()
+
+    def _merge_state(self, other):
+        self.stat += other.stat
+
+    def add(self, pred_ids, pred_segments, gt_ids, gt_segments, name=None):
+        """Add one image: the predicted id map and segments_info, then the ground truth's.
+
+        Id maps are (H, W, 3) RGB (id = R + 256 G + 65536 B) or (H, W) integer ids.
+        """
         stat = image_pq_stat(_as_rgb(gt_ids), gt_segments, _as_rgb(pred_ids), pred_segments, self.categories,
                              name if name is not None else self.images, name)
         self.stat += stat
         self.images += 1
-
-    def merge(self, other):
-        self.stat += other.stat
-        self.images += other.images
-        return self
 
     def result(self):
         return average_pq(self.stat, self.categories)

@@ -23,6 +23,7 @@ from .. import kernels
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
+from .accumulator import Accumulator, disjoint_update
 
 # Mean instance size per class over the Cityscapes training set: the weights of iIoU.
 AVG_CLASS_SIZE = {
@@ -33,8 +34,8 @@ AVG_CLASS_SIZE = {
 }
 
 
-class SemanticAccumulator:
-    """Accumulates pixel-level evaluation state over images.
+class SemanticAccumulator(Accumulator):
+    """Accumulates pixel-level evaluation state over images (see :class:`~.accumulator.Accumulator`).
 
     Parameters
     ----------
@@ -55,19 +56,30 @@ class SemanticAccumulator:
 
     def __init__(self, label_set=CITYSCAPES, instance_scores=True, pixel_accuracy=False, train_ids=False,
                  avg_class_size=None, pixel_accuracy_as_original=False):
-        self.label_set = label_set
         self.instance_scores = instance_scores
         self.pixel_accuracy = pixel_accuracy
         self.pixel_accuracy_as_original = pixel_accuracy_as_original
         self.train_ids = train_ids
         self.avg_class_size = dict(AVG_CLASS_SIZE if avg_class_size is None else avg_class_size)
         self.eval_ids = label_set.eval_ids
+        self._tables = None
+        super().__init__(label_set)
+
+    def settings(self):
+        return {"instance_scores": self.instance_scores, "pixel_accuracy": self.pixel_accuracy,
+                "pixel_accuracy_as_original": self.pixel_accuracy_as_original, "train_ids": self.train_ids,
+                "avg_class_size": self.avg_class_size}
+
+    def _reset_state(self):
         size = max(self.eval_ids) + 1
         self.conf = np.zeros((size, size), dtype=np.int64)
         self.instances = np.zeros((0, 4), dtype=np.int64)  # label id, size, tp class, tp category
         self.per_image = {}
-        self.images = 0
-        self._tables = None
+
+    def _merge_state(self, other):
+        self.conf += other.conf
+        self.instances = np.concatenate([self.instances, other.instances])
+        disjoint_update(self.per_image, other.per_image, "per-image scores of")
 
     # ---- update ------------------------------------------------------------
     def add(self, prediction, ground_truth, instances=None, name=None, ground_truth_name=None):
@@ -79,7 +91,7 @@ class SemanticAccumulator:
         per-image scores and names the prediction in errors.
         """
         conf, records = self._image_counts(prediction, ground_truth, instances, name, ground_truth_name)
-        self._add_counts(conf, records, name)
+        self._add_counts(conf, records, self._image_name(name))
 
     def _image_counts(self, prediction, ground_truth, instances, name, ground_truth_name):
         prediction = np.asarray(prediction)
@@ -141,8 +153,7 @@ class SemanticAccumulator:
         self.instances = np.concatenate([self.instances, records])
         self.images += 1
         if self.pixel_accuracy:
-            key = name if name is not None else f"image {self.images - 1}"
-            self.per_image[key] = self._pixel_accuracy_counts(conf)
+            self.per_image[name] = self._pixel_accuracy_counts(conf)
 
     def _pixel_accuracy_counts(self, conf):
         evaluated = [i for i in self.eval_ids if not self.label_set.id2label[i].ignoreInEval]
@@ -161,16 +172,6 @@ class SemanticAccumulator:
                     same_category[label_id, ids] = 1
             self._tables = (same_category, self.conf.shape[0])
         return self._tables
-
-    def merge(self, other):
-        """Add another accumulator's state (same settings); returns self."""
-        if other.label_set != self.label_set or other.conf.shape != self.conf.shape:
-            raise ValueError("cannot merge accumulators of different label sets")
-        self.conf += other.conf
-        self.instances = np.concatenate([self.instances, other.instances])
-        self.per_image.update(other.per_image)
-        self.images += other.images
-        return self
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -1,0 +1,87 @@
+"""The shape every evaluator shares: add images, merge partial states, compute the result.
+
+An accumulator holds a summable state (a confusion matrix, instance
+matches, PQ counters).  ``add`` puts one image into it, predictions first
+and ground truth second (the ``update(preds, target)`` order of torchmetrics);
+``merge`` (or ``+=``) adds another accumulator's state, from another process
+or rank; ``result`` computes the original tool's result dict; ``reset``
+empties it.  Accumulators pickle, so a pool or ``torch.distributed.all_gather_object``
+can send them back to be merged.
+
+A new evaluator subclasses :class:`Accumulator` and defines ``add``,
+``result``, ``settings`` (what changes its results, compared by ``merge``),
+``_reset_state`` and ``_merge_state``.
+"""
+import uuid
+
+import numpy as np
+
+
+class Accumulator:
+    """Base class of the evaluators' accumulators; ``images`` counts the images added."""
+
+    def __init__(self, label_set):
+        self.label_set = label_set
+        self.reset()
+
+    # ---- for subclasses ------------------------------------------------------
+    def add(self, *predictions_then_ground_truth, name=None):  # pragma: no cover - documented interface
+        """Add one image: its predictions, then its ground truth."""
+        raise NotImplementedError
+
+    def result(self):  # pragma: no cover - documented interface
+        """The result dict of the original tool."""
+        raise NotImplementedError
+
+    def settings(self):
+        """``{name: value}`` of the settings that change results; ``merge`` requires them equal."""
+        return {}
+
+    def _reset_state(self):  # pragma: no cover - documented interface
+        raise NotImplementedError
+
+    def _merge_state(self, other):  # pragma: no cover - documented interface
+        raise NotImplementedError
+
+    # ---- shared ----------------------------------------------------------------
+    def reset(self):
+        """Forget every image added; the settings stay."""
+        self.images = 0
+        self._reset_state()
+
+    def merge(self, other):
+        """Add the state of ``other`` (same class, label set and settings); returns self."""
+        if type(other) is not type(self):
+            raise TypeError(f"cannot merge a {type(other).__name__} into a {type(self).__name__}")
+        if other.label_set != self.label_set:
+            raise ValueError("cannot merge accumulators of different label sets")
+        mine, theirs = self.settings(), other.settings()
+        differ = sorted(k for k in mine if not _equal(mine[k], theirs.get(k)))
+        if differ:
+            raise ValueError("cannot merge accumulators whose settings differ: "
+                             + ", ".join(f"{k} {mine[k]!r} vs {theirs.get(k)!r}" for k in differ))
+        self._merge_state(other)
+        self.images += other.images
+        return self
+
+    def __iadd__(self, other):
+        return self.merge(other)
+
+    def _image_name(self, name):
+        """``name``, or a name no other image of any process has: ``image <random hex>``."""
+        return name if name is not None else f"image {uuid.uuid4().hex}"
+
+
+def _equal(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    return a == b
+
+
+def disjoint_update(mine, theirs, what):
+    """``mine.update(theirs)`` for per-image tables; an image in both is an error (merged twice?)."""
+    common = set(mine) & set(theirs)
+    if common:
+        raise ValueError(f"both accumulators hold {what} {sorted(common)[0]!r}: was an image added twice, "
+                         "or were two parts merged twice?")
+    mine.update(theirs)
