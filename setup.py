@@ -38,8 +38,9 @@ setup(
     install_requires=["numpy>=1.23", "pillow>=11.2", "tqdm", "deflate>=0.7"],
     extras_require={
         "plot": ["matplotlib"],
+        "dask": ["dask[distributed]"],
         # the browser tests drive Debian's chromium through its chromedriver
-        "test": ["pytest", "pycocotools", "pytest-timeout", "matplotlib", "selenium>=4.10"],
+        "test": ["pytest", "pycocotools", "pytest-timeout", "dask[distributed]", "matplotlib", "selenium>=4.10"],
     },
     entry_points={
         "console_scripts": [

@@ -1,4 +1,5 @@
 """Command-line conventions shared by the tools: workers, overwrite policy, labels, quiet, errors, interrupts."""
+import argparse
 import functools
 import glob
 import os
@@ -23,6 +24,23 @@ def add_batch_options(parser, labels=True):
     policy.add_argument("--skip-existing", dest="overwrite", action="store_false",
                         help="keep images that already exist")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_scheduler_option(parser)
+
+
+class _UseScheduler(argparse.Action):
+    def __call__(self, parser, namespace, address, option_string=None):
+        try:
+            parallel.use_scheduler(address)
+        except CityscapesError as e:
+            parser.error(str(e))
+        setattr(namespace, self.dest, address)
+
+
+def add_scheduler_option(parser):
+    """``--scheduler ADDRESS``: run the batch on a Dask cluster (closed by :func:`entry_point`)."""
+    parser.add_argument("--scheduler", metavar="ADDRESS", action=_UseScheduler,
+                        help="Dask scheduler to run on (tcp://host:8786), or 'local' for a LocalCluster "
+                             "of -j workers; needs pip install 'cityscapesscripts[dask]'")
 
 
 def label_set_of(opts):
@@ -59,6 +77,7 @@ def entry_point(main):
         except (CityscapesError, ValueError, OSError, RecursionError, MemoryError) as e:
             return report(e)
         finally:
+            parallel.disconnect()
             if in_main_thread:
                 signal.signal(signal.SIGTERM, previous)
     return guarded
@@ -99,6 +118,7 @@ def add_evaluation_options(parser, modality, pred_help):
     parser.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    add_scheduler_option(parser)
 
 
 def apply_evaluation_options(opts, args, modality):

@@ -23,18 +23,21 @@ Every batch tool runs its per-item work through :func:`map_items` (or
   breaks it again gets an :class:`ItemError`.  Workers die with the parent
   (Linux ``PR_SET_PDEATHSIG``), so a killed run leaves no orphans.
 
-Adding a backend (a Dask ``distributed.Client``, issue 19): a backend is an
-object with ``submit(fn, *args) -> future`` (``future.result()`` returns or
-raises), ``close(cancel)`` (stop; with ``cancel`` drop what has not started,
-then wait for what runs) and ``lost``, the tuple of exceptions a future raises
-when its worker died (``BrokenProcessPool`` here; for Dask e.g.
-``distributed.KilledWorker``).  :class:`_LocalPool` is the one backend today;
-``map_items`` would take the other in place of it (say a ``client=``
-argument).  The windowed in-order loop, the error records, the retry of lost
-work and the interruption handling stay as they are; tasks carry the items
-(file paths) and return the small per-item values.
+Backends.  The local process pool (:class:`_LocalPool`) is the default; a
+Dask ``distributed.Client`` (:class:`_DaskBackend`) is the other, chosen by
+``client=`` or, for a whole tool run, by :func:`use_scheduler` / the console
+scripts' ``--scheduler ADDRESS`` (``local`` starts a ``LocalCluster``).  A
+backend offers ``submit(fn, *args) -> future``, ``close(cancel)`` and
+``lost``, the exceptions of a future whose worker died.  The windowed
+in-order loop, the error records, the retry of lost work and the
+interruption handling are the same for both: tasks carry the items (file
+paths, read by the workers from the shared filesystem) and bring back the
+small per-item values, merged here in input order, so a cluster run equals
+a local one.
 """
 import concurrent.futures
+import functools
+import importlib.util
 import multiprocessing
 import os
 import pickle
@@ -180,20 +183,135 @@ class _LocalPool:
             raise
 
 
+class _DaskBackend:
+    """A Dask ``distributed.Client``.  Dask reruns a task whose worker died (up to its
+    ``distributed.scheduler.allowed-failures``); past that the future raises ``KilledWorker``."""
+
+    def __init__(self, client):
+        from distributed import KilledWorker
+        self.lost = (KilledWorker,)
+        self._client = client
+        self._running = []
+
+    def submit(self, fn, *args):
+        self._running = [f for f in self._running if not f.done()]
+        future = self._client.submit(fn, *args, pure=False)  # a retried item is a new task
+        self._running.append(future)
+        return future
+
+    def close(self, cancel=False):
+        if cancel and self._running:
+            self._client.cancel(self._running)
+        self._running = []
+
+
+DASK_MISSING = "running on a Dask cluster needs Dask: pip install 'cityscapesscripts[dask]'"
+_default_client = None       # set by use_client(): every map of this process goes there
+_requested_scheduler = None  # set by use_scheduler(): connected at the first map, closed by disconnect()
+_connection = None           # (client, cluster or None) of the requested scheduler
+
+
+class use_client:
+    """``with use_client(client):`` every map inside runs on that Dask client (None: the local pool)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __enter__(self):
+        global _default_client
+        self._previous, _default_client = _default_client, self._client
+        return self._client
+
+    def __exit__(self, *exc):
+        global _default_client
+        _default_client = self._previous
+
+
+def use_scheduler(address):
+    """Run this process's later maps on the Dask scheduler at ``address`` (``tcp://host:8786``, or
+    ``local`` for a ``LocalCluster`` with one single-threaded worker process per job).
+
+    The connection is made by the first map (which knows the number of jobs)
+    and closed by :func:`disconnect`; the console scripts do both.
+    """
+    global _requested_scheduler
+    if importlib.util.find_spec("distributed") is None:
+        raise CityscapesError(DASK_MISSING)
+    _requested_scheduler = address
+
+
+def connect(address, jobs=None, announce=True):
+    """A ``distributed.Client`` for ``address`` and the ``LocalCluster`` it started (or None).
+
+    ``local`` starts ``jobs`` worker processes (default: all cores) with
+    one thread each, as the local pool would.  ``announce`` prints the
+    dashboard address when the scheduler serves one.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise CityscapesError(DASK_MISSING) from None
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True,
+                               dashboard_address=None if importlib.util.find_spec("bokeh") is None else ":0")
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(address, timeout="30s")
+        except (OSError, TimeoutError) as e:
+            raise CityscapesError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+    if announce and "dashboard" in client.scheduler_info().get("services", {}):
+        print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
+    return client, cluster
+
+
+def disconnect():
+    """Close the connection :func:`use_scheduler` asked for (and its local cluster), if any."""
+    global _requested_scheduler, _connection
+    connection, _connection, _requested_scheduler = _connection, None, None
+    if connection is not None:
+        client, cluster = connection
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _active_client(client, jobs):
+    global _connection
+    if client is not None:
+        return client
+    if _default_client is not None:
+        return _default_client
+    if _requested_scheduler is not None:
+        if _connection is None:
+            _connection = connect(_requested_scheduler, jobs)
+        return _connection[0]
+    return None
+
+
 _DIED = "the worker process died while processing this item (killed, out of memory, or crashed)"
 
 
-def map_items(func, items, jobs=None, desc="", progress=None, name=item_name):
+def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
     """Yield ``func(item)`` or an :class:`ItemError` for each item, in input order.
 
     ``func`` must pickle (a module-level function or a ``functools.partial``
     of one).  ``jobs`` None or 0 means all cores; 1 runs in this process.
     ``name(item)`` names an item in its error (default :func:`item_name`).
     ``progress``: None shows a bar on a terminal, True / False force it.
+    ``client``: a Dask ``distributed.Client`` to run on instead of local
+    processes (default: the one of :func:`use_client` / :func:`use_scheduler`).
     """
     items = list(items)
-    jobs = min(default_jobs() if not jobs else jobs, max(1, len(items)))
-    if jobs <= 1:
+    client = _active_client(client, jobs)
+    if client is not None:
+        jobs = max(1, sum(client.nthreads().values()))
+        new_backend = functools.partial(_DaskBackend, client)
+    else:
+        jobs = min(default_jobs() if not jobs else jobs, max(1, len(items)))
+        new_backend = functools.partial(_LocalPool, jobs)
+    if client is None and jobs <= 1:
         bar = progress_bar(len(items), desc, progress)
         try:
             for item in items:
@@ -206,7 +324,7 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name):
     size = max(1, min(8, len(items) // (jobs * 16)))
     pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
     window = 2 * jobs
-    backend = _LocalPool(jobs)
+    backend = new_backend()
     in_flight = deque()  # (isolated, chunk, future), in input order
     bar = None
     cancel = True
@@ -228,7 +346,7 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name):
                     results = [error_record(label, e) for label, _ in in_flight[0][1]]
             except backend.lost:
                 backend.close(cancel=True)
-                backend = _LocalPool(jobs)
+                backend = new_backend()
                 if not in_flight or not in_flight[0][0]:  # run everything that was in flight again, one item at a time
                     pending.extendleft(reversed([(True, [pair]) for _, chunk, _ in in_flight for pair in chunk]))
                     in_flight.clear()
@@ -252,27 +370,27 @@ def failures_error(failures):
     return BatchError([str(f) for f in failures])
 
 
-def collect(func, items, jobs=None, desc="", progress=None, name=item_name):
+def collect(func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
     """``[func(item) for item in items]`` through :func:`map_items`, after the whole batch ran.
 
     Raises when any item failed: its own exception for a single failure,
     a :class:`BatchError` listing every failure otherwise.
     """
     results, failures = [], []
-    for result in map_items(func, items, jobs, desc, progress, name):
+    for result in map_items(func, items, jobs, desc, progress, name, client):
         (failures if isinstance(result, ItemError) else results).append(result)
     if failures:
         raise failures_error(failures)
     return results
 
 
-def merge_into(total, func, items, jobs=None, desc="", progress=None, name=item_name):
+def merge_into(total, func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
     """Map ``func`` over the items and ``total.merge`` each partial result as it arrives; returns ``total``.
 
     Raises as :func:`collect` does, after the whole batch ran, when any item failed.
     """
     failures = []
-    for partial in map_items(func, items, jobs, desc, progress, name):
+    for partial in map_items(func, items, jobs, desc, progress, name, client):
         if isinstance(partial, ItemError):
             failures.append(partial)
         else:
@@ -280,6 +398,25 @@ def merge_into(total, func, items, jobs=None, desc="", progress=None, name=item_
     if failures:
         raise failures_error(failures)
     return total
+
+
+class _Each:
+    """Totals merged element-wise with a sequence of partial results (one per total)."""
+
+    def __init__(self, totals):
+        self.totals = totals
+
+    def merge(self, partials):
+        for total, partial in zip(self.totals, partials):
+            total.merge(partial)
+        return self
+
+
+def merge_each(totals, func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+    """:func:`merge_into` for a ``func`` that returns one partial result per total, in order;
+    returns ``totals`` (a sweep: one item scored against several prediction sets)."""
+    merge_into(_Each(totals), func, items, jobs, desc, progress, name, client)
+    return totals
 
 
 def stop_on_sigterm():

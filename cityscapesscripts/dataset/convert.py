@@ -168,6 +168,7 @@ def main(argv=None):
     parser.add_argument("--save-images", action="store_true")
     parser.add_argument("--image-ext", default=".png")
     parser.add_argument("-j", "--jobs", type=int, default=0)
+    cli.add_scheduler_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
     split = None if opts.split == "all" else opts.split

@@ -135,6 +135,7 @@ def main(argv=None):
     parser.add_argument("--results_file", "--results-file", dest="resultsFile",
                         default="resultPanopticSemanticLabeling.json", help="where to save the results")
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    cli.add_scheduler_option(parser)
     parser.add_argument("--quiet", action="store_true", help="print only the summary table")
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     for path, what in ((opts.gtJsonFile, "ground truth"), (opts.predictionJsonFile, "prediction")):

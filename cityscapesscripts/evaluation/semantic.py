@@ -348,33 +348,58 @@ def instance_path(label_ids_path):
     return layout.sibling(label_ids_path, "instanceIds")
 
 
+def evaluate_frame_files(prediction_paths, ground_truth_path, settings):
+    """One ground-truth frame against several predictions: a partial accumulator per prediction.
+
+    The ground truth (and its instance ids) is read once; ``settings`` are
+    the accumulator's keyword arguments.
+    """
+    ground_truth = png.read_label_map(ground_truth_path)
+    instances = png.read_ids_16bit(instance_path(ground_truth_path)) if settings.get("instance_scores", True) else None
+    partials = []
+    for prediction_path in prediction_paths:
+        acc = SemanticAccumulator(**settings)
+        acc.add(png.read_label_map(prediction_path), ground_truth, instances, name=prediction_path,
+                ground_truth_name=ground_truth_path)
+        partials.append(acc)
+    return partials
+
+
 def evaluate_pair_files(prediction_path, ground_truth_path, settings):
     """One image's partial accumulator from files; ``settings`` are the accumulator's keyword arguments."""
-    acc = SemanticAccumulator(**settings)
-    prediction = png.read_label_map(prediction_path)
-    ground_truth = png.read_label_map(ground_truth_path)
-    instances = png.read_ids_16bit(instance_path(ground_truth_path)) if acc.instance_scores else None
-    acc.add(prediction, ground_truth, instances, name=prediction_path, ground_truth_name=ground_truth_path)
-    return acc
+    return evaluate_frame_files([prediction_path], ground_truth_path, settings)[0]
 
 
-def _pair_task(pair, settings):
-    return evaluate_pair_files(pair[0], pair[1], settings)
+def _frame_task(item, settings):
+    *prediction_paths, ground_truth_path = item
+    return evaluate_frame_files(prediction_paths, ground_truth_path, settings)
 
 
-def evaluate_files(predictions, ground_truths, jobs=None, progress=None, **settings):
-    """Evaluate lists of prediction and ground-truth ``*_labelIds.png`` files on a process pool.
+def evaluate_sweep(prediction_lists, ground_truths, jobs=None, progress=None, client=None, **settings):
+    """Evaluate several prediction sets (checkpoints, sweep runs) against one ground truth.
 
-    Returns the merged :class:`SemanticAccumulator`.
+    ``prediction_lists`` holds one list of ``*_labelIds.png`` paths per set,
+    each parallel to ``ground_truths``.  Each ground-truth frame is read once
+    and scored against every set, on a process pool or the Dask ``client``.
+    Returns one merged :class:`SemanticAccumulator` per set.
     """
     import functools
     from .. import parallel
-    predictions, ground_truths = list(predictions), list(ground_truths)
-    if len(predictions) != len(ground_truths):
-        raise ValueError(f"{len(predictions)} predictions but {len(ground_truths)} ground-truth images")
-    total = SemanticAccumulator(**settings)
-    task = functools.partial(_pair_task, settings=settings)
-    return parallel.merge_into(total, task, list(zip(predictions, ground_truths)), jobs, "evaluating", progress)
+    prediction_lists, ground_truths = [list(p) for p in prediction_lists], list(ground_truths)
+    for predictions in prediction_lists:
+        if len(predictions) != len(ground_truths):
+            raise ValueError(f"{len(predictions)} predictions but {len(ground_truths)} ground-truth images")
+    totals = [SemanticAccumulator(**settings) for _ in prediction_lists]
+    task = functools.partial(_frame_task, settings=settings)
+    items = [(*predictions, gt) for *predictions, gt in zip(*prediction_lists, ground_truths)]
+    return parallel.merge_each(totals, task, items, jobs, "evaluating", progress, client=client)
+
+
+def evaluate_files(predictions, ground_truths, jobs=None, progress=None, client=None, **settings):
+    """Evaluate lists of prediction and ground-truth ``*_labelIds.png`` files on a process pool
+    (or the Dask ``client``).  Returns the merged :class:`SemanticAccumulator`.
+    """
+    return evaluate_sweep([predictions], ground_truths, jobs, progress, client, **settings)[0]
 
 
 def plot_confusion_matrix(result, path, label_set=CITYSCAPES):

@@ -1,0 +1,185 @@
+"""Every batch tool on a Dask cluster (a LocalCluster of 2 processes stands in): the same outputs,
+scores and error lists as a local run; a killed worker changes nothing."""
+import glob
+import json
+import os
+import shutil
+import sys
+
+import cloudpickle
+import pytest
+
+from conftest import GOLDEN, assert_same_numbers, assert_same_png, golden_files
+from cityscapesscripts import parallel
+from cityscapesscripts.dataset import convert as cs_convert
+from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as instance_eval
+from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as panoptic_eval
+from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as pixel_eval
+from cityscapesscripts.evaluation import semantic
+from cityscapesscripts.preparation import createPanopticImgs, createTrainIdLabelImgs
+
+distributed = pytest.importorskip("distributed", reason="the test extra installs dask[distributed]")
+SMALL = os.path.join(GOLDEN, "small")
+# the helpers below run on the workers, which cannot import the tests folder
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with distributed.Client(cluster) as c:
+        yield c
+
+
+def _json(path):
+    """The results file as written, bytes and all, after checking it holds results."""
+    data = path.read_bytes()
+    assert json.loads(data)
+    return data
+
+
+def _pixel(argv, tmp_path, name):
+    out = tmp_path / f"{name}.json"
+    assert pixel_eval.main(["--gt", os.path.join(SMALL, "gtFine"), "--pred", os.path.join(SMALL, "results", "semantic"),
+                            "--json", str(out), "--quiet"] + argv) == 0
+    return _json(out)
+
+
+def test_pixel_evaluation_on_the_cluster_equals_the_local_run(cluster, tmp_path):
+    assert _pixel(["--scheduler", cluster.scheduler_address], tmp_path, "dask") == _pixel(["-j", "2"], tmp_path, "local")
+
+
+def test_instance_evaluation_on_the_cluster_equals_the_local_run(cluster, tmp_path):
+    def run(argv, name):
+        out = tmp_path / f"{name}.json"
+        assert instance_eval.main(["--gt", os.path.join(SMALL, "gtFine"), "--pred",
+                                   os.path.join(SMALL, "results", "instance"), "--json", str(out), "--quiet"]
+                                  + argv) == 0
+        return _json(out)
+    assert run(["--scheduler", cluster.scheduler_address], "dask") == run(["-j", "2"], "local")
+
+
+def test_panoptic_evaluation_on_the_cluster_equals_the_local_run(cluster, tmp_path):
+    def run(argv, name):
+        out = tmp_path / f"{name}.json"
+        assert panoptic_eval.main(["--gt-json-file", os.path.join(SMALL, "gtFine", "cityscapes_panoptic_val.json"),
+                                   "--prediction-json-file",
+                                   os.path.join(SMALL, "results", "panoptic", "cityscapes_panoptic_val.json"),
+                                   "--results-file", str(out), "--quiet"] + argv) == 0
+        return _json(out)
+    assert run(["--scheduler", cluster.scheduler_address], "dask") == run(["-j", "2"], "local")
+
+
+def test_preparation_on_the_cluster_writes_the_originals_images(cluster, polygons_only):
+    assert createTrainIdLabelImgs.main(["--dataset", str(polygons_only), "--outputs",
+                                        "labelTrainIds,instanceTrainIds", "-q",
+                                        "--scheduler", cluster.scheduler_address]) == 0
+    expected = sorted(glob.glob(os.path.join(GOLDEN, "small", "expected", "prepared", "gtFine", "*", "*", "*.png")))
+    assert expected
+    for path in expected:
+        assert_same_png(path, os.path.join(polygons_only, os.path.relpath(
+            path, os.path.join(GOLDEN, "small", "expected", "prepared"))))
+
+
+@pytest.fixture
+def polygons_only(tmp_path):
+    shutil.copytree(os.path.join(SMALL, "gtFine"), tmp_path / "gtFine",
+                    ignore=shutil.ignore_patterns("*.png", "cityscapes_panoptic*"))
+    return tmp_path
+
+
+def test_panoptic_conversion_on_the_cluster_writes_the_originals_files(cluster, tmp_path):
+    assert createPanopticImgs.main(["--dataset-folder", os.path.join(SMALL, "gtFine"), "--output-folder",
+                                    str(tmp_path), "--set-names", "val", "-q",
+                                    "--scheduler", cluster.scheduler_address]) == 0
+    expected = os.path.join(SMALL, "expected", "panoptic")
+    with open(os.path.join(expected, "cityscapes_panoptic_val.json"), "rb") as f:
+        assert (tmp_path / "cityscapes_panoptic_val.json").read_bytes() == f.read()
+    pngs = sorted(glob.glob(os.path.join(expected, "cityscapes_panoptic_val", "*.png")))
+    assert pngs
+    for path in pngs:
+        assert_same_png(path, tmp_path / "cityscapes_panoptic_val" / os.path.basename(path))
+
+
+def test_coco_conversion_on_the_cluster_equals_the_local_run(cluster, tmp_path):
+    for name, extra in (("dask", ["--scheduler", cluster.scheduler_address]), ("local", ["-j", "2"])):
+        assert cs_convert.main(["--to", "coco-instances", SMALL, str(tmp_path / name)] + extra) == 0
+    dask_files = sorted(p.name for p in (tmp_path / "dask").iterdir())
+    assert dask_files and dask_files == sorted(p.name for p in (tmp_path / "local").iterdir())
+    for name in dask_files:
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+
+
+def test_a_bad_file_gives_the_same_error_list_as_locally(cluster, tmp_path, capsys):
+    predictions = tmp_path / "pred"
+    shutil.copytree(os.path.join(SMALL, "results", "semantic"), predictions)
+    broken = sorted(predictions.iterdir())[2]
+    broken.write_bytes(b"not a png")
+
+    def errors(argv):
+        status = pixel_eval.main(["--gt", os.path.join(SMALL, "gtFine"), "--pred", str(predictions), "--quiet"] + argv)
+        return status, [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR")]
+    local = errors(["-j", "2"])
+    assert local[0] == 1 and len(local[1]) == 1 and str(broken) in local[1][0]
+    assert errors(["--scheduler", cluster.scheduler_address]) == local
+
+
+class _KillWorkerOnce:
+    """Runs a chunk as the executor does, but the first chunk to arrive kills its worker process."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __call__(self, func, chunk):
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return [parallel._run_one(func, name, item) for name, item in chunk]
+        os.close(fd)
+        os._exit(1)
+
+
+def test_a_worker_killed_mid_run_is_restarted_and_the_result_is_identical(client, tmp_path, monkeypatch):
+    gts = golden_files(SMALL, "*_gtFine_labelIds.png")
+    preds = [os.path.join(SMALL, "results", "semantic", os.path.basename(g).replace("_gtFine_labelIds", "_pred"))
+             for g in gts]
+    expected = semantic.evaluate_files(preds, gts, jobs=1, progress=False).result()
+    monkeypatch.setattr(parallel, "_run_chunk", _KillWorkerOnce(str(tmp_path / "killed")))
+    got = semantic.evaluate_files(preds, gts, progress=False, client=client).result()
+    assert os.path.exists(tmp_path / "killed")  # a worker did die
+    assert_same_numbers(expected, got)
+
+
+def test_the_sweep_scores_every_prediction_set_as_separate_runs_do(client, tmp_path):
+    gts = golden_files(SMALL, "*_gtFine_labelIds.png")
+    folders = []
+    for k in range(3):  # three "checkpoints": the golden predictions, then with more and more pixels set to road
+        folder = tmp_path / f"run{k}"
+        shutil.copytree(os.path.join(SMALL, "results", "semantic"), folder)
+        for path in sorted(folder.iterdir())[:k]:
+            from PIL import Image
+            img = Image.open(path)
+            img.paste(7, (0, 0, img.width // 2, img.height // 2))
+            img.save(path)
+        folders.append([str(folder / os.path.basename(g).replace("_gtFine_labelIds", "_pred")) for g in gts])
+    separate = [semantic.evaluate_files(p, gts, jobs=1, progress=False).result() for p in folders]
+    assert separate[0]["averageScoreClasses"] != separate[2]["averageScoreClasses"]
+    for run in (dict(jobs=2), dict(client=client)):
+        swept = [t.result() for t in semantic.evaluate_sweep(folders, gts, progress=False, **run)]
+        for expected, got in zip(separate, swept):
+            assert_same_numbers(expected, got)
+
+
+def test_without_dask_the_option_says_what_to_install(monkeypatch, capsys):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    with pytest.raises(SystemExit):
+        pixel_eval.main(["--gt", os.path.join(SMALL, "gtFine"), "--scheduler", "local"])
+    assert "pip install 'cityscapesscripts[dask]'" in capsys.readouterr().err
