@@ -172,7 +172,7 @@ def test_bad_masks_name_txt_and_line(tmp_path, args):
     gt = golden_files(ROOT, "*_gtFine_instanceIds.png")[0]
     args.predictionPath = str(folder)
     for line, message in (("small.png 26 0.9", "line 2: mask is 10x10 but the ground truth is 512x256"),
-                          ("broken.png 26 0.9", "line 2: mask .*broken.png: cannot read image")):
+                          ("broken.png 26 0.9", "line 2: mask .*broken.png: not an image file")):
         txt = write_txt(folder, ["small.png 7 0.1", line])  # line 1 (road) is not evaluated, never loaded
         with pytest.raises(PredictionError, match=message):
             E.evaluateImgLists([txt], [gt], args)

@@ -50,7 +50,7 @@ def test_read_errors_name_the_file(tmp_path):
     with pytest.raises(ImageError, match="file not found"):
         png.read_label_map(str(tmp_path / "none.png"))
     (tmp_path / "junk.png").write_bytes(b"not a png")
-    with pytest.raises(ImageError, match="junk.png: cannot read image"):
+    with pytest.raises(ImageError, match="junk.png: not an image file"):
         png.read_label_map(str(tmp_path / "junk.png"))
     Image.new("RGB", (3, 3)).save(tmp_path / "rgb.png")
     with pytest.raises(ImageError, match="expected a single-channel image, got mode RGB"):

@@ -32,7 +32,7 @@ import tempfile
 import zlib
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from .. import kernels
 from ..errors import ImageError
@@ -241,6 +241,8 @@ def _pillow_image(source, path, max_pixels):
         image.load()
     except FileNotFoundError:
         raise ImageError("file not found", path) from None
+    except UnidentifiedImageError:  # its message names the in-memory buffer, not the file
+        raise ImageError("not an image file (neither PNG nor another format Pillow reads)", path) from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError) as e:
         raise ImageError(f"cannot read image: {e}", path) from None
     return image
