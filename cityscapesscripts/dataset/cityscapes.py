@@ -270,18 +270,18 @@ def is_inside(path, folder):
     return os.path.commonpath([path, folder]) == folder
 
 
-def inside(folder, name, source):
-    """``folder/name`` for a ``name`` read from a file, refusing names that leave ``folder``.
+def inside(folder, name, source, suffix=""):
+    """``folder/{name}{suffix}`` for a ``name`` read from a file, refusing names that leave ``folder``.
 
     ``source`` says where the name came from (``"list.txt, line 3"``).  Absolute
     names, ``..`` and symbolic links leading out of ``folder`` raise
     :class:`LayoutError`.
     """
-    if not name or os.path.isabs(name) or name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+    parts = name.replace("\\", "/").split("/")
+    if not name or os.path.isabs(name) or name.startswith(("/", "\\")) or ".." in parts:
         raise LayoutError(f"{source}: name {name!r} leaves its folder {folder}")
-    path = os.path.join(folder, name)
-    real_folder = os.path.realpath(folder)
-    if not is_inside(os.path.realpath(path), real_folder):
+    path = os.path.join(folder, name + suffix)
+    if not is_inside(os.path.realpath(path), os.path.realpath(folder)):
         raise LayoutError(f"{source}: {path} is a symbolic link leading out of {folder}")
     return path
 

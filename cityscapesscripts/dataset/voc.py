@@ -232,9 +232,9 @@ def read_voc(voc_root, split):
         if not name or name.startswith("#"):
             continue
         where = f"{list_file}, line {number}"
-        class_path = inside(os.path.join(voc_root, "SegmentationClass"), name + ".png", where)
-        object_path = inside(os.path.join(voc_root, "SegmentationObject"), name + ".png", where)
-        image_path = next((p for p in (inside(images, name + ext, where) for ext in IMAGE_EXTENSIONS)
+        class_path = inside(os.path.join(voc_root, "SegmentationClass"), name, where, ".png")
+        object_path = inside(os.path.join(voc_root, "SegmentationObject"), name, where, ".png")
+        image_path = next((p for p in (inside(images, name, where, ext) for ext in IMAGE_EXTENSIONS)
                            if os.path.isfile(p)), None)
         if not os.path.isfile(class_path) and image_path is None:
             raise LayoutError(f"{where}: item {name!r} has no SegmentationClass/{name}.png and no image")

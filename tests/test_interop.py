@@ -1,0 +1,298 @@
+"""Crossings with Datumaro 1.13, pycocotools and the VOC convention, both directions, pixel for pixel.
+
+Datumaro's trees and its readings are committed under ``fixtures/datumaro``
+(``make_fixtures.py`` regenerates them and checks that Datumaro reads every
+output of ours there); here we read Datumaro's trees and check that we still
+write exactly what Datumaro read.
+"""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools.coco import COCO
+
+from cityscapesscripts.dataset import CityscapesDataset, convert, voc
+from cityscapesscripts.dataset.cityscapes import cityscapes_frame_id
+from cityscapesscripts.errors import LayoutError
+from cityscapesscripts.helpers.labelset import CITYSCAPES, LabelSet, name_key
+from cityscapesscripts.io import png
+
+from conftest import GOLDEN
+from fixture_trees import TINY_IDS, convert_all, write_tiny_tree
+
+DATUMARO = os.path.join(os.path.dirname(__file__), "fixtures", "datumaro")
+WRITTEN = os.path.join(DATUMARO, "written")
+READ = np.load(os.path.join(DATUMARO, "written.npz"))
+NAMES = json.load(open(os.path.join(DATUMARO, "written.json"), encoding="utf-8"))
+SMALL = os.path.join(GOLDEN, "small")
+
+
+def datumaro_reading(tree):
+    """{(split, item id): (labels, instances)} as Datumaro read ``tree``."""
+    out = {}
+    for key in READ.files:
+        name, rest = key.split("/", 1)
+        if name == tree and rest.endswith("/labels"):
+            split, item = rest[:-len("/labels")].split("/", 1)
+            out[(split, item)] = (READ[key], READ[f"{tree}/{rest[:-len('/labels')]}/instances"])
+    return out
+
+
+def relative_id(frame):
+    return f"{frame.city}/{frame.id}" if frame.city else frame.id
+
+
+@pytest.mark.parametrize("tree", ["cityscapes", "cityscapes_no_black", "cityscapes_meta_names",
+                                  "cityscapes_names_only"])
+def test_reads_every_cityscapes_tree_datumaro_writes(tree):
+    """Datumaro's map (repeated colours, licence plate), no black label, names only: same items, same labels."""
+    expected = datumaro_reading(tree)
+    dataset = CityscapesDataset(os.path.join(WRITTEN, tree), split=None)
+    assert {(f.split, relative_id(f)) for f in dataset} == set(expected)
+    assert [name_key(label.name) for label in dataset.label_set.labels] == [name_key(n) for n in NAMES[tree]]
+    for frame in dataset:
+        labels, _ = expected[(frame.split, relative_id(frame))]
+        if not frame.annotated:  # an image alone
+            assert (labels < 0).all() and frame.image().shape[:2] == labels.shape
+            continue
+        ours = frame.semantic()
+        seen = labels >= 0  # Datumaro skips label 0
+        assert np.array_equal(ours[seen], labels[seen]) and (ours[~seen] == 0).all()
+        assert frame.image().shape[:2] == ours.shape
+
+
+def test_datumaro_names_convert_to_the_cityscapes_table(tmp_path):
+    """Datumaro's Cityscapes map keeps the Cityscapes ids and train ids: VOC gets the 19 classes."""
+    dataset = CityscapesDataset(os.path.join(WRITTEN, "cityscapes"), split="val")
+    assert dataset.label_set.name2label["licenseplate"].id == 34
+    assert np.array_equal(dataset.label_set.id_to_train_id[:34], CITYSCAPES.id_to_train_id[:34])
+    missing, failed = convert.to_cityscapes(dataset, str(tmp_path / "cs"))
+    assert failed == [] and missing == ["licenseplate"]  # no Cityscapes id: background, with a warning
+    for frame in dataset:
+        if frame.annotated:
+            out = png.read_label_map(tmp_path / "cs" / "gtFine" / "val" / frame.city /
+                                     f"{frame.id}_gtFine_labelIds.png")
+            source = frame.semantic()
+            assert np.array_equal(out, np.where(source == 34, 0, source))
+    assert (tmp_path / "cs" / "leftImg8bit" / "val").is_dir()  # Datumaro's importer requires it
+
+
+def test_reads_every_voc_set_datumaro_writes(tmp_path):
+    """Colour masks, nested and non-ASCII ids, PNG/BMP images in JPEGImages, Datumaro's label names."""
+    expected = datumaro_reading("voc")
+    colors = dict(voc.read_labelmap(os.path.join(WRITTEN, "voc", "labelmap.txt")))
+    for split in ("val", "default"):
+        items = [item for s, item in expected if s == split]
+        listed = open(os.path.join(WRITTEN, "voc", "ImageSets", "Segmentation", split + ".txt"),
+                      encoding="utf-8").read().split("\n")
+        ids, missing, failed = convert.from_voc(os.path.join(WRITTEN, "voc"), str(tmp_path), split,
+                                                save_images=True)
+        assert failed == [] and len(ids) == len(items)
+        assert set(missing) == {"licenseplate"}
+        for position, item in enumerate(i for i in listed if i):
+            labels, instances = expected[(split, item)]
+            frame_id = cityscapes_frame_id(item, position)
+            folder = tmp_path / "gtFine" / split / frame_id.split("_")[0]
+            image = np.asarray(Image.open(next(p for p in (os.path.join(WRITTEN, "voc", "JPEGImages", item + e)
+                                                           for e in (".png", ".jpg", ".bmp")) if os.path.isfile(p))))
+            assert np.array_equal(png.read_rgb(tmp_path / "leftImg8bit" / split / frame_id.split("_")[0] /
+                                               f"{frame_id}_leftImg8bit.png"), image[..., :3])
+            if (labels < 0).all():
+                continue
+            ours = png.read_label_map(folder / f"{frame_id}_gtFine_labelIds.png")
+            names = NAMES["voc"]
+            # the same colour, pixel for pixel (a shared colour is read as its first label here, the last there)
+            theirs = np.array([colors[names[v]] if v >= 0 else (0, 0, 0) for v in labels.ravel()])
+            assert np.array_equal(CITYSCAPES.id_to_color[ours].reshape(-1, 3), theirs)
+            inst = png.read_ids_16bit(folder / f"{frame_id}_gtFine_instanceIds.png")
+            things = inst >= 1000
+            pairs = set(zip(inst[things].tolist(), instances[things].tolist()))
+            assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+
+
+def _same_file(ours, verified):
+    if verified.endswith(".png"):
+        a, b = Image.open(ours), Image.open(verified)
+        assert a.mode == b.mode and np.array_equal(np.asarray(a), np.asarray(b)), ours
+        assert a.getpalette() == b.getpalette(), ours
+    elif verified.endswith(".json"):
+        assert json.load(open(ours)) == json.load(open(verified)), ours
+    elif verified.endswith(".jpg"):
+        a, b = np.asarray(Image.open(ours), np.int16), np.asarray(Image.open(verified), np.int16)
+        assert np.abs(a - b).max() <= 2, ours  # JPEG encoders may round differently
+    else:
+        assert open(ours, "rb").read() == open(verified, "rb").read(), ours
+
+
+def _files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_writes_what_datumaro_read(tmp_path):
+    """Every csConvert output of the tiny tree equals the one Datumaro 1.13 read back pixel for pixel."""
+    write_tiny_tree(str(tmp_path / "input"))
+    for name in _files(os.path.join(DATUMARO, "ours", "input")):
+        _same_file(str(tmp_path / "input" / name), os.path.join(DATUMARO, "ours", "input", name))
+    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0, 0, 0, 0]
+    verified = os.path.join(DATUMARO, "ours", "output")
+    assert _files(str(tmp_path / "output")) == _files(verified)
+    for name in _files(verified):
+        _same_file(str(tmp_path / "output" / name), os.path.join(verified, name))
+    out = tmp_path / "output"
+    labelmap = (out / "voc" / "labelmap.txt").read_text().splitlines()
+    assert labelmap[1] == "background:0,0,0::" and labelmap[-1] == "ignored:224,224,192::"
+    objects = Image.open(out / "voc" / "SegmentationObject" / f"{TINY_IDS[0]}.png")
+    assert objects.getpalette()[3:6] == [128, 0, 0] and objects.getpalette()[-3:] == [224, 224, 192]
+    panoptic = json.load(open(out / "panoptic" / "annotations" / "cityscapes_panoptic_val.json"))
+    assert [image["id"] for image in panoptic["images"]] == [1, 2]
+    assert panoptic["images"][0]["file_name"] == f"leftImg8bit/val/tinytown/{TINY_IDS[0]}_leftImg8bit.png"
+    coco = COCO(str(out / "coco" / "annotations" / "instances_val.json"))
+    assert sorted(coco.getImgIds()) == [1, 2] and len(coco.getAnnIds()) == 8
+    assert (out / "cityscapes" / "leftImg8bit" / "val").is_dir()
+
+
+def test_cityscapes_panoptic_keeps_string_ids(tmp_path):
+    """csCreatePanopticImgs stays the original's (string ids); only csConvert numbers them."""
+    from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
+    write_tiny_tree(str(tmp_path))
+    path, = convert2panoptic(str(tmp_path / "gtFine"), str(tmp_path / "out"), setNames=["val"], quiet=True)
+    assert [image["id"] for image in json.load(open(path))["images"]] == list(TINY_IDS)
+
+
+def test_tree_variants(tmp_path):
+    """Only labelTrainIds; only instanceIds; nothing readable: a message naming what is missing."""
+    reference = CityscapesDataset(SMALL)
+    shutil.copytree(os.path.join(SMALL, "gtFine", "val"), tmp_path / "gtFine" / "val",
+                    ignore=shutil.ignore_patterns("*_labelIds.png", "*_instanceIds.png", "*_polygons.json"))
+    for frame in reference:  # the train ids csCreateTrainIdLabelImgs writes
+        png.write_png(tmp_path / "gtFine" / "val" / frame.city / f"{frame.id}_gtFine_labelTrainIds.png",
+                      CITYSCAPES.id_to_train_id[frame.semantic()])
+    dataset = CityscapesDataset(tmp_path, split=None)
+    assert dataset.splits() == ["val"] and len(dataset) == len(reference)
+    evaluated = CITYSCAPES.id_to_train_id != 255
+    for frame, original in zip(dataset, reference):
+        source = original.semantic()
+        ours = frame.semantic()
+        assert np.array_equal(ours[evaluated[source]], source[evaluated[source]])
+        assert (~evaluated[ours[~evaluated[source]]]).all() and frame.instances() != []
+    for path in (tmp_path / "gtFine" / "val").rglob("*_labelTrainIds.png"):
+        path.unlink()
+    for path in (tmp_path / "gtFine" / "val").rglob("*_instanceTrainIds.png"):
+        path.unlink()
+    with pytest.raises(LayoutError, match="has no labelIds, instanceIds, polygons or labelTrainIds "
+                                          r"\(found: color"):
+        CityscapesDataset(tmp_path)[0].semantic()
+    only_instances = tmp_path / "inst"
+    shutil.copytree(os.path.join(SMALL, "gtFine", "val"), only_instances / "gtFine" / "val",
+                    ignore=shutil.ignore_patterns("*_labelIds.png", "*_polygons.json", "*TrainIds.png"))
+    for frame, original in zip(CityscapesDataset(only_instances), reference):
+        assert np.array_equal(frame.semantic(), original.semantic())
+
+
+def test_panoptic_folder_is_not_a_split():
+    dataset = CityscapesDataset(SMALL, split=None)
+    assert dataset.splits() == ["val"] and {f.split for f in dataset} == {"val"}
+    assert all("panoptic" in f.paths for f in dataset)
+
+
+def test_nothing_found_lists_the_splits_present():
+    with pytest.raises(LayoutError, match="splits present: default, val"):
+        CityscapesDataset(os.path.join(WRITTEN, "cityscapes"), split="train")
+
+
+# ---- names from files stay inside their folders (issue 10) ----------------------------------------------
+
+def _voc_set(tmp_path):
+    root = tmp_path / "voc"
+    voc.write_voc(CityscapesDataset(SMALL), str(root), save_images=False, jobs=1)
+    return root
+
+
+@pytest.mark.parametrize("name", ["../../../../tmp/x/evil_000000_000000", "/tmp/x/evil_000000_000000",
+                                  "a/../../evil"])
+def test_voc_list_names_cannot_leave_the_set(tmp_path, name):
+    root = _voc_set(tmp_path)
+    outside = tmp_path / "tmp" / "x"
+    outside.mkdir(parents=True)
+    shutil.copy(next((root / "SegmentationClass").iterdir()), outside / "evil_000000_000000.png")
+    listing = root / "ImageSets" / "Segmentation" / "val.txt"
+    listing.write_text(listing.read_text() + name + "\n")
+    line = len(listing.read_text().splitlines())
+    with pytest.raises(LayoutError, match=rf"val.txt, line {line}: name '{name}' leaves its folder"):
+        convert.from_voc(str(root), str(tmp_path / "out"), "val")
+    assert not (tmp_path / "out").exists()  # checked before anything is written
+
+
+def test_voc_symlinks_cannot_leave_the_set(tmp_path):
+    root = _voc_set(tmp_path)
+    outside = tmp_path / "elsewhere.png"
+    shutil.copy(next((root / "SegmentationClass").iterdir()), outside)
+    (root / "SegmentationClass" / "linked_000000_000000.png").symlink_to(outside)
+    listing = root / "ImageSets" / "Segmentation" / "val.txt"
+    listing.write_text(listing.read_text() + "linked_000000_000000\n")
+    with pytest.raises(LayoutError, match="symbolic link leading out of"):
+        convert.from_voc(str(root), str(tmp_path / "out"), "val")
+
+
+def test_cityscapes_symlinks_cannot_leave_the_tree(tmp_path):
+    shutil.copytree(os.path.join(SMALL, "gtFine"), tmp_path / "gtFine")
+    frame = CityscapesDataset(tmp_path)[0]
+    image_dir = tmp_path / "leftImg8bit" / "val" / frame.city
+    image_dir.mkdir(parents=True)
+    (image_dir / f"{frame.id}_leftImg8bit.png").symlink_to(os.path.abspath(os.path.join(SMALL, "leftImg8bit", "val",
+                                                                            frame.city, f"{frame.id}_leftImg8bit.png")))
+    with pytest.raises(LayoutError, match=f"{frame.id}_leftImg8bit.png: symbolic link leads out of"):
+        CityscapesDataset(tmp_path)
+    # a linked folder above the split (data on another disk) is fine
+    (image_dir / f"{frame.id}_leftImg8bit.png").unlink()
+    shutil.rmtree(tmp_path / "leftImg8bit")
+    (tmp_path / "leftImg8bit").symlink_to(os.path.abspath(os.path.join(SMALL, "leftImg8bit")))
+    assert "leftImg8bit" in CityscapesDataset(tmp_path)[0].paths
+
+
+def test_coco_file_names_stay_inside_the_root(tmp_path):
+    from cityscapesscripts.dataset import coco
+    path, failed = coco.write_coco_instances(CityscapesDataset(SMALL), str(tmp_path / "i.json"), jobs=1)
+    for image in json.load(open(path))["images"]:
+        assert not os.path.isabs(image["file_name"]) and ".." not in image["file_name"].split("/")
+        assert os.path.isfile(os.path.join(SMALL, image["file_name"]))
+
+
+def test_a_bad_voc_item_is_reported_and_the_others_written(tmp_path, capsys):
+    root = _voc_set(tmp_path)
+    bad = sorted((root / "SegmentationClass").iterdir())[1]
+    bad.write_bytes(b"\x89PNG broken")
+    assert convert.main(["--from", "voc", "--to", "cityscapes", str(root), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("ERROR:") == 1 and bad.stem in err
+    written = sorted(p.name for p in (tmp_path / "out" / "gtFine" / "val").rglob("*_labelIds.png"))
+    assert len(written) == len(CityscapesDataset(SMALL)) - 1 and not any(bad.stem in n for n in written)
+    assert not list((tmp_path / "out").rglob(".tmp-*"))
+
+
+def test_voc_colour_masks_with_an_unknown_colour_name_the_file(tmp_path):
+    root = _voc_set(tmp_path)
+    path = sorted((root / "SegmentationClass").iterdir())[0]
+    rgb = np.asarray(Image.open(path).convert("RGB")).copy()
+    rgb[0, 0] = (1, 2, 3)
+    Image.fromarray(rgb).save(path)
+    ids, missing, failed = convert.from_voc(str(root), str(tmp_path / "out"), "val")
+    assert len(failed) == 1 and "colour (1, 2, 3) is not a class of the label map" in str(failed[0])
+    assert path.name in str(failed[0])
+
+
+def test_full_voc_table_gets_distinct_colours(tmp_path):
+    classes, table = voc.voc_classes(CITYSCAPES, full_table=True)
+    assert len({color for _, color in classes}) == len(classes) == 34
+    gappy = LabelSet.load(_meta(tmp_path, {"label_map": {"0": "background", "2": "car"}}))
+    with pytest.raises(ValueError, match="needs label ids 0..N-1"):
+        voc.voc_classes(gappy, full_table=True)
+
+
+def _meta(tmp_path, meta):
+    path = tmp_path / "dataset_meta.json"
+    path.write_text(json.dumps(meta))
+    return path
