@@ -14,9 +14,11 @@ from cityscapesscripts.annotation import editing
 from cityscapesscripts.errors import AnnotationError, SaveConflictError
 from cityscapesscripts.helpers.annotation import annotation_date
 from cityscapesscripts.helpers.labelset import CITYSCAPES
+from cityscapesscripts.preparation.json2instanceImg import json2instanceImg
+from cityscapesscripts.preparation.json2labelImg import json2labelImg
 from cityscapesscripts.preparation.rasterize import encode, rasterize_file
 
-from conftest import GOLDEN, read_png
+from conftest import GOLDEN, assert_same_png, read_png
 
 POLYGON_FILES = sorted(glob.glob(os.path.join(GOLDEN, "*", "gtFine", "*", "*", "*_polygons.json")))
 SMALL = os.path.join(GOLDEN, "small", "gtFine", "val", "lindau", "lindau_001401_000019_gtFine_polygons.json")
@@ -287,3 +289,14 @@ def test_invalid_files_are_named_with_the_problem(tmp_path, text, message):
     with pytest.raises(AnnotationError, match=message) as e:
         editing.load_annotation(str(path))
     assert e.value.path == str(path)
+
+
+@pytest.mark.parametrize("kind, prepare", [("labelIds", json2labelImg), ("instanceIds", json2instanceImg)])
+def test_an_edited_file_prepares_as_the_original_prepares_it(tmp_path, kind, prepare):
+    """Every kind of edit, saved, then prepared: the original's images of that file (fixtures/labeltool)."""
+    from fixtures.labeltool.make_expected import HERE, NAME, save_edited
+    path = copy_to(tmp_path, SMALL, NAME)
+    save_edited(path)
+    out = str(tmp_path / f"{kind}.png")
+    prepare(path, out, "ids")
+    assert_same_png(os.path.join(HERE, NAME.replace("polygons.json", kind + ".png")), out)

@@ -14,7 +14,7 @@
     objects: [], savedJson: "[]", undo: [], redo: [], selected: -1, hover: -1,
     drawing: null, labels: [], colors: {}, lastLabel: null,
     view: { scale: 1, ox: 0, oy: 0 }, alpha: 0.5, alphaZero: false, highlightClass: false,
-    preview: false, lastClick: null, press: null, mouse: null, busy: false,
+    preview: false, lastClick: null, press: null, mouse: null, busy: false, revision: 0, panelKey: null,
   };
 
   // ---- server (api() and pathUrl() are in common.js) -----------------------------------------
@@ -85,6 +85,7 @@
   }
 
   function changed(description) {
+    state.revision += 1;
     if (description) status(description);
     scheduleDraft();
     schedulePreview();
@@ -666,7 +667,12 @@
       ctx.stroke();
       state.drawing.forEach(([x, y], k) => drawVertex(x, y, k === 0 ? "#00ff00" : "#ff0000"));
     }
-    updatePanels();
+    // the side panels follow edits and selection, not every mouse move
+    const panelKey = [state.revision, state.selected, state.frame, state.undo.length, state.redo.length].join("/");
+    if (panelKey !== state.panelKey) {
+      state.panelKey = panelKey;
+      updatePanels();
+    }
   }
 
   function drawVertex(x, y, color) {
