@@ -140,25 +140,40 @@ def _run_chunk(func, chunk):
     return [_run_one(func, name, item) for name, item in chunk]
 
 
+def _glibc():
+    try:
+        import ctypes
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # pragma: no cover - not glibc
+        return None
+
+
+def _keep_freed_buffers(libc=None):
+    """Let glibc reuse freed image buffers in this worker instead of unmapping them.
+
+    Each frame allocates and frees several multi-megabyte buffers; by default glibc maps them fresh
+    each time and pays a page fault per 4 kB page (about 15% of decoding a label map, measured).
+    """
+    libc = libc or _glibc()
+    if libc is not None:
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 64 << 20)
+        libc.mallopt(m_trim_threshold, 256 << 20)
+
+
 def _init_worker():
     """Worker initializer: leave interruption to the parent, die with it, keep freed buffers."""
     parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    except OSError:  # pragma: no cover - not glibc
+    libc = _glibc()
+    if libc is None:  # pragma: no cover - not glibc
         return
     pr_set_pdeathsig = 1
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
-    # Each frame allocates and frees several multi-megabyte buffers; by default glibc maps them fresh
-    # each time and pays a page fault per 4 kB page (about 15% of decoding a label map, measured).
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    libc.mallopt(m_mmap_threshold, 64 << 20)
-    libc.mallopt(m_trim_threshold, 256 << 20)
+    _keep_freed_buffers(libc)
 
 
 class _LocalPool:
@@ -192,6 +207,7 @@ class _DaskBackend:
         self.lost = (KilledWorker,)
         self._client = client
         self._running = []
+        client.run(_keep_freed_buffers)  # the workers Dask restarts later run without it: only slower
 
     def submit(self, fn, *args):
         self._running = [f for f in self._running if not f.done()]
