@@ -114,11 +114,23 @@ def add_evaluation_options(parser, modality, pred_help):
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--gt", metavar="DIR", help=f"folder searched for *_gtFine_{modality}.png")
     where.add_argument("--split", metavar="NAME", help="split of $CITYSCAPES_DATASET/gtFine to evaluate")
-    parser.add_argument("--pred", metavar="DIR", help=pred_help)
+    parser.add_argument("--pred", metavar="DIR", nargs="+",
+                        help=pred_help + "; several folders (or glob patterns) are scored in one pass")
     parser.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     add_scheduler_option(parser)
+
+
+def prediction_folders(opts):
+    """The ``--pred`` folders, absolute, glob patterns expanded (sorted), each once."""
+    folders = []
+    for pattern in opts.pred or ():
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise LayoutError(f"no prediction folder matches {pattern}")
+        folders += [os.path.abspath(m) for m in matches if os.path.abspath(m) not in folders]
+    return folders
 
 
 def apply_evaluation_options(opts, args, modality):
@@ -130,7 +142,7 @@ def apply_evaluation_options(opts, args, modality):
         args.groundTruthSearch = os.path.join(layout.dataset_root(), "gtFine", opts.split, "*",
                                               f"*_gtFine_{modality}.png")
     if opts.pred:
-        args.predictionPath, args.predictionWalk = os.path.abspath(opts.pred), None
+        args.predictionPath, args.predictionWalk = prediction_folders(opts)[0], None
     args.JSONOutput = bool(opts.json)
     if opts.json:
         args.exportFile = opts.json

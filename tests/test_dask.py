@@ -156,24 +156,47 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_result_is_identical(client
     assert_same_numbers(expected, got)
 
 
-def test_the_sweep_scores_every_prediction_set_as_separate_runs_do(client, tmp_path):
-    gts = golden_files(SMALL, "*_gtFine_labelIds.png")
+def _checkpoint_folders(tmp_path, count=3):
+    """Copies of the golden predictions, folder k with its first k images half painted over as road."""
+    from PIL import Image
     folders = []
-    for k in range(3):  # three "checkpoints": the golden predictions, then with more and more pixels set to road
+    for k in range(count):
         folder = tmp_path / f"run{k}"
         shutil.copytree(os.path.join(SMALL, "results", "semantic"), folder)
         for path in sorted(folder.iterdir())[:k]:
-            from PIL import Image
             img = Image.open(path)
             img.paste(7, (0, 0, img.width // 2, img.height // 2))
             img.save(path)
-        folders.append([str(folder / os.path.basename(g).replace("_gtFine_labelIds", "_pred")) for g in gts])
+        folders.append(folder)
+    return folders
+
+
+def test_the_sweep_scores_every_prediction_set_as_separate_runs_do(client, tmp_path):
+    gts = golden_files(SMALL, "*_gtFine_labelIds.png")
+    folders = [[str(folder / os.path.basename(g).replace("_gtFine_labelIds", "_pred")) for g in gts]
+               for folder in _checkpoint_folders(tmp_path)]
     separate = [semantic.evaluate_files(p, gts, jobs=1, progress=False).result() for p in folders]
     assert separate[0]["averageScoreClasses"] != separate[2]["averageScoreClasses"]
     for run in (dict(jobs=2), dict(client=client)):
         swept = [t.result() for t in semantic.evaluate_sweep(folders, gts, progress=False, **run)]
         for expected, got in zip(separate, swept):
             assert_same_numbers(expected, got)
+
+
+def test_the_sweep_from_the_command_line_writes_one_result_per_folder(cluster, tmp_path, capsys):
+    folders = [str(f) for f in _checkpoint_folders(tmp_path)]
+    gt = os.path.join(SMALL, "gtFine")
+    for k, folder in enumerate(folders):
+        assert pixel_eval.main(["--gt", gt, "--pred", folder, "--json", str(tmp_path / f"{k}.json"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert pixel_eval.main(["--gt", gt, "--pred", str(tmp_path / "run*"), "--json", str(tmp_path / "sweep.json"),
+                            "--quiet", "--scheduler", cluster.scheduler_address]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == folders
+    swept = json.loads((tmp_path / "sweep.json").read_text())
+    assert list(swept) == folders
+    for k, folder in enumerate(folders):
+        assert_same_numbers(json.loads((tmp_path / f"{k}.json").read_text()), swept[folder])
 
 
 def test_without_dask_the_option_says_what_to_install(monkeypatch, capsys):

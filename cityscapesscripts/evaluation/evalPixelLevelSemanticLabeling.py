@@ -284,14 +284,37 @@ def _modern_main(argv):
     ground_truths = cli.apply_evaluation_options(opts, args, "labelIds")
     args.trainIds = opts.trainids
     args.evalInstLevelScore = not opts.no_instance_scores
+    folders = cli.prediction_folders(opts)
+    if len(folders) > 1:
+        return _sweep(folders, ground_truths)
     predictions = [getPrediction(args, gt) for gt in ground_truths]
     result = evaluateImgLists(predictions, ground_truths, args)
     if opts.quiet:
-        print(f"IoU classes {result['averageScoreClasses']:.4f}  iIoU classes {result['averageScoreInstClasses']:.4f}  "
-              f"IoU categories {result['averageScoreCategories']:.4f}  "
-              f"iIoU categories {result['averageScoreInstCategories']:.4f}")
+        print(_summary(result))
     if opts.plot:
         print("confusion matrix saved to " + semantic.plot_confusion_matrix(result, opts.plot))
+    return 0
+
+
+def _summary(result):
+    return (f"IoU classes {result['averageScoreClasses']:.4f}  iIoU classes {result['averageScoreInstClasses']:.4f}  "
+            f"IoU categories {result['averageScoreCategories']:.4f}  "
+            f"iIoU categories {result['averageScoreInstCategories']:.4f}")
+
+
+def _sweep(folders, ground_truths):
+    """Score every prediction folder against the ground truth in one pass; one summary line per folder."""
+    prediction_lists = []
+    for folder in folders:
+        args.predictionPath, args.predictionWalk = folder, None
+        prediction_lists.append([getPrediction(args, gt) for gt in ground_truths])
+    totals = semantic.evaluate_sweep(prediction_lists, ground_truths, args.jobs,
+                                     False if args.quiet else None, **_settings(args))
+    results = {folder: total.result() for folder, total in zip(folders, totals)}
+    for folder, result in results.items():
+        print(f"{folder}: {_summary(result)}")
+    if args.JSONOutput:
+        writeJSONFile(results, args)
     return 0
 
 
