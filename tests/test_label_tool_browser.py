@@ -143,19 +143,31 @@ def test_scripted_edits_then_save_prepare_to_the_expected_label_image(tool, data
     info = tool.text("#info")
     assert "truck" in info and "id new" in info and "5 vertices" in info
 
-    # a second object over the first, then lowered under it
-    person = [[250, 190], [300, 190], [300, 240], [250, 240]]
-    tool.draw([tuple(p) for p in person], "person")
+    # insert a vertex by a click on an edge, then delete it with Shift + click
+    tool.click_at(235, 215)
+    assert tool.selected()["polygon"] == truck[:4] + [[235, 215]] + truck[4:]
+    tool.at(235, 215).key_down(Keys.SHIFT).click().key_up(Keys.SHIFT).perform()
+    assert tool.selected()["polygon"] == truck
+
+    # a second object over the first, moved as a whole, raised and lowered under the first
+    tool.draw([(250, 190), (300, 190), (300, 240), (250, 240)], "person")
+    tool.drag((275, 215), (280, 220))
+    person = [[255, 195], [305, 195], [305, 245], [255, 245]]
+    assert tool.selected()["polygon"] == person
     assert tool.state("objects.length") == n + 2 and tool.state("selected") == n + 1
+    tool.press(Keys.ARROW_DOWN)
+    assert [o["label"] for o in tool.state("objects")[n:]] == ["person", "truck"]
+    tool.press(Keys.ARROW_UP)
+    assert [o["label"] for o in tool.state("objects")[n:]] == ["truck", "person"]
     tool.press(Keys.ARROW_DOWN)
     assert [o["label"] for o in tool.state("objects")[n:]] == ["person", "truck"]
     assert tool.state("selected") == n
 
     # click selects the topmost object; clicking again goes down through the objects there
-    visible = [i for i in reversed(range(n)) if even_odd_inside(original["objects"][i]["polygon"], 258, 200)]
+    visible = [i for i in reversed(range(n)) if even_odd_inside(original["objects"][i]["polygon"], 262, 200)]
     picked = []
     for _ in range(3):
-        tool.click_at(258, 200)
+        tool.click_at(262, 200)
         picked.append(tool.state("selected"))
     assert picked == [n + 1, n, visible[0]]
 
@@ -180,11 +192,9 @@ def test_scripted_edits_then_save_prepare_to_the_expected_label_image(tool, data
 
     # the live preview is the label image of the unsaved polygons: truck colour inside the truck
     tool.press("p")
-    tool.wait("document.getElementById('preview').naturalWidth === 512")
-    color = tool.js("const img = document.getElementById('preview'); const c = document.createElement('canvas');"
-                    "c.width = img.naturalWidth; c.height = img.naturalHeight; const x = c.getContext('2d');"
-                    "x.drawImage(img, 0, 0); return Array.from(x.getImageData(220, 190, 1, 1).data);")
-    assert color == [0, 0, 70, 255]
+    tool.wait("document.getElementById('preview').width === 512")
+    assert tool.pixel("#preview", 220, 190) == (0, 0, 70, 255)       # truck
+    assert tool.pixel("#preview", 290, 230) == (220, 20, 60, 255)    # person
     tool.screenshot(tmp_path / "labeltool.png")
 
     tool.save()

@@ -46,6 +46,7 @@ def test_labels_offer_groups_and_the_original_default(root, tmp_path):
     names = [label["name"] for label in answer["labels"]]
     assert names == sorted(names) and {"car", "cargroup", "license plate"} <= set(names)
     assert "roadgroup" not in names and answer["default"] == "static"
+    assert len(answer["idColors"]) == 256 and answer["idColors"][7] == [128, 64, 128]
     (root / "label_colors.txt").write_text("0 0 0 background\n255 0 0 crack\n")
     status, answer = call(labeltool.make_router(root), "GET", "/api/labels")
     assert answer["labels"] == [{"name": "background", "id": 0, "color": [0, 0, 0]},
@@ -87,7 +88,7 @@ def test_an_invalid_edit_is_a_bad_request_naming_the_file(root):
     assert status == 400 and "version, objects" in answer["error"]
 
 
-def test_the_preview_is_the_colour_image_of_the_edited_polygons(root):
+def test_the_preview_is_the_label_ids_image_of_the_edited_polygons(root):
     router = labeltool.make_router(root)
     objects = [{"label": "road", "polygon": [[0, 0], [511, 0], [511, 255], [0, 255]]},
                {"label": "car", "polygon": [[10, 10], [20, 10], [20, 20], [10, 20]], "deleted": 1},
@@ -96,9 +97,9 @@ def test_the_preview_is_the_colour_image_of_the_edited_polygons(root):
     assert status == 200
     path = root / "preview.png"
     path.write_bytes(body)
-    rgb = png.read_rgb(str(path))
-    assert rgb.shape == (256, 512, 3)
-    assert tuple(rgb[15, 15]) == (128, 64, 128) and tuple(rgb[105, 105]) == (220, 20, 60)
+    ids = png.read_label_map(str(path))
+    assert ids.shape == (256, 512) and ids.dtype == np.uint8
+    assert ids[15, 15] == 7 and ids[105, 105] == 24 and ids[200, 300] == 7
     status, answer = call(router, "POST", "/api/preview/" + FRAME, {"objects": [{"label": "ufo", "polygon": [[0, 0], [1, 1]]}]})
     assert status == 422 and "'ufo' is not known" in answer["error"]
 

@@ -20,12 +20,14 @@
   // ---- server (api() and pathUrl() are in common.js) -----------------------------------------
   const fileUrl = (route, rel) => pathUrl(`api/${route}/`, rel);
 
+  // The label ids the preparation draws from `objects` (an ImageData of the 8-bit PNG, grey in RGBA).
   async function fetchPreview(rel, objects) {
     const response = await fetch(fileUrl("preview", rel), {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ objects }),
     });
     if (!response.ok) throw new Error((await response.json()).error || `${response.status}`);
-    return response.blob();
+    const bitmap = await createImageBitmap(await response.blob(), { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+    return pixelsOf(bitmap);
   }
 
   // ---- geometry -------------------------------------------------------------------------------
@@ -426,7 +428,7 @@
   }
 
   // ---- drafts, preview and saving -------------------------------------------------------------
-  let draftTimer = null, previewTimer = null, previewUrl = null;
+  let draftTimer = null, previewTimer = null;
 
   function scheduleDraft() {
     clearTimeout(draftTimer);
@@ -459,11 +461,17 @@
   async function updatePreview() {
     const path = state.path;
     try {
-      const blob = await fetchPreview(path, state.objects);
+      const ids = await fetchPreview(path, state.objects);
       if (path !== state.path) return;
-      if (previewUrl) URL.revokeObjectURL(previewUrl);
-      previewUrl = URL.createObjectURL(blob);
-      $("preview").src = previewUrl;
+      const pixels = ids.data;  // colour each label id as the label set does
+      for (let i = 0; i < pixels.length; i += 4) {
+        const color = state.idColors[pixels[i]];
+        pixels[i] = color[0]; pixels[i + 1] = color[1]; pixels[i + 2] = color[2]; pixels[i + 3] = 255;
+      }
+      const canvas = $("preview");
+      canvas.width = ids.width;
+      canvas.height = ids.height;
+      canvas.getContext("2d").putImageData(ids, 0, 0);
       $("preview-error").textContent = "";
     } catch (error) {
       $("preview-error").textContent = error.message;
@@ -581,6 +589,7 @@
     state.labels = labels.labels.map((l) => ({ ...l, css: `rgb(${l.color.join(",")})` }));
     state.labels.forEach((l) => { state.colors[l.name] = l.color; });
     state.lastLabel = labels.default;
+    state.idColors = labels.idColors;
     $("frame").replaceChildren(...state.frames.map((f, i) => new Option(f.name, i)));
     if (!state.frames.length) { status("no *_polygons.json files under the dataset root", true); return; }
     const wanted = decodeURIComponent(location.hash.slice(1));
