@@ -48,6 +48,7 @@ setup(
             "csDemo = cityscapesscripts.demo:main",
             "csDownload = cityscapesscripts.download.downloader:main",
             "csConvert = cityscapesscripts.dataset.convert:main",
+            "csViewer = cityscapesscripts.viewer.cityscapesViewer:main",
             "csCreateTrainIdLabelImgs = cityscapesscripts.preparation.createTrainIdLabelImgs:main",
             "csCreateTrainIdInstanceImgs = cityscapesscripts.preparation.createTrainIdInstanceImgs:main",
             "csCreatePanopticImgs = cityscapesscripts.preparation.createPanopticImgs:main",

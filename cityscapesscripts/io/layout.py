@@ -54,6 +54,18 @@ def sibling(path, modality, ext="png"):
     return os.path.join(os.path.dirname(os.fspath(path)), name)
 
 
+def frame_file(root, kind, split, city, frame, modality=None, ext="png"):
+    """The file of one frame: ``{root}/{kind}/{split}/{city}/{frame}_{kind}[_{modality}].{ext}``.
+
+    >>> frame_file("r", "gtFine", "val", "lindau", "lindau_000001_000019", "polygons", "json")
+    'r/gtFine/val/lindau/lindau_000001_000019_gtFine_polygons.json'
+    >>> frame_file("r", "disparity", "val", "lindau", "lindau_000001_000019")
+    'r/disparity/val/lindau/lindau_000001_000019_disparity.png'
+    """
+    name = f"{frame}_{kind}" + (f"_{modality}" if modality else "") + f".{ext}"
+    return os.path.join(root, kind, split, city, name)
+
+
 def dataset_root(path=None):
     """The dataset root: ``path``, else ``$CITYSCAPES_DATASET``.
 

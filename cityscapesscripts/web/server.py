@@ -284,9 +284,15 @@ def make_server(router, host="127.0.0.1", port=0, quiet=True):
             if not quiet:
                 super().log_message(format, *args)
 
-    server = http.server.ThreadingHTTPServer((host, port), Handler)
+    server = _Server((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a browser closing a connection is no error
+            super().handle_error(request, client_address)
 
 
 def url_of(server):

@@ -1,0 +1,372 @@
+// csViewer's page: browse frames, draw the server's layers (index map + colour table) over the image.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const CACHE_SIZE = 8;   // loaded frames kept (the shown one and its prefetched neighbours)
+const PLAY_PAUSE_MS = 150;
+
+// State, also read by the browser tests.
+const viewer = window.viewer = {
+  ready: false, frames: [], list: [], position: 0, layer: "gtFine", alpha: 0.5, zoom: false, zoomFactor: 3,
+  playing: false, shown: null, shownCount: 0, lastSwitchMs: null, switchTimes: [], layers: {}, pred: null,
+  mouse: null, showPaths: true,
+};
+const cache = new Map();
+let showToken = 0;
+
+function status(text, isError) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", Boolean(isError));
+}
+
+function source() { return $("from-png").checked ? "png" : "polygons"; }
+
+// ---- loading ------------------------------------------------------------------------------
+function load(frame) {
+  const key = `${frame.key}|${viewer.layer}|${source()}`;
+  if (!cache.has(key)) {
+    const promise = fetchFrame(frame, viewer.layer, source());
+    promise.catch(() => cache.delete(key));
+    cache.set(key, promise);
+    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value);
+  }
+  return cache.get(key);
+}
+
+async function fetchFrame(frame, layer, from) {
+  const layerUrl = `/api/layer/${layer}/${frame.key.split("/").map(encodeURIComponent).join("/")}?source=${from}`;
+  const [image, info, payload] = await Promise.all([
+    loadBitmap(pathUrl("/api/file/", frame.image)),
+    api(pathUrl("/api/frame/", frame.key)),
+    layer === "none" ? null : api(layerUrl).catch((e) => ({error: e.message})),
+  ]);
+  const overlay = payload && !payload.error ? await decodeLayer(payload) : null;
+  return {frame, image, info, overlay, layerError: payload && payload.error};
+}
+
+// A raster layer's index map coloured by its table (one lookup per pixel), or boxes drawn.
+async function decodeLayer(payload) {
+  const {width, height} = payload;
+  const canvas = new OffscreenCanvas(width, height);
+  if (payload.kind === "boxes") {
+    drawBoxes(canvas.getContext("2d"), payload.boxes);
+    return {kind: "boxes", boxes: payload.boxes, canvas, width, height};
+  }
+  const bytes = Uint8Array.from(atob(payload.png), (c) => c.charCodeAt(0));
+  const bitmap = await createImageBitmap(new Blob([bytes], {type: "image/png"}),
+    {colorSpaceConversion: "none", premultiplyAlpha: "none"});
+  const pixels = pixelsOf(bitmap).data;
+  const table = new Uint32Array(payload.colors.map(([r, g, b, a]) => (r | g << 8 | b << 16 | a << 24) >>> 0));
+  const n = width * height;
+  const index = payload.colors.length <= 256 ? new Uint8Array(n) : new Uint32Array(n);
+  const rgba = new ImageData(width, height);
+  const out = new Uint32Array(rgba.data.buffer);  // RGBA bytes as little-endian words
+  if (payload.encoding === "grey") {
+    for (let i = 0, j = 0; i < n; i++, j += 4) { const k = pixels[j]; index[i] = k; out[i] = table[k]; }
+  } else {
+    for (let i = 0, j = 0; i < n; i++, j += 4) {
+      const k = pixels[j] | pixels[j + 1] << 8 | pixels[j + 2] << 16;
+      index[i] = k; out[i] = table[k];
+    }
+  }
+  canvas.getContext("2d").putImageData(rgba, 0, 0);
+  return {kind: "raster", index, names: payload.names, canvas, width, height};
+}
+
+// CityPersons boxes as the original viewer draws them: full box solid, visible part dashed and filled.
+function drawBoxes(context, boxes) {
+  for (const {color, box, visible, instance} of boxes) {
+    const css = `rgb(${color.join(",")})`;
+    context.strokeStyle = css;
+    context.lineWidth = 3;
+    context.setLineDash([]);
+    context.strokeRect(...box);
+    if (instance) {
+      context.lineWidth = 1;
+      context.setLineDash([6, 4]);
+      context.strokeRect(...visible);
+      context.globalAlpha = 0.4;
+      context.fillStyle = css;
+      context.fillRect(...visible);
+      context.globalAlpha = 1;
+    } else {  // ignore regions and groups: crossed
+      context.lineWidth = 1;
+      context.beginPath();
+      const [x, y, w, h] = box;
+      context.moveTo(x, y); context.lineTo(x + w, y + h); context.moveTo(x + w, y); context.lineTo(x, y + h);
+      context.stroke();
+    }
+  }
+}
+
+// ---- showing ------------------------------------------------------------------------------
+async function show(position, started = performance.now()) {
+  if (!viewer.list.length) return;
+  viewer.position = Math.max(0, Math.min(position, viewer.list.length - 1));
+  const frame = viewer.list[viewer.position];
+  const token = ++showToken;
+  status(`loading ${frame.id} ...`);
+  let loaded;
+  try {
+    loaded = await load(frame);
+  } catch (e) {
+    if (token === showToken) status(`${frame.id}: ${e.message}`, true);
+    return;
+  }
+  if (token !== showToken) return;  // a newer request took over
+  viewer.shown = loaded;
+  draw();
+  describe(loaded);
+  await new Promise(requestAnimationFrame);
+  viewer.lastSwitchMs = performance.now() - started;
+  viewer.switchTimes.push(viewer.lastSwitchMs);
+  viewer.shownCount++;
+  history.replaceState(null, "", "#" + frame.key);
+  status(loaded.layerError && viewer.layer !== "none" ? loaded.layerError :
+    `${frame.id}  (${viewer.lastSwitchMs.toFixed(0)} ms)`, Boolean(loaded.layerError));
+  for (const step of [1, -1]) {  // prefetch the neighbours
+    const neighbour = viewer.list[viewer.position + step];
+    if (neighbour) load(neighbour).catch(() => {});
+  }
+  if (viewer.pred) showScores(frame, token);
+}
+
+function draw() {
+  const shown = viewer.shown;
+  if (!shown) return;
+  const canvas = $("canvas");
+  const {image, overlay} = shown;
+  if (canvas.width !== image.width || canvas.height !== image.height) {
+    canvas.width = image.width;
+    canvas.height = image.height;
+  }
+  const context = canvas.getContext("2d");
+  context.globalAlpha = 1;
+  context.drawImage(image, 0, 0);
+  if (overlay) {
+    context.globalAlpha = viewer.alpha;
+    context.drawImage(overlay.canvas, 0, 0, image.width, image.height);
+    context.globalAlpha = 1;
+  }
+  drawLens();
+}
+
+function describe(loaded) {
+  const {frame, info} = loaded;
+  $("title").textContent = frame.id;
+  $("position").textContent = `${viewer.position + 1} / ${viewer.list.length}`;
+  $("jump").value = "";
+  const rows = [["image", frame.image], ...Object.entries(info.layers).map(([k, v]) => [viewer.layers[k], v])];
+  $("paths").replaceChildren(...rows.map(([what, path]) => {
+    const item = document.createElement("li");
+    item.innerHTML = "<b></b><br>";
+    item.firstChild.textContent = what;
+    item.append(path);
+    return item;
+  }));
+  $("paths").hidden = !viewer.showPaths;
+  $("problem").hidden = !info.problem;
+  $("problem").textContent = info.problem || "";
+  for (const option of $("layer").options) {
+    option.textContent = (viewer.layers[option.value] || "no overlay") +
+      (option.value === "none" || option.value in info.layers ? "" : " (none here)");
+  }
+}
+
+async function showScores(frame, token) {
+  $("scores").replaceChildren();
+  let scores;
+  try { scores = await api(pathUrl("/api/scores/", frame.key)); } catch (e) { scores = {error: e.message}; }
+  if (token !== showToken) return;
+  $("scores").replaceChildren(...Object.entries(scores).map(([metric, value]) => {
+    const row = document.createElement("tr");
+    row.innerHTML = "<td></td><td class=value></td>";
+    row.cells[0].textContent = metric;
+    row.cells[1].textContent = typeof value === "number" ? value.toFixed(3) : (value === null ? "n/a" : value);
+    return row;
+  }));
+}
+
+// ---- hover and zoom -----------------------------------------------------------------------
+function imagePoint(event) {
+  const canvas = $("canvas");
+  const rect = canvas.getBoundingClientRect();
+  const x = Math.floor((event.clientX - rect.left) * canvas.width / rect.width);
+  const y = Math.floor((event.clientY - rect.top) * canvas.height / rect.height);
+  return x >= 0 && y >= 0 && x < canvas.width && y < canvas.height ? {x, y, event} : null;
+}
+
+// What the overlay shows at image pixel (x, y): the label (and instance id) or the top box.
+function nameAt(x, y) {
+  const overlay = viewer.shown && viewer.shown.overlay;
+  if (!overlay || x >= overlay.width || y >= overlay.height) return "";
+  if (overlay.kind === "raster") return overlay.names[overlay.index[y * overlay.width + x]] || "";
+  for (let i = overlay.boxes.length - 1; i >= 0; i--) {
+    const [bx, by, bw, bh] = overlay.boxes[i].box;
+    if (x >= bx && x < bx + bw && y >= by && y < by + bh) return overlay.boxes[i].name;
+  }
+  return "";
+}
+
+function onMouseMove(event) {
+  viewer.mouse = imagePoint(event);
+  const tip = $("tip");
+  if (!viewer.mouse) { tip.hidden = true; $("hover").innerHTML = "&nbsp;"; drawLens(); return; }
+  const name = nameAt(viewer.mouse.x, viewer.mouse.y);
+  $("hover").textContent = name ? `${name}  (${viewer.mouse.x}, ${viewer.mouse.y})` :
+    `(${viewer.mouse.x}, ${viewer.mouse.y})`;
+  const stage = $("stage").getBoundingClientRect();
+  tip.hidden = !name;
+  tip.textContent = name;
+  tip.style.left = `${event.clientX - stage.left + 14}px`;
+  tip.style.top = `${event.clientY - stage.top - (viewer.zoom ? 180 : 30)}px`;
+  drawLens();
+}
+
+function drawLens() {
+  const lens = $("lens");
+  lens.hidden = !(viewer.zoom && viewer.mouse);
+  if (lens.hidden) return;
+  const {x, y, event} = viewer.mouse;
+  const size = lens.width / viewer.zoomFactor;
+  const context = lens.getContext("2d");
+  context.imageSmoothingEnabled = false;
+  context.fillStyle = "#000";
+  context.fillRect(0, 0, lens.width, lens.height);
+  context.drawImage($("canvas"), x - size / 2, y - size / 2, size, size, 0, 0, lens.width, lens.height);
+  const stage = $("stage").getBoundingClientRect();
+  lens.style.left = `${event.clientX - stage.left - lens.width / 2}px`;
+  lens.style.top = `${event.clientY - stage.top - lens.height / 2}px`;
+}
+
+// ---- controls -----------------------------------------------------------------------------
+function setAlpha(value) {
+  viewer.alpha = Math.round(Math.max(0, Math.min(1, value)) * 10) / 10;
+  $("alpha").value = viewer.alpha;
+  $("alpha-value").textContent = viewer.alpha.toFixed(1);
+  draw();
+}
+
+function setZoom(on) {
+  viewer.zoom = on;
+  $("zoom").classList.toggle("on", on);
+  drawLens();
+}
+
+async function togglePlay() {
+  viewer.playing = !viewer.playing;
+  $("play").classList.toggle("on", viewer.playing);
+  $("play").textContent = viewer.playing ? "pause" : "play";
+  while (viewer.playing && viewer.position < viewer.list.length - 1) {
+    await show(viewer.position + 1);
+    await new Promise((resolve) => setTimeout(resolve, PLAY_PAUSE_MS));
+  }
+  if (viewer.playing) togglePlay();
+}
+
+function jump() {
+  const name = $("jump").value.trim();
+  if (!name) return;
+  let position = viewer.list.findIndex((f) => f.id === name || f.key === name);
+  if (position < 0) position = viewer.list.findIndex((f) => f.id.includes(name));
+  if (position < 0) { status(`no image named ${name} in this list`, true); return; }
+  $("jump").blur();
+  show(position);
+}
+
+// The frames of the chosen split/city, in the chosen order (scores: worst first, unscored last).
+async function rebuildList(keepKey) {
+  const choice = $("city").value;
+  let list = viewer.frames.filter((f) => choice === "" || `${f.split}/${f.city}` === choice);
+  const order = $("order").value;
+  if (order !== "name") {
+    status("computing the scores of every image ...");
+    const scores = await api("/api/scores");
+    const value = (f) => (scores[f.key] || {})[order];
+    list = list.slice().sort((a, b) => {
+      const va = value(a), vb = value(b);
+      if (va == null || vb == null) return (va == null) - (vb == null);
+      return va - vb;
+    });
+  }
+  viewer.list = list;
+  $("frame-names").replaceChildren(...list.map((f) => new Option(f.id)));
+  const position = keepKey ? list.findIndex((f) => f.key === keepKey) : 0;
+  await show(Math.max(0, position));
+}
+
+function onKey(event) {
+  const target = event.target;
+  if (target.tagName === "INPUT" && target.type === "text") {
+    if (event.key === "Enter") jump();
+    if (event.key === "Escape") target.blur();
+    return;
+  }
+  if (target.tagName === "SELECT" && event.key !== "Escape") return;
+  const actions = {
+    ArrowRight: () => show(viewer.position + 1, performance.now()),
+    ArrowLeft: () => show(viewer.position - 1, performance.now()),
+    " ": togglePlay,
+    "+": () => setAlpha(viewer.alpha + 0.1),
+    "=": () => setAlpha(viewer.alpha + 0.1),
+    "-": () => setAlpha(viewer.alpha - 0.1),
+    z: () => setZoom(!viewer.zoom),
+    h: () => { $("help").hidden = !$("help").hidden; },
+    i: () => $("jump").focus(),
+    o: () => $("city").focus(),
+    l: () => $("layer").focus(),
+    f: () => { viewer.showPaths = !viewer.showPaths; $("paths").hidden = !viewer.showPaths; },
+    Escape: () => { $("help").hidden = true; target.blur && target.blur(); if (viewer.playing) togglePlay(); },
+  };
+  if (event.ctrlKey || event.metaKey || event.altKey || !(event.key in actions)) return;
+  event.preventDefault();
+  actions[event.key]();
+}
+
+function onWheel(event) {
+  if (event.ctrlKey) {
+    event.preventDefault();
+    setAlpha(viewer.alpha + (event.deltaY < 0 ? 0.1 : -0.1));
+  } else if (viewer.zoom) {
+    event.preventDefault();
+    viewer.zoomFactor = Math.max(1, Math.min(16, viewer.zoomFactor * (event.deltaY < 0 ? 1.25 : 0.8)));
+    drawLens();
+  }
+}
+
+async function start() {
+  const data = await api("/api/frames");
+  viewer.frames = data.frames;
+  viewer.layers = data.layers;
+  viewer.pred = data.pred;
+  const cities = [...new Set(data.frames.map((f) => `${f.split}/${f.city}`))];
+  $("city").replaceChildren(new Option("all images", ""), ...cities.map((c) => new Option(c.replace("/", " / "), c)));
+  $("layer").replaceChildren(new Option("no overlay", "none"),
+    ...Object.entries(data.layers).map(([name, title]) => new Option(title, name)));
+  $("layer").value = viewer.layer;
+  if (data.pred) {
+    for (const metric of ["mIoU", "AP", "PQ"]) $("order").append(new Option(`worst ${metric} first`, metric));
+  }
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  const first = data.frames.find((f) => f.key === wanted) || data.frames[0];
+  $("city").value = `${first.split}/${first.city}`;
+  $("city").onchange = () => rebuildList();
+  $("order").onchange = () => rebuildList(viewer.shown && viewer.shown.frame.key);
+  $("layer").onchange = () => { viewer.layer = $("layer").value; $("layer").blur(); show(viewer.position); };
+  $("from-png").onchange = () => show(viewer.position);
+  $("alpha").oninput = () => setAlpha(Number($("alpha").value));
+  $("prev").onclick = () => show(viewer.position - 1);
+  $("next").onclick = () => show(viewer.position + 1);
+  $("play").onclick = togglePlay;
+  $("zoom").onclick = () => setZoom(!viewer.zoom);
+  $("help-button").onclick = () => { $("help").hidden = !$("help").hidden; };
+  $("jump").onchange = jump;
+  $("canvas").addEventListener("mousemove", onMouseMove);
+  $("canvas").addEventListener("mouseleave", () => { viewer.mouse = null; $("tip").hidden = true; drawLens(); });
+  $("stage").addEventListener("wheel", onWheel, {passive: false});
+  document.addEventListener("keydown", onKey);
+  await rebuildList(first.key);
+  viewer.ready = true;
+}
+
+start().catch((e) => status(e.message, true));

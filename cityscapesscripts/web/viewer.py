@@ -1,0 +1,530 @@
+"""csViewer's server side: the frames of a dataset and every overlay, drawn by the engines.
+
+An overlay ("layer") reaches the browser as an *index map* and a table: a PNG
+whose pixel value ``k`` (grey, or ``r + 256 g + 65536 b`` when the table has
+more than 256 entries) picks entry ``k`` of ``colors`` (RGBA) and ``names``
+(what hovering shows).  The browser colours the map by one table lookup per
+pixel and keeps it to answer hovering.  So polygons are drawn once, by the
+rasterizer that makes the ground truth (Pillow's coverage, in file order), and
+never again by the browser's anti-aliased canvas; changing the transparency
+or hovering costs no request.  Boxes travel as coordinates.
+
+The choice is measured (``benchmarks/viewer.py``, ``benchmarks/REPORT.md``):
+an index map of a 2048x1024 frame encodes several times faster and smaller
+than the same overlay composited into an RGBA image on the server.
+
+Layers (those a frame has files for are offered):
+
+==============  ==========================================================
+gtFine          labels drawn from ``*_gtFine_polygons.json`` (or from
+                ``*_labelIds.png`` with ``source=png`` or without polygons)
+gtCoarse        the same for ``gtCoarse``
+instances       gtFine instances, one colour each (polygons or ``*_instanceIds.png``)
+citypersons     ``gtBboxCityPersons`` boxes (full box, visible part)
+disparity       ``disparity/*_disparity.png`` in the original viewer's colour map
+pred            the semantic prediction of ``--pred`` (label ids, or train ids)
+pred-instances  instance predictions (txt + masks), highest score on top
+pred-panoptic   panoptic predictions (COCO panoptic JSON + PNGs)
+errors          where the semantic prediction and the ground truth disagree;
+                ground truth ignored in evaluation is grey
+==============  ==========================================================
+"""
+import base64
+import collections
+import glob
+import math
+import os
+import threading
+
+import numpy as np
+
+from ..dataset.cityscapes import Frame
+from ..errors import LayoutError, PredictionError
+from ..evaluation import instance_ap
+from ..evaluation.evalInstanceLevelSemanticLabeling import read_prediction_list
+from ..evaluation.panoptic import PanopticAccumulator
+from ..evaluation.semantic import SemanticAccumulator
+from ..helpers.annotation import Annotation, CsObjectType
+from ..helpers.labels_cityPersons import name2labelCp
+from ..helpers.labelset import LabelSet
+from ..io import layout, png
+from ..io.jsonfile import read_json
+from ..preparation import rasterize
+from . import server
+
+LAYERS = {
+    "gtFine": "gtFine labels",
+    "gtCoarse": "gtCoarse labels",
+    "instances": "gtFine instances",
+    "citypersons": "CityPersons boxes",
+    "disparity": "disparity",
+    "pred": "prediction",
+    "pred-instances": "predicted instances",
+    "pred-panoptic": "predicted panoptic",
+    "errors": "errors",
+}
+# The original viewer's disparity colours: matplotlib's plasma over disparity/128 in 3..100
+# (produced by cityscapesscripts 2.3.0 with matplotlib 3.x); values below 3 take the
+# first colour, above 100 the last.
+_DISPARITY_PLASMA = (
+    "0c07861306891b068c1f058e2505912b05942f04953404983a049a3d039b42039d47029f4a02a04f02a25201a35701a4"
+    "5c00a55f00a66400a76800a76c00a87000a87500a87801a87c02a77f03a78405a68807a58b09a48f0da39310a19612a0"
+    "9a159e9e199ca01b9ba41e98a82296aa2494ae2791b02a8fb42d8db7308ab93388bc3685bf3982c13c80c43f7ec7427b"
+    "c94579cc4876ce4a75d14e72d3516fd5536dd7576bda5a68dc5d66de6064e06461e26660e46a5de56c5be87059ea7356"
+    "eb7654ed7952ef7d4ff0804df2844bf38748f48a47f68e44f79241f89540f9993dfa9c3bfaa039fba436fca735fcac32"
+    "fdb030fdb32efdb82cfdbc2afdc029fdc427fcc726fccc25fbd124fad524f9d924f8df24f7e225f5e726f3ec26f2f026"
+    "f0f525eff821")
+DISPARITY_COLORS = np.frombuffer(bytes.fromhex(_DISPARITY_PLASMA), dtype=np.uint8).reshape(-1, 3)
+TRANSPARENT = (0, 0, 0, 0)
+ERROR_COLOR = (255, 0, 0, 255)
+IGNORED_COLOR = (128, 128, 128, 255)
+
+
+def distinct_color(k):
+    """A bright colour for instance ``k``, far from its neighbours' (golden-ratio hues)."""
+    hue = (k * 0.618033988749895) % 1.0
+    i, f = int(hue * 6), hue * 6 % 1
+    v, p, q, t = 255, 40, int(255 * (1 - 0.85 * f)), int(255 * (0.15 + 0.85 * f))
+    return [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i % 6] + (255,)
+
+
+def raster_layer(index, colors, names, **extra):
+    """The payload of an index map ((H, W) ints in ``0..len(colors) - 1``) and its table."""
+    index = np.asarray(index)
+    if len(colors) <= 256:
+        encoding, data = "grey", png.encode_png(index.astype(np.uint8, copy=False))
+    else:
+        k = index.astype(np.uint32, copy=False)
+        rgb = np.stack([k & 255, (k >> 8) & 255, (k >> 16) & 255], axis=-1).astype(np.uint8)
+        encoding, data = "rgb", png.encode_png(rgb)
+    return dict({"kind": "raster", "width": int(index.shape[1]), "height": int(index.shape[0]),
+                 "encoding": encoding, "png": base64.b64encode(data).decode("ascii"),
+                 "colors": [list(map(int, c)) for c in colors], "names": list(names)}, **extra)
+
+
+def compact(values):
+    """``(index, present)``: the distinct values of an integer map, and each pixel's position among them."""
+    values = np.asarray(values)
+    if values.dtype.kind in "ui" and values.size and 0 <= values.min() and values.max() < 1 << 17:
+        present = np.flatnonzero(np.bincount(values.ravel()))
+        lookup = np.zeros(int(present[-1]) + 1, dtype=np.int32)
+        lookup[present] = np.arange(len(present), dtype=np.int32)
+        return lookup[values], present
+    present, inverse = np.unique(values, return_inverse=True)
+    return inverse.reshape(values.shape), present
+
+
+class ViewerFrame:
+    """One camera image of the dataset: ``key`` is ``split/city/frame``."""
+
+    def __init__(self, root, image, label_set):
+        parsed = layout.parse_name(image)
+        self.id = layout.frame_id(image)
+        self.city = parsed.city
+        self.split = os.path.basename(os.path.dirname(os.path.dirname(image)))
+        self.key = f"{self.split}/{self.city}/{self.id}"
+        self.image = os.path.relpath(image, root)
+        self.root = root
+        self.label_set = label_set
+
+    def file(self, kind, modality=None, ext="png"):
+        """The path of a file of this frame, or None when it does not exist."""
+        path = layout.frame_file(self.root, kind, self.split, self.city, self.id, modality, ext)
+        return path if os.path.isfile(path) else None
+
+    def ground_truth(self, kind="gtFine"):
+        """The dataset's :class:`Frame` of annotation type ``kind`` (its lazy loaders)."""
+        paths = {m: self.file(kind, m, layout.GT_EXTENSIONS.get(m, "png")) for m in layout.GT_MODALITIES}
+        return Frame(self.id, self.split, self.city, {m: p for m, p in paths.items() if p},
+                     self.label_set, kind)
+
+    def describe(self):
+        return {"key": self.key, "split": self.split, "city": self.city, "id": self.id, "image": self.image}
+
+
+def discover(root, label_set):
+    """Every ``leftImg8bit/{split}/{city}/*_leftImg8bit.png``, sorted by split, city and name."""
+    images = sorted(glob.glob(os.path.join(root, "leftImg8bit", "*", "*", "*_leftImg8bit.png")))
+    frames = []
+    for image in images:
+        try:
+            frames.append(ViewerFrame(root, image, label_set))
+        except LayoutError:
+            continue
+    if not frames:
+        raise LayoutError("no camera images found; expected leftImg8bit/{split}/{city}/*_leftImg8bit.png", root)
+    return frames
+
+
+class Predictions:
+    """The prediction files of ``--pred DIR`` by frame id, found by walking it once.
+
+    Semantic PNGs ``{frame}*.png``, instance lists ``{frame}*.txt`` (their
+    masks are not semantic PNGs) and COCO panoptic JSON files (with their PNG
+    folder, the JSON's name without ``.json``) anywhere below ``DIR``.
+    """
+
+    def __init__(self, folder, frame_ids):
+        self.folder = folder
+        self.panoptic = {}
+        panoptic_folders = set()
+        files = collections.defaultdict(list)
+        for dirpath, names in layout.index_folder(folder):
+            for name in names:
+                path = os.path.join(dirpath, name)
+                prefix = "_".join(name.split("_")[:3])
+                if prefix in frame_ids and name.endswith((".png", ".txt")):
+                    files[prefix].append(path)
+                elif name.endswith(".json"):
+                    self._add_panoptic(path, frame_ids, panoptic_folders)
+        self.files = {k: [p for p in v if os.path.dirname(p) not in panoptic_folders] for k, v in files.items()}
+        self._semantic = {}
+
+    def _add_panoptic(self, path, frame_ids, panoptic_folders):
+        try:
+            data = read_json(path, PredictionError)
+        except PredictionError:
+            return
+        if not (isinstance(data, dict) and isinstance(data.get("annotations"), list) and "categories" in data):
+            return
+        folder = path[:-len(".json")]
+        panoptic_folders.add(folder)
+        categories = {c["id"]: c for c in data["categories"]}
+        for annotation in data["annotations"]:
+            if annotation.get("image_id") in frame_ids:
+                png_path = os.path.join(folder, annotation["file_name"])
+                self.panoptic[annotation["image_id"]] = (png_path, annotation["segments_info"], categories)
+
+    def instance_list(self, frame_id):
+        found = [p for p in self.files.get(frame_id, []) if p.endswith(".txt")]
+        return found[0] if found else None
+
+    def instances(self, frame_id):
+        """The frame's predicted instances, lowest confidence first."""
+        txt = self.instance_list(frame_id)
+        if txt is None:
+            return []
+        return sorted(read_prediction_list(txt, self.folder), key=lambda p: p.confidence)
+
+    def semantic(self, frame_id):
+        """The frame's semantic PNG: the one ``{frame}*.png`` no instance list names as a mask."""
+        if frame_id not in self._semantic:
+            self._semantic[frame_id] = self._find_semantic(frame_id)
+        return self._semantic[frame_id]
+
+    def _find_semantic(self, frame_id):
+        txt = self.instance_list(frame_id)
+        masks = {p.mask for p in read_prediction_list(txt, self.folder)} if txt else set()
+        found = [p for p in self.files.get(frame_id, []) if p.endswith(".png") and os.path.abspath(p) not in masks]
+        if len(found) > 1:
+            raise PredictionError(f"found {len(found)} semantic predictions for frame {frame_id}: "
+                                  + ", ".join(os.path.basename(p) for p in found[:3]), self.folder)
+        return found[0] if found else None
+
+
+class Viewer:
+    """The frames, layers and per-image scores of one dataset root and prediction folder."""
+
+    def __init__(self, root, pred=None, train_ids=False, label_set=None, cache_size=32):
+        self.root = os.path.realpath(root)
+        self.label_set = label_set or LabelSet.for_dataset(self.root)
+        self.frames = discover(self.root, self.label_set)
+        self.by_key = {f.key: f for f in self.frames}
+        self.pred = os.path.realpath(pred) if pred else None
+        if self.pred and not os.path.isdir(self.pred):
+            raise LayoutError("prediction folder does not exist", pred)
+        self.predictions = Predictions(self.pred, {f.id for f in self.frames}) if self.pred else None
+        self.train_ids = train_ids
+        self._cache = collections.OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._panoptic_gt = {}
+
+    def frame(self, key):
+        try:
+            return self.by_key[key]
+        except KeyError:
+            raise server.HttpError(404, f"no frame {key!r}") from None
+
+    # ---- what a frame has -------------------------------------------------------------
+    def sources(self, frame):
+        """``{layer: path}`` of the file each available layer of ``frame`` is drawn from."""
+        gt = {kind: frame.file(kind, "polygons", "json") or frame.file(kind, "labelIds") for kind in ("gtFine",
+                                                                                                     "gtCoarse")}
+        found = {"gtFine": gt["gtFine"], "gtCoarse": gt["gtCoarse"],
+                 "instances": frame.file("gtFine", "polygons", "json") or frame.file("gtFine", "instanceIds"),
+                 "citypersons": frame.file("gtBboxCityPersons", ext="json"),
+                 "disparity": frame.file("disparity")}
+        if self.predictions:
+            semantic = self.predictions.semantic(frame.id)
+            found["pred"] = semantic
+            found["pred-instances"] = self.predictions.instance_list(frame.id)
+            found["pred-panoptic"] = self.predictions.panoptic.get(frame.id, (None,))[0]
+            found["errors"] = semantic if semantic and gt["gtFine"] else None
+        return {name: path for name, path in found.items() if path}
+
+    def describe(self, frame):
+        """The frame, its layers (with their files, relative to the root or the prediction folder)."""
+        def shown(path):
+            for base, prefix in ((self.root, ""), (self.pred, "--pred/")):
+                if base and os.path.commonpath([path, base]) == base:
+                    return prefix + os.path.relpath(path, base)
+            return path
+        try:
+            sources = self.sources(frame)
+            problem = None
+        except PredictionError as e:
+            sources, problem = {}, str(e)
+        return dict(frame.describe(), layers={name: shown(path) for name, path in sources.items()},
+                    problem=problem)
+
+    # ---- layers -----------------------------------------------------------------------
+    def layer(self, frame, name, source="polygons"):
+        """The payload of layer ``name`` of ``frame`` (cached: prefetching and showing share it)."""
+        key = (frame.key, name, source)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        payload = self._draw(frame, name, source)
+        with self._lock:
+            self._cache[key] = payload
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return payload
+
+    def _draw(self, frame, name, source):
+        if name not in LAYERS:
+            raise server.HttpError(404, f"no layer {name!r}; layers: {', '.join(LAYERS)}")
+        path = self.sources(frame).get(name)
+        if path is None:
+            raise server.HttpError(404, f"frame {frame.id} has no {LAYERS[name]}")
+        if name in ("gtFine", "gtCoarse", "instances"):
+            instances = name == "instances"
+            kind = "gtCoarse" if name == "gtCoarse" else "gtFine"
+            if path.endswith(".json") and source != "png":
+                return self._polygon_layer(path, instances)
+            if instances:
+                ids = frame.file("gtFine", "instanceIds")
+                if ids is None:
+                    raise server.HttpError(404, f"frame {frame.id} has no gtFine instanceIds PNG")
+                return self._instance_ids_layer(png.read_ids_16bit(ids), ids)
+            ids = frame.file(kind, "labelIds")
+            if ids is None:
+                raise server.HttpError(404, f"frame {frame.id} has no {kind} labelIds PNG")
+            return self._label_ids_layer(png.read_label_map(ids), ids)
+        if name == "citypersons":
+            return self._citypersons_layer(path)
+        if name == "disparity":
+            return self._disparity_layer(path)
+        if name == "pred":
+            return self._label_ids_layer(self._predicted_ids(path), path)
+        if name == "pred-instances":
+            return self._predicted_instances_layer(frame)
+        if name == "pred-panoptic":
+            return self._panoptic_layer(*self.predictions.panoptic[frame.id])
+        return self._errors_layer(frame, path)
+
+    def _polygon_layer(self, path, instances):
+        annotation = Annotation()
+        annotation.fromJsonFile(path)
+        object_map = rasterize.rasterize(annotation, self.label_set)
+        ids = rasterize.object_values(object_map, "instanceIds")
+        labels = [self.label_set.background] + object_map.labels
+        groups = [False] + object_map.groups
+        names, colors = [], []
+        for k, (label, group, value) in enumerate(zip(labels, groups, ids.tolist())):
+            names.append(label.name + ("group" if group else "") + (f" {value}" if value >= 1000 else ""))
+            if not instances:
+                colors.append(tuple(label.color) + (255,))
+            elif value >= 1000:
+                colors.append(distinct_color(k))
+            else:  # groups in their label colour; stuff stays transparent
+                colors.append(tuple(label.color) + (255,) if group else TRANSPARENT)
+        return raster_layer(object_map.index, colors, names, source=path)
+
+    def _label_ids_layer(self, ids, path):
+        by_id = self.label_set.id2label
+        names = [by_id[i].name if i in by_id else f"unknown id {i}" for i in range(256)]
+        colors = [tuple(c) + (255,) for c in self.label_set.id_to_color.tolist()]
+        return raster_layer(ids, colors, names, source=path)
+
+    def _instance_ids_layer(self, ids, path):
+        index, present = compact(ids)
+        by_id = self.label_set.id2label
+        names, colors = [], []
+        for k, value in enumerate(present.tolist()):
+            label = by_id.get(value // 1000 if value >= 1000 else value)
+            name = label.name if label else f"unknown id {value}"
+            names.append(f"{name} {value}" if value >= 1000 else name)
+            colors.append(distinct_color(k) if value >= 1000 else
+                          (tuple(label.color) + (255,) if label and label.hasInstances else TRANSPARENT))
+        return raster_layer(index, colors, names, source=path)
+
+    def _citypersons_layer(self, path):
+        annotation = Annotation(CsObjectType.BBOX2D)
+        annotation.fromJsonFile(path)
+        boxes = []
+        for obj in annotation.objects:
+            label = name2labelCp.get(obj.label)
+            boxes.append({"name": obj.label if label else f"unknown label {obj.label}",
+                          "color": list(label.color) if label else [255, 255, 255],
+                          "box": obj.bbox_amodal_xywh, "visible": obj.bbox_modal_xywh,
+                          "instance": bool(label and label.hasInstances)})
+        return {"kind": "boxes", "width": annotation.imgWidth, "height": annotation.imgHeight,
+                "boxes": boxes, "source": path}
+
+    def _disparity_layer(self, path):
+        disparity = png.read_label_map(path).astype(np.int64)
+        # the original viewer shows disparity / 128 (truncated) through its colour map; 0 is invalid
+        level = np.minimum(disparity >> 7, 255)
+        table = DISPARITY_COLORS[np.clip(np.arange(256) - 3, 0, len(DISPARITY_COLORS) - 1)]
+        colors = [TRANSPARENT] + [tuple(c) + (255,) for c in table[1:].tolist()]
+        names = ["no disparity"] + [f"disparity {q * 0.5:.1f} to {q * 0.5 + 0.5:.1f} px" for q in range(1, 256)]
+        level[disparity == 0] = 0
+        return raster_layer(level, colors, names, source=path)
+
+    def _predicted_ids(self, path):
+        prediction = png.read_label_map(path)
+        if prediction.dtype != np.uint8:
+            raise PredictionError(f"expected an 8-bit label map, got {prediction.dtype}", path)
+        return self.label_set.train_id_to_id[prediction] if self.train_ids else prediction
+
+    def _predicted_instances_layer(self, frame):
+        predictions = self.predictions.instances(frame.id)
+        index = None
+        names, colors = ["no instance"], [TRANSPARENT]
+        for k, prediction in enumerate(predictions, 1):
+            mask = instance_ap.read_mask(prediction.mask) != 0
+            if index is None:
+                index = np.zeros(mask.shape, dtype=np.int32)
+            index[mask] = k
+            label = self.label_set.id2label.get(prediction.label_id)
+            names.append(f"{label.name if label else prediction.label_id} {prediction.confidence:.3f}")
+            colors.append(distinct_color(k))
+        if index is None:
+            image = png.open_image(os.path.join(self.root, frame.image))
+            index = np.zeros((image.height, image.width), dtype=np.int32)
+        return raster_layer(index, colors, names, source=self.predictions.instance_list(frame.id))
+
+    def _panoptic_layer(self, path, segments, categories):
+        ids = png.read_rgb(path).astype(np.int64)
+        ids = ids[..., 0] + 256 * ids[..., 1] + 65536 * ids[..., 2]
+        index, present = compact(ids)
+        by_id = {s["id"]: s for s in segments}
+        names, colors = [], []
+        for k, value in enumerate(present.tolist()):
+            segment = by_id.get(value)
+            category = categories.get(segment["category_id"]) if segment else None
+            if category is None:
+                names.append("void" if value == 0 else f"segment {value} (not in the JSON)")
+                colors.append(TRANSPARENT)
+                continue
+            names.append(f"{category['name']} (segment {value})")
+            colors.append(distinct_color(k) if category.get("isthing") else tuple(category["color"]) + (255,))
+        return raster_layer(index, colors, names, source=path)
+
+    def _errors_layer(self, frame, path):
+        truth = frame.ground_truth().semantic()
+        prediction = self._predicted_ids(path)
+        if truth.shape != prediction.shape:
+            raise PredictionError(f"prediction is {prediction.shape[1]}x{prediction.shape[0]}, "
+                                  f"ground truth {truth.shape[1]}x{truth.shape[0]}", path)
+        index, present = compact((truth.astype(np.int32) << 8) | prediction)
+        by_id = self.label_set.id2label
+
+        def name(i):
+            return by_id[i].name if i in by_id else f"id {i}"
+        names, colors = [], []
+        for pair in present.tolist():
+            t, p = pair >> 8, pair & 255
+            if t not in by_id or by_id[t].ignoreInEval:
+                names.append(f"ignored: truth {name(t)}, predicted {name(p)}")
+                colors.append(IGNORED_COLOR)
+            elif t != p:
+                names.append(f"wrong: truth {name(t)}, predicted {name(p)}")
+                colors.append(ERROR_COLOR)
+            else:
+                names.append(f"correct: {name(t)}")
+                colors.append(TRANSPARENT)
+        return raster_layer(index, colors, names, source=path)
+
+    # ---- scores -----------------------------------------------------------------------
+    def scores(self, frame):
+        """Per-image scores of the predictions of ``frame``: mIoU, AP and PQ as available (None: undefined)."""
+        with self._lock:
+            cached = self._cache.get((frame.key, "scores"))
+        if cached is not None:
+            return cached
+        scores = {}
+        sources = self.sources(frame) if self.predictions else {}
+        truth = frame.ground_truth()
+        if "pred" in sources and ("labelIds" in truth.paths or "polygons" in truth.paths):
+            accumulator = SemanticAccumulator(self.label_set, instance_scores=False, train_ids=self.train_ids)
+            accumulator.add(png.read_label_map(sources["pred"]), truth.semantic(), name=sources["pred"])
+            scores["mIoU"] = accumulator.result()["averageScoreClasses"]
+        if "pred-instances" in sources and ("instanceIds" in truth.paths or "polygons" in truth.paths):
+            predictions = self.predictions.instances(frame.id)
+            accumulator = instance_ap.InstanceAccumulator(self.label_set)
+            accumulator.add(truth.instance_ids(), [instance_ap.read_mask(p.mask) != 0 for p in predictions],
+                            [p.label_id for p in predictions], [p.confidence for p in predictions], name=frame.id)
+            scores["AP"] = accumulator.result()["averages"]["allAp"]
+        if "pred-panoptic" in sources:
+            ground_truth = self._panoptic_ground_truth(frame.split).get(frame.id)
+            if ground_truth:
+                path, segments, categories = self.predictions.panoptic[frame.id]
+                accumulator = PanopticAccumulator(ground_truth[2])
+                accumulator.add(png.read_rgb(ground_truth[0]), ground_truth[1], png.read_rgb(path), segments,
+                                name=frame.id)
+                scores["PQ"] = accumulator.result()["All"]["pq"]
+        scores = {k: (None if v is None or math.isnan(v) else float(v)) for k, v in scores.items()}
+        with self._lock:
+            self._cache[(frame.key, "scores")] = scores
+        return scores
+
+    def _panoptic_ground_truth(self, split):
+        """``{frame id: (png path, segments, categories)}`` of ``gtFine/cityscapes_panoptic_{split}.json``."""
+        if split not in self._panoptic_gt:
+            path = os.path.join(self.root, "gtFine", f"cityscapes_panoptic_{split}.json")
+            found = {}
+            if os.path.isfile(path):
+                data = read_json(path, LayoutError)
+                categories = {c["id"]: c for c in data["categories"]}
+                for annotation in data["annotations"]:
+                    found[annotation["image_id"]] = (os.path.join(path[:-len(".json")], annotation["file_name"]),
+                                                     annotation["segments_info"], categories)
+            self._panoptic_gt[split] = found
+        return self._panoptic_gt[split]
+
+
+def make_router(viewer):
+    """The viewer's routes (all GET: the viewer never writes)."""
+    router = server.Router(static_page="viewer.html")
+
+    @router.get("/api/frames")
+    def frames(request):
+        return server.json_response({"root": viewer.root, "pred": viewer.pred, "layers": LAYERS,
+                                     "frames": [f.describe() for f in viewer.frames]})
+
+    @router.get("/api/frame/<path:key>")
+    def frame(request):
+        return server.json_response(viewer.describe(viewer.frame(request.params["key"])))
+
+    @router.get("/api/layer/<name>/<path:key>")
+    def layer(request):
+        frame = viewer.frame(request.params["key"])
+        return server.json_response(viewer.layer(frame, request.params["name"], request.arg("source", "polygons")))
+
+    @router.get("/api/scores/<path:key>")
+    def scores(request):
+        return server.json_response(viewer.scores(viewer.frame(request.params["key"])))
+
+    @router.get("/api/scores")
+    def all_scores(request):
+        return server.json_response({f.key: viewer.scores(f) for f in viewer.frames})
+
+    @router.get("/api/file/<path:rel>")
+    def file(request):
+        return server.file_response(server.resolve_inside(viewer.root, request.params["rel"]))
+
+    return router

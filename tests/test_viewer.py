@@ -1,0 +1,203 @@
+"""csViewer's server side: frames, every layer against the original's images, scores, routes, CLI."""
+import http.client
+import json
+
+import numpy as np
+import pytest
+
+from cityscapesscripts.helpers.labels import id2label
+from cityscapesscripts.viewer import cityscapesViewer
+from cityscapesscripts.web import server
+from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, compact, make_router
+from viewer_data import CITY, FRAMES, PERSONS, decode, disparity_map, golden, make_dataset, predicted, read
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return make_dataset(str(tmp_path_factory.mktemp("viewer") / "data"))
+
+
+@pytest.fixture(scope="module")
+def viewer(root):
+    return Viewer(root, pred=f"{root}/results")
+
+
+def frame(viewer, index=0):
+    return viewer.frame(f"val/{CITY}/{FRAMES[index]}")
+
+
+def test_frames_and_their_layers(viewer):
+    assert [f.key for f in viewer.frames] == [f"val/{CITY}/{name}" for name in FRAMES]
+    assert set(viewer.sources(frame(viewer, 0))) == {"gtFine", "gtCoarse", "instances", "citypersons", "disparity",
+                                                     "pred", "pred-instances", "pred-panoptic", "errors"}
+    assert set(viewer.sources(frame(viewer, 1))) == {"gtFine", "instances", "pred", "pred-instances",
+                                                     "pred-panoptic", "errors"}
+    described = viewer.describe(frame(viewer, 0))
+    assert described["layers"]["pred"] == f"results/semantic/{FRAMES[0]}_pred.png"
+    assert described["image"] == f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png"
+
+
+@pytest.mark.parametrize("source", ["polygons", "png"])
+@pytest.mark.parametrize("index", [0, 1])
+def test_label_layer_colours_are_the_originals_color_png(viewer, source, index):
+    """Polygons drawn in file order (or the labelIds PNG) coloured by the table = the original's *_color.png."""
+    ids, colors, names = decode(viewer.layer(frame(viewer, index), "gtFine", source))
+    expected = golden(FRAMES[index], "color")[..., :3]
+    assert (colors[ids][..., :3] == expected).all()
+    label_ids, instance_ids = golden(FRAMES[index], "labelIds"), golden(FRAMES[index], "instanceIds")
+    for y, x in [(5, 5), (500, 1000), (900, 300), (300, 1800)] + [tuple(p) for p in np.argwhere(instance_ids > 1000)[::5000]]:
+        name, shown = id2label[label_ids[y, x]].name, names[ids[y, x]]
+        if source == "png":
+            assert shown == name
+        elif instance_ids[y, x] >= 1000:
+            assert shown == f"{name} {instance_ids[y, x]}"
+        else:
+            assert shown in (name, name + "group")
+
+
+def test_instance_layer_names_carry_the_instance_ids(viewer):
+    ids, colors, names = decode(viewer.layer(frame(viewer, 0), "instances"))
+    instance_ids = golden(FRAMES[0], "instanceIds")
+    shown = np.array([int(n.rsplit(" ", 1)[1]) if n.rsplit(" ", 1)[-1].isdigit() else -1 for n in names])[ids]
+    things = instance_ids >= 1000
+    assert things.any() and (shown[things] == instance_ids[things]).all()
+    assert (shown[~things] == -1).all()
+    assert (colors[ids][things][:, 3] == 255).all()
+    # from the instanceIds PNG: the same instances
+    ids_png, _, names_png = decode(viewer.layer(frame(viewer, 0), "instances", "png"))
+    values = np.array([int(n.rsplit(" ", 1)[1]) if n.rsplit(" ", 1)[-1].isdigit() else -1 for n in names_png])
+    assert (values[ids_png][things] == instance_ids[things]).all()
+
+
+def test_errors_layer_marks_disagreement_and_greys_ignored_ground_truth(viewer):
+    ids, colors, names = decode(viewer.layer(frame(viewer, 0), "errors"))
+    truth = golden(FRAMES[0], "labelIds")
+    prediction = predicted(FRAMES[0])
+    ignored = np.array([id2label[i].ignoreInEval if i in id2label else True for i in range(256)])[truth]
+    rgba = colors[ids]
+    assert (rgba[ignored] == [128, 128, 128, 255]).all()
+    wrong = ~ignored & (truth != prediction)
+    assert wrong.any() and (rgba[wrong] == [255, 0, 0, 255]).all()
+    assert (rgba[~ignored & ~wrong][:, 3] == 0).all()
+    y, x = np.argwhere(wrong)[0]
+    assert names[ids[y, x]] == (f"wrong: truth {id2label[truth[y, x]].name}, "
+                                f"predicted {id2label[prediction[y, x]].name}")
+
+
+def test_prediction_layers(viewer):
+    ids, colors, _ = decode(viewer.layer(frame(viewer, 0), "pred"))
+    assert (ids == predicted(FRAMES[0])).all()
+    ids, colors, names = decode(viewer.layer(frame(viewer, 0), "pred-instances"))
+    with open(f"{viewer.pred}/instance/{FRAMES[0]}_pred.txt") as f:
+        lines = [line.split() for line in f if line.strip()]
+    top = max(lines, key=lambda fields: float(fields[2]))  # the most confident mask is drawn on top
+    mask = read(f"results/instance/{top[0]}") != 0
+    assert {names[k] for k in np.unique(ids[mask])} == {f"{id2label[int(top[1])].name} {float(top[2]):.3f}"}
+    ids, colors, names = decode(viewer.layer(frame(viewer, 0), "pred-panoptic"))
+    with open(f"{viewer.pred}/panoptic/cityscapes_panoptic_val.json") as f:
+        annotation = next(a for a in json.load(f)["annotations"] if a["image_id"] == FRAMES[0])
+    segment = max(annotation["segments_info"], key=lambda s: s["area"])
+    assert f"(segment {segment['id']})" in " ".join(names)
+    assert sum(1 for n in names if "(segment" in n) == len(annotation["segments_info"])
+
+
+def test_disparity_layer_uses_the_original_colour_map(viewer):
+    ids, colors, names = decode(viewer.layer(frame(viewer, 0), "disparity"))
+    disparity = disparity_map()
+    assert (colors[ids][:100, :, 3] == 0).all()  # no disparity: transparent
+    level = np.minimum(disparity[500] >> 7, 255)
+    assert (ids[500] == level).all()
+    # the original viewer's colours (cityscapesscripts 2.3.0): plasma over disparity / 128 in 3..100
+    assert tuple(colors[1][:3]) == tuple(DISPARITY_COLORS[0]) == (12, 7, 134)
+    assert tuple(colors[200][:3]) == tuple(DISPARITY_COLORS[-1]) == (239, 248, 33)
+    assert names[40] == "disparity 20.0 to 20.5 px"
+
+
+def test_citypersons_boxes(viewer):
+    payload = viewer.layer(frame(viewer, 0), "citypersons")
+    assert payload["kind"] == "boxes"
+    assert [(b["name"], b["box"], b["visible"], b["instance"]) for b in payload["boxes"]] == \
+        [(label, box, visible, label == "pedestrian") for label, box, visible in PERSONS]
+    assert payload["boxes"][0]["color"] == [220, 20, 60]
+
+
+def _mean_iou(prediction, truth):
+    """Plain per-image class IoU over evaluated classes present in truth or prediction."""
+    scores = []
+    for label in id2label.values():
+        if label.ignoreInEval or label.id < 0:
+            continue
+        evaluated = np.isin(truth, [l.id for l in id2label.values() if not l.ignoreInEval and l.id >= 0])
+        tp = ((prediction == label.id) & (truth == label.id)).sum()
+        fp = ((prediction == label.id) & (truth != label.id) & evaluated).sum()
+        fn = ((prediction != label.id) & (truth == label.id)).sum()
+        if tp + fp + fn:
+            scores.append(tp / (tp + fp + fn))
+    return float(np.mean(scores))
+
+
+def test_scores_per_image(viewer):
+    for index in (0, 1):
+        scores = viewer.scores(frame(viewer, index))
+        truth = golden(FRAMES[index], "labelIds")
+        prediction = predicted(FRAMES[index])
+        assert scores["mIoU"] == pytest.approx(_mean_iou(prediction, truth), abs=1e-12)
+        assert set(scores) == {"mIoU", "AP", "PQ"} and all(0 <= v <= 1 for v in scores.values())
+
+
+def test_train_id_predictions(root, tmp_path):
+    from cityscapesscripts.helpers.labelset import CITYSCAPES
+    from cityscapesscripts.io import png
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    ids = predicted(FRAMES[0]).astype(np.uint8)
+    png.write_png(str(pred / f"{FRAMES[0]}_pred.png"), CITYSCAPES.id_to_train_id[ids])
+    viewer = Viewer(root, pred=str(pred), train_ids=True)
+    shown, _, _ = decode(viewer.layer(frame(viewer, 0), "pred"))
+    assert (shown == CITYSCAPES.train_id_to_id[CITYSCAPES.id_to_train_id[ids]]).all()
+
+
+def test_compact_keeps_values_in_order():
+    values = np.array([[26001, 7], [7, 33000]])
+    index, present = compact(values)
+    assert present.tolist() == [7, 26001, 33000] and (present[index] == values).all()
+
+
+def test_routes(viewer):
+    srv = server.start_in_thread(make_router(viewer))
+    try:
+        def get(path):
+            connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=30)
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        status, body = get("/api/frames")
+        assert status == 200 and [f["id"] for f in json.loads(body)["frames"]] == list(FRAMES)
+        assert get(f"/api/layer/gtFine/val/{CITY}/nothing_000000_000000")[0] == 404
+        assert get(f"/api/layer/nothing/val/{CITY}/{FRAMES[0]}")[0] == 404
+        assert get(f"/api/layer/gtCoarse/val/{CITY}/{FRAMES[1]}")[0] == 404
+        status, body = get(f"/api/file/leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+        assert status == 200 and body[:4] == b"\x89PNG"
+        assert get("/api/file/../../../../etc/passwd")[0] in (403, 404)
+        assert get("/api/file/%2e%2e/%2e%2e/etc/passwd")[0] == 403
+        status, body = get("/")
+        assert status == 200 and b"viewer.js" in body
+        assert get(f"/api/layer/gtFine/val/{CITY}/{FRAMES[0]}")[0] == 200
+        connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=30)
+        connection.request("POST", f"/api/layer/gtFine/val/{CITY}/{FRAMES[0]}", body=b"{}")
+        assert connection.getresponse().status == 405  # read-only
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_cli_errors(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv("CITYSCAPES_DATASET", raising=False)
+    assert cityscapesViewer.main(["--no-browser"]) == 1
+    assert "CITYSCAPES_DATASET" in capsys.readouterr().err
+    assert cityscapesViewer.main([str(tmp_path), "--no-browser"]) == 1
+    assert "no camera images found" in capsys.readouterr().err
+    (tmp_path / "leftImg8bit" / "val" / "x").mkdir(parents=True)
+    (tmp_path / "leftImg8bit" / "val" / "x" / "x_000000_000000_leftImg8bit.png").write_bytes(b"")
+    assert cityscapesViewer.main([str(tmp_path), "--pred", str(tmp_path / "missing"), "--no-browser"]) == 1
+    assert "prediction folder does not exist" in capsys.readouterr().err

@@ -1,0 +1,225 @@
+"""csViewer in a real (headless) Chromium: browse, overlays, pixel colours, hover, zoom, keys, screenshots.
+
+Set ``CSVIEWER_SCREENSHOTS=DIR`` to keep the screenshots (the README's come from here:
+``CSVIEWER_SCREENSHOTS=docs/viewer pytest tests/test_viewer_browser.py``).
+"""
+import os
+import re
+
+import numpy as np
+import pytest
+
+from browser import Page
+from cityscapesscripts.helpers.labels import id2label
+from cityscapesscripts.web import server
+from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, make_router
+from viewer_data import CITY, FRAMES, PERSONS, disparity_map, golden, inner_point, inner_points, make_dataset, predicted, read
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
+    root = make_dataset(str(tmp_path_factory.mktemp("viewer_browser") / "data"))
+    srv = server.start_in_thread(make_router(Viewer(root, pred=os.path.join(root, "results"))))
+    page = Page(browser, server.url_of(srv))
+    page.wait("window.viewer && viewer.ready")
+    yield page
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory):
+    folder = os.environ.get("CSVIEWER_SCREENSHOTS") or str(tmp_path_factory.mktemp("screenshots"))
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def shown(page):
+    return page.js("return viewer.shown ? viewer.shown.frame.id : null")
+
+
+def go_to(page, position, layer="gtFine", alpha=1.0, source="polygons"):
+    """Show image ``position`` with ``layer`` at opacity ``alpha``, through the page's own controls."""
+    count = page.js("return viewer.shownCount")
+    page.js("""const [layer, png] = arguments;
+               document.getElementById('from-png').checked = png;
+               const select = document.getElementById('layer'); select.value = layer; select.onchange();""",
+            layer, source == "png")
+    page.wait(f"viewer.shownCount > {count}")
+    count = page.js("return viewer.shownCount")
+    if page.js("return viewer.position") != position:
+        page.js("show(arguments[0])", position)
+        page.wait(f"viewer.shownCount > {count}")
+    page.js("setAlpha(arguments[0])", alpha)
+    page.wait("!document.getElementById('status').textContent.startsWith('loading')")
+
+
+def mix(image, overlay, alpha):
+    return np.round(image * (1 - alpha) + overlay * alpha)
+
+
+def test_labels_drawn_with_the_original_colours(page, screenshots):
+    go_to(page, 0, "gtFine", alpha=1.0)
+    assert shown(page) == FRAMES[0]
+    color = golden(FRAMES[0], "color")
+    points = inner_points(golden(FRAMES[0], "labelIds"))
+    assert len(points) >= 5
+    for x, y in points:
+        assert page.pixel("#canvas", x, y)[:3] == tuple(color[y, x, :3]), (x, y)
+    # half transparent: camera image and label colour blended
+    page.key("-")
+    page.key("-")
+    page.key("-")
+    page.key("-")
+    page.key("-")
+    assert page.js("return viewer.alpha") == 0.5
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+    for x, y in points:
+        pixel = np.array(page.pixel("#canvas", x, y)[:3])
+        assert np.abs(pixel - mix(image[y, x, :3], color[y, x, :3], 0.5)).max() <= 1, (x, y)
+    page.screenshot(os.path.join(screenshots, "gtFine.png"))
+
+
+def test_labels_from_the_pngs(page):
+    go_to(page, 1, "gtFine", alpha=1.0, source="png")
+    color = golden(FRAMES[1], "color")
+    for x, y in inner_points(golden(FRAMES[1], "labelIds")):
+        assert page.pixel("#canvas", x, y)[:3] == tuple(color[y, x, :3]), (x, y)
+    page.js("document.getElementById('from-png').checked = false")
+
+
+def test_hover_names_the_label_and_instance(page):
+    go_to(page, 0, "gtFine", alpha=0.5)
+    label_ids, instance_ids = golden(FRAMES[0], "labelIds"), golden(FRAMES[0], "instanceIds")
+    width = page.js("return document.getElementById('canvas').getBoundingClientRect().width")
+    scale = width / 2048
+    car = np.argwhere((instance_ids // 1000 == 26) & (instance_ids >= 1000))
+    (cy, cx), (ry, rx) = car[len(car) // 2], inner_points(label_ids)[0][::-1]
+    tips = []
+    for y, x in ((cy, cx), (ry, rx)):
+        page.hover("#canvas", x * scale, y * scale)
+        page.wait("!document.getElementById('tip').hidden")
+        hovered = page.text("#hover")
+        hx, hy = map(int, re.search(r"\((\d+), (\d+)\)", hovered).groups())  # the pixel under the mouse
+        name = id2label[label_ids[hy, hx]].name
+        expected = f"{name} {instance_ids[hy, hx]}" if instance_ids[hy, hx] >= 1000 else name
+        assert page.text("#tip") in (expected, name + "group")
+        assert abs(hx - x) <= 2 and abs(hy - y) <= 2
+        tips.append(page.text("#tip"))
+    assert tips[0].startswith("car 26")  # (cx, cy) is in a car: its instance id shows
+
+
+def test_next_previous_jump_and_path(page):
+    go_to(page, 0, "gtFine")
+    count = page.js("return viewer.shownCount")
+    page.key("ArrowRight")
+    page.wait(f"viewer.shownCount > {count}")
+    assert shown(page) == FRAMES[1]
+    assert page.text("#position") == "2 / 2"
+    assert f"leftImg8bit/val/{CITY}/{FRAMES[1]}_leftImg8bit.png" in page.text("#paths")
+    assert f"gtFine/val/{CITY}/{FRAMES[1]}_gtFine_polygons.json" in page.text("#paths")
+    page.key("ArrowRight")  # at the end: stays
+    page.key("ArrowLeft")
+    page.wait(f"viewer.shownCount > {count + 1}")
+    assert shown(page) == FRAMES[0]
+    count = page.js("return viewer.shownCount")
+    page.key("i")
+    page.key(FRAMES[1][-13:])  # part of the name
+    page.key("\n")
+    page.wait(f"viewer.shownCount > {count}")
+    assert shown(page) == FRAMES[1]
+
+
+def test_switching_time(page):
+    """Image switching measured in the browser (key press to frame painted); printed, not asserted."""
+    go_to(page, 0, "gtFine")
+    times = []
+    for key in ["ArrowRight", "ArrowLeft"] * 3:
+        count = page.js("return viewer.shownCount")
+        page.key(key)
+        page.wait(f"viewer.shownCount > {count}")
+        times.append(page.js("return viewer.lastSwitchMs"))
+    print(f"\nswitching 2048x1024 frames with the gtFine overlay: {', '.join(f'{t:.0f}' for t in times)} ms")
+    assert len(times) == 6 and all(t > 0 for t in times)
+
+
+def test_play_goes_to_the_end_and_stops(page):
+    go_to(page, 0, "gtFine")
+    page.key(" ")
+    page.wait("!viewer.playing")
+    assert shown(page) == FRAMES[-1]
+
+
+def test_errors_view(page, screenshots):
+    go_to(page, 0, "errors", alpha=1.0)
+    truth, prediction = golden(FRAMES[0], "labelIds"), predicted(FRAMES[0])
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+    ignored = np.array([id2label[i].ignoreInEval for i in range(34)])[truth]
+    wrong = ~ignored & (truth != prediction)
+    for mask, expected in ((wrong, (255, 0, 0)), (ignored, (128, 128, 128)), (~ignored & ~wrong, None)):
+        x, y = inner_point(mask)
+        assert page.pixel("#canvas", x, y)[:3] == (expected or tuple(image[y, x, :3])), (x, y)
+    scores = page.text("#scores")
+    assert "mIoU" in scores and "AP" in scores and "PQ" in scores
+    go_to(page, 0, "errors", alpha=0.6)
+    page.screenshot(os.path.join(screenshots, "errors.png"))
+
+
+@pytest.mark.parametrize("layer", ["instances", "pred", "pred-instances", "pred-panoptic", "gtCoarse"])
+def test_other_overlays(page, screenshots, layer):
+    go_to(page, 0, layer, alpha=0.7)
+    assert page.js("return viewer.shown.overlay && viewer.shown.overlay.kind") == "raster"
+    assert not page.js("return viewer.shown.layerError")
+    if layer == "pred":
+        # the prediction's label colours
+        prediction = predicted(FRAMES[0])
+        page.js("setAlpha(1)")
+        for x, y in inner_points(prediction):
+            assert page.pixel("#canvas", x, y)[:3] == tuple(id2label[prediction[y, x]].color)
+        page.js("setAlpha(0.7)")
+    page.hover("#canvas", 500, 330)
+    page.screenshot(os.path.join(screenshots, f"{layer}.png"))
+
+
+def test_disparity_and_citypersons(page, screenshots):
+    go_to(page, 0, "disparity", alpha=1.0)
+    level = int(disparity_map()[600, 1000]) >> 7
+    assert page.pixel("#canvas", 1000, 600)[:3] == tuple(DISPARITY_COLORS[min(max(level - 3, 0), 97)])
+    page.screenshot(os.path.join(screenshots, "disparity.png"))
+    go_to(page, 0, "citypersons", alpha=1.0)
+    (label, (x, y, w, h), _), color = PERSONS[0], (220, 20, 60)
+    assert page.pixel("#canvas", x, y + h // 2)[:3] == color  # the box's left edge
+    scale = page.js("return document.getElementById('canvas').getBoundingClientRect().width") / 2048
+    page.hover("#canvas", (x + w / 2) * scale, (y + h * 0.75) * scale)
+    page.wait("!document.getElementById('tip').hidden")
+    assert page.text("#tip") == label
+    page.screenshot(os.path.join(screenshots, "citypersons.png"))
+
+
+def test_zoom_lens_and_help(page, screenshots):
+    go_to(page, 0, "gtFine", alpha=0.5)
+    page.key("z")
+    page.hover("#canvas", 400, 300)
+    page.wait("!document.getElementById('lens').hidden")
+    x, y = page.js("return [viewer.mouse.x, viewer.mouse.y]")
+    centre = page.pixel("#lens", 150, 150)
+    assert np.abs(np.array(centre[:3]) - page.pixel("#canvas", x, y)[:3]).max() <= 2
+    page.screenshot(os.path.join(screenshots, "zoom.png"))
+    page.key("z")
+    assert page.js("return document.getElementById('lens').hidden")
+    page.key("h")
+    assert page.js("return !document.getElementById('help').hidden")
+    page.key("Escape")
+    assert page.js("return document.getElementById('help').hidden")
+
+
+def test_sort_by_score_worst_first(page):
+    page.js("const order = document.getElementById('order'); order.value = 'mIoU'; order.onchange();")
+    page.wait("viewer.list.length && document.getElementById('order').value === 'mIoU' && "
+              "!document.getElementById('status').textContent.startsWith('computing')")
+    scores = page.js("return fetch('/api/scores').then(r => r.json())")
+    order = page.js("return viewer.list.map(f => f.key)")
+    assert [scores[k]["mIoU"] for k in order] == sorted(scores[k]["mIoU"] for k in order)
+    page.js("const order = document.getElementById('order'); order.value = 'name'; order.onchange();")
+    page.wait("viewer.list[0].id === arguments[0]".replace("arguments[0]", repr(FRAMES[0])))
+    assert page.js("return window.__errors") == []
