@@ -72,8 +72,8 @@ class Page:
 
     def pixel(self, selector, x, y):
         """The (r, g, b, a) of canvas ``selector`` at canvas pixel (x, y)."""
-        return tuple(self.js("const c = document.querySelector(arguments[0]);"
-                             "return Array.from(c.getContext('2d').getImageData(arguments[1], arguments[2], 1, 1).data);",
+        return tuple(self.js("const context = document.querySelector(arguments[0]).getContext('2d');"
+                             "return Array.from(context.getImageData(arguments[1], arguments[2], 1, 1).data);",
                              selector, x, y))
 
     def key(self, key):

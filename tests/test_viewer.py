@@ -45,7 +45,8 @@ def test_label_layer_colours_are_the_originals_color_png(viewer, source, index):
     expected = golden(FRAMES[index], "color")[..., :3]
     assert (colors[ids][..., :3] == expected).all()
     label_ids, instance_ids = golden(FRAMES[index], "labelIds"), golden(FRAMES[index], "instanceIds")
-    for y, x in [(5, 5), (500, 1000), (900, 300), (300, 1800)] + [tuple(p) for p in np.argwhere(instance_ids > 1000)[::5000]]:
+    things = [tuple(p) for p in np.argwhere(instance_ids > 1000)[::5000]]
+    for y, x in [(5, 5), (500, 1000), (900, 300), (300, 1800)] + things:
         name, shown = id2label[label_ids[y, x]].name, names[ids[y, x]]
         if source == "png":
             assert shown == name
@@ -124,10 +125,11 @@ def test_citypersons_boxes(viewer):
 def _mean_iou(prediction, truth):
     """Plain per-image class IoU over evaluated classes present in truth or prediction."""
     scores = []
+    evaluated_ids = [label.id for label in id2label.values() if not label.ignoreInEval and label.id >= 0]
+    evaluated = np.isin(truth, evaluated_ids)
     for label in id2label.values():
-        if label.ignoreInEval or label.id < 0:
+        if label.id not in evaluated_ids:
             continue
-        evaluated = np.isin(truth, [l.id for l in id2label.values() if not l.ignoreInEval and l.id >= 0])
         tp = ((prediction == label.id) & (truth == label.id)).sum()
         fp = ((prediction == label.id) & (truth != label.id) & evaluated).sum()
         fn = ((prediction != label.id) & (truth == label.id)).sum()

@@ -13,7 +13,8 @@ from browser import Page
 from cityscapesscripts.helpers.labels import id2label
 from cityscapesscripts.web import server
 from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, make_router
-from viewer_data import CITY, FRAMES, PERSONS, disparity_map, golden, inner_point, inner_points, make_dataset, predicted, read
+from viewer_data import (CITY, FRAMES, PERSONS, disparity_map, golden, inner_point, inner_points, make_dataset,
+                         predicted, read)
 
 
 @pytest.fixture(scope="module")
