@@ -461,21 +461,23 @@ class Viewer:
         truth = frame.ground_truth()
         if "pred" in sources and ("labelIds" in truth.paths or "polygons" in truth.paths):
             accumulator = SemanticAccumulator(self.label_set, instance_scores=False, train_ids=self.train_ids)
-            accumulator.add(png.read_label_map(sources["pred"]), truth.semantic(), name=sources["pred"])
+            accumulator.add(prediction=png.read_label_map(sources["pred"]), ground_truth=truth.semantic(),
+                            name=sources["pred"])
             scores["mIoU"] = accumulator.result()["averageScoreClasses"]
         if "pred-instances" in sources and ("instanceIds" in truth.paths or "polygons" in truth.paths):
             predictions = self.predictions.instances(frame.id)
             accumulator = instance_ap.InstanceAccumulator(self.label_set)
-            accumulator.add(truth.instance_ids(), [instance_ap.read_mask(p.mask) != 0 for p in predictions],
-                            [p.label_id for p in predictions], [p.confidence for p in predictions], name=frame.id)
+            accumulator.add(masks=[instance_ap.read_mask(p.mask) != 0 for p in predictions],
+                            labels=[p.label_id for p in predictions], scores=[p.confidence for p in predictions],
+                            ground_truth=truth.instance_ids(), name=frame.id)
             scores["AP"] = accumulator.result()["averages"]["allAp"]
         if "pred-panoptic" in sources:
             ground_truth = self._panoptic_ground_truth(frame.split).get(frame.id)
             if ground_truth:
                 path, segments, categories = self.predictions.panoptic[frame.id]
                 accumulator = PanopticAccumulator(ground_truth[2])
-                accumulator.add(png.read_rgb(ground_truth[0]), ground_truth[1], png.read_rgb(path), segments,
-                                name=frame.id)
+                accumulator.add(pred_ids=png.read_rgb(path), pred_segments=segments,
+                                gt_ids=png.read_rgb(ground_truth[0]), gt_segments=ground_truth[1], name=frame.id)
                 scores["PQ"] = accumulator.result()["All"]["pq"]
         scores = {k: (None if v is None or math.isnan(v) else float(v)) for k, v in scores.items()}
         with self._lock:
