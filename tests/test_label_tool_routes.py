@@ -23,9 +23,12 @@ def root(tmp_path):
     return root
 
 
-def call(router, method, path, body=None):
+HEADERS = {"Content-Type": "application/json", "Host": "127.0.0.1:8050"}
+
+
+def call(router, method, path, body=None, headers=HEADERS):
     data = b"" if body is None else json.dumps(body).encode()
-    response = router.dispatch(server.Request(method, path, {}, {}, data))
+    response = router.dispatch(server.Request(method, path, {}, headers, data))
     if response.content_type == "application/json":
         return response.status, json.loads(response.body)
     return response.status, response.body
@@ -110,3 +113,23 @@ def test_the_command_names_a_missing_dataset(tmp_path, capsys, monkeypatch):
     assert "nowhere" in capsys.readouterr().err
     assert cityscapesLabelTool.main(["--no-browser"]) == 1
     assert "CITYSCAPES_DATASET" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Content-Type": "text/plain", "Host": "127.0.0.1:8050"}, 415),       # a form or a no-cors fetch
+    ({"Host": "127.0.0.1:8050"}, 415),
+    (dict(HEADERS, Origin="http://evil.example"), 403),
+    (dict(HEADERS, Origin="http://127.0.0.1:9999"), 403),
+])
+def test_writes_from_other_sites_are_refused(root, headers, status):
+    router = labeltool.make_router(root)
+    before = (root / FRAME).read_bytes()
+    loaded = call(router, "GET", "/api/annotation/" + FRAME)[1]["annotation"]
+    loaded["objects"][0]["deleted"] = 1
+    for route in ("save", "draft", "discard-draft"):
+        body = {"version": loaded["version"], "objects": loaded["objects"], "draft": loaded}
+        assert call(router, "POST", f"/api/{route}/" + FRAME, body, headers)[0] == status
+    assert (root / FRAME).read_bytes() == before
+    assert editing.load_draft(root / FRAME) is None
+    same_site = dict(HEADERS, Origin="http://127.0.0.1:8050")
+    assert call(router, "POST", "/api/draft/" + FRAME, {"draft": loaded}, same_site)[0] == 200

@@ -18,6 +18,7 @@ Routes (``<rel>``: a path below the dataset root)::
     POST /api/preview/<rel>          {objects} -> the label ids image (PNG) the preparation draws
 """
 import os
+import urllib.parse
 
 from ..annotation import editing
 from ..cli import report
@@ -54,6 +55,22 @@ def label_choices(label_set):
     return sorted(choices, key=lambda c: c["name"])
 
 
+def refuse_cross_site(request):
+    """Writes come only from the tool's own page.
+
+    A page of another site can send the browser to this server (the host check
+    of :mod:`.server` does not see it: the Host is ours), but only as a
+    "simple" request: its body cannot be typed ``application/json`` without
+    the server's consent, and the browser names the foreign ``Origin``.
+    """
+    content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip()
+    if content_type != "application/json":
+        raise server.HttpError(415, "expected a JSON body (Content-Type: application/json)")
+    origin = request.headers.get("Origin")
+    if origin is not None and urllib.parse.urlsplit(origin).netloc != request.headers.get("Host"):
+        raise server.HttpError(403, f"requests from {origin} are not accepted")
+
+
 def make_router(root, label_set=None):
     """The label tool's routes for the dataset at ``root``."""
     root = os.path.realpath(root)
@@ -67,6 +84,7 @@ def make_router(root, label_set=None):
         return path
 
     def body_of(request, *keys):
+        refuse_cross_site(request)
         data = request.json()
         if not isinstance(data, dict) or any(k not in data for k in keys):
             raise server.HttpError(400, f"expected a JSON object with {', '.join(keys)}")
@@ -121,6 +139,7 @@ def make_router(root, label_set=None):
 
     @router.post("/api/discard-draft/<path:rel>")
     def discard_draft(request):
+        refuse_cross_site(request)
         editing.discard_draft(polygon_file(request))
         return server.json_response({"discarded": True})
 
