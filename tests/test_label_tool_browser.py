@@ -84,13 +84,22 @@ class LabelToolPage(Page):
     def state(self, expression):
         return self.js(f"return labelTool.state.{expression}")
 
+    def objects(self):
+        """The objects as they would be saved (without the page's own ``uid``)."""
+        return self.js("return labelTool.state.objects.map(({uid, ...o}) => o);")
+
     def selected(self):
-        return self.js("const s = labelTool.state; return s.selected < 0 ? null : s.objects[s.selected];")
+        index = self.state("selected")
+        return None if index < 0 else self.objects()[index]
 
     def save(self):
         self.press("s")
         self.wait("!labelTool.state.busy && (!labelTool.isDirty() "
                   "|| !document.getElementById('ask').classList.contains('hidden'))")
+
+
+def without_uid(objects):
+    return [{k: v for k, v in o.items() if k != "uid"} for o in objects]
 
 
 def even_odd_inside(polygon, x, y):
@@ -156,11 +165,11 @@ def test_scripted_edits_then_save_prepare_to_the_expected_label_image(tool, data
     assert tool.selected()["polygon"] == person
     assert tool.state("objects.length") == n + 2 and tool.state("selected") == n + 1
     tool.press(Keys.ARROW_DOWN)
-    assert [o["label"] for o in tool.state("objects")[n:]] == ["person", "truck"]
+    assert [o["label"] for o in tool.objects()[n:]] == ["person", "truck"]
     tool.press(Keys.ARROW_UP)
-    assert [o["label"] for o in tool.state("objects")[n:]] == ["truck", "person"]
+    assert [o["label"] for o in tool.objects()[n:]] == ["truck", "person"]
     tool.press(Keys.ARROW_DOWN)
-    assert [o["label"] for o in tool.state("objects")[n:]] == ["person", "truck"]
+    assert [o["label"] for o in tool.objects()[n:]] == ["person", "truck"]
     assert tool.state("selected") == n
 
     # click selects the topmost object; clicking again goes down through the objects there
@@ -218,11 +227,37 @@ def test_scripted_edits_then_save_prepare_to_the_expected_label_image(tool, data
     assert (ids[untouched] == golden[untouched]).all()
 
 
+def test_edits_saved_can_still_be_undone_and_saved_again(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    path = dataset / FRAME
+    original = json.loads(path.read_text())
+    tool.draw([(200, 170), (260, 170), (260, 210)], "car")
+    tool.press("m")
+    tool.pick_label("truck")
+    tool.save()
+    saved = json.loads(path.read_text())["objects"]
+    assert [o["label"] for o in saved[-1:]] == ["truck"] and len(saved) == len(original["objects"]) + 1
+    assert tool.objects()[-1]["source"] == len(saved) - 1 and not tool.js("return labelTool.isDirty()")
+
+    tool.press("u")                                    # the relabel, made before the save
+    assert tool.selected()["label"] == "car" and tool.js("return labelTool.isDirty()")
+    tool.save()
+    assert json.loads(path.read_text())["objects"][-1]["label"] == "car"
+    tool.press("u")                                    # the drawing: the object is gone again
+    tool.save()
+    assert json.loads(path.read_text()) == original | {"objects": original["objects"] + [
+        dict(saved[-1], label="car", deleted=1)]}
+    tool.press(Keys.SHIFT, "U")
+    tool.press(Keys.SHIFT, "U")
+    tool.save()
+    assert json.loads(path.read_text())["objects"][-1] == dict(saved[-1], deleted=0)
+
+
 def test_a_save_over_a_file_changed_since_opening_is_refused_and_loses_nothing(tool, dataset):
     path = dataset / FRAME
     tool.click_at(120, 200)
     tool.press("d")                                   # our edit: delete an object
-    edited = tool.state("objects")
+    edited = tool.objects()
     theirs = editing.load_annotation(path)            # someone else saves meanwhile
     theirs["objects"][0]["label"] = "terrain"
     editing.save_annotation(path, theirs["objects"], theirs["version"])
@@ -234,8 +269,8 @@ def test_a_save_over_a_file_changed_since_opening_is_refused_and_loses_nothing(t
     draft = editing.draft_path(str(path))
     assert draft in message
     assert path.read_text() == saved_by_them
-    assert tool.js("return labelTool.isDirty()") and tool.state("objects") == edited
-    assert json.load(open(draft))["draft"]["objects"] == edited
+    assert tool.js("return labelTool.isDirty()") and tool.objects() == edited
+    assert without_uid(json.load(open(draft))["draft"]["objects"]) == edited
 
 
 @pytest.fixture
@@ -251,14 +286,14 @@ def test_a_save_into_a_read_only_folder_is_refused_and_loses_nothing(tool, datas
     tool.click_at(120, 200)
     tool.press("m")
     tool.pick_label("terrain")
-    edited = tool.state("objects")
+    edited = tool.objects()
     tool.save()
     message = tool.text("#ask-text")
     assert FRAME in message and "read-only" in message and editing.draft_path(str(path)) in message
     assert path.read_text() == before
     assert sorted(os.listdir(read_only)) == sorted(os.listdir(os.path.join(GOLDEN, "small", "gtFine", "val", "lindau")))
-    assert tool.state("objects") == edited
-    assert editing.load_draft(str(path))["objects"] == edited
+    assert tool.objects() == edited
+    assert without_uid(editing.load_draft(str(path))["objects"]) == edited
 
 
 def test_leaving_unsaved_changes_asks_and_the_draft_comes_back(tool, dataset):
@@ -267,17 +302,17 @@ def test_leaving_unsaved_changes_asks_and_the_draft_comes_back(tool, dataset):
     before = path.read_text()
     tool.click_at(120, 200)
     tool.press("d")
-    edited = tool.state("objects")
+    edited = tool.objects()
     tool.press(Keys.ARROW_RIGHT)                       # next image: asked first
     tool.wait("!document.getElementById('ask').classList.contains('hidden')")
     assert "unsaved changes" in tool.text("#ask-text")
     tool.click("#ask-buttons button[data-answer=stay]")
-    assert tool.state("path") == FRAME and tool.state("objects") == edited
+    assert tool.state("path") == FRAME and tool.objects() == edited
 
     deadline = time.monotonic() + 5                    # the draft is kept within a second of the edit
     while not os.path.exists(editing.draft_path(str(path))) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert editing.load_draft(str(path))["objects"] == edited
+    assert without_uid(editing.load_draft(str(path))["objects"]) == edited
     assert path.read_text() == before                  # never over the file
 
     url = tool.driver.current_url
@@ -289,7 +324,7 @@ def test_leaving_unsaved_changes_asks_and_the_draft_comes_back(tool, dataset):
         assert "never saved" in again.text("#ask-text")
         again.click("#ask-buttons button[data-answer=restore]")
         again.wait("labelTool.isDirty()")
-        assert again.state("objects") == edited
+        assert again.objects() == edited
         again.press("u")                               # restoring is an edit like the others
         assert not again.js("return labelTool.isDirty()")
     finally:

@@ -75,6 +75,10 @@
   }
 
   // ---- edits and history ----------------------------------------------------------------------
+  // Objects carry a `uid` in the page only (the server ignores it): it follows an object through
+  // saves, so the undo history can be renumbered to the file as saved.
+  let nextUid = 1;
+  const withUids = (objects) => objects.map((o) => ({ ...o, uid: nextUid++ }));
   const snapshot = () => JSON.stringify(state.objects);
   const isDirty = () => snapshot() !== state.savedJson;
 
@@ -163,7 +167,7 @@
     }
     state.lastLabel = label;
     edit(`new ${label}`, () => {
-      state.objects.push({ label, polygon: points, deleted: 0 });
+      state.objects.push({ label, polygon: points, deleted: 0, uid: nextUid++ });
       state.selected = state.objects.length - 1;
     });
   }
@@ -483,9 +487,10 @@
     if (state.drawing) { status("finish or cancel the polygon being drawn first", true); return false; }
     if (!isDirty()) { status("nothing to save"); return true; }
     state.busy = true;
+    const sent = JSON.parse(snapshot());
     let result;
     try {
-      result = await api(fileUrl("save", state.path), { version: state.version, objects: state.objects });
+      result = await api(fileUrl("save", state.path), { version: state.version, objects: sent });
     } catch (error) {
       state.busy = false;
       status(`not saved: ${error.message}`, true);
@@ -494,9 +499,38 @@
     }
     state.busy = false;
     clearTimeout(draftTimer);
-    show(result.annotation, state.selected);
+    adoptSaved(result.annotation, sent);
     status(`saved ${state.path}`);
     return true;
+  }
+
+  // After a save: the file as saved becomes the clean state (new objects now have a place in it),
+  // and the undo history is renumbered to it, so every edit can still be undone.  A step from before
+  // an object was drawn gets that object as deleted (`absent`): the file keeps every object it has.
+  function adoptSaved(annotation, sent) {
+    const kept = sent.filter((o) => !(o.source === undefined && o.deleted));  // new and deleted: not written
+    const saved = new Map(kept.map((o, k) => [o.uid, annotation.objects[k]]));
+    const renumber = (objects) => {
+      const out = objects.map((o) => {
+        const s = saved.get(o.uid);
+        if (!s) return o;
+        return o.absent ? { ...s, uid: o.uid, deleted: 1, absent: true } : { ...o, source: s.source, id: s.id };
+      });
+      const present = new Set(objects.map((o) => o.uid));
+      kept.forEach((o, k) => {
+        if (!present.has(o.uid)) out.splice(Math.min(k, out.length), 0, { ...annotation.objects[k], uid: o.uid, deleted: 1, absent: true });
+      });
+      return out;
+    };
+    const editedMeanwhile = snapshot() !== JSON.stringify(sent);
+    const selectedUid = state.selected >= 0 ? state.objects[state.selected].uid : null;
+    state.version = annotation.version;
+    const clean = kept.map((o, k) => ({ ...annotation.objects[k], uid: o.uid }));
+    state.savedJson = JSON.stringify(clean);
+    state.objects = editedMeanwhile ? renumber(state.objects) : clean;
+    for (const step of [...state.undo, ...state.redo]) step.objects = JSON.stringify(renumber(JSON.parse(step.objects)));
+    state.selected = state.objects.findIndex((o) => o.uid === selectedUid);
+    changed();
   }
 
   // Before leaving an image with unsaved changes: save, discard or stay.
@@ -519,16 +553,16 @@
   });
 
   // ---- loading --------------------------------------------------------------------------------
-  function show(annotation, selected = -1) {
+  function show(annotation) {
     state.version = annotation.version;
     state.width = annotation.imgWidth;
     state.height = annotation.imgHeight;
-    state.objects = annotation.objects;
+    state.objects = withUids(annotation.objects);
     state.savedJson = snapshot();
     state.undo = [];
     state.redo = [];
     state.drawing = null;
-    state.selected = selected < state.objects.length ? selected : -1;
+    state.selected = -1;
     changed();
   }
 
@@ -577,7 +611,7 @@
     const answer = await ask("Unsaved edits found", "Edits of this image that were never saved were kept as a draft. Restore them?",
       [["Discard", "discard"], ["Restore", "restore"]]);
     if (answer === "restore") {
-      edit("restored the draft", () => { state.objects = draft.objects; });
+      edit("restored the draft", () => { state.objects = withUids(draft.objects); });
     } else {
       await api(fileUrl("discard-draft", state.path), {}).catch(() => {});
     }
