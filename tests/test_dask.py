@@ -116,6 +116,16 @@ def test_coco_conversion_on_the_cluster_equals_the_local_run(cluster, tmp_path):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
 
 
+def test_3d_evaluation_on_the_cluster_equals_the_local_run(cluster, tmp_path):
+    from cityscapesscripts.evaluation import evalObjectDetection3d
+    box3d = os.path.join(GOLDEN, "box3d")
+    for name, extra in (("dask", ["--scheduler", cluster.scheduler_address]), ("local", ["-j", "2"])):
+        assert evalObjectDetection3d.main(["-gt", os.path.join(box3d, "gtBbox3d", "val"), "-pred",
+                                           os.path.join(box3d, "results", "predBbox3d"), "--results-folder",
+                                           str(tmp_path / name), "--noplot", "-q"] + extra) == 0
+    assert _json(tmp_path / "dask" / "results.json") == _json(tmp_path / "local" / "results.json")
+
+
 def test_a_bad_file_gives_the_same_error_list_as_locally(cluster, tmp_path, capsys):
     predictions = tmp_path / "pred"
     shutil.copytree(os.path.join(SMALL, "results", "semantic"), predictions)

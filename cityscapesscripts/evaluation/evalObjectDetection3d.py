@@ -261,6 +261,7 @@ def _parser():
                    help="clip recomputed 2D boxes to each file's imgWidth x imgHeight, not 2048 x 1024")
     p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no eval.log and only warnings on the console")
+    cli.add_scheduler_option(p)
     return p
 
 
