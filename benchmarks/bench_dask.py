@@ -104,7 +104,7 @@ def main(argv=None):
 
     n = len(gts)
     med = {k: _median(v) for k, v in timings.items()}
-    print(f"## Dask executor and the sweep ({n} frames, 2048x1024, typical density; {jobs} cores; "
+    print(f"## Dask executor and the sweep ({n} frames, 2048x1024, the sample generator's default density; {jobs} cores; "
           f"median of {opts.runs} interleaved runs)\n")
     print("| run | wall | CPU s / frame |")
     print("| --- | --- | --- |")
