@@ -10,6 +10,7 @@ import threading
 from . import parallel
 from .errors import BatchError, CityscapesError, LayoutError
 from .helpers.labelset import CITYSCAPES, LabelSet
+from .io import limits
 
 
 def add_batch_options(parser, labels=True):
@@ -25,6 +26,7 @@ def add_batch_options(parser, labels=True):
                         help="keep images that already exist")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_scheduler_option(parser)
+    add_max_pixels_option(parser)
 
 
 class _UseScheduler(argparse.Action):
@@ -41,6 +43,18 @@ def add_scheduler_option(parser):
     parser.add_argument("--scheduler", metavar="ADDRESS", action=_UseScheduler,
                         help="Dask scheduler to run on (tcp://host:8786), or 'local' for a LocalCluster "
                              "of -j workers; needs pip install 'cityscapesscripts[dask]'")
+
+
+def add_max_pixels_option(parser):
+    """``--max-pixels N``: the largest image (width x height) read or drawn."""
+    parser.add_argument("--max-pixels", type=int, metavar="N",
+                        help=f"refuse images larger than N pixels before allocating them (default "
+                             f"{limits.DEFAULT_MAX_PIXELS}, or ${limits.VARIABLE})")
+
+
+def apply_max_pixels_option(opts):
+    if opts.max_pixels is not None:
+        limits.set_max_pixels(opts.max_pixels)
 
 
 def label_set_of(opts):
@@ -120,6 +134,7 @@ def add_evaluation_options(parser, modality, pred_help):
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     add_scheduler_option(parser)
+    add_max_pixels_option(parser)
 
 
 def prediction_folders(opts):
@@ -136,6 +151,7 @@ def prediction_folders(opts):
 def apply_evaluation_options(opts, args, modality):
     """Set an evaluator's ``args`` from those options; returns the ground-truth files, sorted."""
     from .io import layout
+    apply_max_pixels_option(opts)
     if opts.gt:
         args.groundTruthSearch = os.path.join(opts.gt, "**", f"*_gtFine_{modality}.png")
     elif opts.split:

@@ -84,7 +84,7 @@ class ItemError:
     """The failure of one item: ``item`` (its name, usually its input file) and ``reason``.
 
     ``exception`` is the original exception when it survives pickling, so a
-    caller with a single failure can raise exactly what a serial run raises.
+    caller with a single failure can raise what a serial run raises.
     """
     item: str
     reason: str
@@ -110,7 +110,7 @@ def describe(error, name=None):
         return error.reason if error.path in (None, name) else str(error)
     if isinstance(error, OSError) and error.strerror:
         where = error.filename if error.filename not in (None, name) else None
-        return f"{error.strerror}: {where}" if where else error.strerror
+        return f"{where}: {error.strerror}" if where else error.strerror
     if isinstance(error, MemoryError):
         return "out of memory" + (f" ({error})" if str(error) else "")
     if isinstance(error, RecursionError):
@@ -380,8 +380,8 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, cl
 
 
 def failures_error(failures):
-    """The exception for a batch's failures: the item's own error when there is one, else a :class:`BatchError`."""
-    if len(failures) == 1 and failures[0].exception is not None:
+    """The exception for a batch's failures: a single item's own :class:`CityscapesError`, else a :class:`BatchError`."""
+    if len(failures) == 1 and isinstance(failures[0].exception, CityscapesError):
         return failures[0].exception
     return BatchError([str(f) for f in failures])
 
@@ -389,8 +389,9 @@ def failures_error(failures):
 def collect(func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
     """``[func(item) for item in items]`` through :func:`map_items`, after the whole batch ran.
 
-    Raises when any item failed: its own exception for a single failure,
-    a :class:`BatchError` listing every failure otherwise.
+    Raises when any item failed: a single failure's own error when it is a
+    :class:`CityscapesError` (as a serial run raises), else a
+    :class:`BatchError` listing every failure.
     """
     results, failures = [], []
     for result in map_items(func, items, jobs, desc, progress, name, client):

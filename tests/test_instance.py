@@ -150,7 +150,7 @@ def write_txt(folder, lines):
     ("m.png 26", "line 1: expected 'relPath labelID confidence', got 2 field"),
     ("m.png 99 0.5", "line 1: label id 99 is not a Cityscapes label"),
     ("missing.png 26 0.5", "line 1: mask .*missing.png does not exist"),
-    ("../outside.png 26 0.5", "line 1: mask .* points outside the prediction folder"),
+    ("../outside.png 26 0.5", "line 1: mask ../outside.png points outside .*pred \\(to .*outside.png\\)"),
     ("m.png car 0.5", "line 1: label id and confidence must be numbers"),
 ])
 def test_bad_prediction_lines(tmp_path, line, message):

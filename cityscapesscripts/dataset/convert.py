@@ -18,6 +18,7 @@ import numpy as np
 from .. import cli, parallel
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import png
+from ..io.files import remove_stale_temporaries
 from . import cityscapes, coco, voc
 
 
@@ -171,6 +172,7 @@ def main(argv=None):
     cli.add_scheduler_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
+    remove_stale_temporaries(folder for folder, _, _ in os.walk(opts.output))  # a killed run's
     split = None if opts.split == "all" else opts.split
     label_set = LabelSet.load(opts.labels) if opts.labels else None
     missing = []

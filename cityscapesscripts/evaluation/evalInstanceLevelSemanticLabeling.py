@@ -11,7 +11,8 @@ Differences from the original, on purpose:
   or ``--matches FILE``;
 * the ground-truth cache (``args.gtInstancesFile``, by default in the user
   cache folder, never in the package) is keyed on the ground-truth files'
-  paths, sizes and modification times, and rebuilt when they change;
+  paths and bytes, and rebuilt when they change; a cache folder that cannot
+  be written disables the cache with a warning;
 * a class whose unmatched predictions all lie in ignored regions gets AP 0
   instead of an ``IndexError`` (upstream issue #89);
 * bad prediction files raise an error naming the txt file and line;
@@ -22,7 +23,6 @@ Differences from the original, on purpose:
 import argparse
 import fnmatch  # noqa: F401  (the original module's namespace)
 import functools
-import hashlib
 import json
 import os
 import sys
@@ -38,7 +38,7 @@ from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original m
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
 from cityscapesscripts.helpers.labels import id2label
 from cityscapesscripts.helpers.labelset import CITYSCAPES
-from cityscapesscripts.io import layout, png
+from cityscapesscripts.io import files, layout, png
 from cityscapesscripts.io.jsonfile import read_json
 
 class CArgs:
@@ -103,6 +103,8 @@ def read_prediction_list(path, root=None):
             lines = f.read().splitlines()
     except OSError as e:
         raise PredictionError(f"cannot read prediction list: {e.strerror}", path) from None
+    except UnicodeDecodeError as e:
+        raise PredictionError(f"not UTF-8 text: byte {e.object[e.start]:#04x} at offset {e.start}", path) from None
     found = {}
     for number, line in enumerate(lines, 1):
         fields = line.split()
@@ -112,11 +114,7 @@ def read_prediction_list(path, root=None):
         if len(fields) != 3:
             raise PredictionError(f"expected 'relPath labelID confidence', got {len(fields)} field(s): {line!r}",
                                   where)
-        if os.path.isabs(fields[0]):
-            raise PredictionError(f"mask path {fields[0]} must be relative to the txt file", where)
-        mask = os.path.abspath(os.path.join(folder, fields[0]))
-        if os.path.commonpath([mask, root]) != root:
-            raise PredictionError(f"mask {mask} points outside the prediction folder {root}", where)
+        mask = files.resolve_inside(folder, fields[0], PredictionError, where, "mask", root)
         try:
             label_id, confidence = int(float(fields[1])), float(fields[2])
         except ValueError:
@@ -139,14 +137,6 @@ def readGTImage(gtImageFileName, args):
     return png.open_image(gtImageFileName)
 
 
-def _fingerprint(files):
-    h = hashlib.sha1()
-    for path in files:
-        st = os.stat(path)
-        h.update(f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
 _FINGERPRINT_KEY = "__groundTruthFingerprint__"
 
 
@@ -157,21 +147,28 @@ def _load_cache(groundTruthList, args):
     try:
         with open(path) as f:
             cached = json.load(f)
-    except (OSError, ValueError):
+        # keyed on the files' bytes: changed ground truth is re-read even with the same size and time
+        if not isinstance(cached, dict) or cached.pop(_FINGERPRINT_KEY, None) != files.content_digest(groundTruthList):
+            return None  # made from other or changed ground truth (or by the original): rebuild
+    except (OSError, ValueError, RecursionError):  # unreadable cache or ground truth: go without the cache
         return None
-    if cached.pop(_FINGERPRINT_KEY, None) != _fingerprint(groundTruthList):
-        return None  # made from other or changed ground truth (or by the original): rebuild
     return cached
 
 
 def _save_cache(gtInstances, groundTruthList, args):
+    """Write the cache; a folder that cannot be written disables it with a warning, not an error."""
     path = getattr(args, "gtInstancesFile", None)
     if not path:
         return
-    ensurePath(os.path.dirname(os.path.abspath(path)))
-    data = dict(gtInstances)
-    data[_FINGERPRINT_KEY] = _fingerprint(groundTruthList)
-    png.write_atomic(path, json.dumps(data).encode())
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        ensurePath(folder)
+        files.remove_stale_temporaries([folder])
+        data = dict(gtInstances)
+        data[_FINGERPRINT_KEY] = files.content_digest(groundTruthList)
+        png.write_atomic(path, json.dumps(data).encode())
+    except OSError as e:
+        print(f"WARNING: ground-truth cache disabled, cannot write {path}: {e.strerror or e}", file=sys.stderr)
 
 
 def getGtInstances(groundTruthList, args):

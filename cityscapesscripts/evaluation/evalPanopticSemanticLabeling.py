@@ -23,9 +23,10 @@ from cityscapesscripts import cli, parallel
 from cityscapesscripts.errors import LayoutError, PredictionError
 from cityscapesscripts.evaluation.panoptic import (OFFSET, VOID, PQStat, PQStatCat,  # noqa: F401  (original names)
                                                    average_pq, image_pq_stat)
+from cityscapesscripts.evaluation.panoptic import check_panoptic_json, check_same_size
 from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labels import labels as csLabels  # noqa: F401  (the original module's namespace)
-from cityscapesscripts.io import png
+from cityscapesscripts.io import files, limits, png
 from cityscapesscripts.io.jsonfile import read_json
 
 
@@ -52,8 +53,11 @@ def rgb2id(color):
 
 def _image_task(pair, gt_folder, pred_folder, categories):
     gt_ann, pred_ann = pair
-    gt_path = os.path.join(gt_folder, gt_ann["file_name"])
-    pred_path = os.path.join(pred_folder, pred_ann["file_name"])
+    where = f"image {gt_ann['image_id']}"
+    gt_path = files.resolve_inside(gt_folder, gt_ann["file_name"], LayoutError, where, "ground-truth file_name")
+    pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name")
+    # sizes from the headers first: a huge or wrong-sized prediction fails before it is decoded
+    check_same_size(limits.header_size(gt_path), limits.header_size(pred_path), gt_ann["image_id"], pred_path)
     return image_pq_stat(png.read_rgb(gt_path), gt_ann["segments_info"], png.read_rgb(pred_path),
                          pred_ann["segments_info"], categories, gt_ann["image_id"], pred_path)
 
@@ -70,7 +74,8 @@ def pq_compute_single_core(proc_id, annotation_set, gt_folder, pred_folder, cate
 def pq_compute_multi_core(matched_annotations_list, gt_folder, pred_folder, categories, jobs=None, progress=None):
     """The same over a bounded process pool (``jobs`` workers, default all cores)."""
     task = functools.partial(_image_task, gt_folder=gt_folder, pred_folder=pred_folder, categories=categories)
-    return parallel.merge_into(PQStat(), task, list(matched_annotations_list), jobs, "panoptic", progress)
+    return parallel.merge_into(PQStat(), task, list(matched_annotations_list), jobs, "panoptic", progress,
+                               name=lambda pair: os.path.join(pred_folder, str(pair[1].get("file_name"))))
 
 
 def print_results(results, categories):
@@ -90,6 +95,8 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     start = time.time()
     gt_json = read_json(gt_json_file, LayoutError)
     pred_json = read_json(pred_json_file, PredictionError)
+    check_panoptic_json(gt_json, gt_json_file, LayoutError, ground_truth=True)
+    check_panoptic_json(pred_json, pred_json_file, PredictionError)
     categories = {el["id"]: el for el in gt_json["categories"]}
     say = (lambda *a: None) if quiet else print
     say("Evaluation panoptic segmentation metrics:")
@@ -137,7 +144,9 @@ def main(argv=None):
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     cli.add_scheduler_option(parser)
     parser.add_argument("--quiet", action="store_true", help="print only the summary table")
+    cli.add_max_pixels_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    cli.apply_max_pixels_option(opts)
     for path, what in ((opts.gtJsonFile, "ground truth"), (opts.predictionJsonFile, "prediction")):
         if not os.path.isfile(path):
             raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)

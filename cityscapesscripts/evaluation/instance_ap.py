@@ -22,7 +22,7 @@ import numpy as np
 from .. import kernels
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
-from ..io import png, rle
+from ..io import limits, png, rle
 from .accumulator import Accumulator, disjoint_update
 
 OVERLAPS = np.arange(0.5, 1.0, 0.05)
@@ -125,21 +125,23 @@ def _histogram(pred, ids, hist, image_name):
         pixels = int(flat.size)
     else:
         if isinstance(mask, (str, os.PathLike)):
-            try:
+            try:  # the size from the header first: a huge or wrong-sized mask fails before it is decoded
+                _check_mask_shape(limits.header_size(mask)[::-1], ids.shape, where)
                 mask = read_mask(mask)
             except ImageError as e:
                 raise PredictionError(f"mask {mask}: {e.reason}", where) from None
         mask = np.asarray(mask)
-        if mask.shape != ids.shape:
-            raise PredictionError(f"mask is {_size(mask)} but the ground truth is {_size(ids)}", where)
+        _check_mask_shape(mask.shape, ids.shape, where)
         if mask.dtype != np.uint8:
             mask = (mask != 0).view(np.uint8)
         pixels = kernels.mask_histogram(mask, ids, hist)
     return pixels, np.nonzero(hist)[0] if pixels else np.zeros(0, np.int64)
 
 
-def _size(a):
-    return f"{a.shape[1]}x{a.shape[0]}" if a.ndim >= 2 else str(a.shape)
+def _check_mask_shape(mask_shape, ids_shape, where):
+    if tuple(mask_shape) != tuple(ids_shape):
+        size = f"{mask_shape[1]}x{mask_shape[0]}" if len(mask_shape) >= 2 else str(mask_shape)
+        raise PredictionError(f"mask is {size} but the ground truth is {ids_shape[1]}x{ids_shape[0]}", where)
 
 
 def read_mask(path):

@@ -92,6 +92,91 @@ class PQStat:
         return {"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n}, per_class
 
 
+def check_panoptic_json(data, source=None, error=PredictionError, ground_truth=False):
+    """Check the parts of a COCO panoptic dict the evaluation reads, before any image is read.
+
+    ``annotations`` must be a list of objects with ``image_id``, a
+    ``file_name`` string and a ``segments_info`` list; every segment needs an
+    integer ``id`` in 0..2^24-1 (an RGB colour) and an integer
+    ``category_id``, ground-truth segments also ``area`` and ``iscrowd``
+    numbers, and the ground truth a ``categories`` list with ``id``, ``name``
+    and ``isthing``.  Raises ``error(reason, source)`` naming the annotation
+    and segment.
+    """
+    if not isinstance(data, dict):
+        raise error(f"expected a JSON object at the top level, got {type(data).__name__}", source)
+    parts = ("annotations", "categories") if ground_truth else ("annotations",)
+    for part in parts:
+        if not isinstance(data.get(part), list):
+            raise error(f"'{part}' must be a list, got {_kind(data.get(part))}", source)
+    if ground_truth:
+        for index, category in enumerate(data["categories"]):
+            _require(category, {"id": _is_int, "name": _is_str, "isthing": _is_int}, f"category {index}", error,
+                     source)
+    segment_fields = {"id": _is_segment_id, "category_id": _is_int}
+    if ground_truth:
+        segment_fields.update(area=_is_number, iscrowd=_is_int)
+    for index, annotation in enumerate(data["annotations"]):
+        where = f"annotation {index}"
+        _require(annotation, {"image_id": _is_id, "file_name": _is_str, "segments_info": _is_list}, where,
+                 error, source)
+        where += f" (image_id {annotation['image_id']!r})"
+        for k, segment in enumerate(annotation["segments_info"]):
+            _require(segment, segment_fields, f"{where} segment {k}", error, source)
+    return data["annotations"]
+
+
+def _require(value, fields, where, error, source):
+    if not isinstance(value, dict):
+        raise error(f"{where}: expected an object, got {_kind(value)}", source)
+    for field, valid in fields.items():
+        if field not in value:
+            raise error(f"{where}: missing '{field}'", source)
+        if not valid(value[field]):
+            raise error(f"{where}: '{field}' is {value[field]!r}, expected {valid.__doc__}", source)
+
+
+def _kind(value):
+    return "nothing" if value is None else type(value).__name__
+
+
+def _is_int(v):
+    """an integer"""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_segment_id(v):
+    """an integer in 0..16777215"""
+    return _is_int(v) and 0 <= v < OFFSET
+
+
+def _is_number(v):
+    """a number"""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_str(v):
+    """a non-empty string"""
+    return isinstance(v, str) and bool(v)
+
+
+def _is_id(v):
+    """a string or an integer"""
+    return isinstance(v, str) or _is_int(v)
+
+
+def _is_list(v):
+    """a list"""
+    return isinstance(v, list)
+
+
+def check_same_size(gt_size, pred_size, image_id=None, source=None):
+    """Raise :class:`PredictionError` unless the ``(width, height)`` of prediction and ground truth agree."""
+    if tuple(gt_size) != tuple(pred_size):
+        raise PredictionError(f"prediction is {pred_size[0]}x{pred_size[1]} but the ground truth is "
+                              f"{gt_size[0]}x{gt_size[1]} (image {image_id})", source)
+
+
 def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, image_id=None, source=None):
     """The PQ counters of one image.
 
@@ -103,9 +188,7 @@ def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, imag
     Raises :class:`SegmentError` for a predicted segment in only one of PNG
     and JSON, or of an unknown category.
     """
-    if gt_rgb.shape != pred_rgb.shape:
-        raise PredictionError(f"prediction is {pred_rgb.shape[1]}x{pred_rgb.shape[0]} but the ground truth is "
-                              f"{gt_rgb.shape[1]}x{gt_rgb.shape[0]} (image {image_id})", source)
+    check_same_size(gt_rgb.shape[1::-1], pred_rgb.shape[1::-1], image_id, source)
     gt_segms = _segments_by_id(gt_segments, ("id", "category_id", "area", "iscrowd"), "ground-truth", image_id,
                                source)
     pred_segms = _segments_by_id(pred_segments, ("id", "category_id"), "predicted", image_id, source)

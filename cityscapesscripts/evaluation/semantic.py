@@ -22,7 +22,7 @@ import numpy as np
 from .. import kernels
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
-from ..io import layout, png
+from ..io import layout, limits, png
 from .accumulator import Accumulator, disjoint_update
 
 # Mean instance size per class over the Cityscapes training set: the weights of iIoU.
@@ -102,9 +102,7 @@ class SemanticAccumulator(Accumulator):
             raise ImageError(f"prediction must be one channel (H, W), got shape {prediction.shape}", pred_name)
         if ground_truth.ndim != 2:
             raise ImageError(f"ground truth must be one channel (H, W), got shape {ground_truth.shape}", gt_name)
-        if prediction.shape != ground_truth.shape:
-            raise ImageError(f"prediction is {_size(prediction)} but its ground truth is {_size(ground_truth)}",
-                             pred_name)
+        _check_same_shape(prediction.shape, ground_truth.shape, pred_name)
         prediction = _as_uint8(prediction, pred_name, "prediction")
         ground_truth = _as_uint8(ground_truth, gt_name, "ground truth")
         if self.train_ids:
@@ -327,6 +325,12 @@ def _size(a):
     return f"{a.shape[1]}x{a.shape[0]}"
 
 
+def _check_same_shape(prediction_shape, ground_truth_shape, name):
+    if tuple(prediction_shape) != tuple(ground_truth_shape):
+        raise ImageError(f"prediction is {prediction_shape[1]}x{prediction_shape[0]} but its ground truth is "
+                         f"{ground_truth_shape[1]}x{ground_truth_shape[0]}", name)
+
+
 def _as_uint8(a, name, what):
     if a.dtype == np.uint8:
         return a
@@ -359,6 +363,8 @@ def evaluate_frame_files(prediction_paths, ground_truth_path, settings):
     partials = []
     for prediction_path in prediction_paths:
         acc = SemanticAccumulator(**settings)
+        # the prediction's size from its header first: a huge or wrong-sized file fails before it is decoded
+        _check_same_shape(limits.header_size(prediction_path)[::-1], ground_truth.shape, prediction_path)
         acc.add(png.read_label_map(prediction_path), ground_truth, instances, name=prediction_path,
                 ground_truth_name=ground_truth_path)
         partials.append(acc)

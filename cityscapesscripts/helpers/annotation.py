@@ -285,7 +285,7 @@ class Annotation:
         self.source = source
         try:
             data = json.loads(jsonText)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:  # RecursionError: nested too deeply
             raise AnnotationError(f"not valid JSON: {e}", source) from None
         self.fromDict(data)
 
@@ -297,7 +297,7 @@ class Annotation:
             self.classes = data["classes"]
         if self.objectType != CsObjectType.IGNORE2D:
             cls = _OBJECT_CLASSES[self.objectType]
-            for index, item in enumerate(data.get("objects", [])):
+            for index, item in enumerate(annotation_objects(data, source)):
                 obj = cls(self.classes) if cls is CsBbox2dSoft else cls()
                 self.objects.append(_parse_object(obj, item, index, source))
         for index, item in enumerate(data.get("ignore", [])):
@@ -353,9 +353,19 @@ def image_size(data, source=None):
     for key in ("imgWidth", "imgHeight"):
         if key not in data:
             raise AnnotationError(f"missing {key}", source)
-        if not isinstance(data[key], numbers.Real) or isinstance(data[key], bool) or data[key] <= 0:
-            raise AnnotationError(f"{key} must be a positive number, got {data[key]!r}", source)
+        value = data[key]
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise AnnotationError(f"{key} must be a positive number, got {value!r}", source)
     return int(data["imgWidth"]), int(data["imgHeight"])
+
+
+def annotation_objects(data, source=None):
+    """The ``objects`` list of an annotation dict; AnnotationError when missing (not an empty image)."""
+    if "objects" not in data:
+        raise AnnotationError("missing the 'objects' list", source)
+    if not isinstance(data["objects"], list):
+        raise AnnotationError(f"'objects' must be a list, got {type(data['objects']).__name__}", source)
+    return data["objects"]
 
 
 def _parse_object(obj, item, index, source, what="object"):

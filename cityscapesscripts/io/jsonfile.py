@@ -9,5 +9,5 @@ def read_json(path, error):
             return json.load(f)
     except OSError as e:
         raise error(f"cannot read: {e.strerror}", path) from None
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:  # RecursionError: nested too deeply
         raise error(f"not valid JSON: {e}", path) from None

@@ -10,8 +10,9 @@ about 15 times faster, so reading takes a half to a third of Pillow's time
 interlaced images, bit depths below 8, grey with alpha, 16-bit colour, other
 formats, and everything when libdeflate or the compiled extension is missing.
 A corrupted file is an :class:`ImageError` naming it (Pillow ignores some CRC
-errors and returns other pixels), and an image declaring more than
-:data:`MAX_PIXELS` pixels is refused before anything is allocated.
+errors and returns other pixels), and an image declaring more pixels than
+the limit of :mod:`cityscapesscripts.io.limits` is refused before anything
+is allocated.
 
 Writing uses a small encoder of our own: every row takes PNG filter 2 (Up)
 and the stream is deflated by libdeflate at level 4, or, when it is missing,
@@ -36,16 +37,13 @@ from PIL import Image, UnidentifiedImageError
 
 from .. import kernels
 from ..errors import ImageError
+from . import limits
+from .files import temporary_prefix
 
 try:  # libdeflate compresses label maps about twice as fast as zlib, and smaller
     import deflate as _libdeflate
 except ImportError:  # pragma: no cover - optional speed-up
     _libdeflate = None
-
-#: Largest image, in pixels, that the readers decode: 32 full-size Cityscapes frames.  A file
-#: declaring more is an :class:`ImageError` before any pixel buffer is allocated (a 100 kB PNG
-#: can declare gigabytes).  Raise it here, or pass ``max_pixels=`` to a reader, for larger images.
-MAX_PIXELS = 64 * 2 ** 20
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
@@ -57,6 +55,15 @@ _KNOWN_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
 def encode_png(array):
     """PNG bytes of ``array``: (H, W) uint8 or uint16, or (H, W, 3|4) uint8."""
+    return png_bytes(filter_rows(array))
+
+
+def filter_rows(array):
+    """The first half of :func:`encode_png`: ``(header, rows)``, every row filtered (Up), ready to deflate.
+
+    A caller that drops ``array`` after this call holds one image-sized
+    buffer less while :func:`png_bytes` compresses.
+    """
     a = np.asarray(array)
     if a.ndim == 2:
         channels = 1
@@ -76,8 +83,14 @@ def encode_png(array):
     raw[:, 0] = 2  # filter type Up
     raw[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])
+    return struct.pack(">IIBBBBB", width, height, depth, _COLOR_TYPES[channels], 0, 0, 0), raw
+
+
+def png_bytes(filtered):
+    """PNG bytes of :func:`filter_rows`' ``(header, rows)``."""
+    header, raw = filtered
+    channels = {0: 1, 2: 3, 6: 4}[header[9]]
     data = _compress(raw, channels)
-    header = struct.pack(">IIBBBBB", width, height, depth, _COLOR_TYPES[channels], 0, 0, 0)
     return b"".join((_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", data), _chunk(b"IEND", b"")))
 
 
@@ -104,17 +117,23 @@ def write_png(path, array):
 def atomic_target(path, mode=0o644):
     """A temporary path in the folder of ``path``, renamed to ``path`` (with ``mode``) when the block succeeds."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="-" + os.path.basename(path), dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(), suffix="-" + os.path.basename(path), dir=folder)
+    except OSError as e:
+        e.filename = path  # the file we could not write, not its temporary name
+        raise
     os.close(fd)
     try:
         yield tmp
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.filename is None:  # a failed write() names no file: name the target
+            e.filename = path
         raise
 
 
@@ -131,16 +150,6 @@ def save_image_atomic(image, path, **params):
         image.save(tmp, fmt, **params)
 
 
-def _limit(max_pixels):
-    return MAX_PIXELS if max_pixels is None else max_pixels
-
-
-def _check_size(width, height, max_pixels, path):
-    if width * height > _limit(max_pixels):
-        raise ImageError(f"declared size {width}x{height} is more than {_limit(max_pixels)} pixels "
-                         "(raise cityscapesscripts.io.png.MAX_PIXELS or pass max_pixels= to read it)", path)
-
-
 def decode_png(data, name=None, accept=None, max_pixels=None):
     """Decode PNG bytes with our decoder; None when the file is left to Pillow.
 
@@ -151,7 +160,7 @@ def decode_png(data, name=None, accept=None, max_pixels=None):
     flavours not in ``accept`` (``(PNG colour type, bit depth)`` pairs; all when None),
     and when libdeflate or the compiled extension is missing.  Raises
     :class:`ImageError` naming ``name`` for a corrupted or truncated file, or
-    one declaring more than ``max_pixels`` pixels (:data:`MAX_PIXELS` by default).
+    one declaring more than ``max_pixels`` pixels (by default the limit of :mod:`.limits`).
 
     >>> decode_png(encode_png(np.array([[1, 2], [3, 4]], np.uint8))).tolist()
     [[1, 2], [3, 4]]
@@ -181,7 +190,7 @@ def decode_png(data, name=None, accept=None, max_pixels=None):
             width, height, depth, color_type, _, _, interlace = header
             if width == 0 or height == 0:
                 raise ImageError(f"corrupted PNG: declared size {width}x{height}", name)
-            _check_size(width, height, max_pixels, name)
+            limits.check_pixels(width, height, name, limit=max_pixels)
             if (interlace or (color_type, depth) not in _DECODED
                     or (accept is not None and (color_type, depth) not in accept)):
                 return None
@@ -236,14 +245,14 @@ def _decode(path, accept, max_pixels):
 
 def _pillow_image(source, path, max_pixels):
     try:
-        image = Image.open(source)
-        _check_size(image.width, image.height, max_pixels, path)
+        image = limits.pillow_open(source)
+        limits.check_pixels(image.width, image.height, path, limit=max_pixels)
         image.load()
     except FileNotFoundError:
         raise ImageError("file not found", path) from None
     except UnidentifiedImageError:  # its message names the in-memory buffer, not the file
-        raise ImageError("not an image file (neither PNG nor another format Pillow reads)", path) from None
-    except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError) as e:
+        raise ImageError(limits.NOT_AN_IMAGE, path) from None
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as e:
         raise ImageError(f"cannot read image: {e}", path) from None
     return image
 

@@ -1,4 +1,6 @@
 """One frame's polygon JSON to any set of label images (the engine behind the tools)."""
+import contextlib
+
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
 from . import rasterize
@@ -10,16 +12,9 @@ def output_path(json_path, encoding):
 
 
 def convert_frame(json_path, outputs, label_set=CITYSCAPES):
-    """Write each ``{encoding: path}`` of ``outputs`` for one polygon file.
-
-    Every image is computed before the first is written, so a bad file
-    leaves no output behind; each write is atomic.  Returns the paths written.
-    """
+    """Write each ``{encoding: path}`` of ``outputs`` for one polygon file; returns the paths written."""
     object_map = rasterize.rasterize_file(json_path, label_set)
-    images = {encoding: rasterize.encode(object_map, encoding) for encoding in outputs}
-    for encoding, path in outputs.items():
-        png.write_png(path, images[encoding])
-    return list(outputs.values())
+    return write_images(outputs, lambda encoding: rasterize.encode(object_map, encoding))
 
 
 def convert_frame_from_png(json_path, outputs, label_set=CITYSCAPES):
@@ -28,14 +23,30 @@ def convert_frame_from_png(json_path, outputs, label_set=CITYSCAPES):
     Training labels then agree pixel for pixel with the evaluation ground
     truth, whatever rasterizer made the shipped images.
     """
-    images = {}
-    for encoding in outputs:
+    def image(encoding):
         if encoding.startswith("instance"):
             ids = png.read_ids_16bit(layout.sibling(json_path, "instanceIds"))
-            images[encoding] = ids if encoding == "instanceIds" else rasterize.instances_from_ids(ids, label_set)
-        else:
-            ids = png.read_label_map(layout.sibling(json_path, "labelIds"))
-            images[encoding] = rasterize.from_label_ids(ids, encoding, label_set)
-    for encoding, path in outputs.items():
-        png.write_png(path, images[encoding])
+            return ids if encoding == "instanceIds" else rasterize.instances_from_ids(ids, label_set)
+        ids = png.read_label_map(layout.sibling(json_path, "labelIds"))
+        return rasterize.from_label_ids(ids, encoding, label_set)
+
+    return write_images(outputs, image)
+
+
+def write_images(outputs, image):
+    """Write ``image(encoding)`` to each ``{encoding: path}``; all or none.
+
+    One image is in memory at a time (each goes to a temporary file as soon
+    as it is encoded), and the temporaries are renamed only when every one is
+    written, so a failure leaves no output behind.
+    """
+    with contextlib.ExitStack() as renames:
+        for encoding, path in outputs.items():
+            temporary = renames.enter_context(png.atomic_target(path))
+            _write_filtered(temporary, png.filter_rows(image(encoding)))  # the image is freed before compressing
     return list(outputs.values())
+
+
+def _write_filtered(path, filtered):
+    with open(path, "wb") as f:
+        f.write(png.png_bytes(filtered))

@@ -22,6 +22,7 @@ from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the o
 from cityscapesscripts.helpers.labels import id2label, labels  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout, png
+from cityscapesscripts.io.files import remove_stale_temporaries
 from cityscapesscripts.preparation import panoptic
 
 
@@ -61,6 +62,7 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
         out_json = os.path.join(outputFolder, base + ".json")
         folder = os.path.join(outputFolder, base)
         os.makedirs(folder, exist_ok=True)
+        remove_stale_temporaries([outputFolder, folder])  # a killed run's
         say(f"Converting {len(files)} annotation files for {set_name} set into {folder}")
         task = functools.partial(_convert_task, folder=folder, use_train_id=useTrainId, label_set=label_set,
                                  overwrite=overwrite)
@@ -86,6 +88,7 @@ def main(argv=None):
                         help="sets to convert (default: val train test)")
     cli.add_batch_options(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    cli.apply_max_pixels_option(opts)
     start = time.perf_counter()
     label_set = cli.label_set_of(opts)
     written = convert2panoptic(opts.cityscapesPath, opts.outputFolder, opts.useTrainId, opts.setNames,

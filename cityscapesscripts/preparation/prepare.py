@@ -14,6 +14,7 @@ import time
 
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout
+from ..io.files import remove_stale_temporaries
 from .. import cli, parallel
 from . import convert, rasterize
 
@@ -37,6 +38,7 @@ def prepare_dataset(root=None, outputs=("labelTrainIds",), splits=None, annotati
     for encoding in outputs:
         if encoding not in rasterize.ENCODINGS:
             raise ValueError(f"unknown output {encoding!r}; expected some of {', '.join(rasterize.ENCODINGS)}")
+    remove_stale_temporaries(os.path.dirname(f) for f in files)  # a killed run's, in the output folders
     task = functools.partial(_prepare_one, outputs=tuple(outputs), label_set=label_set,
                              overwrite=overwrite, from_png=from_png)
     summary = {"written": [], "skipped": [], "failed": [], "frames": len(files)}
@@ -85,6 +87,7 @@ def build_parser(default_output, description):
 @cli.entry_point
 def run(argv, default_output, description):
     args = build_parser(default_output, description).parse_args(argv)
+    cli.apply_max_pixels_option(args)
     label_set = cli.label_set_of(args)
     outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
     summary = prepare_dataset(args.dataset, outputs, args.split, args.types or layout.ANNOTATION_TYPES,

@@ -26,9 +26,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import AnnotationError
-from ..helpers.annotation import image_size
+from ..helpers.annotation import annotation_objects, image_size
 from ..helpers.labelset import CITYSCAPES
 from ..io.jsonfile import read_json
+from ..io.limits import check_pixels
 
 ENCODINGS = ("labelIds", "labelTrainIds", "instanceIds", "instanceTrainIds", "color")
 # Names of the original functions' ``encoding`` argument.
@@ -82,9 +83,10 @@ def rasterize_file(path, label_set=CITYSCAPES):
     """
     data = read_json(path, AnnotationError)
     width, height = image_size(data, path)
+    listed = annotation_objects(data, path)
 
     def objects():
-        for index, obj in enumerate(data.get("objects", [])):
+        for index, obj in enumerate(listed):
             try:
                 label, points = str(obj["label"]), obj["polygon"]
             except (KeyError, TypeError) as e:
@@ -102,6 +104,7 @@ def rasterize_file(path, label_set=CITYSCAPES):
 
 def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=False, source=None):
     """Draw ``(index, label name, deleted, points)`` objects, in order, into an :class:`ObjectMap`."""
+    check_pixels(width, height, source, AnnotationError)  # before reading objects or allocating the canvas
     drawn, labels, groups, indices = [], [], [], []
     for index, name, deleted, points in objects:
         if deleted:
@@ -184,7 +187,7 @@ def encode_table(object_map, values, outline_value):
     table[:len(values)] = values
     if outline_value is not None:
         table[object_map.outline_index] = outline_value
-    return np.take(table, object_map.index)
+    return table[object_map.index]  # indexing, not np.take: no 8-byte-per-pixel copy of the indices
 
 
 def from_label_ids(label_ids, encoding, label_set=CITYSCAPES):

@@ -1,0 +1,88 @@
+"""Files named by other files, temporary files, content digests: the checks at the package's edges.
+
+* :func:`resolve_inside`: a name read from a file (a mask path in a
+  prediction txt, a ``file_name`` in a JSON) must resolve, symlinks
+  followed, inside the folder it is relative to.
+* Temporary files of atomic writes are named ``.tmp-{pid}_{host}_...`` so a
+  later run can tell those of a dead process (:func:`remove_stale_temporaries`).
+* :func:`content_digest`: a hash of files' bytes, to key caches on content.
+"""
+import hashlib
+import os
+import re
+import socket
+
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
+_TEMPORARY = re.compile(r"^\.tmp-(\d+)_([A-Za-z0-9.-]*)_")
+
+
+def resolve_inside(folder, name, error, source=None, what="file", root=None):
+    """The absolute path of ``name`` relative to ``folder``; ``error(reason, source)`` unless it lies in ``root``.
+
+    ``root`` defaults to ``folder``.  Absolute names, and ``..`` components
+    or symlinks that lead out of ``root`` (both resolved), are refused.
+    """
+    if not isinstance(name, str) or not name:
+        raise error(f"{what} name must be a non-empty string, got {name!r}", source)
+    root = folder if root is None else root
+    if os.path.isabs(name):
+        raise error(f"{what} {name} must be a path relative to {folder}", source)
+    path = os.path.abspath(os.path.join(folder, name))
+    real_path, real_root = os.path.realpath(path), os.path.realpath(root)
+    if os.path.commonpath([real_path, real_root]) != real_root:
+        raise error(f"{what} {name} points outside {root} (to {real_path})", source)
+    return path
+
+
+def temporary_prefix():
+    """The prefix of this process's temporary files: ``.tmp-{pid}_{host}_``."""
+    return f".tmp-{os.getpid()}_{_HOST}_"
+
+
+def remove_stale_temporaries(folders):
+    """Remove temporary files that a killed run of this host left in ``folders``; returns their paths.
+
+    A temporary file is stale when the process that made it (its name holds
+    the process id and host) no longer runs.  Files of other hosts (a shared
+    file system) and of running processes are kept.
+    """
+    removed = []
+    for folder in sorted(set(folders)):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # not created yet, or unreadable: nothing of ours there
+            continue
+        for entry in entries:
+            found = _TEMPORARY.match(entry.name)
+            if found and found.group(2) == _HOST and not _running(int(found.group(1))):
+                try:
+                    os.unlink(entry.path)
+                    removed.append(entry.path)
+                except OSError:
+                    pass
+    return removed
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def content_digest(paths, chunk=1 << 20):
+    """A hex digest of the paths and bytes of ``paths``, in order (BLAKE2b)."""
+    digest = hashlib.blake2b(digest_size=20)
+    for path in paths:
+        digest.update(os.path.abspath(path).encode() + b"\0")
+        with open(path, "rb") as f:
+            while True:
+                block = f.read(chunk)
+                if not block:
+                    break
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()

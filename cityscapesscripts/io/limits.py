@@ -1,0 +1,74 @@
+"""The largest image the package decodes or draws, checked before any pixel buffer is allocated.
+
+A PNG declares its size in its header and a polygon file in ``imgWidth`` /
+``imgHeight``; the readers (:mod:`.png`) and the rasterizer check it here,
+against one limit, so a small file cannot make a worker allocate gigabytes.
+The limit is :data:`DEFAULT_MAX_PIXELS` unless ``$CITYSCAPES_MAX_PIXELS``
+(set by the tools' ``--max-pixels``) raises or lowers it; worker processes
+inherit it.  A reader may also pass its own ``limit``.
+"""
+import os
+
+from PIL import Image
+
+from ..errors import ImageError
+
+DEFAULT_MAX_PIXELS = 64 * 2 ** 20  # 32 full-size Cityscapes frames
+VARIABLE = "CITYSCAPES_MAX_PIXELS"
+NOT_AN_IMAGE = "not an image file (neither PNG nor another format Pillow reads)"
+
+
+def max_pixels():
+    """The pixel limit in force: ``$CITYSCAPES_MAX_PIXELS`` if set, else :data:`DEFAULT_MAX_PIXELS`."""
+    value = os.environ.get(VARIABLE)
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise ValueError(f"${VARIABLE} must be a positive number of pixels, got {value!r}")
+    return limit
+
+
+def set_max_pixels(limit):
+    """Set the limit for this process and the workers it starts (what ``--max-pixels`` does)."""
+    if int(limit) <= 0:
+        raise ValueError(f"the pixel limit must be positive, got {limit}")
+    os.environ[VARIABLE] = str(int(limit))
+
+
+def check_pixels(width, height, source=None, error=ImageError, limit=None):
+    """Raise ``error(reason, source)`` when a ``width`` x ``height`` image exceeds ``limit`` (default :func:`max_pixels`)."""
+    limit = max_pixels() if limit is None else limit
+    if width * height > limit:
+        raise error(f"declared size {width}x{height} is more than {limit} pixels (raise the limit with "
+                    f"--max-pixels, ${VARIABLE} or max_pixels=)", source)
+
+
+def pillow_open(source):
+    """``PIL.Image.open``, header read and pixels not decoded, with Pillow's own bomb guard left to us.
+
+    Pillow warns above 89 million pixels and refuses twice that at open;
+    :func:`check_pixels` is then the one limit, whatever it is set to.
+    """
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        return Image.open(source)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def header_size(path):
+    """``(width, height)`` from an image file's header, without decoding it (nor checking the limit)."""
+    try:
+        with pillow_open(path) as image:
+            return image.size
+    except FileNotFoundError:
+        raise ImageError("file not found", path) from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(NOT_AN_IMAGE, path) from None
+    except OSError as e:
+        raise ImageError(f"cannot read image: {e}", path) from None
