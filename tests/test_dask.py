@@ -209,6 +209,24 @@ def test_the_sweep_from_the_command_line_writes_one_result_per_folder(cluster, t
         assert_same_numbers(json.loads((tmp_path / f"{k}.json").read_text()), swept[folder])
 
 
+def _square(x):
+    return x * x
+
+
+def test_submission_is_windowed_not_one_future_per_item(client, monkeypatch):
+    most = []
+    submit = parallel._DaskBackend.submit
+
+    def counting(self, fn, *args):
+        future = submit(self, fn, *args)
+        most.append(sum(not f.done() for f in self._running))
+        return future
+    monkeypatch.setattr(parallel._DaskBackend, "submit", counting)
+    assert list(parallel.map_items(_square, range(400), progress=False, client=client)) == [x * x for x in range(400)]
+    threads = sum(client.nthreads().values())
+    assert len(most) > 2 * threads and max(most) <= 2 * threads  # chunks in flight, never the whole batch
+
+
 def test_without_dask_the_option_says_what_to_install(monkeypatch, capsys):
     import importlib.util
     real = importlib.util.find_spec
