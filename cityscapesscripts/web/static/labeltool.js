@@ -369,7 +369,8 @@
       filter.value = "";
       const fill = () => {
         const text = filter.value.trim().toLowerCase();
-        shown = state.labels.filter((l) => l.name.toLowerCase().includes(text));
+        const starts = (l) => l.name.toLowerCase().startsWith(text);  // "tr": truck before rail track
+        shown = [...state.labels.filter(starts), ...state.labels.filter((l) => !starts(l) && l.name.toLowerCase().includes(text))];
         active = Math.max(0, text ? 0 : shown.findIndex((l) => l.name === current));
         list.replaceChildren(...shown.map((l, i) => {
           const li = document.createElement("li");
