@@ -9,7 +9,7 @@ from cityscapesscripts.helpers.labels import id2label
 from cityscapesscripts.viewer import cityscapesViewer
 from cityscapesscripts.web import server
 from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, compact, make_router
-from viewer_data import CITY, FRAMES, PERSONS, decode, disparity_map, golden, make_dataset, predicted, read
+from viewer_data import BOX3D, BOX3D_FRAME, CITY, FRAMES, PERSONS, decode, disparity_map, golden, make_dataset, predicted, read
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,9 @@ def frame(viewer, index=0):
 
 def test_frames_and_their_layers(viewer):
     assert [f.key for f in viewer.frames] == [f"val/{CITY}/{name}" for name in FRAMES]
-    assert set(viewer.sources(frame(viewer, 0))) == {"gtFine", "gtCoarse", "instances", "citypersons", "disparity",
-                                                     "pred", "pred-instances", "pred-panoptic", "errors"}
+    assert set(viewer.sources(frame(viewer, 0))) == {"gtFine", "gtCoarse", "instances", "citypersons", "bbox3d",
+                                                     "disparity", "pred", "pred-instances", "pred-panoptic",
+                                                     "errors"}
     assert set(viewer.sources(frame(viewer, 1))) == {"gtFine", "instances", "pred", "pred-instances",
                                                      "pred-panoptic", "errors"}
     described = viewer.describe(frame(viewer, 0))
@@ -120,6 +121,25 @@ def test_citypersons_boxes(viewer):
     assert [(b["name"], b["box"], b["visible"], b["instance"]) for b in payload["boxes"]] == \
         [(label, box, visible, label == "pedestrian") for label, box, visible in PERSONS]
     assert payload["boxes"][0]["color"] == [220, 20, 60]
+
+
+def test_3d_boxes_are_projected_as_the_original_projects_them(viewer):
+    payload = viewer.layer(frame(viewer, 0), "bbox3d")
+    with open(f"{BOX3D}/expected/transform/gt_boxes.json") as f:
+        expected = json.load(f)[BOX3D_FRAME]["objects"]
+    boxes = [b for b in payload["boxes"] if "faces" in b]
+    assert len(boxes) == len(expected) > 0
+    sides = ("front", "back", "top", "bottom", "left", "right")
+    for box, original in zip(boxes, expected):
+        assert box["name"].split(" ")[0] == original["label"]
+        assert [face["visible"] for face in box["faces"]] == [original["side_visibilities"][s] for s in sides]
+        for face, side in zip(box["faces"], sides):
+            assert np.allclose(np.array(face["points"]).reshape(-1, 2),
+                               np.array(original["side_polygons_2d"][side]).reshape(-1, 2), atol=1e-6)
+        assert np.allclose(np.array(box["arrow"]).reshape(-1, 2),
+                           np.array(original["bottom_arrow_2d"]).reshape(-1, 2), atol=1e-6)
+    ignores = [b for b in payload["boxes"] if "faces" not in b]
+    assert ignores and all(b["name"].endswith("(ignore region)") for b in ignores)
 
 
 def _mean_iou(prediction, truth):

@@ -197,6 +197,18 @@ def test_disparity_and_citypersons(page, screenshots):
     page.screenshot(os.path.join(screenshots, "citypersons.png"))
 
 
+def test_3d_boxes(page, screenshots):
+    go_to(page, 0, "bbox3d", alpha=1.0)
+    boxes = page.js("return viewer.shown.overlay.boxes.filter(b => b.faces)")
+    assert boxes
+    x, y, w, h = max(boxes, key=lambda b: b["box"][2] * b["box"][3])["box"]
+    scale = page.js("return document.getElementById('canvas').getBoundingClientRect().width") / 2048
+    page.hover("#canvas", (x + w / 2) * scale, (y + h / 2) * scale)
+    page.wait("!document.getElementById('tip').hidden")
+    assert page.text("#tip").split(" ")[0] in {b["name"].split(" ")[0] for b in boxes}
+    page.screenshot(os.path.join(screenshots, "bbox3d.png"))
+
+
 def test_zoom_lens_and_help(page, screenshots):
     go_to(page, 0, "gtFine", alpha=0.5)
     page.key("z")

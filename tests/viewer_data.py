@@ -1,5 +1,6 @@
 """A viewer test dataset: the golden ``full`` set (2048x1024, with predictions) plus the modalities
-it lacks, made here: gtCoarse polygons, disparity maps and CityPersons boxes."""
+it lacks: gtCoarse polygons, disparity maps and CityPersons boxes made here, and the 3D boxes of
+a golden ``box3d`` frame."""
 import base64
 import io
 import json
@@ -12,6 +13,8 @@ from PIL import Image
 from conftest import GOLDEN
 
 FULL = os.path.join(GOLDEN, "full")
+BOX3D = os.path.join(GOLDEN, "box3d")
+BOX3D_FRAME = "frankfurt_000005_000019"  # its 3D boxes are shown on the first frame
 CITY = "lindau"
 FRAMES = ("lindau_066600_000019", "lindau_094101_000019")
 PERSONS = [  # label, full box, visible part (x, y, w, h)
@@ -28,7 +31,7 @@ def disparity_map(height=1024, width=2048):
 
 
 def make_dataset(root):
-    """Copy the golden full set to ``root`` and add gtCoarse, disparity and CityPersons for the first frame."""
+    """Copy the golden full set to ``root``; add gtCoarse, disparity, CityPersons and 3D boxes to the first frame."""
     for folder in ("gtFine", "leftImg8bit", "results"):
         shutil.copytree(os.path.join(FULL, folder), os.path.join(root, folder))
     first = FRAMES[0]
@@ -48,6 +51,10 @@ def make_dataset(root):
                for i, (label, box, visible) in enumerate(PERSONS)]
     with open(os.path.join(persons, f"{first}_gtBboxCityPersons.json"), "w") as f:
         json.dump({"imgWidth": 2048, "imgHeight": 1024, "objects": objects}, f)
+    boxes = os.path.join(root, "gtBbox3d", "val", CITY)
+    os.makedirs(boxes)
+    shutil.copy(os.path.join(BOX3D, "gtBbox3d", "val", "frankfurt", f"{BOX3D_FRAME}_gtBbox3d.json"),
+                os.path.join(boxes, f"{first}_gtBbox3d.json"))
     return root
 
 

@@ -21,6 +21,8 @@ gtFine          labels drawn from ``*_gtFine_polygons.json`` (or from
 gtCoarse        the same for ``gtCoarse``
 instances       gtFine instances, one colour each (polygons or ``*_instanceIds.png``)
 citypersons     ``gtBboxCityPersons`` boxes (full box, visible part)
+bbox3d          ``gtBbox3d`` boxes projected through the frame's camera
+                (``Box3dImageTransform``), and the ignore regions
 disparity       ``disparity/*_disparity.png`` in the original viewer's colour map
 pred            the semantic prediction of ``--pred`` (label ids, or train ids)
 pred-instances  instance predictions (txt + masks), highest score on top
@@ -39,11 +41,12 @@ import threading
 import numpy as np
 
 from ..dataset.cityscapes import Frame
-from ..errors import LayoutError, PredictionError
+from ..errors import AnnotationError, LayoutError, PredictionError
 from ..evaluation import instance_ap
 from ..evaluation.evalInstanceLevelSemanticLabeling import read_prediction_list
 from ..evaluation.panoptic import PanopticAccumulator
 from ..evaluation.semantic import SemanticAccumulator
+from ..helpers import box3dImageTransform
 from ..helpers.annotation import Annotation, CsObjectType
 from ..helpers.labels_cityPersons import name2labelCp
 from ..helpers.labelset import LabelSet
@@ -57,6 +60,7 @@ LAYERS = {
     "gtCoarse": "gtCoarse labels",
     "instances": "gtFine instances",
     "citypersons": "CityPersons boxes",
+    "bbox3d": "3D boxes",
     "disparity": "disparity",
     "pred": "prediction",
     "pred-instances": "predicted instances",
@@ -254,6 +258,7 @@ class Viewer:
         found = {"gtFine": gt["gtFine"], "gtCoarse": gt["gtCoarse"],
                  "instances": frame.file("gtFine", "polygons", "json") or frame.file("gtFine", "instanceIds"),
                  "citypersons": frame.file("gtBboxCityPersons", ext="json"),
+                 "bbox3d": frame.file("gtBbox3d", ext="json"),
                  "disparity": frame.file("disparity")}
         if self.predictions:
             semantic = self.predictions.semantic(frame.id)
@@ -315,6 +320,8 @@ class Viewer:
             return self._label_ids_layer(png.read_label_map(ids), ids)
         if name == "citypersons":
             return self._citypersons_layer(path)
+        if name == "bbox3d":
+            return self._boxes3d_layer(path)
         if name == "disparity":
             return self._disparity_layer(path)
         if name == "pred":
@@ -371,6 +378,33 @@ class Viewer:
                           "color": list(label.color) if label else [255, 255, 255],
                           "box": obj.bbox_amodal_xywh, "visible": obj.bbox_modal_xywh,
                           "instance": bool(label and label.hasInstances)})
+        return {"kind": "boxes", "width": annotation.imgWidth, "height": annotation.imgHeight,
+                "boxes": boxes, "source": path}
+
+    def _boxes3d_layer(self, path):
+        annotation = Annotation(CsObjectType.BBOX3D)
+        annotation.fromJsonFile(path)
+        if annotation.camera is None:
+            raise AnnotationError("no camera ('sensor') to project the 3D boxes with", path)
+        c = annotation.camera
+        camera = box3dImageTransform.Camera(c.fx, c.fy, c.u0, c.v0, c.sensor_T_ISO_8855,
+                                            annotation.imgWidth, annotation.imgHeight)
+        boxes = []
+        for obj in annotation.objects:
+            label = self.label_set.name2label.get(obj.label)
+            color = list(label.color) if label else [255, 255, 255]
+            if obj.objectType != CsObjectType.BBOX3D:  # an ignore region
+                boxes.append({"name": f"{obj.label} (ignore region)", "color": color, "box": obj.bbox_xywh,
+                              "visible": obj.bbox_xywh, "instance": False})
+                continue
+            box = box3dImageTransform.Box3dImageTransform(camera)
+            box.initialize_box_from_annotation(obj)
+            faces = [{"points": np.asarray(side, dtype=float).tolist(), "visible": visible}
+                     for side, visible in zip(box.get_all_side_polygons_2d(), box.get_all_side_visibilities())]
+            boxes.append({"name": f"{obj.label} {obj.instanceId}" if obj.instanceId >= 0 else obj.label,
+                          "color": color, "box": obj.bbox_2d.bbox_amodal_xywh,
+                          "visible": obj.bbox_2d.bbox_modal_xywh, "instance": True, "faces": faces,
+                          "arrow": np.asarray(box.bottom_arrow_2d, dtype=float).tolist()})
         return {"kind": "boxes", "width": annotation.imgWidth, "height": annotation.imgHeight,
                 "boxes": boxes, "source": path}
 

@@ -73,13 +73,18 @@ async function decodeLayer(payload) {
   return {kind: "raster", index, names: payload.names, canvas, width, height};
 }
 
-// CityPersons boxes as the original viewer draws them: full box solid, visible part dashed and filled.
+// Boxes as the original viewer draws them.  CityPersons: full box solid, visible part dashed and
+// filled.  3D boxes: each side projected, faint fill, sides facing away dotted, a thick heading arrow.
 function drawBoxes(context, boxes) {
-  for (const {color, box, visible, instance} of boxes) {
+  for (const {color, box, visible, instance, faces, arrow} of boxes) {
     const css = `rgb(${color.join(",")})`;
     context.strokeStyle = css;
-    context.lineWidth = 3;
     context.setLineDash([]);
+    if (faces) {
+      drawFaces(context, css, faces, arrow);
+      continue;
+    }
+    context.lineWidth = 3;
     context.strokeRect(...box);
     if (instance) {
       context.lineWidth = 1;
@@ -96,6 +101,33 @@ function drawBoxes(context, boxes) {
       context.moveTo(x, y); context.lineTo(x + w, y + h); context.moveTo(x + w, y); context.lineTo(x, y + h);
       context.stroke();
     }
+  }
+}
+
+function drawFaces(context, css, faces, arrow) {
+  const path = (points) => {
+    context.beginPath();
+    points.forEach(([x, y], i) => (i ? context.lineTo(x, y) : context.moveTo(x, y)));
+    context.closePath();
+  };
+  context.lineWidth = 2;
+  for (const {points, visible} of faces) {
+    if (points.length < 2) continue;
+    path(points);
+    context.setLineDash(visible ? [] : [1, 10]);
+    if (visible) {
+      context.globalAlpha = 60 / 255;
+      context.fillStyle = css;
+      context.fill();
+      context.globalAlpha = 1;
+    }
+    context.stroke();
+  }
+  if (arrow.length >= 2) {
+    context.setLineDash([]);
+    context.lineWidth = 5;
+    path(arrow);
+    context.stroke();
   }
 }
 
