@@ -9,7 +9,8 @@ from cityscapesscripts.helpers.labels import id2label
 from cityscapesscripts.viewer import cityscapesViewer
 from cityscapesscripts.web import server
 from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, compact, make_router
-from viewer_data import BOX3D, BOX3D_FRAME, CITY, FRAMES, PERSONS, decode, disparity_map, golden, make_dataset, predicted, read
+from viewer_data import (BOX3D, BOX3D_FRAME, CITY, FRAMES, PERSONS, decode, disparity_map, golden, make_dataset,
+                         predicted, read)
 
 
 @pytest.fixture(scope="module")
