@@ -1,6 +1,7 @@
 """csViewer's server side: frames, every layer against the original's images, scores, routes, CLI."""
 import http.client
 import json
+import struct
 
 import numpy as np
 import pytest
@@ -205,7 +206,12 @@ def test_routes(viewer):
         assert get("/api/file/%2e%2e/%2e%2e/etc/passwd")[0] == 403
         status, body = get("/")
         assert status == 200 and b"viewer.js" in body
-        assert get(f"/api/layer/gtFine/val/{CITY}/{FRAMES[0]}")[0] == 200
+        status, body = get(f"/api/layer/gtFine/val/{CITY}/{FRAMES[0]}")
+        length = struct.unpack("<I", body[:4])[0]
+        header = json.loads(body[4:4 + length])
+        index = np.frombuffer(body[4 + length:], dtype=header["dtype"]).reshape(header["shape"])
+        expected = viewer.layer(frame(viewer, 0), "gtFine")
+        assert status == 200 and (index == expected["index"]).all() and header["names"] == expected["names"]
         connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=30)
         connection.request("POST", f"/api/layer/gtFine/val/{CITY}/{FRAMES[0]}", body=b"{}")
         assert connection.getresponse().status == 405  # read-only

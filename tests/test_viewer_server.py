@@ -2,6 +2,8 @@
 import http.client
 import json
 import os
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -58,6 +60,10 @@ def _router(root):
     def image(request):
         return server.png_response(np.array([[1, 2], [3, 250]], dtype=np.uint8))
 
+    @router.get("/api/binary")
+    def binary(request):
+        return server.binary_response({"name": "x"}, np.arange(6, dtype=np.uint16).reshape(2, 3) * 300)
+
     @router.get("/api/fail")
     def fail(request):
         raise RuntimeError("a bug")
@@ -72,14 +78,25 @@ def served(tree):
     srv.server_close()
 
 
-def _get(srv, path, method="GET", body=None, host=None):
+def _get(srv, path, method="GET", body=None, host=None, headers=None):
     connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=10)
-    headers = {"Host": host} if host else {}
+    headers = dict(headers or {}, **({"Host": host} if host else {}))
     connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
     data = response.read()
     connection.close()
     return response.status, response.getheader("Content-Type"), data
+
+
+def test_binary_response_and_deflate(served):
+    plain = _get(served, "/api/binary")[2]
+    deflated = _get(served, "/api/binary", headers={"Accept-Encoding": "gzip, deflate"})[2]
+    assert zlib.decompress(deflated) == plain
+    length = struct.unpack("<I", plain[:4])[0]
+    assert (4 + length) % 8 == 0
+    header = json.loads(plain[4:4 + length])
+    assert header == {"name": "x", "dtype": "uint16", "shape": [2, 3]}
+    assert np.frombuffer(plain[4 + length:], "<u2").tolist() == [0, 300, 600, 900, 1200, 1500]
 
 
 def test_routes_params_query_and_json(served):

@@ -1,8 +1,6 @@
 """A viewer test dataset: the golden ``full`` set (2048x1024, with predictions) plus the modalities
 it lacks: gtCoarse polygons, disparity maps and CityPersons boxes made here, and the 3D boxes of
 a golden ``box3d`` frame."""
-import base64
-import io
 import json
 import os
 import shutil
@@ -74,13 +72,8 @@ def predicted(frame):
 
 
 def decode(payload):
-    """A raster layer payload as ``(index (H, W), colors (N, 4), names)``."""
-    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(payload["png"])))).astype(np.int64)
-    if payload["encoding"] == "rgb":
-        index = pixels[..., 0] + 256 * pixels[..., 1] + 65536 * pixels[..., 2]
-    else:
-        index = pixels
-    return index, np.array(payload["colors"]), payload["names"]
+    """A raster layer as ``(index (H, W), colors (N, 4), names)``."""
+    return payload["index"].astype(np.int64), np.array(payload["colors"]), payload["names"]
 
 
 def inner_points(labels, count=6, margin=4):

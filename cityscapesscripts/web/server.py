@@ -37,7 +37,7 @@ How an app plugs in
   ``<path:name>`` (the rest of the path); values arrive percent-decoded once
   in ``request.params``; query arguments in ``request.query`` (first value).
 * A handler returns a :class:`Response` (``json_response``, ``png_response``,
-  ``file_response``, ``text_response``) or raises :class:`HttpError`; a
+  ``binary_response``, ``file_response``, ``text_response``) or raises :class:`HttpError`; a
   :class:`~cityscapesscripts.errors.CityscapesError` becomes a 404 (missing file) or 422
   with its message as JSON ``{"error": ...}``.  Any other exception is a 500,
   logged to stderr; the server goes on.
@@ -56,11 +56,15 @@ import json
 import mimetypes
 import os
 import re
+import struct
 import sys
 import threading
 import traceback
 import urllib.parse
 import webbrowser
+import zlib
+
+import numpy as np
 
 from ..errors import CityscapesError, ImageError, LayoutError
 from ..io import layout, png
@@ -138,18 +142,40 @@ class Request:
 
 
 class Response:
-    """An answer: status, body bytes, content type and extra headers."""
+    """An answer: status, body bytes, content type and extra headers.
 
-    def __init__(self, body, content_type, status=200, headers=None):
+    A ``compressible`` body is sent deflated to clients that accept it (zlib
+    level 1: label maps are long runs, and the browser inflates natively).
+    """
+
+    def __init__(self, body, content_type, status=200, headers=None, compressible=False):
         self.body = body
         self.content_type = content_type
         self.status = status
         self.headers = headers or {}
+        self.compressible = compressible
 
 
 def json_response(obj, status=200):
     return Response(json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("utf-8"),
-                    "application/json", status)
+                    "application/json", status, compressible=True)
+
+
+def binary_response(header, array):
+    """A JSON ``header`` and an array's raw bytes in one compressible body.
+
+    Layout: uint32 little-endian length of the header, the header (UTF-8 JSON
+    with ``dtype`` and ``shape`` of the array added, padded with spaces so the
+    array starts at a multiple of 8 bytes), the array in C order, little-endian.
+    ``fetchBinary`` of ``static/common.js`` reads it back.
+    """
+    data = np.ascontiguousarray(array)
+    header = dict(header, dtype=data.dtype.name, shape=list(data.shape))
+    text = json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    text += b" " * (-(4 + len(text)) % 8)
+    data = data.astype(data.dtype.newbyteorder("<"), copy=False)
+    return Response(struct.pack("<I", len(text)) + text + data.tobytes(), "application/octet-stream",
+                    compressible=True)
 
 
 def text_response(text, content_type="text/plain; charset=utf-8", status=200):
@@ -264,15 +290,21 @@ def make_server(router, host="127.0.0.1", port=0, quiet=True):
                 except Exception:  # a bug in a handler must not stop the server
                     traceback.print_exc()
                     response = json_response({"error": "internal error (see the server's output)"}, 500)
+            body = response.body
+            deflated = response.compressible and "deflate" in self.headers.get("Accept-Encoding", "")
+            if deflated:
+                body = zlib.compress(body, 1)
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
+            if deflated:
+                self.send_header("Content-Encoding", "deflate")
+            self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             for key, value in response.headers.items():
                 self.send_header(key, value)
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(response.body)
+                self.wfile.write(body)
 
         do_GET = do_POST = do_PUT = do_DELETE = _handle
 

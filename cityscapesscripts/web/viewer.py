@@ -1,17 +1,18 @@
 """csViewer's server side: the frames of a dataset and every overlay, drawn by the engines.
 
-An overlay ("layer") reaches the browser as an *index map* and a table: a PNG
-whose pixel value ``k`` (grey, or ``r + 256 g + 65536 b`` when the table has
-more than 256 entries) picks entry ``k`` of ``colors`` (RGBA) and ``names``
-(what hovering shows).  The browser colours the map by one table lookup per
-pixel and keeps it to answer hovering.  So polygons are drawn once, by the
+An overlay ("layer") reaches the browser as an *index map* and a table: raw
+uint8 (uint32 beyond 256 entries) pixels, deflated on the wire, whose value
+``k`` picks entry ``k`` of ``colors`` (RGBA) and ``names`` (what hovering
+shows).  The browser colours the map by one table lookup per pixel and keeps
+it to answer hovering.  So polygons are drawn once, by the
 rasterizer that makes the ground truth (Pillow's coverage, in file order), and
 never again by the browser's anti-aliased canvas; changing the transparency
 or hovering costs no request.  Boxes travel as coordinates.
 
-The choice is measured (``benchmarks/viewer.py``, ``benchmarks/REPORT.md``):
-an index map of a 2048x1024 frame encodes several times faster and smaller
-than the same overlay composited into an RGBA image on the server.
+The choice is measured (``benchmarks/viewer.py``, ``benchmarks/VIEWER.md``):
+for a 2048x1024 frame, sending the index map costs the server less than
+encoding a coloured RGBA overlay, the browser colours it about as fast as it
+decodes such a PNG, and opacity changes and hovering need no request.
 
 Layers (those a frame has files for are offered):
 
@@ -31,7 +32,6 @@ errors          where the semantic prediction and the ground truth disagree;
                 ground truth ignored in evaluation is grey
 ==============  ==========================================================
 """
-import base64
 import collections
 import glob
 import math
@@ -93,16 +93,14 @@ def distinct_color(k):
 
 
 def raster_layer(index, colors, names, **extra):
-    """The payload of an index map ((H, W) ints in ``0..len(colors) - 1``) and its table."""
+    """A layer of an index map ((H, W) ints in ``0..len(colors) - 1``) and its table.
+
+    The index travels as uint8 when the table has at most 256 entries, else
+    as uint32 (see :func:`server.binary_response`).
+    """
     index = np.asarray(index)
-    if len(colors) <= 256:
-        encoding, data = "grey", png.encode_png(index.astype(np.uint8, copy=False))
-    else:
-        k = index.astype(np.uint32, copy=False)
-        rgb = np.stack([k & 255, (k >> 8) & 255, (k >> 16) & 255], axis=-1).astype(np.uint8)
-        encoding, data = "rgb", png.encode_png(rgb)
-    return dict({"kind": "raster", "width": int(index.shape[1]), "height": int(index.shape[0]),
-                 "encoding": encoding, "png": base64.b64encode(data).decode("ascii"),
+    index = index.astype(np.uint8 if len(colors) <= 256 else np.uint32, copy=False)
+    return dict({"kind": "raster", "width": int(index.shape[1]), "height": int(index.shape[0]), "index": index,
                  "colors": [list(map(int, c)) for c in colors], "names": list(names)}, **extra)
 
 
@@ -549,7 +547,10 @@ def make_router(viewer):
     @router.get("/api/layer/<name>/<path:key>")
     def layer(request):
         frame = viewer.frame(request.params["key"])
-        return server.json_response(viewer.layer(frame, request.params["name"], request.arg("source", "polygons")))
+        payload = viewer.layer(frame, request.params["name"], request.arg("source", "polygons"))
+        if "index" in payload:
+            return server.binary_response({k: v for k, v in payload.items() if k != "index"}, payload["index"])
+        return server.json_response(payload)
 
     @router.get("/api/scores/<path:key>")
     def scores(request):

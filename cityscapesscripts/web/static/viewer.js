@@ -38,7 +38,7 @@ async function fetchFrame(frame, layer, from) {
   const [image, info, payload] = await Promise.all([
     loadBitmap(pathUrl("/api/file/", frame.image)),
     api(pathUrl("/api/frame/", frame.key)),
-    layer === "none" ? null : api(layerUrl).catch((e) => ({error: e.message})),
+    layer === "none" ? null : fetchBinary(layerUrl).catch((e) => ({error: e.message})),
   ]);
   const overlay = payload && !payload.error ? await decodeLayer(payload) : null;
   return {frame, image, info, overlay, layerError: payload && payload.error};
@@ -52,23 +52,11 @@ async function decodeLayer(payload) {
     drawBoxes(canvas.getContext("2d"), payload.boxes);
     return {kind: "boxes", boxes: payload.boxes, canvas, width, height};
   }
-  const bytes = Uint8Array.from(atob(payload.png), (c) => c.charCodeAt(0));
-  const bitmap = await createImageBitmap(new Blob([bytes], {type: "image/png"}),
-    {colorSpaceConversion: "none", premultiplyAlpha: "none"});
-  const pixels = pixelsOf(bitmap).data;
   const table = new Uint32Array(payload.colors.map(([r, g, b, a]) => (r | g << 8 | b << 16 | a << 24) >>> 0));
-  const n = width * height;
-  const index = payload.colors.length <= 256 ? new Uint8Array(n) : new Uint32Array(n);
+  const index = payload.array;
   const rgba = new ImageData(width, height);
   const out = new Uint32Array(rgba.data.buffer);  // RGBA bytes as little-endian words
-  if (payload.encoding === "grey") {
-    for (let i = 0, j = 0; i < n; i++, j += 4) { const k = pixels[j]; index[i] = k; out[i] = table[k]; }
-  } else {
-    for (let i = 0, j = 0; i < n; i++, j += 4) {
-      const k = pixels[j] | pixels[j + 1] << 8 | pixels[j + 2] << 16;
-      index[i] = k; out[i] = table[k];
-    }
-  }
+  for (let i = 0; i < index.length; i++) out[i] = table[index[i]];
   canvas.getContext("2d").putImageData(rgba, 0, 0);
   return {kind: "raster", index, names: payload.names, canvas, width, height};
 }
