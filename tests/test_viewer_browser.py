@@ -178,7 +178,8 @@ def test_other_overlays(page, screenshots, layer):
         for x, y in inner_points(prediction):
             assert page.pixel("#canvas", x, y)[:3] == tuple(id2label[prediction[y, x]].color)
         page.js("setAlpha(0.7)")
-    page.hover("#canvas", 500, 330)
+    page.hover("#canvas", 335, 393)  # on a car
+    page.wait("!document.getElementById('tip').hidden")
     page.screenshot(os.path.join(screenshots, f"{layer}.png"))
 
 
@@ -186,6 +187,9 @@ def test_disparity_and_citypersons(page, screenshots):
     go_to(page, 0, "disparity", alpha=1.0)
     level = int(disparity_map()[600, 1000]) >> 7
     assert page.pixel("#canvas", 1000, 600)[:3] == tuple(DISPARITY_COLORS[min(max(level - 3, 0), 97)])
+    page.js("setAlpha(0.6)")
+    page.hover("#canvas", 600, 330)
+    page.wait("document.getElementById('tip').textContent.startsWith('disparity')")
     page.screenshot(os.path.join(screenshots, "disparity.png"))
     go_to(page, 0, "citypersons", alpha=1.0)
     (label, (x, y, w, h), _), color = PERSONS[0], (220, 20, 60)
@@ -212,7 +216,10 @@ def test_3d_boxes(page, screenshots):
 def test_zoom_lens_and_help(page, screenshots):
     go_to(page, 0, "gtFine", alpha=0.5)
     page.key("z")
-    page.hover("#canvas", 400, 300)
+    instance_ids = golden(FRAMES[0], "instanceIds")
+    y, x = np.argwhere(instance_ids // 1000 == 26)[0]  # the top of a car: the lens shows its outline
+    scale = page.js("return document.getElementById('canvas').getBoundingClientRect().width") / 2048
+    page.hover("#canvas", x * scale, (y + 10) * scale)
     page.wait("!document.getElementById('lens').hidden")
     x, y = page.js("return [viewer.mouse.x, viewer.mouse.y]")
     centre = page.pixel("#lens", 150, 150)

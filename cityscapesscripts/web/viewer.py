@@ -425,7 +425,7 @@ class Viewer:
     def _predicted_instances_layer(self, frame):
         predictions = self.predictions.instances(frame.id)
         index = None
-        names, colors = ["no instance"], [TRANSPARENT]
+        names, colors = [""], [TRANSPARENT]
         for k, prediction in enumerate(predictions, 1):
             mask = instance_ap.read_mask(prediction.mask) != 0
             if index is None:

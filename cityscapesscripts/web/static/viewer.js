@@ -137,6 +137,7 @@ async function show(position, started = performance.now()) {
   viewer.shown = loaded;
   draw();
   describe(loaded);
+  showHover();
   await new Promise(requestAnimationFrame);
   viewer.lastSwitchMs = performance.now() - started;
   viewer.switchTimes.push(viewer.lastSwitchMs);
@@ -230,8 +231,14 @@ function nameAt(x, y) {
 
 function onMouseMove(event) {
   viewer.mouse = imagePoint(event);
+  showHover();
+}
+
+// The name under the mouse, beside it and in the side panel (also after the overlay changed).
+function showHover() {
   const tip = $("tip");
   if (!viewer.mouse) { tip.hidden = true; $("hover").innerHTML = "&nbsp;"; drawLens(); return; }
+  const event = viewer.mouse.event;
   const name = nameAt(viewer.mouse.x, viewer.mouse.y);
   $("hover").textContent = name ? `${name}  (${viewer.mouse.x}, ${viewer.mouse.y})` :
     `(${viewer.mouse.x}, ${viewer.mouse.y})`;
