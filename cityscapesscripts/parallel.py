@@ -153,11 +153,14 @@ def _keep_freed_buffers(libc=None):
 
     Each frame allocates and frees several multi-megabyte buffers; by default glibc maps them fresh
     each time and pays a page fault per 4 kB page (about 15% of decoding a label map, measured).
+    Buffers up to 16 MB (those of a Cityscapes frame are at most 8 MB) are kept; larger ones, of
+    frames many times that size, still go back to the system, so a worker's peak stays near the
+    bytes it holds at once (benchmarks/MEMORY.md).
     """
     libc = libc or _glibc()
     if libc is not None:
         m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 64 << 20)
+        libc.mallopt(m_mmap_threshold, 16 << 20)
         libc.mallopt(m_trim_threshold, 256 << 20)
 
 
