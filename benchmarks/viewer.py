@@ -85,7 +85,7 @@ def server_side(viewer, url, runs):
     for layer in ("instances", "pred", "errors", "pred-instances", "pred-panoptic"):
         rows[f"{layer} (ours)"] = median_ms(lambda: request(layer), runs)
     rows["per-image scores (mIoU, AP, PQ)"] = median_ms(
-        lambda: (viewer._cache.clear(), viewer.scores(frame)), runs)
+        lambda: (viewer._scores.clear(), viewer.scores(frame)), runs)
     return ({name: (ms, len(result) if isinstance(result, bytes) else None) for name, (ms, result) in rows.items()},
             rgba_overlay())
 

@@ -1,7 +1,10 @@
 """csViewer's server side: frames, every layer against the original's images, scores, routes, CLI."""
 import http.client
 import json
+import re
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -169,6 +172,23 @@ def test_scores_per_image(viewer):
         assert set(scores) == {"mIoU", "AP", "PQ"} and all(0 <= v <= 1 for v in scores.values())
 
 
+def test_all_scores_on_worker_processes_equal_the_serial_ones(root):
+    serial = Viewer(root, pred=f"{root}/results")
+    expected = {f.key: serial.scores(f) for f in serial.frames}
+    assert Viewer(root, pred=f"{root}/results").all_scores(jobs=2) == expected
+
+
+def test_a_bad_prediction_is_reported_and_the_other_frames_are_scored(root, tmp_path):
+    from cityscapesscripts.io import png
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    png.write_png(str(pred / f"{FRAMES[0]}_pred.png"), np.zeros((10, 10), np.uint8))  # wrong size
+    png.write_png(str(pred / f"{FRAMES[1]}_pred.png"), predicted(FRAMES[1]).astype(np.uint8))
+    scores = Viewer(root, pred=str(pred)).all_scores(jobs=1)
+    assert "prediction is 10x10 but its ground truth is 2048x1024" in scores[f"val/{CITY}/{FRAMES[0]}"]["error"]
+    assert set(scores[f"val/{CITY}/{FRAMES[1]}"]) == {"mIoU"}
+
+
 def test_train_id_predictions(root, tmp_path):
     from cityscapesscripts.helpers.labelset import CITYSCAPES
     from cityscapesscripts.io import png
@@ -230,3 +250,22 @@ def test_cli_errors(monkeypatch, tmp_path, capsys):
     (tmp_path / "leftImg8bit" / "val" / "x" / "x_000000_000000_leftImg8bit.png").write_bytes(b"")
     assert cityscapesViewer.main([str(tmp_path), "--pred", str(tmp_path / "missing"), "--no-browser"]) == 1
     assert "prediction folder does not exist" in capsys.readouterr().err
+
+
+def test_cli_serves_on_loopback_and_prints_the_url(root):
+    """csViewer as a user starts it: prints the URL, answers there, binds 127.0.0.1 only."""
+    process = subprocess.Popen([sys.executable, "-m", "cityscapesscripts.viewer.cityscapesViewer", root,
+                                "--pred", f"{root}/results", "--port", "0", "--no-browser"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        url = re.search(r"http://127\.0\.0\.1:(\d+)/", lines[1])
+        assert "2 images" in lines[0] and url, lines
+        connection = http.client.HTTPConnection("127.0.0.1", int(url.group(1)), timeout=30)
+        connection.request("GET", "/api/frames")
+        assert [f["id"] for f in json.loads(connection.getresponse().read())["frames"]] == list(FRAMES)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()
+        process.stderr.close()

@@ -33,6 +33,7 @@ errors          where the semantic prediction and the ground truth disagree;
 ==============  ==========================================================
 """
 import collections
+import functools
 import glob
 import math
 import os
@@ -40,6 +41,7 @@ import threading
 
 import numpy as np
 
+from .. import parallel
 from ..dataset.cityscapes import Frame
 from ..errors import AnnotationError, LayoutError, PredictionError
 from ..evaluation import instance_ap
@@ -237,8 +239,9 @@ class Viewer:
             raise LayoutError("prediction folder does not exist", pred)
         self.predictions = Predictions(self.pred, {f.id for f in self.frames}) if self.pred else None
         self.train_ids = train_ids
-        self._cache = collections.OrderedDict()
+        self._cache = collections.OrderedDict()  # recent layers
         self._cache_size = cache_size
+        self._scores = {}
         self._lock = threading.Lock()
         self._panoptic_gt = {}
 
@@ -485,7 +488,7 @@ class Viewer:
     def scores(self, frame):
         """Per-image scores of the predictions of ``frame``: mIoU, AP and PQ as available (None: undefined)."""
         with self._lock:
-            cached = self._cache.get((frame.key, "scores"))
+            cached = self._scores.get(frame.key)
         if cached is not None:
             return cached
         scores = {}
@@ -513,8 +516,33 @@ class Viewer:
                 scores["PQ"] = accumulator.result()["All"]["pq"]
         scores = {k: (None if v is None or math.isnan(v) else float(v)) for k, v in scores.items()}
         with self._lock:
-            self._cache[(frame.key, "scores")] = scores
+            self._scores[frame.key] = scores
         return scores
+
+    def all_scores(self, jobs=None):
+        """``{frame key: scores}`` of every frame; those not yet known computed on the executor seam.
+
+        A frame whose scores fail gets ``{"error": reason}``.
+        """
+        with self._lock:
+            todo = [f.key for f in self.frames if f.key not in self._scores]
+        results = parallel.map_items(functools.partial(_scores_of, self), todo, jobs=jobs, progress=False)
+        for key, result in zip(todo, results):
+            scores = {"error": str(result)} if isinstance(result, parallel.ItemError) else result
+            with self._lock:
+                self._scores[key] = scores
+        with self._lock:
+            return {f.key: self._scores[f.key] for f in self.frames}
+
+    def __getstate__(self):  # for the worker processes: no lock, no cached layers
+        state = dict(self.__dict__)
+        del state["_lock"]
+        state["_cache"] = collections.OrderedDict()
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def _panoptic_ground_truth(self, split):
         """``{frame id: (png path, segments, categories)}`` of ``gtFine/cityscapes_panoptic_{split}.json``."""
@@ -529,6 +557,10 @@ class Viewer:
                                                      annotation["segments_info"], categories)
             self._panoptic_gt[split] = found
         return self._panoptic_gt[split]
+
+
+def _scores_of(viewer, key):
+    return viewer.scores(viewer.frame(key))
 
 
 def make_router(viewer):
@@ -558,7 +590,7 @@ def make_router(viewer):
 
     @router.get("/api/scores")
     def all_scores(request):
-        return server.json_response({f.key: viewer.scores(f) for f in viewer.frames})
+        return server.json_response(viewer.all_scores())
 
     @router.get("/api/file/<path:rel>")
     def file(request):
