@@ -16,7 +16,7 @@ from cityscapesscripts.evaluation.box3d import Box3dAccumulator, Boxes3d, match_
 from cityscapesscripts.evaluation.objectDetectionHelpers import EvaluationParameters, calcIouMatrix
 from cityscapesscripts.helpers.annotation import CsBbox3d, CsIgnore2d
 from cityscapesscripts.helpers.box3dImageTransform import (CRS_C, CRS_S, CRS_V, Box3dImageTransform, Camera,
-                                                           Quaternion)
+                                                           Quaternion, squared_norms)
 
 from conftest import GOLDEN
 
@@ -127,6 +127,12 @@ def test_quaternion_behaves_like_pyquaternion():
         Quaternion([0, 0, 0, 0]).inverse
 
 
+def test_squared_norms_add_as_the_blas_dot_of_pyquaternion():
+    # pyquaternion normalises with np.dot(q, q); the orientation scores depend on its last bit
+    quaternions = np.round(np.random.default_rng(5).normal(size=(20000, 4)), 4)
+    assert squared_norms(quaternions).tolist() == [np.dot(q, q) for q in quaternions]
+
+
 def axis_angle_quaternion(axis, angle):
     axis = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
     return [math.cos(angle / 2), *(math.sin(angle / 2) * axis)]
@@ -202,8 +208,8 @@ def test_matches_equal_the_originals(modal):
         matches = match_image(pred, gt, params.labels_to_evaluate, modal=modal)
         for t, threshold in enumerate(thresholds):
             want = expected["per_threshold"][threshold][image]
-            for label, m in matches.items():
-                got = m.lists(t)
+            for label in params.labels_to_evaluate:
+                got = matches.lists(label, t)
                 assert got == tuple(want[k][label] for k in ("tp_idx_gt", "tp_idx_pred", "fp_idx_pred", "fn_idx_gt")), \
                     (image, threshold, label)
 

@@ -139,69 +139,77 @@ def _intersection(a, b):
     return np.maximum(width, 0) * np.maximum(height, 0)
 
 
-class ClassMatches:
-    """The matching of one class in one image at every threshold.
+class ImageMatches:
+    """The matching of one image at every threshold, all classes at once.
 
-    ``gt_index`` (m,) / ``pred_index`` (n,): the class's boxes in the image;
-    ``pairs`` (P, 2): matched (gt, pred) indices in the order the greedy matching
-    accepts them; ``tp`` (P, T): which pairs match at each threshold; ``fp``
-    (n, T) and ``fn`` (m, T): unmatched predictions (active, not inside an
-    ignore region) and unmatched ground truth.
+    ``gt_class`` (m,) / ``pred_class`` (n,): class index of each box (-1: not
+    evaluated); ``pairs`` (P, 2): matched (gt, pred) indices in the order the
+    greedy matching accepts them; ``tp`` (P, T): which pairs match at each
+    threshold; ``fp`` (n, T): unmatched active predictions outside ignore
+    regions; ``fn`` (m, T): unmatched ground truth.
     """
 
-    def __init__(self, gt_index, pred_index, pairs, tp, fp, fn):
-        self.gt_index, self.pred_index, self.pairs = gt_index, pred_index, pairs
+    def __init__(self, labels, gt_class, pred_class, pairs, tp, fp, fn):
+        self.labels = list(labels)
+        self.gt_class, self.pred_class, self.pairs = gt_class, pred_class, pairs
         self.tp, self.fp, self.fn = tp, fp, fn
 
-    def lists(self, t):
-        """``(tp_idx_gt, tp_idx_pred, fp_idx_pred, fn_idx_gt)`` at threshold index ``t``, as the original's lists."""
-        pairs = self.pairs[self.tp[:, t]]
+    def lists(self, label, t):
+        """``(tp_idx_gt, tp_idx_pred, fp_idx_pred, fn_idx_gt)`` of ``label`` at threshold index ``t``,
+        as the original's lists (in its order)."""
+        c = self.labels.index(label)
+        pairs = self.pairs[self.tp[:, t] & (self.gt_class[self.pairs[:, 0]] == c)]
         return (pairs[:, 0].tolist(), pairs[:, 1].tolist(),
-                self.pred_index[self.fp[:, t]].tolist(), self.gt_index[self.fn[:, t]].tolist())
+                np.flatnonzero(self.fp[:, t] & (self.pred_class == c)).tolist(),
+                np.flatnonzero(self.fn[:, t] & (self.gt_class == c)).tolist())
+
+
+def class_indices(box_labels, labels):
+    """``(N,)`` index of each label in ``labels``, -1 for others."""
+    lookup = {label: c for c, label in enumerate(labels)}
+    return np.fromiter((lookup.get(label, -1) for label in box_labels), dtype=np.int64, count=len(box_labels))
 
 
 def match_image(predictions, ground_truth, labels, min_iou=0.7, modal=False, thresholds=None):
     """Match one image's predictions to its ground truth, per class, at every threshold.
 
-    A prediction takes part at threshold s when its score >= s.  Pairs with
-    IoU > ``min_iou`` are accepted greedily, highest IoU first (ties: lowest
-    ground-truth, then prediction index).  Unmatched predictions whose modal box
-    lies inside an ignore region (covered share > ``min_iou``) are dropped.
-    Returns ``{label: ClassMatches}``.
+    A prediction takes part at threshold s when its score >= s.  Pairs of the
+    same class with IoU > ``min_iou`` are accepted greedily, highest IoU first
+    (ties: lowest ground-truth, then prediction index).  Unmatched predictions
+    whose modal box lies inside an ignore region (covered share > ``min_iou``)
+    are dropped.  Classes never compete, so one sorted candidate list serves
+    them all; the matching is redone only at thresholds where a candidate
+    prediction drops out.  Returns an :class:`ImageMatches`.
     """
     if min_iou < 0:
         raise ValueError(f"min_iou must be >= 0, got {min_iou}")
     thresholds = confidence_thresholds() if thresholds is None else np.asarray(thresholds)
     n_thresholds = len(thresholds)
+    gt_class = class_indices(ground_truth.labels, labels)
+    pred_class = class_indices(predictions.labels, labels)
     key = "modal" if modal else "amodal"
-    gt_boxes = xyxy(getattr(ground_truth, key))
-    pred_boxes = xyxy(getattr(predictions, key))
-    pred_modal = xyxy(predictions.modal)
-    ignores = xyxy(ground_truth.ignore)
+    iou = iou_matrix(xyxy(getattr(ground_truth, key)), xyxy(getattr(predictions, key)))
+    candidate = (iou > min_iou) & (gt_class[:, None] == pred_class[None, :]) & (gt_class[:, None] >= 0)
+    rows, cols = np.nonzero(candidate)
+    order = np.lexsort((cols, rows, -iou[rows, cols]))
+    rows, cols = rows[order], cols[order]
     # prediction j is active at threshold t iff t < active_until[j]
     active_until = np.searchsorted(thresholds, predictions.scores, side="right")
-    out = {}
-    for label in labels:
-        gt_index = np.flatnonzero(ground_truth.labels == label)
-        pred_index = np.flatnonzero(predictions.labels == label)
-        until = active_until[pred_index]
-        iou = iou_matrix(gt_boxes[gt_index], pred_boxes[pred_index])
-        rows, cols = np.nonzero(iou > min_iou)
-        order = np.lexsort((cols, rows, -iou[rows, cols]))
-        rows, cols = rows[order], cols[order]
-        accepted = _sweep(rows, cols, until, n_thresholds)
-        used = accepted.any(axis=1)
-        tp = accepted[used]
-        pairs = np.stack([gt_index[rows[used]], pred_index[cols[used]]], axis=1).reshape(-1, 2)
-        tp_pred = np.zeros((len(pred_index), n_thresholds), dtype=bool)
-        tp_gt = np.zeros((len(gt_index), n_thresholds), dtype=bool)
-        np.logical_or.at(tp_pred, cols[used], tp)
-        np.logical_or.at(tp_gt, rows[used], tp)
-        absorbed = (overlap_matrix(ignores, pred_modal[pred_index]) > min_iou).any(axis=0)
-        active = np.arange(n_thresholds)[None, :] < until[:, None]
-        fp = active & ~tp_pred & ~absorbed[:, None]
-        out[label] = ClassMatches(gt_index, pred_index, pairs, tp, fp, ~tp_gt)
-    return out
+    accepted = _sweep(rows, cols, active_until, n_thresholds)
+    used = accepted.any(axis=1)
+    tp = accepted[used]
+    pairs = np.stack([rows[used], cols[used]], axis=1).reshape(-1, 2)
+    tp_gt, tp_pred = _any_by(pairs[:, 0], tp, len(gt_class)), _any_by(pairs[:, 1], tp, len(pred_class))
+    absorbed = (overlap_matrix(xyxy(ground_truth.ignore), xyxy(predictions.modal)) > min_iou).any(axis=0)
+    active = np.arange(n_thresholds)[None, :] < active_until[:, None]
+    fp = active & ~tp_pred & ~absorbed[:, None] & (pred_class >= 0)[:, None]
+    fn = ~tp_gt & (gt_class >= 0)[:, None]
+    return ImageMatches(labels, gt_class, pred_class, pairs, tp, fp, fn)
+
+
+def _any_by(index, mask, n):
+    """``(n, T)``: for each box, whether any of its rows of ``mask`` is set."""
+    return (np.eye(n, dtype=np.int64)[index].T @ mask.astype(np.int64)) > 0
 
 
 def _sweep(rows, cols, until, n_thresholds):
@@ -209,19 +217,20 @@ def _sweep(rows, cols, until, n_thresholds):
     accepted = np.zeros((len(rows), n_thresholds), dtype=bool)
     if not len(rows):
         return accepted
-    previous = None
+    pairs = list(zip(rows.tolist(), cols.tolist()))
+    pair_until = until[cols].tolist()
+    changes = set(pair_until)  # thresholds where a candidate drops out
+    current = None
     for t in range(n_thresholds):
-        if previous is not None and not (until == t).any():
-            accepted[:, t] = previous  # no prediction dropped out: same matching
-            continue
-        taken_rows, taken_cols = set(), set()
-        current = np.zeros(len(rows), dtype=bool)
-        for k, (r, c) in enumerate(zip(rows.tolist(), cols.tolist())):
-            if until[c] > t and r not in taken_rows and c not in taken_cols:
-                taken_rows.add(r)
-                taken_cols.add(c)
-                current[k] = True
-        accepted[:, t] = previous = current
+        if current is None or t in changes:
+            taken_rows, taken_cols = set(), set()
+            current = np.zeros(len(rows), dtype=bool)
+            for k, (r, c) in enumerate(pairs):
+                if pair_until[k] > t and r not in taken_rows and c not in taken_cols:
+                    taken_rows.add(r)
+                    taken_cols.add(c)
+                    current[k] = True
+        accepted[:, t] = current
     return accepted
 
 
@@ -250,14 +259,20 @@ class Box3dAccumulator:
             raise ValueError(f"min_iou must be >= 0, got {min_iou}")
         self.labels = list(labels)
         self.min_iou, self.max_depth, self.step_size, self.modal = min_iou, max_depth, step_size, modal
+        self.num_conf = num_conf
         self.thresholds = confidence_thresholds(num_conf)
         self.depth_bins = list(range(0, max_depth + 1, step_size))
-        n_classes, n_thresholds, n_bins = len(self.labels), len(self.thresholds), len(self.depth_bins)
-        self.gt_counts = np.zeros(n_classes, dtype=np.int64)
-        self.counts = np.zeros((n_classes, n_thresholds, 3), dtype=np.int64)  # tp, fp, fn
-        self.depth_counts = np.zeros((n_classes, n_thresholds, n_bins, 3), dtype=np.int64)
+        self.gt_counts = np.zeros(len(self.labels), dtype=np.int64)
+        # per box and kind (tp pair, fp prediction, fn ground truth): class, depth bin (the extra last bin is
+        # beyond max_depth) and its (T,) mask; summed into _dense on demand, so partial states pickle small
+        self._box_rows = []  # (kind (R,), class (R,), bin (R,), mask (R, T))
+        self._dense = None  # (3, C, bins + 1, T) counts
         # one row per matched pair below max_depth, in image then matching order
         self._tp_rows = []  # (class (R,), bin (R,), tp mask (R, T), metrics (R, 4))
+
+    def empty_like(self):
+        """A new, empty accumulator with the same settings."""
+        return Box3dAccumulator(self.labels, self.min_iou, self.max_depth, self.step_size, self.modal, self.num_conf)
 
     def add(self, predictions, ground_truth):
         """Add one image: two :class:`Boxes3d` (predictions with scores, ground truth with ignore regions)."""
@@ -266,33 +281,46 @@ class Box3dAccumulator:
 
     def add_matches(self, matches, predictions, ground_truth):
         """Add one image already matched by :func:`match_image` with this accumulator's settings."""
-        gt_bins = self._bins(ground_truth.depths)
-        pred_bins = self._bins(predictions.depths)
-        n_bins = len(self.depth_bins)
-        rows = []
-        for c, label in enumerate(self.labels):
-            m = matches[label]
-            self.gt_counts[c] += len(m.gt_index)
-            pair_bins = gt_bins[m.pairs[:, 0]]
-            for kind, mask, bins in ((0, m.tp, pair_bins), (1, m.fp, pred_bins[m.pred_index]),
-                                     (2, m.fn, gt_bins[m.gt_index])):
-                self.counts[c, :, kind] += mask.sum(axis=0)
-                near = bins >= 0
-                if near.any():
-                    per_bin = np.zeros((n_bins, mask.shape[1]), dtype=np.int64)
-                    np.add.at(per_bin, bins[near], mask[near].astype(np.int64))
-                    self.depth_counts[c, :, :, kind] += per_bin.T
-            near = pair_bins >= 0
-            if near.any():
-                g, p = m.pairs[near, 0], m.pairs[near, 1]
-                rows.append((np.full(len(g), c), pair_bins[near], m.tp[near],
-                             tp_metrics(ground_truth, g, predictions, p, self.max_depth)))
-        if rows:
-            self._tp_rows.append(tuple(np.concatenate(parts) for parts in zip(*rows)))
+        m = matches
+        gt_bins, pred_bins = self._bins(ground_truth.depths), self._bins(predictions.depths)
+        self.gt_counts += np.bincount(m.gt_class[m.gt_class >= 0], minlength=len(self.labels))
+        pair_class, pair_bins = m.gt_class[m.pairs[:, 0]], gt_bins[m.pairs[:, 0]]
+        classes = np.concatenate([pair_class, m.pred_class, m.gt_class])
+        keep = classes >= 0
+        kinds = np.repeat([0, 1, 2], [len(pair_class), len(m.pred_class), len(m.gt_class)])
+        self._box_rows.append((kinds[keep], classes[keep], np.concatenate([pair_bins, pred_bins, gt_bins])[keep],
+                               np.concatenate([m.tp, m.fp, m.fn])[keep]))
+        if len(self._box_rows) >= 4096:
+            self._fold()
+        near = pair_bins < len(self.depth_bins)
+        if near.any():
+            g, p = m.pairs[near, 0], m.pairs[near, 1]
+            self._tp_rows.append((pair_class[near], pair_bins[near], m.tp[near],
+                                  tp_metrics(ground_truth, g, predictions, p, self.max_depth)))
 
     def _bins(self, depths):
-        """Depth bin index per object, -1 at or beyond max_depth."""
-        return np.where(depths < self.max_depth, depths // self.step_size, -1)
+        """Depth bin index per object; objects at or beyond max_depth go to the extra last bin."""
+        return np.where(depths < self.max_depth, depths // self.step_size, len(self.depth_bins))
+
+    def _fold(self):
+        """Sum the pending box rows into the dense counts."""
+        if self._dense is None:
+            self._dense = np.zeros((3, len(self.labels), len(self.depth_bins) + 1, len(self.thresholds)), np.int64)
+        if self._box_rows:
+            kinds, classes, bins, masks = (np.concatenate(parts) for parts in zip(*self._box_rows))
+            np.add.at(self._dense, (kinds, classes, bins), masks.astype(np.int64))
+            self._box_rows = []
+        return self._dense
+
+    @property
+    def depth_counts(self):
+        """``(3, C, bins + 1, T)`` int: tp, fp, fn per class, depth bin (last: beyond max_depth), threshold."""
+        return self._fold()
+
+    @property
+    def counts(self):
+        """``(3, C, T)`` int: tp, fp, fn per class and threshold."""
+        return self._fold().sum(axis=2)
 
     def merge(self, other):
         """Add another accumulator's state (of later images); returns self."""
@@ -301,8 +329,10 @@ class Box3dAccumulator:
                 not np.array_equal(other.thresholds, self.thresholds):
             raise ValueError("cannot merge accumulators with different settings")
         self.gt_counts += other.gt_counts
-        self.counts += other.counts
-        self.depth_counts += other.depth_counts
+        if other._dense is not None:
+            self._fold()
+            self._dense += other._dense
+        self._box_rows.extend(other._box_rows)
         self._tp_rows.extend(other._tp_rows)
         return self
 
@@ -311,7 +341,7 @@ class Box3dAccumulator:
         cw = snap_working_confidence(cw, self.thresholds)
         if cw != -1.0:
             return OrderedDict((label, cw) for label in self.labels)
-        precision, recall = _precision_recall(self.counts)
+        precision, recall = _precision_recall(*self.counts)
         out = OrderedDict()
         for c, label in enumerate(self.labels):
             best_auc, best = 0.0, 0.0
@@ -351,17 +381,17 @@ class Box3dAccumulator:
         return results
 
     def _average_precisions(self):
-        precision, recall = _precision_recall(self.counts)
+        precision, recall = _precision_recall(*self.counts)
         ap = OrderedDict()
         for c, label in enumerate(self.labels):
             ap[label] = OrderedDict([("data", OrderedDict([("recall", [float(x) for x in recall[c]]),
                                                            ("precision", [float(x) for x in precision[c]])])),
                                      ("auc", float(_area(recall[c], precision[c])))])
         ap_per_depth = OrderedDict((label, OrderedDict()) for label in self.labels)
-        tp, fp, fn = (self.depth_counts[..., k] for k in range(3))
+        tp, fp, fn = self.depth_counts.tolist()
         for c, label in enumerate(self.labels):
             for b, depth in enumerate(self.depth_bins):
-                points = [_ratios(tp[c, t, b], fp[c, t, b], fn[c, t, b]) for t in range(len(self.thresholds))]
+                points = [_ratios(*counts) for counts in zip(tp[c][b], fp[c][b], fn[c][b])]
                 points = [(r, p) for p, r in points if r >= 0 and p >= 0]
                 if points:
                     recalls, precisions = [r for r, _ in points], [p for _, p in points]
@@ -410,7 +440,6 @@ def tp_metrics(ground_truth, gt_index, predictions, pred_index, max_depth):
 
 def _ratios(tp, fp, fn):
     """(precision, recall) of one depth bin: (-1, -1) without TP and FN, (0, 0) without TP."""
-    tp, fp, fn = int(tp), int(fp), int(fn)
     if tp == 0 and fn == 0:
         return -1, -1
     if tp == 0:
@@ -418,12 +447,12 @@ def _ratios(tp, fp, fn):
     return tp / float(tp + fp), tp / float(tp + fn)
 
 
-def _precision_recall(counts):
+def _precision_recall(tp, fp, fn):
     """Per class and threshold, Python-float precision and recall lists (0 where there is no TP)."""
     precision, recall = [], []
-    for per_class in counts.tolist():
-        precision.append([tp / float(tp + fp) if tp else 0 for tp, fp, _ in per_class])
-        recall.append([tp / float(tp + fn) if tp else 0 for tp, _, fn in per_class])
+    for tps, fps, fns in zip(tp.tolist(), fp.tolist(), fn.tolist()):
+        precision.append([t / float(t + f) if t else 0 for t, f in zip(tps, fps)])
+        recall.append([t / float(t + f) if t else 0 for t, f in zip(tps, fns)])
     return precision, recall
 
 

@@ -76,14 +76,12 @@ class Box3dEvaluator:
         self.preds = {}
         self.ap = {}
         self.results = OrderedDict()
-        self._stats = OrderedDict()
         self._conf_thresholds = confidence_thresholds(evaluation_params.num_conf)
-        self._depth_bins = range(0, evaluation_params.max_depth + 1, evaluation_params.step_size)
 
     def reset(self):
         """Forget loaded data and results."""
         self.gts, self.preds, self.ap = {}, {}, {}
-        self._stats, self.results = OrderedDict(), OrderedDict()
+        self.results = OrderedDict()
 
     def checkCw(self):
         """Move a given working confidence onto the threshold grid, with a warning."""
@@ -129,9 +127,9 @@ class Box3dEvaluator:
                 logger.critical("Could not find any prediction for image {}.".format(key))
                 self.preds[key] = Boxes3d()
         logger.info("Evaluating images...")
-        accumulator = self.accumulator()
-        for key, gt in self.gts.items():
-            accumulator.add(self.preds[key].with_amodal_from_3d(self.cameras[key]), gt)
+        images = [(key, self.preds[key], gt, self.cameras[key]) for key, gt in self.gts.items()]
+        task = functools.partial(_evaluate_image, settings=self.accumulator())
+        accumulator = parallel.merge_into(self.accumulator(), task, images, self.jobs, "images")
         logger.info("Calculate AP...")
         logger.info("Calculate TP stats...")
         self.results = accumulator.result(self.eval_params.cw)
@@ -142,6 +140,15 @@ class Box3dEvaluator:
         path = os.path.join(result_folder, "results.json")
         write_json(self.results, path)
         return path
+
+
+def _evaluate_image(image, settings):
+    """A new accumulator like ``settings`` holding one image ``(key, predictions, ground truth, camera)``;
+    the predictions' amodal boxes are recomputed from their 3D boxes, as the original does."""
+    _, predictions, ground_truth, camera = image
+    accumulator = settings.empty_like()
+    accumulator.add(predictions.with_amodal_from_3d(camera), ground_truth)
+    return accumulator
 
 
 def write_json(data, path):

@@ -124,7 +124,7 @@ class Quaternion:
 
     @property
     def norm(self):
-        return math.sqrt(np.dot(self.q, self.q))
+        return math.sqrt(squared_norms(self.q)[0])
 
     def _normalise(self):
         self.q = normalised_quaternions(self.q[None])[0]
@@ -139,7 +139,7 @@ class Quaternion:
 
     @property
     def inverse(self):
-        squares = np.dot(self.q, self.q)
+        squares = squared_norms(self.q)[0]
         if not squares > 0:
             raise ZeroDivisionError("a zero quaternion cannot be inverted")
         return Quaternion(array=np.hstack((self.q[0], -self.q[1:4])) / squares)
@@ -233,17 +233,19 @@ def _quaternion_from_matrix(rotation):
     return np.array(q, dtype=float) * (0.5 / math.sqrt(t))
 
 
-def normalised_quaternions(quaternions):
-    """``(N, 4)`` quaternions scaled to unit length; those within 1e-14 of it (squared) are kept as given.
+def squared_norms(quaternions):
+    """``(N,)`` sums of squares of ``(N, 4)`` quaternions, added left to right as pyquaternion's
+    ``np.dot(q, q)`` does (a 4-element BLAS dot), so that normalised elements agree to the last bit."""
+    q = np.asarray(quaternions, dtype=float).reshape(-1, 4)
+    return ((q[:, 0] * q[:, 0] + q[:, 1] * q[:, 1]) + q[:, 2] * q[:, 2]) + q[:, 3] * q[:, 3]
 
-    Mirrors pyquaternion, including its per-quaternion ``np.dot`` for the squared
-    norm, so that downstream angles agree to the last bit.
-    """
+
+def normalised_quaternions(quaternions):
+    """``(N, 4)`` quaternions scaled to unit length; those within 1e-14 of it (squared) are kept as given (pyquaternion)."""
     quaternions = np.array(quaternions, dtype=float).reshape(-1, 4)
-    for row in quaternions:
-        squares = np.dot(row, row)
-        if not abs(1.0 - squares) < 1e-14 and squares > 0:
-            row /= math.sqrt(squares)
+    squares = squared_norms(quaternions)
+    scale = ~(np.abs(1.0 - squares) < 1e-14) & (squares > 0)
+    quaternions[scale] /= np.sqrt(squares[scale])[:, None]
     return quaternions
 
 
