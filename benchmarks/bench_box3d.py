@@ -8,7 +8,8 @@ with predictions for about 85% of the boxes (noisy centre, size and heading)
 plus two false positives per frame.  Ours and the original run alternately,
 ``--runs`` times each; the report gives medians of wall time and CPU seconds
 (the process and its workers) and checks that both write the same
-``results.json`` bytes.  Prints a Markdown section for ``benchmarks/REPORT.md``.
+``results.json`` bytes.  Writes its section of ``benchmarks/REPORT.md`` (``--report``;
+the other sections stay) and prints it.
 """
 import argparse
 import json
@@ -148,6 +149,7 @@ def main():
     parser.add_argument("--frames", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--data", help="folder for the split (default: a temporary folder)")
+    parser.add_argument("--report", default=os.path.join(HERE, "REPORT.md"), help="report to update")
     args = parser.parse_args()
     root = args.data or tempfile.mkdtemp(prefix="bench_box3d_")
     if not os.path.isdir(os.path.join(root, "gtBbox3d")):
@@ -169,19 +171,40 @@ def main():
         results = json.load(f)
     n_gt = sum(results["GT_stats"].values())
     median = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
-    print(f"## Cityscapes 3D evaluation ({args.frames} frames, {n_gt} evaluated GT boxes, "
-          f"{os.cpu_count()} cores, median of {args.runs} alternating runs)\n")
-    print("| task | ours wall | original wall | speed-up | ours CPU | original CPU | CPU ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    lines = [SECTION + f" ({args.frames} frames, {n_gt} evaluated GT boxes)", "",
+             f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; median of "
+             f"{args.runs} runs, ours and the original alternating. CPU: seconds of the process and its workers.",
+             f"Reproduce: `python benchmarks/bench_box3d.py --oracle /path/to/original-venv/bin/python`", "",
+             "| task | ours wall | original wall | speed-up | ours CPU | original CPU | CPU ratio |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for task, name in (("tool", "`csEvalObjectDetection3d --noplot` (process, imports included)"),
                        ("api", "`evaluate3dObjectDetection` (in process, after imports)")):
         (ow, oc), (rw, rc) = median[f"{task} ours"], median[f"{task} original"]
-        print(f"| {name} | {ow:.2f} s | {rw:.2f} s | {rw / ow:.1f}x | {oc:.2f} s | {rc:.2f} s | {rc / oc:.1f}x |")
-    print(f"\nresults.json identical to the original's: {'yes' if same else 'NO'}; "
-          f"mDetection_Score {results['mDetection_Score']:.4f}.")
-    print("\nAll runs (wall s, CPU s):", json.dumps({k: [[round(w, 3), round(c, 3)] for w, c in v]
-                                                    for k, v in times.items()}))
+        lines.append(f"| {name} | {ow:.2f} s | {rw:.2f} s | {rw / ow:.1f}x | {oc:.2f} s | {rc:.2f} s | {rc / oc:.1f}x |")
+    lines += ["", f"`results.json` identical to the original's: {'yes' if same else 'NO'} "
+              f"(mDetection_Score {results['mDetection_Score']:.4f}).", "",
+              "All runs, (wall s, CPU s): " + json.dumps({k: [[round(w, 2), round(c, 2)] for w, c in v]
+                                                          for k, v in times.items()})]
+    update_section(args.report, SECTION, "\n".join(lines) + "\n")
+    print("\n".join(lines))
 
+
+SECTION = "## Cityscapes 3D evaluation"
+
+
+def update_section(path, heading, text):
+    """Replace the section of ``path`` that starts with ``heading`` (up to the next ``## ``) by ``text``,
+    or append it."""
+    with open(path) as f:
+        report = f.read()
+    start = report.find(heading)
+    if start < 0:
+        report = report.rstrip("\n") + "\n\n" + text
+    else:
+        end = report.find("\n## ", start + len(heading))
+        report = report[:start] + text + ("" if end < 0 else report[end:])
+    with open(path, "w") as f:
+        f.write(report)
 
 if __name__ == "__main__":
     main()

@@ -239,8 +239,11 @@ def test_accumulators_merge_and_pickle_to_the_file_result():
     assert text == json.dumps(whole.result(), indent=4)
     with open(os.path.join(EXPECTED, "eval", "results.json")) as f:
         assert_same_json_text(text, f.read(), max_ulps=1)
-    with pytest.raises(ValueError, match="different settings"):
+    assert merged.images == whole.images == len(images)
+    with pytest.raises(ValueError, match="settings differ: min_iou"):
         whole.merge(Box3dAccumulator(min_iou=0.5))
+    with pytest.raises(ValueError, match="label sets"):
+        whole.merge(Box3dAccumulator(labels=["car"]))
 
 
 def test_module_api_equals_console_tool(in_golden):

@@ -25,6 +25,7 @@ from ..errors import AnnotationError, PredictionError
 from ..helpers.annotation import CsBbox3d, CsIgnore2d, image_size
 from ..helpers.box3dImageTransform import Camera, amodal_boxes_2d, box_vertices, normalised_quaternions
 from ..helpers.box3dImageTransform import rotation_matrices, vehicle_to_sensor, yaw_pitch_roll
+from .accumulator import Accumulator
 
 DEFAULT_LABELS = ("car", "truck", "bus", "train", "motorcycle", "bicycle")
 DDTP_METRICS = ("Center_Dist", "Size_Similarity", "OS_Yaw", "OS_Pitch_Roll")
@@ -234,13 +235,13 @@ def _sweep(rows, cols, until, n_thresholds):
     return accepted
 
 
-class Box3dAccumulator:
-    """Summable state of a Cityscapes 3D evaluation.
+class Box3dAccumulator(Accumulator):
+    """Summable state of a Cityscapes 3D evaluation (see :class:`~.accumulator.Accumulator`).
 
     Parameters
     ----------
     labels : sequence of str
-        classes to evaluate, in the order of the result dict.
+        classes to evaluate, in the order of the result dict (the label set of the base class).
     min_iou : float
         a match needs IoU > min_iou (and an ignore region, coverage > min_iou).
     max_depth, step_size : int
@@ -250,6 +251,9 @@ class Box3dAccumulator:
         match modal instead of amodal 2D boxes.
     num_conf : int
         the thresholds are ``np.arange(0, 1.01, 1 / num_conf)``.
+
+    Images must be added and merged in the order of the original (ground-truth
+    files sorted): the DDTP means add their values image by image.
     """
 
     def __init__(self, labels=DEFAULT_LABELS, min_iou=0.7, max_depth=100, step_size=5, modal=False, num_conf=50):
@@ -262,6 +266,13 @@ class Box3dAccumulator:
         self.num_conf = num_conf
         self.thresholds = confidence_thresholds(num_conf)
         self.depth_bins = list(range(0, max_depth + 1, step_size))
+        super().__init__(tuple(self.labels))
+
+    def settings(self):
+        return {"min_iou": self.min_iou, "max_depth": self.max_depth, "step_size": self.step_size,
+                "modal": self.modal, "num_conf": self.num_conf}
+
+    def _reset_state(self):
         self.gt_counts = np.zeros(len(self.labels), dtype=np.int64)
         # per box and kind (tp pair, fp prediction, fn ground truth): class, depth bin (the extra last bin is
         # beyond max_depth) and its (T,) mask; summed into _dense on demand, so partial states pickle small
@@ -270,11 +281,19 @@ class Box3dAccumulator:
         # one row per matched pair below max_depth, in image then matching order
         self._tp_rows = []  # (class (R,), bin (R,), tp mask (R, T), metrics (R, 4))
 
+    def _merge_state(self, other):
+        self.gt_counts += other.gt_counts
+        if other._dense is not None:
+            self._fold()
+            self._dense += other._dense
+        self._box_rows.extend(other._box_rows)
+        self._tp_rows.extend(other._tp_rows)
+
     def empty_like(self):
         """A new, empty accumulator with the same settings."""
         return Box3dAccumulator(self.labels, self.min_iou, self.max_depth, self.step_size, self.modal, self.num_conf)
 
-    def add(self, predictions, ground_truth):
+    def add(self, predictions, ground_truth, name=None):
         """Add one image: two :class:`Boxes3d` (predictions with scores, ground truth with ignore regions)."""
         matches = match_image(predictions, ground_truth, self.labels, self.min_iou, self.modal, self.thresholds)
         self.add_matches(matches, predictions, ground_truth)
@@ -297,6 +316,7 @@ class Box3dAccumulator:
             g, p = m.pairs[near, 0], m.pairs[near, 1]
             self._tp_rows.append((pair_class[near], pair_bins[near], m.tp[near],
                                   tp_metrics(ground_truth, g, predictions, p, self.max_depth)))
+        self.images += 1
 
     def _bins(self, depths):
         """Depth bin index per object; objects at or beyond max_depth go to the extra last bin."""
@@ -321,20 +341,6 @@ class Box3dAccumulator:
     def counts(self):
         """``(3, C, T)`` int: tp, fp, fn per class and threshold."""
         return self._fold().sum(axis=2)
-
-    def merge(self, other):
-        """Add another accumulator's state (of later images); returns self."""
-        if (other.labels, other.min_iou, other.max_depth, other.step_size, other.modal) != \
-                (self.labels, self.min_iou, self.max_depth, self.step_size, self.modal) or \
-                not np.array_equal(other.thresholds, self.thresholds):
-            raise ValueError("cannot merge accumulators with different settings")
-        self.gt_counts += other.gt_counts
-        if other._dense is not None:
-            self._fold()
-            self._dense += other._dense
-        self._box_rows.extend(other._box_rows)
-        self._tp_rows.extend(other._tp_rows)
-        return self
 
     def working_confidences(self, cw=-1.0):
         """Per class, the threshold with the best precision x recall (first on ties, 0.0 if none), or ``cw``."""
