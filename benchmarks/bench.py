@@ -358,12 +358,12 @@ def write_report(results, path, args):
                          f"{100 * ours / frames:.2f} |")
         lines += ["", "I/O floor: decoding the instanceIds PNGs on all cores. For scale: a peer tool was reported "
                   "to take about 7 minutes for 500 images."]
-    kept = ""  # the 3D section is written by bench_box3d.py; keep it
+    kept = ""  # sections other scripts write (bench_box3d.py, bench_dask.py) stay
     if os.path.exists(path):
         with open(path) as f:
-            old = f.read()
-        if "\n## Cityscapes 3D evaluation" in old:
-            kept = "\n" + old[old.index("\n## Cityscapes 3D evaluation") + 1:]
+            old_sections = f.read().split("\n## ")[1:]
+        own = {line[3:] for line in lines if line.startswith("## ")}
+        kept = "".join("\n## " + section for section in old_sections if section.split("\n")[0] not in own)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n" + kept)
 

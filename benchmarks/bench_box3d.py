@@ -173,7 +173,8 @@ def main():
     median = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
     lines = [SECTION + f" ({args.frames} frames, {n_gt} evaluated GT boxes)", "",
              f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; median of "
-             f"{args.runs} runs, ours and the original alternating. CPU: seconds of the process and its workers.",
+             f"{args.runs} runs, ours and the original alternating. CPU: seconds of the process and its workers "
+             "(steadier than wall time when other jobs share the cores; the original uses one core).",
              f"Reproduce: `python benchmarks/bench_box3d.py --oracle /path/to/original-venv/bin/python`", "",
              "| task | ours wall | original wall | speed-up | ours CPU | original CPU | CPU ratio |",
              "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -87,3 +87,14 @@ def test_without_matplotlib_the_tool_says_what_to_install(_isolated_cwd, monkeyp
     assert plot3dResults.main([os.path.join(EXPECTED, "eval", "results.json"), "-o", "figure.png"]) == 1
     assert "pip install 'cityscapesscripts[plot]'" in capsys.readouterr().err
     assert os.listdir() == []
+
+
+def test_evaluation_saves_its_figure(_isolated_cwd):
+    from cityscapesscripts.evaluation import evalObjectDetection3d
+    root = os.path.join(GOLDEN, "box3d")
+    assert evalObjectDetection3d.main(["-gt", os.path.join(root, "gtBbox3d", "val"), "-pred",
+                                       os.path.join(root, "results", "predBbox3d"), "--results-folder", "out",
+                                       "--noplot", "--plot-file", "figure.png", "-q", "-j", "1"]) == 0
+    with open("figure.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert sorted(os.listdir()) == ["figure.png", "out"] and os.listdir("out") == ["results.json"]

@@ -1,10 +1,10 @@
 """The Cityscapes 3D detection score, on arrays: 2D AP over confidence thresholds plus
 depth-dependent true-positive metrics (DDTP), as the original ``evalObjectDetection3d``.
 
-Per image and class, :func:`match_image` computes one IoU matrix and one
-sorted list of candidate pairs, then sweeps the confidence thresholds: the
-greedy matching (highest IoU first, first index on ties) is redone only where
-a prediction drops out.  :class:`Box3dAccumulator` keeps summable counts per
+Per image, :func:`match_image` computes one IoU matrix and one sorted list of
+same-class candidate pairs, then sweeps the confidence thresholds: the greedy
+matching (highest IoU first, first index on ties) is redone only where a
+candidate prediction drops out.  :class:`Box3dAccumulator` keeps summable counts per
 class, threshold and depth bin plus the metrics of every true positive;
 ``add`` one image, ``merge`` partial accumulators (in image order), and
 ``result()`` gives the original's ``results.json`` dict, number for number.
@@ -120,6 +120,7 @@ def xyxy(xywh):
 
 def iou_matrix(gts, preds):
     """``(M, N)`` IoU of ``(M, 4)`` and ``(N, 4)`` [xmin, ymin, xmax, ymax] boxes, pixels inclusive (+1)."""
+    gts, preds = _boxes_array(gts), _boxes_array(preds)
     inter = _intersection(gts, preds)
     area_gt = (gts[:, 2] - gts[:, 0] + 1) * (gts[:, 3] - gts[:, 1] + 1)
     area_pred = (preds[:, 2] - preds[:, 0] + 1) * (preds[:, 3] - preds[:, 1] + 1)
@@ -128,13 +129,16 @@ def iou_matrix(gts, preds):
 
 def overlap_matrix(ignores, preds):
     """``(K, N)`` share of each prediction box covered by each ignore region (+1 pixel convention)."""
+    ignores, preds = _boxes_array(ignores), _boxes_array(preds)
     area_pred = (preds[:, 2] - preds[:, 0] + 1) * (preds[:, 3] - preds[:, 1] + 1)
     return _intersection(ignores, preds) / (area_pred[None, :] + 1e-10)
 
 
+def _boxes_array(boxes):
+    return np.asarray(boxes, dtype=float).reshape(-1, 4)
+
+
 def _intersection(a, b):
-    a = np.asarray(a, dtype=float).reshape(-1, 4)
-    b = np.asarray(b, dtype=float).reshape(-1, 4)
     width = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + 1
     height = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + 1
     return np.maximum(width, 0) * np.maximum(height, 0)
