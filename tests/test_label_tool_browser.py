@@ -1,4 +1,5 @@
 """csLabelTool in headless Chromium: scripted edits, saving, conflicts, read-only folders, drafts."""
+import contextlib
 import copy
 import json
 import os
@@ -96,6 +97,26 @@ class LabelToolPage(Page):
         self.press("s")
         self.wait("!labelTool.state.busy && (!labelTool.isDirty() "
                   "|| !document.getElementById('ask').classList.contains('hidden'))")
+
+
+@contextlib.contextmanager
+def another_tab(page):
+    """The page's URL opened in a new tab of the same browser, closed afterwards."""
+    url, first = page.driver.current_url, page.driver.current_window_handle
+    page.driver.switch_to.new_window("tab")
+    try:
+        yield LabelToolPage(page.driver, url)
+    finally:
+        page.driver.close()
+        page.driver.switch_to.window(first)
+
+
+def eventually(condition, timeout=5.0):
+    """Whether ``condition()`` becomes true within ``timeout`` seconds (files the page writes or removes)."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
 
 
 def without_uid(objects):
@@ -272,6 +293,13 @@ def test_a_save_over_a_file_changed_since_opening_is_refused_and_loses_nothing(t
     assert tool.js("return labelTool.isDirty()") and tool.objects() == edited
     assert without_uid(json.load(open(draft))["draft"]["objects"]) == edited
 
+    with another_tab(tool) as again:                    # reopened: the draft is of an older version
+        again.wait("!document.getElementById('ask').classList.contains('hidden')")
+        assert "the file has changed since" in again.text("#ask-text")
+        again.click("#ask-buttons button[data-answer=discard]")
+        assert eventually(lambda: not os.path.exists(draft))
+        assert not again.js("return labelTool.isDirty()")
+
 
 @pytest.fixture
 def read_only(dataset, make_read_only):
@@ -309,17 +337,11 @@ def test_leaving_unsaved_changes_asks_and_the_draft_comes_back(tool, dataset):
     tool.click("#ask-buttons button[data-answer=stay]")
     assert tool.state("path") == FRAME and tool.objects() == edited
 
-    deadline = time.monotonic() + 5                    # the draft is kept within a second of the edit
-    while not os.path.exists(editing.draft_path(str(path))) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert eventually(lambda: os.path.exists(editing.draft_path(str(path))))  # kept within a second of the edit
     assert without_uid(editing.load_draft(str(path))["objects"]) == edited
     assert path.read_text() == before                  # never over the file
 
-    url = tool.driver.current_url
-    first = tool.driver.current_window_handle
-    tool.driver.switch_to.new_window("tab")            # the same image opened again elsewhere
-    try:
-        again = LabelToolPage(tool.driver, url)
+    with another_tab(tool) as again:                   # the same image opened again elsewhere
         again.wait("!document.getElementById('ask').classList.contains('hidden')")
         assert "never saved" in again.text("#ask-text")
         again.click("#ask-buttons button[data-answer=restore]")
@@ -327,9 +349,6 @@ def test_leaving_unsaved_changes_asks_and_the_draft_comes_back(tool, dataset):
         assert again.objects() == edited
         again.press("u")                               # restoring is an edit like the others
         assert not again.js("return labelTool.isDirty()")
-    finally:
-        tool.driver.close()
-        tool.driver.switch_to.window(first)
 
 
 def test_help_overlay_lists_the_shortcuts(tool):

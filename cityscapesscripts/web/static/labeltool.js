@@ -434,6 +434,7 @@
 
   // ---- drafts, preview and saving -------------------------------------------------------------
   let draftTimer = null, previewTimer = null;
+  const discardDraft = (path) => api(fileUrl("discard-draft", path), {}).catch(() => {});
 
   function scheduleDraft() {
     clearTimeout(draftTimer);
@@ -442,7 +443,7 @@
   }
 
   async function keepDraft(path) {
-    if (path !== state.path) return;
+    if (path !== state.path || state.busy) return;  // a save in flight decides what is kept
     try {
       if (isDirty()) await api(fileUrl("draft", path), { draft: { version: state.version, objects: state.objects } });
       else await api(fileUrl("discard-draft", path), {});
@@ -542,7 +543,7 @@
     if (answer === "save") return save();
     if (answer === "discard") {
       clearTimeout(draftTimer);
-      await api(fileUrl("discard-draft", state.path), {}).catch(() => {});
+      await discardDraft(state.path);
       state.objects = JSON.parse(state.savedJson);
       return true;
     }
@@ -605,8 +606,9 @@
 
   async function offerDraft(draft) {
     if (draft.version !== state.version) {
-      await ask("Old draft", "A draft of this file was kept, but the file has changed since. The draft stays in your cache folder until you discard it.",
-        [["Keep it", "keep"]]);
+      const answer = await ask("Old draft", "A draft of this file was kept, but the file has changed since, so it cannot be restored here.",
+        [["Discard it", "discard"], ["Keep it in the cache folder", "keep"]]);
+      if (answer === "discard") await discardDraft(state.path);
       return;
     }
     const answer = await ask("Unsaved edits found", "Edits of this image that were never saved were kept as a draft. Restore them?",
@@ -614,7 +616,7 @@
     if (answer === "restore") {
       edit("restored the draft", () => { state.objects = withUids(draft.objects); });
     } else {
-      await api(fileUrl("discard-draft", state.path), {}).catch(() => {});
+      await discardDraft(state.path);
     }
   }
 
