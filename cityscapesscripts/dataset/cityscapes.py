@@ -19,6 +19,7 @@ from ..errors import LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
+from ..io.files import resolve_inside
 from ..preparation import rasterize
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".tif", ".tiff", ".webp")
@@ -271,19 +272,12 @@ def is_inside(path, folder):
 
 
 def inside(folder, name, source, suffix=""):
-    """``folder/{name}{suffix}`` for a ``name`` read from a file, refusing names that leave ``folder``.
+    """``folder/{name}{suffix}`` for a ``name`` read from a file (``source``: ``"list.txt, line 3"``).
 
-    ``source`` says where the name came from (``"list.txt, line 3"``).  Absolute
-    names, ``..`` and symbolic links leading out of ``folder`` raise
-    :class:`LayoutError`.
+    Absolute names, and ``..`` or symbolic links leading out of ``folder``,
+    raise :class:`LayoutError`.
     """
-    parts = name.replace("\\", "/").split("/")
-    if not name or os.path.isabs(name) or name.startswith(("/", "\\")) or ".." in parts:
-        raise LayoutError(f"{source}: name {name!r} leaves its folder {folder}")
-    path = os.path.join(folder, name + suffix)
-    if not is_inside(os.path.realpath(path), os.path.realpath(folder)):
-        raise LayoutError(f"{source}: {path} is a symbolic link leading out of {folder}")
-    return path
+    return resolve_inside(folder, name + suffix if name else name, LayoutError, source, "name")
 
 
 def cityscapes_frame_id(name, index):

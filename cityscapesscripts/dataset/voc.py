@@ -19,6 +19,7 @@ colour (Datumaro's default export); a colour several classes share decodes to
 the first of them.
 """
 import functools
+import io
 import os
 
 import numpy as np
@@ -78,49 +79,44 @@ def _palette(colors):
     palette = np.zeros((256, 3), dtype=np.uint8)
     palette[:len(colors)] = colors
     palette[IGNORE] = VOID_COLOR
-    return palette.ravel().tolist()
+    return palette
 
 
-def _palette_png(indices, palette):
-    indices = np.ascontiguousarray(indices, dtype=np.uint8)
-    image = Image.frombytes("P", (indices.shape[1], indices.shape[0]), indices.tobytes())
-    image.putpalette(palette)
-    return image
+def voc_indices(instance_ids, table):
+    """The VOC class and object indices of an instanceIds map, (H, W) uint8 each.
 
-
-def object_indices(instance_ids, table):
-    """VOC object indices of an instanceIds map (``table``: labelId -> VOC class index).
-
-    Every segment of a VOC class is one object, numbered 1, 2, ... in id
-    order (at most 254): instances, and also each stuff class and crowd
-    region, since Datumaro reads only the objects when ``SegmentationObject``
-    exists.  Background is 0, void 255.
+    ``table``: labelId -> VOC class index.  Classes come from the label part
+    of the ids.  Every segment of a VOC class is one object, numbered 1, 2,
+    ... in id order (at most 254): instances, and also each stuff class and
+    crowd region, since Datumaro reads only the objects when
+    ``SegmentationObject`` exists.  Objects are 0 on background, 255 on void.
+    Both maps are one lookup each in tables over the ids present.
     """
-    values, position = np.unique(instance_ids, return_inverse=True)
+    values = np.flatnonzero(np.bincount(instance_ids.ravel(), minlength=1))
     classes = table[np.where(values >= 1000, values // 1000, values)]
     kept = (classes != 0) & (classes != IGNORE)
     numbers = np.where(kept, np.minimum(np.cumsum(kept), IGNORE - 1), np.where(classes == IGNORE, IGNORE, 0))
-    return numbers.astype(np.uint8)[position.reshape(instance_ids.shape)]
+    class_lookup = np.zeros(int(values[-1]) + 1, dtype=np.uint8)
+    object_lookup = np.zeros(int(values[-1]) + 1, dtype=np.uint8)
+    class_lookup[values], object_lookup[values] = classes, numbers
+    return class_lookup.take(instance_ids), object_lookup.take(instance_ids)
 
 
-_OBJECT_PALETTE = voc_palette().ravel().tolist()
+_OBJECT_PALETTE = voc_palette()
 
 
 def _write_item(frame, out, table, class_palette, save_images):
     """One frame's class and object PNGs (and JPEG, from the leftImg8bit image); returns its item id."""
-    instance_ids = frame.instance_ids()
-    semantic = table[frame.semantic()]
-    objects = object_indices(instance_ids, table)
-    outputs = [(os.path.join(out, "SegmentationClass", frame.item_id + ".png"),
-                _palette_png(semantic, class_palette), {}),
-               (os.path.join(out, "SegmentationObject", frame.item_id + ".png"),
-                _palette_png(objects, _OBJECT_PALETTE), {})]
+    classes, objects = voc_indices(frame.instance_ids(), table)
+    files = [(os.path.join(out, "SegmentationClass", frame.item_id + ".png"), png.encode_png(classes, class_palette)),
+             (os.path.join(out, "SegmentationObject", frame.item_id + ".png"), png.encode_png(objects, _OBJECT_PALETTE))]
     if save_images and "leftImg8bit" in frame.paths:
-        outputs.append((os.path.join(out, "JPEGImages", frame.item_id + ".jpg"),
-                        png.open_image(frame.paths["leftImg8bit"]).convert("RGB"), {"quality": 95}))
-    for path, image, params in outputs:
+        buffer = io.BytesIO()
+        Image.fromarray(png.read_rgb(frame.paths["leftImg8bit"])).save(buffer, "JPEG", quality=95)
+        files.append((os.path.join(out, "JPEGImages", frame.item_id + ".jpg"), buffer.getvalue()))
+    for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        png.save_image_atomic(image, path, **params)
+        png.write_atomic(path, data)
     return frame.item_id
 
 

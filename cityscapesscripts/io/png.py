@@ -53,9 +53,13 @@ _ONE_CHANNEL = {(0, 8), (0, 16), (3, 8)}
 _KNOWN_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
 
-def encode_png(array):
-    """PNG bytes of ``array``: (H, W) uint8 or uint16, or (H, W, 3|4) uint8."""
-    return png_bytes(filter_rows(array))
+def encode_png(array, palette=None):
+    """PNG bytes of ``array``: (H, W) uint8 or uint16, or (H, W, 3|4) uint8.
+
+    With ``palette`` ((N, 3) uint8 colours, N <= 256), an (H, W) uint8 array
+    is written as a palette image of those indices.
+    """
+    return png_bytes(filter_rows(array), palette)
 
 
 def filter_rows(array):
@@ -86,12 +90,16 @@ def filter_rows(array):
     return struct.pack(">IIBBBBB", width, height, depth, _COLOR_TYPES[channels], 0, 0, 0), raw
 
 
-def png_bytes(filtered):
-    """PNG bytes of :func:`filter_rows`' ``(header, rows)``."""
+def png_bytes(filtered, palette=None):
+    """PNG bytes of :func:`filter_rows`' ``(header, rows)``; a palette image with ``palette``."""
     header, raw = filtered
     channels = {0: 1, 2: 3, 6: 4}[header[9]]
     data = _compress(raw, channels)
-    return b"".join((_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", data), _chunk(b"IEND", b"")))
+    colors = b""
+    if palette is not None:  # colour type 3: the grey rows are palette indices
+        header = header[:9] + b"\x03" + header[10:]
+        colors = _chunk(b"PLTE", np.asarray(palette, dtype=np.uint8).tobytes())
+    return b"".join((_SIGNATURE, _chunk(b"IHDR", header), colors, _chunk(b"IDAT", data), _chunk(b"IEND", b"")))
 
 
 def _compress(raw, channels):

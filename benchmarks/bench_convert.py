@@ -1,0 +1,112 @@
+"""csConvert against Datumaro on the same conversions; writes its section of REPORT.md.
+
+    python benchmarks/bench_convert.py [--data DIR] [--frames 30] [--runs 5] [--datumaro-python PY]
+
+Data: full-size (2048x1024) synthetic frames from ``csSampleDataset`` (made
+under --data when missing).  Conversions: ``csConvert --to voc --save-images``
+(class and object PNGs, JPEG images, on all cores) against Datumaro 1.13's
+``cityscapes`` import and ``voc_segmentation`` export with its images as
+JPEG; ``csConvert --to coco-instances`` against Datumaro's
+``coco_instances`` export.  Each run starts a fresh process per tool; the
+tools alternate within a run and their order rotates between runs, because
+this 2-core machine is shared and its speed drifts.  Reported: medians over
+runs of wall seconds and of CPU seconds (user + system of the process and
+its workers), and the ratios of the medians.
+"""
+import argparse
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPORT = os.path.join(HERE, "REPORT.md")
+HEADING = "## Dataset conversion against Datumaro"
+
+DATUMARO = {
+    "voc": "ds.export(out, 'voc_segmentation', save_media=True, image_ext='.jpg')",
+    "coco-instances": "ds.export(out, 'coco_instances')",
+}
+
+
+def commands(tool, task, data, out, python):
+    if tool == "ours":
+        extra = ["--save-images"] if task == "voc" else []
+        return [os.path.join(os.path.dirname(python), "csConvert"), "--to", task, data, out] + extra
+    script = ("import datumaro as dm, sys; data, out = sys.argv[1:]; "
+              f"ds = dm.Dataset.import_from(data, 'cityscapes'); {DATUMARO[task]}")
+    return [python, "-c", script, data, out]
+
+
+def timed(command):
+    """(wall seconds, CPU seconds of the process and everything it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "cs-bench-convert"))
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--python", default=sys.executable, help="the Python with cityscapesscripts installed")
+    parser.add_argument("--datumaro-python", default=sys.executable, help="a Python with datumaro==1.13")
+    parser.add_argument("--no-report", action="store_true")
+    opts = parser.parse_args()
+    if not os.path.isdir(os.path.join(opts.data, "gtFine")):
+        subprocess.run([os.path.join(os.path.dirname(opts.python), "csSampleDataset"), opts.data,
+                        "--frames", str(opts.frames)], check=True, stdout=subprocess.DEVNULL)
+    version = subprocess.run([opts.datumaro_python, "-c", "import datumaro; print(datumaro.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    scratch = tempfile.mkdtemp()
+    jobs = [(tool, task) for task in DATUMARO for tool in ("ours", "datumaro")]
+    times = {job: [] for job in jobs}
+    try:
+        for run in range(opts.runs):
+            shift = run % len(jobs)
+            for tool, task in jobs[shift:] + jobs[:shift]:
+                out = os.path.join(scratch, f"{tool}-{task}")
+                shutil.rmtree(out, ignore_errors=True)
+                python = opts.python if tool == "ours" else opts.datumaro_python
+                times[tool, task].append(timed(commands(tool, task, opts.data, out, python)))
+                print(f"run {run + 1}: {tool} {task}: {times[tool, task][-1][0]:.2f} s wall, "
+                      f"{times[tool, task][-1][1]:.2f} s CPU", flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    rows = []
+    for task in DATUMARO:
+        ours = [statistics.median(v) for v in zip(*times["ours", task])]
+        theirs = [statistics.median(v) for v in zip(*times["datumaro", task])]
+        label = "csConvert --to voc --save-images" if task == "voc" else "csConvert --to coco-instances"
+        rows.append(f"| {label} | {ours[0]:.2f} | {theirs[0]:.2f} | {theirs[0] / ours[0]:.1f}x "
+                    f"| {ours[1]:.2f} | {theirs[1]:.2f} | {theirs[1] / ours[1]:.1f}x |")
+    section = "\n".join([
+        HEADING, "",
+        f"{opts.frames} full-size frames, medians of {opts.runs} interleaved runs (order rotated), "
+        f"Datumaro {version}, {len(os.sched_getaffinity(0))} cores shared with other jobs "
+        f"(`python benchmarks/bench_convert.py`).", "",
+        "| task | ours wall (s) | Datumaro wall (s) | wall ratio | ours CPU (s) | Datumaro CPU (s) | CPU ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
+        "Same outputs: class and object PNGs plus JPEG images (VOC); one instances JSON (COCO; Datumaro 1.13",
+        "reads Cityscapes instanceIds as label ids, so its JSON holds one mask per class instead of the",
+        "instances). Our VOC writer runs on all cores; Datumaro runs on one.", ""])
+    print(section)
+    if not opts.no_report:
+        text = open(REPORT, encoding="utf-8").read()
+        pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.S)
+        text = pattern.sub(lambda m: section.rstrip("\n"), text) if HEADING in text else text.rstrip("\n") + "\n\n" + section
+        with open(REPORT, "w", encoding="utf-8") as f:
+            f.write(text.rstrip("\n") + "\n")
+
+
+if __name__ == "__main__":
+    main()
