@@ -141,12 +141,13 @@ def main(argv=None):
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated console script names")
     opts = parser.parse_args(argv)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="cs-stress-") as workdir:
-        counts = stress(opts.tools.split(","), opts.repetitions, workdir, opts.timeout,
-                        log=lambda line: print(line, file=sys.stderr))
-    for name, (good, runs) in counts.items():
-        print(f"{name:40s} {good}/{runs}")
-    print(f"{time.perf_counter() - start:.0f} s")
+    counts = {}
+    for name in opts.tools.split(","):
+        with tempfile.TemporaryDirectory(prefix="cs-stress-") as workdir:
+            counts.update(stress([name], opts.repetitions, workdir, opts.timeout,
+                                 log=lambda line: print(line, file=sys.stderr)))
+        good, runs = counts[name]
+        print(f"{name:40s} {good}/{runs}  ({time.perf_counter() - start:.0f} s)", flush=True)
     return 0 if all(good == runs for good, runs in counts.values()) else 1
 
 
