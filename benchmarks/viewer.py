@@ -137,8 +137,11 @@ def browser_side(url, viewer, rgba_png, runs):
             page.js("const s = document.getElementById('layer'); s.value = arguments[0]; s.onchange();", layer)
             page.wait("!document.getElementById('status').textContent.startsWith('loading')")
             cold, warm = [], []
+            page.js("viewer.pred = null")  # no per-image scores while switching (timed above)
             for position in range(frames):
-                # cold: nothing cached in the page or the server
+                # cold: nothing cached in the page or the server, no prefetch still running
+                driver.execute_async_script("const done = arguments[arguments.length - 1];"
+                                            "Promise.allSettled([...cache.values()]).then(() => done());")
                 page.js("cache.clear()")
                 viewer._cache.clear()
                 count = page.js("return viewer.shownCount")

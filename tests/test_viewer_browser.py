@@ -160,6 +160,7 @@ def test_errors_view(page, screenshots):
     for mask, expected in ((wrong, (255, 0, 0)), (ignored, (128, 128, 128)), (~ignored & ~wrong, None)):
         x, y = inner_point(mask)
         assert page.pixel("#canvas", x, y)[:3] == (expected or tuple(image[y, x, :3])), (x, y)
+    page.wait("document.getElementById('scores').rows.length === 3")
     scores = page.text("#scores")
     assert "mIoU" in scores and "AP" in scores and "PQ" in scores
     go_to(page, 0, "errors", alpha=0.6)

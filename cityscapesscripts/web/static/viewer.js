@@ -4,6 +4,7 @@
 const $ = (id) => document.getElementById(id);
 const CACHE_SIZE = 8;   // loaded frames kept (the shown one and its prefetched neighbours)
 const PLAY_PAUSE_MS = 150;
+const SCORES_DELAY_MS = 400;
 
 // State, also read by the browser tests.
 const viewer = window.viewer = {
@@ -149,7 +150,11 @@ async function show(position, started = performance.now()) {
     const neighbour = viewer.list[viewer.position + step];
     if (neighbour) load(neighbour).catch(() => {});
   }
-  if (viewer.pred) showScores(frame, token);
+  if (viewer.pred && !viewer.playing) {
+    // scores take the server a while: only for an image looked at, not for each one stepped past
+    $("scores").replaceChildren();
+    setTimeout(() => token === showToken && showScores(frame, token), SCORES_DELAY_MS);
+  }
 }
 
 function draw() {
@@ -195,7 +200,6 @@ function describe(loaded) {
 }
 
 async function showScores(frame, token) {
-  $("scores").replaceChildren();
   let scores;
   try { scores = await api(pathUrl("/api/scores/", frame.key)); } catch (e) { scores = {error: e.message}; }
   if (token !== showToken) return;
