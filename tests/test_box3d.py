@@ -305,7 +305,11 @@ def test_every_bad_file_is_reported(in_golden, capsys):
     assert f"ERROR: {bad[0]}: not valid JSON" in err and f"ERROR: {bad[1]}: 'sensor' missing" in err
 
 
-def test_missing_folder_and_bad_option_are_errors(in_golden, capsys):
+def test_missing_folder_and_bad_option_are_errors(in_golden, capsys, monkeypatch):
+    monkeypatch.delenv("CITYSCAPES_DATASET", raising=False)
+    monkeypatch.delenv("CITYSCAPES_RESULTS", raising=False)
+    assert E.main(["--noplot"]) == 1
+    assert "ERROR: no folders given: pass -gt DIR and -pred DIR" in capsys.readouterr().err
     assert E.main(["-gt", "nowhere", "-pred", "results/predBbox3d", "--noplot"]) == 1
     assert "ERROR: nowhere: ground-truth folder not found" in capsys.readouterr().err
     assert E.main(["-gt", "gtBbox3d/val", "-pred", "results/predBbox3d", "--noplot", "--min-iou", "-0.1"]) == 1

@@ -289,6 +289,9 @@ def main(argv=None):
 
 def _run(args):
     from ..io import layout
+    needs_dataset = not args.gtFolder or not (args.predictionFolder or "CITYSCAPES_RESULTS" in os.environ)
+    if needs_dataset and "CITYSCAPES_DATASET" not in os.environ:
+        raise LayoutError("no folders given: pass -gt DIR and -pred DIR, or set CITYSCAPES_DATASET")
     gt_folder = args.gtFolder or os.path.join(layout.dataset_root(), "gtBbox3d", "val")
     pred_folder = args.predictionFolder or os.path.join(layout.results_root(), "predBbox3d")
     for folder, what in ((gt_folder, "ground-truth"), (pred_folder, "prediction")):
