@@ -56,7 +56,9 @@ def _float(text):
     return value
 
 
-_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float)
+_DECODER = json.JSONDecoder()
+# for the objects an edit changes: their numbers keep their text
+_TEXT_KEEPING_DECODER = json.JSONDecoder(parse_int=_int, parse_float=_float)
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
@@ -241,11 +243,6 @@ def _user():
         return ""
 
 
-def _points_equal(a, b):
-    return len(a) == len(b) and all(float(p[0]) == float(q[0]) and float(p[1]) == float(q[1])
-                                    for p, q in zip(a, b))
-
-
 def _polygon_keeping_text(points, old_points):
     """``points``, each vertex that equals an old vertex taking the old one (and its number text)."""
     old = {(float(p[0]), float(p[1])): p for p in old_points}
@@ -260,10 +257,13 @@ def _check_edit(index, obj, count):
         raise ValueError(f"edited object {index}: source {source!r} names no object of the file")
     if not isinstance(obj.get("label"), str) or not obj["label"]:
         raise ValueError(f"edited object {index}: label must be a non-empty string")
-    if not _is_points(obj.get("polygon")):
-        raise ValueError(f"edited object {index}: polygon must be a list of [x, y] finite numbers")
     if obj.get("deleted", 0) not in (0, 1):
         raise ValueError(f"edited object {index}: deleted must be 0 or 1")
+
+
+def _check_points(index, points):
+    if not _is_points(points):
+        raise ValueError(f"edited object {index}: polygon must be a list of [x, y] finite numbers")
 
 
 def _merge(parsed, edits, style, label_set):
@@ -290,10 +290,11 @@ def _merge(parsed, edits, style, label_set):
     for index, edit in enumerate(edits):
         _check_edit(index, edit, len(originals))
         source, deleted = edit.get("source"), int(edit.get("deleted", 0))
-        label, points = edit["label"], edit["polygon"]
+        label, points = edit["label"], edit.get("polygon")
         if source is None:
             if deleted:  # drawn and deleted before any save: nothing to keep
                 continue
+            _check_points(index, points)
             _check_label(label_set, label, index)
             values = {"label": label, "polygon": points, "id": next_id, "deleted": 0, "verified": 0,
                       "user": user, "date": date, "draw": True, "objectType": 1}
@@ -307,16 +308,18 @@ def _merge(parsed, edits, style, label_set):
         seen.add(source)
         old = originals[source]
         was_deleted = 1 if old.get("deleted") else 0
-        if label == old["label"] and deleted == was_deleted and _points_equal(points, old["polygon"]):
+        same_points = points == old["polygon"]  # numerically: 5 == 5.0
+        if label == old["label"] and deleted == was_deleted and same_points:
             pieces.append(text[spans[source][0]:spans[source][1]])
             changed = changed or source != len(pieces) - 1
             continue
-        new = dict(old)
+        new = _TEXT_KEEPING_DECODER.raw_decode(text, spans[source][0])[0]
         if label != old["label"]:
             _check_label(label_set, label, index)
             new["label"], new["date"] = label, date
-        if not _points_equal(points, old["polygon"]):
-            new["polygon"] = _polygon_keeping_text(points, old["polygon"])
+        if not same_points:
+            _check_points(index, points)
+            new["polygon"] = _polygon_keeping_text(points, new["polygon"])
         if deleted != was_deleted:
             new["deleted"] = deleted
             if "draw" in new:
