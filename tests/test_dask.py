@@ -209,6 +209,30 @@ def test_the_sweep_from_the_command_line_writes_one_result_per_folder(cluster, t
         assert_same_numbers(json.loads((tmp_path / f"{k}.json").read_text()), swept[folder])
 
 
+def test_the_instance_sweep_writes_one_result_per_folder(cluster, tmp_path, capsys):
+    folders = []
+    for k in range(2):  # the golden predictions, then the same with every second detection dropped
+        folder = tmp_path / f"run{k}"
+        shutil.copytree(os.path.join(SMALL, "results", "instance"), folder)
+        if k:
+            for txt in folder.glob("*.txt"):
+                txt.write_text("".join(txt.read_text().splitlines(keepends=True)[::2]))
+        folders.append(str(folder))
+    gt = os.path.join(SMALL, "gtFine")
+    for k, folder in enumerate(folders):
+        assert instance_eval.main(["--gt", gt, "--pred", folder, "--json", str(tmp_path / f"{k}.json"), "--quiet"]) == 0
+    separate = [json.loads((tmp_path / f"{k}.json").read_text()) for k in range(2)]
+    assert separate[0]["averages"]["allAp"] != separate[1]["averages"]["allAp"]
+    capsys.readouterr()
+    assert instance_eval.main(["--gt", gt, "--pred", *folders, "--json", str(tmp_path / "sweep.json"), "--quiet",
+                               "--scheduler", cluster.scheduler_address]) == 0
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == folders
+    swept = json.loads((tmp_path / "sweep.json").read_text())
+    assert list(swept) == folders
+    for expected, folder in zip(separate, folders):
+        assert_same_numbers(expected, swept[folder])
+
+
 def _square(x):
     return x * x
 

@@ -195,27 +195,39 @@ def assignGt2Preds(gtInstancesOrig, gtImage, predInfo, args):
     return instance_ap.match_image(gtInstancesOrig, np.asarray(gtImage), predictions, CITYSCAPES, args.instLabels)
 
 
-def _match_task(item, inst_labels, root):
-    prediction_file, gt_file, gt_instances = item
+def _match_task(item, inst_labels):
+    """One ground-truth frame, read once, matched with each of its ``(prediction txt, root)`` sources."""
+    gt_file, gt_instances, *sources = item
     ids = png.read_ids_16bit(gt_file)
     if gt_instances is None:
         gt_instances = instance_ap.ground_truth_instances(ids, CITYSCAPES, gt_file)
-    predictions = read_prediction_list(prediction_file, root)
-    gt, pred = instance_ap.match_image({k: v for k, v in gt_instances.items() if k in inst_labels}, ids,
-                                       predictions, CITYSCAPES, inst_labels, gt_file)
-    return gt_instances, {"groundTruth": gt, "prediction": pred}
+    evaluated = {k: v for k, v in gt_instances.items() if k in inst_labels}
+    entries = []
+    for prediction_file, root in sources:
+        predictions = read_prediction_list(prediction_file, root)
+        gt, pred = instance_ap.match_image(evaluated, ids, predictions, CITYSCAPES, inst_labels, gt_file)
+        entries.append({"groundTruth": gt, "prediction": pred})
+    return gt_instances, entries
+
+
+def _match_folders(prediction_lists, roots, groundTruthList, gtInstances, args):
+    """Ground-truth instances per file and one ``matches`` dict per prediction list (with its folder ``root``)."""
+    items = [(g, None if gtInstances is None else gtInstances[os.path.abspath(g)], *zip(predictions, roots))
+             for g, *predictions in zip(groundTruthList, *prediction_lists)]
+    task = functools.partial(_match_task, inst_labels=list(args.instLabels))
+    found, matches = {}, [{} for _ in prediction_lists]
+    results = parallel.collect(task, items, getattr(args, "jobs", None), "matching", False if args.quiet else None,
+                               name=lambda item: item[2][0])  # named by its (first) prediction file
+    for gt_file, (instances, entries) in zip(groundTruthList, results):
+        key = os.path.abspath(gt_file)
+        found[key] = instances
+        for folder_matches, entry in zip(matches, entries):
+            folder_matches[key] = entry
+    return found, matches
 
 
 def _match_files(predictionList, groundTruthList, gtInstances, args):
-    items = [(p, g, None if gtInstances is None else gtInstances[os.path.abspath(g)])
-             for p, g in zip(predictionList, groundTruthList)]
-    task = functools.partial(_match_task, inst_labels=list(args.instLabels), root=args.predictionPath)
-    found, matches = {}, {}
-    results = parallel.collect(task, items, getattr(args, "jobs", None), "matching", False if args.quiet else None)
-    for gt_file, (instances, entry) in zip(groundTruthList, results):
-        key = os.path.abspath(gt_file)
-        found[key] = instances
-        matches[key] = entry
+    found, (matches,) = _match_folders([predictionList], [args.predictionPath], groundTruthList, gtInstances, args)
     return found, matches
 
 
@@ -287,19 +299,23 @@ def _finish(matches, args):
     export = getattr(args, "exportMatches", None)
     if export:
         writeDict2JSON(matches, "matches.json" if export is True else export)
-    aps = evaluateMatches(matches, args)
-    avg = computeAverages(aps, args)
-    result = prepareJSONDataForResults(avg, aps, args)
+    result = _scores(matches, args)
     if args.JSONOutput:
         ensurePath(os.path.dirname(args.exportFile))
         writeDict2JSON(result, args.exportFile)
     if not args.quiet:
-        printResults(avg, args)
+        printResults(result["averages"], args)
     plot = getattr(args, "plotFile", None)
     if plot:
         print("precision-recall curves saved to " + instance_ap.plot_pr_curves(matches, args.instLabels, plot,
                                                                                args.overlaps))
     return result
+
+
+def _scores(matches, args):
+    """The original's result dict of a ``matches`` dict."""
+    aps = evaluateMatches(matches, args)
+    return prepareJSONDataForResults(computeAverages(aps, args), aps, args)
 
 
 def evaluate_coco_json(json_file, groundTruthList, args):
@@ -378,13 +394,41 @@ def _modern_main(argv):
     args.plotFile = opts.plot
     args.csv = opts.csv
     args.colorized = sys.stdout.isatty() and not opts.csv
+    folders = cli.prediction_folders(opts)
     if opts.coco_json:
         result = evaluate_coco_json(opts.coco_json, ground_truths, args)
+    elif len(folders) > 1:
+        return _sweep(folders, ground_truths)
     else:
         predictions = [getPrediction(gt, args) for gt in ground_truths]
         result = evaluateImgLists(predictions, ground_truths, args)
     if opts.quiet and not opts.csv:
-        print(f"AP {result['averages']['allAp']:.4f}  AP50 {result['averages']['allAp50%']:.4f}")
+        print(_summary(result))
+    return 0
+
+
+def _summary(result):
+    return f"AP {result['averages']['allAp']:.4f}  AP50 {result['averages']['allAp50%']:.4f}"
+
+
+def _sweep(folders, ground_truths):
+    """Score every prediction folder against the ground truth in one pass; one summary line per folder."""
+    setInstanceLabels(args)
+    prediction_lists = []
+    for folder in folders:
+        args.predictionPath, args.predictionWalk = folder, None
+        prediction_lists.append([getPrediction(gt, args) for gt in ground_truths])
+    cached = _load_cache(ground_truths, args)
+    found, matches = _match_folders(prediction_lists, folders, ground_truths, cached, args)
+    if cached is None:
+        _save_cache(found, ground_truths, args)
+    results = {}
+    for folder, folder_matches in zip(folders, matches):
+        results[folder] = _scores(folder_matches, args)
+        print(f"{folder}: {_summary(results[folder])}")
+    if args.JSONOutput:
+        ensurePath(os.path.dirname(args.exportFile))
+        writeDict2JSON(results, args.exportFile)
     return 0
 
 
