@@ -261,7 +261,7 @@ def bench_prep(prep, oracle, runs, results):
                            ("csCreateTrainIdInstanceImgs", "instanceTrainIds")):
         pattern = os.path.join(prep, "gtFine", "*", "*", f"*_{output}.png")
         ours, floor, ratio, _ = interleaved([tool(script), "--dataset", prep, "-q"],
-                                            lambda: encode_floor(sorted(glob.glob(pattern)), 1), runs,
+                                            lambda pattern=pattern: encode_floor(sorted(glob.glob(pattern)), 1), runs,
                                             before=clean_outputs(prep))
         original = median_run([os.path.join(os.path.dirname(oracle), script)], runs, env=env,
                               before=clean_outputs(prep))[0] if oracle else None

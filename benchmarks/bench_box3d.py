@@ -159,7 +159,7 @@ def main():
     gt, pred = os.path.join(root, "gtBbox3d", "val"), os.path.join(root, "pred")
     work = tempfile.mkdtemp(prefix="bench_box3d_cwd_")  # the original writes eval.log into its working directory
     times = {key: [] for key in ("tool ours", "tool original", "api ours", "api original")}
-    for run in range(args.runs):
+    for _run in range(args.runs):
         for who, tool, python in (("ours", ours_tool, sys.executable), ("original", oracle_tool, args.oracle)):
             out = os.path.join(work, f"{who}_tool")
             times["tool " + who].append(run_console(tool + ["-gt", gt, "-pred", pred, "--results-folder", out,
@@ -175,7 +175,7 @@ def main():
              f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; median of "
              f"{args.runs} runs, ours and the original alternating. CPU: seconds of the process and its workers "
              "(steadier than wall time when other jobs share the cores; the original uses one core).",
-             f"Reproduce: `python benchmarks/bench_box3d.py --oracle /path/to/original-venv/bin/python`", "",
+             "Reproduce: `python benchmarks/bench_box3d.py --oracle /path/to/original-venv/bin/python`", "",
              "| task | ours wall | original wall | speed-up | ours CPU | original CPU | CPU ratio |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for task, name in (("tool", "`csEvalObjectDetection3d --noplot` (process, imports included)"),

@@ -83,7 +83,7 @@ def server_side(viewer, url, runs):
     rows["gtFine as RGBA overlay PNG"] = median_ms(rgba_overlay, runs)
     rows["gtFine blended with the image, RGB PNG"] = median_ms(blended, runs)
     for layer in ("instances", "pred", "errors", "pred-instances", "pred-panoptic"):
-        rows[f"{layer} (ours)"] = median_ms(lambda: request(layer), runs)
+        rows[f"{layer} (ours)"] = median_ms(lambda layer=layer: request(layer), runs)
     rows["per-image scores (mIoU, AP, PQ)"] = median_ms(
         lambda: (viewer._scores.clear(), viewer.scores(frame)), runs)
     return ({name: (ms, len(result) if isinstance(result, bytes) else None) for name, (ms, result) in rows.items()},

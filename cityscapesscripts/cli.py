@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from . import parallel
+from . import parallel, plotting
 from .errors import BatchError, CityscapesError, LayoutError
 from .helpers.labelset import CITYSCAPES, LabelSet
 from .io import limits
@@ -152,6 +152,8 @@ def apply_evaluation_options(opts, args, modality):
     """Set an evaluator's ``args`` from those options; returns the ground-truth files, sorted."""
     from .io import layout
     apply_max_pixels_option(opts)
+    if getattr(opts, "plot", None):
+        plotting.pyplot()  # a missing matplotlib is said before the evaluation, not after
     if opts.gt:
         args.groundTruthSearch = os.path.join(opts.gt, "**", f"*_gtFine_{modality}.png")
     elif opts.split:

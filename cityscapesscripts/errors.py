@@ -59,3 +59,7 @@ class CredentialsError(DownloadError):
 
 class SaveConflictError(AnnotationError):
     """An annotation file changed on disk between opening it for editing and saving it."""
+
+
+class DependencyError(CityscapesError):
+    """An optional dependency is missing; the reason says what to ``pip install``."""

@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 
+from .io.segment_ids import rgb2id
+
 try:
     from . import _kernels
 except ImportError:  # pragma: no cover - exercised by the fallback test via HAVE_EXTENSION
@@ -112,13 +114,6 @@ def mask_histogram(mask, ids, hist, compiled=None):
 
 
 # ---- panoptic evaluation ------------------------------------------------------
-def rgb_to_id(rgb):
-    """(H, W, 3) uint8 -> (H, W) uint32 ids, R + 256 G + 65536 B."""
-    rgb = np.asarray(rgb)
-    return (rgb[..., 0].astype(np.uint32) | (rgb[..., 1].astype(np.uint32) << 8)
-            | (rgb[..., 2].astype(np.uint32) << 16))
-
-
 def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     """Pixel counts of every (gt segment, pred segment) pair.
 
@@ -136,7 +131,7 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     if _use_compiled(compiled):
         unknown = _kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, counts)
         return counts, int(unknown)
-    g_ids, p_ids = rgb_to_id(gt_rgb).ravel(), rgb_to_id(pred_rgb).ravel()
+    g_ids, p_ids = rgb2id(gt_rgb).ravel(), rgb2id(pred_rgb).ravel()
     gi = _index_in(gt_keys, g_ids)
     pi = _index_in(pred_keys, p_ids)
     counts += np.bincount(gi * counts.shape[1] + pi, minlength=counts.size).reshape(counts.shape)

@@ -3,12 +3,18 @@ import json
 import math
 import os
 import shutil
+import sys
 
-import numpy as np
-import pytest
-from PIL import Image
+# ``python -m pytest`` puts the checkout first on sys.path, where the package has no compiled
+# extension; test the installed package, as ``pytest`` does (an editable install finds it either way).
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != CHECKOUT]
 
-from client_replays import plain  # noqa: F401  (the tests import it from here)
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from client_replays import plain  # noqa: E402, F401  (the tests import it from here)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 GOLDEN = os.path.join(FIXTURES, "golden")

@@ -124,7 +124,7 @@ def test_quaternion_behaves_like_pyquaternion():
     with pytest.raises(ValueError):
         Quaternion(matrix=np.diag([1.0, 1.0, -1.0]))
     with pytest.raises(ZeroDivisionError):
-        Quaternion([0, 0, 0, 0]).inverse
+        _ = Quaternion([0, 0, 0, 0]).inverse
 
 
 def test_squared_norms_add_as_the_blas_dot_of_pyquaternion():

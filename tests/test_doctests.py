@@ -7,7 +7,8 @@ import pytest
 MODULES = ["cityscapesscripts.helpers.labelset", "cityscapesscripts.io.layout",
            "cityscapesscripts.evaluation.semantic", "cityscapesscripts.evaluation.instance_ap",
            "cityscapesscripts.evaluation.panoptic", "cityscapesscripts.web.server",
-           "cityscapesscripts.evaluation.box3d", "cityscapesscripts.helpers.box3dImageTransform"]
+           "cityscapesscripts.evaluation.box3d", "cityscapesscripts.helpers.box3dImageTransform",
+           "cityscapesscripts.io.segment_ids"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -147,3 +147,16 @@ def test_inconsistent_segments_name_the_png(pred_segments, message):
         panoptic.image_pq_stat(panoptic._as_rgb(gt), gt_segments, panoptic._as_rgb(gt), pred_segments, categories,
                                "frame", "pred/frame_panoptic.png")
     assert error.value.path == "pred/frame_panoptic.png"
+
+
+def test_segment_id_colours_round_trip():
+    import numpy as np
+
+    from cityscapesscripts.io.segment_ids import id2rgb, rgb2id
+    ids = np.array([[0, 7, 26001], [255, 256, 65535]], np.uint16)
+    wide = np.array([[0, 7, 26001], [65536, 16777215, 256 * 256 * 3 + 5]], np.int64)
+    assert np.array_equal(rgb2id(id2rgb(ids)), ids)
+    assert np.array_equal(rgb2id(id2rgb(wide)), wide)
+    assert id2rgb(26001) == list(id2rgb(np.array([[26001]]))[0, 0]) == [145, 101, 0]
+    assert rgb2id((145, 101, 0)) == 26001
+    assert E.rgb2id is rgb2id

@@ -9,6 +9,7 @@ from PIL import Image
 from cityscapesscripts import kernels
 from cityscapesscripts.errors import ImageError
 from cityscapesscripts.io import png
+from cityscapesscripts.io.segment_ids import rgb2id
 
 
 def test_extension_is_built_and_used():
@@ -105,11 +106,11 @@ def test_segment_pair_counts_twin():
     rng = np.random.default_rng(4)
     gt = rng.integers(0, 4, (40, 50, 3)).astype(np.uint8) * 3
     pred = rng.integers(0, 4, (40, 50, 3)).astype(np.uint8) * 3
-    gt_keys = np.unique(kernels.rgb_to_id(gt))[::2]
-    pred_keys = np.unique(kernels.rgb_to_id(pred))[1:]
+    gt_keys = np.unique(rgb2id(gt))[::2]
+    pred_keys = np.unique(rgb2id(pred))[1:]
     a = kernels.segment_pair_counts(gt, pred, gt_keys, pred_keys, compiled=True)
     b = kernels.segment_pair_counts(gt, pred, gt_keys, pred_keys, compiled=False)
-    assert np.array_equal(a[0], b[0]) and a[1] == b[1] == int(np.unique(kernels.rgb_to_id(pred))[0])
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1] == int(np.unique(rgb2id(pred))[0])
     assert a[0].sum() == 40 * 50
 
 

@@ -39,7 +39,7 @@ from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntr
 from cityscapesscripts.helpers.labels import id2label
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import files, layout, png
-from cityscapesscripts.io.jsonfile import read_json
+from cityscapesscripts.io.jsonfile import read_json, write_json
 
 class CArgs:
     """Settings of the evaluation; any attribute may be added."""
@@ -166,7 +166,7 @@ def _save_cache(gtInstances, groundTruthList, args):
         files.remove_stale_temporaries([folder])
         data = dict(gtInstances)
         data[_FINGERPRINT_KEY] = files.content_digest(groundTruthList)
-        png.write_atomic(path, json.dumps(data).encode())
+        write_json(path, data)
     except OSError as e:
         print(f"WARNING: ground-truth cache disabled, cannot write {path}: {e.strerror or e}", file=sys.stderr)
 

@@ -22,11 +22,10 @@ arrays per image instead of lists of ``CsBbox3d``.
 import argparse
 import contextlib
 import functools
-import json
+import json  # noqa: F401  (the original module's namespace)
 import logging
 import os
 import sys
-import tempfile
 from collections import OrderedDict
 from typing import List, Tuple  # noqa: F401  (the original module's namespace)
 
@@ -34,10 +33,10 @@ import numpy as np  # noqa: F401  (the original module's namespace)
 from tqdm import tqdm  # noqa: F401  (the original module's namespace)
 
 from .. import cli, parallel
-from ..errors import AnnotationError, CityscapesError, LayoutError, PredictionError
+from ..errors import AnnotationError, CityscapesError, DependencyError, LayoutError, PredictionError
 from ..helpers.annotation import CsBbox3d, CsIgnore2d  # noqa: F401  (the original module's namespace)
 from ..helpers.box3dImageTransform import Box3dImageTransform, Camera, Quaternion  # noqa: F401  (same)
-from ..io.jsonfile import read_json
+from ..io.jsonfile import read_json, write_json
 from .box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds, ground_truth_from_json,
                     predictions_from_json, snap_working_confidence)
 from .objectDetectionHelpers import (MATCHING_AMODAL, MATCHING_MODAL, EvaluationParameters,  # noqa: F401
@@ -138,7 +137,7 @@ class Box3dEvaluator:
     def saveResults(self, result_folder):
         """Write ``results.json`` (indent 4) into ``result_folder``; returns its path."""
         path = os.path.join(result_folder, "results.json")
-        write_json(self.results, path)
+        write_json(path, self.results, indent=4)
         return path
 
 
@@ -149,19 +148,6 @@ def _evaluate_image(image, settings):
     accumulator = settings.empty_like()
     accumulator.add(predictions.with_amodal_from_3d(camera), ground_truth)
     return accumulator
-
-
-def write_json(data, path):
-    """``json.dump(data, indent=4)`` to ``path`` through a temporary file in the same folder."""
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as f:
-        try:
-            json.dump(data, f, indent=4)
-        except BaseException:
-            f.close()
-            os.unlink(f.name)
-            raise
-    os.replace(f.name, path)
 
 
 def log_results(results):
@@ -236,7 +222,7 @@ def evaluate3dObjectDetection(gt_folder, pred_folder, result_folder, eval_params
         from .plot3dResults import plot_data
         try:
             plot_data(evaluator.results, show=plot, path=plot_file)
-        except ImportError as e:  # the results are written; only the figure is missing
+        except DependencyError as e:  # the results are written; only the figure is missing
             if plot_file:
                 raise CityscapesError(str(e)) from None
             logger.warning(str(e))

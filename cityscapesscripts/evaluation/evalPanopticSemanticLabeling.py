@@ -8,7 +8,7 @@ errors name the PNG file, and ``evaluatePanoptic`` takes an optional
 """
 import argparse
 import functools
-import json
+import json  # noqa: F401  (the original module's namespace)
 import multiprocessing  # noqa: F401  (the original module's namespace)
 import os
 import sys
@@ -16,7 +16,7 @@ import time
 import traceback
 from collections import defaultdict  # noqa: F401  (the original module's namespace)
 
-import numpy as np
+import numpy as np  # noqa: F401  (the original module's namespace)
 from PIL import Image  # noqa: F401  (the original module's namespace)
 
 from cityscapesscripts import cli, parallel
@@ -27,7 +27,8 @@ from cityscapesscripts.evaluation.panoptic import check_panoptic_json, check_sam
 from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labels import labels as csLabels  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.io import files, limits, png
-from cityscapesscripts.io.jsonfile import read_json
+from cityscapesscripts.io.jsonfile import read_json, write_json
+from cityscapesscripts.io.segment_ids import rgb2id  # noqa: F401  (the original module's name)
 
 
 def get_traceback(f):
@@ -42,13 +43,6 @@ def get_traceback(f):
             raise
     return wrapper
 
-def rgb2id(color):
-    """Segment id of an RGB colour, or an (H, W) id map of an (H, W, 3) array."""
-    if isinstance(color, np.ndarray) and color.ndim == 3:
-        if color.dtype == np.uint8:
-            color = color.astype(np.int32)
-        return color[:, :, 0] + 256 * color[:, :, 1] + 256 * 256 * color[:, :, 2]
-    return int(color[0] + 256 * color[1] + 256 * 256 * color[2])
 
 
 def _image_task(pair, gt_folder, pred_folder, categories):
@@ -115,7 +109,7 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     results = average_pq(stat, categories)
     if resultsFile:
         say(f"Saving computed results in {resultsFile}")
-        png.write_atomic(resultsFile, json.dumps(results, sort_keys=True, indent=4).encode())
+        write_json(resultsFile, results, sort_keys=True, indent=4)
     if not quiet:
         print_results(results, categories)
         print(f"Time elapsed: {time.time() - start:0.2f} seconds")

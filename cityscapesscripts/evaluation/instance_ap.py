@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from .. import kernels
+from .. import kernels, plotting
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
 from ..io import limits, png, rle
@@ -197,7 +197,7 @@ def average_precision(matches, inst_labels, overlaps=OVERLAPS, min_region_sizes=
 
     NaN where a class has no ground truth.  With ``curves`` (a dict), the
     precision-recall points of each class at each overlap are stored in it,
-    keyed ``(label, overlap index)``.
+    keyed ``(label, overlap index)``, as ``(precision, recall, score thresholds)``.
     """
     if not distance_available:
         min_region_sizes, distance_thresholds, distance_confidences = (
@@ -212,14 +212,19 @@ def average_precision(matches, inst_labels, overlaps=OVERLAPS, min_region_sizes=
                 y_true, y_score, hard_fns, have_gt, have_pred = _scored_detections(
                     matches, label, threshold, min_size, max_dist, min_conf)
                 if have_gt and have_pred:
-                    precision, recall = _precision_recall(y_true, y_score, hard_fns)
+                    precision, recall, thresholds = _precision_recall(y_true, y_score, hard_fns)
                     steps = np.convolve(np.concatenate([[recall[0]], recall, [0.0]]), [-0.5, 0, 0.5], "valid")
                     ap[d, c, o] = np.dot(precision, steps)
                     if curves is not None and d == 0:
-                        curves[(label, o)] = (precision, recall)
+                        curves[(label, o)] = (precision, recall, thresholds)
                 else:
                     ap[d, c, o] = 0.0 if have_gt else float("nan")
     return ap
+
+
+def instance_iou(intersection, gt_pixels, pred_pixels):
+    """Intersection over union of a ground-truth instance and a predicted mask, from pixel counts."""
+    return float(intersection) / (gt_pixels + pred_pixels - intersection)
 
 
 def _scored_detections(matches, label, threshold, min_size, max_dist, min_conf):
@@ -237,7 +242,7 @@ def _scored_detections(matches, label, threshold, min_size, max_dist, min_conf):
             score = None
             for pred in gt["matchedPred"]:
                 inter = pred["intersection"]
-                if float(inter) / (gt["pixelCount"] + pred["pixelCount"] - inter) > threshold:
+                if instance_iou(inter, gt["pixelCount"], pred["pixelCount"]) > threshold:
                     if score is None:
                         score = pred["confidence"]
                     else:  # a second match: the weaker one is a false positive
@@ -251,8 +256,8 @@ def _scored_detections(matches, label, threshold, min_size, max_dist, min_conf):
         y_true += [1.0] * len(best) + extra_true
         y_score += best + extra_score
         for pred in preds:
-            if any(float(gt["intersection"]) / (gt["pixelCount"] + pred["pixelCount"] - gt["intersection"])
-                   > threshold for gt in pred["matchedGt"]):
+            if any(instance_iou(gt["intersection"], gt["pixelCount"], pred["pixelCount"]) > threshold
+                   for gt in pred["matchedGt"]):
                 continue
             ignored = pred["voidIntersection"]
             for gt in pred["matchedGt"]:
@@ -267,13 +272,14 @@ def _scored_detections(matches, label, threshold, min_size, max_dist, min_conf):
 
 
 def _precision_recall(y_true, y_score, hard_fns):
-    """Precision and recall at each distinct score, then the end point (precision 1, recall 0)."""
+    """Precision and recall at each distinct score (the thresholds, ascending), then the end point
+    (precision 1, recall 0, threshold infinity)."""
     if y_score.size == 0:  # nothing left to score: only the end point (upstream issue #89)
-        return np.array([1.0]), np.array([0.0])
+        return np.array([1.0]), np.array([0.0]), np.array([np.inf])
     order = np.argsort(y_score)
     scores, truth = y_score[order], y_true[order]
     cumsum = np.cumsum(truth)
-    _, first = np.unique(scores, return_index=True)
+    unique_scores, first = np.unique(scores, return_index=True)
     n, positives = len(scores), cumsum[-1]
     cumsum = np.append(cumsum, 0)  # index -1 reads 0 before the first score
     precision = np.zeros(len(first) + 1)
@@ -286,7 +292,7 @@ def _precision_recall(y_true, y_score, hard_fns):
         precision[i] = float(tp) / (tp + fp)
         recall[i] = float(tp) / (tp + fn)
     precision[-1], recall[-1] = 1.0, 0.0
-    return precision, recall
+    return precision, recall, np.append(unique_scores, np.inf)
 
 
 def averages(ap, inst_labels, overlaps=OVERLAPS, distance_thresholds=DISTANCE_THRESHOLDS,
@@ -387,25 +393,61 @@ class InstanceAccumulator(Accumulator):
 
 
 def plot_pr_curves(matches, inst_labels, path, overlaps=OVERLAPS):
-    """Save precision-recall curves per class at IoU 0.5 (matplotlib)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Save the precision-recall curves of each class at IoU 0.5 (one panel per class; matplotlib).
+
+    Each panel draws the non-increasing precision envelope (the best
+    precision reachable at that recall or more) over the raw points, gives
+    the class's AP at IoU 0.5 in its legend, and marks the score threshold of
+    the best F1.  The AP integrates the raw points, as the benchmark defines it.
+    Returns the absolute path.
+    """
+    plt = plotting.pyplot()
     curves = {}
     ap = average_precision(matches, inst_labels, overlaps, curves=curves)
     o50 = int(np.argmin(np.abs(np.asarray(overlaps) - 0.5)))
-    fig, ax = plt.subplots(figsize=(7, 6))
+    columns = min(4, len(inst_labels))
+    rows = -(-len(inst_labels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False,
+                             sharex=True, sharey=True)
     for c, label in enumerate(inst_labels):
+        ax = axes.flat[c]
+        value = ap[0, c, o50]
+        legend = f"AP50 {value:.3f}" if not math.isnan(value) else "AP50 n/a"
         if (label, o50) in curves:
-            precision, recall = curves[(label, o50)]
-            ax.step(recall[::-1], precision[::-1], where="post", label=f"{label} (AP50 {ap[0, c, o50]:.3f})")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title("Precision-recall at IoU 0.5")
-    ax.legend(loc="lower left", fontsize=8)
+            _draw_pr_panel(ax, *curves[(label, o50)], legend)
+        else:
+            ax.text(0.5, 0.5, "no ground truth" if math.isnan(value) else "no predictions", ha="center",
+                    va="center", transform=ax.transAxes, color="grey")
+            ax.plot([], [], color="C0", label=legend)
+            ax.legend(loc="lower left", fontsize=7)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.05)
+    for ax in axes.flat[len(inst_labels):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("recall")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("precision")
+    fig.suptitle("Precision-recall at IoU 0.5")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return os.path.abspath(path)
+    try:
+        return plotting.save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)
+
+
+def _draw_pr_panel(ax, precision, recall, thresholds, legend):
+    """One class: raw points, their envelope, and the best-F1 threshold."""
+    order = np.argsort(recall, kind="stable")
+    recall, precision, thresholds = recall[order], precision[order], thresholds[order]
+    envelope = np.maximum.accumulate(precision[::-1])[::-1]
+    ax.plot(recall, precision, ".", color="C0", alpha=0.35, markersize=3)
+    ax.plot(recall, envelope, drawstyle="steps-pre", color="C0", label=legend)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
+                   where=(precision + recall) > 0)
+    best = int(np.argmax(f1))
+    if f1[best] > 0:
+        ax.plot(recall[best], precision[best], "o", color="C3",
+                label=f"best F1 {f1[best]:.2f} at score {thresholds[best]:.2f}")
+    ax.legend(loc="lower left", fontsize=7)

@@ -13,6 +13,7 @@ import numpy as np
 from .. import kernels
 from ..errors import PredictionError
 from ..helpers.labelset import CITYSCAPES
+from ..io.segment_ids import id2rgb
 from .accumulator import Accumulator
 
 VOID = 0
@@ -319,8 +320,4 @@ class PanopticAccumulator(Accumulator):
 
 def _as_rgb(ids):
     ids = np.asarray(ids)
-    if ids.ndim == 3:
-        return ids
-    ids = ids.astype(np.uint32)
-    return np.stack([ids & 255, (ids >> 8) & 255, (ids >> 16) & 255], axis=-1).astype(np.uint8)
-
+    return ids if ids.ndim == 3 else id2rgb(ids)

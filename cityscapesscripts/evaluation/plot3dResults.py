@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import warnings
 from typing import List, Tuple  # noqa: F401  (the original module's namespace)
 
@@ -25,18 +24,18 @@ except ImportError:
     plt = Axes = None
 
 from .. import cli
-from ..errors import CityscapesError
+from ..errors import CityscapesError, DependencyError
 from ..helpers.labels import name2label
 from ..io.jsonfile import read_json
+from ..plotting import MISSING_MATPLOTLIB, save_figure
 
 CATEGORIES = ["AP", "Center_Dist", "Size_Similarity", "OS_Yaw", "OS_Pitch_Roll"]
 DDTP_CATEGORIES = CATEGORIES[1:]
-NEEDS_MATPLOTLIB = "the figure needs matplotlib: pip install 'cityscapesscripts[plot]'"
 
 
 def _pyplot():
     if plt is None:
-        raise ImportError(NEEDS_MATPLOTLIB)
+        raise DependencyError(MISSING_MATPLOTLIB)
     return plt
 
 
@@ -237,7 +236,7 @@ def plot_data(data_to_plot, show=True, path=None):
     create_result_table_and_legend_plot(ax_results, data_to_plot, axes[0].get_legend_handles_labels())
     plt.tight_layout()
     if path:
-        _save(figure, path)
+        save_figure(figure, path)
     if show:
         plt.show()
     return figure
@@ -246,20 +245,6 @@ def plot_data(data_to_plot, show=True, path=None):
 def have_display():
     """Whether a shown figure can appear here (a headless ``plt.show()`` silently does nothing)."""
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("darwin", "win32")
-
-
-def _save(figure, path):
-    """Save through a temporary file beside ``path``, so no half-written figure is left."""
-    folder = os.path.dirname(os.path.abspath(path))
-    ext = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=ext)
-    os.close(fd)
-    try:
-        figure.savefig(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def prepare_data(json_path):
@@ -281,8 +266,6 @@ def main(argv=None):
         raise CityscapesError("no display to show the figure; save it with -o OUT.png")
     try:
         figure = plot_data(data, show=show, path=args.output)
-    except ImportError as e:
-        raise CityscapesError(str(e)) from None
     except (KeyError, TypeError) as e:
         raise CityscapesError(f"not a 3D results file ({e!r})", args.path) from None
     _pyplot().close(figure)

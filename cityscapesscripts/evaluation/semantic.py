@@ -15,11 +15,10 @@ original ``evalPixelLevelSemanticLabeling`` reports.
 0.75
 """
 import math
-import os
 
 import numpy as np
 
-from .. import kernels
+from .. import kernels, plotting
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, limits, png
@@ -165,7 +164,7 @@ class SemanticAccumulator(Accumulator):
     def _lookup_tables(self):
         if self._tables is None:
             same_category = np.zeros((256, 256), dtype=np.uint8)
-            for category, ids in instance_categories(self.label_set).items():
+            for ids in instance_categories(self.label_set).values():
                 for label_id in ids:
                     same_category[label_id, ids] = 1
             self._tables = (same_category, self.conf.shape[0])
@@ -410,9 +409,7 @@ def evaluate_files(predictions, ground_truths, jobs=None, progress=None, client=
 
 def plot_confusion_matrix(result, path, label_set=CITYSCAPES):
     """Save a heat map of the row-normalised confusion matrix of evaluated classes (matplotlib)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plotting.pyplot()
     conf = np.asarray(result["confMatrix"], dtype=np.float64)
     ids = [i for i in label_set.eval_ids if not label_set.id2label[i].ignoreInEval]
     sub = conf[np.ix_(ids, ids)]
@@ -428,6 +425,7 @@ def plot_confusion_matrix(result, path, label_set=CITYSCAPES):
     ax.set_title(f"Confusion matrix (row-normalised), mIoU {result['averageScoreClasses']:.3f}")
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return os.path.abspath(path)
+    try:
+        return plotting.save_figure(fig, path, dpi=100)
+    finally:
+        plt.close(fig)

@@ -20,6 +20,7 @@ from collections import namedtuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cityscapesscripts.io.jsonfile import write_json
 from cityscapesscripts.io.layout import CsFile, frame_id, parse_name
 from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.helpers.labels import category2labels, id2label, labels, name2label, trainId2label
@@ -83,21 +84,8 @@ def ensurePath(path):
 
 
 def writeDict2JSON(dictName, fileName):
-    """Write a dict as indented, key-sorted JSON; objects are written by their ``__dict__``."""
-    with open(fileName, "w") as f:
-        f.write(json.dumps(dictName, default=_plain, sort_keys=True, indent=4))
-
-
-def _plain(value):
-    """JSON form of NumPy scalars and arrays and of plain objects."""
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value.__dict__
-
+    """Write a dict as indented, key-sorted JSON (atomically); other objects are written by their ``__dict__``."""
+    write_json(fileName, dictName, default=lambda value: value.__dict__, sort_keys=True, indent=4)
 
 
 if __name__ == "__main__":

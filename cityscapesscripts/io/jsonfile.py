@@ -1,5 +1,14 @@
-"""Reading JSON files with errors that name the file and the reason."""
+"""JSON and text files: reading with errors that name the file, writing atomically.
+
+Every file the package writes (text, JSON, PNG, figure) goes through
+:func:`cityscapesscripts.io.png.atomic_target`: a temporary file in the same
+folder, renamed when complete, so no half-written file is ever left.
+"""
 import json
+
+import numpy as np
+
+from .png import write_atomic
 
 
 def read_json(path, error):
@@ -11,3 +20,26 @@ def read_json(path, error):
         raise error(f"cannot read: {e.strerror}", path) from None
     except (ValueError, RecursionError) as e:  # RecursionError: nested too deeply
         raise error(f"not valid JSON: {e}", path) from None
+
+
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_atomic(path, text.encode("utf-8"))
+
+
+def write_json(path, data, default=None, **options):
+    """Write ``json.dumps(data, **options)`` to ``path`` atomically.
+
+    NumPy scalars and arrays are written as plain numbers and lists;
+    ``default`` handles any other type (as in :func:`json.dumps`).
+    """
+    def plain(value):
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if default is not None:
+            return default(value)
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    write_text(path, json.dumps(data, default=plain, **options))
+

@@ -8,7 +8,7 @@ label set, and errors naming the file or the pattern searched.
 import argparse
 import functools
 import glob
-import json
+import json  # noqa: F401  (the original module's namespace)
 import os
 import sys
 import time
@@ -23,6 +23,7 @@ from cityscapesscripts.helpers.labels import id2label, labels  # noqa: F401  (th
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout, png
 from cityscapesscripts.io.files import remove_stale_temporaries
+from cityscapesscripts.io.jsonfile import write_json
 from cityscapesscripts.preparation import panoptic
 
 
@@ -69,7 +70,7 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
         images, annotations = zip(*parallel.collect(task, files, jobs, set_name, progress))
         data = {"images": list(images), "annotations": list(annotations),
                 "categories": panoptic.categories(label_set, useTrainId)}
-        png.write_atomic(out_json, json.dumps(data, sort_keys=True, indent=4).encode())
+        write_json(out_json, data, sort_keys=True, indent=4)
         say(f"Saved {out_json}")
         written.append(out_json)
     return written

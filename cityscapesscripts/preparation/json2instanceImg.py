@@ -5,7 +5,7 @@ with instances, the plain id otherwise (groups, stuff).  Images are 16-bit
 PNGs (the original made 32-bit "I" images, which Pillow 13 cannot save).
 """
 import getopt  # noqa: F401  (the original module's namespace)
-import os
+import os  # noqa: F401  (the original module's namespace)
 import sys
 
 from PIL import Image, ImageDraw  # noqa: F401  (the original module's namespace)

@@ -11,6 +11,7 @@ import numpy as np
 from .. import kernels
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
+from ..io.segment_ids import id2rgb
 
 
 def categories(label_set=CITYSCAPES, use_train_id=False):
@@ -42,7 +43,4 @@ def panoptic_frame(instance_ids, label_set=CITYSCAPES, use_train_id=False, name=
                          "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
                          "iscrowd": 1 if segment_id < 1000 and label.hasInstances else 0})
         kept[segment_id] = segment_id
-    # ids < 65536: R = id % 256 and G = id // 256 are the two bytes of the little-endian uint16, B = 0
-    rgb = np.zeros(ids.shape + (3,), dtype=np.uint8)
-    rgb[:, :, :2] = np.take(kept, ids).astype("<u2", copy=False).view(np.uint8).reshape(ids.shape + (2,))
-    return rgb, segments
+    return id2rgb(np.take(kept, ids)), segments
