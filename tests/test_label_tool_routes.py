@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 from cityscapesscripts.annotation import cityscapesLabelTool, editing
