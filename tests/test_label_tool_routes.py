@@ -133,3 +133,14 @@ def test_writes_from_other_sites_are_refused(root, headers, status):
     assert editing.load_draft(root / FRAME) is None
     same_site = dict(HEADERS, Origin="http://127.0.0.1:8050")
     assert call(router, "POST", "/api/draft/" + FRAME, {"draft": loaded}, same_site)[0] == 200
+
+
+@pytest.mark.parametrize("how", ["module", "file"])
+def test_the_original_module_runs_as_before(how):
+    """``python -m cityscapesscripts.annotation.cityscapesLabelTool`` and the module's file by its path."""
+    import subprocess
+    import sys
+    target = (["-m", "cityscapesscripts.annotation.cityscapesLabelTool"] if how == "module"
+              else [cityscapesLabelTool.__file__])
+    done = subprocess.run([sys.executable, *target, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "csLabelTool" in done.stdout and "--no-browser" in done.stdout

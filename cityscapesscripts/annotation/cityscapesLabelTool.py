@@ -5,7 +5,7 @@ on 127.0.0.1 and opens it in a browser.
 """
 import sys
 
-from ..web.labeltool import main
+from cityscapesscripts.web.labeltool import main
 
 if __name__ == "__main__":
     sys.exit(main())
