@@ -67,7 +67,7 @@ def browser_side(url, frames, runs):
         page.js("document.getElementById('preview-toggle').click()")
         page.wait("document.getElementById('preview').width > 0")
         preview = []
-        for k in range(runs):  # an edit, then the preview drawn (after the page's 250 ms pause for more edits)
+        for _ in range(runs):  # an edit, then the preview drawn (after the page's 250 ms pause for more edits)
             preview.append(driver.execute_async_script(
                 "const done = arguments[arguments.length - 1]; const c = document.getElementById('preview');"
                 "c.width = 0; const t = performance.now(); const o = labelTool.state.objects.find((o) => !o.deleted);"
