@@ -95,10 +95,9 @@ def resolve_inside(root, relpath):
     paths whose real location (symlinks followed) is not inside the real
     ``root``.  The file need not exist (a tool may write it).
 
-    >>> import tempfile; r = tempfile.mkdtemp()
-    >>> resolve_inside(r, "gtFine/val/x.json") == os.path.join(os.path.realpath(r), "gtFine", "val", "x.json")
+    >>> resolve_inside(STATIC, "css/x.css") == os.path.join(os.path.realpath(STATIC), "css", "x.css")
     True
-    >>> resolve_inside(r, "../etc/passwd")
+    >>> resolve_inside(STATIC, "../etc/passwd")
     Traceback (most recent call last):
     ...
     cityscapesscripts.web.server.PathRefused: ../etc/passwd: '..' is not allowed in a path
