@@ -11,7 +11,7 @@ from PIL import Image
 
 from cityscapesscripts.errors import PredictionError
 from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as E
-from cityscapesscripts.evaluation import instance_ap
+from cityscapesscripts.evaluation import instance_ap, instance_files
 from cityscapesscripts.evaluation.instance import Instance
 from cityscapesscripts.evaluation.instances2dict import instances2dict
 from cityscapesscripts.io import layout, png, rle
@@ -51,7 +51,7 @@ def test_accumulator_and_merge_equal_file_based(args):
     whole, parts = instance_ap.InstanceAccumulator(), [instance_ap.InstanceAccumulator() for _ in range(2)]
     for i, (txt, gt) in enumerate(zip(preds, gts)):
         ids = png.read_ids_16bit(gt)
-        entries = E.read_prediction_list(txt)
+        entries = instance_files.read_prediction_list(txt)
         masks = [instance_ap.read_mask(p.name) for p in entries]
         labels = [p.label_id for p in entries]
         scores = [p.confidence for p in entries]
@@ -68,7 +68,7 @@ def test_rle_predictions_equal_png_masks(args, tmp_path):
     entries = []
     for txt, gt in zip(preds, gts):
         frame = layout.frame_id(gt)
-        for k, p in enumerate(E.read_prediction_list(txt)):
+        for k, p in enumerate(instance_files.read_prediction_list(txt)):
             encoded = rle_encode(instance_ap.read_mask(p.name) != 0)
             if k % 2:
                 encoded["counts"] = rle.compress(encoded["counts"])
@@ -107,7 +107,7 @@ def test_cache_follows_the_ground_truth(args, tmp_path):
     preds, gts = golden_lists(args, str(tmp_path))
     first = E.evaluateImgLists(preds, gts, args)
     cache = json.load(open(args.gtInstancesFile))
-    assert E._FINGERPRINT_KEY in cache and os.path.abspath(gts[0]) in cache
+    assert instance_files._FINGERPRINT_KEY in cache and os.path.abspath(gts[0]) in cache
     # change one ground truth: erase its instances; the cache must not be reused
     ids = png.read_ids_16bit(gts[0])
     png.write_png(gts[0], np.where(ids >= 1000, 7, ids).astype(np.uint16))
@@ -160,7 +160,7 @@ def test_bad_prediction_lines(tmp_path, line, message):
     Image.new("L", (4, 4)).save(folder / "m.png")
     txt = write_txt(folder, [line])
     with pytest.raises(PredictionError, match=message) as info:
-        E.read_prediction_list(txt, str(folder))
+        instance_files.read_prediction_list(txt, str(folder))
     assert txt in str(info.value)
 
 

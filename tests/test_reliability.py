@@ -24,7 +24,7 @@ from cityscapesscripts import parallel, sample
 from cityscapesscripts.dataset import convert as dataset_convert
 from cityscapesscripts.errors import AnnotationError, BatchError, LayoutError, PredictionError
 from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as instance_eval
-from cityscapesscripts.evaluation import evalPanopticSemanticLabeling
+from cityscapesscripts.evaluation import evalPanopticSemanticLabeling, instance_files
 from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.io import files, limits, png
 from cityscapesscripts.preparation import createPanopticImgs, prepare, rasterize
@@ -369,14 +369,14 @@ def test_instance_mask_paths_must_stay_in_the_prediction_folder(tmp_path, how):
     txt = folder / "lindau_000000_000019_pred.txt"
     txt.write_text(f"{name} 26 0.5\n")
     with pytest.raises(PredictionError, match=f"{txt} line 1: mask {name} (must be a path relative|points outside)"):
-        instance_eval.read_prediction_list(str(txt), str(folder))
+        instance_files.read_prediction_list(str(txt), str(folder))
 
 
 def test_non_utf8_prediction_list_names_the_file(tmp_path):
     txt = tmp_path / "lindau_000000_000019_pred.txt"
     txt.write_bytes(b"mask/\xe9t\xe9.png 26 0.5\n")
     with pytest.raises(PredictionError, match=f"{txt}: not UTF-8 text: byte 0xe9 at offset 5"):
-        instance_eval.read_prediction_list(str(txt))
+        instance_files.read_prediction_list(str(txt))
 
 
 # ---- panoptic JSON: the schema checked once, naming the file and the annotation ---------------------

@@ -22,24 +22,20 @@ Differences from the original, on purpose:
 """
 import argparse
 import fnmatch  # noqa: F401  (the original module's namespace)
-import functools
-import json
+import json  # noqa: F401  (the original module's namespace)
 import os
 import sys
 from copy import deepcopy  # noqa: F401  (the original module's namespace)
 
 import numpy as np
 
-from cityscapesscripts import cli, parallel
-from cityscapesscripts.errors import CityscapesError, PredictionError
-from cityscapesscripts.evaluation import instance_ap
+from cityscapesscripts import cli
+from cityscapesscripts.evaluation import instance_ap, instance_files
 from cityscapesscripts.evaluation.instances2dict import instances2dict
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
-from cityscapesscripts.helpers.labels import id2label
 from cityscapesscripts.helpers.labelset import CITYSCAPES
-from cityscapesscripts.io import files, layout, png
-from cityscapesscripts.io.jsonfile import read_json, write_json
+from cityscapesscripts.io import layout, png
 
 class CArgs:
     """Settings of the evaluation; any attribute may be added."""
@@ -89,86 +85,22 @@ def getPrediction(groundTruthFile, args):
     return layout.match_prediction(args.predictionWalk, groundTruthFile, "txt")
 
 
-def read_prediction_list(path, root=None):
-    """The predictions of one ``.txt`` file, in the original's dict order.
-
-    Each line is ``relPath labelID confidence``; the mask path is relative to
-    the txt file and must stay inside ``root`` (default: the txt's folder).
-    Later lines naming the same mask replace earlier ones.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    root = os.path.abspath(root) if root else folder
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise PredictionError(f"cannot read prediction list: {e.strerror}", path) from None
-    except UnicodeDecodeError as e:
-        raise PredictionError(f"not UTF-8 text: byte {e.object[e.start]:#04x} at offset {e.start}", path) from None
-    found = {}
-    for number, line in enumerate(lines, 1):
-        fields = line.split()
-        if not fields:
-            continue
-        where = f"{path} line {number}"
-        if len(fields) != 3:
-            raise PredictionError(f"expected 'relPath labelID confidence', got {len(fields)} field(s): {line!r}",
-                                  where)
-        mask = files.resolve_inside(folder, fields[0], PredictionError, where, "mask", root)
-        try:
-            label_id, confidence = int(float(fields[1])), float(fields[2])
-        except ValueError:
-            raise PredictionError(f"label id and confidence must be numbers: {line!r}", where) from None
-        if label_id not in id2label:
-            raise PredictionError(f"label id {label_id} is not a Cityscapes label", where)
-        if not os.path.isfile(mask):
-            raise PredictionError(f"mask {mask} does not exist", where)
-        found[mask] = instance_ap.Prediction(mask, label_id, confidence, source=where)
-    return list(found.values())
-
-
 def readPredInfo(predInfoFileName, args):
     """``{absolute mask path: {"labelID", "conf"}}`` of a prediction txt file."""
     return {p.name: {"labelID": p.label_id, "conf": p.confidence}
-            for p in read_prediction_list(predInfoFileName, args.predictionPath)}
+            for p in instance_files.read_prediction_list(predInfoFileName, args.predictionPath)}
 
 
 def readGTImage(gtImageFileName, args):
     return png.open_image(gtImageFileName)
 
 
-_FINGERPRINT_KEY = "__groundTruthFingerprint__"
-
-
 def _load_cache(groundTruthList, args):
-    path = getattr(args, "gtInstancesFile", None)
-    if not path or not os.path.isfile(path):
-        return None
-    try:
-        with open(path) as f:
-            cached = json.load(f)
-        # keyed on the files' bytes: changed ground truth is re-read even with the same size and time
-        if not isinstance(cached, dict) or cached.pop(_FINGERPRINT_KEY, None) != files.content_digest(groundTruthList):
-            return None  # made from other or changed ground truth (or by the original): rebuild
-    except (OSError, ValueError, RecursionError):  # unreadable cache or ground truth: go without the cache
-        return None
-    return cached
+    return instance_files.load_cache(getattr(args, "gtInstancesFile", None), groundTruthList)
 
 
-def _save_cache(gtInstances, groundTruthList, args):
-    """Write the cache; a folder that cannot be written disables it with a warning, not an error."""
-    path = getattr(args, "gtInstancesFile", None)
-    if not path:
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        ensurePath(folder)
-        files.remove_stale_temporaries([folder])
-        data = dict(gtInstances)
-        data[_FINGERPRINT_KEY] = files.content_digest(groundTruthList)
-        write_json(path, data)
-    except OSError as e:
-        print(f"WARNING: ground-truth cache disabled, cannot write {path}: {e.strerror or e}", file=sys.stderr)
+def _save_cache(instances, groundTruthList, args):
+    instance_files.save_cache(getattr(args, "gtInstancesFile", None), instances, groundTruthList)
 
 
 def getGtInstances(groundTruthList, args):
@@ -195,35 +127,9 @@ def assignGt2Preds(gtInstancesOrig, gtImage, predInfo, args):
     return instance_ap.match_image(gtInstancesOrig, np.asarray(gtImage), predictions, CITYSCAPES, args.instLabels)
 
 
-def _match_task(item, inst_labels):
-    """One ground-truth frame, read once, matched with each of its ``(prediction txt, root)`` sources."""
-    gt_file, gt_instances, *sources = item
-    ids = png.read_ids_16bit(gt_file)
-    if gt_instances is None:
-        gt_instances = instance_ap.ground_truth_instances(ids, CITYSCAPES, gt_file)
-    evaluated = {k: v for k, v in gt_instances.items() if k in inst_labels}
-    entries = []
-    for prediction_file, root in sources:
-        predictions = read_prediction_list(prediction_file, root)
-        gt, pred = instance_ap.match_image(evaluated, ids, predictions, CITYSCAPES, inst_labels, gt_file)
-        entries.append({"groundTruth": gt, "prediction": pred})
-    return gt_instances, entries
-
-
 def _match_folders(prediction_lists, roots, groundTruthList, gtInstances, args):
-    """Ground-truth instances per file and one ``matches`` dict per prediction list (with its folder ``root``)."""
-    items = [(g, None if gtInstances is None else gtInstances[os.path.abspath(g)], *zip(predictions, roots))
-             for g, *predictions in zip(groundTruthList, *prediction_lists)]
-    task = functools.partial(_match_task, inst_labels=list(args.instLabels))
-    found, matches = {}, [{} for _ in prediction_lists]
-    results = parallel.collect(task, items, getattr(args, "jobs", None), "matching", False if args.quiet else None,
-                               name=lambda item: item[2][0])  # named by its (first) prediction file
-    for gt_file, (instances, entries) in zip(groundTruthList, results):
-        key = os.path.abspath(gt_file)
-        found[key] = instances
-        for folder_matches, entry in zip(matches, entries):
-            folder_matches[key] = entry
-    return found, matches
+    return instance_files.match_folders(prediction_lists, roots, groundTruthList, gtInstances, args.instLabels,
+                                        CITYSCAPES, getattr(args, "jobs", None), False if args.quiet else None)
 
 
 def _match_files(predictionList, groundTruthList, gtInstances, args):
@@ -319,47 +225,12 @@ def _scores(matches, args):
 
 
 def evaluate_coco_json(json_file, groundTruthList, args):
-    """Evaluate predictions given as one COCO-style JSON list for the whole split.
-
-    Entries: ``image_id`` (the frame id ``{city}_{seq}_{frame}`` or a file
-    name starting with it), ``category_id`` (a Cityscapes label id), ``score``
-    and ``segmentation`` (RLE dict or polygons).
-    """
-    entries = read_json(json_file, PredictionError)
-    if isinstance(entries, dict):
-        entries = entries.get("annotations", [])
+    """Evaluate predictions given as one COCO-style JSON list for the whole split (see
+    :func:`~cityscapesscripts.evaluation.instance_files.read_coco_predictions`); the original's result dict."""
     setInstanceLabels(args)
-    by_frame = {}
-    for index, entry in enumerate(entries):
-        where = f"{json_file} entry {index}"
-        try:
-            frame = layout.frame_id(str(entry["image_id"]) + "_x.png") if "_" in str(entry["image_id"]) else None
-            prediction = instance_ap.Prediction(entry["segmentation"], entry["category_id"], entry["score"],
-                                                name=where, source=where)
-        except (KeyError, TypeError, ValueError, CityscapesError) as e:
-            raise PredictionError(f"needs image_id, category_id, score and segmentation ({e})", where) from None
-        if frame is None:
-            raise PredictionError(f"image_id {entry['image_id']!r} is not a Cityscapes frame id", where)
-        by_frame.setdefault(frame, []).append(prediction)
-    unmatched = sorted(set(by_frame) - {layout.frame_id(g) for g in groundTruthList})
-    if unmatched:
-        raise PredictionError(f"{len(unmatched)} image_id(s) match no ground-truth file, e.g. {unmatched[:3]}",
-                              json_file)
-    task = functools.partial(_coco_task, inst_labels=list(args.instLabels))
-    items = [(g, by_frame.get(layout.frame_id(g), [])) for g in groundTruthList]
-    matches = {}
-    for gt_file, entry in zip(groundTruthList, parallel.collect(task, items, getattr(args, "jobs", None), "matching",
-                                                                 False if args.quiet else None)):
-        matches[os.path.abspath(gt_file)] = entry
+    matches = instance_files.match_coco_json(json_file, groundTruthList, args.instLabels, CITYSCAPES,
+                                             getattr(args, "jobs", None), False if args.quiet else None)
     return _finish(matches, args)
-
-
-def _coco_task(item, inst_labels):
-    gt_file, predictions = item
-    ids = png.read_ids_16bit(gt_file)
-    gt_instances = instance_ap.ground_truth_instances(ids, CITYSCAPES, gt_file)
-    gt, pred = instance_ap.match_image(gt_instances, ids, predictions, CITYSCAPES, inst_labels, gt_file)
-    return {"groundTruth": gt, "prediction": pred}
 
 
 def _modern_parser():

@@ -19,14 +19,14 @@ from collections import defaultdict  # noqa: F401  (the original module's namesp
 import numpy as np  # noqa: F401  (the original module's namespace)
 from PIL import Image  # noqa: F401  (the original module's namespace)
 
-from cityscapesscripts import cli, parallel
+from cityscapesscripts import cli
 from cityscapesscripts.errors import LayoutError, PredictionError
 from cityscapesscripts.evaluation.panoptic import (OFFSET, VOID, PQStat, PQStatCat,  # noqa: F401  (original names)
                                                    average_pq, image_pq_stat)
-from cityscapesscripts.evaluation.panoptic import check_panoptic_json, check_same_size
+from cityscapesscripts.evaluation import panoptic
+from cityscapesscripts.evaluation.panoptic import check_panoptic_json
 from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labels import labels as csLabels  # noqa: F401  (the original module's namespace)
-from cityscapesscripts.io import files, limits, png
 from cityscapesscripts.io.jsonfile import read_json, write_json
 from cityscapesscripts.io.segment_ids import rgb2id  # noqa: F401  (the original module's name)
 
@@ -45,31 +45,18 @@ def get_traceback(f):
 
 
 
-def _image_task(pair, gt_folder, pred_folder, categories):
-    gt_ann, pred_ann = pair
-    where = f"image {gt_ann['image_id']}"
-    gt_path = files.resolve_inside(gt_folder, gt_ann["file_name"], LayoutError, where, "ground-truth file_name")
-    pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name")
-    # sizes from the headers first: a huge or wrong-sized prediction fails before it is decoded
-    check_same_size(limits.header_size(gt_path), limits.header_size(pred_path), gt_ann["image_id"], pred_path)
-    return image_pq_stat(png.read_rgb(gt_path), gt_ann["segments_info"], png.read_rgb(pred_path),
-                         pred_ann["segments_info"], categories, gt_ann["image_id"], pred_path)
-
-
 @get_traceback
 def pq_compute_single_core(proc_id, annotation_set, gt_folder, pred_folder, categories):
     """PQ counters of a list of ``(gt annotation, prediction annotation)`` pairs, in this process."""
     stat = PQStat()
     for pair in annotation_set:
-        stat += _image_task(pair, gt_folder, pred_folder, categories)
+        stat += panoptic.image_stat_of_files(pair, gt_folder, pred_folder, categories)
     return stat
 
 
 def pq_compute_multi_core(matched_annotations_list, gt_folder, pred_folder, categories, jobs=None, progress=None):
     """The same over a bounded process pool (``jobs`` workers, default all cores)."""
-    task = functools.partial(_image_task, gt_folder=gt_folder, pred_folder=pred_folder, categories=categories)
-    return parallel.merge_into(PQStat(), task, list(matched_annotations_list), jobs, "panoptic", progress,
-                               name=lambda pair: os.path.join(pred_folder, str(pair[1].get("file_name"))))
+    return panoptic.evaluate_files(matched_annotations_list, gt_folder, pred_folder, categories, jobs, progress)
 
 
 def print_results(results, categories):
@@ -99,12 +86,7 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     for folder, what in ((gt_folder, "ground truth"), (pred_folder, "predicted")):
         if not os.path.isdir(folder):
             raise LayoutError(f"Folder with {what} segmentations doesn't exist", folder)
-    predictions = {el["image_id"]: el for el in pred_json["annotations"]}
-    pairs = []
-    for gt_ann in gt_json["annotations"]:
-        if gt_ann["image_id"] not in predictions:
-            raise PredictionError(f"no prediction for the image with id: {gt_ann['image_id']}", pred_json_file)
-        pairs.append((gt_ann, predictions[gt_ann["image_id"]]))
+    pairs = panoptic.pair_annotations(gt_json, pred_json, pred_json_file)
     stat = pq_compute_multi_core(pairs, gt_folder, pred_folder, categories, jobs, False if quiet else None)
     results = average_pq(stat, categories)
     if resultsFile:

@@ -6,12 +6,15 @@ compiled pass (:func:`cityscapesscripts.kernels.segment_pair_counts`).
 :class:`PQStat` holds summable per-category counters: images, processes and
 ranks merge with ``+=``.
 """
+import functools
+import os
 from collections import defaultdict
 
 import numpy as np
 
-from .. import kernels
-from ..errors import PredictionError
+from .. import kernels, parallel
+from ..errors import LayoutError, PredictionError
+from ..io import files, limits, png
 from ..helpers.labelset import CITYSCAPES
 from ..io.segment_ids import id2rgb
 from .accumulator import Accumulator
@@ -321,3 +324,37 @@ class PanopticAccumulator(Accumulator):
 def _as_rgb(ids):
     ids = np.asarray(ids)
     return ids if ids.ndim == 3 else id2rgb(ids)
+
+
+# ---- files -------------------------------------------------------------------------------
+def pair_annotations(gt_json, pred_json, pred_json_file=None):
+    """``[(ground-truth annotation, predicted annotation)]`` by ``image_id``, in ground-truth order.
+
+    A ground-truth image without a prediction is a :class:`PredictionError` naming ``pred_json_file``.
+    """
+    predictions = {el["image_id"]: el for el in pred_json["annotations"]}
+    pairs = []
+    for gt_ann in gt_json["annotations"]:
+        if gt_ann["image_id"] not in predictions:
+            raise PredictionError(f"no prediction for the image with id: {gt_ann['image_id']}", pred_json_file)
+        pairs.append((gt_ann, predictions[gt_ann["image_id"]]))
+    return pairs
+
+
+def image_stat_of_files(pair, gt_folder, pred_folder, categories):
+    """The PQ counters of one ``(gt annotation, prediction annotation)`` pair, reading its two PNGs."""
+    gt_ann, pred_ann = pair
+    where = f"image {gt_ann['image_id']}"
+    gt_path = files.resolve_inside(gt_folder, gt_ann["file_name"], LayoutError, where, "ground-truth file_name")
+    pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name")
+    # sizes from the headers first: a huge or wrong-sized prediction fails before it is decoded
+    check_same_size(limits.header_size(gt_path), limits.header_size(pred_path), gt_ann["image_id"], pred_path)
+    return image_pq_stat(png.read_rgb(gt_path), gt_ann["segments_info"], png.read_rgb(pred_path),
+                         pred_ann["segments_info"], categories, gt_ann["image_id"], pred_path)
+
+
+def evaluate_files(pairs, gt_folder, pred_folder, categories, jobs=None, progress=None):
+    """The summed :class:`PQStat` of annotation pairs, over a bounded process pool (``jobs``, default all cores)."""
+    task = functools.partial(image_stat_of_files, gt_folder=gt_folder, pred_folder=pred_folder, categories=categories)
+    return parallel.merge_into(PQStat(), task, list(pairs), jobs, "panoptic", progress,
+                               name=lambda pair: os.path.join(pred_folder, str(pair[1].get("file_name"))))

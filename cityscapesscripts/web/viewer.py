@@ -45,7 +45,7 @@ from .. import parallel
 from ..dataset.cityscapes import Frame
 from ..errors import AnnotationError, LayoutError, PredictionError
 from ..evaluation import instance_ap
-from ..evaluation.evalInstanceLevelSemanticLabeling import read_prediction_list
+from ..evaluation.instance_files import read_prediction_list
 from ..evaluation.panoptic import PanopticAccumulator
 from ..evaluation.semantic import SemanticAccumulator
 from ..helpers import box3dImageTransform

@@ -1,0 +1,181 @@
+"""Instance evaluation on files: prediction lists, COCO JSON predictions, the ground-truth cache, the pool.
+
+Predictions come as the benchmark's text format (one ``*.txt`` per image,
+lines ``relPath labelID confidence`` naming mask PNGs) or as one COCO-style
+JSON for the whole split.  :func:`match_folders` and :func:`match_coco_json`
+match them with ``*_instanceIds.png`` ground truth on a process pool and
+give the original's ``matches`` dict, keyed by the absolute ground-truth path.
+The ground-truth cache holds the per-image instance dicts, keyed on the
+content of the ground-truth files.
+"""
+import functools
+import json
+import os
+import sys
+
+from .. import parallel
+from ..errors import CityscapesError, PredictionError
+from ..helpers.labelset import CITYSCAPES
+from ..io import files, layout, png
+from ..io.jsonfile import read_json, write_json
+from . import instance_ap
+
+_FINGERPRINT_KEY = "__groundTruthFingerprint__"
+
+
+def read_prediction_list(path, root=None, label_set=CITYSCAPES):
+    """The predictions of one ``.txt`` file, in the original's dict order.
+
+    Each line is ``relPath labelID confidence``; the mask path is relative to
+    the txt file and must stay inside ``root`` (default: the txt's folder).
+    Later lines naming the same mask replace earlier ones.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    root = os.path.abspath(root) if root else folder
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise PredictionError(f"cannot read prediction list: {e.strerror}", path) from None
+    except UnicodeDecodeError as e:
+        raise PredictionError(f"not UTF-8 text: byte {e.object[e.start]:#04x} at offset {e.start}", path) from None
+    found = {}
+    for number, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"{path} line {number}"
+        if len(fields) != 3:
+            raise PredictionError(f"expected 'relPath labelID confidence', got {len(fields)} field(s): {line!r}",
+                                  where)
+        mask = files.resolve_inside(folder, fields[0], PredictionError, where, "mask", root)
+        try:
+            label_id, confidence = int(float(fields[1])), float(fields[2])
+        except ValueError:
+            raise PredictionError(f"label id and confidence must be numbers: {line!r}", where) from None
+        if label_id not in label_set.id2label:
+            what = "a Cityscapes label" if label_set == CITYSCAPES else "in the label set"
+            raise PredictionError(f"label id {label_id} is not {what}", where)
+        if not os.path.isfile(mask):
+            raise PredictionError(f"mask {mask} does not exist", where)
+        found[mask] = instance_ap.Prediction(mask, label_id, confidence, source=where)
+    return list(found.values())
+
+
+# ---- the ground-truth cache ----------------------------------------------------------------
+def load_cache(path, ground_truths):
+    """The cached ``{absolute path: instances}`` of ``ground_truths``, or None when missing or stale."""
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            cached = json.load(f)
+        # keyed on the files' bytes: changed ground truth is re-read even with the same size and time
+        if not isinstance(cached, dict) or cached.pop(_FINGERPRINT_KEY, None) != files.content_digest(ground_truths):
+            return None  # made from other or changed ground truth (or by the original): rebuild
+    except (OSError, ValueError, RecursionError):  # unreadable cache or ground truth: go without the cache
+        return None
+    return cached
+
+
+def save_cache(path, instances, ground_truths):
+    """Write the cache; a folder that cannot be written disables it with a warning, not an error."""
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        files.remove_stale_temporaries([folder])
+        data = dict(instances)
+        data[_FINGERPRINT_KEY] = files.content_digest(ground_truths)
+        write_json(path, data)
+    except OSError as e:
+        print(f"WARNING: ground-truth cache disabled, cannot write {path}: {e.strerror or e}", file=sys.stderr)
+
+
+# ---- matching on a pool -------------------------------------------------------------------
+def _match_task(item, inst_labels, label_set):
+    """One ground-truth frame, read once, matched with each of its ``(prediction txt, root)`` sources."""
+    gt_file, gt_instances, *sources = item
+    ids = png.read_ids_16bit(gt_file)
+    if gt_instances is None:
+        gt_instances = instance_ap.ground_truth_instances(ids, label_set, gt_file)
+    evaluated = {k: v for k, v in gt_instances.items() if k in inst_labels}
+    entries = []
+    for prediction_file, root in sources:
+        predictions = read_prediction_list(prediction_file, root, label_set)
+        gt, pred = instance_ap.match_image(evaluated, ids, predictions, label_set, inst_labels, gt_file)
+        entries.append({"groundTruth": gt, "prediction": pred})
+    return gt_instances, entries
+
+
+def match_folders(prediction_lists, roots, ground_truths, cached=None, inst_labels=None, label_set=CITYSCAPES,
+                  jobs=None, progress=None):
+    """Match prediction txt files with ``*_instanceIds.png`` files on a pool, each ground truth read once.
+
+    prediction_lists : one list of txt files per prediction folder (``roots``),
+    each pairwise with ``ground_truths``; cached : ``{absolute path: instances}``
+    from :func:`load_cache`, or None.  Returns ``(instances, [matches per
+    folder])``, keyed by absolute ground-truth path.
+    """
+    inst_labels = instance_ap.instance_labels(label_set) if inst_labels is None else list(inst_labels)
+    items = [(g, None if cached is None else cached[os.path.abspath(g)], *zip(predictions, roots))
+             for g, *predictions in zip(ground_truths, *prediction_lists)]
+    task = functools.partial(_match_task, inst_labels=inst_labels, label_set=label_set)
+    instances, matches = {}, [{} for _ in prediction_lists]
+    results = parallel.collect(task, items, jobs, "matching", progress,
+                               name=lambda item: item[2][0])  # named by its (first) prediction file
+    for gt_file, (found, entries) in zip(ground_truths, results):
+        key = os.path.abspath(gt_file)
+        instances[key] = found
+        for folder_matches, entry in zip(matches, entries):
+            folder_matches[key] = entry
+    return instances, matches
+
+
+def read_coco_predictions(json_file, ground_truths):
+    """``{frame id: [Prediction]}`` of a COCO-style JSON list (or ``{"annotations": [...]}``).
+
+    Entries: ``image_id`` (the frame id ``{city}_{seq}_{frame}`` or a file
+    name starting with it), ``category_id`` (a label id), ``score`` and
+    ``segmentation`` (RLE dict or polygons).  An image_id that matches no
+    ground-truth file is an error.
+    """
+    entries = read_json(json_file, PredictionError)
+    if isinstance(entries, dict):
+        entries = entries.get("annotations", [])
+    by_frame = {}
+    for index, entry in enumerate(entries):
+        where = f"{json_file} entry {index}"
+        try:
+            frame = layout.frame_id(str(entry["image_id"]) + "_x.png") if "_" in str(entry["image_id"]) else None
+            prediction = instance_ap.Prediction(entry["segmentation"], entry["category_id"], entry["score"],
+                                                name=where, source=where)
+        except (KeyError, TypeError, ValueError, CityscapesError) as e:
+            raise PredictionError(f"needs image_id, category_id, score and segmentation ({e})", where) from None
+        if frame is None:
+            raise PredictionError(f"image_id {entry['image_id']!r} is not a Cityscapes frame id", where)
+        by_frame.setdefault(frame, []).append(prediction)
+    unmatched = sorted(set(by_frame) - {layout.frame_id(g) for g in ground_truths})
+    if unmatched:
+        raise PredictionError(f"{len(unmatched)} image_id(s) match no ground-truth file, e.g. {unmatched[:3]}",
+                              json_file)
+    return by_frame
+
+
+def _coco_task(item, inst_labels, label_set):
+    gt_file, predictions = item
+    ids = png.read_ids_16bit(gt_file)
+    gt_instances = instance_ap.ground_truth_instances(ids, label_set, gt_file)
+    gt, pred = instance_ap.match_image(gt_instances, ids, predictions, label_set, inst_labels, gt_file)
+    return {"groundTruth": gt, "prediction": pred}
+
+
+def match_coco_json(json_file, ground_truths, inst_labels=None, label_set=CITYSCAPES, jobs=None, progress=None):
+    """The ``matches`` of the predictions of one COCO-style JSON with ``*_instanceIds.png`` files."""
+    inst_labels = instance_ap.instance_labels(label_set) if inst_labels is None else list(inst_labels)
+    by_frame = read_coco_predictions(json_file, ground_truths)
+    task = functools.partial(_coco_task, inst_labels=inst_labels, label_set=label_set)
+    items = [(g, by_frame.get(layout.frame_id(g), [])) for g in ground_truths]
+    return {os.path.abspath(g): entry
+            for g, entry in zip(ground_truths, parallel.collect(task, items, jobs, "matching", progress))}
