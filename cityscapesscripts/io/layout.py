@@ -121,6 +121,23 @@ def find_annotations(root, annotation_types=ANNOTATION_TYPES, splits=None, modal
     return files
 
 
+def panoptic_set_name(split, train_ids=False):
+    """The name of a COCO panoptic set: ``cityscapes_panoptic_{split}[_trainId]`` (JSON file and PNG folder)."""
+    return f"cityscapes_panoptic_{split}" + ("_trainId" if train_ids else "")
+
+
+def panoptic_names(instance_ids_path):
+    """The COCO panoptic names of a frame, as the original tool gives them.
+
+    >>> names = panoptic_names("x/lindau_000001_000019_gtFine_instanceIds.png")
+    >>> names["image_id"], names["panoptic"], names["image"]
+    ('lindau_000001_000019', 'lindau_000001_000019_gtFine_panoptic.png', 'lindau_000001_000019_gtFine_leftImg8bit.png')
+    """
+    return {"image_id": frame_id(instance_ids_path),
+            "panoptic": os.path.basename(sibling(instance_ids_path, "panoptic")),
+            "image": os.path.basename(sibling(instance_ids_path, "leftImg8bit"))}
+
+
 def annotation_pattern(root, annotation_type, split, modality):
     ext = GT_EXTENSIONS.get(modality, "png")
     return os.path.join(root, annotation_type, split, "*", f"*_{modality}.{ext}")

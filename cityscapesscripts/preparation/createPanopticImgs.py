@@ -21,24 +21,10 @@ from cityscapesscripts.errors import LayoutError
 from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labels import id2label, labels  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labelset import CITYSCAPES
-from cityscapesscripts.io import layout, png
+from cityscapesscripts.io import layout
 from cityscapesscripts.io.files import remove_stale_temporaries
 from cityscapesscripts.io.jsonfile import write_json
 from cityscapesscripts.preparation import panoptic
-
-
-def _convert_task(path, folder, use_train_id, label_set, overwrite):
-    name = os.path.basename(path)
-    out_name = name.replace("_instanceIds.png", "_panoptic.png")
-    ids = png.read_ids_16bit(path)
-    rgb, segments = panoptic.panoptic_frame(ids, label_set, use_train_id, path)
-    out_path = os.path.join(folder, out_name)
-    if overwrite or not os.path.exists(out_path):
-        png.write_png(out_path, rgb)
-    image = {"id": name.replace("_gtFine_instanceIds.png", ""), "width": int(ids.shape[1]),
-             "height": int(ids.shape[0]), "file_name": name.replace("_instanceIds.png", "_leftImg8bit.png")}
-    annotation = {"image_id": image["id"], "file_name": out_name, "segments_info": segments}
-    return image, annotation
 
 
 def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, setNames=("val", "train", "test"),
@@ -55,17 +41,17 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
     written = []
     say = (lambda *a: None) if quiet else print
     for set_name in setNames:
-        pattern = os.path.join(cityscapesPath, set_name, "*", "*_instanceIds.png")
+        pattern = layout.annotation_pattern(cityscapesPath, "", set_name, "instanceIds")
         files = sorted(glob.glob(pattern))
         if not files:
             raise LayoutError(f"did not find any files for the {set_name} set; searched {pattern}")
-        base = f"cityscapes_panoptic_{set_name}{'_trainId' if useTrainId else ''}"
+        base = layout.panoptic_set_name(set_name, useTrainId)
         out_json = os.path.join(outputFolder, base + ".json")
         folder = os.path.join(outputFolder, base)
         os.makedirs(folder, exist_ok=True)
         remove_stale_temporaries([outputFolder, folder])  # a killed run's
         say(f"Converting {len(files)} annotation files for {set_name} set into {folder}")
-        task = functools.partial(_convert_task, folder=folder, use_train_id=useTrainId, label_set=label_set,
+        task = functools.partial(panoptic.convert_file, folder=folder, use_train_id=useTrainId, label_set=label_set,
                                  overwrite=overwrite)
         images, annotations = zip(*parallel.collect(task, files, jobs, set_name, progress))
         data = {"images": list(images), "annotations": list(annotations),

@@ -6,11 +6,14 @@ region when that class has instances).  Classes ignored in evaluation are
 left out (their pixels become id 0).  A segment's PNG colour encodes its id
 as R = id % 256, G = id // 256, B = id // 65536.
 """
+import os
+
 import numpy as np
 
 from .. import kernels
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
+from ..io import layout, png
 from ..io.segment_ids import id2rgb
 
 
@@ -44,3 +47,16 @@ def panoptic_frame(instance_ids, label_set=CITYSCAPES, use_train_id=False, name=
                          "iscrowd": 1 if segment_id < 1000 and label.hasInstances else 0})
         kept[segment_id] = segment_id
     return id2rgb(np.take(kept, ids)), segments
+
+
+def convert_file(path, folder, use_train_id=False, label_set=CITYSCAPES, overwrite=True):
+    """Write the panoptic PNG of one ``*_instanceIds.png`` into ``folder``; returns its COCO (image, annotation)."""
+    ids = png.read_ids_16bit(path)
+    rgb, segments = panoptic_frame(ids, label_set, use_train_id, path)
+    names = layout.panoptic_names(path)
+    out_path = os.path.join(folder, names["panoptic"])
+    if overwrite or not os.path.exists(out_path):
+        png.write_png(out_path, rgb)
+    image = {"id": names["image_id"], "width": int(ids.shape[1]), "height": int(ids.shape[0]),
+             "file_name": names["image"]}
+    return image, {"image_id": names["image_id"], "file_name": names["panoptic"], "segments_info": segments}
