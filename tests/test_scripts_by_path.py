@@ -151,3 +151,17 @@ def test_instances2dict_by_path(dataset):
     run = run_by_path("evaluation/instances2dict.py", *files)
     assert run.returncode == 0, run.stderr
     assert f"Images Processed: {len(files)}" in run.stdout
+
+
+def test_3d_evaluation_and_its_plot_run_by_path(tmp_path):
+    box3d = os.path.join(GOLDEN, "box3d")
+    run = run_by_path("evaluation/evalObjectDetection3d.py", "-gt", os.path.join(box3d, "gtBbox3d", "val"),
+                      "-pred", os.path.join(box3d, "results", "predBbox3d"), "--results-folder", str(tmp_path),
+                      "--noplot", "-q")
+    assert run.returncode == 0, run.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    with open(os.path.join(box3d, "expected", "eval", "results.json")) as f:
+        assert_same_numbers(json.load(f), results)
+    run = run_by_path("evaluation/plot3dResults.py", str(tmp_path / "results.json"), "-o", str(tmp_path / "fig.png"))
+    assert run.returncode == 0, run.stderr
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

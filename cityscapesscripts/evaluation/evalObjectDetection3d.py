@@ -32,15 +32,16 @@ from typing import List, Tuple  # noqa: F401  (the original module's namespace)
 import numpy as np  # noqa: F401  (the original module's namespace)
 from tqdm import tqdm  # noqa: F401  (the original module's namespace)
 
-from .. import cli, parallel
-from ..errors import AnnotationError, CityscapesError, DependencyError, LayoutError, PredictionError
-from ..helpers.annotation import CsBbox3d, CsIgnore2d  # noqa: F401  (the original module's namespace)
-from ..helpers.box3dImageTransform import Box3dImageTransform, Camera, Quaternion  # noqa: F401  (same)
-from ..io.jsonfile import read_json, write_json
-from .box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds, ground_truth_from_json,
-                    predictions_from_json, snap_working_confidence)
-from .objectDetectionHelpers import (MATCHING_AMODAL, MATCHING_MODAL, EvaluationParameters,  # noqa: F401
-                                     calcIouMatrix, calcOverlapMatrix, getFiles)
+from cityscapesscripts import cli, parallel
+from cityscapesscripts.errors import AnnotationError, CityscapesError, DependencyError, LayoutError, PredictionError
+from cityscapesscripts.helpers.annotation import CsBbox3d, CsIgnore2d  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.helpers.box3dImageTransform import Box3dImageTransform, Camera, Quaternion  # noqa: F401  (same)
+from cityscapesscripts.io.jsonfile import read_json, write_json
+from cityscapesscripts.evaluation.box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds,
+                                                ground_truth_from_json, predictions_from_json,
+                                                snap_working_confidence)
+from cityscapesscripts.evaluation.objectDetectionHelpers import (  # noqa: F401  (the original module's namespace)
+    MATCHING_AMODAL, MATCHING_MODAL, EvaluationParameters, calcIouMatrix, calcOverlapMatrix, getFiles)
 
 logger = logging.getLogger("EvalObjectDetection3d")
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(name)s %(levelname)s %(message)s"
@@ -219,7 +220,7 @@ def evaluate3dObjectDetection(gt_folder, pred_folder, result_folder, eval_params
         evaluator.evaluate()
         evaluator.saveResults(result_folder)
     if plot or plot_file:
-        from .plot3dResults import plot_data
+        from cityscapesscripts.evaluation.plot3dResults import plot_data
         try:
             plot_data(evaluator.results, show=plot, path=plot_file)
         except DependencyError as e:  # the results are written; only the figure is missing
@@ -274,7 +275,7 @@ def main(argv=None):
 
 
 def _run(args):
-    from ..io import layout
+    from cityscapesscripts.io import layout
     needs_dataset = not args.gtFolder or not (args.predictionFolder or "CITYSCAPES_RESULTS" in os.environ)
     if needs_dataset and "CITYSCAPES_DATASET" not in os.environ:
         raise LayoutError("no folders given: pass -gt DIR and -pred DIR, or set CITYSCAPES_DATASET")
@@ -297,7 +298,7 @@ def _run(args):
         logger.info("========================")
         plot = False
         if args.plot_results:  # matplotlib is imported only when a figure is wanted
-            from .plot3dResults import have_display
+            from cityscapesscripts.evaluation.plot3dResults import have_display
             plot = have_display()
         evaluate3dObjectDetection(gt_folder, pred_folder, results_folder, params, plot=plot, jobs=args.jobs or None,
                                   image_size_from_file=args.image_size_from_file, plot_file=args.plot_file,

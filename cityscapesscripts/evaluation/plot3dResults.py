@@ -23,11 +23,11 @@ try:
 except ImportError:
     plt = Axes = None
 
-from .. import cli
-from ..errors import CityscapesError, DependencyError
-from ..helpers.labels import name2label
-from ..io.jsonfile import read_json
-from ..plotting import MISSING_MATPLOTLIB, save_figure
+from cityscapesscripts import cli
+from cityscapesscripts.errors import CityscapesError, DependencyError
+from cityscapesscripts.helpers.labels import name2label
+from cityscapesscripts.io.jsonfile import read_json
+from cityscapesscripts.plotting import MISSING_MATPLOTLIB, save_figure
 
 CATEGORIES = ["AP", "Center_Dist", "Size_Similarity", "OS_Yaw", "OS_Pitch_Roll"]
 DDTP_CATEGORIES = CATEGORIES[1:]
