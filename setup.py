@@ -39,8 +39,10 @@ setup(
     extras_require={
         "plot": ["matplotlib"],
         "dask": ["dask[distributed]"],
+        "fast": ["msgspec"],  # JSON parsing about 1.5x faster, same values (io/jsonfile.py)
         # the browser tests drive Debian's chromium through its chromedriver
-        "test": ["pytest", "pycocotools", "pytest-timeout", "dask[distributed]", "matplotlib", "selenium>=4.10"],
+        "test": ["pytest", "pycocotools", "pytest-timeout", "dask[distributed]", "matplotlib", "selenium>=4.10",
+                 "msgspec"],
     },
     entry_points={
         "console_scripts": [

@@ -214,3 +214,23 @@ def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
             bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, bpp)
     free(zero_row)
     return bad
+
+
+ctypedef fused index_t:
+    uint8_t
+    uint16_t
+
+ctypedef fused value_t:
+    uint8_t
+    uint16_t
+    uint32_t
+
+
+def lookup(const index_t[:, ::1] index, const value_t[::1] table, value_t[:, ::1] out):
+    """out[y, x] = table[index[y, x]] for (H, W) index and out; table covers every index value
+    (256 entries for uint8, 65536 for uint16)."""
+    cdef Py_ssize_t y, x, h = index.shape[0], w = index.shape[1]
+    with nogil:
+        for y in range(h):
+            for x in range(w):
+                out[y, x] = table[index[y, x]]

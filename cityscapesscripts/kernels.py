@@ -156,6 +156,31 @@ def _index_in(keys, values):
     return np.where(keys[pos] == values, pos, len(keys)).astype(np.int64)
 
 
+# ---- preparation -------------------------------------------------------------------
+def lookup(index, table, compiled=None):
+    """``table[index]``: a per-pixel table lookup without NumPy's temporary intp copy of the index.
+
+    index : (H, W) uint8 or uint16; table : 1-D uint8, uint16 or uint32 with
+    an entry for every value of the index dtype (256 or 65536; shorter tables
+    are an error).  Returns (H, W) of the table's dtype.
+    """
+    index = np.asarray(index)
+    if index.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"index must be uint8 or uint16, got {index.dtype}")
+    index = _input("index", index, index.dtype, 2)
+    table = np.asarray(table)
+    if table.dtype not in (np.uint8, np.uint16, np.uint32):
+        raise ValueError(f"table must be uint8, uint16 or uint32, got {table.dtype}")
+    table = _input("table", table, table.dtype, 1)
+    if len(table) < 1 << (8 * index.itemsize):
+        raise ValueError(f"table has {len(table)} entries, a {index.dtype} index needs {1 << (8 * index.itemsize)}")
+    if _use_compiled(compiled):
+        out = np.empty(index.shape, table.dtype)
+        _kernels.lookup(index, table, out)
+        return out
+    return np.take(table, index)
+
+
 # ---- panoptic conversion ----------------------------------------------------------
 def segment_stats(ids, compiled=None):
     """Pixel count and bounding box of every id of an (H, W) uint16 map.

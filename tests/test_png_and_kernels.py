@@ -167,6 +167,10 @@ BAD_CALLS = {
     "raw of the wrong length": (lambda c: kernels.png_unfilter(np.zeros(9, np.uint8), np.zeros((2, 4), np.uint8), 1,
                                                                compiled=c),
                                 "raw has 9 bytes, expected 10 for 2 rows of 4"),
+    "short table": (lambda c: kernels.lookup(np.zeros((4, 4), np.uint16), np.zeros(256, np.uint16), compiled=c),
+                    "table has 256 entries, a uint16 index needs 65536"),
+    "signed index": (lambda c: kernels.lookup(np.zeros((4, 4), np.int16), np.zeros(65536, np.uint16), compiled=c),
+                     "index must be uint8 or uint16, got int16"),
     "partial pixels": (lambda c: kernels.png_unfilter(np.zeros(14, np.uint8), np.zeros((2, 6), np.uint8), 4,
                                                       compiled=c),
                        "rows of 6 bytes do not hold whole pixels of 4 bytes"),
@@ -193,3 +197,15 @@ def test_bool_masks_and_widening_casts_are_accepted():
     mask = np.eye(4, dtype=bool)
     assert kernels.mask_histogram(mask, np.arange(16, dtype=np.uint8).reshape(4, 4), hist) == 4
     assert hist[[0, 5, 10, 15]].tolist() == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("index_dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("table_dtype", [np.uint8, np.uint16, np.uint32])
+def test_lookup_twin(index_dtype, table_dtype):
+    rng = np.random.default_rng(6)
+    size = np.iinfo(index_dtype).max + 1
+    index = rng.integers(0, size, (23, 41)).astype(index_dtype)
+    table = rng.integers(0, np.iinfo(table_dtype).max, size + 5, dtype=np.int64).astype(table_dtype)
+    a, b = kernels.lookup(index, table, compiled=True), kernels.lookup(index, table, compiled=False)
+    assert a.dtype == b.dtype == table_dtype and np.array_equal(a, b)
+    assert a[3, 7] == table[index[3, 7]]

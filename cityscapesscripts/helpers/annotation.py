@@ -17,6 +17,7 @@ from collections import namedtuple
 import numpy as np  # noqa: F401  (the original module's namespace)
 
 from cityscapesscripts.errors import AnnotationError
+from cityscapesscripts.io import jsonfile
 
 Point = namedtuple("Point", ["x", "y"])
 
@@ -284,7 +285,7 @@ class Annotation:
         """Fill from JSON text.  ``source`` names the file in error messages."""
         self.source = source
         try:
-            data = json.loads(jsonText)
+            data = jsonfile.loads(jsonText)
         except (ValueError, RecursionError) as e:  # RecursionError: nested too deeply
             raise AnnotationError(f"not valid JSON: {e}", source) from None
         self.fromDict(data)

@@ -46,7 +46,7 @@ def panoptic_frame(instance_ids, label_set=CITYSCAPES, use_train_id=False, name=
                          "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
                          "iscrowd": 1 if segment_id < 1000 and label.hasInstances else 0})
         kept[segment_id] = segment_id
-    return id2rgb(np.take(kept, ids)), segments
+    return id2rgb(kernels.lookup(ids, kept)), segments
 
 
 def convert_file(path, folder, use_train_id=False, label_set=CITYSCAPES, overwrite=True):

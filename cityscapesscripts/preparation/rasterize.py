@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .. import kernels
 from ..errors import AnnotationError
 from ..helpers.annotation import annotation_objects, image_size
 from ..helpers.labelset import CITYSCAPES
@@ -187,7 +188,9 @@ def encode_table(object_map, values, outline_value):
     table[:len(values)] = values
     if outline_value is not None:
         table[object_map.outline_index] = outline_value
-    return table[object_map.index]  # indexing, not np.take: no 8-byte-per-pixel copy of the indices
+    if object_map.index.dtype == np.uint8:
+        return kernels.lookup(object_map.index, table)  # compiled: no 8-byte-per-pixel copy of the indices
+    return table[object_map.index]
 
 
 def from_label_ids(label_ids, encoding, label_set=CITYSCAPES):
