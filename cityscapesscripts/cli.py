@@ -16,8 +16,7 @@ from .io import limits
 def add_batch_options(parser, labels=True):
     """``--labels``, ``-j/--jobs``, ``--overwrite/--skip-existing`` and ``-q/--quiet``."""
     if labels:
-        parser.add_argument("--labels", metavar="FILE",
-                            help="custom label set (label_colors.txt or dataset_meta.json)")
+        add_labels_option(parser)
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
     policy = parser.add_mutually_exclusive_group()
     policy.add_argument("--overwrite", dest="overwrite", action="store_true", default=True,
@@ -55,6 +54,10 @@ def add_max_pixels_option(parser):
 def apply_max_pixels_option(opts):
     if opts.max_pixels is not None:
         limits.set_max_pixels(opts.max_pixels)
+
+
+def add_labels_option(parser):
+    parser.add_argument("--labels", metavar="FILE", help="custom label set (label_colors.txt or dataset_meta.json)")
 
 
 def label_set_of(opts):

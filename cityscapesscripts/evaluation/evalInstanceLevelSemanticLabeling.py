@@ -18,7 +18,10 @@ Differences from the original, on purpose:
 * bad prediction files raise an error naming the txt file and line;
 * predictions may also come as one COCO-style JSON for the whole split
   (``--coco-json``, RLE or polygons), and ``--plot OUT.png`` (``args.plotFile``)
-  draws PR curves.
+  draws PR curves;
+* ``args.labelSet`` (``--labels FILE``) evaluates another label set than
+  Cityscapes' (a :class:`~cityscapesscripts.helpers.labelset.LabelSet`); the
+  ground-truth cache, made for Cityscapes, is then not used.
 """
 import argparse
 import fnmatch  # noqa: F401  (the original module's namespace)
@@ -66,14 +69,19 @@ def _default_args():
     a.exportMatches = None
     a.plotFile = None
     a.jobs = None
+    a.labelSet = CITYSCAPES
     return a
 
 
 args = _default_args()
 
 
+def _label_set(args):
+    return getattr(args, "labelSet", CITYSCAPES)
+
+
 def setInstanceLabels(args):
-    args.instLabels = instance_ap.instance_labels(CITYSCAPES)
+    args.instLabels = instance_ap.instance_labels(_label_set(args))
 
 
 def getPrediction(groundTruthFile, args):
@@ -95,12 +103,16 @@ def readGTImage(gtImageFileName, args):
     return png.open_image(gtImageFileName)
 
 
+def _cache_file(args):
+    return getattr(args, "gtInstancesFile", None) if _label_set(args) == CITYSCAPES else None
+
+
 def _load_cache(groundTruthList, args):
-    return instance_files.load_cache(getattr(args, "gtInstancesFile", None), groundTruthList)
+    return instance_files.load_cache(_cache_file(args), groundTruthList)
 
 
 def _save_cache(instances, groundTruthList, args):
-    instance_files.save_cache(getattr(args, "gtInstancesFile", None), instances, groundTruthList)
+    instance_files.save_cache(_cache_file(args), instances, groundTruthList)
 
 
 def getGtInstances(groundTruthList, args):
@@ -124,12 +136,12 @@ def filterGtInstances(singleImageInstances, args):
 def assignGt2Preds(gtInstancesOrig, gtImage, predInfo, args):
     """Match one image's predictions (``predInfo``) with its ground truth; PIL image or array."""
     predictions = [instance_ap.Prediction(path, info["labelID"], info["conf"]) for path, info in predInfo.items()]
-    return instance_ap.match_image(gtInstancesOrig, np.asarray(gtImage), predictions, CITYSCAPES, args.instLabels)
+    return instance_ap.match_image(gtInstancesOrig, np.asarray(gtImage), predictions, _label_set(args), args.instLabels)
 
 
 def _match_folders(prediction_lists, roots, groundTruthList, gtInstances, args):
     return instance_files.match_folders(prediction_lists, roots, groundTruthList, gtInstances, args.instLabels,
-                                        CITYSCAPES, getattr(args, "jobs", None), False if args.quiet else None)
+                                        _label_set(args), getattr(args, "jobs", None), False if args.quiet else None)
 
 
 def _match_files(predictionList, groundTruthList, gtInstances, args):
@@ -228,7 +240,7 @@ def evaluate_coco_json(json_file, groundTruthList, args):
     """Evaluate predictions given as one COCO-style JSON list for the whole split (see
     :func:`~cityscapesscripts.evaluation.instance_files.read_coco_predictions`); the original's result dict."""
     setInstanceLabels(args)
-    matches = instance_files.match_coco_json(json_file, groundTruthList, args.instLabels, CITYSCAPES,
+    matches = instance_files.match_coco_json(json_file, groundTruthList, args.instLabels, _label_set(args),
                                              getattr(args, "jobs", None), False if args.quiet else None)
     return _finish(matches, args)
 
@@ -238,6 +250,7 @@ def _modern_parser():
         description="Evaluate instance-level semantic labeling on Cityscapes (AP, AP50). Also accepts the "
                     "original forms: no arguments, or a list of *gt* and *pred* files.")
     cli.add_evaluation_options(p, "instanceIds", "folder of prediction txt files (default: $CITYSCAPES_RESULTS)")
+    cli.add_labels_option(p)
     p.add_argument("--coco-json", metavar="FILE", help="predictions as one COCO-style JSON (RLE or polygons)")
     p.add_argument("--matches", metavar="FILE", help="also write the matches to FILE")
     p.add_argument("--gt-cache", metavar="FILE", help="ground-truth instance cache (default: user cache folder)")
@@ -259,6 +272,7 @@ def _original_main(argv):
 def _modern_main(argv):
     opts = _modern_parser().parse_args(argv)
     ground_truths = cli.apply_evaluation_options(opts, args, "instanceIds")
+    args.labelSet = cli.label_set_of(opts)
     if opts.gt_cache:
         args.gtInstancesFile = opts.gt_cache
     args.exportMatches = opts.matches

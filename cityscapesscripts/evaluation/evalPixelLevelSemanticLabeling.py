@@ -14,7 +14,9 @@ Differences from the original, on purpose:
 * unknown ids, size mismatches and multi-channel predictions raise an error
   naming the file;
 * ``args.trainIds = True`` (``--trainids``) accepts predictions in train ids;
-* ``args.jobs`` sets the number of worker processes (default: all cores).
+* ``args.jobs`` sets the number of worker processes (default: all cores);
+* ``args.labelSet`` (``--labels FILE``) evaluates another label set than
+  Cityscapes' (a :class:`~cityscapesscripts.helpers.labelset.LabelSet`).
 """
 import argparse
 import fnmatch  # noqa: F401  (the original module's namespace)
@@ -29,7 +31,6 @@ from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (th
 from cityscapesscripts.evaluation import semantic
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
-from cityscapesscripts.helpers.labels import category2labels, id2label
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout
 
@@ -66,6 +67,7 @@ def _default_args():
     a.predictionWalk = None
     a.trainIds = False
     a.jobs = None
+    a.labelSet = CITYSCAPES
     return a
 
 
@@ -86,14 +88,18 @@ def getPrediction(args, groundTruthFile):
     return layout.match_prediction(args.predictionWalk, groundTruthFile, "png")
 
 
+def _label_set(args):
+    return getattr(args, "labelSet", CITYSCAPES)
+
+
 def generateMatrix(args):
     """A zero confusion matrix over all label ids; sets ``args.evalLabels``."""
-    args.evalLabels = list(CITYSCAPES.eval_ids)
+    args.evalLabels = list(_label_set(args).eval_ids)
     return np.zeros((max(args.evalLabels) + 1,) * 2, dtype=np.ulonglong)
 
 
 def generateInstanceStats(args):
-    return semantic.empty_instance_stats(CITYSCAPES)
+    return semantic.empty_instance_stats(_label_set(args))
 
 
 def getMatrixFieldValue(confMatrix, i, j, args):
@@ -104,11 +110,11 @@ def getMatrixFieldValue(confMatrix, i, j, args):
 
 
 def getIouScoreForLabel(label, confMatrix, args):
-    return semantic.class_iou(np.asarray(confMatrix), label, CITYSCAPES, args.evalLabels)
+    return semantic.class_iou(np.asarray(confMatrix), label, _label_set(args), args.evalLabels)
 
 
 def getInstanceIouScoreForLabel(label, confMatrix, instStats, args):
-    return semantic.instance_class_iou(np.asarray(confMatrix), label, instStats, CITYSCAPES, args.evalLabels)
+    return semantic.instance_class_iou(np.asarray(confMatrix), label, instStats, _label_set(args), args.evalLabels)
 
 
 def getPrior(label, confMatrix):
@@ -120,16 +126,17 @@ def getScoreAverage(scoreList, args):
 
 
 def getIouScoreForCategory(category, confMatrix, args):
-    return semantic.category_iou(np.asarray(confMatrix), category, CITYSCAPES, args.evalLabels)
+    return semantic.category_iou(np.asarray(confMatrix), category, _label_set(args), args.evalLabels)
 
 
 def getInstanceIouScoreForCategory(category, confMatrix, instStats, args):
-    return semantic.instance_category_iou(np.asarray(confMatrix), category, instStats, CITYSCAPES, args.evalLabels)
+    return semantic.instance_category_iou(np.asarray(confMatrix), category, instStats, _label_set(args), args.evalLabels)
 
 
 def createResultDict(confMatrix, classScores, classInstScores, categoryScores, categoryInstScores,
                      perImageStats, args):
     conf = np.asarray(confMatrix)
+    id2label = _label_set(args).id2label
     out = {"confMatrix": conf.tolist(),
            "priors": {id2label[i].name: getPrior(i, conf) for i in args.evalLabels},
            "labels": {id2label[i].name: i for i in args.evalLabels},
@@ -150,7 +157,7 @@ def writeJSONFile(wholeData, args):
 
 
 def _settings(args):
-    return {"label_set": CITYSCAPES, "instance_scores": bool(args.evalInstLevelScore),
+    return {"label_set": _label_set(args), "instance_scores": bool(args.evalInstLevelScore),
             "pixel_accuracy": bool(args.evalPixelAccuracy),
             "pixel_accuracy_as_original": bool(getattr(args, "evalPixelAccuracyOriginal", False)),
             "train_ids": bool(getattr(args, "trainIds", False)),
@@ -167,7 +174,8 @@ def evaluatePair(predictionImgFileName, groundTruthImgFileName, confMatrix, inst
     confMatrix[:n, :n] += partial.conf[:n, :n].astype(confMatrix.dtype)
     if args.evalInstLevelScore:
         for label_id, size, tp, tp_category in partial.instances.tolist():
-            semantic.add_instance(instanceStats, id2label[label_id], size, tp, tp_category, args.avgClassSize)
+            semantic.add_instance(instanceStats, _label_set(args).id2label[label_id], size, tp, tp_category,
+                                  args.avgClassSize)
     perImageStats.update(partial.per_image)
     return int(partial.conf.sum())
 
@@ -214,6 +222,7 @@ def _rule(args):
 def printConfMatrix(confMatrix, args):
     """Print the (row-normalised) confusion matrix with the prior of each class."""
     conf = np.asarray(confMatrix)
+    id2label = _label_set(args).id2label
     print(_rule(args))
     header = "\b" + "".rjust(13) + " | " + " ".join("\b" + id2label[i].name[0].center(args.printRow) + " |"
                                                       for i in args.evalLabels)
@@ -238,9 +247,10 @@ def printClassScores(scoreList, instScoreList, args):
     print(args.bold + "classes          IoU      nIoU" + args.nocol)
     print("--------------------------------")
     for i in args.evalLabels:
-        if id2label[i].ignoreInEval:
+        label = _label_set(args).id2label[i]
+        if label.ignoreInEval:
             continue
-        name = id2label[i].name
+        name = label.name
         print(f"{name:<14}: " + getColorEntry(scoreList[name], args) + f"{scoreList[name]:>5.3f}" + args.nocol
               + "    " + getColorEntry(instScoreList[name], args) + f"{instScoreList[name]:>5.3f}" + args.nocol)
 
@@ -251,7 +261,7 @@ def printCategoryScores(scoreDict, instScoreDict, args):
     print(args.bold + "categories       IoU      nIoU" + args.nocol)
     print("--------------------------------")
     for category in scoreDict:
-        if all(label.ignoreInEval for label in category2labels[category]):
+        if all(label.ignoreInEval for label in _label_set(args).category2labels[category]):
             continue
         print(f"{category:<14}: " + getColorEntry(scoreDict[category], args) + f"{scoreDict[category]:>5.3f}"
               + args.nocol + "    " + getColorEntry(instScoreDict[category], args)
@@ -263,6 +273,7 @@ def _modern_parser():
         description="Evaluate pixel-level semantic labeling on Cityscapes (class / category IoU and iIoU). "
                     "Also accepts the original forms: no arguments, or a list of *gt* and *pred* files.")
     cli.add_evaluation_options(p, "labelIds", "prediction folder (default: $CITYSCAPES_RESULTS)")
+    cli.add_labels_option(p)
     p.add_argument("--trainids", action="store_true", help="predictions hold train ids (0-18, 255)")
     p.add_argument("--no-instance-scores", action="store_true", help="skip iIoU (no instanceIds needed)")
     p.add_argument("--plot", metavar="OUT.png", help="save a confusion-matrix heat map (matplotlib)")
@@ -283,6 +294,7 @@ def _modern_main(argv):
     opts = _modern_parser().parse_args(argv)
     ground_truths = cli.apply_evaluation_options(opts, args, "labelIds")
     args.trainIds = opts.trainids
+    args.labelSet = cli.label_set_of(opts)
     args.evalInstLevelScore = not opts.no_instance_scores
     folders = cli.prediction_folders(opts)
     if len(folders) > 1:
