@@ -233,6 +233,34 @@ def test_the_instance_sweep_writes_one_result_per_folder(cluster, tmp_path, caps
         assert_same_numbers(expected, swept[folder])
 
 
+def test_the_panoptic_sweep_writes_one_result_per_prediction_json(cluster, tmp_path, capsys):
+    source = os.path.join(SMALL, "results", "panoptic", "cityscapes_panoptic_val")
+    predictions = []
+    for k in range(2):  # the golden predictions, then the same with every segment of the first image relabelled
+        shutil.copytree(source, tmp_path / f"run{k}")
+        with open(source + ".json") as f:
+            data = json.load(f)
+        if k:
+            for segment in data["annotations"][0]["segments_info"]:
+                segment["category_id"] = 7
+        (tmp_path / f"run{k}.json").write_text(json.dumps(data))
+        predictions.append(str(tmp_path / f"run{k}.json"))
+    gt = os.path.join(SMALL, "gtFine", "cityscapes_panoptic_val.json")
+    for k, prediction in enumerate(predictions):
+        assert panoptic_eval.main(["--gt-json-file", gt, "--prediction-json-file", prediction, "--results-file",
+                                   str(tmp_path / f"{k}.out.json"), "--quiet"]) == 0
+    separate = [json.loads((tmp_path / f"{k}.out.json").read_text()) for k in range(2)]
+    assert separate[0]["All"]["pq"] != separate[1]["All"]["pq"]
+    capsys.readouterr()
+    assert panoptic_eval.main(["--gt-json-file", gt, "--prediction-json-file", *predictions, "--results-file",
+                               str(tmp_path / "sweep.json"), "--quiet", "--scheduler", cluster.scheduler_address]) == 0
+    assert [line.split(":")[0] for line in capsys.readouterr().out.splitlines()] == predictions
+    swept = json.loads((tmp_path / "sweep.json").read_text())
+    assert sorted(swept) == predictions
+    for expected, prediction in zip(separate, predictions):
+        assert_same_numbers(expected, swept[prediction])
+
+
 def _square(x):
     return x * x
 

@@ -74,11 +74,8 @@ def print_results(results, categories):
 def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resultsFile, jobs=None, quiet=False):
     """PQ of predictions against ground truth in COCO panoptic format; writes ``resultsFile``."""
     start = time.time()
-    gt_json = read_json(gt_json_file, LayoutError)
-    pred_json = read_json(pred_json_file, PredictionError)
-    check_panoptic_json(gt_json, gt_json_file, LayoutError, ground_truth=True)
-    check_panoptic_json(pred_json, pred_json_file, PredictionError)
-    categories = {el["id"]: el for el in gt_json["categories"]}
+    gt_json, categories = _read_ground_truth(gt_json_file)
+    pred_json = _read_predictions(pred_json_file)
     say = (lambda *a: None) if quiet else print
     say("Evaluation panoptic segmentation metrics:")
     say(f"Ground truth:\n\tSegmentation folder: {gt_folder}\n\tJSON file: {gt_json_file}")
@@ -98,6 +95,37 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     return results
 
 
+def _read_ground_truth(gt_json_file):
+    gt_json = read_json(gt_json_file, LayoutError)
+    check_panoptic_json(gt_json, gt_json_file, LayoutError, ground_truth=True)
+    return gt_json, {el["id"]: el for el in gt_json["categories"]}
+
+
+def _read_predictions(pred_json_file):
+    pred_json = read_json(pred_json_file, PredictionError)
+    check_panoptic_json(pred_json, pred_json_file, PredictionError)
+    return pred_json
+
+
+def _summary(results):
+    return "  ".join(f"{k} PQ {results[k]['pq']:.4f}" for k in ("All", "Things", "Stuff"))
+
+
+def _sweep(gt_json_file, gt_folder, pred_json_files, results_file, jobs, quiet):
+    """Score several prediction sets (each a JSON and the folder of the same name) in one pass over the
+    ground truth; one summary line per set, ``results_file`` maps each JSON to its results."""
+    gt_json, categories = _read_ground_truth(gt_json_file)
+    pair_lists = [panoptic.pair_annotations(gt_json, _read_predictions(f), f) for f in pred_json_files]
+    folders = [os.path.splitext(f)[0] for f in pred_json_files]
+    stats = panoptic.evaluate_sweep(pair_lists, gt_folder, folders, categories, jobs, False if quiet else None)
+    results = {f: average_pq(stat, categories) for f, stat in zip(pred_json_files, stats)}
+    for f, result in results.items():
+        print(f"{f}: {_summary(result)}")
+    if results_file:
+        write_json(results_file, results, sort_keys=True, indent=4)
+    return 0
+
+
 @cli.entry_point
 def main(argv=None):
     root = os.environ.get("CITYSCAPES_DATASET", os.getcwd())
@@ -109,10 +137,11 @@ def main(argv=None):
                              "$CITYSCAPES_DATASET/gtFine/cityscapes_panoptic_val.json)")
     parser.add_argument("--gt-folder", dest="gtFolder", default=None,
                         help="folder of ground-truth PNGs (default: the JSON's name without .json)")
-    parser.add_argument("--prediction-json-file", dest="predictionJsonFile",
-                        default=os.path.join(results_root, "cityscapes_panoptic_val.json"),
+    parser.add_argument("--prediction-json-file", dest="predictionJsonFile", nargs="+",
+                        default=[os.path.join(results_root, "cityscapes_panoptic_val.json")],
                         help="predictions in COCO panoptic format (default: $CITYSCAPES_RESULTS/"
-                             "cityscapes_panoptic_val.json)")
+                             "cityscapes_panoptic_val.json); several are scored in one pass, each with "
+                             "the PNG folder of its name")
     parser.add_argument("--prediction-folder", dest="predictionFolder", default=None,
                         help="folder of predicted PNGs (default: the JSON's name without .json)")
     parser.add_argument("--results_file", "--results-file", dest="resultsFile",
@@ -123,15 +152,21 @@ def main(argv=None):
     cli.add_max_pixels_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     cli.apply_max_pixels_option(opts)
-    for path, what in ((opts.gtJsonFile, "ground truth"), (opts.predictionJsonFile, "prediction")):
+    for path, what in ((opts.gtJsonFile, "ground truth"), *((p, "prediction") for p in opts.predictionJsonFile)):
         if not os.path.isfile(path):
             raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
-    results = evaluatePanoptic(opts.gtJsonFile, opts.gtFolder or os.path.splitext(opts.gtJsonFile)[0],
-                               opts.predictionJsonFile,
-                               opts.predictionFolder or os.path.splitext(opts.predictionJsonFile)[0],
+    gt_folder = opts.gtFolder or os.path.splitext(opts.gtJsonFile)[0]
+    if len(opts.predictionJsonFile) > 1:
+        if opts.predictionFolder:
+            raise LayoutError("--prediction-folder goes with a single --prediction-json-file")
+        return _sweep(opts.gtJsonFile, gt_folder, opts.predictionJsonFile, opts.resultsFile, opts.jobs or None,
+                      opts.quiet)
+    prediction_json = opts.predictionJsonFile[0]
+    results = evaluatePanoptic(opts.gtJsonFile, gt_folder, prediction_json,
+                               opts.predictionFolder or os.path.splitext(prediction_json)[0],
                                opts.resultsFile, opts.jobs or None, opts.quiet)
     if opts.quiet:
-        print("  ".join(f"{k} PQ {results[k]['pq']:.4f}" for k in ("All", "Things", "Stuff")))
+        print(_summary(results))
     return 0
 
 

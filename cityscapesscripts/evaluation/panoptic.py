@@ -341,20 +341,42 @@ def pair_annotations(gt_json, pred_json, pred_json_file=None):
     return pairs
 
 
-def image_stat_of_files(pair, gt_folder, pred_folder, categories):
-    """The PQ counters of one ``(gt annotation, prediction annotation)`` pair, reading its two PNGs."""
-    gt_ann, pred_ann = pair
+def frame_stats_of_files(item, gt_folder, categories):
+    """PQ counters of one ground-truth image against each of its predictions; the ground truth is read once.
+
+    ``item`` is ``(gt annotation, (predicted annotation, prediction folder), ...)``.
+    """
+    gt_ann, *predictions = item
     where = f"image {gt_ann['image_id']}"
     gt_path = files.resolve_inside(gt_folder, gt_ann["file_name"], LayoutError, where, "ground-truth file_name")
-    pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name")
-    # sizes from the headers first: a huge or wrong-sized prediction fails before it is decoded
-    check_same_size(limits.header_size(gt_path), limits.header_size(pred_path), gt_ann["image_id"], pred_path)
-    return image_pq_stat(png.read_rgb(gt_path), gt_ann["segments_info"], png.read_rgb(pred_path),
-                         pred_ann["segments_info"], categories, gt_ann["image_id"], pred_path)
+    gt_rgb, stats = None, []
+    for pred_ann, pred_folder in predictions:
+        pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name")
+        # sizes from the headers first: a huge or wrong-sized prediction fails before it is decoded
+        check_same_size(limits.header_size(gt_path), limits.header_size(pred_path), gt_ann["image_id"], pred_path)
+        if gt_rgb is None:
+            gt_rgb = png.read_rgb(gt_path)
+        stats.append(image_pq_stat(gt_rgb, gt_ann["segments_info"], png.read_rgb(pred_path),
+                                   pred_ann["segments_info"], categories, gt_ann["image_id"], pred_path))
+    return stats
+
+
+def image_stat_of_files(pair, gt_folder, pred_folder, categories):
+    """The PQ counters of one ``(gt annotation, prediction annotation)`` pair, reading its two PNGs."""
+    return frame_stats_of_files((pair[0], (pair[1], pred_folder)), gt_folder, categories)[0]
+
+
+def evaluate_sweep(pair_lists, gt_folder, pred_folders, categories, jobs=None, progress=None, client=None):
+    """One summed :class:`PQStat` per prediction set (``pair_annotations`` pairs and its PNG folder), each
+    ground-truth image read once for all sets; on a bounded process pool or the Dask ``client``."""
+    items = [(pairs[0][0], *((pair[1], folder) for pair, folder in zip(pairs, pred_folders)))
+             for pairs in zip(*pair_lists)]
+    task = functools.partial(frame_stats_of_files, gt_folder=gt_folder, categories=categories)
+    return parallel.merge_each([PQStat() for _ in pair_lists], task, items, jobs, "panoptic", progress,
+                               name=lambda item: os.path.join(item[1][1], str(item[1][0].get("file_name"))),
+                               client=client)
 
 
 def evaluate_files(pairs, gt_folder, pred_folder, categories, jobs=None, progress=None):
     """The summed :class:`PQStat` of annotation pairs, over a bounded process pool (``jobs``, default all cores)."""
-    task = functools.partial(image_stat_of_files, gt_folder=gt_folder, pred_folder=pred_folder, categories=categories)
-    return parallel.merge_into(PQStat(), task, list(pairs), jobs, "panoptic", progress,
-                               name=lambda pair: os.path.join(pred_folder, str(pair[1].get("file_name"))))
+    return evaluate_sweep([pairs], gt_folder, [pred_folder], categories, jobs, progress)[0]
