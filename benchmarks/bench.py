@@ -364,7 +364,7 @@ def bench_density(density, full, prep, heavy, oracle, runs):
         pattern = os.path.join(prep, "gtFine", "*", "*", f"*_{output}.png")
         original = ["env", f"CITYSCAPES_DATASET={prep}", tool(oracle, script)] if oracle else None
         rows.append(measure(script, prep_frames, [tool(sys.executable, script), "--dataset", prep, "-q"],
-                            lambda: encode_floor(sorted(glob.glob(pattern))), original, runs, clean_outputs(prep)))
+                            lambda pattern=pattern: encode_floor(sorted(glob.glob(pattern))), original, runs, clean_outputs(prep)))
     pattern = os.path.join(prep, "gtFine", "*", "*", "*.png")
     rows.append(measure("all five encodings (one pass / five calls)", prep_frames,
                         [sys.executable, DRIVER, "prep-all", prep], lambda: encode_floor(sorted(glob.glob(pattern))),

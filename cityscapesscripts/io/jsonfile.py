@@ -28,7 +28,7 @@ def loads(data):
     if _msgspec is not None:
         try:
             return _msgspec.json.decode(data)
-        except (_msgspec.MsgspecError, ValueError):  # its UnicodeDecodeError has other positions
+        except (_msgspec.MsgspecError, ValueError, RecursionError):  # the standard library words the error
             pass
     return json.loads(data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data)
 
