@@ -418,9 +418,10 @@ def write_report(results, path):
     lines = ["# Benchmarks", "", results["machine"], "",
              "Reproduce: `python benchmarks/bench.py --oracle /path/to/original/bin/python` "
              "(the data is generated on the first run).", "",
-             "**Read CPU seconds first.** This 2-core machine is shared with other work (load averages of 6 "
-             "to 18 during these runs), so wall times swing by tens of percent from one minute to the next and "
-             "our two worker processes rarely have both cores. Each round runs ours, the floor and the original "
+             "**Read CPU seconds first.** The typical-density table was measured on the idle machine (load "
+             "average about 1); the codec tables and the dense history while other work shared the 2 cores "
+             "(load 6 to 18), when wall times swing by tens of percent and our two workers rarely have both "
+             "cores. Each round runs ours, the floor and the original "
              "one after the other and the ratios are medians of per-round ratios; CPU seconds per frame are "
              "steadier, and their ratio is what the original would lose against us on an idle machine before "
              "our use of the second core (ours runs on all cores, the original on one).", ""]
@@ -500,18 +501,18 @@ NOTES = """
 ## Notes
 
 * **What was run.** Typical density, 30 frames (10 for the 100-mask rows),
-  2 rounds, while the load average was 6 to 18. A 100-frame, 3-round run was
+  2 rounds, on the idle machine (an earlier run at load 6 to 18 gave CPU
+  ratios within 20% of these and wall speed-ups down to the CPU ratio; it is
+  in this file's git history). A 100-frame, 3-round run was
   started first and stopped: the original got 6-10% of a core and one round
   would have taken most of an hour. Its first rows agree with the table: per
   frame, `csCreateTrainIdLabelImgs` 17-21 ms CPU (original 29-33 ms) and
   `csCreateTrainIdInstanceImgs` 22-29 ms (original 58-75 ms). **The dense set
   was not rerun this session**; the previous dense numbers (Pillow as the
   floor, files written by our encoder) are in this file's git history.
-* **Wall speed-ups understate us here.** Ours runs on both cores, the
-  original on one; on a machine with a load of 10 our two workers seldom get
-  two cores, so the wall speed-up is close to the CPU ratio instead of about
-  twice it. On an idle 2-core machine expect the wall speed-up near twice the
-  CPU ratio for the evaluators (they parallelise per frame).
+* **Wall against CPU.** Ours runs on both cores, the original on one: on
+  the idle machine the evaluators' wall speed-ups are 1-2x their CPU ratios;
+  under load they fall to about the CPU ratio.
 * **Preparation targets (4x, 5x) are missed.** These are the original's
   cheapest jobs (46 and 86 ms CPU per frame). Ours spends per frame about
   0.4 ms parsing JSON (msgspec), 4-5 ms in Pillow's polygon fill (kept: its
@@ -527,8 +528,8 @@ NOTES = """
   compiled counting pass over 2 million pixels (pixel, panoptic), histogramming
   each mask (instance), JSON, and process and pool start-up, which the floor
   (a pool started before timing) leaves out and which 30-frame runs of 1-3 s
-  feel most. Pixel evaluation is within the 1.3x target; instance and
-  panoptic are 2.7-3x their floors.
+  feel most. Pixel and panoptic evaluation are 1.7-1.9x their floors and
+  instance about 3.2x (target 1.3x).
 * **Decoder, next step.** On files Pillow writes (a filter chosen per row:
   in a labelIds file about 65% Up, 25% Paeth, 10% Sub) the unfilter, not
   inflating, is now most of our decode time for one-byte pixels (3.8 ms for a
