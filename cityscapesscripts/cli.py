@@ -10,7 +10,7 @@ import threading
 from . import parallel, plotting
 from .errors import BatchError, CityscapesError, LayoutError
 from .helpers.labelset import CITYSCAPES, LabelSet
-from .io import limits
+from .io import layout, limits
 
 
 def add_batch_options(parser, labels=True):
@@ -129,8 +129,10 @@ def run_evaluator(argv, modern_main, original_main):
 def add_evaluation_options(parser, modality, pred_help):
     """``--gt DIR | --split NAME``, ``--pred DIR``, ``--json OUT``, ``-j`` and ``--quiet``."""
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--gt", metavar="DIR", help=f"folder searched for *_gtFine_{modality}.png")
-    where.add_argument("--split", metavar="NAME", help="split of $CITYSCAPES_DATASET/gtFine to evaluate")
+    where.add_argument("--gt", metavar="DIR",
+                       help=f"folder searched for {os.path.basename(layout.ground_truth_search_below('', modality))}")
+    where.add_argument("--split", metavar="NAME",
+                       help=f"split of $CITYSCAPES_DATASET/{layout.FINE} to evaluate")
     parser.add_argument("--pred", metavar="DIR", nargs="+",
                         help=pred_help + "; several folders (or glob patterns) are scored in one pass")
     parser.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
@@ -153,15 +155,13 @@ def prediction_folders(opts):
 
 def apply_evaluation_options(opts, args, modality):
     """Set an evaluator's ``args`` from those options; returns the ground-truth files, sorted."""
-    from .io import layout
     apply_max_pixels_option(opts)
     if getattr(opts, "plot", None):
         plotting.pyplot()  # a missing matplotlib is said before the evaluation, not after
     if opts.gt:
-        args.groundTruthSearch = os.path.join(opts.gt, "**", f"*_gtFine_{modality}.png")
+        args.groundTruthSearch = layout.ground_truth_search_below(opts.gt, modality)
     elif opts.split:
-        args.groundTruthSearch = os.path.join(layout.dataset_root(), "gtFine", opts.split, "*",
-                                              f"*_gtFine_{modality}.png")
+        args.groundTruthSearch = layout.ground_truth_search(layout.dataset_root(), opts.split, modality)
     if opts.pred:
         args.predictionPath, args.predictionWalk = prediction_folders(opts)[0], None
     args.JSONOutput = bool(opts.json)

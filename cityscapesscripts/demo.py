@@ -18,6 +18,7 @@ from . import cli, sample
 from .evaluation import evalInstanceLevelSemanticLabeling as instance_eval
 from .evaluation import evalPanopticSemanticLabeling as panoptic_eval
 from .evaluation import evalPixelLevelSemanticLabeling as pixel_eval
+from .io import layout
 from .preparation import createPanopticImgs, prepare
 
 
@@ -33,12 +34,12 @@ def run(out, frames=6, width=2048, height=1024, jobs=None):
           f"{len(summary['failed'])} failed  [{time.perf_counter() - t:.1f} s]")
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        createPanopticImgs.convert2panoptic(os.path.join(out, "gtFine"), os.path.join(out, "panoptic"),
+        createPanopticImgs.convert2panoptic(os.path.join(out, layout.FINE), os.path.join(out, "panoptic"),
                                             setNames=["val"], jobs=jobs, progress=False, quiet=True)
-    print(f"3. csCreatePanopticImgs: {os.path.join(out, 'panoptic', 'cityscapes_panoptic_val.json')}  "
+    print(f"3. csCreatePanopticImgs: {layout.panoptic_json(os.path.join(out, 'panoptic'), 'val')}  "
           f"[{time.perf_counter() - t:.1f} s]")
 
-    gts = sorted(glob.glob(os.path.join(out, "gtFine", "val", "*", "*_gtFine_labelIds.png")))
+    gts = sorted(glob.glob(layout.ground_truth_search(out, "val", "labelIds")))
     a = pixel_eval.args
     a.predictionPath, a.predictionWalk, a.JSONOutput, a.quiet, a.jobs = (
         os.path.join(out, "results", "semantic"), None, False, True, jobs)
@@ -49,7 +50,7 @@ def run(out, frames=6, width=2048, height=1024, jobs=None):
           f"{pixel['averageScoreCategories']:.3f}  [{time.perf_counter() - t:.1f} s]")
     steps["pixel"] = pixel
 
-    inst_gts = [g.replace("_labelIds", "_instanceIds") for g in gts]
+    inst_gts = [layout.sibling(g, "instanceIds") for g in gts]
     b = instance_eval.args
     b.predictionPath, b.predictionWalk, b.JSONOutput, b.quiet, b.jobs = (
         os.path.join(out, "results", "instance"), None, False, True, jobs)
@@ -60,10 +61,10 @@ def run(out, frames=6, width=2048, height=1024, jobs=None):
           f"AP50 {instance['averages']['allAp50%']:.3f}  [{time.perf_counter() - t:.1f} s]")
     steps["instance"] = instance
 
-    gt_json = os.path.join(out, "gtFine", "cityscapes_panoptic_val.json")
-    pred_json = os.path.join(out, "results", "panoptic", "cityscapes_panoptic_val.json")
+    gt_json, pred_json = sample.panoptic_json(out, "gt", "val"), sample.panoptic_json(out, "pred", "val")
     t = time.perf_counter()
-    pq = panoptic_eval.evaluatePanoptic(gt_json, gt_json[:-5], pred_json, pred_json[:-5],
+    pq = panoptic_eval.evaluatePanoptic(gt_json, layout.panoptic_png_folder(gt_json),
+                                        pred_json, layout.panoptic_png_folder(pred_json),
                                         os.path.join(out, "resultPanopticSemanticLabeling.json"), jobs, quiet=True)
     print(f"6. csEvalPanopticSemanticLabeling: PQ {pq['All']['pq']:.3f} (things {pq['Things']['pq']:.3f}, "
           f"stuff {pq['Stuff']['pq']:.3f})  [{time.perf_counter() - t:.1f} s]")

@@ -23,7 +23,7 @@ import numpy as np
 from . import cli, parallel
 from .helpers.annotation import Annotation
 from .helpers.labels import id2label
-from .io import png
+from .io import layout, png
 from .preparation import panoptic, rasterize
 
 CITIES = ("lindau", "munster", "frankfurt")
@@ -129,21 +129,20 @@ def frame_name(index, cities=CITIES):
 
 def _write_frame(index, out, split, width, height, predictions, detail, seed):
     city, frame = frame_name(index)
-    gt_dir = os.path.join(out, "gtFine", split, city)
-    img_dir = os.path.join(out, "leftImg8bit", split, city)
-    os.makedirs(gt_dir, exist_ok=True)
-    os.makedirs(img_dir, exist_ok=True)
+    ground_truth = functools.partial(layout.frame_file, out, layout.FINE, split, city, frame)
+    camera_image = layout.frame_file(out, layout.CAMERA, split, city, frame)
+    os.makedirs(os.path.dirname(ground_truth()), exist_ok=True)
+    os.makedirs(os.path.dirname(camera_image), exist_ok=True)
     scene = make_scene(seed * 100003 + index, width, height, detail)
-    base = os.path.join(gt_dir, frame + "_gtFine_")
-    png.write_atomic(base + "polygons.json", json.dumps(scene, indent=4).encode())
+    png.write_atomic(ground_truth("polygons", "json"), json.dumps(scene, indent=4).encode())
     annotation = Annotation()
     annotation.fromDict(scene)
     object_map = rasterize.rasterize(annotation)
     for encoding in ("labelIds", "instanceIds", "color"):
-        png.write_png(base + encoding + ".png", rasterize.encode(object_map, encoding))
+        png.write_png(ground_truth(encoding), rasterize.encode(object_map, encoding))
     rgb = rasterize.encode(object_map, "color")[:, :, :3]
     noise = np.random.default_rng(index).integers(0, 24, rgb.shape[:2], dtype=np.uint8)
-    png.write_png(os.path.join(img_dir, frame + "_leftImg8bit.png"), rgb // 2 + noise[:, :, None])
+    png.write_png(camera_image, rgb // 2 + noise[:, :, None])
     if not predictions:
         return None
     predicted = Annotation()
@@ -160,13 +159,19 @@ def _write_frame(index, out, split, width, height, predictions, detail, seed):
         lines.append(f"mask/{name} {inst_id // 1000} {rng.uniform(0.05, 1.0):.6f}")
     png.write_atomic(os.path.join(results, "instance", frame + "_pred.txt"), ("\n".join(lines) + "\n").encode())
     entries = {}
+    names = layout.panoptic_names(ground_truth("instanceIds"))
     for kind, ids in (("gt", rasterize.encode(object_map, "instanceIds")), ("pred", instances)):
         rgb, segments = panoptic.panoptic_frame(ids)
-        folder = os.path.join(out, "gtFine" if kind == "gt" else "results/panoptic", f"cityscapes_panoptic_{split}")
-        png.write_png(os.path.join(folder, frame + "_gtFine_panoptic.png"), rgb)
-        entries[kind] = {"image_id": frame, "file_name": frame + "_gtFine_panoptic.png", "segments_info": segments}
-    image = {"id": frame, "width": width, "height": height, "file_name": frame + "_gtFine_leftImg8bit.png"}
+        png.write_png(os.path.join(layout.panoptic_png_folder(panoptic_json(out, kind, split)), names["panoptic"]), rgb)
+        entries[kind] = {"image_id": frame, "file_name": names["panoptic"], "segments_info": segments}
+    image = {"id": frame, "width": width, "height": height, "file_name": names["image"]}
     return image, entries
+
+
+def panoptic_json(out, kind, split):
+    """Where the sample's panoptic ground truth (``kind`` "gt") and predictions ("pred") are."""
+    return layout.panoptic_json(os.path.join(out, layout.FINE) if kind == "gt"
+                                else os.path.join(out, "results", "panoptic"), split)
 
 
 def generate(out, frames=8, width=2048, height=1024, split="val", predictions=False, detail=1.0, seed=0,
@@ -175,8 +180,7 @@ def generate(out, frames=8, width=2048, height=1024, split="val", predictions=Fa
     folders = []
     if predictions:
         folders = [os.path.join(out, "results", d) for d in ("semantic", "instance/mask", "panoptic")]
-        folders += [os.path.join(out, "gtFine", f"cityscapes_panoptic_{split}"),
-                    os.path.join(out, "results", "panoptic", f"cityscapes_panoptic_{split}")]
+        folders += [layout.panoptic_png_folder(panoptic_json(out, kind, split)) for kind in ("gt", "pred")]
     for folder in folders:
         os.makedirs(folder, exist_ok=True)
     task = functools.partial(_write_frame, out=out, split=split, width=width, height=height,
@@ -184,11 +188,10 @@ def generate(out, frames=8, width=2048, height=1024, split="val", predictions=Fa
     results = parallel.collect(task, range(frames), jobs, "generating", progress)
     if predictions:
         categories = panoptic.categories()
-        for kind, path in (("gt", os.path.join(out, "gtFine")), ("pred", os.path.join(out, "results", "panoptic"))):
+        for kind in ("gt", "pred"):
             data = {"images": [r[0] for r in results], "annotations": [r[1][kind] for r in results],
                     "categories": categories}
-            png.write_atomic(os.path.join(path, f"cityscapes_panoptic_{split}.json"),
-                             json.dumps(data, sort_keys=True, indent=4).encode())
+            png.write_atomic(panoptic_json(out, kind, split), json.dumps(data, sort_keys=True, indent=4).encode())
     return [frame_name(i)[1] for i in range(frames)]
 
 

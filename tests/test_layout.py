@@ -65,3 +65,37 @@ def test_helpers_star_import_names():
         assert name in namespace, name
     with pytest.raises(SystemExit):
         csHelpers.printError("boom")
+
+
+@pytest.mark.parametrize("module, modality", [("evalPixelLevelSemanticLabeling", "labelIds"),
+                                              ("evalInstanceLevelSemanticLabeling", "instanceIds")])
+def test_evaluators_default_ground_truth_search_is_the_originals(module, modality, monkeypatch, tmp_path):
+    import importlib
+    compat = importlib.import_module("cityscapesscripts.evaluation." + module)
+    monkeypatch.setenv("CITYSCAPES_DATASET", str(tmp_path))
+    # the original 2.3.0, written out: os.path.join(args.cityscapesPath, "gtFine", "val", "*", "*_gtFine_<m>.png")
+    assert compat._default_args().groundTruthSearch == os.path.join(str(tmp_path), "gtFine", "val", "*",
+                                                                    f"*_gtFine_{modality}.png")
+
+
+def test_panoptic_set_names_and_folders():
+    json_path = layout.panoptic_json(os.path.join("r", "gtFine"), "val", train_ids=True)
+    assert json_path == os.path.join("r", "gtFine", "cityscapes_panoptic_val_trainId.json")
+    assert layout.panoptic_png_folder(json_path) == os.path.join("r", "gtFine", "cityscapes_panoptic_val_trainId")
+    assert layout.panoptic_png_name("lindau_000001_000019") == "lindau_000001_000019_gtFine_panoptic.png"
+
+
+def test_panoptic_pngs_by_frame(tmp_path):
+    for name in ("b_000001_000002_gtFine_panoptic.png", "a_000001_000002_gtFine_panoptic.png", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert layout.panoptic_pngs(str(tmp_path)) == {
+        "a_000001_000002": str(tmp_path / "a_000001_000002_gtFine_panoptic.png"),
+        "b_000001_000002": str(tmp_path / "b_000001_000002_gtFine_panoptic.png")}
+
+
+def test_camera_and_annotation_searches(tmp_path):
+    assert layout.camera_search("r") == os.path.join("r", "leftImg8bit", "*", "*", "*_leftImg8bit.png")
+    assert layout.annotation_searches("r", ["gtFine", "gtCoarse"], ["train"], "labelIds") == [
+        os.path.join("r", "gtFine", "train", "*", "*_gt*_labelIds.png"),
+        os.path.join("r", "gtCoarse", "train", "*", "*_gt*_labelIds.png")]
+    assert layout.ground_truth_search_below("d", "instanceIds") == os.path.join("d", "**", "*_gtFine_instanceIds.png")

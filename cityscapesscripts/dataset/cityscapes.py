@@ -5,11 +5,10 @@ folders such as ``leftImg8bit/``; :class:`CityscapesDataset` also accepts a
 ``gtFine`` folder or one split folder.  A ``dataset_meta.json`` or
 ``label_colors.txt`` at the root replaces the Cityscapes label table.
 """
-import glob
+import functools
 import io
 import json
 import os
-import re
 import zlib
 from dataclasses import dataclass, field
 
@@ -23,10 +22,6 @@ from ..io.files import resolve_inside
 from ..preparation import rasterize
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".tif", ".tiff", ".webp")
-IMAGE_FOLDER = "leftImg8bit"
-PANOPTIC_PREFIX = "cityscapes_panoptic_"
-_GT_NAME = re.compile(r"(?P<id>.+)_(?P<type>gt[A-Za-z]+)_(?P<modality>{})\.(?:png|json)$".format(
-    "|".join(layout.GT_MODALITIES)))
 
 
 @dataclass
@@ -70,7 +65,7 @@ class Frame:
         """Whether the frame has any ground truth (else it is an image alone)."""
         return any(kind in self.paths for kind in layout.GT_MODALITIES)
 
-    def image(self, kind=IMAGE_FOLDER):
+    def image(self, kind=layout.CAMERA):
         """The camera image as an (H, W, 3) uint8 array."""
         if kind not in self.paths:
             raise LayoutError(f"frame {self.item_id} has no {kind} image")
@@ -163,9 +158,9 @@ class CityscapesDataset:
         base, parent = os.path.basename(root), os.path.basename(os.path.dirname(root))
         if base in layout.ANNOTATION_TYPES:
             root, annotations = os.path.dirname(root), base
-        elif parent in layout.ANNOTATION_TYPES or parent == IMAGE_FOLDER:
+        elif parent in layout.ANNOTATION_TYPES or parent == layout.CAMERA:
             root, split = os.path.dirname(os.path.dirname(root)), base
-            annotations = parent if parent != IMAGE_FOLDER else annotations
+            annotations = parent if parent != layout.CAMERA else annotations
         self.root, self.split, self.annotation_type = root, split, annotations
         self.label_set = label_set or LabelSet.for_dataset(root)
         self.frames = self._discover() if os.path.isdir(root) else []
@@ -174,14 +169,14 @@ class CityscapesDataset:
             raise LayoutError(
                 "no Cityscapes frames found; looked for "
                 f"{os.path.join(root, annotations, split or '*', '**', f'*_{annotations}_*')} and "
-                f"{os.path.join(root, IMAGE_FOLDER, split or '*', '**', f'*_{IMAGE_FOLDER}.*')}"
+                f"{os.path.join(root, layout.CAMERA, split or '*', '**', f'*_{layout.CAMERA}.*')}"
                 + (f"; splits present: {', '.join(found)}" if found else ""))
 
     def splits(self):
         """Split folders present under the annotation and image folders (not the panoptic folders)."""
         names = set()
-        for folder in (self.annotation_type, IMAGE_FOLDER):
-            names.update(s for s in layout.splits_of(self.root, folder) if not s.startswith(PANOPTIC_PREFIX))
+        for folder in (self.annotation_type, layout.CAMERA):
+            names.update(s for s in layout.splits_of(self.root, folder) if not s.startswith(layout.PANOPTIC_PREFIX))
         return sorted(names)
 
     def _discover(self):
@@ -189,7 +184,7 @@ class CityscapesDataset:
         for split in [self.split] if self.split else self.splits():
             split_dir = os.path.join(self.root, self.annotation_type, split)
             for path, rel in _walk(split_dir):
-                match = _GT_NAME.fullmatch(os.path.basename(rel))
+                match = layout.GT_FILE_NAME.fullmatch(os.path.basename(rel))
                 if match and match["type"] == self.annotation_type:
                     frame = self._frame(frames, split, os.path.dirname(rel), match["id"])
                     frame.paths[match["modality"]] = path
@@ -202,16 +197,16 @@ class CityscapesDataset:
                     if ext.lower() not in IMAGE_EXTENSIONS:
                         continue
                     stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem
-                    if folder == IMAGE_FOLDER:  # an image alone is an item (Datumaro's rule)
+                    if folder == layout.CAMERA:  # an image alone is an item (Datumaro's rule)
                         frame = self._frame(frames, split, os.path.dirname(stem), os.path.basename(stem))
                     else:
                         frame = frames.get((split, stem))
                     if frame is not None:
                         frame.paths[folder] = path
-            panoptic = os.path.join(self.root, self.annotation_type, PANOPTIC_PREFIX + split)
+            panoptic = os.path.join(self.root, self.annotation_type, layout.panoptic_set_name(split))
             by_id = {frame.id: frame for (s, _), frame in frames.items() if s == split}
-            for path in sorted(glob.glob(os.path.join(panoptic, "*_panoptic.png"))):
-                frame = by_id.get(os.path.basename(path).rsplit("_", 2)[0])
+            for frame_id, path in layout.panoptic_pngs(panoptic).items():
+                frame = by_id.get(frame_id)
                 if frame is not None:
                     frame.paths["panoptic"] = path
         return [frames[key] for key in sorted(frames)]
@@ -298,7 +293,7 @@ def cityscapes_frame_id(name, index):
 
 def make_split_folders(root, split, annotation_type="gtFine"):
     """Create ``{annotation_type}/{split}`` and ``leftImg8bit/{split}`` (Datumaro's importer needs both)."""
-    for folder in (annotation_type, IMAGE_FOLDER):
+    for folder in (annotation_type, layout.CAMERA):
         os.makedirs(os.path.join(root, folder, split), exist_ok=True)
 
 
@@ -315,9 +310,9 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
     """
     folder = frame_id.split("_")[0] if folder is None else folder
     files = []
-    base = os.path.join(root, annotation_type, split, folder, f"{frame_id}_{annotation_type}_")
+    ground_truth = functools.partial(layout.frame_file, root, annotation_type, split, folder, frame_id)
     if polygons is not None:
-        files.append((base + "polygons.json", json.dumps(polygons, indent=4).encode()))
+        files.append((ground_truth("polygons", "json"), json.dumps(polygons, indent=4).encode()))
     if label_ids is not None:
         label_ids = np.asarray(label_ids, dtype=np.uint8)
         inst = label_ids.astype(np.uint16) if instance_ids is None else np.asarray(instance_ids, dtype=np.uint16)
@@ -328,9 +323,9 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
                 data = rasterize.instances_from_ids(inst, label_set)
             else:
                 data = rasterize.from_label_ids(label_ids, encoding, label_set)
-            files.append((base + encoding + ".png", png.encode_png(data)))
+            files.append((ground_truth(encoding), png.encode_png(data)))
     if image is not None:
-        path = os.path.join(root, IMAGE_FOLDER, split, folder, f"{frame_id}_{IMAGE_FOLDER}{image_ext}")
+        path = layout.frame_file(root, layout.CAMERA, split, folder, frame_id, ext=image_ext.lstrip("."))
         image = np.asarray(image, dtype=np.uint8)
         if image_ext == ".png":
             files.append((path, png.encode_png(image)))

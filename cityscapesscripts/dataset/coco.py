@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from .. import kernels, parallel
-from ..io import png, rle
+from ..io import layout, png, rle
 from ..preparation import panoptic
 from .cityscapes import frame_name
 
@@ -47,10 +47,9 @@ def _frame_task(frame):
 
 def image_entry(dataset, frame, image_id, shape):
     """The COCO ``images`` entry of a frame: integer id, the leftImg8bit path relative to the root."""
-    file_name = frame.paths.get("leftImg8bit")
-    folder = f"{frame.city}/" if frame.city else ""
-    return {"id": image_id, "file_name": os.path.relpath(file_name, dataset.root).replace(os.sep, "/") if file_name
-            else f"leftImg8bit/{frame.split}/{folder}{frame.id}_leftImg8bit.png",
+    file_name = frame.paths.get(layout.CAMERA) or layout.frame_file(dataset.root, layout.CAMERA, frame.split,
+                                                                     frame.city, frame.id)
+    return {"id": image_id, "file_name": os.path.relpath(file_name, dataset.root).replace(os.sep, "/"),
             "height": int(shape[0]), "width": int(shape[1]), "frame_id": frame.item_id}
 
 
@@ -80,14 +79,14 @@ def write_coco_instances(dataset, out_file, jobs=None, progress=None):
 
 
 def _image_size(frame):
-    width, height = png.open_image(frame.paths["leftImg8bit"]).size
+    width, height = png.open_image(frame.paths[layout.CAMERA]).size
     return height, width
 
 
 def _panoptic_task(frame, folder):
     ids = frame.instance_ids()
     rgb, segments = panoptic.panoptic_frame(ids, frame.label_set, False, frame.item_id)
-    name = f"{frame.item_id}_{frame.annotation_type}_panoptic.png"
+    name = layout.panoptic_png_name(frame.item_id, frame.annotation_type)
     path = os.path.join(folder, name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     png.write_png(path, rgb)
@@ -102,7 +101,7 @@ def write_coco_panoptic(dataset, out, jobs=None, progress=None):
     (COCO tools reject strings; the Cityscapes name is in ``file_name`` and
     ``frame_id``) and each annotation has an ``id``.  Returns ``(path, failed)``.
     """
-    base = os.path.join(out, f"cityscapes_panoptic_{dataset.split or 'all'}")
+    base = os.path.join(out, layout.panoptic_set_name(dataset.split or "all"))
     task = functools.partial(_panoptic_task, folder=base)
     frames = [f for f in dataset if f.annotated]
     images, annotations, failed = [], [], []

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import cli, parallel
 from ..helpers.labelset import CITYSCAPES, LabelSet
-from ..io import png
+from ..io import layout, png
 from ..io.files import remove_stale_temporaries
 from . import cityscapes, coco, voc
 
@@ -74,7 +74,7 @@ def _relabel_frame(frame, out, table, target, save_images, image_ext, outputs):
         mapped = table[np.where(ids >= 1000, ids // 1000, ids)]  # label ids, read once with the instances
         keep_instance = (ids >= 1000) & target.has_instances[mapped]
         instance_ids = np.where(keep_instance, mapped.astype(np.int64) * 1000 + ids % 1000, mapped)
-    image = frame.image() if save_images and "leftImg8bit" in frame.paths else None
+    image = frame.image() if save_images and layout.CAMERA in frame.paths else None
     cityscapes.write_frame(out, frame.split, frame.id, mapped, instance_ids, image, target,
                            outputs, image_ext, frame.annotation_type, folder=frame.city)
 

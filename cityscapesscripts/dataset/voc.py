@@ -28,7 +28,7 @@ from PIL import Image
 from .. import parallel
 from ..errors import ImageError, LayoutError
 from ..helpers.labelset import CITYSCAPES, voc_palette
-from ..io import png
+from ..io import layout, png
 from .cityscapes import IMAGE_EXTENSIONS, frame_name, inside
 
 IGNORE = 255
@@ -110,9 +110,9 @@ def _write_item(frame, out, table, class_palette, save_images):
     classes, objects = voc_indices(frame.instance_ids(), table)
     files = [(os.path.join(out, "SegmentationClass", frame.item_id + ".png"), png.encode_png(classes, class_palette)),
              (os.path.join(out, "SegmentationObject", frame.item_id + ".png"), png.encode_png(objects, _OBJECT_PALETTE))]
-    if save_images and "leftImg8bit" in frame.paths:
+    if save_images and layout.CAMERA in frame.paths:
         buffer = io.BytesIO()
-        Image.fromarray(png.read_rgb(frame.paths["leftImg8bit"])).save(buffer, "JPEG", quality=95)
+        Image.fromarray(png.read_rgb(frame.paths[layout.CAMERA])).save(buffer, "JPEG", quality=95)
         files.append((os.path.join(out, "JPEGImages", frame.item_id + ".jpg"), buffer.getvalue()))
     for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -52,7 +52,7 @@ def _default_args():
     a = CArgs()
     a.cityscapesPath = layout.default_root()
     a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultInstanceLevelSemanticLabeling.json")
-    a.groundTruthSearch = os.path.join(a.cityscapesPath, "gtFine", "val", "*", "*_gtFine_instanceIds.png")
+    a.groundTruthSearch = layout.ground_truth_search(a.cityscapesPath, "val", "instanceIds")
     a.overlaps = instance_ap.OVERLAPS.copy()
     a.minRegionSizes = instance_ap.MIN_REGION_SIZES.copy()
     a.distanceThs = instance_ap.DISTANCE_THRESHOLDS.copy()

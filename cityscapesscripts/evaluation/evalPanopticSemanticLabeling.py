@@ -27,6 +27,7 @@ from cityscapesscripts.evaluation import panoptic
 from cityscapesscripts.evaluation.panoptic import check_panoptic_json
 from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labels import labels as csLabels  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.io import layout
 from cityscapesscripts.io.jsonfile import read_json, write_json
 from cityscapesscripts.io.segment_ids import rgb2id  # noqa: F401  (the original module's name)
 
@@ -116,7 +117,7 @@ def _sweep(gt_json_file, gt_folder, pred_json_files, results_file, jobs, quiet):
     ground truth; one summary line per set, ``results_file`` maps each JSON to its results."""
     gt_json, categories = _read_ground_truth(gt_json_file)
     pair_lists = [panoptic.pair_annotations(gt_json, _read_predictions(f), f) for f in pred_json_files]
-    folders = [os.path.splitext(f)[0] for f in pred_json_files]
+    folders = [layout.panoptic_png_folder(f) for f in pred_json_files]
     stats = panoptic.evaluate_sweep(pair_lists, gt_folder, folders, categories, jobs, False if quiet else None)
     results = {f: average_pq(stat, categories) for f, stat in zip(pred_json_files, stats)}
     for f, result in results.items():
@@ -132,13 +133,13 @@ def main(argv=None):
     results_root = os.environ.get("CITYSCAPES_RESULTS", os.path.join(root, "results"))
     parser = argparse.ArgumentParser(description="Evaluate panoptic segmentation (PQ, SQ, RQ) on Cityscapes.")
     parser.add_argument("--gt-json-file", dest="gtJsonFile",
-                        default=os.path.join(root, "gtFine", "cityscapes_panoptic_val.json"),
+                        default=layout.panoptic_json(os.path.join(root, layout.FINE), "val"),
                         help="ground truth in COCO panoptic format (default: "
                              "$CITYSCAPES_DATASET/gtFine/cityscapes_panoptic_val.json)")
     parser.add_argument("--gt-folder", dest="gtFolder", default=None,
                         help="folder of ground-truth PNGs (default: the JSON's name without .json)")
     parser.add_argument("--prediction-json-file", dest="predictionJsonFile", nargs="+",
-                        default=[os.path.join(results_root, "cityscapes_panoptic_val.json")],
+                        default=[layout.panoptic_json(results_root, "val")],
                         help="predictions in COCO panoptic format (default: $CITYSCAPES_RESULTS/"
                              "cityscapes_panoptic_val.json); several are scored in one pass, each with "
                              "the PNG folder of its name")
@@ -155,7 +156,7 @@ def main(argv=None):
     for path, what in ((opts.gtJsonFile, "ground truth"), *((p, "prediction") for p in opts.predictionJsonFile)):
         if not os.path.isfile(path):
             raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
-    gt_folder = opts.gtFolder or os.path.splitext(opts.gtJsonFile)[0]
+    gt_folder = opts.gtFolder or layout.panoptic_png_folder(opts.gtJsonFile)
     if len(opts.predictionJsonFile) > 1:
         if opts.predictionFolder:
             raise LayoutError("--prediction-folder goes with a single --prediction-json-file")
@@ -163,7 +164,7 @@ def main(argv=None):
                       opts.quiet)
     prediction_json = opts.predictionJsonFile[0]
     results = evaluatePanoptic(opts.gtJsonFile, gt_folder, prediction_json,
-                               opts.predictionFolder or os.path.splitext(prediction_json)[0],
+                               opts.predictionFolder or layout.panoptic_png_folder(prediction_json),
                                opts.resultsFile, opts.jobs or None, opts.quiet)
     if opts.quiet:
         print(_summary(results))

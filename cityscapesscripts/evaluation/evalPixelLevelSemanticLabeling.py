@@ -50,7 +50,7 @@ def _default_args():
         a.exportFile = os.path.join(export_dir, "resultPixelLevelSemanticLabeling.json")
     else:
         a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultPixelLevelSemanticLabeling.json")
-    a.groundTruthSearch = os.path.join(a.cityscapesPath, "gtFine", "val", "*", "*_gtFine_labelIds.png")
+    a.groundTruthSearch = layout.ground_truth_search(a.cityscapesPath, "val", "labelIds")
     a.evalInstLevelScore = True
     a.evalPixelAccuracy = False
     a.evalPixelAccuracyOriginal = False  # per-image counts as the original stored them (see the docstring)

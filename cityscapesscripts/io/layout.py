@@ -6,16 +6,24 @@ Files live at ``{root}/{type}{video}/{split}/{city}/{city}_{seq}_{frame}_{type}[
 """
 import glob
 import os
+import re
 from collections import namedtuple
 
 from ..errors import LayoutError
 
 CsFile = namedtuple("csFile", ["city", "sequenceNb", "frameNb", "type", "type2", "ext"])
 
-ANNOTATION_TYPES = ("gtFine", "gtCoarse")
+FINE, COARSE = "gtFine", "gtCoarse"
+ANNOTATION_TYPES = (FINE, COARSE)
+CAMERA = "leftImg8bit"  # the camera images' folder and file type
 SPLITS = ("train", "val", "test", "train_extra")
 GT_MODALITIES = ("polygons", "labelIds", "labelTrainIds", "instanceIds", "instanceTrainIds", "color")
 GT_EXTENSIONS = {"polygons": "json"}
+POLYGONS_SUFFIX = "_polygons.json"
+PANOPTIC_PREFIX = "cityscapes_panoptic_"  # COCO panoptic sets: {PANOPTIC_PREFIX}{split}[_trainId](.json)
+# a ground-truth file of any tree: {id}_{type}_{modality}.{png,json}, the id anything (Datumaro's trees)
+GT_FILE_NAME = re.compile(r"(?P<id>.+)_(?P<type>gt[A-Za-z]+)_(?P<modality>{})\.(?:png|json)$".format(
+    "|".join(GT_MODALITIES)))
 
 
 def parse_name(path):
@@ -107,23 +115,73 @@ def user_cache_dir():
     return os.path.join(base, "cityscapesscripts")
 
 
+def annotation_searches(root, annotation_types=ANNOTATION_TYPES, splits=None, modality="polygons"):
+    """The glob patterns of :func:`find_annotations`, one per annotation type and split.
+
+    >>> annotation_searches("r", [FINE], ["val"])
+    ['r/gtFine/val/*/*_gt*_polygons.json']
+    """
+    ext = GT_EXTENSIONS.get(modality, "png")
+    return [os.path.join(root, kind, split, "*", f"*_gt*_{modality}.{ext}")
+            for kind in annotation_types for split in (splits or ["*"])]
+
+
 def find_annotations(root, annotation_types=ANNOTATION_TYPES, splits=None, modality="polygons"):
     """Sorted ground-truth files ``{root}/{type}/{split}/*/*_{type}_{modality}.{ext}``.
 
     Fine files come before coarse ones, as the original tools order them.
     """
-    ext = GT_EXTENSIONS.get(modality, "png")
-    files = []
-    for kind in annotation_types:
-        for split in (splits or ["*"]):
-            pattern = os.path.join(root, kind, split, "*", f"*_gt*_{modality}.{ext}")
-            files.extend(sorted(glob.glob(pattern)))
-    return files
+    return [f for pattern in annotation_searches(root, annotation_types, splits, modality)
+            for f in sorted(glob.glob(pattern))]
+
+
+def ground_truth_search(root, split="val", modality="labelIds"):
+    """The original evaluators' ``groundTruthSearch``: ``{root}/gtFine/{split}/*/*_gtFine_{modality}.png``.
+
+    >>> ground_truth_search("r", "val", "instanceIds")
+    'r/gtFine/val/*/*_gtFine_instanceIds.png'
+    """
+    return os.path.join(root, FINE, split, "*", f"*_{FINE}_{modality}.png")
+
+
+def ground_truth_search_below(folder, modality="labelIds"):
+    """A recursive glob pattern of the fine ground truth below any folder: ``{folder}/**/*_gtFine_{modality}.png``."""
+    return os.path.join(folder, "**", f"*_{FINE}_{modality}.png")
+
+
+def camera_search(root):
+    """The glob pattern of every camera image: ``{root}/leftImg8bit/{split}/{city}/*_leftImg8bit.png``."""
+    return os.path.join(root, CAMERA, "*", "*", f"*_{CAMERA}.png")
 
 
 def panoptic_set_name(split, train_ids=False):
     """The name of a COCO panoptic set: ``cityscapes_panoptic_{split}[_trainId]`` (JSON file and PNG folder)."""
-    return f"cityscapes_panoptic_{split}" + ("_trainId" if train_ids else "")
+    return f"{PANOPTIC_PREFIX}{split}" + ("_trainId" if train_ids else "")
+
+
+def panoptic_json(folder, split, train_ids=False):
+    """``{folder}/cityscapes_panoptic_{split}[_trainId].json``; its PNGs are in the folder of the same name.
+
+    >>> panoptic_json("r/gtFine", "val")
+    'r/gtFine/cityscapes_panoptic_val.json'
+    """
+    return os.path.join(folder, panoptic_set_name(split, train_ids) + ".json")
+
+
+def panoptic_png_name(frame, annotation_type=FINE):
+    """A frame's PNG in a COCO panoptic set's folder: ``{frame}_{annotation_type}_panoptic.png``."""
+    return f"{frame}_{annotation_type}_panoptic.png"
+
+
+def panoptic_pngs(folder):
+    """``{frame: path}`` of the panoptic PNGs in a set's folder (by :func:`panoptic_png_name`), in name order."""
+    return {os.path.basename(path).rsplit("_", 2)[0]: path
+            for path in sorted(glob.glob(os.path.join(folder, panoptic_png_name("*", "*"))))}
+
+
+def panoptic_png_folder(json_path):
+    """The folder of a COCO panoptic JSON's PNGs: its path without ``.json``."""
+    return os.path.splitext(os.fspath(json_path))[0]
 
 
 def panoptic_names(instance_ids_path):
@@ -135,7 +193,7 @@ def panoptic_names(instance_ids_path):
     """
     return {"image_id": frame_id(instance_ids_path),
             "panoptic": os.path.basename(sibling(instance_ids_path, "panoptic")),
-            "image": os.path.basename(sibling(instance_ids_path, "leftImg8bit"))}
+            "image": os.path.basename(sibling(instance_ids_path, CAMERA))}
 
 
 def annotation_pattern(root, annotation_type, split, modality):
@@ -143,7 +201,7 @@ def annotation_pattern(root, annotation_type, split, modality):
     return os.path.join(root, annotation_type, split, "*", f"*_{modality}.{ext}")
 
 
-def splits_of(root, annotation_type="gtFine"):
+def splits_of(root, annotation_type=FINE):
     """Split folders present under ``{root}/{annotation_type}``."""
     base = os.path.join(root, annotation_type)
     return sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))) if os.path.isdir(base) else []

@@ -36,7 +36,7 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
     pattern when a set has no ``*_instanceIds.png``.
     """
     if cityscapesPath is None:
-        cityscapesPath = os.path.join(layout.dataset_root(), "gtFine")
+        cityscapesPath = os.path.join(layout.dataset_root(), layout.FINE)
     outputFolder = cityscapesPath if outputFolder is None else outputFolder
     written = []
     say = (lambda *a: None) if quiet else print
@@ -45,9 +45,8 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
         files = sorted(glob.glob(pattern))
         if not files:
             raise LayoutError(f"did not find any files for the {set_name} set; searched {pattern}")
-        base = layout.panoptic_set_name(set_name, useTrainId)
-        out_json = os.path.join(outputFolder, base + ".json")
-        folder = os.path.join(outputFolder, base)
+        out_json = layout.panoptic_json(outputFolder, set_name, useTrainId)
+        folder = layout.panoptic_png_folder(out_json)
         os.makedirs(folder, exist_ok=True)
         remove_stale_temporaries([outputFolder, folder])  # a killed run's
         say(f"Converting {len(files)} annotation files for {set_name} set into {folder}")

@@ -32,8 +32,7 @@ def prepare_dataset(root=None, outputs=("labelTrainIds",), splits=None, annotati
     root = layout.dataset_root(root)
     files = layout.find_annotations(root, annotation_types, splits)
     if not files:
-        patterns = [os.path.join(root, t, s, "*", "*_gt*_polygons.json")
-                    for t in annotation_types for s in (splits or ["*"])]
+        patterns = layout.annotation_searches(root, annotation_types, splits)
         raise layout.LayoutError("did not find any polygon files; searched " + ", ".join(patterns))
     for encoding in outputs:
         if encoding not in rasterize.ENCODINGS:
@@ -70,9 +69,9 @@ def build_parser(default_output, description):
     parser.add_argument("--split", action="append", metavar="NAME",
                         help="split folder(s) to process, e.g. train, val (default: all)")
     kind = parser.add_mutually_exclusive_group()
-    kind.add_argument("--fine", dest="types", action="store_const", const=("gtFine",),
+    kind.add_argument("--fine", dest="types", action="store_const", const=(layout.FINE,),
                       help="only gtFine annotations")
-    kind.add_argument("--coarse", dest="types", action="store_const", const=("gtCoarse",),
+    kind.add_argument("--coarse", dest="types", action="store_const", const=(layout.COARSE,),
                       help="only gtCoarse annotations")
     parser.add_argument("--outputs", default=default_output, metavar="LIST",
                         help="comma-separated images to write per frame, of: " + ",".join(rasterize.ENCODINGS)

@@ -28,7 +28,7 @@ from ..io import layout
 from ..preparation.rasterize import encode, rasterize_objects
 from . import server
 
-POLYGONS_SUFFIX = "_polygons.json"
+POLYGONS_SUFFIX = layout.POLYGONS_SUFFIX
 DEFAULT_LABEL = "static"  # the original's first choice for a new object
 
 
@@ -38,7 +38,8 @@ def frames_of(root):
     for path in layout.find_annotations(root):
         rel = os.path.relpath(path, root).replace(os.sep, "/")
         kind, split, city = rel.split("/")[:3]
-        image = f"leftImg8bit/{split}/{city}/{layout.frame_id(path)}_leftImg8bit.png"
+        image = os.path.relpath(layout.frame_file(root, layout.CAMERA, split, city, layout.frame_id(path)),
+                                root).replace(os.sep, "/")
         frames.append({"name": f"{kind}/{split}/{layout.frame_id(path)}", "polygons": rel,
                        "image": image if os.path.isfile(os.path.join(root, image)) else None})
     return frames

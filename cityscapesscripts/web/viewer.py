@@ -148,7 +148,7 @@ class ViewerFrame:
 
 def discover(root, label_set):
     """Every ``leftImg8bit/{split}/{city}/*_leftImg8bit.png``, sorted by split, city and name."""
-    images = sorted(glob.glob(os.path.join(root, "leftImg8bit", "*", "*", "*_leftImg8bit.png")))
+    images = sorted(glob.glob(layout.camera_search(root)))
     frames = []
     for image in images:
         try:
@@ -156,7 +156,7 @@ def discover(root, label_set):
         except LayoutError:
             continue
     if not frames:
-        raise LayoutError("no camera images found; expected leftImg8bit/{split}/{city}/*_leftImg8bit.png", root)
+        raise LayoutError(f"no camera images found; expected {os.path.relpath(layout.camera_search(root), root)}", root)
     return frames
 
 
@@ -191,7 +191,7 @@ class Predictions:
             return
         if not (isinstance(data, dict) and isinstance(data.get("annotations"), list) and "categories" in data):
             return
-        folder = path[:-len(".json")]
+        folder = layout.panoptic_png_folder(path)
         panoptic_folders.add(folder)
         categories = {c["id"]: c for c in data["categories"]}
         for annotation in data["annotations"]:
@@ -547,13 +547,13 @@ class Viewer:
     def _panoptic_ground_truth(self, split):
         """``{frame id: (png path, segments, categories)}`` of ``gtFine/cityscapes_panoptic_{split}.json``."""
         if split not in self._panoptic_gt:
-            path = os.path.join(self.root, "gtFine", f"cityscapes_panoptic_{split}.json")
+            path = layout.panoptic_json(os.path.join(self.root, layout.FINE), split)
             found = {}
             if os.path.isfile(path):
                 data = read_json(path, LayoutError)
                 categories = {c["id"]: c for c in data["categories"]}
                 for annotation in data["annotations"]:
-                    found[annotation["image_id"]] = (os.path.join(path[:-len(".json")], annotation["file_name"]),
+                    found[annotation["image_id"]] = (os.path.join(layout.panoptic_png_folder(path), annotation["file_name"]),
                                                      annotation["segments_info"], categories)
             self._panoptic_gt[split] = found
         return self._panoptic_gt[split]
