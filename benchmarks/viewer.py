@@ -140,9 +140,11 @@ def browser_side(url, viewer, rgba_png, runs):
             page.js("viewer.pred = null")  # no per-image scores while switching (timed above)
             for position in range(frames):
                 # cold: nothing cached in the page or the server, no prefetch still running
+                page.wait("viewer.shown.base.exact")  # the last image's exact PNG swapped in, as one looked at it
                 driver.execute_async_script("const done = arguments[arguments.length - 1];"
-                                            "Promise.allSettled([...cache.values()]).then(() => done());")
-                page.js("cache.clear()")
+                                            "Promise.allSettled([...frameCache.values(), ...layerCache.values()])"
+                                            ".then(() => done());")
+                page.js("frameCache.clear(); layerCache.clear()")
                 viewer._cache.clear()
                 count = page.js("return viewer.shownCount")
                 page.js("show(arguments[0], performance.now())", position)

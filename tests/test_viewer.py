@@ -1,5 +1,6 @@
 """csViewer's server side: frames, every layer against the original's images, scores, routes, CLI."""
 import http.client
+import io
 import json
 import re
 import struct
@@ -8,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from cityscapesscripts.helpers.labels import id2label
 from cityscapesscripts.viewer import cityscapesViewer
@@ -222,6 +224,12 @@ def test_routes(viewer):
         assert get(f"/api/layer/gtCoarse/val/{CITY}/{FRAMES[1]}")[0] == 404
         status, body = get(f"/api/file/leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
         assert status == 200 and body[:4] == b"\x89PNG"
+        status, body = get(f"/api/camera/val/{CITY}/{FRAMES[0]}")  # the JPEG shown first
+        camera = np.asarray(Image.open(io.BytesIO(body))).astype(np.int64)
+        assert status == 200 and Image.open(io.BytesIO(body)).format == "JPEG"
+        original = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")[..., :3]
+        assert camera.shape == original.shape and np.abs(camera - original).mean() < 2  # quality 90
+        assert get(f"/api/camera/val/{CITY}/nothing_000000_000000")[0] == 404
         assert get("/api/file/../../../../etc/passwd")[0] in (403, 404)
         assert get("/api/file/%2e%2e/%2e%2e/etc/passwd")[0] == 403
         status, body = get("/")

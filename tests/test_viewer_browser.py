@@ -59,6 +59,32 @@ def mix(image, overlay, alpha):
     return np.round(image * (1 - alpha) + overlay * alpha)
 
 
+ROW_SUMS = "(data, width) => Array.from({length: data.length / 4 / width}, (_, y) => {" \
+           "let s = 0; for (let i = y * width * 4; i < (y + 1) * width * 4; i += 4) " \
+           "s += data[i] + 3 * data[i + 1] + 7 * data[i + 2]; return s; })"
+
+
+def row_sums(rgb):
+    """One number per row of an (H, W, 3) image, as ROW_SUMS computes it in the page."""
+    return (rgb[..., 0] + 3 * rgb[..., 1] + 7 * rgb[..., 2]).sum(axis=1).tolist()
+
+
+def test_camera_image_shown_as_jpeg_then_the_files_exact_pixels(page):
+    go_to(page, 1, "none", alpha=0.5)
+    page.wait("viewer.shown.base.exact")
+    exact = row_sums(read(f"leftImg8bit/val/{CITY}/{FRAMES[1]}_leftImg8bit.png")[..., :3])
+    canvas = page.js(f"const c = document.getElementById('canvas');"
+                     f"return ({ROW_SUMS})(c.getContext('2d').getImageData(0, 0, c.width, c.height).data, c.width)")
+    assert canvas == exact
+    # a frame not loaded yet comes as the JPEG: the same picture, not the same pixels
+    page.js("frameCache.clear()")
+    first, jpeg = page.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        f"load(viewer.list[1]).then(l => done([l.base.exact, ({ROW_SUMS})(pixelsOf(l.base.image).data, 2048)]))")
+    assert first is False and jpeg != exact
+    assert np.abs(np.subtract(jpeg, exact)).mean() < 0.01 * np.mean(exact)
+
+
 def test_labels_drawn_with_the_original_colours(page, screenshots):
     go_to(page, 0, "gtFine", alpha=1.0)
     assert shown(page) == FRAMES[0]
@@ -74,6 +100,7 @@ def test_labels_drawn_with_the_original_colours(page, screenshots):
     page.key("-")
     page.key("-")
     assert page.js("return viewer.alpha") == 0.5
+    page.wait("viewer.shown.base.exact")
     image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
     for x, y in points:
         pixel = np.array(page.pixel("#canvas", x, y)[:3])
@@ -157,6 +184,7 @@ def test_errors_view(page, screenshots):
     image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
     ignored = np.array([id2label[i].ignoreInEval for i in range(34)])[truth]
     wrong = ~ignored & (truth != prediction)
+    page.wait("viewer.shown.base.exact")
     for mask, expected in ((wrong, (255, 0, 0)), (ignored, (128, 128, 128)), (~ignored & ~wrong, None)):
         x, y = inner_point(mask)
         assert page.pixel("#canvas", x, y)[:3] == (expected or tuple(image[y, x, :3])), (x, y)

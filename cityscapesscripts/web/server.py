@@ -36,7 +36,7 @@ How an app plugs in
 * Route patterns are literal segments and ``<name>`` (one segment) or
   ``<path:name>`` (the rest of the path); values arrive percent-decoded once
   in ``request.params``; query arguments in ``request.query`` (first value).
-* A handler returns a :class:`Response` (``json_response``, ``png_response``,
+* A handler returns a :class:`Response` (``json_response``, ``png_response``, ``jpeg_response``,
   ``binary_response``, ``file_response``, ``text_response``) or raises :class:`HttpError`; a
   :class:`~cityscapesscripts.errors.CityscapesError` becomes a 404 (missing file) or 422
   with its message as JSON ``{"error": ...}``.  Any other exception is a 500,
@@ -51,6 +51,7 @@ How an app plugs in
 """
 import argparse
 import http.server
+import io
 import ipaddress
 import json
 import mimetypes
@@ -65,6 +66,7 @@ import webbrowser
 import zlib
 
 import numpy as np
+from PIL import Image
 
 from ..errors import CityscapesError, ImageError, LayoutError
 from ..io import layout, png
@@ -186,6 +188,13 @@ def png_response(array):
     return Response(png.encode_png(array), "image/png")
 
 
+def jpeg_response(array, quality=90):
+    """An (H, W, 3) uint8 photo as JPEG: a third of its PNG's size, decoded by a browser in a third of the time."""
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, "JPEG", quality=quality)
+    return Response(out.getvalue(), "image/jpeg")
+
+
 def file_response(path):
     """The bytes of a file as they are on disk (404 when missing)."""
     try:
@@ -274,6 +283,9 @@ def make_server(router, host="127.0.0.1", port=0, quiet=True):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: with Nagle's algorithm the body would wait for the
+        # client's delayed ACK of the headers (40 ms on Linux) on every keep-alive request
+        disable_nagle_algorithm = True
 
         def _handle(self):
             split = urllib.parse.urlsplit(self.path)

@@ -592,6 +592,11 @@ def make_router(viewer):
     def all_scores(request):
         return server.json_response(viewer.all_scores())
 
+    @router.get("/api/camera/<path:key>")
+    def camera(request):  # shown at once; the page swaps in the exact PNG (/api/file) when one stays on it
+        frame = viewer.frame(request.params["key"])
+        return server.jpeg_response(png.read_rgb(server.resolve_inside(viewer.root, frame.image)))
+
     @router.get("/api/file/<path:rel>")
     def file(request):
         return server.file_response(server.resolve_inside(viewer.root, request.params["rel"]))

@@ -2,9 +2,11 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const CACHE_SIZE = 8;   // loaded frames kept (the shown one and its prefetched neighbours)
+const FRAME_CACHE_SIZE = 8;   // frames kept (the shown one, its prefetched neighbours, the last visited)
+const LAYER_CACHE_SIZE = 16;  // overlays kept (a few per frame)
 const PLAY_PAUSE_MS = 150;
 const SCORES_DELAY_MS = 400;
+const EXACT_DELAY_MS = 300;   // staying this long on an image swaps its JPEG for the exact PNG
 
 // State, also read by the browser tests.
 const viewer = window.viewer = {
@@ -12,7 +14,10 @@ const viewer = window.viewer = {
   playing: false, shown: null, shownCount: 0, lastSwitchMs: null, switchTimes: [], layers: {}, pred: null,
   mouse: null, showPaths: true,
 };
-const cache = new Map();
+// frame key -> Promise of {image, exact, info}: the camera image (JPEG, or the exact PNG once fetched)
+const frameCache = new Map();
+// frame key|layer|source -> Promise of {overlay, layerError}
+const layerCache = new Map();
 let showToken = 0;
 
 function status(text, isError) {
@@ -23,26 +28,52 @@ function status(text, isError) {
 function source() { return $("from-png").checked ? "png" : "polygons"; }
 
 // ---- loading ------------------------------------------------------------------------------
-function load(frame) {
-  const key = `${frame.key}|${viewer.layer}|${source()}`;
+function cached(cache, key, size, make) {
   if (!cache.has(key)) {
-    const promise = fetchFrame(frame, viewer.layer, source());
+    const promise = make();
     promise.catch(() => cache.delete(key));
     cache.set(key, promise);
-    while (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value);
+    while (cache.size > size) cache.delete(cache.keys().next().value);
   }
   return cache.get(key);
 }
 
-async function fetchFrame(frame, layer, from) {
-  const layerUrl = `/api/layer/${layer}/${frame.key.split("/").map(encodeURIComponent).join("/")}?source=${from}`;
-  const [image, info, payload] = await Promise.all([
-    loadBitmap(pathUrl("/api/file/", frame.image)),
-    api(pathUrl("/api/frame/", frame.key)),
-    layer === "none" ? null : fetchBinary(layerUrl).catch((e) => ({error: e.message})),
+// A frame with the current overlay: {frame, base: {image, exact, info}, overlay, layerError}.  The camera
+// image, the frame's files and the overlay are fetched in parallel; the camera image as a JPEG, which
+// the server makes and the browser decodes in a fraction of the PNG's time.
+async function load(frame) {
+  const [layer, from] = [viewer.layer, source()];
+  const [base, drawn] = await Promise.all([
+    cached(frameCache, frame.key, FRAME_CACHE_SIZE, async () => {
+      const [image, info] = await Promise.all([loadBitmap(pathUrl("/api/camera/", frame.key)),
+        api(pathUrl("/api/frame/", frame.key))]);
+      return {image, exact: false, info};
+    }),
+    cached(layerCache, `${frame.key}|${layer}|${from}`, LAYER_CACHE_SIZE, () => fetchLayer(frame, layer, from)),
   ]);
-  const overlay = payload && !payload.error ? await decodeLayer(payload) : null;
-  return {frame, image, info, overlay, layerError: payload && payload.error};
+  return {frame, base, ...drawn};
+}
+
+async function fetchLayer(frame, layer, from) {
+  if (layer === "none") return {overlay: null};
+  const url = `${pathUrl(`/api/layer/${layer}/`, frame.key)}?source=${from}`;
+  let payload;
+  try { payload = await fetchBinary(url); } catch (e) { return {overlay: null, layerError: e.message}; }
+  return {overlay: await decodeLayer(payload)};
+}
+
+// The file's exact pixels in place of the JPEG, for an image looked at (not each one stepped past).
+async function loadExact(loaded) {
+  const base = loaded.base;
+  if (base.exact || base.exactPending) return;
+  base.exactPending = true;
+  try {
+    base.image = await loadBitmap(pathUrl("/api/file/", loaded.frame.image));
+    base.exact = true;
+  } finally {
+    base.exactPending = false;
+  }
+  if (viewer.shown && viewer.shown.base === base) draw();
 }
 
 // A raster layer's index map coloured by its table (one lookup per pixel), or boxes drawn.
@@ -150,6 +181,10 @@ async function show(position, started = performance.now()) {
     const neighbour = viewer.list[viewer.position + step];
     if (neighbour) load(neighbour).catch(() => {});
   }
+  if (!viewer.playing) {
+    setTimeout(() => token === showToken && loadExact(loaded).catch((e) => status(e.message, true)),
+      EXACT_DELAY_MS);
+  }
   if (viewer.pred && !viewer.playing) {
     // scores take the server a while: only for an image looked at, not for each one stepped past
     $("scores").replaceChildren();
@@ -161,7 +196,7 @@ function draw() {
   const shown = viewer.shown;
   if (!shown) return;
   const canvas = $("canvas");
-  const {image, overlay} = shown;
+  const {base: {image}, overlay} = shown;
   if (canvas.width !== image.width || canvas.height !== image.height) {
     canvas.width = image.width;
     canvas.height = image.height;
@@ -178,7 +213,7 @@ function draw() {
 }
 
 function describe(loaded) {
-  const {frame, info} = loaded;
+  const {frame, base: {info}} = loaded;
   $("title").textContent = frame.id;
   $("position").textContent = `${viewer.position + 1} / ${viewer.list.length}`;
   $("jump").value = "";
