@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cityscapesscripts.helpers.labels import id2label
+from cityscapesscripts.helpers.labels import id2label, name2label
 from cityscapesscripts.viewer import cityscapesViewer
 from cityscapesscripts.web import server
 from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, compact, make_router
-from viewer_data import (BOX3D, BOX3D_FRAME, CITY, FRAMES, PERSONS, decode, disparity_map, golden, make_dataset,
-                         predicted, read)
+from viewer_data import (BOX3D, BOX3D_FRAME, CITY, FRAMES, PERSONS, boxes_2d, decode, disparity_map, golden,
+                         make_dataset, predicted, read)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def frame(viewer, index=0):
 def test_frames_and_their_layers(viewer):
     assert [f.key for f in viewer.frames] == [f"val/{CITY}/{name}" for name in FRAMES]
     assert set(viewer.sources(frame(viewer, 0))) == {"gtFine", "gtCoarse", "instances", "citypersons", "bbox3d",
-                                                     "disparity", "pred", "pred-instances", "pred-panoptic",
+                                                     "bbox3d-modal", "bbox3d-amodal", "disparity", "pred", "pred-instances", "pred-panoptic",
                                                      "errors"}
     assert set(viewer.sources(frame(viewer, 1))) == {"gtFine", "instances", "pred", "pred-instances",
                                                      "pred-panoptic", "errors"}
@@ -147,6 +147,17 @@ def test_3d_boxes_are_projected_as_the_original_projects_them(viewer):
                            np.array(original["bottom_arrow_2d"]).reshape(-1, 2), atol=1e-6)
     ignores = [b for b in payload["boxes"] if "faces" not in b]
     assert ignores and all(b["name"].endswith("(ignore region)") for b in ignores)
+
+
+@pytest.mark.parametrize("view", ["modal", "amodal"])
+def test_2d_boxes_of_the_3d_annotation(viewer, view):
+    payload = viewer.layer(frame(viewer, 0), f"bbox3d-{view}")
+    expected = boxes_2d(view)
+    assert [(b["name"], tuple(b["box"])) for b in payload["boxes"]] == [
+        (f"{label} {instance}" if instance is not None else f"{label} (ignore region)", box)
+        for label, instance, box in expected]
+    assert [b["color"] for b in payload["boxes"]] == [list(name2label[label].color) for label, _, _ in expected]
+    assert all("faces" not in b for b in payload["boxes"])
 
 
 def _mean_iou(prediction, truth):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from browser import Page
-from cityscapesscripts.helpers.labels import id2label
+from cityscapesscripts.helpers.labels import id2label, name2label
 from cityscapesscripts.web import server
 from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, make_router
-from viewer_data import (CITY, FRAMES, PERSONS, disparity_map, golden, inner_point, inner_points, make_dataset,
-                         predicted, read)
+from viewer_data import (CITY, FRAMES, PERSONS, boxes_2d, disparity_map, golden, inner_point, inner_points,
+                         make_dataset, predicted, read)
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +240,50 @@ def test_3d_boxes(page, screenshots):
     page.wait("!document.getElementById('tip').hidden")
     assert page.text("#tip").split(" ")[0] in {b["name"].split(" ")[0] for b in boxes}
     page.screenshot(os.path.join(screenshots, "bbox3d.png"))
+
+
+@pytest.mark.parametrize("view", ["modal", "amodal"])
+def test_2d_boxes_of_the_3d_annotation(page, screenshots, view):
+    """Outline in the label colour on the fixture's box edges, faint fill inside (ignore regions: hatched),
+    camera image outside."""
+    go_to(page, 0, f"bbox3d-{view}", alpha=1.0)
+    page.wait("viewer.shown.base.exact")
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")[..., :3]
+    boxes = boxes_2d(view)
+    other_view = {(label, instance): box for label, instance, box in boxes_2d("amodal" if view == "modal" else "modal")}
+
+    def near(x, y, box, margin):
+        bx, by, bw, bh = box
+        return bx - margin <= x <= bx + bw + margin and by - margin <= y <= by + bh + margin
+
+    checked = {"edge": 0, "inside": 0, "outside": 0}
+    for i, (label, instance, (x, y, w, h)) in enumerate(boxes):
+        color = np.array(name2label[label].color)
+        others = [b for j, (_, _, b) in enumerate(boxes) if j != i]
+        middle = y + h // 2
+        # the 2D box of the other view differs: its left and right edges are no outline in this one
+        xs = [x, x + w, x - 5, x + 5, x + w - 5, x + w + 5] + [e for e in (other_view.get((label, instance)) or ())[:1]]
+        for px in xs:
+            if not 0 <= px < 2048 or any(near(px, middle, b, 3) for b in others):
+                continue
+            if px in (x, x + w):
+                kind, expected = "edge", color
+            elif instance is not None and near(px, middle, (x + 3, y + 3, w - 6, h - 6), 0):
+                kind, expected = "inside", mix(image[middle, px], color, 60 / 255)
+            elif not near(px, middle, (x, y, w, h), 2):
+                kind, expected = "outside", image[middle, px]
+            else:
+                continue
+            pixel = np.array(page.pixel("#canvas", px, middle)[:3])
+            assert np.abs(pixel - expected).max() <= 2, (label, instance, px, middle, kind)
+            checked[kind] += 1
+    assert min(checked.values()) >= 3, checked
+    scale = page.js("return document.getElementById('canvas').getBoundingClientRect().width") / 2048
+    label, instance, (x, y, w, h) = max(boxes[:-2], key=lambda b: b[2][2] * b[2][3])
+    page.hover("#canvas", (x + w / 2) * scale, (y + h / 2) * scale)
+    page.wait("!document.getElementById('tip').hidden")
+    page.js("setAlpha(0.8)")
+    page.screenshot(os.path.join(screenshots, f"bbox3d-{view}.png"))
 
 
 def test_zoom_lens_and_help(page, screenshots):

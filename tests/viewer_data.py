@@ -13,6 +13,7 @@ from conftest import GOLDEN
 FULL = os.path.join(GOLDEN, "full")
 BOX3D = os.path.join(GOLDEN, "box3d")
 BOX3D_FRAME = "frankfurt_000005_000019"  # its 3D boxes are shown on the first frame
+BOX3D_JSON = os.path.join(BOX3D, "gtBbox3d", "val", "frankfurt", f"{BOX3D_FRAME}_gtBbox3d.json")
 CITY = "lindau"
 FRAMES = ("lindau_066600_000019", "lindau_094101_000019")
 PERSONS = [  # label, full box, visible part (x, y, w, h)
@@ -51,9 +52,17 @@ def make_dataset(root):
         json.dump({"imgWidth": 2048, "imgHeight": 1024, "objects": objects}, f)
     boxes = os.path.join(root, "gtBbox3d", "val", CITY)
     os.makedirs(boxes)
-    shutil.copy(os.path.join(BOX3D, "gtBbox3d", "val", "frankfurt", f"{BOX3D_FRAME}_gtBbox3d.json"),
-                os.path.join(boxes, f"{first}_gtBbox3d.json"))
+    shutil.copy(BOX3D_JSON, os.path.join(boxes, f"{first}_gtBbox3d.json"))
     return root
+
+
+def boxes_2d(view):
+    """``[(label, instance id, (x, y, w, h))]`` of the 3D boxes' ``view`` ("modal", "amodal") 2D boxes, then
+    the ignore regions (instance id None), as the fixture's ``gtBbox3d`` JSON has them."""
+    with open(BOX3D_JSON) as f:
+        data = json.load(f)
+    return ([(o["label"], o["instanceId"], tuple(o["2d"][view])) for o in data["objects"]]
+            + [(o["label"], None, tuple(o["2d"])) for o in data["ignore"]])
 
 
 def golden(frame, modality):

@@ -24,6 +24,8 @@ instances       gtFine instances, one colour each (polygons or ``*_instanceIds.p
 citypersons     ``gtBboxCityPersons`` boxes (full box, visible part)
 bbox3d          ``gtBbox3d`` boxes projected through the frame's camera
                 (``Box3dImageTransform``), and the ignore regions
+bbox3d-modal    the 2D boxes of ``gtBbox3d``'s objects: their visible part
+bbox3d-amodal   ... their full extent (both views with the ignore regions)
 disparity       ``disparity/*_disparity.png`` in the original viewer's colour map
 pred            the semantic prediction of ``--pred`` (label ids, or train ids)
 pred-instances  instance predictions (txt + masks), highest score on top
@@ -63,6 +65,8 @@ LAYERS = {
     "instances": "gtFine instances",
     "citypersons": "CityPersons boxes",
     "bbox3d": "3D boxes",
+    "bbox3d-modal": "3D boxes: modal 2D boxes",
+    "bbox3d-amodal": "3D boxes: amodal 2D boxes",
     "disparity": "disparity",
     "pred": "prediction",
     "pred-instances": "predicted instances",
@@ -84,6 +88,7 @@ DISPARITY_COLORS = np.frombuffer(bytes.fromhex(_DISPARITY_PLASMA), dtype=np.uint
 TRANSPARENT = (0, 0, 0, 0)
 ERROR_COLOR = (255, 0, 0, 255)
 IGNORED_COLOR = (128, 128, 128, 255)
+BOX_FILL_ALPHA = 60 / 255  # the original viewer fills 3D boxes' sides and 2D boxes at alpha 60
 
 
 def distinct_color(k):
@@ -260,6 +265,8 @@ class Viewer:
                  "instances": frame.file("gtFine", "polygons", "json") or frame.file("gtFine", "instanceIds"),
                  "citypersons": frame.file("gtBboxCityPersons", ext="json"),
                  "bbox3d": frame.file("gtBbox3d", ext="json"),
+                 "bbox3d-modal": frame.file("gtBbox3d", ext="json"),
+                 "bbox3d-amodal": frame.file("gtBbox3d", ext="json"),
                  "disparity": frame.file("disparity")}
         if self.predictions:
             semantic = self.predictions.semantic(frame.id)
@@ -321,8 +328,8 @@ class Viewer:
             return self._label_ids_layer(png.read_label_map(ids), ids)
         if name == "citypersons":
             return self._citypersons_layer(path)
-        if name == "bbox3d":
-            return self._boxes3d_layer(path)
+        if name.startswith("bbox3d"):
+            return self._boxes3d_layer(path, name.partition("-")[2] or "3d")
         if name == "disparity":
             return self._disparity_layer(path)
         if name == "pred":
@@ -382,14 +389,21 @@ class Viewer:
         return {"kind": "boxes", "width": annotation.imgWidth, "height": annotation.imgHeight,
                 "boxes": boxes, "source": path}
 
-    def _boxes3d_layer(self, path):
+    def _boxes3d_layer(self, path, view):
+        """The objects of a ``gtBbox3d`` JSON as the original's three views show them.
+
+        ``view`` "3d": each box's sides projected through the frame's camera; "modal" / "amodal": its
+        2D box (visible part / full extent), outlined and filled faintly (``fill``: the opacity).
+        Ignore regions are in every view.
+        """
         annotation = Annotation(CsObjectType.BBOX3D)
         annotation.fromJsonFile(path)
-        if annotation.camera is None:
-            raise AnnotationError("no camera ('sensor') to project the 3D boxes with", path)
         c = annotation.camera
-        camera = box3dImageTransform.Camera(c.fx, c.fy, c.u0, c.v0, c.sensor_T_ISO_8855,
-                                            annotation.imgWidth, annotation.imgHeight)
+        if view == "3d":
+            if c is None:
+                raise AnnotationError("no camera ('sensor') to project the 3D boxes with", path)
+            camera = box3dImageTransform.Camera(c.fx, c.fy, c.u0, c.v0, c.sensor_T_ISO_8855,
+                                                annotation.imgWidth, annotation.imgHeight)
         boxes = []
         for obj in annotation.objects:
             label = self.label_set.name2label.get(obj.label)
@@ -398,13 +412,18 @@ class Viewer:
                 boxes.append({"name": f"{obj.label} (ignore region)", "color": color, "box": obj.bbox_xywh,
                               "visible": obj.bbox_xywh, "instance": False})
                 continue
+            name = f"{obj.label} {obj.instanceId}" if obj.instanceId >= 0 else obj.label
+            if view != "3d":
+                xywh = obj.bbox_2d.bbox_modal_xywh if view == "modal" else obj.bbox_2d.bbox_amodal_xywh
+                boxes.append({"name": name, "color": color, "box": xywh, "fill": BOX_FILL_ALPHA, "instance": True})
+                continue
             box = box3dImageTransform.Box3dImageTransform(camera)
             box.initialize_box_from_annotation(obj)
             faces = [{"points": np.asarray(side, dtype=float).tolist(), "visible": visible}
                      for side, visible in zip(box.get_all_side_polygons_2d(), box.get_all_side_visibilities())]
-            boxes.append({"name": f"{obj.label} {obj.instanceId}" if obj.instanceId >= 0 else obj.label,
-                          "color": color, "box": obj.bbox_2d.bbox_amodal_xywh,
+            boxes.append({"name": name, "color": color, "box": obj.bbox_2d.bbox_amodal_xywh,
                           "visible": obj.bbox_2d.bbox_modal_xywh, "instance": True, "faces": faces,
+                          "fill": BOX_FILL_ALPHA,
                           "arrow": np.asarray(box.bottom_arrow_2d, dtype=float).tolist()})
         return {"kind": "boxes", "width": annotation.imgWidth, "height": annotation.imgHeight,
                 "boxes": boxes, "source": path}

@@ -94,37 +94,53 @@ async function decodeLayer(payload) {
 }
 
 // Boxes as the original viewer draws them.  CityPersons: full box solid, visible part dashed and
-// filled.  3D boxes: each side projected, faint fill, sides facing away dotted, a thick heading arrow.
+// filled, ignore regions hatched.  3D boxes: each side projected, faint fill, sides facing away dotted, a thick heading arrow;
+// their 2D boxes: faint fill, solid outline.
 function drawBoxes(context, boxes) {
-  for (const {color, box, visible, instance, faces, arrow} of boxes) {
+  for (const {color, box, visible, instance, faces, arrow, fill} of boxes) {
     const css = `rgb(${color.join(",")})`;
     context.strokeStyle = css;
+    context.fillStyle = css;
     context.setLineDash([]);
     if (faces) {
-      drawFaces(context, css, faces, arrow);
+      drawFaces(context, faces, arrow, fill);
       continue;
     }
     context.lineWidth = 3;
+    if (fill !== undefined) {
+      context.globalAlpha = fill;
+      context.fillRect(...box);
+      context.globalAlpha = 1;
+      context.strokeRect(...box);
+      continue;
+    }
     context.strokeRect(...box);
     if (instance) {
       context.lineWidth = 1;
       context.setLineDash([6, 4]);
       context.strokeRect(...visible);
       context.globalAlpha = 0.4;
-      context.fillStyle = css;
       context.fillRect(...visible);
       context.globalAlpha = 1;
-    } else {  // ignore regions and groups: crossed
-      context.lineWidth = 1;
-      context.beginPath();
-      const [x, y, w, h] = box;
-      context.moveTo(x, y); context.lineTo(x + w, y + h); context.moveTo(x + w, y); context.lineTo(x, y + h);
-      context.stroke();
+    } else {  // ignore regions and groups: hatched
+      context.fillStyle = diagonalCross(context, css);
+      context.fillRect(...box);
     }
   }
 }
 
-function drawFaces(context, css, faces, arrow) {
+// Qt's DiagCrossPattern, with which the original fills ignore regions: diagonals both ways every 8 px.
+function diagonalCross(context, css) {
+  const tile = new OffscreenCanvas(8, 8);
+  const tileContext = tile.getContext("2d");
+  tileContext.strokeStyle = css;
+  tileContext.beginPath();
+  tileContext.moveTo(0, 0); tileContext.lineTo(8, 8); tileContext.moveTo(8, 0); tileContext.lineTo(0, 8);
+  tileContext.stroke();
+  return context.createPattern(tile, "repeat");
+}
+
+function drawFaces(context, faces, arrow, fill) {
   const path = (points) => {
     context.beginPath();
     points.forEach(([x, y], i) => (i ? context.lineTo(x, y) : context.moveTo(x, y)));
@@ -136,8 +152,7 @@ function drawFaces(context, css, faces, arrow) {
     path(points);
     context.setLineDash(visible ? [] : [1, 10]);
     if (visible) {
-      context.globalAlpha = 60 / 255;
-      context.fillStyle = css;
+      context.globalAlpha = fill;
       context.fill();
       context.globalAlpha = 1;
     }
