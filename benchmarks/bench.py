@@ -334,7 +334,7 @@ def clean_outputs(root):
     return run
 
 
-def measure(name, frames, ours, floor, original, runs, before=None):
+def _measure(name, frames, ours, floor, original, runs, before=None):
     """Rounds of (ours, floor, original); medians of times and of per-round ratios."""
     rounds = []
     for _ in range(runs):
@@ -355,8 +355,14 @@ def measure(name, frames, ours, floor, original, runs, before=None):
     return row
 
 
-def bench_density(density, full, prep, heavy, oracle, runs):
+def bench_density(density, full, prep, heavy, oracle, runs, tasks=None):
+    """The rows of one density; with ``tasks`` (name prefixes) only the rows whose name starts with one."""
     rows = []
+
+    def measure(name, *args, **kwargs):  # noqa: F811 - the module's measure, for the selected rows only
+        if tasks and not name.startswith(tuple(tasks)):
+            return None
+        return _measure(name, *args, **kwargs)
     frames = len(glob.glob(os.path.join(full, "gtFine", "val", "*", "*_gtFine_labelIds.png")))
     prep_frames = len(glob.glob(os.path.join(prep, "gtFine", "*", "*", "*_polygons.json")))
     for script, output in (("csCreateTrainIdLabelImgs", "labelTrainIds"),
@@ -391,7 +397,7 @@ def bench_density(density, full, prep, heavy, oracle, runs):
     rows.append(png_row)
     rle_row = evaluator("instance, 100 RLE masks / frame (original: PNG masks)", "instance-coco", heavy,
                         gt(heavy, "instanceIds"), ["instance_heavy"], heavy_frames, original=False)
-    if "original" in png_row:  # the original reads the same PNG masks in both rows: its runs are shared
+    if png_row and rle_row and "original" in png_row:  # the original read the same PNG masks: its runs are shared
         rle_row.update(original=png_row["original"], original_cpu=png_row["original_cpu"],
                        speedup=png_row["original"] / rle_row["ours"],
                        cpu_ratio=png_row["original_cpu"] / rle_row["ours_cpu"],
@@ -403,7 +409,22 @@ def bench_density(density, full, prep, heavy, oracle, runs):
     rows.append(measure("csCreatePanopticImgs", frames, [sys.executable, DRIVER, "panoptic-prep", full],
                         lambda: decode_floor(gt(full, "instanceIds")) + encode_floor(gt_png),
                         [oracle, DRIVER, "panoptic-prep", full] if oracle else None, runs))
-    return rows
+    return [r for r in rows if r is not None]
+
+
+def merged_rows(old, new):
+    """``old`` rows with those of the same name replaced by ``new`` (a run of some tasks), new ones appended."""
+    fresh = {r["name"]: r for r in new}
+    rows = [fresh.pop(r["name"], r) for r in old]
+    return rows + list(fresh.values())
+
+
+def compile_bytecode():
+    """Compile this package's modules as ``pip install`` does, so no run pays for compiling them
+    (an editable install under PYTHONDONTWRITEBYTECODE would, each time; the original's are compiled)."""
+    import compileall
+    import cityscapesscripts
+    compileall.compile_dir(os.path.dirname(cityscapesscripts.__file__), quiet=1)
 
 
 # ---- report --------------------------------------------------------------------------------
@@ -563,6 +584,8 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--density", default="typical,dense", help="datasets to run: typical, dense")
     p.add_argument("--codecs", action="store_true", help="also measure the decoder and encoder tables")
+    p.add_argument("--tasks", help="comma-separated row name prefixes to run (e.g. csCreateTrainId); "
+                                   "the other rows keep their saved results")
     p.add_argument("--oracle", help="python of a venv with the original cityscapesscripts")
     p.add_argument("--report", default=os.path.join(HERE, "REPORT.md"))
     p.add_argument("--report-only", action="store_true", help="rewrite REPORT.md from results.json")
@@ -570,6 +593,7 @@ def main():
     saved = os.path.join(HERE, "results.json")
     results = json.load(open(saved)) if os.path.isfile(saved) else {}
     if not args.report_only:
+        compile_bytecode()
         oracle_note = setup_oracle(args.oracle) if args.oracle else "not run"
         results["machine"] = (
             f"Machine: {CORES} cores, {platform.machine()}, Python {platform.python_version()}, "
@@ -578,7 +602,10 @@ def main():
             f"Rounds per row: {args.runs}. All frames 2048x1024.")
         for density in args.density.split(","):
             full, prep, heavy = make_data(args.data, density, args.frames, args.heavy_frames)
-            rows = bench_density(density, full, prep, heavy, args.oracle, args.runs)
+            tasks = args.tasks.split(",") if args.tasks else None
+            rows = bench_density(density, full, prep, heavy, args.oracle, args.runs, tasks)
+            if tasks and density in results:
+                rows = merged_rows(results[density]["rows"], rows)
             results[density] = {"stats": data_statistics(full), "rows": rows}
             json.dump(results, open(saved, "w"), indent=1)
         if args.codecs:

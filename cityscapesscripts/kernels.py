@@ -6,6 +6,7 @@ states the same result plainly and serves as the test oracle.  Without the
 extension the package still works and warns once.
 """
 import warnings
+import zlib
 
 import numpy as np
 
@@ -249,3 +250,61 @@ def png_unfilter(raw, out, bpp, compiled=None):
         previous = line[bpp:]
         out[y] = previous
     return -1
+
+
+# ---- PNG encoding ------------------------------------------------------------------
+def filter_up_lookup(index, table, out, compiled=None):
+    """Write into ``out`` the PNG rows, filtered Up (filter byte 2, then each byte minus the one
+    above), of the image ``table[index]``.
+
+    index : (H, W) uint8 or int32; table : (N,) or (N, C) of unsigned bytes
+    in PNG byte order (big-endian for 16 bits), with an entry for every index
+    value; out : writeable buffer of H * (1 + W * table row bytes).
+    Raises ``ValueError`` naming the first index the table lacks.
+    """
+    index = np.asarray(index)
+    if index.dtype not in (np.uint8, np.int32) or index.ndim != 2:
+        raise ValueError(f"index must be a 2-D uint8 or int32 array, got {index.dtype} {index.shape}")
+    index = np.ascontiguousarray(index)
+    table = np.ascontiguousarray(table)
+    entries = len(table)
+    bpp = table.itemsize * (table.shape[1] if table.ndim == 2 else 1)
+    height, width = index.shape
+    if len(memoryview(out).cast("B")) != height * (1 + width * bpp):
+        raise ValueError(f"out must hold {height * (1 + width * bpp)} bytes")
+    if _use_compiled(compiled):
+        bad = _kernels.filter_up_lookup(index.reshape(-1).view(np.uint8), index.itemsize, width, height,
+                                        table.reshape(-1).view(np.uint8), bpp, memoryview(out).cast("B"))
+        if bad >= 0:
+            raise ValueError(f"index {index.flat[bad]} at pixel {bad} has no table entry ({entries} entries)")
+        return
+    if index.size and (index.min() < 0 or index.max() >= entries):
+        bad = int(np.argmax((index < 0) | (index >= entries)))
+        raise ValueError(f"index {index.flat[bad]} at pixel {bad} has no table entry ({entries} entries)")
+    image = table.reshape(entries, -1).view(np.uint8)[index].reshape(height, width * bpp)
+    rows = np.frombuffer(out, np.uint8).reshape(height, 1 + width * bpp)
+    rows[:, 0] = 2
+    rows[:1, 1:] = image[:1]
+    np.subtract(image[1:], image[:-1], out=rows[1:, 1:])
+
+
+def zlib_rle(data, distance=1, compiled=None):
+    """A zlib stream of the bytes ``data`` whose only matches repeat the bytes ``distance``
+    (1 to 4, a pixel) back, as zlib's run-length strategy does for distance 1.
+
+    The NumPy-free twin is zlib itself (``Z_RLE``, any distance): the streams
+    differ, the bytes they inflate to do not.
+    """
+    if not 1 <= distance <= 4:
+        raise ValueError(f"distance must be 1 to 4, got {distance}")
+    data = memoryview(data).cast("B")
+    if _use_compiled(compiled):
+        return _kernels.zlib_rle(data, _adler32(data), distance)
+    stream = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
+    return stream.compress(data) + stream.flush()
+
+
+try:  # libdeflate's Adler-32 is about ten times zlib's
+    from deflate import adler32 as _adler32
+except ImportError:  # pragma: no cover - optional speed-up
+    from zlib import adler32 as _adler32

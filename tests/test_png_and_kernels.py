@@ -1,6 +1,9 @@
 """The PNG writer gives standard PNGs; every compiled kernel equals its NumPy twin."""
 import io
 import os
+import zlib
+
+import deflate
 
 import numpy as np
 import pytest
@@ -22,12 +25,13 @@ def test_extension_is_built_and_used():
     (np.random.default_rng(2).integers(0, 255, (9, 11, 3)).astype(np.uint8), "RGB"),
     (np.random.default_rng(3).integers(0, 255, (9, 11, 4)).astype(np.uint8), "RGBA"),
 ])
-@pytest.mark.parametrize("libdeflate", [True, False])
-def test_png_round_trip_through_pillow(array, mode, libdeflate, monkeypatch):
-    if not libdeflate:
-        monkeypatch.setattr(png, "_libdeflate", None)  # the zlib fallback
-    else:
-        assert png._libdeflate is not None
+@pytest.mark.parametrize("deflater", ["run-length kernel", "libdeflate", "zlib"])
+def test_png_round_trip_through_pillow(array, mode, deflater, monkeypatch):
+    assert png._libdeflate is not None
+    if deflater != "run-length kernel":
+        monkeypatch.setattr(kernels, "HAVE_EXTENSION", False)
+    if deflater == "zlib":
+        monkeypatch.setattr(png, "_libdeflate", None)
     image = Image.open(io.BytesIO(png.encode_png(array)))
     assert image.mode == mode
     assert np.array_equal(np.asarray(image), array)
@@ -209,3 +213,61 @@ def test_lookup_twin(index_dtype, table_dtype):
     a, b = kernels.lookup(index, table, compiled=True), kernels.lookup(index, table, compiled=False)
     assert a.dtype == b.dtype == table_dtype and np.array_equal(a, b)
     assert a[3, 7] == table[index[3, 7]]
+
+
+def _rle_cases():
+    rng = np.random.default_rng(7)
+    runs = np.repeat(rng.integers(0, 4, 300, dtype=np.uint8), rng.integers(1, 700, 300))
+    # Fibonacci byte counts: an unlimited Huffman code would need codes longer than deflate's 15 bits
+    fibonacci = [1, 1]
+    while len(fibonacci) < 25:
+        fibonacci.append(fibonacci[-1] + fibonacci[-2])
+    skewed = rng.permutation(np.repeat(np.arange(25, dtype=np.uint8) * 10, fibonacci))
+    return [b"", b"a", b"aaa", bytes(1000), bytes([7]) * 259 + b"x" + bytes(517), runs.tobytes(),
+            rng.integers(0, 256, 5000, dtype=np.uint8).tobytes(), skewed.tobytes(),
+            png.filter_rows(np.kron(rng.integers(0, 30, (8, 8)), np.ones((16, 16))).astype(np.uint16))[1].tobytes()]
+
+
+@pytest.mark.parametrize("distance", [1, 2, 3, 4])
+def test_zlib_rle_inflates_to_its_input(distance):
+    for data in _rle_cases():
+        stream = kernels.zlib_rle(data, distance, compiled=True)
+        assert zlib.decompress(stream) == data
+        assert deflate.zlib_decompress(stream, len(data)) == data  # the inflater our PNG decoder uses
+        assert zlib.decompress(kernels.zlib_rle(data, distance, compiled=False)) == data
+
+
+def test_zlib_rle_compresses_runs():
+    blank = bytes(2049 * 1024)  # a blank 2048 x 1024 map, filtered: 8130 matches of 258 bytes, 2 bits each
+    assert len(kernels.zlib_rle(blank)) < 2100
+    with pytest.raises(ValueError, match="distance"):
+        kernels.zlib_rle(b"abc", 5)
+
+
+@pytest.mark.parametrize("index_dtype", [np.uint8, np.int32])
+@pytest.mark.parametrize("table_shape", [(40,), (40, 3), (40, 4)])
+@pytest.mark.parametrize("table_dtype", [np.uint8, ">u2"])
+def test_filter_up_lookup_twin(index_dtype, table_shape, table_dtype):
+    if len(table_shape) == 2 and table_dtype != np.uint8:
+        return
+    rng = np.random.default_rng(8)
+    blocks = rng.integers(0, 40, (9, 14))
+    index = np.kron(blocks, np.ones((3, 5), np.int64)).astype(index_dtype)  # runs, repeated rows, and changes
+    index[5, 2:] = rng.integers(0, 40, index.shape[1] - 2)
+    table = rng.integers(0, 65535, table_shape).astype(table_dtype)
+    bpp = table.itemsize * (table_shape[1] if len(table_shape) == 2 else 1)
+    compiled, twin = (bytearray(index.shape[0] * (1 + index.shape[1] * bpp)) for _ in range(2))
+    kernels.filter_up_lookup(index, table, compiled, compiled=True)
+    kernels.filter_up_lookup(index, table, twin, compiled=False)
+    assert compiled == twin
+    image = table[index].astype(table.dtype.newbyteorder(">") if table.itemsize == 2 else table.dtype)
+    header, rows = png.filter_rows(image.astype(np.uint16) if table.itemsize == 2 else image)
+    assert bytes(compiled) == rows.tobytes()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_filter_up_lookup_names_an_index_without_entry(compiled):
+    index = np.zeros((4, 6), np.int32)
+    index[2, 3] = 9
+    with pytest.raises(ValueError, match="index 9 at pixel 15"):
+        kernels.filter_up_lookup(index, np.arange(9, dtype=np.uint8), bytearray(4 * 7), compiled=compiled)

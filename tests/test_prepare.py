@@ -12,6 +12,7 @@ from PIL import Image
 from cityscapesscripts.errors import AnnotationError
 from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.helpers.labelset import LabelSet
+from cityscapesscripts.io import png
 from cityscapesscripts.preparation import prepare, rasterize
 from cityscapesscripts.preparation.json2instanceImg import createInstanceImage
 from cityscapesscripts.preparation.json2labelImg import createLabelImage, main as json2label_main
@@ -69,6 +70,17 @@ def test_many_objects_use_a_wide_index_map():
     object_map = rasterize.rasterize(annotation(objects))
     assert object_map.index.dtype == np.int32
     assert rasterize.encode(object_map, "instanceIds").max() == 26000 + 299
+    assert rasterize.encode_filtered(object_map, "instanceIds")[1] == png.filter_rows(
+        rasterize.encode(object_map, "instanceIds"))[1].tobytes()
+
+
+@pytest.mark.parametrize("encoding", rasterize.ENCODINGS)
+def test_filtered_rows_of_the_batch_path_equal_those_of_the_image(encoding):
+    path = golden_files(os.path.join(GOLDEN, "small"), "*_polygons.json")[0]
+    object_map = rasterize.rasterize_file(path)
+    header, rows = rasterize.encode_filtered(object_map, encoding)
+    expected_header, expected_rows = png.filter_rows(rasterize.encode(object_map, encoding))
+    assert header == expected_header and bytes(rows) == expected_rows.tobytes()
 
 
 @pytest.mark.parametrize("objects, message", [

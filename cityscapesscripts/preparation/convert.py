@@ -14,7 +14,7 @@ def output_path(json_path, encoding):
 def convert_frame(json_path, outputs, label_set=CITYSCAPES):
     """Write each ``{encoding: path}`` of ``outputs`` for one polygon file; returns the paths written."""
     object_map = rasterize.rasterize_file(json_path, label_set)
-    return write_images(outputs, lambda encoding: rasterize.encode(object_map, encoding))
+    return write_filtered(outputs, lambda encoding: rasterize.encode_filtered(object_map, encoding))
 
 
 def convert_frame_from_png(json_path, outputs, label_set=CITYSCAPES):
@@ -30,11 +30,11 @@ def convert_frame_from_png(json_path, outputs, label_set=CITYSCAPES):
         ids = png.read_label_map(layout.sibling(json_path, "labelIds"))
         return rasterize.from_label_ids(ids, encoding, label_set)
 
-    return write_images(outputs, image)
+    return write_filtered(outputs, lambda encoding: png.filter_rows(image(encoding)))  # freed before compressing
 
 
-def write_images(outputs, image):
-    """Write ``image(encoding)`` to each ``{encoding: path}``; all or none.
+def write_filtered(outputs, filtered):
+    """Write the PNG of ``filtered(encoding)`` (``png.filter_rows``' rows) to each ``{encoding: path}``; all or none.
 
     One image is in memory at a time (each goes to a temporary file as soon
     as it is encoded), and the temporaries are renamed only when every one is
@@ -43,7 +43,7 @@ def write_images(outputs, image):
     with contextlib.ExitStack() as renames:
         for encoding, path in outputs.items():
             temporary = renames.enter_context(png.atomic_target(path))
-            _write_filtered(temporary, png.filter_rows(image(encoding)))  # the image is freed before compressing
+            _write_filtered(temporary, filtered(encoding))
     return list(outputs.values())
 
 

@@ -29,6 +29,7 @@ from .. import kernels
 from ..errors import AnnotationError
 from ..helpers.annotation import annotation_objects, image_size
 from ..helpers.labelset import CITYSCAPES
+from ..io import png
 from ..io.jsonfile import read_json
 from ..io.limits import check_pixels
 
@@ -163,15 +164,29 @@ def object_values(object_map, encoding):
 
 def encode(object_map, encoding, outline_value=None):
     """The image of ``encoding`` for an :class:`ObjectMap` (see the module table)."""
-    values = object_values(object_map, encoding)
+    table = value_table(object_map, encoding, outline_value)
     if encoding == "color":
         # one 32-bit lookup per pixel, viewed as RGBA bytes (much faster than a (N, 4) table)
+        packed = _lookup(object_map.index, table.view(np.uint32).ravel())
+        return packed.view(np.uint8).reshape(packed.shape + (4,))
+    return _lookup(object_map.index, table)
+
+
+def encode_filtered(object_map, encoding):
+    """``png.filter_rows(encode(object_map, encoding))``, without making the image (the batch tools' path)."""
+    return png.filter_rows_of_lookup(object_map.index, value_table(object_map, encoding))
+
+
+def value_table(object_map, encoding, outline_value=None):
+    """The pixel value of each object index: uint8 or uint16 (N,), or RGBA uint8 (N, 4) for colour;
+    a uint8 index map gets all 256 entries (the outline marker's is ``outline_value``, except in colour)."""
+    values = object_values(object_map, encoding)
+    if encoding == "color":
         rgba = np.empty((len(values), 4), dtype=np.uint8)
         rgba[:, :3] = values
         rgba[:, 3] = 255
-        packed = encode_table(object_map, rgba.view(np.uint32).ravel(), None)
-        return packed.view(np.uint8).reshape(packed.shape + (4,))
-    if encoding.startswith("instance"):
+        values = rgba
+    elif encoding.startswith("instance"):
         if values.max() > 65535:
             raise AnnotationError(f"instance id {values.max()} does not fit a 16-bit PNG")
         values = values.astype(np.uint16)
@@ -179,18 +194,18 @@ def encode(object_map, encoding, outline_value=None):
         if values.min() < 0 or values.max() > 255:
             raise AnnotationError(f"{encoding} value {values.max()} does not fit an 8-bit PNG")
         values = values.astype(np.uint8)
-    return encode_table(object_map, values, outline_value)
-
-
-def encode_table(object_map, values, outline_value):
-    """Look up per-object ``values`` (entry 0 the background) for every pixel of the index map."""
-    table = np.zeros(256 if object_map.index.dtype == np.uint8 else len(values) + 1, dtype=values.dtype)
+    table = np.zeros((256 if object_map.index.dtype == np.uint8 else len(values) + 1,) + values.shape[1:],
+                     dtype=values.dtype)
     table[:len(values)] = values
-    if outline_value is not None:
+    if outline_value is not None and encoding != "color":
         table[object_map.outline_index] = outline_value
-    if object_map.index.dtype == np.uint8:
-        return kernels.lookup(object_map.index, table)  # compiled: no 8-byte-per-pixel copy of the indices
-    return table[object_map.index]
+    return table
+
+
+def _lookup(index, table):
+    if index.dtype == np.uint8:
+        return kernels.lookup(index, table)  # compiled: no 8-byte-per-pixel copy of the indices
+    return table[index]
 
 
 def from_label_ids(label_ids, encoding, label_set=CITYSCAPES):
