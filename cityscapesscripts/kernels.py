@@ -3,14 +3,11 @@
 Each public function validates and shapes its inputs, then calls the Cython
 kernel when the extension is built, else the NumPy twin below it, which
 states the same result plainly and serves as the test oracle.  Without the
-extension the package still works and warns once.
+extension the package still works and warns once.  NumPy is imported by the
+functions that use it: the batch preparation tools write PNGs without it.
 """
 import warnings
 import zlib
-
-import numpy as np
-
-from .io.segment_ids import rgb2id
 
 try:
     from . import _kernels
@@ -32,6 +29,7 @@ def _use_compiled(compiled):
 
 def _input(name, array, dtype, ndim, contiguous=True):
     """``array`` as ``dtype`` (casting only where no value can change), C-contiguous when asked."""
+    import numpy as np
     array = np.asarray(array)
     if array.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {array.shape}")
@@ -44,6 +42,7 @@ def _input(name, array, dtype, ndim, contiguous=True):
 
 def _output(name, array, dtype, shape):
     """Check an array the kernels add into: exact dtype and shape, C-contiguous, writeable."""
+    import numpy as np
     if not isinstance(array, np.ndarray) or array.dtype != dtype or array.shape != shape:
         got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
         raise ValueError(f"{name} must be a {np.dtype(dtype)} array of shape {shape}, got {got}")
@@ -65,6 +64,7 @@ def pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_t
     same_category : (256, 256) uint8, 1 where a prediction counts for the
     category of a label.  conf : (256, 256) int64; inst_* : (65536,) int64.
     """
+    import numpy as np
     gt = _input("gt", gt, np.uint8, 2)
     pred = _input("pred", pred, np.uint8, 2)
     _same_shape(gt, pred, ("gt", "pred"))
@@ -102,6 +102,7 @@ def mask_histogram(mask, ids, hist, compiled=None):
 
     mask : (H, W) uint8 (views of a larger array allowed); ids : (H, W) uint16; hist : (65536,) int64.
     """
+    import numpy as np
     mask = np.asarray(mask)
     mask = _input("mask", mask.view(np.uint8) if mask.dtype == bool else mask, np.uint8, 2, contiguous=False)
     ids = _input("ids", ids, np.uint16, 2, contiguous=False)
@@ -123,6 +124,7 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     the keys counted in the last row / column, and the first pred id missing
     from ``pred_keys`` (-1 if none).
     """
+    import numpy as np
     gt_keys, pred_keys = _keys("gt_keys", gt_keys), _keys("pred_keys", pred_keys)
     counts = np.zeros((len(gt_keys) + 1, len(pred_keys) + 1), dtype=np.int64)
     gt_rgb = _input("gt_rgb", gt_rgb, np.uint8, 3)
@@ -132,6 +134,7 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     if _use_compiled(compiled):
         unknown = _kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, counts)
         return counts, int(unknown)
+    from .io.segment_ids import rgb2id
     g_ids, p_ids = rgb2id(gt_rgb).ravel(), rgb2id(pred_rgb).ravel()
     gi = _index_in(gt_keys, g_ids)
     pi = _index_in(pred_keys, p_ids)
@@ -143,6 +146,7 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
 
 def _keys(name, keys):
     """Sorted segment ids as uint32; a short list, so its values are checked rather than its dtype."""
+    import numpy as np
     keys = np.asarray(keys)
     if keys.ndim != 1 or keys.dtype.kind not in "ui" or (keys.size and (keys.min() < 0 or keys.max() >= 2 ** 32)):
         raise ValueError(f"{name} must be a 1-D array of ids in 0..2**32-1, got {keys.dtype} {keys.shape}")
@@ -151,6 +155,7 @@ def _keys(name, keys):
 
 def _index_in(keys, values):
     """Index of each value in sorted keys, len(keys) where absent."""
+    import numpy as np
     if len(keys) == 0:
         return np.zeros(values.shape, dtype=np.int64)
     pos = np.searchsorted(keys, values).clip(0, len(keys) - 1)
@@ -165,6 +170,7 @@ def lookup(index, table, compiled=None):
     an entry for every value of the index dtype (256 or 65536; shorter tables
     are an error).  Returns (H, W) of the table's dtype.
     """
+    import numpy as np
     index = np.asarray(index)
     if index.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"index must be uint8 or uint16, got {index.dtype}")
@@ -190,6 +196,7 @@ def segment_stats(ids, compiled=None):
     ``(min x, min y, max x, max y)``; ids absent from the map keep count 0 and
     box ``(W, H, -1, -1)``.
     """
+    import numpy as np
     ids = _input("ids", ids, np.uint16, 2)
     h, w = ids.shape
     counts = np.zeros(INSTANCE_ID_SPACE, dtype=np.int64)
@@ -214,6 +221,7 @@ def png_unfilter(raw, out, bpp, compiled=None):
     pixel (1 to 8).  Returns the index of the first row with an unknown
     filter type (``out`` is then incomplete), or -1.
     """
+    import numpy as np
     raw = _input("raw", raw, np.uint8, 1)
     if not isinstance(out, np.ndarray) or out.ndim != 2:
         raise ValueError(f"out must be a 2-D uint8 array, got {getattr(out, 'shape', type(out).__name__)}")
@@ -257,35 +265,41 @@ def filter_up_lookup(index, table, out, compiled=None):
     """Write into ``out`` the PNG rows, filtered Up (filter byte 2, then each byte minus the one
     above), of the image ``table[index]``.
 
-    index : (H, W) uint8 or int32; table : (N,) or (N, C) of unsigned bytes
-    in PNG byte order (big-endian for 16 bits), with an entry for every index
-    value; out : writeable buffer of H * (1 + W * table row bytes).
-    Raises ``ValueError`` naming the first index the table lacks.
+    index : (H, W) buffer of uint8 or int32 (a NumPy array, or a memoryview
+    of an image's bytes); table : (N, B) buffer of bytes, entry k the B bytes
+    of value k in PNG byte order (big-endian for 16 bits), an entry for every
+    index value; out : writeable buffer of H * (1 + W * B) bytes.  Raises
+    ``ValueError`` naming the first index the table lacks.
     """
-    index = np.asarray(index)
-    if index.dtype not in (np.uint8, np.int32) or index.ndim != 2:
-        raise ValueError(f"index must be a 2-D uint8 or int32 array, got {index.dtype} {index.shape}")
-    index = np.ascontiguousarray(index)
-    table = np.ascontiguousarray(table)
-    entries = len(table)
-    bpp = table.itemsize * (table.shape[1] if table.ndim == 2 else 1)
-    height, width = index.shape
-    if len(memoryview(out).cast("B")) != height * (1 + width * bpp):
-        raise ValueError(f"out must hold {height * (1 + width * bpp)} bytes")
+    index, table, out = memoryview(index), memoryview(table), memoryview(out).cast("B")
+    if index.ndim != 2 or index.format not in ("B", "i") or not index.c_contiguous:
+        raise ValueError(f"index must be a C-contiguous 2-D uint8 or int32 buffer, got {index.format} {index.shape}")
+    if table.ndim != 2 or table.format != "B" or not table.c_contiguous:
+        raise ValueError(f"table must be a C-contiguous 2-D buffer of bytes, got {table.format} {table.shape}")
+    (height, width), (entries, bpp) = index.shape, table.shape
+    if len(out) != height * (1 + width * bpp):
+        raise ValueError(f"out must hold {height * (1 + width * bpp)} bytes, not {len(out)}")
     if _use_compiled(compiled):
-        bad = _kernels.filter_up_lookup(index.reshape(-1).view(np.uint8), index.itemsize, width, height,
-                                        table.reshape(-1).view(np.uint8), bpp, memoryview(out).cast("B"))
-        if bad >= 0:
-            raise ValueError(f"index {index.flat[bad]} at pixel {bad} has no table entry ({entries} entries)")
-        return
-    if index.size and (index.min() < 0 or index.max() >= entries):
-        bad = int(np.argmax((index < 0) | (index >= entries)))
-        raise ValueError(f"index {index.flat[bad]} at pixel {bad} has no table entry ({entries} entries)")
-    image = table.reshape(entries, -1).view(np.uint8)[index].reshape(height, width * bpp)
-    rows = np.frombuffer(out, np.uint8).reshape(height, 1 + width * bpp)
+        bad = _kernels.filter_up_lookup(index.cast("B"), index.itemsize, width, height, table.cast("B"), bpp, out)
+    else:
+        bad = _filter_up_lookup_twin(index, table, out)
+    if bad >= 0:
+        raise ValueError(f"index {index.cast('B').cast(index.format)[bad]} at pixel {bad} has no table entry "
+                         f"({entries} entries)")
+
+
+def _filter_up_lookup_twin(index, table, out):
+    import numpy as np
+    index, table = np.asarray(index), np.asarray(table)
+    missing = (index < 0) | (index >= len(table))
+    if missing.any():
+        return int(np.argmax(missing))
+    image = table[index].reshape(index.shape[0], -1)
+    rows = np.frombuffer(out, np.uint8).reshape(index.shape[0], -1)
     rows[:, 0] = 2
     rows[:1, 1:] = image[:1]
     np.subtract(image[1:], image[:-1], out=rows[1:, 1:])
+    return -1
 
 
 def zlib_rle(data, distance=1, compiled=None):

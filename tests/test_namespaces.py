@@ -43,9 +43,10 @@ def test_every_2d_module_of_the_original_exists():
 
 @pytest.mark.parametrize("module", PRESENT)
 def test_module_exposes_the_original_names(module):
-    ours = vars(importlib.import_module("cityscapesscripts." + module))
+    imported = importlib.import_module("cityscapesscripts." + module)
     skip = NOT_INTERFACE | NOT_INTERFACE_IN.get(module, set())
     expected = {name: k for name, k in ORIGINAL[module].items() if name not in skip}
+    ours = {name: getattr(imported, name) for name in expected if hasattr(imported, name)}  # some load on first use
     missing = sorted(name for name in expected if name not in ours)
     assert not missing, f"{module} lacks {missing}"
     different = {name: (k, kind(ours[name])) for name, k in expected.items() if kind(ours[name]) != k}

@@ -114,6 +114,18 @@ def test_batch_reports_every_failure_and_goes_on(polygons_only, capsys):
     assert len(good) == len(golden_files(str(polygons_only), "*_polygons.json")) - 3
 
 
+def test_batch_tools_run_without_numpy(polygons_only):
+    """Importing NumPy is a third of a short run's start-up; the batch path draws and writes without it."""
+    code = ("import sys\n"
+            "from cityscapesscripts.preparation import createTrainIdInstanceImgs as tool\n"
+            f"status = tool.main(['--dataset', {str(polygons_only)!r}, '-q', '-j', '1', '--outputs', "
+            f"{','.join(rasterize.ENCODINGS)!r}])\n"
+            "print(status, 'numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "False"]
+    assert len(golden_files(str(polygons_only), "*_color.png")) == len(golden_files(str(polygons_only), "*.json"))
+
+
 def test_outputs_split_and_skip_existing(polygons_only):
     summary = prepare.prepare_dataset(str(polygons_only), ["color", "instanceTrainIds"], splits=["val"],
                                       jobs=1, progress=False)

@@ -14,10 +14,12 @@ import os
 from abc import ABCMeta, abstractmethod  # noqa: F401  (the original module's namespace)
 from collections import namedtuple
 
-import numpy as np  # noqa: F401  (the original module's namespace)
-
 from cityscapesscripts.errors import AnnotationError
 from cityscapesscripts.io import jsonfile
+from cityscapesscripts.lazy import lazy_names
+
+# the original module's namespace; the batch tools read annotations through this module without NumPy
+__getattr__ = lazy_names(__name__, {"np": "numpy"})
 
 Point = namedtuple("Point", ["x", "y"])
 

@@ -11,7 +11,6 @@ tables, so nothing else in the package hard-codes the Cityscapes classes.
 import os
 from functools import cached_property
 
-import numpy as np
 
 from ..errors import AnnotationError, LabelSetError
 from ..io.jsonfile import read_json
@@ -97,6 +96,7 @@ class LabelSet:
 
     # ---- lookup tables indexed by label id (0..255) ----------------------
     def _id_table(self, field, fill, dtype):
+        import numpy as np
         table = np.full(256, fill, dtype=dtype)
         for label in reversed(self.labels):  # first label wins for shared ids
             if label.id >= 0:
@@ -106,6 +106,7 @@ class LabelSet:
     @cached_property
     def id_to_train_id(self):
         """(256,) uint8: labelId -> trainId; unknown ids and trainId < 0 give 255."""
+        import numpy as np
         table = self._id_table("trainId", 255, np.int64)
         table[table < 0] = 255
         return table.astype(np.uint8)
@@ -113,6 +114,7 @@ class LabelSet:
     @cached_property
     def train_id_to_id(self):
         """(256,) uint8: trainId -> labelId of the first label with that trainId (255 -> background)."""
+        import numpy as np
         table = np.full(256, self.background.id, dtype=np.uint8)
         for label in reversed(self.labels):
             if 0 <= label.trainId <= 255 and label.id >= 0:
@@ -122,6 +124,7 @@ class LabelSet:
     @cached_property
     def known_train_ids(self):
         """(256,) bool: values a train-id prediction may hold (the train ids, and 255)."""
+        import numpy as np
         table = np.zeros(256, dtype=bool)
         table[255] = True
         for label in self.labels:
@@ -132,6 +135,7 @@ class LabelSet:
     @cached_property
     def id_to_color(self):
         """(256, 3) uint8: labelId -> RGB colour."""
+        import numpy as np
         table = np.zeros((256, 3), dtype=np.uint8)
         for label in reversed(self.labels):
             if label.id >= 0:
@@ -146,6 +150,7 @@ class LabelSet:
     @cached_property
     def known_ids(self):
         """(256,) bool: whether a labelId belongs to the set."""
+        import numpy as np
         return self._id_table("id", -1, np.int64) >= 0
 
     @cached_property
@@ -358,6 +363,7 @@ def _fallback_color(name, label_id):
 
 def voc_palette():
     """(256, 3) uint8: Pascal VOC's bit-interleaved palette (index 0 black, 255 the void colour)."""
+    import numpy as np
     index = np.arange(256)
     palette = np.zeros((256, 3), dtype=np.uint8)
     for bit in range(8):

@@ -13,7 +13,6 @@ faster still, turns integers beyond 64 bits into floats without a word.)
 """
 import json
 
-import numpy as np
 
 from .png import write_atomic
 
@@ -55,6 +54,8 @@ def write_json(path, data, default=None, **options):
     NumPy scalars and arrays are written as plain numbers and lists;
     ``default`` handles any other type (as in :func:`json.dumps`).
     """
+    import numpy as np
+
     def plain(value):
         if isinstance(value, np.generic):
             return value.item()

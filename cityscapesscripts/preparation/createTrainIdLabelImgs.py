@@ -7,9 +7,12 @@ import glob  # noqa: F401  (the original module's namespace)
 import os  # noqa: F401  (the original module's namespace)
 import sys
 
-from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
-from cityscapesscripts.preparation.json2labelImg import json2labelImg  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.lazy import lazy_names
 from cityscapesscripts.preparation.prepare import run
+
+# the original module's namespace, imported when first asked for (with NumPy, which the tool does not need)
+__getattr__ = lazy_names(__name__, {"printError": "cityscapesscripts.helpers.csHelpers:printError",
+                                    "json2labelImg": "cityscapesscripts.preparation.json2labelImg:json2labelImg"})
 
 
 def main(argv=None):

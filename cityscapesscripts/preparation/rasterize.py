@@ -20,9 +20,10 @@ objects are skipped; ``<name>group`` draws as ``<name>`` without an instance
 number; labels with a negative id (license plate) are not drawn; pixels no
 object covers take the background label ('unlabeled').
 """
+import struct
 from dataclasses import dataclass
+from functools import cached_property
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 from .. import kernels
@@ -50,19 +51,25 @@ def encoding_name(encoding, names):
 class ObjectMap:
     """A frame's drawn objects.
 
-    index : (H, W) uint8 or int32; 0 is background, k the k-th drawn object,
-        -1 (255 for uint8) an outline pixel when drawn with an outline.
+    canvas : the Pillow image drawn, mode 'L' (fewer than 255 objects) or 'I'.
+    index : the canvas as (H, W) uint8 or int32; 0 is background, k the k-th
+        drawn object, -1 (255 for uint8) an outline pixel when drawn with an outline.
     labels : the Label of each drawn object (index k -> labels[k - 1]).
     groups : whether each drawn object is a group.
     """
-    index: np.ndarray
+    canvas: Image.Image
     labels: list
     groups: list
     label_set: object
 
+    @cached_property
+    def index(self):
+        import numpy as np
+        return np.asarray(self.canvas)
+
     @property
     def outline_index(self):
-        return 255 if self.index.dtype == np.uint8 else -1
+        return 255 if self.canvas.mode == "L" else -1
 
 
 def rasterize(annotation, label_set=CITYSCAPES, outline=False):
@@ -136,11 +143,20 @@ def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=Fals
         except (TypeError, ValueError, SystemError) as e:
             raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs ({e})",
                                   source) from None
-    return ObjectMap(np.asarray(canvas), labels, groups, label_set)
+    return ObjectMap(canvas, labels, groups, label_set)
 
 
 def object_values(object_map, encoding):
-    """Per-object values of an encoding: (N + 1,) array, entry 0 the background."""
+    """Per-object values of an encoding: (N + 1,) int64 array, entry 0 the background; (N + 1, 3)
+    uint8 colours for ``color``."""
+    import numpy as np
+    values = _object_values(object_map, encoding)
+    if encoding == "color":
+        return np.array(values, dtype=np.uint8).reshape(-1, 3)
+    return np.array(values, dtype=np.int64)
+
+
+def _object_values(object_map, encoding):
     background = object_map.label_set.background
     labels = object_map.labels
     if encoding in ("labelIds", "instanceIds"):
@@ -148,7 +164,7 @@ def object_values(object_map, encoding):
     elif encoding in ("labelTrainIds", "instanceTrainIds"):
         values = [background.trainId] + [label.trainId for label in labels]
     elif encoding == "color":
-        return np.array([background.color] + [label.color for label in labels], dtype=np.uint8).reshape(-1, 3)
+        return [tuple(background.color)] + [tuple(label.color) for label in labels]
     else:
         raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
     if encoding.startswith("instance"):
@@ -159,11 +175,25 @@ def object_values(object_map, encoding):
                 n = counters.get(label.name, 0)
                 counters[label.name] = n + 1
                 values[k] = value * 1000 + n
-    return np.array(values, dtype=np.int64)
+    return values
+
+
+def _pixel_values(object_map, encoding):
+    """The PNG pixel value of each object (entry 0 the background): ints, RGBA tuples for colour."""
+    values = _object_values(object_map, encoding)
+    if encoding == "color":
+        return [color + (255,) for color in values]
+    if encoding.startswith("instance"):
+        if max(values) > 65535:
+            raise AnnotationError(f"instance id {max(values)} does not fit a 16-bit PNG")
+    elif min(values) < 0 or max(values) > 255:
+        raise AnnotationError(f"{encoding} value {max(values)} does not fit an 8-bit PNG")
+    return values
 
 
 def encode(object_map, encoding, outline_value=None):
     """The image of ``encoding`` for an :class:`ObjectMap` (see the module table)."""
+    import numpy as np
     table = value_table(object_map, encoding, outline_value)
     if encoding == "color":
         # one 32-bit lookup per pixel, viewed as RGBA bytes (much faster than a (N, 4) table)
@@ -173,29 +203,29 @@ def encode(object_map, encoding, outline_value=None):
 
 
 def encode_filtered(object_map, encoding):
-    """``png.filter_rows(encode(object_map, encoding))``, without making the image (the batch tools' path)."""
-    return png.filter_rows_of_lookup(object_map.index, value_table(object_map, encoding))
+    """``png.filter_rows(encode(object_map, encoding))`` from the canvas, without making the image
+    (nor importing NumPy): the batch tools' path."""
+    values = _pixel_values(object_map, encoding)
+    canvas = object_map.canvas
+    entries = 256 if canvas.mode == "L" else len(values)
+    if encoding == "color":
+        bpp, depth, table = 4, 8, b"".join(map(bytes, values))
+    elif encoding.startswith("instance"):
+        bpp, depth, table = 2, 16, struct.pack(f">{len(values)}H", *values)
+    else:
+        bpp, depth, table = 1, 8, bytes(values)
+    table += bytes(bpp * (entries - len(values)))
+    index = memoryview(canvas.tobytes()).cast("B" if canvas.mode == "L" else "i", (canvas.height, canvas.width))
+    return png.filter_rows_of_lookup(index, memoryview(table).cast("B", (entries, bpp)), depth)
 
 
 def value_table(object_map, encoding, outline_value=None):
     """The pixel value of each object index: uint8 or uint16 (N,), or RGBA uint8 (N, 4) for colour;
     a uint8 index map gets all 256 entries (the outline marker's is ``outline_value``, except in colour)."""
-    values = object_values(object_map, encoding)
-    if encoding == "color":
-        rgba = np.empty((len(values), 4), dtype=np.uint8)
-        rgba[:, :3] = values
-        rgba[:, 3] = 255
-        values = rgba
-    elif encoding.startswith("instance"):
-        if values.max() > 65535:
-            raise AnnotationError(f"instance id {values.max()} does not fit a 16-bit PNG")
-        values = values.astype(np.uint16)
-    else:
-        if values.min() < 0 or values.max() > 255:
-            raise AnnotationError(f"{encoding} value {values.max()} does not fit an 8-bit PNG")
-        values = values.astype(np.uint8)
-    table = np.zeros((256 if object_map.index.dtype == np.uint8 else len(values) + 1,) + values.shape[1:],
-                     dtype=values.dtype)
+    import numpy as np
+    dtype = np.uint16 if encoding.startswith("instance") else np.uint8
+    values = np.array(_pixel_values(object_map, encoding), dtype=dtype)
+    table = np.zeros((256 if object_map.canvas.mode == "L" else len(values) + 1,) + values.shape[1:], dtype=dtype)
     table[:len(values)] = values
     if outline_value is not None and encoding != "color":
         table[object_map.outline_index] = outline_value
@@ -203,13 +233,14 @@ def value_table(object_map, encoding, outline_value=None):
 
 
 def _lookup(index, table):
-    if index.dtype == np.uint8:
+    if index.itemsize == 1:
         return kernels.lookup(index, table)  # compiled: no 8-byte-per-pixel copy of the indices
     return table[index]
 
 
 def from_label_ids(label_ids, encoding, label_set=CITYSCAPES):
     """labelIds, labelTrainIds or color from a labelIds image ((H, W) uint8)."""
+    import numpy as np
     if encoding == "labelIds":
         return label_ids
     if encoding == "labelTrainIds":
@@ -227,6 +258,7 @@ def instances_from_ids(instance_ids, label_set=CITYSCAPES):
     A value ``id * 1000 + k`` becomes ``trainId * 1000 + k``; a class whose
     trainId is 255 loses its instance number, as when drawn from polygons.
     """
+    import numpy as np
     ids = np.asarray(instance_ids).astype(np.int64)
     label = np.where(ids >= 1000, ids // 1000, ids)
     if label.max(initial=0) > 255:
