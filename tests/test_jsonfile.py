@@ -45,14 +45,13 @@ def _ours(data):
 
 
 def test_msgspec_is_installed_for_the_tests():
-    assert jsonfile._msgspec is not None, "the test extra installs msgspec, so both parsers are tested"
+    assert jsonfile._fast_parser() is not None, "the test extra installs msgspec, so both parsers are tested"
 
 
 @pytest.mark.parametrize("fast", [True, False])
 @pytest.mark.parametrize("data", DOCUMENTS + BAD)
 def test_values_and_errors_are_the_standard_librarys(data, fast, monkeypatch):
-    if not fast:
-        monkeypatch.setattr(jsonfile, "_msgspec", None)
+    monkeypatch.setattr(jsonfile, "FAST_FROM", 0 if fast else float("inf"))
     assert _same(_ours(data), _stdlib(data))
     if _valid_utf8(data):  # text in, as Annotation.fromJsonText passes it
         assert _same(_ours(data.decode("utf-8")), _stdlib(data))
@@ -73,3 +72,11 @@ def test_read_json_names_the_file(tmp_path):
         jsonfile.read_json(str(path), AnnotationError)
     path.write_bytes(b'{"imgWidth": 1e999}')
     assert jsonfile.read_json(str(path), AnnotationError) == {"imgWidth": math.inf}
+
+
+def test_short_texts_go_to_the_standard_library(monkeypatch):
+    monkeypatch.setattr(jsonfile, "json", None)  # any use of the standard library fails
+    with pytest.raises(AttributeError):
+        jsonfile.loads(b"[1]")
+    monkeypatch.setattr(jsonfile, "FAST_FROM", 3)
+    assert jsonfile.loads(b"[1]") == [1]

@@ -101,7 +101,7 @@ def rasterize_file(path, label_set=CITYSCAPES):
             except (KeyError, TypeError) as e:
                 raise AnnotationError(f"object {index}: missing field {e}", path) from None
             try:  # Pillow 11.2 would take [x, y, z] triples as a flat list: check the pairs here
-                malformed = not isinstance(points, list) or any(len(p) != 2 for p in points)
+                malformed = not isinstance(points, list) or (points and set(map(len, points)) != {2})
             except TypeError:
                 malformed = True
             if malformed:
