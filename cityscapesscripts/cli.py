@@ -1,4 +1,15 @@
-"""Command-line conventions shared by the tools: workers, overwrite policy, labels, quiet, errors, interrupts."""
+"""The console scripts' one convention: shared options, the error line, exit statuses, interrupts.
+
+Every tool builds its parser with :func:`parser` and its common options here (``-q``, ``-j``,
+``--split``, ``--labels``, ``--json``, ``--train-ids``, ``--scheduler``, ``--max-pixels``; the
+README's "One command-line convention" lists them), and runs under :func:`entry_point`.
+
+Exit status: :data:`OK` (0); :data:`FAILED` (1), after one ``ERROR: ...`` line per problem on
+stderr; :data:`USAGE` (2), a command line that does not parse (its usage, then an ``ERROR:``
+line); :data:`INTERRUPTED` (130).  Only this package's errors
+(:class:`~cityscapesscripts.errors.CityscapesError`) become lines: any other exception is a bug
+and ends with its traceback.  (The compat modules' ``printError`` exits with 255, as the original.)
+"""
 import argparse
 import functools
 import glob
@@ -8,22 +19,125 @@ import sys
 import threading
 
 from . import parallel, plotting
-from .errors import BatchError, CityscapesError, LayoutError
+from .errors import ArgumentError, BatchError, CityscapesError, LayoutError
 from .helpers.labelset import CITYSCAPES, LabelSet
 from .io import layout, limits
 
+OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130  # INTERRUPTED: the shell's status for a command stopped by SIGINT
+DEFAULT_SPLIT = "val"
+ALL_SPLITS = "all"
+
+
+def print_error(problem):
+    """The one line a tool prints for a problem: ``ERROR: {file}: {reason}``, on stderr."""
+    print(f"ERROR: {problem}", file=sys.stderr)
+
+
+def print_warning(problem):
+    print(f"WARNING: {problem}", file=sys.stderr)
+
+
+def printer(quiet):
+    """``print``, or a function that prints nothing under ``--quiet``."""
+    return (lambda *args, **kwargs: None) if quiet else print
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the tools' error line: a command line that does not parse prints its usage and
+    ``ERROR: ...``, and exits with :data:`USAGE`."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        print_error(message)
+        sys.exit(USAGE)
+
+
+def parser(description, **options):
+    """A tool's argument parser (:class:`ArgumentParser`)."""
+    return ArgumentParser(description=description, **options)
+
+
+def add_quiet_option(parser, help="no progress bars or information lines (results and errors still print)"):
+    parser.add_argument("-q", "--quiet", action="store_true", help=help)
+
+
+def add_jobs_option(parser):
+    parser.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
+
+
+class _Splits(argparse.Action):
+    """Collects ``--split`` values: repeated options, comma lists and several words (the original's ``--set-names``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        found = list(getattr(namespace, self.dest) or [])
+        for value in values if isinstance(values, list) else [values]:
+            found += [name.strip() for name in value.split(",") if name.strip()]
+        setattr(namespace, self.dest, found)
+
+
+def add_split_option(parser, default=DEFAULT_SPLIT, *aliases, one=False):
+    """``--split NAME`` (repeatable, comma lists, ``all``) and the original's ``aliases`` (several words each).
+
+    ``default`` is a split, a list, or None for every split; read the choice with :func:`splits_of`.
+    """
+    shown = ALL_SPLITS if default is None else ",".join([default] if isinstance(default, str) else default)
+    parser.add_argument("--split", dest="split", action=_Splits, metavar="NAME",
+                        help=("the split to use" if one else "split(s) to use: repeat the option or give a comma "
+                              f"list; '{ALL_SPLITS}': every split") + f" (default: {shown})")
+    for alias in aliases:
+        parser.add_argument(alias, dest="split", action=_Splits, nargs="+", metavar="NAME",
+                            help="the same as --split (the original's name)")
+    parser.set_defaults(split_default=default, split_one=one)
+
+
+def splits_of(opts, root=None, annotation_type=layout.FINE):
+    """The splits chosen by ``--split`` (or its default) as a list; ``all`` (or a default of None) is every
+    split folder under ``{root}/{annotation_type}``, or None when no ``root`` is given."""
+    chosen = opts.split or opts.split_default
+    chosen = [chosen] if isinstance(chosen, str) else chosen
+    if chosen is None or ALL_SPLITS in chosen:
+        return layout.splits_of(root, annotation_type) if root is not None else None
+    if opts.split_one and len(chosen) > 1:
+        raise ArgumentError(f"--split takes one split here, got {', '.join(chosen)}")
+    return list(chosen)
+
+
+def _size(text):
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be WIDTHxHEIGHT, got {text!r}") from None
+    return width, height
+
+
+def add_size_option(parser, default="2048x1024"):
+    """``--size WIDTHxHEIGHT`` of the synthetic frames, read as ``(width, height)``."""
+    parser.add_argument("--size", type=_size, default=_size(default), metavar="WIDTHxHEIGHT",
+                        help=f"frame size (default {default})")
+
+
+def add_json_option(parser, *aliases, default=None, what="the result dict"):
+    """``--json OUT`` and the original's names for it (``--results-file``)."""
+    parser.add_argument("--json", *aliases, dest="json", metavar="OUT", default=default,
+                        help=f"write {what} to OUT" + (f" (default: {default})" if default else ""))
+
+
+def add_train_ids_option(parser, help, *aliases):
+    """``--train-ids`` and the original's names for it (``--use-train-id``, ``--trainids``)."""
+    parser.add_argument("--train-ids", *aliases, dest="train_ids", action="store_true", help=help)
+
 
 def add_batch_options(parser, labels=True):
-    """``--labels``, ``-j/--jobs``, ``--overwrite/--skip-existing`` and ``-q/--quiet``."""
+    """``--labels``, ``-j/--jobs``, ``--overwrite/--skip-existing``, ``-q/--quiet``, ``--scheduler``, ``--max-pixels``."""
     if labels:
         add_labels_option(parser)
-    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    add_jobs_option(parser)
     policy = parser.add_mutually_exclusive_group()
     policy.add_argument("--overwrite", dest="overwrite", action="store_true", default=True,
                         help="replace existing images (default)")
     policy.add_argument("--skip-existing", dest="overwrite", action="store_false",
                         help="keep images that already exist")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_quiet_option(parser)
     add_scheduler_option(parser)
     add_max_pixels_option(parser)
 
@@ -65,22 +179,20 @@ def label_set_of(opts):
 
 
 def report(error):
-    """Print one ``ERROR:`` line per problem of an exception and return exit status 1."""
+    """Print one ``ERROR:`` line per problem of one of our errors; returns :data:`FAILED`."""
     problems = error.failures if isinstance(error, BatchError) else [parallel.describe(error)]
     for problem in problems:
-        print(f"ERROR: {problem}", file=sys.stderr)
-    return 1
-
-
-INTERRUPTED = 130  # the shell's status for a command stopped by SIGINT
+        print_error(problem)
+    return FAILED
 
 
 def entry_point(main):
     """Decorate a console script's ``main``: its errors and interruptions end it cleanly.
 
     SIGTERM stops it as Ctrl-C does; an interruption prints one line and
-    returns 130 (workers finish their items and print nothing); library
-    errors, ``ValueError`` and ``OSError`` print ``ERROR:`` lines and return 1.
+    returns :data:`INTERRUPTED` (workers finish their items and print
+    nothing); a :class:`CityscapesError` prints its ``ERROR:`` lines and
+    returns :data:`FAILED`.  Nothing else is caught: a bug keeps its traceback.
     """
     @functools.wraps(main)
     def guarded(*args, **kwargs):
@@ -91,7 +203,7 @@ def entry_point(main):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return INTERRUPTED
-        except (CityscapesError, ValueError, OSError, RecursionError, MemoryError) as e:
+        except CityscapesError as e:
             return report(e)
         finally:
             parallel.disconnect()
@@ -108,12 +220,11 @@ def original_form_lists(argv, search, find_prediction):
         predictions = [a for a in argv if not ("gt" in a or "groundtruth" in a) and "pred" in a]
         return predictions, ground_truths
     if argv:
-        raise ValueError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
+        raise ArgumentError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
     ground_truths = sorted(glob.glob(search))
     if not ground_truths:
         raise LayoutError(f"Cannot find any ground truth images to use for evaluation. Searched for: {search}")
     return [find_prediction(gt) for gt in ground_truths], ground_truths
-
 
 
 @entry_point
@@ -123,21 +234,22 @@ def run_evaluator(argv, modern_main, original_main):
     if any(a.startswith("-") for a in argv):
         return modern_main(argv)
     original_main(argv)
-    return 0
+    return OK
 
 
 def add_evaluation_options(parser, modality, pred_help):
-    """``--gt DIR | --split NAME``, ``--pred DIR``, ``--json OUT``, ``-j`` and ``--quiet``."""
+    """``--gt DIR | --split NAME``, ``--pred DIR``, ``--labels``, ``--json OUT``, ``-j``, ``-q`` and the cluster
+    and size options of the pixel and instance evaluators."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--gt", metavar="DIR",
                        help=f"folder searched for {os.path.basename(layout.ground_truth_search_below('', modality))}")
-    where.add_argument("--split", metavar="NAME",
-                       help=f"split of $CITYSCAPES_DATASET/{layout.FINE} to evaluate")
+    add_split_option(where)
     parser.add_argument("--pred", metavar="DIR", nargs="+",
                         help=pred_help + "; several folders (or glob patterns) are scored in one pass")
-    parser.add_argument("--json", metavar="OUT", help="write the result dict to OUT")
-    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    add_labels_option(parser)
+    add_json_option(parser)
+    add_jobs_option(parser)
+    add_quiet_option(parser, "print only the summary line")
     add_scheduler_option(parser)
     add_max_pixels_option(parser)
 
@@ -154,22 +266,30 @@ def prediction_folders(opts):
 
 
 def apply_evaluation_options(opts, args, modality):
-    """Set an evaluator's ``args`` from those options; returns the ground-truth files, sorted."""
+    """Set an evaluator's ``args`` from those options; returns the ground-truth files, sorted.
+
+    Without ``--gt`` or ``--split``, ``args.groundTruthSearch`` (the original's: the val split) is used.
+    """
     apply_max_pixels_option(opts)
     if getattr(opts, "plot", None):
         plotting.pyplot()  # a missing matplotlib is said before the evaluation, not after
     if opts.gt:
-        args.groundTruthSearch = layout.ground_truth_search_below(opts.gt, modality)
+        searches = [layout.ground_truth_search_below(opts.gt, modality)]
     elif opts.split:
-        args.groundTruthSearch = layout.ground_truth_search(layout.dataset_root(), opts.split, modality)
+        root = layout.dataset_root()
+        searches = [layout.ground_truth_search(root, split, modality) for split in splits_of(opts, root)]
+    else:
+        searches = [args.groundTruthSearch]
+    args.groundTruthSearch = searches[0]
     if opts.pred:
         args.predictionPath, args.predictionWalk = prediction_folders(opts)[0], None
     args.JSONOutput = bool(opts.json)
     if opts.json:
         args.exportFile = opts.json
+    args.labelSet = label_set_of(opts)
     args.jobs = opts.jobs or None
     args.quiet = opts.quiet
-    ground_truths = sorted(glob.glob(args.groundTruthSearch, recursive=True))
+    ground_truths = sorted(f for search in searches for f in glob.glob(search, recursive=True))
     if not ground_truths:
-        raise LayoutError(f"no ground truth found; searched {args.groundTruthSearch}")
+        raise LayoutError(f"no ground truth found; searched {', '.join(searches)}")
     return ground_truths

@@ -5,7 +5,6 @@
 OUT defaults to a new temporary folder.  Every step goes through the same
 public functions the console scripts use.
 """
-import argparse
 import contextlib
 import glob
 import io
@@ -22,21 +21,22 @@ from .io import layout
 from .preparation import createPanopticImgs, prepare
 
 
-def run(out, frames=6, width=2048, height=1024, jobs=None):
-    """Run every step on a fresh sample in ``out``; returns ``{step: result}``."""
+def run(out, frames=6, width=2048, height=1024, jobs=None, quiet=False):
+    """Run every step on a fresh sample in ``out``; returns ``{step: result}``.  ``quiet``: print only the scores."""
+    say = cli.printer(quiet)
     steps = {}
     t = time.perf_counter()
     sample.generate(out, frames, width, height, predictions=True, jobs=jobs, progress=False)
-    print(f"1. generated {frames} synthetic frames ({width}x{height}) in {out}  [{time.perf_counter() - t:.1f} s]")
+    say(f"1. generated {frames} synthetic frames ({width}x{height}) in {out}  [{time.perf_counter() - t:.1f} s]")
     t = time.perf_counter()
     summary = prepare.prepare_dataset(out, ["labelTrainIds", "instanceTrainIds"], jobs=jobs, progress=False)
-    print(f"2. csCreateTrainIdLabelImgs / csCreateTrainIdInstanceImgs: {len(summary['written'])} files written, "
+    say(f"2. csCreateTrainIdLabelImgs / csCreateTrainIdInstanceImgs: {len(summary['written'])} files written, "
           f"{len(summary['failed'])} failed  [{time.perf_counter() - t:.1f} s]")
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
         createPanopticImgs.convert2panoptic(os.path.join(out, layout.FINE), os.path.join(out, "panoptic"),
                                             setNames=["val"], jobs=jobs, progress=False, quiet=True)
-    print(f"3. csCreatePanopticImgs: {layout.panoptic_json(os.path.join(out, 'panoptic'), 'val')}  "
+    say(f"3. csCreatePanopticImgs: {layout.panoptic_json(os.path.join(out, 'panoptic'), 'val')}  "
           f"[{time.perf_counter() - t:.1f} s]")
 
     gts = sorted(glob.glob(layout.ground_truth_search(out, "val", "labelIds")))
@@ -74,16 +74,16 @@ def run(out, frames=6, width=2048, height=1024, jobs=None):
 
 @cli.entry_point
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Run preparation and every evaluation on a synthetic sample.")
+    parser = cli.parser("Run preparation and every evaluation on a synthetic sample.")
     parser.add_argument("out", nargs="?", help="output folder (default: a new temporary folder)")
-    parser.add_argument("--frames", type=int, default=6)
-    parser.add_argument("--size", default="2048x1024", help="WIDTHxHEIGHT")
-    parser.add_argument("-j", "--jobs", type=int, default=0)
+    parser.add_argument("--frames", type=int, default=6, help="number of frames (default 6)")
+    cli.add_size_option(parser)
+    cli.add_jobs_option(parser)
+    cli.add_quiet_option(parser, "print only the scores")
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    width, height = (int(v) for v in opts.size.lower().split("x"))
     out = opts.out or tempfile.mkdtemp(prefix="cityscapes-demo-")
-    run(out, opts.frames, width, height, opts.jobs or None)
-    return 0
+    run(out, opts.frames, *opts.size, opts.jobs or None, opts.quiet)
+    return cli.OK
 
 
 if __name__ == "__main__":

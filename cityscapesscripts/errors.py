@@ -1,8 +1,11 @@
 """Exceptions raised by this package.
 
 Every error names the file (or argument) it concerns and the reason, so a
-batch tool can report it and go on.  Command-line tools turn them into one
-``ERROR: ...`` line and a non-zero exit status.
+batch tool can report it and go on.  Command-line tools turn them, and only
+them, into one ``ERROR: ...`` line and exit status 1 (:func:`cityscapesscripts.cli.entry_point`);
+any other exception is a bug and ends with its traceback.  :class:`ArgumentError`
+is also a ``ValueError`` and :class:`FileAccessError` an ``OSError``, the
+types such problems raised before.
 """
 
 
@@ -16,6 +19,21 @@ class CityscapesError(Exception):
 
     def __reduce__(self):  # errors travel back from worker processes
         return type(self), (self.reason, self.path)
+
+
+class ArgumentError(CityscapesError, ValueError):
+    """An argument, option or setting has a value the function or tool cannot use."""
+
+
+class FileAccessError(CityscapesError, OSError):
+    """A file or folder cannot be read, created or written (missing, permissions, disk full, a file in the way)."""
+
+    @classmethod
+    def of(cls, error, path=None, doing="write"):
+        """The error for an ``OSError`` met while ``doing`` something with ``path`` (default: the error's file)."""
+        path = path if path is not None else error.filename
+        reason = error.strerror or str(error) or type(error).__name__
+        return cls(f"cannot {doing}: {reason}", path)
 
 
 class LabelSetError(CityscapesError):
@@ -36,6 +54,10 @@ class ImageError(CityscapesError):
 
 class PredictionError(CityscapesError):
     """A prediction file or folder is invalid."""
+
+
+class ResultsError(CityscapesError, ValueError):
+    """A results file (a 3D evaluation's ``results.json``) lacks what is asked of it."""
 
 
 class BatchError(CityscapesError):

@@ -12,7 +12,6 @@ predictions for the three benchmarks made by re-drawing jittered polygons:
 
 The same arguments always give the same files.
 """
-import argparse
 import functools
 import json
 import os
@@ -21,9 +20,11 @@ import sys
 import numpy as np
 
 from . import cli, parallel
+from .errors import ArgumentError
 from .helpers.annotation import Annotation
 from .helpers.labels import id2label
 from .io import layout, png
+from .io.files import make_folders
 from .preparation import panoptic, rasterize
 
 CITIES = ("lindau", "munster", "frankfurt")
@@ -182,7 +183,7 @@ def generate(out, frames=8, width=2048, height=1024, split="val", predictions=Fa
         folders = [os.path.join(out, "results", d) for d in ("semantic", "instance/mask", "panoptic")]
         folders += [layout.panoptic_png_folder(panoptic_json(out, kind, split)) for kind in ("gt", "pred")]
     for folder in folders:
-        os.makedirs(folder, exist_ok=True)
+        make_folders(folder)
     task = functools.partial(_write_frame, out=out, split=split, width=width, height=height,
                              predictions=predictions, detail=detail, seed=seed)
     results = parallel.collect(task, range(frames), jobs, "generating", progress)
@@ -197,24 +198,25 @@ def generate(out, frames=8, width=2048, height=1024, split="val", predictions=Fa
 
 @cli.entry_point
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write a synthetic Cityscapes-style dataset.")
+    parser = cli.parser("Write a synthetic Cityscapes-style dataset.")
     parser.add_argument("out", help="output folder (the dataset root)")
     parser.add_argument("--frames", type=int, default=8, help="number of frames (default 8)")
-    parser.add_argument("--size", default="2048x1024", help="WIDTHxHEIGHT (default 2048x1024)")
-    parser.add_argument("--split", default="val", help="split name (default val)")
+    cli.add_size_option(parser)
+    cli.add_split_option(parser, one=True)
     parser.add_argument("--predictions", action="store_true", help="also write predictions under results/")
     parser.add_argument("--detail", type=float, default=1.0, help="scale of object and vertex counts")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    cli.add_jobs_option(parser)
+    cli.add_quiet_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        width, height = (int(v) for v in opts.size.lower().split("x"))
-    except ValueError:
-        parser.error(f"--size must be WIDTHxHEIGHT, got {opts.size!r}")
-    frames = generate(opts.out, opts.frames, width, height, opts.split, opts.predictions, opts.detail, opts.seed,
-                      opts.jobs or None)
-    print(f"wrote {len(frames)} frames ({width}x{height}) to {opts.out}")
-    return 0
+    (split,), (width, height) = cli.splits_of(opts) or [None], opts.size
+    if split is None:
+        raise ArgumentError("give the name of the split to write")
+    frames = generate(opts.out, opts.frames, width, height, split, opts.predictions, opts.detail, opts.seed,
+                      opts.jobs or None, False if opts.quiet else None)
+    if not opts.quiet:
+        print(f"wrote {len(frames)} frames ({width}x{height}) to {opts.out}")
+    return cli.OK
 
 
 if __name__ == "__main__":

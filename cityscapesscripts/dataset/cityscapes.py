@@ -18,7 +18,7 @@ from ..errors import LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
-from ..io.files import resolve_inside
+from ..io.files import make_folders, resolve_inside
 from ..preparation import rasterize
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".tif", ".tiff", ".webp")
@@ -294,7 +294,7 @@ def cityscapes_frame_id(name, index):
 def make_split_folders(root, split, annotation_type="gtFine"):
     """Create ``{annotation_type}/{split}`` and ``leftImg8bit/{split}`` (Datumaro's importer needs both)."""
     for folder in (annotation_type, layout.CAMERA):
-        os.makedirs(os.path.join(root, folder, split), exist_ok=True)
+        make_folders(os.path.join(root, folder, split))
 
 
 def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=None, label_set=CITYSCAPES,

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import kernels, parallel
 from ..io import layout, png, rle
+from ..io.files import make_folders
 from ..preparation import panoptic
 from .cityscapes import frame_name
 
@@ -73,7 +74,7 @@ def write_coco_instances(dataset, out_file, jobs=None, progress=None):
             entry.update(id=len(annotations) + 1, image_id=image_id)
             annotations.append(entry)
     data = {"images": images, "annotations": annotations, "categories": coco_categories(dataset.label_set)}
-    os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
+    make_folders(os.path.dirname(os.path.abspath(out_file)))
     png.write_atomic(out_file, json.dumps(data).encode())
     return out_file, failed
 

@@ -1,8 +1,11 @@
 """csConvert: convert a Cityscapes tree to Pascal VOC, COCO instances, COCO panoptic or Cityscapes, and back from VOC.
 
     csConvert --from cityscapes --to voc|coco-instances|coco-panoptic|cityscapes IN OUT [--split val]
-              [--labels FILE] [--label-map cityscapes|source|FILE] [--save-images] [-j N]
+              [--labels FILE] [--label-map cityscapes|source|FILE] [--save-images] [-j N] [-q]
     csConvert --from voc --to cityscapes VOC_ROOT OUT --split val
+
+``--split`` repeats (or takes a comma list): each split is converted in turn;
+``all`` converts every split (of a Cityscapes tree: as one set).
 
 A bad item is reported (one ``ERROR:`` line each) and the others are
 converted; the exit status is then 1.
@@ -16,9 +19,10 @@ import time
 import numpy as np
 
 from .. import cli, parallel
+from ..errors import ArgumentError
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
-from ..io.files import remove_stale_temporaries
+from ..io.files import make_folders, remove_stale_temporaries
 from . import cityscapes, coco, voc
 
 
@@ -56,7 +60,7 @@ def to_cityscapes(dataset, out, label_map="cityscapes", save_images=False, image
     target = target_label_set(label_map, dataset.label_set)
     table, missing = remap_table(dataset.label_set, target)
     if save_dataset_meta:  # first: a label set that cannot be written stops before any frame
-        os.makedirs(out, exist_ok=True)
+        make_folders(out)
         cityscapes.save_label_set(out, target, "dataset_meta")
     for split in sorted({frame.split for frame in dataset}):
         cityscapes.make_split_folders(out, split, dataset.annotation_type)
@@ -155,57 +159,68 @@ def _voc_item(job, out, split, table, label_set, save_images):
 
 @cli.entry_point
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="source", choices=["cityscapes", "voc"], default="cityscapes")
     parser.add_argument("--to", dest="target", required=True,
                         choices=["voc", "coco-instances", "coco-panoptic", "cityscapes"])
     parser.add_argument("input")
     parser.add_argument("output")
-    parser.add_argument("--split", default="val", help="split to convert (default: val; 'all': every split)")
+    cli.add_split_option(parser)
     parser.add_argument("--labels", metavar="FILE", help="label set of the input (default: the dataset's own)")
     parser.add_argument("--label-map", default="cityscapes", help="cityscapes, source or a label file "
                                                                   "(--to cityscapes)")
     parser.add_argument("--voc-full-table", action="store_true", help="VOC classes: every label id, not the 19")
     parser.add_argument("--save-images", action="store_true")
     parser.add_argument("--image-ext", default=".png")
-    parser.add_argument("-j", "--jobs", type=int, default=0)
+    cli.add_jobs_option(parser)
+    cli.add_quiet_option(parser)
     cli.add_scheduler_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
+    if opts.source == "voc" and opts.target != "cityscapes":
+        raise ArgumentError("a VOC set converts to 'cityscapes' only")
     remove_stale_temporaries(folder for folder, _, _ in os.walk(opts.output))  # a killed run's
-    split = None if opts.split == "all" else opts.split
+    say = cli.printer(opts.quiet)
     label_set = LabelSet.load(opts.labels) if opts.labels else None
+    splits = cli.splits_of(opts)
+    if splits is None and opts.source == "voc":
+        splits = voc.splits_of(opts.input)
+    failed = []
+    for split in splits or [None]:
+        failed += _convert_split(opts, split, label_set, say)
+    for failure in failed:
+        cli.print_error(failure)
+    say(f"done in {time.perf_counter() - start:.1f} s")
+    return cli.FAILED if failed else cli.OK
+
+
+def _convert_split(opts, split, label_set, say):
+    """Convert one split (None: every split of a Cityscapes tree, as one set); returns the failed items."""
+    jobs = opts.jobs or None
     missing = []
     if opts.source == "voc":
-        if opts.target != "cityscapes":
-            raise ValueError("a VOC set converts to 'cityscapes' only")
-        ids, missing, failed = from_voc(opts.input, opts.output, opts.split, label_set or CITYSCAPES,
-                                        opts.save_images, opts.jobs or None)
-        print(f"{len(ids)} frames written to {opts.output}")
+        ids, missing, failed = from_voc(opts.input, opts.output, split, label_set or CITYSCAPES,
+                                        opts.save_images, jobs)
+        say(f"{len(ids)} frames written to {opts.output}")
     else:
         dataset = cityscapes.CityscapesDataset(opts.input, split, label_set=label_set)
-        jobs = opts.jobs or None
         if opts.target == "voc":
             ids, failed = voc.write_voc(dataset, opts.output, opts.voc_full_table, opts.save_images, jobs)
-            print(f"{len(ids)} items written to {opts.output}")
+            say(f"{len(ids)} items written to {opts.output}")
         elif opts.target == "coco-instances":
             path, failed = coco.write_coco_instances(dataset, os.path.join(
                 opts.output, f"instances_{dataset.split or 'all'}.json"), jobs)
-            print(f"wrote {path}")
+            say(f"wrote {path}")
         elif opts.target == "coco-panoptic":
             path, failed = coco.write_coco_panoptic(dataset, opts.output, jobs)
-            print(f"wrote {path}")
+            say(f"wrote {path}")
         else:
             missing, failed = to_cityscapes(dataset, opts.output, opts.label_map, opts.save_images,
                                             opts.image_ext, jobs=jobs)
-            print(f"{len(dataset) - len(failed)} frames written to {opts.output}")
+            say(f"{len(dataset) - len(failed)} frames written to {opts.output}")
     for name in missing:
-        print(f"WARNING: label {name!r} is not in the target label map; its pixels became background",
-              file=sys.stderr)
-    for failure in failed:
-        print(f"ERROR: {failure}", file=sys.stderr)
-    print(f"done in {time.perf_counter() - start:.1f} s")
-    return 1 if failed else 0
+        cli.print_warning(f"label {name!r} is not in the target label map; its pixels became background")
+    return failed
 
 
 if __name__ == "__main__":

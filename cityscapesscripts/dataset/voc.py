@@ -26,9 +26,10 @@ import numpy as np
 from PIL import Image
 
 from .. import parallel
-from ..errors import ImageError, LayoutError
+from ..errors import ArgumentError, ImageError, LayoutError
 from ..helpers.labelset import CITYSCAPES, voc_palette
 from ..io import layout, png
+from ..io.files import make_folders
 from .cityscapes import IMAGE_EXTENSIONS, frame_name, inside
 
 IGNORE = 255
@@ -51,7 +52,7 @@ def voc_classes(label_set=CITYSCAPES, full_table=False):
     if full_table:
         drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
         if [label.id for label in drawn] != list(range(len(drawn))) or len(drawn) > IGNORE:
-            raise ValueError(f"the full VOC table needs label ids 0..N-1 (N < 256); {label_set.name} has "
+            raise ArgumentError(f"the full VOC table needs label ids 0..N-1 (N < 256); {label_set.name} has "
                              f"{[label.id for label in drawn][:40]}")
         colors = [label.color for label in drawn]
         if len(set(colors)) != len(colors):
@@ -129,7 +130,7 @@ def write_voc(dataset, out, full_table=False, save_images=True, jobs=None, progr
     classes, table = voc_classes(dataset.label_set, full_table)
     class_palette = _palette([color for _, color in classes])
     for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", LIST_DIR):
-        os.makedirs(os.path.join(out, sub), exist_ok=True)
+        make_folders(os.path.join(out, sub))
     task = functools.partial(_write_item, out=out, table=table, class_palette=class_palette, save_images=save_images)
     frames = [frame for frame in dataset if frame.annotated]
     written, failed, lists = [], [], {}
@@ -196,6 +197,16 @@ def _decode(path, color_to_index, what):
             raise ImageError(f"colour {color} is not a {what} of the label map", path)
         lookup[i] = color_to_index[color]
     return lookup[position.reshape(codes.shape)]
+
+
+def splits_of(voc_root):
+    """The splits of a VOC set: the names of its ``ImageSets/Segmentation/*.txt`` lists."""
+    folder = os.path.join(voc_root, LIST_DIR)
+    found = sorted(name[:-len(".txt")] for name in os.listdir(folder) if name.endswith(".txt")) \
+        if os.path.isdir(folder) else []
+    if not found:
+        raise LayoutError("no VOC split lists", folder)
+    return found
 
 
 def read_voc(voc_root, split):

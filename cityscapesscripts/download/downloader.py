@@ -16,7 +16,6 @@ else from ``credentials.json`` in the user data folder (where the original
 stored them), else from a prompt, which offers to store them there (mode
 600).  ``--base-url`` / ``$CITYSCAPES_DOWNLOAD_URL`` point to another server.
 """
-import argparse
 import difflib
 import getpass
 import hashlib
@@ -29,8 +28,9 @@ import zipfile
 
 from tqdm import tqdm
 
+from .. import cli
 from ..cli import entry_point
-from ..errors import BatchError, CredentialsError, DownloadError
+from ..errors import ArgumentError, BatchError, CredentialsError, DownloadError
 from ..io.png import atomic_target
 from .extract import extract_zip
 from .session import Session, TransientError
@@ -121,7 +121,7 @@ def parse_size_to_bytes(size_str):
     try:
         return float(size[:len(size) - len(unit)]) * _UNITS[unit]
     except (ValueError, KeyError):
-        raise ValueError(f"Invalid size format {size_str!r}. Use 'B', 'KB', 'MB', 'GB' or 'TB'.") from None
+        raise ArgumentError(f"Invalid size format {size_str!r}. Use 'B', 'KB', 'MB', 'GB' or 'TB'.") from None
 
 
 def _md5_of_file(path):
@@ -158,8 +158,9 @@ def _free_bytes(folder):
     return shutil.disk_usage(folder).free
 
 
-def _stream(session, package_id, part, listed_size):
+def _stream(session, package_id, part, listed_size, quiet=False):
     """Fill ``part`` with the package, resuming from its current size; returns the md5 of the whole file."""
+    say = cli.printer(quiet)
     path = f"/file-handling/?packageID={package_id}"
     state = {"offset": 0, "md5": hashlib.md5()}
     if os.path.exists(part):
@@ -183,7 +184,7 @@ def _stream(session, package_id, part, listed_size):
                                         part)
             else:  # the whole file: the server ignored the range, or there was none to ask for
                 if offset:
-                    print(f"The server does not resume; downloading '{os.path.basename(part)}' from the start")
+                    say(f"The server does not resume; downloading '{os.path.basename(part)}' from the start")
                 state["offset"], state["md5"] = 0, hashlib.md5()
                 bar.initial = 0  # else the rate counts from the discarded bytes
                 bar.reset(bar.total)
@@ -210,7 +211,7 @@ def _stream(session, package_id, part, listed_size):
                 raise TransientError(f"connection closed after {state['offset']} of {total} bytes")
 
     with tqdm(desc="Download progress", total=listed_size, initial=state["offset"], unit="B", unit_scale=True,
-              unit_divisor=1024, miniters=1) as bar:
+              unit_divisor=1024, miniters=1, disable=quiet) as bar:
         session.retry(attempt, f"GET {session.url(path)}", progress=lambda: state["offset"])
     return state["md5"]
 
@@ -236,7 +237,7 @@ def _unknown_names_error(unknown, available):
                          + "; csDownload -l lists them")
 
 
-def download_packages(*, session, package_names, destination_path, resume=False, extract=False):
+def download_packages(*, session, package_names, destination_path, resume=False, extract=False, quiet=False):
     """Download the named packages into ``destination_path``, verified; unpack them there with ``extract``.
 
     Unknown names and too little free space (by the listed sizes) stop the
@@ -244,7 +245,7 @@ def download_packages(*, session, package_names, destination_path, resume=False,
     the failures are raised at the end, as a :class:`BatchError` when more
     than one.  ``resume`` also verifies a finished-looking ``NAME`` (the
     original wrote partial downloads under the final name) and resumes it
-    when its md5 does not match; a ``NAME.part`` is always resumed.
+    when its md5 does not match; a ``NAME.part`` is always resumed.  ``quiet``: no progress bars or messages.
     """
     _check_destination(destination_path)
     packages = {p["name"]: p for p in get_available_packages(session=session)}
@@ -266,7 +267,7 @@ def download_packages(*, session, package_names, destination_path, resume=False,
     failures = []
     for name in names:
         try:
-            _download_package(session, packages[name], destination_path, resume, extract)
+            _download_package(session, packages[name], destination_path, resume, extract, quiet)
         except DownloadError as e:
             failures.append(e)
         except OSError as e:  # the destination: full disk, permissions
@@ -278,24 +279,25 @@ def download_packages(*, session, package_names, destination_path, resume=False,
         raise BatchError([str(e) for e in failures])
 
 
-def _download_package(session, package, destination_path, resume, extract):
+def _download_package(session, package, destination_path, resume, extract, quiet):
+    say = cli.printer(quiet)
     name = package["name"]
     local = os.path.join(destination_path, name)
     part = local + ".part"
-    print(f"Downloading cityscapes package '{name}' to '{local}'")
+    say(f"Downloading cityscapes package '{name}' to '{local}'")
     md5 = _expected_md5(session, package["packageID"])
     if os.path.exists(local) and not resume:
         raise DownloadError("Destination file already exists (-r verifies it, and resumes it if incomplete).", local)
     if os.path.exists(local) and _md5_of_file(local).hexdigest() == md5:
-        print("Already downloaded, md5 sum verified")
+        say("Already downloaded, md5 sum verified")
     else:
         if os.path.exists(local):
             if os.path.exists(part):
                 raise DownloadError(f"its md5 sum does not match, and '{part}' exists too; move one away", local)
             os.replace(local, part)
         if os.path.exists(part):
-            print("Resuming previous download")
-        got = _stream(session, package["packageID"], part, _listed_bytes(package)).hexdigest()
+            say("Resuming previous download")
+        got = _stream(session, package["packageID"], part, _listed_bytes(package), quiet).hexdigest()
         if got != md5:
             raise DownloadError(f"package '{name}': MD5 sum of downloaded file ({got}) does not match the site's "
                                 f"({md5}); kept, delete it to download again", part)
@@ -303,15 +305,15 @@ def _download_package(session, package, destination_path, resume, extract):
     if extract:
         if zipfile.is_zipfile(local):
             written, kept = extract_zip(local, destination_path)
-            print(f"Extracted {written} files into '{destination_path}'"
+            say(f"Extracted {written} files into '{destination_path}'"
                   + (f", kept {kept} that existed" if kept else ""))
         else:
-            print(f"'{name}' is not a zip archive; left as it is")
+            say(f"'{name}' is not a zip archive; left as it is")
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
-        description="Download packages of the Cityscapes Dataset.",
+    parser = cli.parser(
+        "Download packages of the Cityscapes Dataset.",
         epilog="Requires an account that can be created via https://www.cityscapes-dataset.com/register/")
     parser.add_argument("-l", "--list_available", action="store_true", help="list available packages and exit")
     parser.add_argument("-d", "--destination_path", default=".", help="destination path for downloads")
@@ -322,6 +324,7 @@ def _parser():
                         help="unzip each verified package into the destination (the dataset root)")
     parser.add_argument("--base-url", metavar="URL",
                         help="the site to download from (default: $CITYSCAPES_DOWNLOAD_URL, else the Cityscapes site)")
+    cli.add_quiet_option(parser, "no progress bars or messages (the list of -l and errors still print)")
     parser.add_argument("package_name", nargs="*", help="name of the packages to download")
     return parser
 
@@ -344,7 +347,8 @@ def main(argv=None):
         return 0
     try:
         download_packages(session=session, package_names=args.package_name,
-                          destination_path=args.destination_path, resume=args.resume, extract=args.extract)
+                          destination_path=args.destination_path, resume=args.resume, extract=args.extract,
+                          quiet=args.quiet)
     except KeyboardInterrupt:
         print("Run the same command again to resume the download.", file=sys.stderr)
         raise

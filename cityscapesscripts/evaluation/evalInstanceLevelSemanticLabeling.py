@@ -23,7 +23,6 @@ Differences from the original, on purpose:
   Cityscapes' (a :class:`~cityscapesscripts.helpers.labelset.LabelSet`); the
   ground-truth cache, made for Cityscapes, is then not used.
 """
-import argparse
 import fnmatch  # noqa: F401  (the original module's namespace)
 import json  # noqa: F401  (the original module's namespace)
 import os
@@ -34,6 +33,7 @@ import numpy as np
 
 from cityscapesscripts import cli
 from cityscapesscripts.evaluation import instance_ap, instance_files
+from cityscapesscripts.errors import ArgumentError
 from cityscapesscripts.evaluation.instances2dict import instances2dict
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
@@ -202,7 +202,7 @@ def evaluateImgLists(predictionList, groundTruthList, args):
     """Evaluate prediction txt files against ``*_instanceIds.png``; the original's result dict."""
     predictionList, groundTruthList = list(predictionList), list(groundTruthList)
     if len(predictionList) != len(groundTruthList):
-        raise ValueError(f"{len(predictionList)} prediction files but {len(groundTruthList)} ground-truth images")
+        raise ArgumentError(f"{len(predictionList)} prediction files but {len(groundTruthList)} ground-truth images")
     setInstanceLabels(args)
     cached = _load_cache(groundTruthList, args)
     if not args.quiet:
@@ -246,11 +246,10 @@ def evaluate_coco_json(json_file, groundTruthList, args):
 
 
 def _modern_parser():
-    p = argparse.ArgumentParser(
+    p = cli.parser(
         description="Evaluate instance-level semantic labeling on Cityscapes (AP, AP50). Also accepts the "
                     "original forms: no arguments, or a list of *gt* and *pred* files.")
     cli.add_evaluation_options(p, "instanceIds", "folder of prediction txt files (default: $CITYSCAPES_RESULTS)")
-    cli.add_labels_option(p)
     p.add_argument("--coco-json", metavar="FILE", help="predictions as one COCO-style JSON (RLE or polygons)")
     p.add_argument("--matches", metavar="FILE", help="also write the matches to FILE")
     p.add_argument("--gt-cache", metavar="FILE", help="ground-truth instance cache (default: user cache folder)")
@@ -272,7 +271,6 @@ def _original_main(argv):
 def _modern_main(argv):
     opts = _modern_parser().parse_args(argv)
     ground_truths = cli.apply_evaluation_options(opts, args, "instanceIds")
-    args.labelSet = cli.label_set_of(opts)
     if opts.gt_cache:
         args.gtInstancesFile = opts.gt_cache
     args.exportMatches = opts.matches

@@ -19,7 +19,7 @@ file's image size instead of 2048 x 1024; files load on a process pool
 (``-j``); ``Box3dEvaluator.gts`` / ``preds`` hold :class:`~.box3d.Boxes3d`
 arrays per image instead of lists of ``CsBbox3d``.
 """
-import argparse
+import argparse  # noqa: F401  (the original module's namespace)
 import contextlib
 import functools
 import json  # noqa: F401  (the original module's namespace)
@@ -33,9 +33,12 @@ import numpy as np  # noqa: F401  (the original module's namespace)
 from tqdm import tqdm  # noqa: F401  (the original module's namespace)
 
 from cityscapesscripts import cli, parallel
-from cityscapesscripts.errors import AnnotationError, CityscapesError, DependencyError, LayoutError, PredictionError
+from cityscapesscripts.errors import (AnnotationError, ArgumentError, CityscapesError, DependencyError, LayoutError,
+                                      PredictionError)
 from cityscapesscripts.helpers.annotation import CsBbox3d, CsIgnore2d  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.box3dImageTransform import Box3dImageTransform, Camera, Quaternion  # noqa: F401  (same)
+from cityscapesscripts.io import layout
+from cityscapesscripts.io.files import make_folders
 from cityscapesscripts.io.jsonfile import read_json, write_json
 from cityscapesscripts.evaluation.box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds,
                                                 ground_truth_from_json, predictions_from_json,
@@ -231,13 +234,15 @@ def evaluate3dObjectDetection(gt_folder, pred_folder, result_folder, eval_params
 
 
 def _parser():
-    p = argparse.ArgumentParser(description="Cityscapes 3D detection evaluation (2D AP and DDTP detection score).")
-    p.add_argument("-gt", "--gt-folder", dest="gtFolder", default=None,
-                   help="folder of ground-truth *.json files (default: $CITYSCAPES_DATASET/gtBbox3d/val)")
-    p.add_argument("-pred", "--prediction-folder", dest="predictionFolder", default=None,
+    p = cli.parser("Cityscapes 3D detection evaluation (2D AP and DDTP detection score).")
+    p.add_argument("-gt", "--gt-folder", "--gt", dest="gtFolder", default=None,
+                   help="folder of ground-truth *.json files (default: $CITYSCAPES_DATASET/gtBbox3d/{split})")
+    p.add_argument("-pred", "--prediction-folder", "--pred", dest="predictionFolder", default=None,
                    help="folder of prediction *.json files (default: $CITYSCAPES_RESULTS/predBbox3d)")
+    cli.add_split_option(p, cli.DEFAULT_SPLIT, one=True)
     p.add_argument("--results-folder", dest="resultsFolder", default="",
                    help="where results.json and eval.log go (default: the prediction folder)")
+    cli.add_json_option(p, what="the results (results.json) also")
     p.add_argument("--labels", dest="evalLabels", default=list(DEFAULT_LABELS), nargs="+",
                    help="labels to evaluate (default: {})".format(" ".join(DEFAULT_LABELS)))
     p.add_argument("--min-iou", dest="minIou", default=0.7, type=float,
@@ -253,8 +258,8 @@ def _parser():
     p.add_argument("--plot-file", metavar="OUT.png", help="save the figure (needs matplotlib)")
     p.add_argument("--image-size-from-file", action="store_true",
                    help="clip recomputed 2D boxes to each file's imgWidth x imgHeight, not 2048 x 1024")
-    p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no eval.log and only warnings on the console")
+    cli.add_jobs_option(p)
+    cli.add_quiet_option(p, "no eval.log and only warnings on the console")
     cli.add_scheduler_option(p)
     return p
 
@@ -275,21 +280,20 @@ def main(argv=None):
 
 
 def _run(args):
-    from cityscapesscripts.io import layout
     needs_dataset = not args.gtFolder or not (args.predictionFolder or "CITYSCAPES_RESULTS" in os.environ)
     if needs_dataset and "CITYSCAPES_DATASET" not in os.environ:
         raise LayoutError("no folders given: pass -gt DIR and -pred DIR, or set CITYSCAPES_DATASET")
-    gt_folder = args.gtFolder or os.path.join(layout.dataset_root(), "gtBbox3d", "val")
-    pred_folder = args.predictionFolder or os.path.join(layout.results_root(), "predBbox3d")
+    gt_folder = args.gtFolder or os.path.join(layout.dataset_root(), layout.BOX3D, cli.splits_of(args)[0])
+    pred_folder = args.predictionFolder or os.path.join(layout.results_root(), layout.BOX3D_PREDICTIONS)
     for folder, what in ((gt_folder, "ground-truth"), (pred_folder, "prediction")):
         if not os.path.isdir(folder):
             raise LayoutError(f"{what} folder not found (see --help)", folder)
     if not 0 <= args.minIou < 1:
-        raise CityscapesError(f"--min-iou must be in [0, 1), got {args.minIou}")
+        raise ArgumentError(f"--min-iou must be in [0, 1), got {args.minIou}")
     if args.stepSize <= 0 or args.maxDepth < 0:
-        raise CityscapesError("--step-size must be positive and --max-depth not negative")
+        raise ArgumentError("--step-size must be positive and --max-depth not negative")
     results_folder = args.resultsFolder or pred_folder
-    os.makedirs(results_folder, exist_ok=True)
+    make_folders(results_folder)
     params = EvaluationParameters(args.evalLabels, min_iou_to_match=args.minIou, max_depth=args.maxDepth,
                                   step_size=args.stepSize, matching_method=int(args.modal), cw=args.cw)
     with log_to(None if args.quiet else results_folder):
@@ -300,12 +304,14 @@ def _run(args):
         if args.plot_results:  # matplotlib is imported only when a figure is wanted
             from cityscapesscripts.evaluation.plot3dResults import have_display
             plot = have_display()
-        evaluate3dObjectDetection(gt_folder, pred_folder, results_folder, params, plot=plot, jobs=args.jobs or None,
-                                  image_size_from_file=args.image_size_from_file, plot_file=args.plot_file,
-                                  log=False)
+        results = evaluate3dObjectDetection(gt_folder, pred_folder, results_folder, params, plot=plot,
+                                            jobs=args.jobs or None, image_size_from_file=args.image_size_from_file,
+                                            plot_file=args.plot_file, log=False)
         logger.info("========================")
         logger.info("=== Stop evaluation ====")
         logger.info("========================")
+    if args.json:
+        write_json(args.json, results, indent=4)  # as results.json
     return 0
 
 

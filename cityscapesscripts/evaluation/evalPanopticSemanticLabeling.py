@@ -6,7 +6,7 @@ core with a whole split each), PQ counting is one compiled pass per image,
 errors name the PNG file, and ``evaluatePanoptic`` takes an optional
 ``jobs`` argument.
 """
-import argparse
+import argparse  # noqa: F401  (the original module's namespace)
 import functools
 import json  # noqa: F401  (the original module's namespace)
 import multiprocessing  # noqa: F401  (the original module's namespace)
@@ -77,7 +77,7 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     start = time.time()
     gt_json, categories = _read_ground_truth(gt_json_file)
     pred_json = _read_predictions(pred_json_file)
-    say = (lambda *a: None) if quiet else print
+    say = cli.printer(quiet)
     say("Evaluation panoptic segmentation metrics:")
     say(f"Ground truth:\n\tSegmentation folder: {gt_folder}\n\tJSON file: {gt_json_file}")
     say(f"Prediction:\n\tSegmentation folder: {pred_folder}\n\tJSON file: {pred_json_file}")
@@ -129,30 +129,32 @@ def _sweep(gt_json_file, gt_folder, pred_json_files, results_file, jobs, quiet):
 
 @cli.entry_point
 def main(argv=None):
-    root = os.environ.get("CITYSCAPES_DATASET", os.getcwd())
-    results_root = os.environ.get("CITYSCAPES_RESULTS", os.path.join(root, "results"))
-    parser = argparse.ArgumentParser(description="Evaluate panoptic segmentation (PQ, SQ, RQ) on Cityscapes.")
-    parser.add_argument("--gt-json-file", dest="gtJsonFile",
-                        default=layout.panoptic_json(os.path.join(root, layout.FINE), "val"),
+    parser = cli.parser("Evaluate panoptic segmentation (PQ, SQ, RQ) on Cityscapes.")
+    parser.add_argument("--gt-json-file", dest="gtJsonFile", default=None,
                         help="ground truth in COCO panoptic format (default: "
-                             "$CITYSCAPES_DATASET/gtFine/cityscapes_panoptic_val.json)")
+                             "$CITYSCAPES_DATASET/gtFine/cityscapes_panoptic_{split}.json)")
     parser.add_argument("--gt-folder", dest="gtFolder", default=None,
                         help="folder of ground-truth PNGs (default: the JSON's name without .json)")
-    parser.add_argument("--prediction-json-file", dest="predictionJsonFile", nargs="+",
-                        default=[layout.panoptic_json(results_root, "val")],
+    parser.add_argument("--prediction-json-file", dest="predictionJsonFile", nargs="+", default=None,
                         help="predictions in COCO panoptic format (default: $CITYSCAPES_RESULTS/"
-                             "cityscapes_panoptic_val.json); several are scored in one pass, each with "
+                             "cityscapes_panoptic_{split}.json); several are scored in one pass, each with "
                              "the PNG folder of its name")
     parser.add_argument("--prediction-folder", dest="predictionFolder", default=None,
                         help="folder of predicted PNGs (default: the JSON's name without .json)")
-    parser.add_argument("--results_file", "--results-file", dest="resultsFile",
-                        default="resultPanopticSemanticLabeling.json", help="where to save the results")
-    parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: all cores)")
+    cli.add_split_option(parser, cli.DEFAULT_SPLIT, one=True)
+    cli.add_json_option(parser, "--results_file", "--results-file", default="resultPanopticSemanticLabeling.json",
+                        what="the results")
+    cli.add_jobs_option(parser)
     cli.add_scheduler_option(parser)
-    parser.add_argument("--quiet", action="store_true", help="print only the summary table")
+    cli.add_quiet_option(parser, "print only the summary line")
     cli.add_max_pixels_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     cli.apply_max_pixels_option(opts)
+    split = cli.splits_of(opts)[0]
+    root = os.environ.get("CITYSCAPES_DATASET", os.getcwd())
+    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(os.path.join(root, layout.FINE), split)
+    opts.predictionJsonFile = opts.predictionJsonFile or [
+        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS", os.path.join(root, "results")), split)]
     for path, what in ((opts.gtJsonFile, "ground truth"), *((p, "prediction") for p in opts.predictionJsonFile)):
         if not os.path.isfile(path):
             raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
@@ -160,12 +162,12 @@ def main(argv=None):
     if len(opts.predictionJsonFile) > 1:
         if opts.predictionFolder:
             raise LayoutError("--prediction-folder goes with a single --prediction-json-file")
-        return _sweep(opts.gtJsonFile, gt_folder, opts.predictionJsonFile, opts.resultsFile, opts.jobs or None,
+        return _sweep(opts.gtJsonFile, gt_folder, opts.predictionJsonFile, opts.json, opts.jobs or None,
                       opts.quiet)
     prediction_json = opts.predictionJsonFile[0]
     results = evaluatePanoptic(opts.gtJsonFile, gt_folder, prediction_json,
                                opts.predictionFolder or layout.panoptic_png_folder(prediction_json),
-                               opts.resultsFile, opts.jobs or None, opts.quiet)
+                               opts.json, opts.jobs or None, opts.quiet)
     if opts.quiet:
         print(_summary(results))
     return 0

@@ -18,7 +18,6 @@ Differences from the original, on purpose:
 * ``args.labelSet`` (``--labels FILE``) evaluates another label set than
   Cityscapes' (a :class:`~cityscapesscripts.helpers.labelset.LabelSet`).
 """
-import argparse
 import fnmatch  # noqa: F401  (the original module's namespace)
 import os
 import platform
@@ -28,6 +27,7 @@ import numpy as np
 
 from cityscapesscripts import cli, kernels
 from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
+from cityscapesscripts.errors import ArgumentError
 from cityscapesscripts.evaluation import semantic
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
@@ -184,7 +184,7 @@ def evaluateImgLists(predictionImgList, groundTruthImgList, args):
     """Evaluate prediction files against ground-truth ``*_labelIds.png`` files; the original's result dict."""
     predictionImgList, groundTruthImgList = list(predictionImgList), list(groundTruthImgList)
     if len(predictionImgList) != len(groundTruthImgList):
-        raise ValueError("List of images for prediction and groundtruth are not of equal size.")
+        raise ArgumentError("List of images for prediction and groundtruth are not of equal size.")
     confMatrix = generateMatrix(args)
     if not args.quiet:
         print(f"Evaluating {len(predictionImgList)} pairs of images...")
@@ -269,12 +269,11 @@ def printCategoryScores(scoreDict, instScoreDict, args):
 
 
 def _modern_parser():
-    p = argparse.ArgumentParser(
+    p = cli.parser(
         description="Evaluate pixel-level semantic labeling on Cityscapes (class / category IoU and iIoU). "
                     "Also accepts the original forms: no arguments, or a list of *gt* and *pred* files.")
     cli.add_evaluation_options(p, "labelIds", "prediction folder (default: $CITYSCAPES_RESULTS)")
-    cli.add_labels_option(p)
-    p.add_argument("--trainids", action="store_true", help="predictions hold train ids (0-18, 255)")
+    cli.add_train_ids_option(p, "predictions hold train ids (0-18, 255)", "--trainids")
     p.add_argument("--no-instance-scores", action="store_true", help="skip iIoU (no instanceIds needed)")
     p.add_argument("--plot", metavar="OUT.png", help="save a confusion-matrix heat map (matplotlib)")
     return p
@@ -293,8 +292,7 @@ def _original_main(argv):
 def _modern_main(argv):
     opts = _modern_parser().parse_args(argv)
     ground_truths = cli.apply_evaluation_options(opts, args, "labelIds")
-    args.trainIds = opts.trainids
-    args.labelSet = cli.label_set_of(opts)
+    args.trainIds = opts.train_ids
     args.evalInstLevelScore = not opts.no_instance_scores
     folders = cli.prediction_folders(opts)
     if len(folders) > 1:

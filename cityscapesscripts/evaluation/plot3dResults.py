@@ -8,7 +8,7 @@ wrote nothing; ``-o OUT.png`` (``plot_data(..., path=...)``) saves the figure.
 matplotlib is needed to draw (``pip install 'cityscapesscripts[plot]'``);
 without it the module imports, with ``plt`` and ``Axes`` None.
 """
-import argparse
+import argparse  # noqa: F401  (the original module's namespace)
 import json
 import os
 import sys
@@ -24,7 +24,7 @@ except ImportError:
     plt = Axes = None
 
 from cityscapesscripts import cli
-from cityscapesscripts.errors import CityscapesError, DependencyError
+from cityscapesscripts.errors import ArgumentError, CityscapesError, DependencyError, ResultsError
 from cityscapesscripts.helpers.labels import name2label
 from cityscapesscripts.io.jsonfile import read_json
 from cityscapesscripts.plotting import MISSING_MATPLOTLIB, save_figure
@@ -63,7 +63,7 @@ def create_result_table_and_legend_plot(axis, data_to_plot, handles_labels):
     """The top-left panel: AP and Detection Score tables, the class legend and a note on marker sizes."""
     missing = [k for k in ("Detection_Score", "mDetection_Score", "AP", "mAP") if k not in data_to_plot]
     if missing:
-        raise ValueError(f"results lack {', '.join(missing)}")
+        raise ResultsError(f"results lack {', '.join(missing)}")
     axis.axis("off")
     axis.text(0, 0.95, "Results", fontdict={"weight": "bold", "size": 16})
     create_table_row(axis, 0.00, 0.75, data_to_plot, title="2D AP", key="AP", subdict_key="auc")
@@ -106,7 +106,7 @@ def create_spider_chart_plot(axis, data_to_plot, categories, accept_classes):
 def create_AP_plot(axis, data_to_plot, accept_classes, max_depth):
     """AP per depth bin, one line per class."""
     if "AP_per_depth" not in data_to_plot:
-        raise ValueError("results lack AP_per_depth")
+        raise ResultsError("results lack AP_per_depth")
     axis.set_title("AP per depth")
     axis.set_ylim([0, 1.01])
     axis.set_ylabel("AP")
@@ -186,7 +186,7 @@ def fill_and_finalize_subplot(category, data_to_plot, accept_classes, axis, max_
             fill_standard_subplot(axis, x_vals, y_vals, label, get_available_items_scaling(entry["items"]),
                                   max_depth)
     else:
-        raise ValueError("Unsupported category, got {}.".format(category))
+        raise ArgumentError("Unsupported category, got {}.".format(category))
 
 
 def fill_standard_subplot(axis, x_vals_unsorted, y_vals_unsorted, label, available_items_scaling, max_depth):
@@ -225,7 +225,7 @@ def plot_data(data_to_plot, show=True, path=None):
     plt = _pyplot()
     missing = [k for k in CATEGORIES if k not in data_to_plot]
     if missing:
-        raise ValueError(f"results lack {', '.join(missing)}")
+        raise ResultsError(f"results lack {', '.join(missing)}")
     max_depth = data_to_plot["eval_params"]["max_depth"]
     accept_classes = data_to_plot["eval_params"]["labels"]
     figure = plt.figure(figsize=(20, 12), dpi=100)
@@ -256,20 +256,23 @@ def prepare_data(json_path):
 @cli.entry_point
 def main(argv=None):
     """``csPlot3dDetectionResults RESULTS.json [-o OUT.png]``; returns the exit status."""
-    parser = argparse.ArgumentParser(description="Plot the results.json of csEvalObjectDetection3d.")
+    parser = cli.parser("Plot the results.json of csEvalObjectDetection3d.")
     parser.add_argument("path", help="results .json file of the 3D evaluation (also as the evaluation server gives it)")
     parser.add_argument("-o", "--output", metavar="OUT.png", help="save the figure instead of showing it")
+    cli.add_quiet_option(parser, "do not say where the figure was saved")
     args = parser.parse_args(argv)
-    data = read_json(args.path, CityscapesError)
+    data = read_json(args.path, ResultsError)
     show = not args.output
     if show and not have_display():
         raise CityscapesError("no display to show the figure; save it with -o OUT.png")
     try:
         figure = plot_data(data, show=show, path=args.output)
     except (KeyError, TypeError) as e:
-        raise CityscapesError(f"not a 3D results file ({e!r})", args.path) from None
+        raise ResultsError(f"not a 3D results file ({e!r})", args.path) from None
     _pyplot().close(figure)
-    return 0
+    if args.output and not args.quiet:
+        print(f"figure saved to {args.output}")
+    return cli.OK
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from collections import namedtuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cityscapesscripts.io.files import make_folders
 from cityscapesscripts.io.jsonfile import write_json
 from cityscapesscripts.io.layout import CsFile, frame_id, parse_name
 from cityscapesscripts.helpers.annotation import Annotation
@@ -80,7 +81,7 @@ def getDirectory(fileName):
 def ensurePath(path):
     """Create folder ``path`` (and parents) if missing; '' or None does nothing."""
     if path:
-        os.makedirs(path, exist_ok=True)
+        make_folders(path)
 
 
 def writeDict2JSON(dictName, fileName):

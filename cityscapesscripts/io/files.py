@@ -12,6 +12,8 @@ import os
 import re
 import socket
 
+from ..errors import FileAccessError
+
 _HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
 _TEMPORARY = re.compile(r"^\.tmp-(\d+)_([A-Za-z0-9.-]*)_")
 
@@ -32,6 +34,14 @@ def resolve_inside(folder, name, error, source=None, what="file", root=None):
     if os.path.commonpath([real_path, real_root]) != real_root:
         raise error(f"{what} {name} points outside {root} (to {real_path})", source)
     return path
+
+
+def make_folders(path):
+    """``os.makedirs(path, exist_ok=True)``, raising :class:`FileAccessError` naming the folder."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise FileAccessError.of(e, path, "create the folder") from e
 
 
 def temporary_prefix():

@@ -16,6 +16,7 @@ CsFile = namedtuple("csFile", ["city", "sequenceNb", "frameNb", "type", "type2",
 FINE, COARSE = "gtFine", "gtCoarse"
 ANNOTATION_TYPES = (FINE, COARSE)
 CAMERA = "leftImg8bit"  # the camera images' folder and file type
+BOX3D, BOX3D_PREDICTIONS = "gtBbox3d", "predBbox3d"  # Cityscapes 3D: ground truth; the results' sub-folder
 SPLITS = ("train", "val", "test", "train_extra")
 GT_MODALITIES = ("polygons", "labelIds", "labelTrainIds", "instanceIds", "instanceTrainIds", "color")
 GT_EXTENSIONS = {"polygons": "json"}
@@ -89,6 +90,11 @@ def dataset_root(path=None):
     elif not os.path.isdir(path):
         raise LayoutError("dataset folder does not exist", path)
     return os.fspath(path)
+
+
+def fine_folder(root=None):
+    """``{dataset root}/gtFine`` (the root as :func:`dataset_root` finds it)."""
+    return os.path.join(dataset_root(root), FINE)
 
 
 def results_root():
@@ -202,9 +208,12 @@ def annotation_pattern(root, annotation_type, split, modality):
 
 
 def splits_of(root, annotation_type=FINE):
-    """Split folders present under ``{root}/{annotation_type}``."""
+    """Split folders present under ``{root}/{annotation_type}`` (COCO panoptic set folders are not splits)."""
     base = os.path.join(root, annotation_type)
-    return sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))) if os.path.isdir(base) else []
+    if not os.path.isdir(base):
+        return []
+    return sorted(d for d in os.listdir(base)
+                  if os.path.isdir(os.path.join(base, d)) and not d.startswith(PANOPTIC_PREFIX))
 
 
 def index_folder(folder):

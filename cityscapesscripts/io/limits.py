@@ -11,7 +11,7 @@ import os
 
 from PIL import Image
 
-from ..errors import ImageError
+from ..errors import ArgumentError, ImageError
 
 DEFAULT_MAX_PIXELS = 64 * 2 ** 20  # 32 full-size Cityscapes frames
 VARIABLE = "CITYSCAPES_MAX_PIXELS"
@@ -28,14 +28,14 @@ def max_pixels():
     except ValueError:
         limit = 0
     if limit <= 0:
-        raise ValueError(f"${VARIABLE} must be a positive number of pixels, got {value!r}")
+        raise ArgumentError(f"${VARIABLE} must be a positive number of pixels, got {value!r}")
     return limit
 
 
 def set_max_pixels(limit):
     """Set the limit for this process and the workers it starts (what ``--max-pixels`` does)."""
     if int(limit) <= 0:
-        raise ValueError(f"the pixel limit must be positive, got {limit}")
+        raise ArgumentError(f"the pixel limit must be positive, got {limit}")
     os.environ[VARIABLE] = str(int(limit))
 
 

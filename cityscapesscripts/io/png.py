@@ -38,7 +38,7 @@ import zlib
 from PIL import Image, UnidentifiedImageError
 
 from .. import kernels
-from ..errors import ImageError
+from ..errors import FileAccessError, ImageError
 from . import limits
 from .files import temporary_prefix
 
@@ -153,8 +153,7 @@ def atomic_target(path, mode=0o644):
     try:
         fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(), suffix="-" + os.path.basename(path), dir=folder)
     except OSError as e:
-        e.filename = path  # the file we could not write, not its temporary name
-        raise
+        raise FileAccessError.of(e, path) from e  # the file we could not write, not its temporary name
     os.close(fd)
     try:
         yield tmp
@@ -165,8 +164,8 @@ def atomic_target(path, mode=0o644):
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(e, OSError) and e.filename is None:  # a failed write() names no file: name the target
-            e.filename = path
+        if isinstance(e, OSError) and not isinstance(e, FileAccessError):  # name the target, not the temporary
+            raise FileAccessError.of(e, path) from e
         raise
 
 

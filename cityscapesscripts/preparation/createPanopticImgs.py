@@ -5,11 +5,11 @@ Writes ``cityscapes_panoptic_{set}[_trainId].json`` and a folder of
 bar, ``--skip-existing`` for PNGs already written, ``--labels`` for a custom
 label set, and errors naming the file or the pattern searched.
 """
-import argparse
+import argparse  # noqa: F401  (the original module's namespace)
 import functools
 import glob
 import json  # noqa: F401  (the original module's namespace)
-import os
+import os  # noqa: F401  (the original module's namespace)
 import sys
 import time
 
@@ -22,7 +22,7 @@ from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the o
 from cityscapesscripts.helpers.labels import id2label, labels  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout
-from cityscapesscripts.io.files import remove_stale_temporaries
+from cityscapesscripts.io.files import make_folders, remove_stale_temporaries
 from cityscapesscripts.io.jsonfile import write_json
 from cityscapesscripts.preparation import panoptic
 
@@ -36,10 +36,10 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
     pattern when a set has no ``*_instanceIds.png``.
     """
     if cityscapesPath is None:
-        cityscapesPath = os.path.join(layout.dataset_root(), layout.FINE)
+        cityscapesPath = layout.fine_folder()
     outputFolder = cityscapesPath if outputFolder is None else outputFolder
     written = []
-    say = (lambda *a: None) if quiet else print
+    say = cli.printer(quiet)
     for set_name in setNames:
         pattern = layout.annotation_pattern(cityscapesPath, "", set_name, "instanceIds")
         files = sorted(glob.glob(pattern))
@@ -47,7 +47,7 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
             raise LayoutError(f"did not find any files for the {set_name} set; searched {pattern}")
         out_json = layout.panoptic_json(outputFolder, set_name, useTrainId)
         folder = layout.panoptic_png_folder(out_json)
-        os.makedirs(folder, exist_ok=True)
+        make_folders(folder)
         remove_stale_temporaries([outputFolder, folder])  # a killed run's
         say(f"Converting {len(files)} annotation files for {set_name} set into {folder}")
         task = functools.partial(panoptic.convert_file, folder=folder, use_train_id=useTrainId, label_set=label_set,
@@ -63,21 +63,20 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
 
 @cli.entry_point
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Create COCO panoptic ground truth from Cityscapes instanceIds.")
+    parser = cli.parser("Create COCO panoptic ground truth from Cityscapes instanceIds.")
     parser.add_argument("--dataset-folder", dest="cityscapesPath", default=None,
                         help="the Cityscapes 'gtFine' folder (default: $CITYSCAPES_DATASET/gtFine)")
     parser.add_argument("--output-folder", dest="outputFolder", default=None,
                         help="output folder (default: the dataset folder)")
-    parser.add_argument("--use-train-id", action="store_true", dest="useTrainId",
-                        help="category ids are train ids")
-    parser.add_argument("--set-names", dest="setNames", nargs="+", default=["val", "train", "test"],
-                        help="sets to convert (default: val train test)")
+    cli.add_train_ids_option(parser, "category ids are train ids", "--use-train-id")
+    cli.add_split_option(parser, ["val", "train", "test"], "--set-names")
     cli.add_batch_options(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     cli.apply_max_pixels_option(opts)
     start = time.perf_counter()
     label_set = cli.label_set_of(opts)
-    written = convert2panoptic(opts.cityscapesPath, opts.outputFolder, opts.useTrainId, opts.setNames,
+    gt_folder = opts.cityscapesPath or layout.fine_folder()
+    written = convert2panoptic(gt_folder, opts.outputFolder, opts.train_ids, cli.splits_of(opts, gt_folder, ""),
                                label_set, opts.jobs or None, opts.overwrite, False if opts.quiet else None, opts.quiet)
     if not opts.quiet:
         print(f"{len(written)} set(s) converted in {time.perf_counter() - start:.1f} s")

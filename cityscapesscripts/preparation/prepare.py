@@ -6,16 +6,15 @@ gets its image written beside it.  New flags choose the dataset, splits,
 outputs, labels, workers and overwrite policy.  A bad file is reported with
 its reason and the batch goes on; the exit status is non-zero if any failed.
 """
-import argparse
 import functools
 import os
-import sys
 import time
 
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout
 from ..io.files import remove_stale_temporaries
 from .. import cli, parallel
+from ..errors import ArgumentError
 from . import convert, rasterize
 
 
@@ -36,7 +35,7 @@ def prepare_dataset(root=None, outputs=("labelTrainIds",), splits=None, annotati
         raise layout.LayoutError("did not find any polygon files; searched " + ", ".join(patterns))
     for encoding in outputs:
         if encoding not in rasterize.ENCODINGS:
-            raise ValueError(f"unknown output {encoding!r}; expected some of {', '.join(rasterize.ENCODINGS)}")
+            raise ArgumentError(f"unknown output {encoding!r}; expected some of {', '.join(rasterize.ENCODINGS)}")
     remove_stale_temporaries(os.path.dirname(f) for f in files)  # a killed run's, in the output folders
     task = functools.partial(_prepare_one, outputs=tuple(outputs), label_set=label_set,
                              overwrite=overwrite, from_png=from_png)
@@ -64,10 +63,9 @@ def _prepare_one(json_path, outputs, label_set, overwrite, from_png):
 
 
 def build_parser(default_output, description):
-    parser = argparse.ArgumentParser(description=description)
+    parser = cli.parser(description)
     parser.add_argument("--dataset", metavar="PATH", help="dataset root (default: $CITYSCAPES_DATASET)")
-    parser.add_argument("--split", action="append", metavar="NAME",
-                        help="split folder(s) to process, e.g. train, val (default: all)")
+    cli.add_split_option(parser, None)
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--fine", dest="types", action="store_const", const=(layout.FINE,),
                       help="only gtFine annotations")
@@ -89,7 +87,7 @@ def run(argv, default_output, description):
     cli.apply_max_pixels_option(args)
     label_set = cli.label_set_of(args)
     outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
-    summary = prepare_dataset(args.dataset, outputs, args.split, args.types or layout.ANNOTATION_TYPES,
+    summary = prepare_dataset(args.dataset, outputs, cli.splits_of(args), args.types or layout.ANNOTATION_TYPES,
                               label_set, args.jobs, args.overwrite, args.from_png,
                               progress=False if args.quiet else None)
     failed = summary["failed"]
@@ -97,5 +95,5 @@ def run(argv, default_output, description):
         print(f"{len(summary['written'])} files written for {summary['frames']} frames, "
               f"{len(summary['skipped'])} skipped, {len(failed)} failed, {summary['seconds']:.1f} s")
     for path, reason in failed:
-        print(f"ERROR: {path}: {reason}", file=sys.stderr)
-    return 1 if failed else 0
+        cli.print_error(f"{path}: {reason}")
+    return cli.FAILED if failed else cli.OK

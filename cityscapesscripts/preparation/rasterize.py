@@ -27,7 +27,7 @@ from functools import cached_property
 from PIL import Image, ImageDraw
 
 from .. import kernels
-from ..errors import AnnotationError
+from ..errors import AnnotationError, ArgumentError
 from ..helpers.annotation import annotation_objects, image_size
 from ..helpers.labelset import CITYSCAPES
 from ..io import png
@@ -43,7 +43,7 @@ INSTANCE_ENCODINGS = {"ids": "instanceIds", "trainIds": "instanceTrainIds"}
 def encoding_name(encoding, names):
     """The engine's name of an original ``encoding`` argument ('ids', 'trainIds', 'color')."""
     if encoding not in names:
-        raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(map(repr, names))}")
+        raise ArgumentError(f"unknown encoding {encoding!r}; expected one of {', '.join(map(repr, names))}")
     return names[encoding]
 
 
@@ -166,7 +166,7 @@ def _object_values(object_map, encoding):
     elif encoding == "color":
         return [tuple(background.color)] + [tuple(label.color) for label in labels]
     else:
-        raise ValueError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
+        raise ArgumentError(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
     if encoding.startswith("instance"):
         counters = {}
         for k, (label, is_group) in enumerate(zip(labels, object_map.groups), 1):
@@ -249,7 +249,7 @@ def from_label_ids(label_ids, encoding, label_set=CITYSCAPES):
         rgba = np.full((256, 4), 255, dtype=np.uint8)
         rgba[:, :3] = label_set.id_to_color
         return rgba[label_ids]
-    raise ValueError(f"cannot derive {encoding!r} from label ids")
+    raise ArgumentError(f"cannot derive {encoding!r} from label ids")
 
 
 def instances_from_ids(instance_ids, label_set=CITYSCAPES):

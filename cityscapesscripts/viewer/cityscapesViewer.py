@@ -9,27 +9,24 @@ ROOT defaults to ``$CITYSCAPES_DATASET``.  Read-only: nothing is written.
 """
 import sys
 
-from ..cli import label_set_of, report
-from ..errors import CityscapesError
+from .. import cli
 from ..web import server
 from ..web.viewer import Viewer, make_router
 
 
+@cli.entry_point
 def main(argv=None):
     parser = server.argument_parser("csViewer", "Look at Cityscapes images, annotations and predictions "
                                                 "in a web browser.")
     parser.add_argument("--pred", metavar="DIR",
                         help="prediction folder: semantic PNGs, instance txt + masks, panoptic JSON + PNGs")
-    parser.add_argument("--trainids", action="store_true", help="semantic predictions hold train ids")
-    parser.add_argument("--labels", metavar="FILE",
-                        help="custom label set (label_colors.txt or dataset_meta.json)")
+    cli.add_train_ids_option(parser, "semantic predictions hold train ids", "--trainids")
+    cli.add_labels_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        viewer = Viewer(server.root_of(opts), opts.pred, opts.trainids, label_set_of(opts) if opts.labels else None)
-    except CityscapesError as e:
-        return report(e)
-    print(f"csViewer: {len(viewer.frames)} images under {viewer.root}"
-          + (f", predictions from {viewer.pred}" if viewer.pred else ""))
+    viewer = Viewer(server.root_of(opts), opts.pred, opts.train_ids, cli.label_set_of(opts) if opts.labels else None)
+    if not opts.quiet:
+        print(f"csViewer: {len(viewer.frames)} images under {viewer.root}"
+              + (f", predictions from {viewer.pred}" if viewer.pred else ""))
     return server.run(make_router(viewer), opts)
 
 

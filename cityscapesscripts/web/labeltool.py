@@ -21,7 +21,7 @@ import os
 import urllib.parse
 
 from ..annotation import editing
-from ..cli import report
+from .. import cli
 from ..errors import AnnotationError, CityscapesError, SaveConflictError
 from ..helpers.labelset import GROUP_SUFFIX, LabelSet
 from ..io import layout
@@ -160,12 +160,9 @@ def make_router(root, label_set=None):
     return router
 
 
+@cli.entry_point
 def main(argv=None):
     parser = server.argument_parser(
         "csLabelTool", "Edit the *_polygons.json annotations of a Cityscapes-style dataset in the browser.")
     opts = parser.parse_args(argv)
-    try:
-        router = make_router(server.root_of(opts))
-    except CityscapesError as e:
-        return report(e)
-    return server.run(router, opts)
+    return server.run(make_router(server.root_of(opts)), opts)

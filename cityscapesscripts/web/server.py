@@ -49,7 +49,6 @@ How an app plugs in
   another host are refused (a web page elsewhere cannot reach the server
   through DNS rebinding); ``--host`` lifts that.
 """
-import argparse
 import http.server
 import io
 import ipaddress
@@ -68,7 +67,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
-from ..errors import CityscapesError, ImageError, LayoutError
+from .. import cli
+from ..errors import ArgumentError, CityscapesError, ImageError, LayoutError
 from ..io import layout, png
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -352,8 +352,8 @@ def start_in_thread(router, host="127.0.0.1", port=0):
 
 
 def argument_parser(prog, description):
-    """The options every web tool takes: ``ROOT --host --port --no-browser``."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    """The options every web tool takes: ``ROOT --host --port --no-browser -q``."""
+    parser = cli.parser(description, prog=prog)
     parser.add_argument("root", nargs="?", metavar="ROOT",
                         help="dataset root (default: $CITYSCAPES_DATASET)")
     parser.add_argument("--host", default="127.0.0.1",
@@ -361,6 +361,7 @@ def argument_parser(prog, description):
                              "use an SSH port forward to reach it from elsewhere)")
     parser.add_argument("--port", type=int, default=8050, help="port (default 8050; 0 picks a free one)")
     parser.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    cli.add_quiet_option(parser, "print only the address served")
     return parser
 
 
@@ -374,13 +375,11 @@ def run(router, opts):
     try:
         server = make_server(router, opts.host, opts.port, quiet=True)
     except OSError as e:
-        print(f"ERROR: cannot listen on {opts.host}:{opts.port}: {e.strerror} (try --port 0)", file=sys.stderr)
-        return 1
+        raise ArgumentError(f"cannot listen on {opts.host}:{opts.port}: {e.strerror or e} (try --port 0)") from None
     url = url_of(server)
     print(f"Serving on {url}  (Ctrl+C to stop)", flush=True)
     if not _is_loopback(opts.host):
-        print("WARNING: listening beyond this machine; anyone who reaches this port can read the served folders",
-              file=sys.stderr)
+        cli.print_warning("listening beyond this machine; anyone who reaches this port can read the served folders")
     if not opts.no_browser:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
     try:

@@ -1,0 +1,238 @@
+"""One command-line convention across the console scripts (cityscapesscripts/cli.py).
+
+Every tool takes ``-q/--quiet``; batch tools ``-j/--jobs``; ``--split`` repeats or takes a comma
+list; evaluators write ``--json OUT`` and keep the original's option names as aliases.  Bad input
+is one ``ERROR:`` line and exit status 1, a command line that does not parse exit status 2, and
+an exception that is not ours (a bug) keeps its traceback.
+"""
+import importlib
+import importlib.metadata
+import json
+import os
+import shutil
+
+import pytest
+
+from cityscapesscripts import cli
+from cityscapesscripts.errors import ArgumentError, CityscapesError, FileAccessError
+from conftest import GOLDEN
+
+SMALL = os.path.join(GOLDEN, "small")
+SCRIPTS = {e.name: e.value for e in importlib.metadata.entry_points(group="console_scripts")
+           if e.value.startswith("cityscapesscripts.")}
+BATCH_TOOLS = ["csCreateTrainIdLabelImgs", "csCreateTrainIdInstanceImgs", "csCreatePanopticImgs",
+               "csEvalPixelLevelSemanticLabeling", "csEvalInstanceLevelSemanticLabeling",
+               "csEvalPanopticSemanticLabeling", "csEvalObjectDetection3d", "csConvert", "csSampleDataset", "csDemo"]
+SPLIT_TOOLS = BATCH_TOOLS[:-1]  # the demo makes its own sample
+JSON_TOOLS = ["csEvalPixelLevelSemanticLabeling", "csEvalInstanceLevelSemanticLabeling",
+              "csEvalPanopticSemanticLabeling", "csEvalObjectDetection3d"]
+
+
+def script(name):
+    module, function = SCRIPTS[name].split(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def help_text(name, capsys):
+    with pytest.raises(SystemExit) as stop:
+        script(name)(["--help"])
+    assert stop.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_every_console_script_is_known_here():
+    assert set(SCRIPTS) == set(BATCH_TOOLS) | {"csDownload", "csViewer", "csLabelTool", "csPlot3dDetectionResults"}
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_every_tool_takes_quiet(name, capsys):
+    assert "-q, --quiet" in help_text(name, capsys)
+
+
+@pytest.mark.parametrize("name", BATCH_TOOLS)
+def test_every_batch_tool_takes_jobs(name, capsys):
+    assert "-j N, --jobs N" in help_text(name, capsys)
+
+
+@pytest.mark.parametrize("name", SPLIT_TOOLS)
+def test_split_is_the_same_option_everywhere(name, capsys):
+    text = " ".join(help_text(name, capsys).split())
+    assert "--split NAME" in text
+    default = "(default: all)" if "TrainId" in name else \
+        "(default: val,train,test)" if name == "csCreatePanopticImgs" else "(default: val)"
+    assert default in text
+
+
+@pytest.mark.parametrize("name", JSON_TOOLS)
+def test_every_evaluator_writes_json(name, capsys):
+    assert "--json OUT" in help_text(name, capsys)
+
+
+# the option strings of the original 2.3.0 console scripts' argparse definitions, copied from its sources
+ORIGINAL_OPTIONS = {
+    "csCreatePanopticImgs": ["--dataset-folder", "--output-folder", "--use-train-id", "--set-names"],
+    "csEvalPanopticSemanticLabeling": ["--gt-json-file", "--gt-folder", "--prediction-json-file",
+                                       "--prediction-folder", "--results_file"],
+    "csEvalObjectDetection3d": ["-gt", "--gt-folder", "-pred", "--prediction-folder", "--results-folder", "--labels",
+                                "--min-iou", "--max-depth", "--step-size", "--cw", "--modal", "--noplot"],
+    "csDownload": ["-l", "--list_available", "-d", "--destination_path", "-r", "--resume"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ORIGINAL_OPTIONS))
+def test_the_originals_options_are_all_still_there(name, capsys):
+    words = set(help_text(name, capsys).replace(",", " ").replace("[", " ").replace("]", " ").split())
+    assert set(ORIGINAL_OPTIONS[name]) <= words
+
+
+def test_split_repeats_and_takes_comma_lists():
+    parser = cli.parser("test")
+    cli.add_split_option(parser, "val", "--set-names")
+    for argv in (["--split", "train", "--split", "val"], ["--split", "train,val"], ["--set-names", "train", "val"],
+                 ["--split", "train", "--set-names", "val"]):
+        assert cli.splits_of(parser.parse_args(argv)) == ["train", "val"], argv
+    assert cli.splits_of(parser.parse_args([])) == ["val"]
+    assert cli.splits_of(parser.parse_args(["--split", "all"])) is None
+
+
+def test_all_splits_are_the_split_folders_not_the_panoptic_sets(tmp_path):
+    for folder in ("train", "val", "cityscapes_panoptic_val"):
+        (tmp_path / "gtFine" / folder).mkdir(parents=True)
+    parser = cli.parser("test")
+    cli.add_split_option(parser, None)
+    assert cli.splits_of(parser.parse_args([]), str(tmp_path)) == ["train", "val"]
+
+
+def test_a_tool_of_one_split_refuses_several():
+    parser = cli.parser("test")
+    cli.add_split_option(parser, one=True)
+    with pytest.raises(ArgumentError, match="one split"):
+        cli.splits_of(parser.parse_args(["--split", "val,test"]))
+
+
+def test_pixel_evaluation_of_two_splits_scores_both(tmp_path, monkeypatch):
+    """``--split val --split train``: the ground truth of both splits (here the same frames, twice)."""
+    root = tmp_path / "cityscapes"
+    shutil.copytree(os.path.join(SMALL, "gtFine", "val"), root / "gtFine" / "val")
+    shutil.copytree(os.path.join(SMALL, "gtFine", "val"), root / "gtFine" / "train")
+    pixel = script("csEvalPixelLevelSemanticLabeling")
+    monkeypatch.setenv("CITYSCAPES_DATASET", str(root))
+    for argv, out in ((["--split", "val"], "one.json"), (["--split", "val", "--split", "train"], "two.json")):
+        assert pixel(argv + ["--pred", os.path.join(SMALL, "results", "semantic"), "--json", out, "-q"]) == 0
+    with open("one.json") as f, open("two.json") as g:
+        one, two = json.load(f), json.load(g)
+    # every pixel counted twice: the same IoU, twice the confusion counts
+    assert two["averageScoreClasses"] == one["averageScoreClasses"]
+    assert two["confMatrix"] == [[2 * v for v in row] for row in one["confMatrix"]]
+
+
+def test_panoptic_json_and_the_originals_results_file_are_the_same_option():
+    panoptic = script("csEvalPanopticSemanticLabeling")
+    common = ["--gt-json-file", os.path.join(SMALL, "gtFine", "cityscapes_panoptic_val.json"),
+              "--prediction-json-file", os.path.join(SMALL, "results", "panoptic", "cityscapes_panoptic_val.json"),
+              "-q", "-j", "1"]
+    for option, out in (("--json", "a.json"), ("--results-file", "b.json"), ("--results_file", "c.json")):
+        assert panoptic(common + [option, out]) == 0
+    with open("a.json") as a, open("b.json") as b, open("c.json") as c:
+        assert a.read() == b.read() == c.read()
+
+
+def test_3d_json_is_the_results_file(tmp_path):
+    root = os.path.join(GOLDEN, "box3d")
+    status = script("csEvalObjectDetection3d")(["--gt", os.path.join(root, "gtBbox3d", "val"), "--pred",
+                                                os.path.join(root, "results", "predBbox3d"), "--results-folder",
+                                                "OUT", "--noplot", "-q", "-j", "1", "--json", "copy.json"])
+    assert status == 0
+    with open("copy.json") as a, open(os.path.join("OUT", "results.json")) as b:
+        assert a.read() == b.read()
+
+
+def _bad_inputs(tmp_path):
+    """One bad input per tool: its arguments and a part of the one error line expected."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    not_results = tmp_path / "results.json"
+    not_results.write_text('{"mAP": 1}')
+    return {
+        "csCreateTrainIdLabelImgs": (["--dataset", str(tmp_path / "missing")], "dataset folder does not exist"),
+        "csCreateTrainIdInstanceImgs": (["--dataset", SMALL, "--outputs", "bogus"], "unknown output 'bogus'"),
+        "csCreatePanopticImgs": (["--dataset-folder", str(empty)], "did not find any files for the val set"),
+        "csEvalPixelLevelSemanticLabeling": (["--gt", str(empty)], "no ground truth found"),
+        "csEvalInstanceLevelSemanticLabeling": (["a_gt.png", "b_gt.png", "c_pred.txt", "d.txt"],
+                                                "1 prediction files but 2 ground-truth images"),
+        "csEvalPanopticSemanticLabeling": (["--gt-json-file", str(tmp_path / "gt.json")],
+                                           "Could not find a ground truth json file"),
+        "csEvalObjectDetection3d": (["--gt", str(empty), "--pred", str(empty), "--min-iou", "2"],
+                                    "--min-iou must be in [0, 1)"),
+        "csPlot3dDetectionResults": ([str(not_results), "-o", "x.png"], "results lack"),
+        "csConvert": (["--from", "voc", "--to", "coco-instances", str(empty), str(tmp_path / "out")],
+                      "a VOC set converts to 'cityscapes' only"),
+        "csSampleDataset": ([str(a_file / "sample"), "--predictions", "--frames", "1", "--size", "64x32"],
+                            "cannot create the folder"),
+        "csDemo": ([str(a_file), "--frames", "1", "--size", "64x32", "-j", "1"], "cannot create the folder"),
+        "csDownload": (["-d", str(tmp_path / "missing"), "gtFine_trainvaltest.zip"], "does not exist"),
+        "csViewer": ([str(tmp_path / "missing"), "--no-browser"], "dataset folder does not exist"),
+        "csLabelTool": ([str(tmp_path / "missing"), "--no-browser"], "dataset folder does not exist"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_bad_input_is_one_error_line_and_status_1(name, tmp_path, capsys):
+    argv, message = _bad_inputs(tmp_path)[name]
+    capsys.readouterr()
+    status = script(name)(argv)
+    err = capsys.readouterr().err.splitlines()
+    assert status == cli.FAILED
+    assert len(err) == 1 and err[0].startswith("ERROR: ") and message in err[0], err
+
+
+def test_bad_option_values_are_our_errors(tmp_path, capsys):
+    status = script("csEvalPixelLevelSemanticLabeling")(["--gt", SMALL, "--max-pixels", "0"])
+    assert status == cli.FAILED
+    assert capsys.readouterr().err == "ERROR: the pixel limit must be positive, got 0\n"
+
+
+def test_a_command_line_that_does_not_parse_is_usage_and_status_2(capsys):
+    with pytest.raises(SystemExit) as stop:
+        script("csConvert")(["in", "out"])
+    err = capsys.readouterr().err.splitlines()
+    assert stop.value.code == cli.USAGE
+    assert err[0].startswith("usage: ") and err[-1] == "ERROR: the following arguments are required: --to"
+
+
+def _injected(*args, **kwargs):
+    raise ValueError("injected bug")
+
+
+BUG_SITES = {
+    "csCreateTrainIdLabelImgs": ("cityscapesscripts.preparation.prepare", "prepare_dataset", ["--dataset", SMALL]),
+    "csCreatePanopticImgs": ("cityscapesscripts.preparation.createPanopticImgs", "convert2panoptic",
+                             ["--dataset-folder", os.path.join(SMALL, "gtFine")]),
+    "csEvalPixelLevelSemanticLabeling": ("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling",
+                                         "evaluateImgLists", ["--gt", SMALL, "--pred",
+                                                              os.path.join(SMALL, "results", "semantic")]),
+    "csEvalPanopticSemanticLabeling": ("cityscapesscripts.evaluation.evalPanopticSemanticLabeling",
+                                       "evaluatePanoptic",
+                                       ["--gt-json-file", os.path.join(SMALL, "gtFine", "cityscapes_panoptic_val.json"),
+                                        "--prediction-json-file",
+                                        os.path.join(SMALL, "results", "panoptic", "cityscapes_panoptic_val.json")]),
+    "csConvert": ("cityscapesscripts.dataset.convert", "_convert_split", ["--to", "voc", SMALL, "out"]),
+    "csSampleDataset": ("cityscapesscripts.sample", "generate", ["out"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUG_SITES))
+def test_an_internal_error_keeps_its_traceback(name, monkeypatch):
+    module, function, argv = BUG_SITES[name]
+    monkeypatch.setattr(importlib.import_module(module), function, _injected)
+    with pytest.raises(ValueError, match="injected bug"):
+        script(name)(argv)
+
+
+def test_our_errors_keep_the_builtin_types_callers_caught():
+    assert issubclass(ArgumentError, ValueError) and issubclass(ArgumentError, CityscapesError)
+    assert issubclass(FileAccessError, OSError) and issubclass(FileAccessError, CityscapesError)
+    error = FileAccessError.of(PermissionError(13, "Permission denied", "/x/y.png"))
+    assert str(error) == "/x/y.png: cannot write: Permission denied"
