@@ -63,6 +63,26 @@ def test_split_is_the_same_option_everywhere(name, capsys):
     assert default in text
 
 
+LABEL_TOOLS = ["csCreateTrainIdLabelImgs", "csCreateTrainIdInstanceImgs", "csCreatePanopticImgs",
+               "csEvalPixelLevelSemanticLabeling", "csEvalInstanceLevelSemanticLabeling", "csConvert", "csViewer",
+               "csLabelTool"]
+
+
+@pytest.mark.parametrize("name", LABEL_TOOLS)
+def test_tools_with_a_label_set_take_labels(name, capsys):
+    assert "--labels FILE" in help_text(name, capsys)
+
+
+def test_label_tool_edits_with_the_labels_given(tmp_path, monkeypatch):
+    from cityscapesscripts.web import labeltool, server
+    (tmp_path / "label_colors.txt").write_text("0 0 0 background\n255 0 0 cat\n")
+    used = {}
+    monkeypatch.setattr(labeltool, "make_router", lambda root, label_set=None: used.setdefault("set", label_set))
+    monkeypatch.setattr(server, "run", lambda router, opts: cli.OK)
+    assert script("csLabelTool")([SMALL, "--no-browser", "--labels", str(tmp_path / "label_colors.txt")]) == 0
+    assert [label.name for label in used["set"].labels] == ["background", "cat"]
+
+
 @pytest.mark.parametrize("name", JSON_TOOLS)
 def test_every_evaluator_writes_json(name, capsys):
     assert "--json OUT" in help_text(name, capsys)

@@ -164,5 +164,6 @@ def make_router(root, label_set=None):
 def main(argv=None):
     parser = server.argument_parser(
         "csLabelTool", "Edit the *_polygons.json annotations of a Cityscapes-style dataset in the browser.")
+    cli.add_labels_option(parser)
     opts = parser.parse_args(argv)
-    return server.run(make_router(server.root_of(opts)), opts)
+    return server.run(make_router(server.root_of(opts), cli.label_set_of(opts) if opts.labels else None), opts)
