@@ -17,6 +17,7 @@ FINE, COARSE = "gtFine", "gtCoarse"
 ANNOTATION_TYPES = (FINE, COARSE)
 CAMERA = "leftImg8bit"  # the camera images' folder and file type
 BOX3D, BOX3D_PREDICTIONS = "gtBbox3d", "predBbox3d"  # Cityscapes 3D: ground truth; the results' sub-folder
+CITYPERSONS, DISPARITY = "gtBboxCityPersons", "disparity"
 SPLITS = ("train", "val", "test", "train_extra")
 GT_MODALITIES = ("polygons", "labelIds", "labelTrainIds", "instanceIds", "instanceTrainIds", "color")
 GT_EXTENSIONS = {"polygons": "json"}

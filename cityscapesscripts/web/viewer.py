@@ -141,7 +141,7 @@ class ViewerFrame:
         path = layout.frame_file(self.root, kind, self.split, self.city, self.id, modality, ext)
         return path if os.path.isfile(path) else None
 
-    def ground_truth(self, kind="gtFine"):
+    def ground_truth(self, kind=layout.FINE):
         """The dataset's :class:`Frame` of annotation type ``kind`` (its lazy loaders)."""
         paths = {m: self.file(kind, m, layout.GT_EXTENSIONS.get(m, "png")) for m in layout.GT_MODALITIES}
         return Frame(self.id, self.split, self.city, {m: p for m, p in paths.items() if p},
@@ -259,21 +259,21 @@ class Viewer:
     # ---- what a frame has -------------------------------------------------------------
     def sources(self, frame):
         """``{layer: path}`` of the file each available layer of ``frame`` is drawn from."""
-        gt = {kind: frame.file(kind, "polygons", "json") or frame.file(kind, "labelIds") for kind in ("gtFine",
-                                                                                                     "gtCoarse")}
-        found = {"gtFine": gt["gtFine"], "gtCoarse": gt["gtCoarse"],
-                 "instances": frame.file("gtFine", "polygons", "json") or frame.file("gtFine", "instanceIds"),
-                 "citypersons": frame.file("gtBboxCityPersons", ext="json"),
-                 "bbox3d": frame.file("gtBbox3d", ext="json"),
-                 "bbox3d-modal": frame.file("gtBbox3d", ext="json"),
-                 "bbox3d-amodal": frame.file("gtBbox3d", ext="json"),
-                 "disparity": frame.file("disparity")}
+        gt = {kind: frame.file(kind, "polygons", "json") or frame.file(kind, "labelIds")
+              for kind in layout.ANNOTATION_TYPES}
+        found = {"gtFine": gt[layout.FINE], "gtCoarse": gt[layout.COARSE],
+                 "instances": frame.file(layout.FINE, "polygons", "json") or frame.file(layout.FINE, "instanceIds"),
+                 "citypersons": frame.file(layout.CITYPERSONS, ext="json"),
+                 "bbox3d": frame.file(layout.BOX3D, ext="json"),
+                 "bbox3d-modal": frame.file(layout.BOX3D, ext="json"),
+                 "bbox3d-amodal": frame.file(layout.BOX3D, ext="json"),
+                 "disparity": frame.file(layout.DISPARITY)}
         if self.predictions:
             semantic = self.predictions.semantic(frame.id)
             found["pred"] = semantic
             found["pred-instances"] = self.predictions.instance_list(frame.id)
             found["pred-panoptic"] = self.predictions.panoptic.get(frame.id, (None,))[0]
-            found["errors"] = semantic if semantic and gt["gtFine"] else None
+            found["errors"] = semantic if semantic and gt[layout.FINE] else None
         return {name: path for name, path in found.items() if path}
 
     def describe(self, frame):
@@ -314,11 +314,11 @@ class Viewer:
             raise server.HttpError(404, f"frame {frame.id} has no {LAYERS[name]}")
         if name in ("gtFine", "gtCoarse", "instances"):
             instances = name == "instances"
-            kind = "gtCoarse" if name == "gtCoarse" else "gtFine"
+            kind = layout.COARSE if name == "gtCoarse" else layout.FINE  # the layer's annotation folder
             if path.endswith(".json") and source != "png":
                 return self._polygon_layer(path, instances)
             if instances:
-                ids = frame.file("gtFine", "instanceIds")
+                ids = frame.file(layout.FINE, "instanceIds")
                 if ids is None:
                     raise server.HttpError(404, f"frame {frame.id} has no gtFine instanceIds PNG")
                 return self._instance_ids_layer(png.read_ids_16bit(ids), ids)
