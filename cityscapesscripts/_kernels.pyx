@@ -10,6 +10,16 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcmp, memcpy, memmove, memset
 
 
+cdef inline uint64_t _bytes8(const void* at) noexcept nogil:
+    cdef uint64_t word
+    memcpy(&word, at, 8)
+    return word
+
+
+cdef uint64_t _ONES8 = 0x0101010101010101  # byte * _ONES8: the byte repeated 8 times
+cdef uint64_t _ONES16 = 0x0001000100010001  # a uint16 repeated 4 times
+
+
 def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
                  const uint16_t[:, ::1] inst, const uint8_t[:, ::1] same_category,
                  int64_t[:, ::1] conf, int64_t[::1] inst_size, int64_t[::1] inst_tp,
@@ -17,56 +27,114 @@ def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
     """conf[gt, pred] += 1 for every pixel; for pixels with inst >= 1000 also
     inst_size[inst] += 1, inst_tp[inst] += (pred == inst // 1000) and
     inst_tp_category[inst] += same_category[inst // 1000, pred].
-    Shapes: (H, W) images, (256, 256) conf and same_category, (65536,) counters."""
-    cdef Py_ssize_t y, x, h = gt.shape[0], w = gt.shape[1]
+    Shapes: (H, W) images, (256, 256) conf and same_category, (65536,) counters.
+    Works on runs of equal (gt, pred, inst), compared eight pixels at a time: label maps are
+    flat, and adding once per run avoids a chain of increments of one counter."""
+    cdef Py_ssize_t y, x, start, h = gt.shape[0], w = gt.shape[1]
+    cdef const uint8_t* g_row
+    cdef const uint8_t* p_row
+    cdef const uint16_t* i_row = NULL
     cdef uint8_t g, p
-    cdef uint16_t i, label
+    cdef uint16_t i = 0, label
+    cdef uint64_t g_word, p_word, i_word
+    cdef int64_t n
     with nogil:
         for y in range(h):
-            for x in range(w):
-                g = gt[y, x]
-                p = pred[y, x]
-                conf[g, p] += 1
+            g_row = &gt[y, 0]
+            p_row = &pred[y, 0]
+            if with_instances:
+                i_row = &inst[y, 0]
+            x = 0
+            while x < w:
+                start = x
+                g = g_row[x]
+                p = p_row[x]
+                g_word = g * _ONES8
+                p_word = p * _ONES8
                 if with_instances:
-                    i = inst[y, x]
-                    if i >= 1000:
-                        label = i // 1000
-                        inst_size[i] += 1
-                        inst_tp[i] += (p == label)
-                        inst_tp_category[i] += same_category[label, p]
+                    i = i_row[x]
+                    i_word = i * _ONES16
+                    while (x + 8 <= w and _bytes8(g_row + x) == g_word and _bytes8(p_row + x) == p_word
+                           and _bytes8(i_row + x) == i_word and _bytes8(i_row + x + 4) == i_word):
+                        x += 8
+                    while x < w and g_row[x] == g and p_row[x] == p and i_row[x] == i:
+                        x += 1
+                else:
+                    while x + 8 <= w and _bytes8(g_row + x) == g_word and _bytes8(p_row + x) == p_word:
+                        x += 8
+                    while x < w and g_row[x] == g and p_row[x] == p:
+                        x += 1
+                n = x - start
+                conf[g, p] += n
+                if with_instances and i >= 1000:
+                    label = i // 1000
+                    inst_size[i] += n
+                    if p == label:
+                        inst_tp[i] += n
+                    if same_category[label, p]:
+                        inst_tp_category[i] += n
 
 
-def mask_histogram(const uint8_t[:, :] mask, const uint16_t[:, :] ids, int64_t[::1] hist):
+def id_counts(const uint16_t[:, ::1] ids, int64_t[::1] counts):
+    """counts[v] += the number of pixels of value v in ids (H, W); counts (65536,).  Works on runs."""
+    cdef Py_ssize_t y, x, start, h = ids.shape[0], w = ids.shape[1]
+    cdef const uint16_t* row
+    cdef uint16_t v
+    cdef uint64_t v_word
+    with nogil:
+        for y in range(h):
+            row = &ids[y, 0]
+            x = 0
+            while x < w:
+                start = x
+                v = row[x]
+                v_word = v * _ONES16
+                while x + 4 <= w and _bytes8(row + x) == v_word:
+                    x += 4
+                while x < w and row[x] == v:
+                    x += 1
+                counts[v] += x - start
+
+
+def mask_histogram(const uint8_t[:, :] mask, const uint16_t[:, :] ids, int64_t[::1] hist,
+                   uint16_t[::1] touched):
     """hist[ids[y, x]] += 1 for every pixel where mask[y, x] != 0; (H, W) inputs, (65536,) hist.
-    Returns the number of mask pixels.  Zero runs are skipped eight bytes at a time."""
-    cdef Py_ssize_t y, x, h = mask.shape[0], w = mask.shape[1]
+    Each id whose count leaves 0 is appended to touched (65536,).  Returns (mask pixels, number
+    of ids appended).  Zero runs of contiguous rows are skipped 32 bytes at a time, and equal
+    ids under the mask are counted as runs."""
+    cdef Py_ssize_t y, x, start, h = mask.shape[0], w = mask.shape[1]
     cdef int64_t total = 0
-    cdef uint64_t word
+    cdef Py_ssize_t n_touched = 0
+    cdef uint16_t v
+    cdef const uint8_t* row
     cdef bint contiguous_rows = mask.strides[1] == 1
     with nogil:
         for y in range(h):
             x = 0
-            if contiguous_rows:
-                while x + 8 <= w:
-                    memcpy(&word, &mask[y, x], 8)
-                    if word == 0:
-                        x += 8
-                        continue
-                    break
+            row = &mask[y, 0] if contiguous_rows else NULL
             while x < w:
-                if mask[y, x] != 0:
-                    hist[ids[y, x]] += 1
-                    total += 1
-                    x += 1
-                elif contiguous_rows and x + 8 <= w:
-                    memcpy(&word, &mask[y, x], 8)
-                    if word == 0:
+                if contiguous_rows:
+                    while x + 32 <= w and (_bytes8(row + x) | _bytes8(row + x + 8) | _bytes8(row + x + 16)
+                                           | _bytes8(row + x + 24)) == 0:
+                        x += 32
+                    while x + 8 <= w and _bytes8(row + x) == 0:
                         x += 8
-                    else:
-                        x += 1
-                else:
+                    if x >= w:
+                        break
+                if mask[y, x] == 0:
                     x += 1
-    return total
+                    continue
+                start = x
+                v = ids[y, x]
+                x += 1
+                while x < w and mask[y, x] != 0 and ids[y, x] == v:
+                    x += 1
+                if hist[v] == 0:
+                    touched[n_touched] = v
+                    n_touched += 1
+                hist[v] += x - start
+                total += x - start
+    return total, n_touched
 
 
 cdef inline Py_ssize_t _find(const uint32_t[::1] keys, uint32_t value) noexcept nogil:
@@ -83,23 +151,40 @@ cdef inline Py_ssize_t _find(const uint32_t[::1] keys, uint32_t value) noexcept 
     return keys.shape[0]
 
 
+cdef inline bint _same_24(const uint8_t* at) noexcept nogil:
+    """The 8 RGB pixels at ``at`` each equal the pixel before them (so all equal the one before ``at``)."""
+    return (_bytes8(at) == _bytes8(at - 3) and _bytes8(at + 8) == _bytes8(at + 5)
+            and _bytes8(at + 16) == _bytes8(at + 13))
+
+
+cdef inline bint _same_3(const uint8_t* at) noexcept nogil:
+    cdef const uint8_t* before = at - 3
+    return at[0] == before[0] and at[1] == before[1] and at[2] == before[2]
+
+
 def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1] pred_rgb,
                         const uint32_t[::1] gt_keys, const uint32_t[::1] pred_keys,
                         int64_t[:, ::1] counts):
     """counts[a, b] += 1 per pixel whose gt id (R + 256 G + 65536 B) is gt_keys[a] and pred id
     pred_keys[b]; ids absent from the sorted keys count at index len(keys).  Shapes: (H, W, 3)
     images, counts (len(gt_keys) + 1, len(pred_keys) + 1).  Returns the first pred id that is
-    not in pred_keys, or -1."""
-    cdef Py_ssize_t y, x, h = gt_rgb.shape[0], w = gt_rgb.shape[1]
+    not in pred_keys, or -1.  Works on runs of equal (gt, pred) pairs, eight pixels at a time."""
+    cdef Py_ssize_t y, x, start, h = gt_rgb.shape[0], w = gt_rgb.shape[1]
+    cdef const uint8_t* g_row
+    cdef const uint8_t* p_row
     cdef uint32_t g, p, last_g = 0xFFFFFFFF, last_p = 0xFFFFFFFF
     cdef Py_ssize_t gi = 0, pi = 0, n_pred = pred_keys.shape[0]
     cdef int64_t unknown = -1
     with nogil:
         for y in range(h):
-            for x in range(w):
-                g = gt_rgb[y, x, 0] | (<uint32_t>gt_rgb[y, x, 1] << 8) | (<uint32_t>gt_rgb[y, x, 2] << 16)
-                p = pred_rgb[y, x, 0] | (<uint32_t>pred_rgb[y, x, 1] << 8) | (<uint32_t>pred_rgb[y, x, 2] << 16)
-                if g != last_g:  # segments come in runs: look up only on a change
+            g_row = &gt_rgb[y, 0, 0]
+            p_row = &pred_rgb[y, 0, 0]
+            x = 0
+            while x < w:
+                start = x
+                g = g_row[3 * x] | (<uint32_t>g_row[3 * x + 1] << 8) | (<uint32_t>g_row[3 * x + 2] << 16)
+                p = p_row[3 * x] | (<uint32_t>p_row[3 * x + 1] << 8) | (<uint32_t>p_row[3 * x + 2] << 16)
+                if g != last_g:
                     gi = _find(gt_keys, g)
                     last_g = g
                 if p != last_p:
@@ -107,7 +192,12 @@ def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1
                     last_p = p
                     if pi == n_pred and unknown < 0:
                         unknown = p
-                counts[gi, pi] += 1
+                x += 1
+                while x + 8 <= w and _same_24(g_row + 3 * x) and _same_24(p_row + 3 * x):
+                    x += 8
+                while x < w and _same_3(g_row + 3 * x) and _same_3(p_row + 3 * x):
+                    x += 1
+                counts[gi, pi] += x - start
     return unknown
 
 

@@ -98,9 +98,11 @@ def pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_t
 
 # ---- instance-level evaluation ------------------------------------------------
 def mask_histogram(mask, ids, hist, compiled=None):
-    """hist[ids[p]] += 1 for each pixel p where mask is non-zero; returns the mask's pixel count.
+    """hist[ids[p]] += 1 for each pixel p where mask is non-zero.
 
     mask : (H, W) uint8 (views of a larger array allowed); ids : (H, W) uint16; hist : (65536,) int64.
+    Returns ``(pixels, touched)``: the mask's pixel count and the ids whose count was 0 before and
+    is not now (uint16, in no particular order), so a caller can reset ``hist`` cheaply.
     """
     import numpy as np
     mask = np.asarray(mask)
@@ -109,10 +111,25 @@ def mask_histogram(mask, ids, hist, compiled=None):
     _same_shape(mask, ids, ("mask", "ids"))
     _output("hist", hist, np.int64, (INSTANCE_ID_SPACE,))
     if _use_compiled(compiled):
-        return _kernels.mask_histogram(mask, ids, hist)
+        touched = np.empty(INSTANCE_ID_SPACE, np.uint16)
+        pixels, n_touched = _kernels.mask_histogram(mask, ids, hist, touched)
+        return pixels, touched[:n_touched]
     under = ids[mask != 0]
+    present = np.unique(under)
+    touched = present[hist[present] == 0].astype(np.uint16)
     hist += np.bincount(under, minlength=INSTANCE_ID_SPACE)
-    return int(under.size)
+    return int(under.size), touched
+
+
+def id_counts(ids, compiled=None):
+    """The pixel count of every value of an (H, W) uint16 map: (65536,) int64."""
+    ids = _input("ids", ids, np.uint16, 2)
+    counts = np.zeros(INSTANCE_ID_SPACE, dtype=np.int64)
+    if _use_compiled(compiled):
+        _kernels.id_counts(ids, counts)
+        return counts
+    counts += np.bincount(ids.ravel(), minlength=INSTANCE_ID_SPACE)
+    return counts
 
 
 # ---- panoptic evaluation ------------------------------------------------------

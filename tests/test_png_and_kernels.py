@@ -97,13 +97,53 @@ def test_mask_histogram_twin(seed):
     results = []
     for compiled in (True, False):
         hist = np.zeros(65536, np.int64)
-        n = kernels.mask_histogram(mask, inst, hist, compiled=compiled)
-        results.append((n, hist))
+        hist[inst[0, 0]] = 5  # an id counted before is not touched again
+        n, touched = kernels.mask_histogram(mask, inst, hist, compiled=compiled)
+        results.append((n, hist, sorted(touched.tolist())))
     assert results[0][0] == results[1][0] == int(mask.sum())
     assert np.array_equal(results[0][1], results[1][1])
+    assert results[0][2] == results[1][2] == sorted(set(np.unique(inst[mask != 0]).tolist()) - {int(inst[0, 0])})
     view = mask[5:50, 3:99]  # a strided view works too
     hist = np.zeros(65536, np.int64)
-    assert kernels.mask_histogram(view, inst[5:50, 3:99], hist) == int(view.sum())
+    assert kernels.mask_histogram(view, inst[5:50, 3:99], hist)[0] == int(view.sum())
+
+
+def _blocky(rng, shape, values, block=(3, 11)):
+    """Flat regions with edges at odd places: the runs the compiled loops skip over in words."""
+    h, w = shape
+    coarse = rng.choice(values, (h // block[0] + 1, w // block[1] + 1))
+    return np.repeat(np.repeat(coarse, block[0], 0), block[1], 1)[:h, :w]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_run_kernels_on_flat_regions(seed):
+    """Runs longer than 8 (and 32) pixels, ending anywhere in a word, give the twins' counts."""
+    rng = np.random.default_rng(seed)
+    shape = (37, 203)
+    gt = _blocky(rng, shape, np.arange(20, 34)).astype(np.uint8)
+    pred = np.where(_blocky(rng, shape, [0, 1], (5, 17)) == 1, gt, _blocky(rng, shape, np.arange(20, 34), (2, 29)))
+    pred = pred.astype(np.uint8)
+    inst = np.where(_blocky(rng, shape, [0, 1], (4, 23)) == 1, gt.astype(np.uint16) * 1000 + 1, gt).astype(np.uint16)
+    same = (rng.random((256, 256)) < 0.3).astype(np.uint8)
+    for with_inst in (inst, None):
+        outputs = []
+        for compiled in (True, False):
+            conf, counters = np.zeros((256, 256), np.int64), _counters()
+            kernels.pixel_counts(gt, pred, with_inst, same, conf, *counters, compiled=compiled)
+            outputs.append([conf] + counters)
+        assert all(np.array_equal(a, b) for a, b in zip(*outputs))
+    assert np.array_equal(kernels.id_counts(inst, compiled=True), np.bincount(inst.ravel(), minlength=65536))
+    mask = (_blocky(rng, shape, [0, 0, 255], (3, 41)) != 0).astype(np.uint8)
+    hists = [np.zeros(65536, np.int64) for _ in range(2)]
+    n = [kernels.mask_histogram(mask, inst, h, compiled=c)[0] for h, c in zip(hists, (True, False))]
+    assert n[0] == n[1] == int((mask != 0).sum()) and np.array_equal(*hists)
+    colours = np.array([[0, 0, 0], [7, 0, 1], [7, 1, 0], [0, 7, 1]], np.uint8)
+    gt_rgb = colours[_blocky(rng, shape, np.arange(4), (3, 13))]
+    pred_rgb = colours[_blocky(rng, shape, np.arange(4), (2, 19))]
+    gt_keys, pred_keys = np.unique(rgb2id(gt_rgb)), np.unique(rgb2id(pred_rgb))[1:]
+    a = kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=True)
+    b = kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=False)
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1]
 
 
 def test_segment_pair_counts_twin():
@@ -199,7 +239,7 @@ def test_compiled_without_the_extension_is_a_clear_error(monkeypatch):
 def test_bool_masks_and_widening_casts_are_accepted():
     hist = np.zeros(65536, np.int64)
     mask = np.eye(4, dtype=bool)
-    assert kernels.mask_histogram(mask, np.arange(16, dtype=np.uint8).reshape(4, 4), hist) == 4
+    assert kernels.mask_histogram(mask, np.arange(16, dtype=np.uint8).reshape(4, 4), hist)[0] == 4
     assert hist[[0, 5, 10, 15]].tolist() == [1, 1, 1, 1]
 
 

@@ -44,7 +44,10 @@ def ground_truth_instances(instance_ids, label_set=CITYSCAPES, name=None):
     ((H, W) integer map), in increasing id order.
     """
     ids = np.asarray(instance_ids)
-    counts = np.bincount(ids.ravel().astype(np.int64), minlength=1) if ids.size else np.zeros(1, np.int64)
+    if ids.ndim == 2 and ids.dtype in (np.uint8, np.uint16):
+        counts = kernels.id_counts(ids)
+    else:
+        counts = np.bincount(ids.ravel().astype(np.int64), minlength=1) if ids.size else np.zeros(1, np.int64)
     out = {label.name: [] for label in label_set.labels}
     for inst_id in np.nonzero(counts)[0].tolist():
         label_id = inst_id if inst_id < 1000 else inst_id // 1000
@@ -121,7 +124,9 @@ def _histogram(pred, ids, hist, image_name):
     mask, where = pred.mask, pred.source or image_name
     if isinstance(mask, (dict, list)):  # COCO RLE or polygons: only the mask's own pixels are visited
         flat = coco_mask_indices(mask, ids.shape, where)
-        hist += np.bincount(ids.reshape(-1)[flat], minlength=hist.size)
+        counts = np.bincount(ids.reshape(-1)[flat], minlength=hist.size)
+        touched = np.flatnonzero(counts)
+        hist[touched] += counts[touched]
         pixels = int(flat.size)
     else:
         if isinstance(mask, (str, os.PathLike)):
@@ -134,8 +139,8 @@ def _histogram(pred, ids, hist, image_name):
         _check_mask_shape(mask.shape, ids.shape, where)
         if mask.dtype != np.uint8:
             mask = (mask != 0).view(np.uint8)
-        pixels = kernels.mask_histogram(mask, ids, hist)
-    return pixels, np.nonzero(hist)[0] if pixels else np.zeros(0, np.int64)
+        pixels, touched = kernels.mask_histogram(mask, ids, hist)
+    return pixels, touched
 
 
 def _check_mask_shape(mask_shape, ids_shape, where):
@@ -207,11 +212,12 @@ def average_precision(matches, inst_labels, overlaps=OVERLAPS, min_region_sizes=
     ap = np.zeros((len(distance_thresholds), len(inst_labels), len(overlaps)), dtype=float)
     settings = list(zip(min_region_sizes, distance_thresholds, distance_confidences))
     for d, (min_size, max_dist, min_conf) in enumerate(settings):
-        for o, threshold in enumerate(overlaps):
-            for c, label in enumerate(inst_labels):
-                y_true, y_score, hard_fns, have_gt, have_pred = _scored_detections(
-                    matches, label, threshold, min_size, max_dist, min_conf)
+        for c, label in enumerate(inst_labels):
+            detections = _ClassDetections(matches, label, min_size, max_dist, min_conf)
+            have_gt, have_pred = detections.gt_count > 0, detections.have_pred
+            for o, threshold in enumerate(overlaps):
                 if have_gt and have_pred:
+                    y_true, y_score, hard_fns = detections.scored(threshold)
                     precision, recall, thresholds = _precision_recall(y_true, y_score, hard_fns)
                     steps = np.convolve(np.concatenate([[recall[0]], recall, [0.0]]), [-0.5, 0, 0.5], "valid")
                     ap[d, c, o] = np.dot(precision, steps)
@@ -227,48 +233,61 @@ def instance_iou(intersection, gt_pixels, pred_pixels):
     return float(intersection) / (gt_pixels + pred_pixels - intersection)
 
 
-def _scored_detections(matches, label, threshold, min_size, max_dist, min_conf):
-    """The (is true, score) list of one class at one overlap, and the hard false negatives."""
-    y_true, y_score = [], []
-    hard_fns, have_gt, have_pred = 0, False, False
-    for entry in matches.values():
-        preds = entry["prediction"][label]
-        gts = [gt for gt in entry["groundTruth"][label] if gt["instID"] >= 1000 and gt["pixelCount"] >= min_size
-               and gt["medDist"] <= max_dist and gt["distConf"] >= min_conf]
-        have_gt |= bool(gts)
-        have_pred |= bool(preds)
-        best, extra_true, extra_score = [], [], []
-        for gt in gts:
-            score = None
-            for pred in gt["matchedPred"]:
-                inter = pred["intersection"]
-                if instance_iou(inter, gt["pixelCount"], pred["pixelCount"]) > threshold:
-                    if score is None:
-                        score = pred["confidence"]
-                    else:  # a second match: the weaker one is a false positive
-                        extra_true.append(0.0)
-                        extra_score.append(min(score, pred["confidence"]))
-                        score = max(score, pred["confidence"])
-            if score is None:
-                hard_fns += 1
-            else:
-                best.append(score)
-        y_true += [1.0] * len(best) + extra_true
-        y_score += best + extra_score
-        for pred in preds:
-            if any(instance_iou(gt["intersection"], gt["pixelCount"], pred["pixelCount"]) > threshold
-                   for gt in pred["matchedGt"]):
-                continue
-            ignored = pred["voidIntersection"]
-            for gt in pred["matchedGt"]:
-                if gt["instID"] < 1000:
-                    ignored += gt["intersection"]
-                if gt["pixelCount"] < min_size or gt["medDist"] > max_dist or gt["distConf"] < min_conf:
-                    ignored += gt["intersection"]
-            if float(ignored) / pred["pixelCount"] <= threshold:
-                y_true.append(0.0)
-                y_score.append(pred["confidence"])
-    return np.array(y_true), np.array(y_score), hard_fns, have_gt, have_pred
+class _ClassDetections:
+    """What one class's detections are at every overlap threshold, gathered once from ``matches``.
+
+    At a threshold, each ground-truth instance (of at least ``min_size`` pixels, within the
+    distance limits) is found by the predictions matching it with a higher IoU: the most
+    confident is a true positive, the others false positives; it is a hard false negative when
+    there are none.  A prediction matching no instance above the threshold is a false positive
+    unless more of it than the threshold lies in ignored regions.  The (score, is true) pairs
+    are the same as the benchmark's loop gives, in another order (which AP does not depend on).
+    """
+
+    def __init__(self, matches, label, min_size, max_dist, min_conf):
+        pair_gt, pair_iou, pair_score = [], [], []
+        best_iou, ignored_share, pred_score = [], [], []
+        self.gt_count, self.have_pred = 0, False
+        for entry in matches.values():
+            preds = entry["prediction"][label]
+            self.have_pred |= bool(preds)
+            for gt in entry["groundTruth"][label]:
+                if not (gt["instID"] >= 1000 and gt["pixelCount"] >= min_size and gt["medDist"] <= max_dist
+                        and gt["distConf"] >= min_conf):
+                    continue
+                for pred in gt["matchedPred"]:
+                    pair_gt.append(self.gt_count)
+                    pair_iou.append(instance_iou(pred["intersection"], gt["pixelCount"], pred["pixelCount"]))
+                    pair_score.append(pred["confidence"])
+                self.gt_count += 1
+            for pred in preds:
+                best_iou.append(max((instance_iou(gt["intersection"], gt["pixelCount"], pred["pixelCount"])
+                                     for gt in pred["matchedGt"]), default=-math.inf))
+                ignored = pred["voidIntersection"]
+                for gt in pred["matchedGt"]:
+                    if gt["instID"] < 1000:
+                        ignored += gt["intersection"]
+                    if gt["pixelCount"] < min_size or gt["medDist"] > max_dist or gt["distConf"] < min_conf:
+                        ignored += gt["intersection"]
+                ignored_share.append(float(ignored) / pred["pixelCount"])
+                pred_score.append(pred["confidence"])
+        order = np.lexsort((pair_score, pair_gt))  # by instance, then score: an instance's best comes last
+        self.pair_gt = np.array(pair_gt, dtype=np.int64)[order]
+        self.pair_iou = np.array(pair_iou, dtype=float)[order]
+        self.pair_score = np.array(pair_score, dtype=float)[order]
+        self.best_iou, self.ignored_share = np.array(best_iou, dtype=float), np.array(ignored_share, dtype=float)
+        self.pred_score = np.array(pred_score, dtype=float)
+
+    def scored(self, threshold):
+        """``(is true, score, hard false negatives)`` at one overlap threshold."""
+        found = np.flatnonzero(self.pair_iou > threshold)
+        instance = self.pair_gt[found]
+        best = np.ones(found.size, dtype=bool)
+        best[:-1] = instance[1:] != instance[:-1]
+        unmatched = (self.best_iou <= threshold) & (self.ignored_share <= threshold)
+        y_true = np.concatenate([best.astype(float), np.zeros(int(unmatched.sum()))])
+        y_score = np.concatenate([self.pair_score[found], self.pred_score[unmatched]])
+        return y_true, y_score, self.gt_count - int(best.sum())
 
 
 def _precision_recall(y_true, y_score, hard_fns):

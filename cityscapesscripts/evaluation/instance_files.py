@@ -39,7 +39,7 @@ def read_prediction_list(path, root=None, label_set=CITYSCAPES):
         raise PredictionError(f"cannot read prediction list: {e.strerror}", path) from None
     except UnicodeDecodeError as e:
         raise PredictionError(f"not UTF-8 text: byte {e.object[e.start]:#04x} at offset {e.start}", path) from None
-    found = {}
+    found, real_folders = {}, {}
     for number, line in enumerate(lines, 1):
         fields = line.split()
         if not fields:
@@ -48,7 +48,7 @@ def read_prediction_list(path, root=None, label_set=CITYSCAPES):
         if len(fields) != 3:
             raise PredictionError(f"expected 'relPath labelID confidence', got {len(fields)} field(s): {line!r}",
                                   where)
-        mask = files.resolve_inside(folder, fields[0], PredictionError, where, "mask", root)
+        mask = files.resolve_inside(folder, fields[0], PredictionError, where, "mask", root, real_folders)
         try:
             label_id, confidence = int(float(fields[1])), float(fields[2])
         except ValueError:

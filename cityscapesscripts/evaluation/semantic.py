@@ -14,6 +14,7 @@ original ``evalPixelLevelSemanticLabeling`` reports.
 >>> round(acc.result()["classScores"]["road"], 2)
 0.75
 """
+import functools
 import math
 
 import numpy as np
@@ -61,7 +62,6 @@ class SemanticAccumulator(Accumulator):
         self.train_ids = train_ids
         self.avg_class_size = dict(AVG_CLASS_SIZE if avg_class_size is None else avg_class_size)
         self.eval_ids = label_set.eval_ids
-        self._tables = None
         super().__init__(label_set)
 
     def settings(self):
@@ -118,7 +118,7 @@ class SemanticAccumulator(Accumulator):
             if instances.shape != ground_truth.shape:
                 raise ImageError(f"instance map is {_size(instances)} but labels are {_size(ground_truth)}",
                                  gt_name)
-        same_category, size_table = self._lookup_tables()
+        same_category = same_category_table(self.label_set)
         conf = np.zeros((256, 256), dtype=np.int64)
         counters = [np.zeros(kernels.INSTANCE_ID_SPACE, dtype=np.int64) for _ in range(3)] if use_instances \
             else [np.zeros(1, dtype=np.int64)] * 3
@@ -130,7 +130,7 @@ class SemanticAccumulator(Accumulator):
             bad = unknown[np.take(conf, unknown, axis=1 - axis).sum(axis=axis) > 0]
             if bad.size:
                 raise ImageError(f"{what} has ids outside the label set: {bad.tolist()[:10]}", where)
-        n = size_table
+        n = self.conf.shape[0]
         records = np.zeros((0, 4), dtype=np.int64)
         if use_instances:
             size, tp, tp_category = counters
@@ -161,20 +161,6 @@ class SemanticAccumulator(Accumulator):
         return {"nbNotIgnoredPixels": int(conf[ignored].sum()),
                 "nbCorrectPixels": int(conf[ignored].sum() - conf[ignored, ignored].sum())}
 
-    def _lookup_tables(self):
-        if self._tables is None:
-            same_category = np.zeros((256, 256), dtype=np.uint8)
-            for ids in instance_categories(self.label_set).values():
-                for label_id in ids:
-                    same_category[label_id, ids] = 1
-            self._tables = (same_category, self.conf.shape[0])
-        return self._tables
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_tables"] = None
-        return state
-
     # ---- compute -----------------------------------------------------------
     def instance_stats(self):
         """The original's ``instanceStats`` dict: weighted tp / fn per class and category."""
@@ -187,6 +173,18 @@ class SemanticAccumulator(Accumulator):
         """The result dict of the original ``evaluateImgLists``."""
         return result_dict(self.conf, self.instance_stats(), self.label_set, self.eval_ids,
                            self.per_image if self.pixel_accuracy else None)
+
+
+@functools.lru_cache(maxsize=8)
+def same_category_table(label_set):
+    """(256, 256) uint8, 1 where a prediction (column) counts for the category of a label (row);
+    made once per label set (each image of a pool is its own accumulator)."""
+    table = np.zeros((256, 256), dtype=np.uint8)
+    for ids in instance_categories(label_set).values():
+        for label_id in ids:
+            table[label_id, ids] = 1
+    table.flags.writeable = False
+    return table
 
 
 # ---- scores (the original's definitions) -----------------------------------------
@@ -388,7 +386,6 @@ def evaluate_sweep(prediction_lists, ground_truths, jobs=None, progress=None, cl
     and scored against every set, on a process pool or the Dask ``client``.
     Returns one merged :class:`SemanticAccumulator` per set.
     """
-    import functools
     from .. import parallel
     prediction_lists, ground_truths = [list(p) for p in prediction_lists], list(ground_truths)
     for predictions in prediction_lists:

@@ -54,11 +54,10 @@ class LabelSet:
     def __hash__(self):
         return hash((self.labels, self.background))
 
-    def __getstate__(self):
-        return {"labels": self.labels, "background": self.background.name, "name": self.name}
-
-    def __setstate__(self, state):
-        self.__init__(state["labels"], state["background"], state["name"])
+    def __reduce__(self):
+        if self is CITYSCAPES:  # by name: every process has it, and a worker's result pickles small
+            return "CITYSCAPES"
+        return LabelSet, (self.labels, self.background.name, self.name)
 
     @cached_property
     def name2label(self):

@@ -18,11 +18,13 @@ _HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
 _TEMPORARY = re.compile(r"^\.tmp-(\d+)_([A-Za-z0-9.-]*)_")
 
 
-def resolve_inside(folder, name, error, source=None, what="file", root=None):
+def resolve_inside(folder, name, error, source=None, what="file", root=None, real_folders=None):
     """The absolute path of ``name`` relative to ``folder``; ``error(reason, source)`` unless it lies in ``root``.
 
     ``root`` defaults to ``folder``.  Absolute names, and ``..`` components
     or symlinks that lead out of ``root`` (both resolved), are refused.
+    ``real_folders``: a dict a caller resolving many names at once passes to
+    each call, so each folder's symlinks are resolved once.
     """
     if not isinstance(name, str) or not name:
         raise error(f"{what} name must be a non-empty string, got {name!r}", source)
@@ -30,8 +32,14 @@ def resolve_inside(folder, name, error, source=None, what="file", root=None):
     if os.path.isabs(name):
         raise error(f"{what} {name} must be a path relative to {folder}", source)
     path = os.path.abspath(os.path.join(folder, name))
-    real_path, real_root = os.path.realpath(path), os.path.realpath(root)
-    if os.path.commonpath([real_path, real_root]) != real_root:
+    if real_folders is None:
+        real_path, real_root = os.path.realpath(path), os.path.realpath(root)
+    else:
+        real_root = _real_folder(root, real_folders)
+        parent, base = os.path.split(path)
+        real_path = os.path.realpath(path) if os.path.islink(path) else os.path.join(
+            _real_folder(parent, real_folders), base)
+    if real_path != real_root and not real_path.startswith(os.path.join(real_root, "")):  # both normalised
         raise error(f"{what} {name} points outside {root} (to {real_path})", source)
     return path
 
@@ -42,6 +50,12 @@ def make_folders(path):
         os.makedirs(path, exist_ok=True)
     except OSError as e:
         raise FileAccessError.of(e, path, "create the folder") from e
+
+
+def _real_folder(folder, memo):
+    if folder not in memo:
+        memo[folder] = os.path.realpath(folder)
+    return memo[folder]
 
 
 def temporary_prefix():
