@@ -243,8 +243,17 @@ cdef inline uint8_t _paeth(int a, int b, int c) noexcept nogil:
     return <uint8_t>c
 
 
+cdef inline bint _any_nonzero(const uint8_t* row, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t x
+    cdef uint8_t bits = 0
+    for x in range(n):  # a plain reduction: the compiler vectorises it
+        bits |= row[x]
+    return bits != 0
+
+
 cdef Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const uint8_t* zero_row,
-                               Py_ssize_t h, Py_ssize_t stride, const Py_ssize_t bpp) noexcept nogil:
+                               Py_ssize_t h, Py_ssize_t stride, const Py_ssize_t bpp,
+                               uint8_t* nonzero_rows) noexcept nogil:
     # Called with a literal bpp from each branch of png_unfilter: at -O3 the compiler clones it
     # per constant, so the Sub, Average and Paeth loops run with a fixed pixel width.
     cdef Py_ssize_t y, x
@@ -278,31 +287,35 @@ cdef Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const uint8_t* 
                 dst[x] = src[x] + _paeth(dst[x - bpp], prev[x], prev[x - bpp])
         else:
             return y
+        if nonzero_rows != NULL:  # while the row is in cache
+            nonzero_rows[y] = _any_nonzero(dst, stride)
         prev = dst
     return -1
 
 
-def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
+def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp, uint8_t[::1] nonzero_rows=None):
     """Undo PNG row filters: raw holds H rows of (filter byte, W * bpp bytes), out is (H, W * bpp)
     and receives the pixels; bpp is 1, 2, 3, 4, 6 or 8.  Returns the index of the first row
-    with an unknown filter type (out is then incomplete), or -1."""
+    with an unknown filter type (out is then incomplete), or -1.  nonzero_rows (H,), if given,
+    receives 1 for each row holding a non-zero byte, else 0."""
     cdef Py_ssize_t h = out.shape[0], stride = out.shape[1], bad
     if h == 0 or stride == 0:
         return -1
+    cdef uint8_t* flags = NULL if nonzero_rows is None else &nonzero_rows[0]
     cdef uint8_t* zero_row = <uint8_t*>calloc(stride, 1)
     if zero_row == NULL:
         raise MemoryError()
     with nogil:
         if bpp == 1:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 1)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 1, flags)
         elif bpp == 2:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 2)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 2, flags)
         elif bpp == 3:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 3)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 3, flags)
         elif bpp == 4:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 4)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 4, flags)
         else:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, bpp)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, bpp, flags)
     free(zero_row)
     return bad
 

@@ -230,13 +230,15 @@ def segment_stats(ids, compiled=None):
 
 
 # ---- PNG decoding ------------------------------------------------------------------
-def png_unfilter(raw, out, bpp, compiled=None):
+def png_unfilter(raw, out, bpp, compiled=None, nonzero_rows=None):
     """Undo the PNG row filters (None, Sub, Up, Average, Paeth) of a decompressed image.
 
     raw : (H * (1 + W * bpp),) uint8, each row a filter-type byte then its
     bytes; out : (H, W * bpp) uint8, receives the pixels; bpp : bytes per
     pixel (1 to 8).  Returns the index of the first row with an unknown
-    filter type (``out`` is then incomplete), or -1.
+    filter type (``out`` is then incomplete), or -1.  ``nonzero_rows``, an
+    (H,) uint8 array if given, receives 1 for each row holding a non-zero
+    byte, else 0 (found while the row is in cache).
     """
     import numpy as np
     raw = _input("raw", raw, np.uint8, 1)
@@ -247,8 +249,14 @@ def png_unfilter(raw, out, bpp, compiled=None):
         raise ValueError(f"rows of {stride} bytes do not hold whole pixels of {bpp} bytes")
     if raw.size != h * (stride + 1):
         raise ValueError(f"raw has {raw.size} bytes, expected {h * (stride + 1)} for {h} rows of {stride}")
+    if nonzero_rows is not None:
+        _output("nonzero_rows", nonzero_rows, np.uint8, (h,))
     if _use_compiled(compiled):
-        return _kernels.png_unfilter(raw, out, bpp)
+        return _kernels.png_unfilter(raw, out, bpp, nonzero_rows)
+    if nonzero_rows is not None:
+        bad = png_unfilter(raw, out, bpp, False)
+        nonzero_rows[:] = out.any(axis=1)
+        return bad
     rows = raw.reshape(h, stride + 1)
     previous = np.zeros(stride, np.int64)
     for y in range(h):

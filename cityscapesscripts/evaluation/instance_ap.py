@@ -129,17 +129,20 @@ def _histogram(pred, ids, hist, image_name):
         hist[touched] += counts[touched]
         pixels = int(flat.size)
     else:
+        rows = slice(None)
         if isinstance(mask, (str, os.PathLike)):
             try:  # the size from the header first: a huge or wrong-sized mask fails before it is decoded
                 _check_mask_shape(limits.header_size(mask)[::-1], ids.shape, where)
-                mask = read_mask(mask)
+                mask, nonzero_rows = read_mask(mask, nonzero_rows=True)
             except ImageError as e:
                 raise PredictionError(f"mask {mask}: {e.reason}", where) from None
+            found = np.flatnonzero(nonzero_rows)  # a mask is a small part of the image: skip the empty rows
+            rows = slice(found[0], found[-1] + 1) if found.size else slice(0, 0)
         mask = np.asarray(mask)
         _check_mask_shape(mask.shape, ids.shape, where)
         if mask.dtype != np.uint8:
             mask = (mask != 0).view(np.uint8)
-        pixels, touched = kernels.mask_histogram(mask, ids, hist)
+        pixels, touched = kernels.mask_histogram(mask[rows], ids[rows], hist)
     return pixels, touched
 
 
@@ -149,9 +152,10 @@ def _check_mask_shape(mask_shape, ids_shape, where):
         raise PredictionError(f"mask is {size} but the ground truth is {ids_shape[1]}x{ids_shape[0]}", where)
 
 
-def read_mask(path):
-    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L")."""
-    return png.read_grey(path)
+def read_mask(path, nonzero_rows=False):
+    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L");
+    with ``nonzero_rows``, ``(mask, rows)`` as :func:`~cityscapesscripts.io.png.read_grey` gives."""
+    return png.read_grey(path, nonzero_rows=nonzero_rows)
 
 
 def _as_uint16(ids, name):
@@ -301,16 +305,12 @@ def _precision_recall(y_true, y_score, hard_fns):
     unique_scores, first = np.unique(scores, return_index=True)
     n, positives = len(scores), cumsum[-1]
     cumsum = np.append(cumsum, 0)  # index -1 reads 0 before the first score
-    precision = np.zeros(len(first) + 1)
-    recall = np.zeros(len(first) + 1)
-    for i, start in enumerate(first):
-        below = cumsum[start - 1]
-        tp = positives - below
-        fp = n - start - tp
-        fn = below + hard_fns
-        precision[i] = float(tp) / (tp + fp)
-        recall[i] = float(tp) / (tp + fn)
-    precision[-1], recall[-1] = 1.0, 0.0
+    below = cumsum[first - 1]  # true detections scored below each threshold
+    tp = positives - below
+    fp = (n - first) - tp
+    fn = below + hard_fns
+    precision = np.append(tp / (tp + fp), 1.0)
+    recall = np.append(tp / (tp + fn), 0.0)
     return precision, recall, np.append(unique_scores, np.inf)
 
 

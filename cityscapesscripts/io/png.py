@@ -182,7 +182,7 @@ def save_image_atomic(image, path, **params):
         image.save(tmp, fmt, **params)
 
 
-def decode_png(data, name=None, accept=None, max_pixels=None):
+def decode_png(data, name=None, accept=None, max_pixels=None, nonzero_rows=False):
     """Decode PNG bytes with our decoder; None when the file is left to Pillow.
 
     Returns (H, W) uint8 for 8-bit grey and palette images (palette indices),
@@ -193,6 +193,8 @@ def decode_png(data, name=None, accept=None, max_pixels=None):
     and when libdeflate or the compiled extension is missing.  Raises
     :class:`ImageError` naming ``name`` for a corrupted or truncated file, or
     one declaring more than ``max_pixels`` pixels (by default the limit of :mod:`.limits`).
+    With ``nonzero_rows``, returns ``(array, rows)``: rows (H,) bool, True
+    for each row holding a non-zero value.
 
     >>> import numpy as np
     >>> decode_png(encode_png(np.array([[1, 2], [3, 4]], np.uint8))).tolist()
@@ -249,13 +251,16 @@ def decode_png(data, name=None, accept=None, max_pixels=None):
                          f"a {width}x{height} image needs {expected}", name)
     raw = np.frombuffer(raw, np.uint8)
     pixels = np.empty((height, stride), np.uint8)
-    bad_row = kernels.png_unfilter(raw, pixels, bpp)
+    rows = np.empty(height, np.uint8) if nonzero_rows else None
+    bad_row = kernels.png_unfilter(raw, pixels, bpp, nonzero_rows=rows)
     if bad_row >= 0:
         raise ImageError(f"corrupted PNG: row {bad_row} has unknown filter type {raw[bad_row * (stride + 1)]}",
                          name)
     if depth == 16:
-        return pixels.view(">u2").astype(np.uint16)
-    return pixels if channels == 1 else pixels.reshape(height, width, channels)
+        pixels = pixels.view(">u2").astype(np.uint16)
+    elif channels > 1:
+        pixels = pixels.reshape(height, width, channels)
+    return (pixels, rows.view(bool)) if nonzero_rows else pixels
 
 
 def _read_bytes(path):
@@ -268,10 +273,11 @@ def _read_bytes(path):
         raise ImageError(f"cannot read image: {e}", path) from None
 
 
-def _decode(path, accept, max_pixels):
-    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow."""
+def _decode(path, accept, max_pixels, nonzero_rows=False):
+    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow; with
+    ``nonzero_rows``, ``array`` is ``decode_png``'s ``(array, rows)``."""
     data = _read_bytes(path)
-    array = decode_png(data, path, accept, max_pixels)
+    array = decode_png(data, path, accept, max_pixels, nonzero_rows)
     if array is not None:
         return array, None
     return None, _pillow_image(io.BytesIO(data), path, max_pixels)
@@ -319,13 +325,19 @@ def read_label_map(path, max_pixels=None):
                      f"with {len(image.getbands())} channels", path)
 
 
-def read_grey(path, max_pixels=None):
-    """An image as (H, W) uint8 grey values, converted as Pillow's ``convert("L")`` does."""
+def read_grey(path, max_pixels=None, nonzero_rows=False):
+    """An image as (H, W) uint8 grey values, converted as Pillow's ``convert("L")`` does.
+
+    With ``nonzero_rows``, returns ``(array, rows)``: rows (H,) bool, True for
+    each row holding a non-zero value (a mask's rows to look at).
+    """
     import numpy as np
-    array, image = _decode(path, {(0, 8)}, max_pixels)
-    if array is not None:
-        return array
-    return np.asarray(image if image.mode == "L" else image.convert("L"))
+    array, image = _decode(path, {(0, 8)}, max_pixels, nonzero_rows)
+    if array is None:
+        array = np.asarray(image if image.mode == "L" else image.convert("L"))
+        if nonzero_rows:
+            array = array, array.any(axis=1)
+    return array
 
 
 def read_rgb(path, max_pixels=None):
