@@ -113,6 +113,22 @@ def test_pillow_written_files_use_our_decoder(mode, tmp_path):
     assert np.array_equal(reader(path), expected)
 
 
+@pytest.mark.parametrize("filters", [(0,), (1,), (2,), (3,), (4,), (4, 3, 2, 1, 0)])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_mask_rows_holding_a_value_come_with_the_pixels(filters, compiled, monkeypatch, tmp_path):
+    mask = np.zeros((23, 45), np.uint8)
+    mask[4:7, 40:] = 255  # non-zero bytes only at the end of some rows
+    mask[15, 0] = 255     # and one at the start of another
+    if not compiled:
+        monkeypatch.setattr(kernels, "_use_compiled", lambda compiled: False)
+    ours, rows = png.decode_png(make_png(mask, 0, filters), nonzero_rows=True)
+    assert np.array_equal(ours, mask) and rows.tolist() == mask.any(axis=1).tolist()
+    path = tmp_path / "m.png"  # a palette mask goes to Pillow, whose rows are found after decoding
+    path.write_bytes(make_png(mask, 3, filters, extra=(_chunk(b"PLTE", bytes(i for i in range(256) for _ in "rgb")),)))
+    array, rows = png.read_grey(str(path), nonzero_rows=True)
+    assert np.array_equal(array, mask) and rows.tolist() == mask.any(axis=1).tolist()
+
+
 def test_read_grey_equals_pillow_convert(tmp_path):
     for name, (color_type, pixels) in FLAVOURS.items():
         path = tmp_path / f"{name}.png"
