@@ -54,13 +54,13 @@ def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
                 if with_instances:
                     i = i_row[x]
                     i_word = i * _ONES16
-                    while (x + 8 <= w and _bytes8(g_row + x) == g_word and _bytes8(p_row + x) == p_word
-                           and _bytes8(i_row + x) == i_word and _bytes8(i_row + x + 4) == i_word):
+                    while x + 8 <= w and ((_bytes8(g_row + x) ^ g_word) | (_bytes8(p_row + x) ^ p_word)
+                                          | (_bytes8(i_row + x) ^ i_word) | (_bytes8(i_row + x + 4) ^ i_word)) == 0:
                         x += 8
                     while x < w and g_row[x] == g and p_row[x] == p and i_row[x] == i:
                         x += 1
                 else:
-                    while x + 8 <= w and _bytes8(g_row + x) == g_word and _bytes8(p_row + x) == p_word:
+                    while x + 8 <= w and ((_bytes8(g_row + x) ^ g_word) | (_bytes8(p_row + x) ^ p_word)) == 0:
                         x += 8
                     while x < w and g_row[x] == g and p_row[x] == p:
                         x += 1
@@ -151,10 +151,10 @@ cdef inline Py_ssize_t _find(const uint32_t[::1] keys, uint32_t value) noexcept 
     return keys.shape[0]
 
 
-cdef inline bint _same_24(const uint8_t* at) noexcept nogil:
-    """The 8 RGB pixels at ``at`` each equal the pixel before them (so all equal the one before ``at``)."""
-    return (_bytes8(at) == _bytes8(at - 3) and _bytes8(at + 8) == _bytes8(at + 5)
-            and _bytes8(at + 16) == _bytes8(at + 13))
+cdef inline uint64_t _change_24(const uint8_t* at) noexcept nogil:
+    """Zero when the 8 RGB pixels at ``at`` each equal the pixel before them (so all equal the one before ``at``)."""
+    return ((_bytes8(at) ^ _bytes8(at - 3)) | (_bytes8(at + 8) ^ _bytes8(at + 5))
+            | (_bytes8(at + 16) ^ _bytes8(at + 13)))
 
 
 cdef inline bint _same_3(const uint8_t* at) noexcept nogil:
@@ -193,7 +193,7 @@ def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1
                     if pi == n_pred and unknown < 0:
                         unknown = p
                 x += 1
-                while x + 8 <= w and _same_24(g_row + 3 * x) and _same_24(p_row + 3 * x):
+                while x + 8 <= w and (_change_24(g_row + 3 * x) | _change_24(p_row + 3 * x)) == 0:
                     x += 8
                 while x < w and _same_3(g_row + 3 * x) and _same_3(p_row + 3 * x):
                     x += 1

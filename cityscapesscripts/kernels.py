@@ -123,6 +123,7 @@ def mask_histogram(mask, ids, hist, compiled=None):
 
 def id_counts(ids, compiled=None):
     """The pixel count of every value of an (H, W) uint16 map: (65536,) int64."""
+    import numpy as np
     ids = _input("ids", ids, np.uint16, 2)
     counts = np.zeros(INSTANCE_ID_SPACE, dtype=np.int64)
     if _use_compiled(compiled):

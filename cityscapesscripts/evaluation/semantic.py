@@ -124,10 +124,10 @@ class SemanticAccumulator(Accumulator):
             else [np.zeros(1, dtype=np.int64)] * 3
         kernels.pixel_counts(ground_truth, prediction, instances if use_instances else None, same_category,
                              conf, *counters)
-        known = self.label_set.known_ids
-        unknown = np.nonzero(~known)[0]
-        for axis, what, where in ((1, "ground truth", gt_name), (0, "prediction", pred_name)):
-            bad = unknown[np.take(conf, unknown, axis=1 - axis).sum(axis=axis) > 0]
+        unknown = ~self.label_set.known_ids
+        for present, what, where in ((conf.sum(axis=1) > 0, "ground truth", gt_name),
+                                     (conf.sum(axis=0) > 0, "prediction", pred_name)):
+            bad = np.flatnonzero(unknown & present)
             if bad.size:
                 raise ImageError(f"{what} has ids outside the label set: {bad.tolist()[:10]}", where)
         n = self.conf.shape[0]
