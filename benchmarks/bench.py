@@ -206,10 +206,11 @@ def _decode(path):
 
 
 def decode_floor(paths):
-    """Wall time to read and decode the files with our decoder on all cores, starting and joining the
-    worker pool included (any tool that decodes on all cores pays for its pool; ours does).  The
-    decoder is imported before the workers fork, as it is in the tool's process."""
+    """``(wall, CPU)`` seconds to read and decode the files with our decoder on all cores, starting and
+    joining the worker pool included (any tool that decodes on all cores pays for its pool; ours
+    does).  The decoder is imported before the workers fork, as it is in the tool's process."""
     from cityscapesscripts.io import png  # noqa: F401
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     pool = multiprocessing.get_context("fork").Pool(CORES, initializer=_worker_init)
     try:
@@ -217,7 +218,18 @@ def decode_floor(paths):
         pool.close()
     finally:
         pool.join()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _cpu_seconds() - cpu
+
+
+def _cpu_seconds():
+    """CPU seconds of this process and of its joined children."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
+def floor_sum(*floors):
+    """The floor of a tool that does the work of several floors one after the other."""
+    return tuple(map(sum, zip(*floors)))
 
 
 def _encode_seconds(path):
@@ -232,9 +244,11 @@ def _encode_seconds(path):
 
 
 def encode_floor(paths):
-    """Encoding and writing the files with our codec, summed and divided by the cores."""
+    """Encoding and writing the files with our codec: ``(seconds summed and divided by the cores,
+    seconds summed)``."""
     with multiprocessing.get_context("fork").Pool(CORES, initializer=_worker_init) as pool:
-        return sum(pool.map(_encode_seconds, paths)) / CORES
+        seconds = sum(pool.map(_encode_seconds, paths))
+    return seconds / CORES, seconds
 
 
 # ---- codecs ------------------------------------------------------------------------------
@@ -348,12 +362,13 @@ def _measure(name, frames, ours, floor, original, runs, before=None):
         f = floor()
         r = run_once(original, before) if original else None
         rounds.append((o, f, r))
-        print(f"  {name}: ours {o[0]:.2f} s (cpu {o[1]:.2f}), floor {f:.2f} s"
+        print(f"  {name}: ours {o[0]:.2f} s (cpu {o[1]:.2f}), floor {f[0]:.2f} s (cpu {f[1]:.2f})"
               + (f", original {r[0]:.2f} s (cpu {r[1]:.2f})" if r else ""), file=sys.stderr)
     med = statistics.median
     row = {"name": name, "frames": frames, "ours": med(o[0] for o, _, _ in rounds),
-           "ours_cpu": med(o[1] for o, _, _ in rounds), "floor": med(f for _, f, _ in rounds),
-           "ours_floor": med(o[0] / f for o, f, _ in rounds), "score": rounds[-1][0][2]}
+           "ours_cpu": med(o[1] for o, _, _ in rounds), "floor": med(f[0] for _, f, _ in rounds),
+           "floor_cpu": med(f[1] for _, f, _ in rounds), "ours_floor": med(o[0] / f[0] for o, f, _ in rounds),
+           "ours_floor_cpu": med(o[1] / f[1] for o, f, _ in rounds), "score": rounds[-1][0][2]}
     if original:
         row.update(original=med(r[0] for _, _, r in rounds), original_cpu=med(r[1] for _, _, r in rounds),
                    speedup=med(r[0] / o[0] for o, _, r in rounds), cpu_ratio=med(r[1] / o[1] for o, _, r in rounds),
@@ -413,7 +428,7 @@ def bench_density(density, full, prep, heavy, oracle, runs, tasks=None):
     pred_png = sorted(glob.glob(os.path.join(full, "results", "panoptic", "cityscapes_panoptic_val", "*.png")))
     rows.append(evaluator("csEvalPanopticSemanticLabeling", "panoptic-eval", full, gt_png + pred_png))
     rows.append(measure("csCreatePanopticImgs", frames, [sys.executable, DRIVER, "panoptic-prep", full],
-                        lambda: decode_floor(gt(full, "instanceIds")) + encode_floor(gt_png),
+                        lambda: floor_sum(decode_floor(gt(full, "instanceIds")), encode_floor(gt_png)),
                         [oracle, DRIVER, "panoptic-prep", full] if oracle else None, runs))
     return [r for r in rows if r is not None]
 
@@ -452,27 +467,30 @@ def write_report(results, path):
              "one after the other and the ratios are medians of per-round ratios; CPU seconds per frame are "
              "steadier, and their ratio is what the original would lose against us on an idle machine before "
              "our use of the second core (ours runs on all cores, the original on one).", ""]
-    for density in ("typical", "dense"):
-        if density not in results:
-            continue
-        stats = results[density]["stats"]
-        lines += [f"## {density.capitalize()} density", "",
-                  f"{stats['frames']} frames; per frame {stats['objects']:.0f} polygon objects, "
+    for key in dataset_keys(results):
+        density, frames = key.split()
+        stats = results[key]["stats"]
+        load = results[key].get("load")
+        lines += [f"## {density.capitalize()} density, {frames} frames", "",
+                  f"Per frame {stats['objects']:.0f} polygon objects, "
                   f"{stats['vertices']:.0f} vertices, {stats['instances']:.1f} ground-truth instances, "
-                  f"{stats['masks']:.1f} predicted masks.", "",
+                  f"{stats['masks']:.1f} predicted masks."
+                  + (f" Load average (1 min) {load[0]:.1f} when the rows started, {load[1]:.1f} when they ended."
+                     if load else ""), "",
                   "| task | frames | ours (s) | original (s) | speed-up | ours CPU s / frame | "
-                  "original CPU s / frame | CPU ratio | I/O floor (s) | ours / floor | same score |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for r in results[density]["rows"]:
+                  "original CPU s / frame | CPU ratio | I/O floor (s) | ours / floor | ours / floor, CPU "
+                  "| same score |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in results[key]["rows"]:
             same = "n/a" if r.get("original_score") is None else (
                 "yes" if _close(r["score"], r["original_score"]) else f"no ({r['score']} vs {r['original_score']})")
             lines.append(f"| {r['name']} | {r['frames']} | {r['ours']:.2f} | {_f(r.get('original'))} | "
                          f"{_x(r.get('speedup'))} | {1000 * r['ours_cpu'] / r['frames']:.0f} ms | "
                          f"{_ms(r.get('original_cpu'), r['frames'])} | {_x(r.get('cpu_ratio'))} | "
-                         f"{r['floor']:.2f} | {r['ours_floor']:.2f} | {same} |")
+                         f"{r['floor']:.2f} | {r['ours_floor']:.2f} | {_f(r.get('ours_floor_cpu'))} | {same} |")
         lines.append("")
         if density == "typical":
-            lines += targets_section(results[density]["rows"])
+            lines += targets_section(results[key]["rows"], frames)
     if "decoders" in results:
         names, rows = results["decoders"]
         lines += ["## PNG decoders (CPU ms per file, one core, files as Pillow writes them)", "",
@@ -492,6 +510,22 @@ def write_report(results, path):
         f.write("\n".join(lines) + "\n")
 
 
+def dataset_keys(results):
+    """The keys of the measured datasets, ``"{density} {frames}"``, typical first, fewer frames first."""
+    keys = [k for k in results if k.split()[0] in DENSITY_DETAIL]
+    return sorted(keys, key=lambda k: (list(DENSITY_DETAIL).index(k.split()[0]), int(k.split()[1])))
+
+
+def saved_results(path):
+    """results.json; datasets saved by earlier versions under their density alone get their frame count."""
+    results = json.load(open(path)) if os.path.isfile(path) else {}
+    for density in DENSITY_DETAIL:
+        if density in results:
+            old = results.pop(density)
+            results.setdefault(f"{density} {old['stats']['frames']}", old)
+    return results
+
+
 def _sections_of_other_scripts(path, own):
     """The ``## `` sections of the existing report that this script does not write (bench_dask.py's)."""
     if not os.path.isfile(path):
@@ -505,9 +539,10 @@ def _sections_of_other_scripts(path, own):
     return [""] + kept if kept else []
 
 
-def targets_section(rows):
-    lines = ["### Against the targets (typical density)", "",
-             "| task | speed-up, wall (target) | CPU ratio | ours / floor (target) |", "| --- | --- | --- | --- |"]
+def targets_section(rows, frames):
+    lines = [f"### Against the targets (typical density, {frames} frames)", "",
+             "| task | speed-up, wall (target) | CPU ratio | ours / floor, wall (target) | ours / floor, CPU |",
+             "| --- | --- | --- | --- | --- |"]
     for prefix, speed, floor in TARGETS:
         for r in rows:
             if r["name"].startswith(prefix):
@@ -515,8 +550,9 @@ def targets_section(rows):
                 met = "n/a" if up is None else ("met" if up >= speed else "missed")
                 floor_text = "-" if floor is None else f"{r['ours_floor']:.2f} (<= {floor}, " \
                     f"{'met' if r['ours_floor'] <= floor else 'missed'})"
+                cpu_floor = "-" if floor is None else _f(r.get("ours_floor_cpu"))
                 lines.append(f"| {r['name']} | {_x(up)} (>= {speed}x, {met}) | {_x(r.get('cpu_ratio'))} | "
-                             f"{floor_text} |")
+                             f"{floor_text} | {cpu_floor} |")
     return lines + [""]
 
 
@@ -597,7 +633,7 @@ def main():
     p.add_argument("--report-only", action="store_true", help="rewrite REPORT.md from results.json")
     args = p.parse_args()
     saved = os.path.join(HERE, "results.json")
-    results = json.load(open(saved)) if os.path.isfile(saved) else {}
+    results = saved_results(saved)
     if not args.report_only:
         compile_bytecode()
         oracle_note = setup_oracle(args.oracle) if args.oracle else "not run"
@@ -609,10 +645,12 @@ def main():
         for density in args.density.split(","):
             full, prep, heavy = make_data(args.data, density, args.frames, args.heavy_frames)
             tasks = args.tasks.split(",") if args.tasks else None
+            key = f"{density} {args.frames}"
+            load = os.getloadavg()[0]
             rows = bench_density(density, full, prep, heavy, args.oracle, args.runs, tasks)
-            if tasks and density in results:
-                rows = merged_rows(results[density]["rows"], rows)
-            results[density] = {"stats": data_statistics(full), "rows": rows}
+            if tasks and key in results:
+                rows = merged_rows(results[key]["rows"], rows)
+            results[key] = {"stats": data_statistics(full), "rows": rows, "load": [load, os.getloadavg()[0]]}
             json.dump(results, open(saved, "w"), indent=1)
         if args.codecs:
             full, prep, _ = make_data(args.data, "typical", args.frames, args.heavy_frames)

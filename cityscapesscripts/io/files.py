@@ -24,22 +24,25 @@ def resolve_inside(folder, name, error, source=None, what="file", root=None, rea
     ``root`` defaults to ``folder``.  Absolute names, and ``..`` components
     or symlinks that lead out of ``root`` (both resolved), are refused.
     ``real_folders``: a dict a caller resolving many names at once passes to
-    each call, so each folder's symlinks are resolved once.
+    each call, so the folders the names lie in are resolved once each.
     """
     if not isinstance(name, str) or not name:
         raise error(f"{what} name must be a non-empty string, got {name!r}", source)
     root = folder if root is None else root
     if os.path.isabs(name):
         raise error(f"{what} {name} must be a path relative to {folder}", source)
-    path = os.path.abspath(os.path.join(folder, name))
-    if real_folders is None:
+    head, base = os.path.split(name)
+    if real_folders is None or base in ("", ".", ".."):
+        path = os.path.abspath(os.path.join(folder, name))
         real_path, real_root = os.path.realpath(path), os.path.realpath(root)
-    else:
-        real_root = _real_folder(root, real_folders)
-        parent, base = os.path.split(path)
-        real_path = os.path.realpath(path) if os.path.islink(path) else os.path.join(
-            _real_folder(parent, real_folders), base)
-    if real_path != real_root and not real_path.startswith(os.path.join(real_root, "")):  # both normalised
+        inside = os.path.join(real_root, "")
+    else:  # the folder of the name resolved once; then only the last component can be a symlink
+        directory, real_directory = _resolved(real_folders, folder, head)
+        path = os.path.join(directory, base)
+        real_path = os.path.realpath(path) if os.path.islink(path) else os.path.join(real_directory, base)
+        real_root = _resolved(real_folders, root, "")[1]
+        inside = os.path.join(real_root, "")
+    if real_path != real_root and not real_path.startswith(inside):  # both normalised
         raise error(f"{what} {name} points outside {root} (to {real_path})", source)
     return path
 
@@ -52,10 +55,13 @@ def make_folders(path):
         raise FileAccessError.of(e, path, "create the folder") from e
 
 
-def _real_folder(folder, memo):
-    if folder not in memo:
-        memo[folder] = os.path.realpath(folder)
-    return memo[folder]
+def _resolved(memo, folder, name):
+    """``(absolute path, real path)`` of ``folder/name``, through ``memo``."""
+    key = (folder, name)
+    if key not in memo:
+        path = os.path.abspath(os.path.join(folder, name))
+        memo[key] = path, os.path.realpath(path)
+    return memo[key]
 
 
 def temporary_prefix():
