@@ -7,7 +7,9 @@ Every batch tool runs its per-item work through :func:`map_items` (or
   exception: ``OSError``, ``OverflowError``, ``RecursionError``,
   ``MemoryError``, Pillow's ``DecompressionBombError``, ``SystemExit``...)
   becomes that item's :class:`ItemError`, naming the item and the reason;
-  the batch goes on.  Callers get exactly one value per item, in input order.
+  the batch goes on.  An exception that is not a failure of the input or the
+  machine (a bug, e.g. ``TypeError``) also carries its traceback in the
+  reason, so it is never reduced to one line.  Callers get exactly one value per item, in input order.
 * **Bounded.**  At most ``2 * jobs`` chunks of items are in flight, whatever
   the number of items, so memory stays bounded and an interruption has little
   left to finish.
@@ -43,6 +45,7 @@ import os
 import pickle
 import signal
 import sys
+import traceback
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -118,13 +121,29 @@ def describe(error, name=None):
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
+# What bad input or the machine raise; any other exception in a worker is a bug of ours.
+_INPUT_OR_MACHINE = (CityscapesError, OSError, MemoryError, RecursionError, OverflowError, SystemExit)
+
+
+def _is_bug(error):
+    pillow = sys.modules.get("PIL.Image")  # its size guard is about the input; not imported here for it
+    return not isinstance(error, _INPUT_OR_MACHINE) and not (
+        pillow is not None and isinstance(error, pillow.DecompressionBombError))
+
+
 def error_record(name, error):
-    """The :class:`ItemError` of ``error`` for the item ``name``; keeps the exception if it pickles."""
+    """The :class:`ItemError` of ``error`` for the item ``name``; keeps the exception if it pickles.
+
+    A bug's reason goes on with its traceback, formatted here because tracebacks do not pickle.
+    """
     try:
         kept = pickle.loads(pickle.dumps(error))
     except Exception:  # the record must always reach the parent, the exception object need not
         kept = None
-    return ItemError(name, describe(error, name), kept)
+    reason = describe(error, name)
+    if _is_bug(error):
+        reason += "\n" + "".join(traceback.format_exception(error)).rstrip()
+    return ItemError(name, reason, kept)
 
 
 def _run_one(func, name, item):

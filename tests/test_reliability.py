@@ -49,6 +49,8 @@ def _faulty(item):
         sys.exit(3)
     if kind == "ours":
         raise AnnotationError("missing imgHeight", "/data/x_polygons.json")
+    if kind == "bug":
+        return item + 1
     if kind == "killed":
         os.kill(os.getpid(), signal.SIGKILL)
     return 2 * item
@@ -72,6 +74,16 @@ def test_a_worker_never_raises_every_item_comes_back_in_order(jobs):
         "ours": "/data/x_polygons.json: missing imgHeight",
     }
     assert [results.index(r) for r in results if isinstance(r, parallel.ItemError)] == [1, 3, 5, 7, 9, 11]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_bug_in_a_worker_keeps_its_traceback(jobs):
+    bug, = parallel.map_items(_faulty, ["bug"], jobs=jobs, progress=False)
+    first, *rest = bug.reason.splitlines()
+    assert first == 'TypeError: can only concatenate str (not "int") to str'
+    assert rest[0] == "Traceback (most recent call last):" and "in _faulty" in bug.reason
+    with pytest.raises(BatchError, match="bug: TypeError.*\nTraceback"):
+        parallel.collect(_faulty, [1, "bug"], jobs=jobs, progress=False)
 
 
 def test_a_killed_worker_is_that_items_error_and_the_batch_goes_on():
