@@ -25,6 +25,8 @@ overlay, nothing cached in the page or the server.
 """
 import argparse
 import base64
+import collections
+import glob
 import http.client
 import os
 import platform
@@ -107,7 +109,52 @@ PNG_ROW = "fetch + decode the camera image, PNG"
 JPEG_ROW = "fetch + decode the camera image, JPEG (ours)"
 
 
-def browser_side(url, viewer, rgba_png, runs):
+# the last image's exact PNG swapped in (as for an image looked at), prefetches finished
+SETTLE = """const done = arguments[arguments.length - 1];
+(async () => {
+  while (!(viewer.shown && viewer.shown.base.exact)) await new Promise((resolve) => setTimeout(resolve, 20));
+  await Promise.allSettled([...frameCache.values(), ...layerCache.values()]);
+})().then(() => done());"""
+# a jump to image arguments[0] with nothing cached in the page; answers the page's own measurement
+COLD_SWITCH = """const done = arguments[arguments.length - 1];
+frameCache.clear(); layerCache.clear();
+show(arguments[0], performance.now()).then(() => done(viewer.lastSwitchMs));"""
+
+
+def chromium_cpu_seconds(driver):
+    """CPU seconds used so far by the processes of this driver's Chromium (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = collections.defaultdict(list)
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        children[int(fields[1])].append((int(stat.split("/")[2]), (int(fields[11]) + int(fields[12])) / tick))
+    total, todo = 0.0, [driver.service.process.pid]
+    while todo:
+        for pid, seconds in children.get(todo.pop(), []):
+            total += seconds
+            todo.append(pid)
+    return total
+
+
+def count_handler_cpu(router, seconds_by_path):
+    """Add each request's handler CPU time (its thread's) to ``seconds_by_path[request path]``."""
+    dispatch = router.dispatch
+
+    def timed(request):
+        start = time.thread_time()
+        try:
+            return dispatch(request)
+        finally:
+            seconds_by_path[request.path] = seconds_by_path.get(request.path, 0) + time.thread_time() - start
+    router.dispatch = timed
+    return router
+
+
+def browser_side(url, viewer, rgba_png, runs, handler_cpu):
     frames = len(viewer.frames)
     driver = launch()
     try:
@@ -144,19 +191,20 @@ def browser_side(url, viewer, rgba_png, runs):
               }
               return times;
             })().then(done);""", base64.b64encode(rgba_png).decode("ascii"), runs))
-        for row, path in ((PNG_ROW, "/api/file/" + viewer.frames[0].image),
-                          (JPEG_ROW, "/api/camera/" + viewer.frames[0].key)):
+        for row, path, decoder in ((PNG_ROW, "/api/file/" + viewer.frames[0].image, "loadBitmap"),
+                                   (JPEG_ROW, "/api/camera/" + viewer.frames[0].key, "loadJpeg")):
             results[row] = statistics.median(driver.execute_async_script("""
-                const [url, runs, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+                const [url, runs, decode, done] = [arguments[0], arguments[1], window[arguments[2]],
+                                                   arguments[arguments.length - 1]];
                 (async () => {
                   const times = [];
                   for (let i = 0; i < runs; i++) {
                     const t = performance.now();
-                    await loadBitmap(url);
+                    await decode(url);
                     times.push(performance.now() - t);
                   }
                   return times;
-                })().then(done);""", path, runs))
+                })().then(done);""", path, runs, decoder))
         results["redraw at a new opacity"] = statistics.median(page.js("""
             const times = [];
             for (let i = 0; i < arguments[0]; i++) {
@@ -166,20 +214,21 @@ def browser_side(url, viewer, rgba_png, runs):
         for layer in ("gtFine", "errors"):
             page.js("const s = document.getElementById('layer'); s.value = arguments[0]; s.onchange();", layer)
             page.wait("!document.getElementById('status').textContent.startsWith('loading')")
-            cold, warm = [], []
+            cold, warm, server_cpu, browser_cpu = [], [], [], []
             page.js("viewer.pred = null")  # no per-image scores while switching (timed above)
             for position in range(frames):
                 # cold: nothing cached in the page or the server, no prefetch still running
-                page.wait("viewer.shown.base.exact")  # the last image's exact PNG swapped in, as one looked at it
-                driver.execute_async_script("const done = arguments[arguments.length - 1];"
-                                            "Promise.allSettled([...frameCache.values(), ...layerCache.values()])"
-                                            ".then(() => done());")
-                page.js("frameCache.clear(); layerCache.clear()")
+                driver.execute_async_script(SETTLE)
                 viewer._cache.clear()
-                count = page.js("return viewer.shownCount")
-                page.js("show(arguments[0], performance.now())", position)
-                page.wait(f"viewer.shownCount > {count}", 60)
-                cold.append(page.js("return viewer.lastSwitchMs"))
+                key = page.js("return viewer.list[arguments[0]].key", position)
+                handler_cpu.clear()
+                before = chromium_cpu_seconds(driver)
+                cold.append(driver.execute_async_script(COLD_SWITCH, position))
+                browser_cpu.append((chromium_cpu_seconds(driver) - before) * 1000)
+                server_cpu.append(sum(t for path, t in handler_cpu.items() if path.endswith(key)) * 1000)
+            results[f"switch image, {layer}, nothing cached"] = statistics.median(cold)
+            results[f"  server CPU per cold switch, {layer}"] = statistics.median(server_cpu)
+            results[f"  browser CPU per cold switch, {layer}"] = statistics.median(browser_cpu)
             page.js("show(0)")
             page.wait("viewer.position === 0 && viewer.shown.frame.key === viewer.list[0].key")
             for position in range(1, frames):
@@ -190,7 +239,6 @@ def browser_side(url, viewer, rgba_png, runs):
                 page.key("ArrowRight")
                 page.wait(f"viewer.shownCount > {count}", 60)
                 warm.append(page.js("return viewer.lastSwitchMs"))
-            results[f"switch image, {layer}, nothing cached"] = statistics.median(cold)
             results[f"switch image, {layer}, next image prefetched"] = statistics.median(warm)
         return results
     finally:
@@ -249,11 +297,12 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as data:
         sample.generate(data, opts.frames, 2048, 1024, predictions=True, progress=False)
         viewer = Viewer(data, pred=os.path.join(data, "results"))
-        srv = server.start_in_thread(make_router(viewer))
+        handler_cpu = {}
+        srv = server.start_in_thread(count_handler_cpu(make_router(viewer), handler_cpu))
         url = server.url_of(srv)
         try:
             server_rows, rgba_png = server_side(viewer, url, opts.runs)
-            browser_rows = browser_side(url, viewer, rgba_png, opts.runs)
+            browser_rows = browser_side(url, viewer, rgba_png, opts.runs, handler_cpu)
         finally:
             srv.shutdown()
             srv.server_close()

@@ -192,6 +192,7 @@ def test_errors_view(page, screenshots):
     scores = page.text("#scores")
     assert "mIoU" in scores and "AP" in scores and "PQ" in scores
     go_to(page, 0, "errors", alpha=0.6)
+    page.wait("document.getElementById('scores').rows.length === 3")
     page.screenshot(os.path.join(screenshots, "errors.png"))
 
 

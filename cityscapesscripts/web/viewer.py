@@ -341,9 +341,7 @@ class Viewer:
         return self._errors_layer(frame, path)
 
     def _polygon_layer(self, path, instances):
-        annotation = Annotation()
-        annotation.fromJsonFile(path)
-        object_map = rasterize.rasterize(annotation, self.label_set)
+        object_map = rasterize.rasterize_file(path, self.label_set)  # without the annotation model: twice as fast
         ids = rasterize.object_values(object_map, "instanceIds")
         labels = [self.label_set.background] + object_map.labels
         groups = [False] + object_map.groups
