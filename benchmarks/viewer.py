@@ -115,7 +115,8 @@ SETTLE = """const done = arguments[arguments.length - 1];
   while (!(viewer.shown && viewer.shown.base.exact)) await new Promise((resolve) => setTimeout(resolve, 20));
   await Promise.allSettled([...frameCache.values(), ...layerCache.values()]);
 })().then(() => done());"""
-# a jump to image arguments[0] with nothing cached in the page; answers the page's own measurement
+# a jump to image arguments[0] with nothing cached in the page; answers the page's own measurement.
+# CPU is counted from there to the next SETTLE: the image, its two neighbours prefetched, its exact PNG.
 COLD_SWITCH = """const done = arguments[arguments.length - 1];
 frameCache.clear(); layerCache.clear();
 show(arguments[0], performance.now()).then(() => done(viewer.lastSwitchMs));"""
@@ -216,19 +217,19 @@ def browser_side(url, viewer, rgba_png, runs, handler_cpu):
             page.wait("!document.getElementById('status').textContent.startsWith('loading')")
             cold, warm, server_cpu, browser_cpu = [], [], [], []
             page.js("viewer.pred = null")  # no per-image scores while switching (timed above)
+            driver.execute_async_script(SETTLE)
             for position in range(frames):
                 # cold: nothing cached in the page or the server, no prefetch still running
-                driver.execute_async_script(SETTLE)
                 viewer._cache.clear()
-                key = page.js("return viewer.list[arguments[0]].key", position)
                 handler_cpu.clear()
                 before = chromium_cpu_seconds(driver)
                 cold.append(driver.execute_async_script(COLD_SWITCH, position))
+                driver.execute_async_script(SETTLE)
                 browser_cpu.append((chromium_cpu_seconds(driver) - before) * 1000)
-                server_cpu.append(sum(t for path, t in handler_cpu.items() if path.endswith(key)) * 1000)
+                server_cpu.append(sum(handler_cpu.values()) * 1000)
             results[f"switch image, {layer}, nothing cached"] = statistics.median(cold)
-            results[f"  server CPU per cold switch, {layer}"] = statistics.median(server_cpu)
-            results[f"  browser CPU per cold switch, {layer}"] = statistics.median(browser_cpu)
+            results[f"  CPU of the server per image looked at, {layer}"] = statistics.median(server_cpu)
+            results[f"  CPU of the browser per image looked at, {layer}"] = statistics.median(browser_cpu)
             page.js("show(0)")
             page.wait("viewer.position === 0 && viewer.shown.frame.key === viewer.list[0].key")
             for position in range(1, frames):
@@ -245,12 +246,13 @@ def browser_side(url, viewer, rgba_png, runs, handler_cpu):
         driver.quit()
 
 
-def report(server_rows, browser_rows, frames, runs):
+def report(server_rows, browser_rows, frames, runs, load_start):
     lines = [
         "# csViewer: measurements",
         "",
         f"`python benchmarks/viewer.py --frames {frames} --runs {runs}` on {platform.machine()}, "
-        f"{os.cpu_count()} cores shared with other jobs (load average {os.getloadavg()[0]:.0f} at the end), "
+        f"{os.cpu_count()} cores shared with other jobs (load average {load_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end), "
         f"Python {platform.python_version()}; "
         "2048x1024 synthetic frames from `csSampleDataset` (50-150 polygons each) with predictions.",
         "",
@@ -294,6 +296,7 @@ def main(argv=None):
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", default=os.path.join(HERE, "VIEWER.md"))
     opts = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as data:
         sample.generate(data, opts.frames, 2048, 1024, predictions=True, progress=False)
         viewer = Viewer(data, pred=os.path.join(data, "results"))
@@ -306,7 +309,7 @@ def main(argv=None):
         finally:
             srv.shutdown()
             srv.server_close()
-    text = report(server_rows, browser_rows, opts.frames, opts.runs)
+    text = report(server_rows, browser_rows, opts.frames, opts.runs, load_start)
     with open(opts.out, "w") as f:
         f.write(text)
     print(text)

@@ -74,8 +74,9 @@ async function loadExact(loaded) {
   if (base.exact || base.exactPending) return;
   base.exactPending = true;
   try {
-    base.image = await loadBitmap(pathUrl("/api/file/", loaded.frame.image));
-    base.exact = true;
+    const [preview, exact] = [base.image, await loadBitmap(pathUrl("/api/file/", loaded.frame.image))];
+    [base.image, base.exact] = [exact, true];
+    preview.close();  // its memory now, not at the next garbage collection
   } finally {
     base.exactPending = false;
   }
