@@ -214,10 +214,17 @@ def test_train_id_predictions(root, tmp_path):
     assert (shown == CITYSCAPES.train_id_to_id[CITYSCAPES.id_to_train_id[ids]]).all()
 
 
-def test_compact_keeps_values_in_order():
-    values = np.array([[26001, 7], [7, 33000]])
+@pytest.mark.parametrize("dtype", [np.int64, np.uint16, np.uint8])
+def test_compact_keeps_values_in_order(dtype):
+    values = np.array([[201, 7], [7, 33000 % np.iinfo(dtype).max]], dtype=dtype)
     index, present = compact(values)
-    assert present.tolist() == [7, 26001, 33000] and (present[index] == values).all()
+    assert present.tolist() == sorted({201, 7, 33000 % np.iinfo(dtype).max}) and (present[index] == values).all()
+
+
+def test_compact_of_more_than_256_values():
+    values = (np.arange(600 * 4, dtype=np.uint16) * 97 % 600 * 100).reshape(40, 60)
+    index, present = compact(values)
+    assert present.tolist() == list(range(0, 60000, 100)) and (present[index] == values).all()
 
 
 def test_routes(viewer):

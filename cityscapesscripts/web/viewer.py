@@ -43,7 +43,7 @@ import threading
 
 import numpy as np
 
-from .. import parallel
+from .. import kernels, parallel
 from ..dataset.cityscapes import Frame
 from ..errors import AnnotationError, LayoutError, PredictionError
 from ..evaluation import instance_ap
@@ -114,6 +114,14 @@ def raster_layer(index, colors, names, **extra):
 def compact(values):
     """``(index, present)``: the distinct values of an integer map, and each pixel's position among them."""
     values = np.asarray(values)
+    if values.dtype in (np.uint8, np.uint16) and values.ndim == 2:  # compiled: no intp copies of the map
+        values = values.astype(np.uint16, copy=False)
+        counts = np.zeros(1 << 16, dtype=np.int64)
+        kernels.mask_histogram(np.ones(values.shape, dtype=np.uint8), values, counts)
+        present = np.flatnonzero(counts)
+        positions = np.zeros(1 << 16, dtype=np.uint8 if len(present) <= 256 else np.uint16)
+        positions[present] = np.arange(len(present))
+        return kernels.lookup(values, positions), present
     if values.dtype.kind in "ui" and values.size and 0 <= values.min() and values.max() < 1 << 17:
         present = np.flatnonzero(np.bincount(values.ravel()))
         lookup = np.zeros(int(present[-1]) + 1, dtype=np.int32)
@@ -482,7 +490,7 @@ class Viewer:
         if truth.shape != prediction.shape:
             raise PredictionError(f"prediction is {prediction.shape[1]}x{prediction.shape[0]}, "
                                   f"ground truth {truth.shape[1]}x{truth.shape[0]}", path)
-        index, present = compact((truth.astype(np.int32) << 8) | prediction)
+        index, present = compact((truth.astype(np.uint16) << 8) | prediction)
         by_id = self.label_set.id2label
 
         def name(i):
