@@ -230,11 +230,11 @@ def test_compact_of_more_than_256_values():
 def test_routes(viewer):
     srv = server.start_in_thread(make_router(viewer))
     try:
-        def get(path):
+        def get(path, headers=False):
             connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=30)
             connection.request("GET", path)
             response = connection.getresponse()
-            return response.status, response.read()
+            return (response.status, response.read()) + ((response.headers,) if headers else ())
         status, body = get("/api/frames")
         assert status == 200 and [f["id"] for f in json.loads(body)["frames"]] == list(FRAMES)
         assert get(f"/api/layer/gtFine/val/{CITY}/nothing_000000_000000")[0] == 404
@@ -242,11 +242,17 @@ def test_routes(viewer):
         assert get(f"/api/layer/gtCoarse/val/{CITY}/{FRAMES[1]}")[0] == 404
         status, body = get(f"/api/file/leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
         assert status == 200 and body[:4] == b"\x89PNG"
-        status, body = get(f"/api/camera/val/{CITY}/{FRAMES[0]}")  # the JPEG shown first
-        camera = np.asarray(Image.open(io.BytesIO(body))).astype(np.int64)
-        assert status == 200 and Image.open(io.BytesIO(body)).format == "JPEG"
         original = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")[..., :3]
-        assert camera.shape == original.shape and np.abs(camera - original).mean() < 2  # quality 90
+        for scale in (1, 2, 4):  # the JPEG shown first, at the page's screen size
+            status, body, headers = get(f"/api/camera/val/{CITY}/{FRAMES[0]}?scale={scale}", headers=True)
+            assert status == 200 and Image.open(io.BytesIO(body)).format == "JPEG"
+            assert headers["X-Image-Size"] == "2048x1024"  # of the image, not of the preview
+            camera = np.asarray(Image.open(io.BytesIO(body))).astype(np.int64)
+            reduced = original.reshape(1024 // scale, scale, 2048 // scale, scale, 3).mean(axis=(1, 3))
+            assert camera.shape == reduced.shape and np.abs(camera - reduced).mean() < 3  # quality 90
+        assert get(f"/api/camera/val/{CITY}/{FRAMES[0]}")[0] == 200  # scale 1 by default
+        for scale in ("0", "9", "x", "-1"):
+            assert get(f"/api/camera/val/{CITY}/{FRAMES[0]}?scale={scale}")[0] == 400
         assert get(f"/api/camera/val/{CITY}/nothing_000000_000000")[0] == 404
         assert get("/api/file/../../../../etc/passwd")[0] in (403, 404)
         assert get("/api/file/%2e%2e/%2e%2e/etc/passwd")[0] == 403

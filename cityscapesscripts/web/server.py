@@ -188,10 +188,10 @@ def png_response(array):
     return Response(png.encode_png(array), "image/png")
 
 
-def jpeg_response(array, quality=90):
-    """An (H, W, 3) uint8 photo as JPEG: a third of its PNG's size, decoded by a browser in a third of the time."""
+def jpeg_response(image, quality=90):
+    """A photo (RGB Pillow image or (H, W, 3) uint8 array) as JPEG: a third of its PNG's size."""
     out = io.BytesIO()
-    Image.fromarray(array).save(out, "JPEG", quality=quality)
+    (Image.fromarray(image) if isinstance(image, np.ndarray) else image).save(out, "JPEG", quality=quality)
     return Response(out.getvalue(), "image/jpeg")
 
 

@@ -42,6 +42,7 @@ import os
 import threading
 
 import numpy as np
+from PIL import Image
 
 from .. import kernels, parallel
 from ..dataset.cityscapes import Frame
@@ -88,6 +89,7 @@ DISPARITY_COLORS = np.frombuffer(bytes.fromhex(_DISPARITY_PLASMA), dtype=np.uint
 TRANSPARENT = (0, 0, 0, 0)
 ERROR_COLOR = (255, 0, 0, 255)
 IGNORED_COLOR = (128, 128, 128, 255)
+MAX_PREVIEW_SCALE = 8
 BOX_FILL_ALPHA = 60 / 255  # the original viewer fills 3D boxes' sides and 2D boxes at alpha 60
 
 
@@ -618,9 +620,17 @@ def make_router(viewer):
         return server.json_response(viewer.all_scores())
 
     @router.get("/api/camera/<path:key>")
-    def camera(request):  # shown at once; the page swaps in the exact PNG (/api/file) when one stays on it
+    def camera(request):
+        """The camera image as a JPEG, ``?scale=N`` times smaller (the page asks for its screen's size);
+        shown at once, replaced by the exact PNG (/api/file) when one stays on the image."""
         frame = viewer.frame(request.params["key"])
-        return server.jpeg_response(png.read_rgb(server.resolve_inside(viewer.root, frame.image)))
+        scale = request.arg("scale", "1")
+        if not (scale.isdigit() and 1 <= int(scale) <= MAX_PREVIEW_SCALE):
+            raise server.HttpError(400, f"scale must be an integer from 1 to {MAX_PREVIEW_SCALE}, got {scale!r}")
+        image = Image.fromarray(png.read_rgb(server.resolve_inside(viewer.root, frame.image)))
+        response = server.jpeg_response(image.reduce(int(scale)) if scale != "1" else image)
+        response.headers["X-Image-Size"] = f"{image.width}x{image.height}"  # of the original
+        return response
 
     @router.get("/api/file/<path:rel>")
     def file(request):

@@ -7,6 +7,7 @@ const LAYER_CACHE_SIZE = 16;  // overlays kept (a few per frame)
 const PLAY_PAUSE_MS = 150;
 const SCORES_DELAY_MS = 400;
 const EXACT_DELAY_MS = 300;   // staying this long on an image swaps its JPEG for the exact PNG
+const MAX_PREVIEW_SCALE = 8;  // as the server's
 
 // State, also read by the browser tests.
 const viewer = window.viewer = {
@@ -14,7 +15,8 @@ const viewer = window.viewer = {
   playing: false, shown: null, shownCount: 0, lastSwitchMs: null, switchTimes: [], layers: {}, pred: null,
   mouse: null, showPaths: true,
 };
-// frame key -> Promise of {image, exact, info}: the camera image (JPEG, or the exact PNG once fetched)
+// frame key -> Promise of {image, width, height, exact, info}: the camera image (a JPEG preview, or the
+// exact PNG once fetched) and the image's size
 const frameCache = new Map();
 // frame key|layer|source -> Promise of {overlay, layerError}
 const layerCache = new Map();
@@ -38,26 +40,38 @@ function cached(cache, key, size, make) {
   return cache.get(key);
 }
 
-// A frame with the current overlay: {frame, base: {image, exact, info}, overlay, layerError}.  The camera
-// image, the frame's files and the overlay are fetched in parallel; the camera image as a JPEG, which
-// the server makes and the browser decodes in a fraction of the PNG's time.
+// A frame with the current overlay: {frame, base: {image, width, height, exact, info}, overlay, layerError}.
+// The camera image, the frame's files and the overlay are fetched in parallel; the camera image as a
+// JPEG at the canvas's size on screen, which the server makes and the browser decodes in a fraction of
+// the PNG's time (and a fraction of its bytes through an SSH forward).
 async function load(frame) {
   const [layer, from] = [viewer.layer, source()];
   const [base, drawn] = await Promise.all([
     cached(frameCache, frame.key, FRAME_CACHE_SIZE, async () => {
-      const [image, info] = await Promise.all([loadJpeg(pathUrl("/api/camera/", frame.key)),
+      const [preview, info] = await Promise.all([loadPreview(frame, previewScale()),
         api(pathUrl("/api/frame/", frame.key))]);
-      return {image, exact: false, info};
+      return {...preview, exact: false, info};
     }),
     cached(layerCache, `${frame.key}|${layer}|${from}`, LAYER_CACHE_SIZE, () => fetchLayer(frame, layer, from)),
   ]);
   return {frame, base, ...drawn};
 }
 
-// The server's camera JPEG (untagged, so sRGB as the page) decoded the browser's default way, which
-// takes half the CPU of loadBitmap's exact path (no colour conversion asked).
-async function loadJpeg(url) {
-  return createImageBitmap(await (await fetchOk(url)).blob());
+// How many times smaller than the image its preview may be: as many as keep it at least 90% of the
+// canvas's width on screen (in device pixels).
+function previewScale() {
+  const canvas = $("canvas");
+  const onScreen = canvas.getBoundingClientRect().width * devicePixelRatio;
+  return Math.max(1, Math.min(MAX_PREVIEW_SCALE, Math.floor(canvas.width / onScreen / 0.9)));
+}
+
+// The server's camera JPEG, {image, width, height} (the size of the image, not of the preview).  It is
+// untagged, so sRGB as the page: decoded the browser's default way, with half the CPU of loadBitmap's
+// exact path (no colour conversion asked).
+async function loadPreview(frame, scale) {
+  const response = await fetchOk(`${pathUrl("/api/camera/", frame.key)}?scale=${scale}`);
+  const [width, height] = response.headers.get("X-Image-Size").split("x").map(Number);
+  return {image: await createImageBitmap(await response.blob()), width, height};
 }
 
 async function fetchLayer(frame, layer, from) {
@@ -218,17 +232,17 @@ function draw() {
   const shown = viewer.shown;
   if (!shown) return;
   const canvas = $("canvas");
-  const {base: {image}, overlay} = shown;
-  if (canvas.width !== image.width || canvas.height !== image.height) {
-    canvas.width = image.width;
-    canvas.height = image.height;
+  const {base: {image, width, height}, overlay} = shown;
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
   }
   const context = canvas.getContext("2d");
   context.globalAlpha = 1;
-  context.drawImage(image, 0, 0);
+  context.drawImage(image, 0, 0, width, height);
   if (overlay) {
     context.globalAlpha = viewer.alpha;
-    context.drawImage(overlay.canvas, 0, 0, image.width, image.height);
+    context.drawImage(overlay.canvas, 0, 0, width, height);
     context.globalAlpha = 1;
   }
   drawLens();
