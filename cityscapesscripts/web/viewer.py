@@ -12,7 +12,10 @@ or hovering costs no request.  Boxes travel as coordinates.
 The choice is measured (``benchmarks/viewer.py``, ``benchmarks/VIEWER.md``):
 for a 2048x1024 frame, sending the index map costs the server less than
 encoding a coloured RGBA overlay, the browser colours it about as fast as it
-decodes such a PNG, and opacity changes and hovering need no request.
+decodes such a PNG, and opacity changes and hovering need no request.  The
+camera image comes first as a JPEG at the canvas's size on screen
+(``/api/camera``, a fraction of the PNG's bytes and decoding time), then, when
+one stays on the image, as the PNG itself (``/api/file``).
 
 Layers (those a frame has files for are offered):
 
