@@ -7,7 +7,6 @@
   later run can tell those of a dead process (:func:`remove_stale_temporaries`).
 * :func:`content_digest`: a hash of files' bytes, to key caches on content.
 """
-import hashlib
 import os
 import re
 import socket
@@ -105,6 +104,7 @@ def _running(pid):
 
 def content_digest(paths, chunk=1 << 20):
     """A hex digest of the paths and bytes of ``paths``, in order (BLAKE2b)."""
+    import hashlib  # here: the batch tools, which import this module, never hash
     digest = hashlib.blake2b(digest_size=20)
     for path in paths:
         digest.update(os.path.abspath(path).encode() + b"\0")
