@@ -95,6 +95,19 @@ def test_a_killed_worker_is_that_items_error_and_the_batch_goes_on():
     assert isinstance(results[20], parallel.ItemError) and "worker process died" in results[20].reason
 
 
+def _frozen_objects(item):
+    import gc
+    return gc.get_freeze_count()
+
+
+def test_workers_leave_the_parents_objects_out_of_their_collections_and_the_parent_does_not():
+    import gc
+    assert gc.get_freeze_count() == 0
+    counts = parallel.collect(_frozen_objects, [1, 2, 3], jobs=2, progress=False)
+    assert min(counts) > 1000  # what the parent held when it forked: never traversed by a worker's collection
+    assert gc.get_freeze_count() == 0
+
+
 def test_collect_raises_the_items_own_error_or_all_of_them():
     assert parallel.collect(_faulty, [1, 2], jobs=2, progress=False) == [2, 4]
     with pytest.raises(AnnotationError, match="x_polygons.json: missing imgHeight"):
