@@ -6,12 +6,14 @@ Data: full-size (2048x1024) synthetic frames from ``csSampleDataset`` (made
 under --data when missing).  Conversions: ``csConvert --to voc --save-images``
 (class and object PNGs, JPEG images, on all cores) against Datumaro 1.13's
 ``cityscapes`` import and ``voc_segmentation`` export with its images as
-JPEG; ``csConvert --to coco-instances`` against Datumaro's
-``coco_instances`` export.  Each run starts a fresh process per tool; the
-tools alternate within a run and their order rotates between runs, because
-this 2-core machine is shared and its speed drifts.  Reported: medians over
-runs of wall seconds and of CPU seconds (user + system of the process and
-its workers), and the ratios of the medians.
+JPEG (both at quality 75 with 4:2:0 subsampling: the same JPEG files);
+``csConvert --to coco-instances`` against Datumaro's ``coco_instances``
+export.  Each run starts a fresh process per tool; the tools alternate
+within a run and their order rotates between runs, because this 2-core
+machine is shared and its speed drifts.  Reported: medians over runs of wall
+seconds and of CPU seconds (user + system of the process and its workers,
+start-up included; also per frame), their ratios, and the load average
+before and after.
 """
 import argparse
 import os
@@ -67,6 +69,7 @@ def main():
                         "--frames", str(opts.frames)], check=True, stdout=subprocess.DEVNULL)
     version = subprocess.run([opts.datumaro_python, "-c", "import datumaro; print(datumaro.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()
+    load_before = os.getloadavg()
     scratch = tempfile.mkdtemp()
     jobs = [(tool, task) for task in DATUMARO for tool in ("ours", "datumaro")]
     times = {job: [] for job in jobs}
@@ -88,17 +91,21 @@ def main():
         theirs = [statistics.median(v) for v in zip(*times["datumaro", task])]
         label = "csConvert --to voc --save-images" if task == "voc" else "csConvert --to coco-instances"
         rows.append(f"| {label} | {ours[0]:.2f} | {theirs[0]:.2f} | {theirs[0] / ours[0]:.1f}x "
-                    f"| {ours[1]:.2f} | {theirs[1]:.2f} | {theirs[1] / ours[1]:.1f}x |")
+                    f"| {ours[1]:.2f} | {theirs[1]:.2f} | {theirs[1] / ours[1]:.1f}x "
+                    f"| {1000 * ours[1] / opts.frames:.0f} | {1000 * theirs[1] / opts.frames:.0f} |")
+    load = " / ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(load_before, os.getloadavg()))
     section = "\n".join([
         HEADING, "",
         f"{opts.frames} full-size frames, medians of {opts.runs} interleaved runs (order rotated), "
-        f"Datumaro {version}, {len(os.sched_getaffinity(0))} cores shared with other jobs "
-        f"(`python benchmarks/bench_convert.py`).", "",
-        "| task | ours wall (s) | Datumaro wall (s) | wall ratio | ours CPU (s) | Datumaro CPU (s) | CPU ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- |", *rows, "",
-        "Same outputs: class and object PNGs plus JPEG images (VOC); one instances JSON (COCO; Datumaro 1.13",
-        "reads Cityscapes instanceIds as label ids, so its JSON holds one mask per class instead of the",
-        "instances). Our VOC writer runs on all cores; Datumaro runs on one.", ""])
+        f"Datumaro {version}, {len(os.sched_getaffinity(0))} cores shared with other jobs, load average "
+        f"(1 / 5 / 15 min, before-after) {load} (`python benchmarks/bench_convert.py`).", "",
+        "| task | ours wall (s) | Datumaro wall (s) | wall ratio | ours CPU (s) | Datumaro CPU (s) | CPU ratio "
+        "| ours CPU/frame (ms) | Datumaro CPU/frame (ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows, "",
+        "Same outputs: class and object PNGs plus JPEG images at quality 75, 4:2:0 (VOC: the JPEG files are",
+        "Datumaro's, the masks the same pixels); one instances JSON (COCO; Datumaro 1.13 reads Cityscapes",
+        "instanceIds as label ids, so its JSON holds one mask per class instead of the instances). Our",
+        "writers run on all cores; Datumaro runs on one. CPU per frame includes each process's start-up.", ""])
     print(section)
     if not opts.no_report:
         text = open(REPORT, encoding="utf-8").read()

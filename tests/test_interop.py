@@ -5,8 +5,10 @@ Datumaro's trees and its readings are committed under ``fixtures/datumaro``
 output of ours there); here we read Datumaro's trees and check that we still
 write exactly what Datumaro read.
 """
+import io
 import json
 import os
+import pathlib
 import shutil
 
 import numpy as np
@@ -28,6 +30,10 @@ WRITTEN = os.path.join(DATUMARO, "written")
 READ = np.load(os.path.join(DATUMARO, "written.npz"))
 NAMES = json.load(open(os.path.join(DATUMARO, "written.json"), encoding="utf-8"))
 SMALL = os.path.join(GOLDEN, "small")
+# Datumaro 1.5, the reference for instance ids (make_fixtures_15.py): its tree, its readings of it and of ours
+READ_15 = np.load(os.path.join(DATUMARO, "written15.npz"))
+OURS_READ_15 = np.load(os.path.join(DATUMARO, "ours15.npz"))
+NAMES_15 = json.load(open(os.path.join(DATUMARO, "written15.json"), encoding="utf-8"))
 
 
 def datumaro_reading(tree):
@@ -129,6 +135,77 @@ def _same_file(ours, verified):
 
 def _files(root):
     return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def _reading_15(read, key):
+    """Datumaro 1.5's (labels, ids, crowd) of one item, and the instanceIds they mean: ``label * 1000 + id``,
+    the label alone where the mask is a crowd (1.5 reads every value < 1000 so)."""
+    labels, ids, crowd = (read[f"{key}/{name}"].astype(np.int64) for name in ("labels", "ids", "crowd"))
+    return labels, ids, crowd, np.where(crowd == 1, labels, labels * 1000 + ids)
+
+
+def test_reads_instance_ids_as_datumaro_15_writes_them():
+    """1.5's tree (ids it gives every mask, an instance 0 it renumbers, a crowd): same labels, same
+    instanceIds, and the same instances and crowd regions as 1.5 reads back, pixel for pixel."""
+    dataset = CityscapesDataset(os.path.join(DATUMARO, "written15", "cityscapes"), split=None)
+    keys = {key.rsplit("/", 1)[0] for key in READ_15.files}
+    assert {f"cityscapes/{frame.split}/{relative_id(frame)}" for frame in dataset} == keys
+    for frame in dataset:
+        labels, ids, crowd, meant = _reading_15(READ_15, f"cityscapes/{frame.split}/{relative_id(frame)}")
+        assert np.array_equal(frame.semantic(), labels)
+        assert {name_key(frame.label_set.id2label[v].name) for v in np.unique(labels).tolist()} == {
+            name_key(NAMES_15["cityscapes"][v]) for v in np.unique(labels).tolist()}
+        assert np.array_equal(frame.instance_ids(), meant)
+        things = frame.instances()
+        assert sorted(m.instance_id for m in things) == sorted(
+            v for v in np.unique(meant).tolist() if frame.label_set.id2label[v // 1000 if v >= 1000 else v].hasInstances)
+        for m in things:
+            label = m.instance_id // 1000 if m.instance_id >= 1000 else m.instance_id
+            assert np.array_equal(m.mask, (labels == label) & (crowd == m.is_crowd) & (
+                (ids == m.instance_id % 1000) | (crowd == 1)))
+        assert {m.is_crowd for m in things} == {True, False}
+
+
+def test_coco_instances_of_a_datumaro_15_tree_are_its_instances(tmp_path):
+    """Each COCO annotation (pycocotools) is one of 1.5's masks of a class with instances, crowd flag included."""
+    root = os.path.join(DATUMARO, "written15", "cityscapes")
+    assert convert.main(["--to", "coco-instances", root, str(tmp_path), "-j", "1"]) == 0
+    coco = COCO(str(tmp_path / "instances_val.json"))
+    for frame in CityscapesDataset(root):
+        labels, ids, crowd, meant = _reading_15(READ_15, f"cityscapes/{frame.split}/{relative_id(frame)}")
+        image = next(i for i in coco.imgs.values() if i["frame_id"] == frame.item_id)
+        annotations = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
+        evaluated = {c["id"] for c in coco.cats.values()}
+        expected = {v for v in np.unique(meant).tolist() if (v // 1000 if v >= 1000 else v) in evaluated}
+        assert sorted(a["cityscapes_id"] for a in annotations) == sorted(expected)
+        for a in annotations:
+            assert np.array_equal(coco.annToMask(a).astype(bool), meant == a["cityscapes_id"])
+            assert a["iscrowd"] == int(crowd[meant == a["cityscapes_id"]].all())
+
+
+def test_datumaro_15_reads_our_instance_ids():
+    """What 1.5 read from csConvert --to cityscapes of the tiny tree: each instance by its id, each
+    value < 1000 a crowd of its label, pixel for pixel (our current output is checked equal to
+    those files in test_writes_what_datumaro_read)."""
+    output = CityscapesDataset(os.path.join(DATUMARO, "ours", "output", "cityscapes"))
+    keys = {key.rsplit("/", 1)[0] for key in OURS_READ_15.files}
+    assert {f"ours/{frame.split}/{relative_id(frame)}" for frame in output} == keys
+    for frame in output:
+        labels, ids, crowd, meant = _reading_15(OURS_READ_15, f"ours/{frame.split}/{relative_id(frame)}")
+        written = frame.instance_ids().astype(np.int64)
+        assert np.array_equal(meant, written)
+        assert np.array_equal(crowd == 1, written < 1000)
+        assert (written % 1000 == 0)[written >= 1000].any()  # an instance 0 read as id 0, not renumbered
+
+
+def test_jpeg_images_are_encoded_as_datumaro_encodes_them():
+    """Same quantization tables (quality 75) and chroma subsampling as Datumaro's JPEG of the same pixels."""
+    theirs = Image.open(os.path.join(WRITTEN, "voc", "JPEGImages", "defaultcity_1_2.jpg"))
+    # make_fixtures.py: seed 2, 6x8; Datumaro takes the array as BGR
+    pixels = np.random.default_rng(2).integers(0, 255, (6, 8, 3), dtype=np.uint8)[..., ::-1]
+    ours = Image.open(io.BytesIO(png.encode_image(pixels, ".jpg")))
+    assert ours.quantization == theirs.quantization and ours.layer == theirs.layer
+    assert np.abs(np.asarray(ours, np.int16) - np.asarray(theirs, np.int16)).max() <= 1
 
 
 def test_writes_what_datumaro_read(tmp_path):
@@ -239,20 +316,60 @@ def test_voc_symlinks_cannot_leave_the_set(tmp_path):
         convert.from_voc(str(root), str(tmp_path / "out"), "val")
 
 
-def test_cityscapes_symlinks_cannot_leave_the_tree(tmp_path):
+def _linked_out_tree(tmp_path):
+    """A copy of the small tree where one frame's instanceIds, another frame's image and a city folder
+    are symbolic links leading out of their split folders; returns (root, refused paths, frames left out)."""
+    root, outside = tmp_path / "tree", tmp_path / "outside"
+    shutil.copytree(SMALL, root, ignore=shutil.ignore_patterns("expected", "results"))
+    outside.mkdir()
+    frames = CityscapesDataset(root).frames
+    first, second = frames[0], frames[1]
+    ids_file = pathlib.Path(first.paths["instanceIds"])
+    image_file = pathlib.Path(second.paths["leftImg8bit"])
+    for path in (ids_file, image_file):
+        shutil.copy(path, outside / path.name)
+        path.unlink()
+        path.symlink_to(outside / path.name)
+    shutil.copytree(ids_file.parent, outside / "elsewhere")
+    (ids_file.parent.parent / "elsewhere").symlink_to(outside / "elsewhere")
+    refused = [ids_file, image_file, ids_file.parent.parent / "elsewhere"]
+    return root, [str(p) for p in refused], {first.item_id, second.item_id}
+
+
+def test_a_symlink_leading_out_of_the_tree_fails_only_its_frame(tmp_path):
+    """Linked files and folders leading out are refused one by one, each named with its reason."""
+    root, refused, left_out = _linked_out_tree(tmp_path)
+    dataset = CityscapesDataset(root)
+    assert {f.item_id for f in dataset} == {f.item_id for f in CityscapesDataset(SMALL)} - left_out
+    assert sorted(f.item for f in dataset.failures) == sorted(refused)
+    for failure in dataset.failures:
+        assert failure.reason.startswith(f"symbolic link leads out of {root}")
+        assert os.path.realpath(failure.item).startswith(str(tmp_path / "outside"))
+    assert {f.reason.rsplit("frame val/", 1)[-1] for f in dataset.failures if "skipped" in f.reason} == {
+        f"{item} skipped" for item in left_out}
+
+
+def test_csconvert_goes_on_past_symlinks_leading_out_and_reports_each(tmp_path, capsys):
+    root, refused, left_out = _linked_out_tree(tmp_path)
+    out = tmp_path / "voc"
+    assert convert.main(["--to", "voc", str(root), str(out), "-j", "2"]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == len(refused)
+    for path in refused:
+        assert any(line.startswith(f"ERROR: {path}: symbolic link leads out of") for line in errors), path
+    for item in left_out:
+        assert any(f"frame val/{item} skipped" in line for line in errors), item
+    listed = (out / "ImageSets" / "Segmentation" / "val.txt").read_text().split()
+    assert sorted(listed) == sorted({f.item_id for f in CityscapesDataset(SMALL)} - left_out)
+    assert sorted(p.stem for p in (out / "SegmentationClass").iterdir()) == sorted(listed)
+
+
+def test_linked_split_folders_are_fine(tmp_path):
+    """A linked folder above the split (data on another disk) is inside the tree."""
     shutil.copytree(os.path.join(SMALL, "gtFine"), tmp_path / "gtFine")
-    frame = CityscapesDataset(tmp_path)[0]
-    image_dir = tmp_path / "leftImg8bit" / "val" / frame.city
-    image_dir.mkdir(parents=True)
-    (image_dir / f"{frame.id}_leftImg8bit.png").symlink_to(os.path.abspath(os.path.join(SMALL, "leftImg8bit", "val",
-                                                                            frame.city, f"{frame.id}_leftImg8bit.png")))
-    with pytest.raises(LayoutError, match=f"{frame.id}_leftImg8bit.png: symbolic link leads out of"):
-        CityscapesDataset(tmp_path)
-    # a linked folder above the split (data on another disk) is fine
-    (image_dir / f"{frame.id}_leftImg8bit.png").unlink()
-    shutil.rmtree(tmp_path / "leftImg8bit")
     (tmp_path / "leftImg8bit").symlink_to(os.path.abspath(os.path.join(SMALL, "leftImg8bit")))
-    assert "leftImg8bit" in CityscapesDataset(tmp_path)[0].paths
+    dataset = CityscapesDataset(tmp_path)
+    assert not dataset.failures and all("leftImg8bit" in frame.paths for frame in dataset)
 
 
 def test_coco_file_names_stay_inside_the_root(tmp_path):

@@ -6,7 +6,6 @@ folders such as ``leftImg8bit/``; :class:`CityscapesDataset` also accepts a
 ``label_colors.txt`` at the root replaces the Cityscapes label table.
 """
 import functools
-import io
 import json
 import os
 import zlib
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import parallel
 from ..errors import LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet
@@ -141,6 +141,12 @@ class CityscapesDataset:
     with only an image are frames too); ``{annotations}/cityscapes_panoptic_{split}``
     holds the panoptic PNGs and is not a split.
 
+    Nothing outside the split folders is read: a file that is a symbolic link
+    leading out of its split folder leaves its frame out, a linked folder
+    leading out is not entered, and each becomes an :class:`ItemError` (file
+    and reason) in :attr:`failures`, which batch tools report with their own.
+    A linked split folder, or a linked folder above it, is fine.
+
     Parameters
     ----------
     root : path
@@ -163,8 +169,9 @@ class CityscapesDataset:
             annotations = parent if parent != layout.CAMERA else annotations
         self.root, self.split, self.annotation_type = root, split, annotations
         self.label_set = label_set or LabelSet.for_dataset(root)
+        self.failures = []
         self.frames = self._discover() if os.path.isdir(root) else []
-        if not self.frames:
+        if not self.frames and not self.failures:
             found = self.splits()
             raise LayoutError(
                 "no Cityscapes frames found; looked for "
@@ -180,19 +187,32 @@ class CityscapesDataset:
         return sorted(names)
 
     def _discover(self):
-        frames = {}
+        """The frames found, sorted; fills :attr:`failures` with the files refused and leaves their frames out."""
+        frames, refused = {}, {}
+
+        def take(frame, kind, path, refusal):
+            if refusal is None:
+                frame.paths[kind] = path
+            else:
+                refused.setdefault(id(frame), []).append(parallel.ItemError(
+                    path, f"{refusal}; frame {frame_name(frame)} skipped"))
+
         for split in [self.split] if self.split else self.splits():
             split_dir = os.path.join(self.root, self.annotation_type, split)
-            for path, rel in _walk(split_dir):
+            files, folders_refused = _walk(split_dir)
+            self.failures += folders_refused  # their frames are unknown
+            for path, rel, refusal in files:
                 match = layout.GT_FILE_NAME.fullmatch(os.path.basename(rel))
                 if match and match["type"] == self.annotation_type:
                     frame = self._frame(frames, split, os.path.dirname(rel), match["id"])
-                    frame.paths[match["modality"]] = path
+                    take(frame, match["modality"], path, refusal)
             for folder in sorted(os.listdir(self.root)):
                 if folder.startswith("gt") or not os.path.isdir(os.path.join(self.root, folder, split)):
                     continue
                 suffix = "_" + folder
-                for path, rel in _walk(os.path.join(self.root, folder, split)):
+                files, folders_refused = _walk(os.path.join(self.root, folder, split))
+                self.failures += folders_refused
+                for path, rel, refusal in files:
                     stem, ext = os.path.splitext(rel)
                     if ext.lower() not in IMAGE_EXTENSIONS:
                         continue
@@ -202,14 +222,20 @@ class CityscapesDataset:
                     else:
                         frame = frames.get((split, stem))
                     if frame is not None:
-                        frame.paths[folder] = path
+                        take(frame, folder, path, refusal)
             panoptic = os.path.join(self.root, self.annotation_type, layout.panoptic_set_name(split))
             by_id = {frame.id: frame for (s, _), frame in frames.items() if s == split}
             for frame_id, path in layout.panoptic_pngs(panoptic).items():
                 frame = by_id.get(frame_id)
                 if frame is not None:
-                    frame.paths["panoptic"] = path
-        return [frames[key] for key in sorted(frames)]
+                    take(frame, "panoptic", path, _refusal(path, panoptic, os.path.realpath(panoptic)))
+        kept = []
+        for key in sorted(frames):
+            if id(frames[key]) in refused:
+                self.failures.extend(refused[id(frames[key])])
+            else:
+                kept.append(frames[key])
+        return kept
 
     def _frame(self, frames, split, folder, name):
         key = (split, f"{folder}/{name}" if folder else name)
@@ -233,22 +259,34 @@ def frame_name(frame):
 
 
 def _walk(folder):
-    """``(path, path relative to folder with '/')`` of every file below ``folder``, sorted; files that
-    are (or lie below) symbolic links leading out of ``folder`` are refused."""
+    """The files below ``folder`` and the folders refused there.
+
+    Files: ``(path, path relative to folder with '/', refusal)``, sorted;
+    ``refusal`` is None, or why a file that is a symbolic link leading out of
+    ``folder`` is refused.  Folders: ``[ItemError]`` of the symbolic links to
+    folders outside ``folder``, which are not entered.
+    """
     if not os.path.isdir(folder):
-        return []
+        return [], []
     real_root = os.path.realpath(folder)
-    out = []
+    files, folders = [], []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        if not is_inside(os.path.realpath(dirpath), real_root):
-            raise LayoutError(f"a symbolic link leads out of {folder}", dirpath)
-        dirnames.sort()
+        for name in sorted(dirnames):
+            path = os.path.join(dirpath, name)
+            refusal = _refusal(path, folder, real_root)
+            if refusal:
+                dirnames.remove(name)
+                folders.append(parallel.ItemError(path, refusal))
         for name in filenames:
             path = os.path.join(dirpath, name)
-            if not is_inside(os.path.realpath(path), real_root):
-                raise LayoutError(f"symbolic link leads out of {folder} to {os.path.realpath(path)}", path)
-            out.append((path, os.path.relpath(path, folder).replace(os.sep, "/")))
-    return sorted(out, key=lambda p: p[1])
+            files.append((path, os.path.relpath(path, folder).replace(os.sep, "/"), _refusal(path, folder, real_root)))
+    return sorted(files, key=lambda p: p[1]), folders
+
+
+def _refusal(path, folder, real_root):
+    """Why ``path`` is refused (a symbolic link leading out of ``folder``), or None."""
+    real = os.path.realpath(path)
+    return None if is_inside(real, real_root) else f"symbolic link leads out of {folder} to {real}"
 
 
 def is_frame_id(name):
@@ -326,15 +364,7 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
             files.append((ground_truth(encoding), png.encode_png(data)))
     if image is not None:
         path = layout.frame_file(root, layout.CAMERA, split, folder, frame_id, ext=image_ext.lstrip("."))
-        image = np.asarray(image, dtype=np.uint8)
-        if image_ext == ".png":
-            files.append((path, png.encode_png(image)))
-        else:
-            from PIL import Image
-            buffer = io.BytesIO()
-            Image.fromarray(image).save(buffer, Image.registered_extensions().get(image_ext.lower(), "JPEG"),
-                                        quality=95)
-            files.append((path, buffer.getvalue()))
+        files.append((path, png.encode_image(image, image_ext)))
     for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         png.write_atomic(path, data)

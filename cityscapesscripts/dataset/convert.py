@@ -218,6 +218,7 @@ def _convert_split(opts, split, label_set, say):
             missing, failed = to_cityscapes(dataset, opts.output, opts.label_map, opts.save_images,
                                             opts.image_ext, jobs=jobs)
             say(f"{len(dataset) - len(failed)} frames written to {opts.output}")
+        failed = dataset.failures + failed  # files refused while reading the tree, then the frames that failed
     for name in missing:
         cli.print_warning(f"label {name!r} is not in the target label map; its pixels became background")
     return failed

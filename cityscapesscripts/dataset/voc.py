@@ -19,13 +19,11 @@ colour (Datumaro's default export); a colour several classes share decodes to
 the first of them.
 """
 import functools
-import io
 import os
 
 import numpy as np
-from PIL import Image
 
-from .. import parallel
+from .. import kernels, parallel
 from ..errors import ArgumentError, ImageError, LayoutError
 from ..helpers.labelset import CITYSCAPES, voc_palette
 from ..io import layout, png
@@ -84,23 +82,23 @@ def _palette(colors):
 
 
 def voc_indices(instance_ids, table):
-    """The VOC class and object indices of an instanceIds map, (H, W) uint8 each.
+    """The VOC class and object indices of an (H, W) uint16 instanceIds map, (H, W) uint8 each.
 
     ``table``: labelId -> VOC class index.  Classes come from the label part
     of the ids.  Every segment of a VOC class is one object, numbered 1, 2,
     ... in id order (at most 254): instances, and also each stuff class and
     crowd region, since Datumaro reads only the objects when
     ``SegmentationObject`` exists.  Objects are 0 on background, 255 on void.
-    Both maps are one lookup each in tables over the ids present.
+    Both maps come from one pass of table lookups over the ids present.
     """
-    values = np.flatnonzero(np.bincount(instance_ids.ravel(), minlength=1))
+    counts, _ = kernels.segment_stats(instance_ids)
+    values = np.flatnonzero(counts)
     classes = table[np.where(values >= 1000, values // 1000, values)]
     kept = (classes != 0) & (classes != IGNORE)
     numbers = np.where(kept, np.minimum(np.cumsum(kept), IGNORE - 1), np.where(classes == IGNORE, IGNORE, 0))
-    class_lookup = np.zeros(int(values[-1]) + 1, dtype=np.uint8)
-    object_lookup = np.zeros(int(values[-1]) + 1, dtype=np.uint8)
-    class_lookup[values], object_lookup[values] = classes, numbers
-    return class_lookup.take(instance_ids), object_lookup.take(instance_ids)
+    tables = np.zeros((2, kernels.INSTANCE_ID_SPACE), dtype=np.uint8)
+    tables[0, values], tables[1, values] = classes, numbers
+    return kernels.lookup_pair(instance_ids, tables)
 
 
 _OBJECT_PALETTE = voc_palette()
@@ -112,9 +110,8 @@ def _write_item(frame, out, table, class_palette, save_images):
     files = [(os.path.join(out, "SegmentationClass", frame.item_id + ".png"), png.encode_png(classes, class_palette)),
              (os.path.join(out, "SegmentationObject", frame.item_id + ".png"), png.encode_png(objects, _OBJECT_PALETTE))]
     if save_images and layout.CAMERA in frame.paths:
-        buffer = io.BytesIO()
-        Image.fromarray(png.read_rgb(frame.paths[layout.CAMERA])).save(buffer, "JPEG", quality=95)
-        files.append((os.path.join(out, "JPEGImages", frame.item_id + ".jpg"), buffer.getvalue()))
+        files.append((os.path.join(out, "JPEGImages", frame.item_id + ".jpg"),
+                      png.encode_image(png.read_rgb(frame.paths[layout.CAMERA]), ".jpg")))
     for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         png.write_atomic(path, data)

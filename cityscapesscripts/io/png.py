@@ -141,6 +141,22 @@ def _chunk(kind, payload):
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
+JPEG_QUALITY = 75  # Datumaro's (OpenCV's) and Pillow's default, so our JPEGs are the files Datumaro writes
+
+
+def encode_image(image, ext=".png"):
+    """Bytes of an (H, W, 3) uint8 camera image in the format of ``ext``: PNG by :func:`encode_png`,
+    JPEG (quality :data:`JPEG_QUALITY`, 4:2:0) and other formats by Pillow."""
+    import numpy as np
+    image = np.asarray(image, dtype=np.uint8)
+    if ext.lower() == ".png":
+        return encode_png(image)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, Image.registered_extensions().get(ext.lower(), "JPEG"),
+                                quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
 def write_png(path, array):
     """Write ``array`` as PNG to ``path`` atomically (temporary name, then rename)."""
     write_atomic(path, encode_png(array))
