@@ -700,16 +700,3 @@ def zlib_rle(const uint8_t[::1] data, uint32_t adler, Py_ssize_t distance):
         return result
     finally:
         free(tokens)
-
-
-def lookup_pair(const uint16_t[:, ::1] index, const uint8_t[:, ::1] tables, uint8_t[:, :, ::1] out):
-    """out[k, y, x] = tables[k, index[y, x]] for k = 0, 1 in one pass over the (H, W) index; tables
-    (2, 65536), out (2, H, W)."""
-    cdef Py_ssize_t y, x, h = index.shape[0], w = index.shape[1]
-    cdef uint16_t v
-    with nogil:
-        for y in range(h):
-            for x in range(w):
-                v = index[y, x]
-                out[0, y, x] = tables[0, v]
-                out[1, y, x] = tables[1, v]

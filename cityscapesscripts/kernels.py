@@ -206,24 +206,6 @@ def lookup(index, table, compiled=None):
     return np.take(table, index)
 
 
-def lookup_pair(index, tables, compiled=None):
-    """``tables[0][index], tables[1][index]`` in one pass over an (H, W) uint16 index.
-
-    tables : (2, 65536) uint8.  Returns two (H, W) uint8 maps (views of one
-    (2, H, W) array).
-    """
-    import numpy as np
-    index = _input("index", index, np.uint16, 2)
-    tables = _input("tables", tables, np.uint8, 2)
-    if tables.shape != (2, INSTANCE_ID_SPACE):
-        raise ValueError(f"tables must have shape (2, {INSTANCE_ID_SPACE}), got {tables.shape}")
-    if _use_compiled(compiled):
-        out = np.empty((2,) + index.shape, np.uint8)
-        _kernels.lookup_pair(index, tables, out)
-        return out[0], out[1]
-    return np.take(tables[0], index), np.take(tables[1], index)
-
-
 # ---- panoptic conversion ----------------------------------------------------------
 def segment_stats(ids, compiled=None):
     """Pixel count and bounding box of every id of an (H, W) uint16 map.

@@ -211,8 +211,6 @@ BAD_CALLS = {
     "raw of the wrong length": (lambda c: kernels.png_unfilter(np.zeros(9, np.uint8), np.zeros((2, 4), np.uint8), 1,
                                                                compiled=c),
                                 "raw has 9 bytes, expected 10 for 2 rows of 4"),
-    "one table for a pair": (lambda c: kernels.lookup_pair(np.zeros((4, 4), np.uint16), np.zeros((1, 65536), np.uint8),
-                                                           compiled=c), "tables must have shape"),
     "short table": (lambda c: kernels.lookup(np.zeros((4, 4), np.uint16), np.zeros(256, np.uint16), compiled=c),
                     "table has 256 entries, a uint16 index needs 65536"),
     "signed index": (lambda c: kernels.lookup(np.zeros((4, 4), np.int16), np.zeros(65536, np.uint16), compiled=c),
@@ -255,15 +253,6 @@ def test_lookup_twin(index_dtype, table_dtype):
     a, b = kernels.lookup(index, table, compiled=True), kernels.lookup(index, table, compiled=False)
     assert a.dtype == b.dtype == table_dtype and np.array_equal(a, b)
     assert a[3, 7] == table[index[3, 7]]
-
-
-def test_lookup_pair_twin():
-    rng = np.random.default_rng(7)
-    index = rng.integers(0, 65536, (23, 41)).astype(np.uint16)
-    tables = rng.integers(0, 256, (2, 65536)).astype(np.uint8)
-    (a0, a1), (b0, b1) = kernels.lookup_pair(index, tables, compiled=True), kernels.lookup_pair(index, tables, compiled=False)
-    assert np.array_equal(a0, b0) and np.array_equal(a1, b1)
-    assert (a0[3, 7], a1[3, 7]) == (tables[0, index[3, 7]], tables[1, index[3, 7]])
 
 
 def _rle_cases():

@@ -89,16 +89,17 @@ def voc_indices(instance_ids, table):
     ... in id order (at most 254): instances, and also each stuff class and
     crowd region, since Datumaro reads only the objects when
     ``SegmentationObject`` exists.  Objects are 0 on background, 255 on void.
-    Both maps come from one pass of table lookups over the ids present.
+    Both maps are one lookup each in tables over the ids present.
     """
     counts, _ = kernels.segment_stats(instance_ids)
     values = np.flatnonzero(counts)
     classes = table[np.where(values >= 1000, values // 1000, values)]
     kept = (classes != 0) & (classes != IGNORE)
     numbers = np.where(kept, np.minimum(np.cumsum(kept), IGNORE - 1), np.where(classes == IGNORE, IGNORE, 0))
-    tables = np.zeros((2, kernels.INSTANCE_ID_SPACE), dtype=np.uint8)
-    tables[0, values], tables[1, values] = classes, numbers
-    return kernels.lookup_pair(instance_ids, tables)
+    class_lookup = np.zeros(kernels.INSTANCE_ID_SPACE, dtype=np.uint8)
+    object_lookup = np.zeros(kernels.INSTANCE_ID_SPACE, dtype=np.uint8)
+    class_lookup[values], object_lookup[values] = classes, numbers
+    return kernels.lookup(instance_ids, class_lookup), kernels.lookup(instance_ids, object_lookup)
 
 
 _OBJECT_PALETTE = voc_palette()
