@@ -317,7 +317,7 @@ def encoder_table(prep):
     encoders = {
         "Pillow, compress_level 6 (the original's default)": lambda a: _pil(a, {}),
         "Pillow, compress_level 1": lambda a: _pil(a, {"compress_level": 1}),
-        "ours: filter Up + libdeflate level 4": png.encode_png,
+        "ours: filter Up + our run-length deflater": png.encode_png,
     }
     try:
         import cv2
@@ -356,7 +356,7 @@ def clean_outputs(root):
 
 def _measure(name, frames, ours, floor, original, runs, before=None):
     """Rounds of (ours, floor, original); medians of times and of per-round ratios."""
-    rounds = []
+    rounds, load = [], os.getloadavg()[0]
     for _ in range(runs):
         o = run_once(ours, before)
         f = floor()
@@ -368,7 +368,8 @@ def _measure(name, frames, ours, floor, original, runs, before=None):
     row = {"name": name, "frames": frames, "ours": med(o[0] for o, _, _ in rounds),
            "ours_cpu": med(o[1] for o, _, _ in rounds), "floor": med(f[0] for _, f, _ in rounds),
            "floor_cpu": med(f[1] for _, f, _ in rounds), "ours_floor": med(o[0] / f[0] for o, f, _ in rounds),
-           "ours_floor_cpu": med(o[1] / f[1] for o, f, _ in rounds), "score": rounds[-1][0][2]}
+           "ours_floor_cpu": med(o[1] / f[1] for o, f, _ in rounds), "score": rounds[-1][0][2],
+           "load": [load, os.getloadavg()[0]]}
     if original:
         row.update(original=med(r[0] for _, _, r in rounds), original_cpu=med(r[1] for _, _, r in rounds),
                    speedup=med(r[0] / o[0] for o, _, r in rounds), cpu_ratio=med(r[1] / o[1] for o, _, r in rounds),
@@ -470,13 +471,13 @@ def write_report(results, path):
     for key in dataset_keys(results):
         density, frames = key.split()
         stats = results[key]["stats"]
-        load = results[key].get("load")
+        loads = [v for r in results[key]["rows"] for v in r.get("load", ())] + results[key].get("load", [])
         lines += [f"## {density.capitalize()} density, {frames} frames", "",
                   f"Per frame {stats['objects']:.0f} polygon objects, "
                   f"{stats['vertices']:.0f} vertices, {stats['instances']:.1f} ground-truth instances, "
                   f"{stats['masks']:.1f} predicted masks."
-                  + (f" Load average (1 min) {load[0]:.1f} when the rows started, {load[1]:.1f} when they ended."
-                     if load else ""), "",
+                  + (f" Load average (1 min) between {min(loads):.1f} and {max(loads):.1f} at the start and "
+                     "end of the rows." if loads else ""), "",
                   "| task | frames | ours (s) | original (s) | speed-up | ours CPU s / frame | "
                   "original CPU s / frame | CPU ratio | I/O floor (s) | ours / floor | ours / floor, CPU "
                   "| same score |",
@@ -648,9 +649,11 @@ def main():
             key = f"{density} {args.frames}"
             load = os.getloadavg()[0]
             rows = bench_density(density, full, prep, heavy, args.oracle, args.runs, tasks)
+            loads = [load, os.getloadavg()[0]]
             if tasks and key in results:
                 rows = merged_rows(results[key]["rows"], rows)
-            results[key] = {"stats": data_statistics(full), "rows": rows, "load": [load, os.getloadavg()[0]]}
+                loads += results[key].get("load", [])
+            results[key] = {"stats": data_statistics(full), "rows": rows, "load": loads}
             json.dump(results, open(saved, "w"), indent=1)
         if args.codecs:
             full, prep, _ = make_data(args.data, "typical", args.frames, args.heavy_frames)

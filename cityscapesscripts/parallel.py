@@ -10,9 +10,11 @@ Every batch tool runs its per-item work through :func:`map_items` (or
   the batch goes on.  An exception that is not a failure of the input or the
   machine (a bug, e.g. ``TypeError``) also carries its traceback in the
   reason, so it is never reduced to one line.  Callers get exactly one value per item, in input order.
-* **Bounded.**  At most ``2 * jobs`` chunks of items are in flight, whatever
-  the number of items, so memory stays bounded and an interruption has little
-  left to finish.
+* **Bounded.**  At most ``2 * jobs`` chunks of items are running or queued,
+  and at most ``8 * jobs`` submitted and not yet given back (finished ones
+  wait for the chunks before them), whatever the number of items, so memory
+  stays bounded and an interruption has little left to finish.  A slow chunk
+  does not stall the others: while it runs, the workers go on with later ones.
 * **Always closed and joined, never terminated while work is in flight.**
   On ``KeyboardInterrupt`` (Ctrl-C, or SIGTERM under :func:`stop_on_sigterm`)
   nothing more is submitted, running chunks finish (workers ignore SIGINT and
@@ -29,8 +31,8 @@ Backends.  The local process pool (:class:`_LocalPool`) is the default; a
 Dask ``distributed.Client`` (:class:`_DaskBackend`) is the other, chosen by
 ``client=`` or, for a whole tool run, by :func:`use_scheduler` / the console
 scripts' ``--scheduler ADDRESS`` (``local`` starts a ``LocalCluster``).  A
-backend offers ``submit(fn, *args) -> future``, ``close(cancel)`` and
-``lost``, the exceptions of a future whose worker died.  The windowed
+backend offers ``submit(fn, *args) -> future``, ``wait_any(futures)``,
+``close(cancel)`` and ``lost``, the exceptions of a future whose worker died.  The windowed
 in-order loop, the error records, the retry of lost work and the
 interruption handling are the same for both: tasks carry the items (file
 paths, read by the workers from the shared filesystem) and bring back the
@@ -46,6 +48,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import traceback
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
@@ -220,6 +223,10 @@ class _LocalPool:
         finally:
             gc.unfreeze()  # here they are collected as before
 
+    @staticmethod
+    def wait_any(futures):
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+
     def close(self, cancel=False):
         try:
             self._executor.shutdown(wait=True, cancel_futures=cancel)
@@ -245,6 +252,15 @@ class _DaskBackend:
         future = self._client.submit(fn, *args, pure=False)  # a retried item is a new task
         self._running.append(future)
         return future
+
+    @staticmethod
+    def wait_any(futures):
+        # through the futures' own callbacks: distributed.wait() runs on the default client's loop,
+        # which need not be the loop of this client
+        ended = threading.Event()
+        for future in futures:
+            future.add_done_callback(lambda _: ended.set())
+        ended.wait()
 
     def close(self, cancel=False):
         if cancel and self._running:
@@ -370,7 +386,7 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, cl
     # a few items per message: cheap to send back, and workers still end together (measured)
     size = max(1, min(8, len(items) // (jobs * 16)))
     pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
-    window = 2 * jobs
+    window, held = 2 * jobs, 8 * jobs  # chunks running or queued; chunks submitted and not yet given back
     backend = new_backend()
     in_flight = deque()  # (isolated, chunk, future), in input order
     bar = None
@@ -379,12 +395,18 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, cl
         while pending or in_flight:
             try:
                 # an isolated chunk (one item suspected of killing its worker) runs alone
-                while pending and len(in_flight) < window and not (
+                while pending and len(in_flight) < held and _unfinished(in_flight) < window and not (
                         in_flight and (pending[0][0] or in_flight[-1][0])):
                     future = backend.submit(_run_chunk, func, pending[0][1])
                     in_flight.append(pending.popleft() + (future,))
                 if bar is None:  # after the first submit: the pool forks before tqdm starts its thread
                     bar = progress_bar(len(items), desc, progress)
+                if (not in_flight[0][2].done() and pending and len(in_flight) < held
+                        and not (pending[0][0] or in_flight[-1][0])):
+                    # the window is full of running chunks and the first is not done: hand out more
+                    # as soon as any ends, so a slow chunk does not leave the other workers idle
+                    backend.wait_any([future for _, _, future in in_flight if not future.done()])
+                    continue
                 try:
                     results = in_flight[0][2].result()
                 except backend.lost:
@@ -408,6 +430,10 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, cl
         backend.close(cancel)
         if bar is not None:
             bar.close()
+
+
+def _unfinished(in_flight):
+    return sum(not future.done() for _, _, future in in_flight)
 
 
 def failures_error(failures):
