@@ -581,7 +581,7 @@ NOTES = """
   density, 100 frames, and dense density, 30 frames: every row in a first
   run; the evaluator rows again after the last evaluator change (the pool
   hands out chunks as soon as any ends), which the tables show. The load
-  average of each table is given with it (1.6 to 6.2: the other sessions'
+  average of each table is given with it (1.6 to 5.5: the other sessions'
   test suites and builds shared the 2 cores), so wall times, and wall
   ratios to the floor, swing by tens of percent between rounds.
 * **The floor now pays for its pool.** Earlier reports started the floor's
@@ -613,7 +613,7 @@ NOTES = """
   longer idles a worker behind a slow chunk (100-mask instance rows 1.65 ->
   1.43x the floor in an A/B run). Every number is unchanged (golden tests,
   client replays, the Dask tests).
-* **What is left above the floor.** Decoding is 70-85% of each evaluator's
+* **What is left above the floor.** Decoding is 65-90% of each evaluator's
   CPU; the rest is now spread over many small costs. The next gains: read
   each mask once (header and data together), keep instance matches as
   arrays in the workers and build the original's dicts only when they are
