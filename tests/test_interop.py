@@ -5,10 +5,12 @@ Datumaro's trees and its readings are committed under ``fixtures/datumaro``
 output of ours there); here we read Datumaro's trees and check that we still
 write exactly what Datumaro read.
 """
+import glob
 import io
 import json
 import os
 import pathlib
+import re
 import shutil
 
 import numpy as np
@@ -299,10 +301,16 @@ def test_voc_list_names_cannot_leave_the_set(tmp_path, name, message):
     shutil.copy(next((root / "SegmentationClass").iterdir()), outside / "evil_000000_000000.png")
     listing = root / "ImageSets" / "Segmentation" / "val.txt"
     listing.write_text(listing.read_text() + name + "\n")
-    line = len(listing.read_text().splitlines())
-    with pytest.raises(LayoutError, match=rf"val.txt, line {line}: {message}"):
-        convert.from_voc(str(root), str(tmp_path / "out"), "val")
-    assert not (tmp_path / "out").exists()  # checked before anything is written
+    listing.write_text(listing.read_text() + "missing_000000_000000\n")
+    lines = len(listing.read_text().splitlines())
+    ids, _, failed = convert.from_voc(str(root), str(tmp_path / "out"), "val")
+    # every refused line is reported, named by its list file and line; the other items are written
+    assert [f.item for f in failed] == [f"{listing}, line {lines - 1}", f"{listing}, line {lines}"]
+    assert failed[0].reason.startswith(message)
+    assert failed[1].reason == "item 'missing_000000_000000' has no SegmentationClass/" \
+                               "missing_000000_000000.png and no image"
+    assert len(ids) == lines - 2
+    assert not any("evil" in f for _, _, files in os.walk(tmp_path / "out") for f in files)
 
 
 def test_voc_symlinks_cannot_leave_the_set(tmp_path):
@@ -312,8 +320,24 @@ def test_voc_symlinks_cannot_leave_the_set(tmp_path):
     (root / "SegmentationClass" / "linked_000000_000000.png").symlink_to(outside)
     listing = root / "ImageSets" / "Segmentation" / "val.txt"
     listing.write_text(listing.read_text() + "linked_000000_000000\n")
-    with pytest.raises(LayoutError, match="name linked_000000_000000.png points outside .*elsewhere.png"):
-        convert.from_voc(str(root), str(tmp_path / "out"), "val")
+    ids, _, failed = convert.from_voc(str(root), str(tmp_path / "out"), "val")
+    assert len(failed) == 1 and re.match("name linked_000000_000000.png points outside .*elsewhere.png",
+                                         failed[0].reason)
+    assert len(ids) == len(listing.read_text().splitlines()) - 1 and "linked_000000_000000" not in ids
+
+
+def test_csconvert_from_voc_goes_on_past_refused_lines_and_reports_each(tmp_path, capsys):
+    root = _voc_set(tmp_path)
+    listing = root / "ImageSets" / "Segmentation" / "val.txt"
+    good = listing.read_text().splitlines()
+    listing.write_text("\n".join(["../evil_000000_000000"] + good + ["/abs/evil_000000_000000"]) + "\n")
+    status = convert.main(["--from", "voc", "--to", "cityscapes", str(root), str(tmp_path / "out"), "-q"])
+    errors = capsys.readouterr().err.splitlines()
+    assert status == 1 and len(errors) == 2
+    assert errors[0].startswith(f"ERROR: {listing}, line 1: name ../evil_000000_000000.png points outside")
+    assert errors[1].startswith(f"ERROR: {listing}, line {len(good) + 2}: name /abs/evil_000000_000000.png")
+    written = glob.glob(str(tmp_path / "out" / "gtFine" / "val" / "*" / "*_labelIds.png"))
+    assert len(written) == len(good)
 
 
 def _linked_out_tree(tmp_path):

@@ -123,17 +123,18 @@ def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False
     is ``traffic light``); void and unknown names become the background
     label; objects of classes with instances become ``id * 1000 + k``.
     Item names are checked (inside the set's folders) before anything is
-    written; items whose names are not ``{city}_{seq}_{frame}`` are written
+    read; a refused name is one of the failures and the other items are
+    written.  Items whose names are not ``{city}_{seq}_{frame}`` are written
     as ``default_{crc}_{index}``.
     """
-    classes, items = voc.read_voc(voc_root, split)
+    classes, items, failed = voc.read_voc(voc_root, split)
     table, missing = voc_table(classes, label_set)
     cityscapes.make_split_folders(out, split)
     jobs_items = [(item, read, cityscapes.cityscapes_frame_id(item, position))
                   for position, (item, read) in enumerate(items)]
     task = functools.partial(_voc_item, out=out, split=split, table=table, label_set=label_set,
                              save_images=save_images)
-    ids, failed = [], []
+    ids = []
     for result in parallel.map_items(task, jobs_items, jobs, "voc", progress):
         if isinstance(result, parallel.ItemError):
             failed.append(result)

@@ -208,12 +208,13 @@ def splits_of(voc_root):
 
 
 def read_voc(voc_root, split):
-    """The classes ``[(name, colour)]`` and the items of one split.
+    """The classes ``[(name, colour)]``, the items of one split and the lines refused.
 
     Items are ``(item id, read)``; ``read()`` gives ``(class indices or
     None, object indices or None, image path or None)``.  Every name in the
-    list file is checked before anything is read: names leaving the set's
-    folders raise :class:`LayoutError` naming the list file and line.
+    list file is checked before anything is read: a name leaving the set's
+    folders (or naming no files) is refused as an :class:`ItemError` naming
+    the list file and line; the other items are still returned.
     """
     classes = read_labelmap(os.path.join(voc_root, "labelmap.txt"))
     class_index = {}
@@ -231,21 +232,25 @@ def read_voc(voc_root, split):
     except UnicodeDecodeError:
         raise LayoutError("not UTF-8 text", list_file) from None
     images = os.path.join(voc_root, "JPEGImages")
-    items = []
+    items, refused = [], []
     for number, line in enumerate(lines, 1):
         name = line.strip()
         if not name or name.startswith("#"):
             continue
         where = f"{list_file}, line {number}"
-        class_path = inside(os.path.join(voc_root, "SegmentationClass"), name, where, ".png")
-        object_path = inside(os.path.join(voc_root, "SegmentationObject"), name, where, ".png")
-        image_path = next((p for p in (inside(images, name, where, ext) for ext in IMAGE_EXTENSIONS)
-                           if os.path.isfile(p)), None)
-        if not os.path.isfile(class_path) and image_path is None:
-            raise LayoutError(f"{where}: item {name!r} has no SegmentationClass/{name}.png and no image")
+        try:
+            class_path = inside(os.path.join(voc_root, "SegmentationClass"), name, where, ".png")
+            object_path = inside(os.path.join(voc_root, "SegmentationObject"), name, where, ".png")
+            image_path = next((p for p in (inside(images, name, where, ext) for ext in IMAGE_EXTENSIONS)
+                               if os.path.isfile(p)), None)
+            if not os.path.isfile(class_path) and image_path is None:
+                raise LayoutError(f"{where}: item {name!r} has no SegmentationClass/{name}.png and no image")
+        except LayoutError as e:
+            refused.append(parallel.ItemError(where, str(e).removeprefix(f"{where}: "), e))
+            continue
         items.append((name, functools.partial(_read_item, class_path, object_path, image_path,
                                               class_index, object_index)))
-    return classes, items
+    return classes, items, refused
 
 
 def _read_item(class_path, object_path, image_path, class_index, object_index):
