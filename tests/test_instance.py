@@ -168,14 +168,33 @@ def test_bad_masks_name_txt_and_line(tmp_path, args):
     folder = tmp_path / "pred"
     folder.mkdir()
     Image.new("L", (10, 10), 255).save(folder / "small.png")
+    Image.new("L", (12, 10), 255).save(folder / "small.bmp")  # not a PNG: its size comes from Pillow
     (folder / "broken.png").write_bytes(b"nonsense")
     gt = golden_files(ROOT, "*_gtFine_instanceIds.png")[0]
     args.predictionPath = str(folder)
     for line, message in (("small.png 26 0.9", "line 2: mask is 10x10 but the ground truth is 512x256"),
+                          ("small.bmp 26 0.9", "line 2: mask is 12x10 but the ground truth is 512x256"),
                           ("broken.png 26 0.9", "line 2: mask .*broken.png: not an image file")):
         txt = write_txt(folder, ["small.png 7 0.1", line])  # line 1 (road) is not evaluated, never loaded
         with pytest.raises(PredictionError, match=message):
             E.evaluateImgLists([txt], [gt], args)
+
+
+def test_each_mask_file_is_opened_once(args, monkeypatch):
+    preds, gts = golden_lists(args)
+    masks = {os.path.abspath(p.name) for txt in preds for p in instance_files.read_prediction_list(txt)}
+    opened = []
+    real_open = open
+
+    def counting_open(file, *a, **k):
+        if isinstance(file, str) and os.path.abspath(file) in masks:
+            opened.append(os.path.abspath(file))
+        return real_open(file, *a, **k)
+    monkeypatch.setattr("builtins.open", counting_open)
+    monkeypatch.setattr(args, "jobs", 1, raising=False)  # in this process, where open is counted
+    assert_same_numbers(expected_eval("small", "instance"), plain(E.evaluateImgLists(preds, gts, args)))
+    evaluated = {m for m in masks if m in opened}
+    assert evaluated and sorted(opened) == sorted(evaluated)  # no mask opened twice
 
 
 def test_assign_accepts_pil_images_and_arrays(args):

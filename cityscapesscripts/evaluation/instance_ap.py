@@ -22,7 +22,7 @@ import numpy as np
 from .. import kernels, plotting
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
-from ..io import limits, png, rle
+from ..io import png, rle
 from .accumulator import Accumulator, disjoint_update
 
 OVERLAPS = np.arange(0.5, 1.0, 0.05)
@@ -132,8 +132,8 @@ def _histogram(pred, ids, hist, image_name):
         rows = slice(None)
         if isinstance(mask, (str, os.PathLike)):
             try:  # the size from the header first: a huge or wrong-sized mask fails before it is decoded
-                _check_mask_shape(limits.header_size(mask)[::-1], ids.shape, where)
-                mask, nonzero_rows = read_mask(mask, nonzero_rows=True)
+                mask, nonzero_rows = read_mask(
+                    mask, nonzero_rows=True, check_size=lambda size: _check_mask_shape(size[::-1], ids.shape, where))
             except ImageError as e:
                 raise PredictionError(f"mask {mask}: {e.reason}", where) from None
             found = np.flatnonzero(nonzero_rows)  # a mask is a small part of the image: skip the empty rows
@@ -152,10 +152,10 @@ def _check_mask_shape(mask_shape, ids_shape, where):
         raise PredictionError(f"mask is {size} but the ground truth is {ids_shape[1]}x{ids_shape[0]}", where)
 
 
-def read_mask(path, nonzero_rows=False):
+def read_mask(path, nonzero_rows=False, check_size=None):
     """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L");
-    with ``nonzero_rows``, ``(mask, rows)`` as :func:`~cityscapesscripts.io.png.read_grey` gives."""
-    return png.read_grey(path, nonzero_rows=nonzero_rows)
+    with ``nonzero_rows`` and ``check_size``, as :func:`~cityscapesscripts.io.png.read_grey` takes them."""
+    return png.read_grey(path, nonzero_rows=nonzero_rows, check_size=check_size)
 
 
 def _as_uint16(ids, name):

@@ -7,6 +7,7 @@ The limit is :data:`DEFAULT_MAX_PIXELS` unless ``$CITYSCAPES_MAX_PIXELS``
 (set by the tools' ``--max-pixels``) raises or lowers it; worker processes
 inherit it.  A reader may also pass its own ``limit``.
 """
+import io
 import os
 import struct
 
@@ -65,19 +66,23 @@ def pillow_open(source):
 _PNG_HEAD = struct.Struct(">8s4s4sII")  # signature, IHDR length, b"IHDR", width, height
 
 
-def header_size(path):
+def header_size(path, data=None):
     """``(width, height)`` from an image file's header, without decoding it (nor checking the limit).
 
     A PNG's size is read from its first 24 bytes (a tenth of the time of Pillow's open, which
-    reads every other image format)."""
+    reads every other image format).  With ``data`` (the file's bytes, already read), the file
+    is not opened again; ``path`` only names it."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(_PNG_HEAD.size)
+        if data is None:
+            with open(path, "rb") as f:
+                head = f.read(_PNG_HEAD.size)
+        else:
+            head = data[:_PNG_HEAD.size]
         if len(head) == _PNG_HEAD.size:
             signature, _, kind, width, height = _PNG_HEAD.unpack(head)
             if signature == b"\x89PNG\r\n\x1a\n" and kind == b"IHDR":
                 return width, height
-        with pillow_open(path) as image:
+        with pillow_open(path if data is None else io.BytesIO(data)) as image:
             return image.size
     except FileNotFoundError:
         raise ImageError("file not found", path) from None

@@ -289,10 +289,13 @@ def _read_bytes(path):
         raise ImageError(f"cannot read image: {e}", path) from None
 
 
-def _decode(path, accept, max_pixels, nonzero_rows=False):
+def _decode(path, accept, max_pixels, nonzero_rows=False, check_size=None):
     """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow; with
-    ``nonzero_rows``, ``array`` is ``decode_png``'s ``(array, rows)``."""
+    ``nonzero_rows``, ``array`` is ``decode_png``'s ``(array, rows)``.  The file is read once;
+    ``check_size``, when given, is called with its header's ``(width, height)`` before decoding."""
     data = _read_bytes(path)
+    if check_size is not None:
+        check_size(limits.header_size(path, data))
     array = decode_png(data, path, accept, max_pixels, nonzero_rows)
     if array is not None:
         return array, None
@@ -341,14 +344,16 @@ def read_label_map(path, max_pixels=None):
                      f"with {len(image.getbands())} channels", path)
 
 
-def read_grey(path, max_pixels=None, nonzero_rows=False):
+def read_grey(path, max_pixels=None, nonzero_rows=False, check_size=None):
     """An image as (H, W) uint8 grey values, converted as Pillow's ``convert("L")`` does.
 
     With ``nonzero_rows``, returns ``(array, rows)``: rows (H,) bool, True for
-    each row holding a non-zero value (a mask's rows to look at).
+    each row holding a non-zero value (a mask's rows to look at).  ``check_size``:
+    called with the header's ``(width, height)`` before the image is decoded (to refuse
+    a wrong-sized or huge file early), from the same read of the file.
     """
     import numpy as np
-    array, image = _decode(path, {(0, 8)}, max_pixels, nonzero_rows)
+    array, image = _decode(path, {(0, 8)}, max_pixels, nonzero_rows, check_size)
     if array is None:
         array = np.asarray(image if image.mode == "L" else image.convert("L"))
         if nonzero_rows:
