@@ -700,3 +700,33 @@ def zlib_rle(const uint8_t[::1] data, uint32_t adler, Py_ssize_t distance):
         return result
     finally:
         free(tokens)
+
+
+cdef extern from *:
+    """
+    #ifdef __linux__
+    #include <sys/prctl.h>
+    static int cs_set_death_signal(int signum) { return prctl(PR_SET_PDEATHSIG, (unsigned long)signum); }
+    #else
+    static int cs_set_death_signal(int signum) { return -1; }
+    #endif
+    #ifdef __GLIBC__
+    #include <malloc.h>
+    static int cs_mallopt(int param, int value) { return mallopt(param, value); }
+    #else
+    static int cs_mallopt(int param, int value) { return 0; }
+    #endif
+    """
+    int cs_set_death_signal(int signum)
+    int cs_mallopt(int param, int value)
+
+
+def set_death_signal(int signum):
+    """Linux ``prctl(PR_SET_PDEATHSIG, signum)``: this process gets ``signum`` when its parent dies.
+    Returns 0 on success, -1 where unsupported."""
+    return cs_set_death_signal(signum)
+
+
+def mallopt(int param, int value):
+    """glibc ``mallopt(param, value)``: 1 on success, 0 on failure or where not glibc."""
+    return cs_mallopt(param, value)

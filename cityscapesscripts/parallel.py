@@ -52,7 +52,6 @@ import threading
 import traceback
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 
 from .errors import BatchError, CityscapesError
 
@@ -86,16 +85,39 @@ class _Silent:
         pass
 
 
-@dataclass(frozen=True)
 class ItemError:
     """The failure of one item: ``item`` (its name, usually its input file) and ``reason``.
 
     ``exception`` is the original exception when it survives pickling, so a
-    caller with a single failure can raise what a serial run raises.
+    caller with a single failure can raise what a serial run raises.  Immutable, compared and
+    hashed by its fields (written out rather than a frozen dataclass: ``dataclasses`` imports
+    ``inspect``, a sixth of a batch tool's start-up).
     """
-    item: str
-    reason: str
-    exception: BaseException = None
+    __slots__ = ("item", "reason", "exception")
+
+    def __init__(self, item, reason, exception=None):
+        for name, value in zip(self.__slots__, (item, reason, exception)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"cannot assign to field {name!r} of an ItemError")
+
+    __delattr__ = __setattr__
+
+    def _fields(self):
+        return self.item, self.reason, self.exception
+
+    def __eq__(self, other):
+        return self._fields() == other._fields() if type(other) is ItemError else NotImplemented
+
+    def __hash__(self):
+        return hash(self._fields())
+
+    def __reduce__(self):
+        return ItemError, self._fields()
+
+    def __repr__(self):
+        return f"ItemError(item={self.item!r}, reason={self.reason!r}, exception={self.exception!r})"
 
     def __str__(self):
         return f"{self.item}: {self.reason}"
@@ -163,15 +185,25 @@ def _run_chunk(func, chunk):
     return [_run_one(func, name, item) for name, item in chunk]
 
 
-def _glibc():
+def _process_calls():
+    """``(set_death_signal, mallopt)`` of this process, or ``None`` where there are none (not glibc).
+
+    From the compiled extension; through ``ctypes`` only when it is not built (loading ``ctypes``
+    costs each worker several milliseconds at start-up).
+    """
+    from . import kernels
+    if kernels.HAVE_EXTENSION:
+        return kernels._kernels.set_death_signal, kernels._kernels.mallopt
     try:
         import ctypes
-        return ctypes.CDLL("libc.so.6", use_errno=True)
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:  # pragma: no cover - not glibc
         return None
+    pr_set_pdeathsig = 1
+    return functools.partial(libc.prctl, pr_set_pdeathsig), libc.mallopt
 
 
-def _keep_freed_buffers(libc=None):
+def _keep_freed_buffers(mallopt=None):
     """Let glibc reuse freed image buffers in this worker instead of unmapping them.
 
     Each frame allocates and frees several multi-megabyte buffers; by default glibc maps them fresh
@@ -180,11 +212,14 @@ def _keep_freed_buffers(libc=None):
     frames many times that size, still go back to the system, so a worker's peak stays near the
     bytes it holds at once (benchmarks/MEMORY.md).
     """
-    libc = libc or _glibc()
-    if libc is not None:
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 16 << 20)
-        libc.mallopt(m_trim_threshold, 256 << 20)
+    if mallopt is None:
+        calls = _process_calls()
+        if calls is None:  # pragma: no cover - not glibc
+            return
+        mallopt = calls[1]
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 16 << 20)
+    mallopt(m_trim_threshold, 256 << 20)
 
 
 def _init_worker():
@@ -192,14 +227,14 @@ def _init_worker():
     parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    libc = _glibc()
-    if libc is None:  # pragma: no cover - not glibc
+    calls = _process_calls()
+    if calls is None:  # pragma: no cover - not glibc
         return
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    set_death_signal, mallopt = calls
+    set_death_signal(signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
-    _keep_freed_buffers(libc)
+    _keep_freed_buffers(mallopt)
 
 
 class _LocalPool:

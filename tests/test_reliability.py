@@ -108,6 +108,23 @@ def test_workers_leave_the_parents_objects_out_of_their_collections_and_the_pare
     assert gc.get_freeze_count() == 0
 
 
+def _death_signal(_):
+    import ctypes
+    signum = ctypes.c_int(0)
+    pr_get_pdeathsig = 2
+    ctypes.CDLL("libc.so.6").prctl(pr_get_pdeathsig, ctypes.byref(signum))
+    return signum.value
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("compiled", [True, False], ids=["extension", "ctypes-fallback"])
+def test_workers_die_with_their_parent_with_or_without_the_extension(monkeypatch, compiled):
+    from cityscapesscripts import kernels
+    monkeypatch.setattr(kernels, "HAVE_EXTENSION", compiled)  # the forked workers inherit it
+    assert _death_signal(None) == 0  # this process is not a worker
+    assert parallel.collect(_death_signal, [1, 2, 3], jobs=2, progress=False) == [signal.SIGKILL] * 3
+
+
 def test_collect_raises_the_items_own_error_or_all_of_them():
     assert parallel.collect(_faulty, [1, 2], jobs=2, progress=False) == [2, 4]
     with pytest.raises(AnnotationError, match="x_polygons.json: missing imgHeight"):
@@ -126,6 +143,17 @@ def test_errors_pickle_with_their_path_and_reason():
     error = pickle.loads(pickle.dumps(AnnotationError("missing imgHeight", "/data/x.json")))
     assert (error.path, error.reason, str(error)) == ("/data/x.json", "missing imgHeight",
                                                       "/data/x.json: missing imgHeight")
+
+
+def test_item_errors_are_immutable_values_that_pickle():
+    error = parallel.ItemError("a.png", "bad CRC", ValueError("x"))
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.item, copy.reason, repr(copy.exception)) == ("a.png", "bad CRC", "ValueError('x')")
+    assert parallel.ItemError("a.png", "bad CRC") == parallel.ItemError("a.png", "bad CRC") != error
+    assert len({parallel.ItemError("a.png", "r"), parallel.ItemError("a.png", "r")}) == 1
+    assert repr(parallel.ItemError("a.png", "r")) == "ItemError(item='a.png', reason='r', exception=None)"
+    with pytest.raises(AttributeError):
+        error.reason = "other"
 
 
 # ---- interruption ----------------------------------------------------------------

@@ -21,7 +21,6 @@ number; labels with a negative id (license plate) are not drawn; pixels no
 object covers take the background label ('unlabeled').
 """
 import struct
-from dataclasses import dataclass
 from functools import cached_property
 
 from PIL import Image, ImageDraw
@@ -47,7 +46,6 @@ def encoding_name(encoding, names):
     return names[encoding]
 
 
-@dataclass
 class ObjectMap:
     """A frame's drawn objects.
 
@@ -57,10 +55,9 @@ class ObjectMap:
     labels : the Label of each drawn object (index k -> labels[k - 1]).
     groups : whether each drawn object is a group.
     """
-    canvas: Image.Image
-    labels: list
-    groups: list
-    label_set: object
+
+    def __init__(self, canvas, labels, groups, label_set):
+        self.canvas, self.labels, self.groups, self.label_set = canvas, labels, groups, label_set
 
     @cached_property
     def index(self):
