@@ -121,7 +121,7 @@ def main(argv=None):
                 "while it handles one frame, with the pool workers' allocator settings.  Bytes per pixel are\n"
                 "per pixel of the frame (for the refused inputs: of the size they declare).  Small frames\n"
                 "show more than the bytes held at once because workers keep up to 256 MB of freed buffers\n"
-                "(`parallel._keep_freed_memory`, for speed); the test suite checks the bytes held at once,\n"
+                "(`parallel._keep_freed_buffers`, for speed); the test suite checks the bytes held at once,\n"
                 "with the default allocator: below 10 per pixel with all five outputs\n"
                 "(`test_peak_memory_per_frame_stays_below_10_bytes_per_pixel`, 9.1 measured).\n\n"
                 "| case | frame | peak growth | bytes per pixel |\n| --- | --- | --- | --- |\n"
