@@ -96,44 +96,48 @@ def id_counts(const uint16_t[:, ::1] ids, int64_t[::1] counts):
                 counts[v] += x - start
 
 
+cdef inline int64_t _row_histogram(const uint8_t* mask, const uint16_t* ids, Py_ssize_t w, int64_t* hist,
+                                   uint16_t* touched, Py_ssize_t* n_touched) noexcept nogil:
+    # One row of mask_histogram: zero bytes skipped 32 then 8 at a time, equal ids under the mask
+    # counted as runs.  Returns the row's mask pixels.
+    cdef Py_ssize_t x = 0, start
+    cdef int64_t total = 0
+    cdef uint16_t v
+    while x < w:
+        while x + 32 <= w and (_bytes8(mask + x) | _bytes8(mask + x + 8) | _bytes8(mask + x + 16)
+                               | _bytes8(mask + x + 24)) == 0:
+            x += 32
+        while x + 8 <= w and _bytes8(mask + x) == 0:
+            x += 8
+        if x >= w:
+            break
+        if mask[x] == 0:
+            x += 1
+            continue
+        start = x
+        v = ids[x]
+        x += 1
+        while x < w and mask[x] != 0 and ids[x] == v:
+            x += 1
+        if hist[v] == 0:
+            touched[n_touched[0]] = v
+            n_touched[0] += 1
+        hist[v] += x - start
+        total += x - start
+    return total
+
+
 def mask_histogram(const uint8_t[:, :] mask, const uint16_t[:, :] ids, int64_t[::1] hist,
                    uint16_t[::1] touched):
-    """hist[ids[y, x]] += 1 for every pixel where mask[y, x] != 0; (H, W) inputs, (65536,) hist.
-    Each id whose count leaves 0 is appended to touched (65536,).  Returns (mask pixels, number
-    of ids appended).  Zero runs of contiguous rows are skipped 32 bytes at a time, and equal
-    ids under the mask are counted as runs."""
-    cdef Py_ssize_t y, x, start, h = mask.shape[0], w = mask.shape[1]
+    """hist[ids[y, x]] += 1 for every pixel where mask[y, x] != 0; (H, W) inputs whose rows are
+    contiguous (unit stride along x), (65536,) hist.  Each id whose count leaves 0 is appended to
+    touched (65536,).  Returns (mask pixels, number of ids appended).  Zero runs are skipped 32
+    bytes at a time, and equal ids under the mask are counted as runs."""
+    cdef Py_ssize_t y, n_touched = 0
     cdef int64_t total = 0
-    cdef Py_ssize_t n_touched = 0
-    cdef uint16_t v
-    cdef const uint8_t* row
-    cdef bint contiguous_rows = mask.strides[1] == 1
     with nogil:
-        for y in range(h):
-            x = 0
-            row = &mask[y, 0] if contiguous_rows else NULL
-            while x < w:
-                if contiguous_rows:
-                    while x + 32 <= w and (_bytes8(row + x) | _bytes8(row + x + 8) | _bytes8(row + x + 16)
-                                           | _bytes8(row + x + 24)) == 0:
-                        x += 32
-                    while x + 8 <= w and _bytes8(row + x) == 0:
-                        x += 8
-                    if x >= w:
-                        break
-                if mask[y, x] == 0:
-                    x += 1
-                    continue
-                start = x
-                v = ids[y, x]
-                x += 1
-                while x < w and mask[y, x] != 0 and ids[y, x] == v:
-                    x += 1
-                if hist[v] == 0:
-                    touched[n_touched] = v
-                    n_touched += 1
-                hist[v] += x - start
-                total += x - start
+        for y in range(mask.shape[0]):
+            total += _row_histogram(&mask[y, 0], &ids[y, 0], mask.shape[1], &hist[0], &touched[0], &n_touched)
     return total, n_touched
 
 
@@ -252,8 +256,7 @@ cdef inline bint _any_nonzero(const uint8_t* row, Py_ssize_t n) noexcept nogil:
 
 
 cdef Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const uint8_t* zero_row,
-                               Py_ssize_t h, Py_ssize_t stride, const Py_ssize_t bpp,
-                               uint8_t* nonzero_rows) noexcept nogil:
+                               Py_ssize_t h, Py_ssize_t stride, const Py_ssize_t bpp) noexcept nogil:
     # Called with a literal bpp from each branch of png_unfilter: at -O3 the compiler clones it
     # per constant, so the Sub, Average and Paeth loops run with a fixed pixel width.
     cdef Py_ssize_t y, x
@@ -287,37 +290,71 @@ cdef Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const uint8_t* 
                 dst[x] = src[x] + _paeth(dst[x - bpp], prev[x], prev[x - bpp])
         else:
             return y
-        if nonzero_rows != NULL:  # while the row is in cache
-            nonzero_rows[y] = _any_nonzero(dst, stride)
         prev = dst
     return -1
 
 
-def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp, uint8_t[::1] nonzero_rows=None):
+def png_unfilter(const uint8_t[::1] raw, uint8_t[:, ::1] out, Py_ssize_t bpp):
     """Undo PNG row filters: raw holds H rows of (filter byte, W * bpp bytes), out is (H, W * bpp)
     and receives the pixels; bpp is 1, 2, 3, 4, 6 or 8.  Returns the index of the first row
-    with an unknown filter type (out is then incomplete), or -1.  nonzero_rows (H,), if given,
-    receives 1 for each row holding a non-zero byte, else 0."""
+    with an unknown filter type (out is then incomplete), or -1."""
     cdef Py_ssize_t h = out.shape[0], stride = out.shape[1], bad
     if h == 0 or stride == 0:
         return -1
-    cdef uint8_t* flags = NULL if nonzero_rows is None else &nonzero_rows[0]
     cdef uint8_t* zero_row = <uint8_t*>calloc(stride, 1)
     if zero_row == NULL:
         raise MemoryError()
     with nogil:
         if bpp == 1:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 1, flags)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 1)
         elif bpp == 2:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 2, flags)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 2)
         elif bpp == 3:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 3, flags)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 3)
         elif bpp == 4:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 4, flags)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, 4)
         else:
-            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, bpp, flags)
+            bad = _unfilter_rows(&raw[0], &out[0, 0], zero_row, h, stride, bpp)
     free(zero_row)
     return bad
+
+
+def grey_png_mask_histogram(const uint8_t[::1] raw, const uint16_t[:, ::1] ids, int64_t[::1] hist,
+                            uint16_t[::1] touched):
+    """mask_histogram of an 8-bit grey PNG of the size of ids (H, W), from its inflated rows: raw
+    holds H rows of (filter byte, W bytes).  The image is never stored: each row is unfiltered
+    into one of two row buffers and counted there, and a row whose filtered bytes are zero under
+    a zero row is zero (every filter type adds zeros) and skipped unfiltered.  Returns (mask
+    pixels, number of ids appended to touched, index of the first row with an unknown filter type
+    or -1)."""
+    cdef Py_ssize_t y, h = ids.shape[0], w = ids.shape[1], n_touched = 0, bad = -1
+    cdef int64_t total = 0
+    cdef uint8_t kind
+    cdef const uint8_t* src
+    cdef uint8_t* dst
+    if h == 0 or w == 0:
+        return 0, 0, -1
+    cdef uint8_t* zero_row = <uint8_t*>calloc(3 * w, 1)  # a zero row, then the two row buffers
+    if zero_row == NULL:
+        raise MemoryError()
+    cdef const uint8_t* prev = zero_row
+    with nogil:
+        for y in range(h):
+            kind = raw[y * (w + 1)]
+            src = &raw[y * (w + 1) + 1]
+            if prev == zero_row and kind <= 4 and not _any_nonzero(src, w):
+                continue
+            dst = zero_row + (1 + (y & 1)) * w
+            if _unfilter_rows(src - 1, dst, prev, 1, w, 1) >= 0:  # one row, below prev
+                bad = y
+                break
+            if _any_nonzero(dst, w):
+                total += _row_histogram(dst, &ids[y, 0], w, &hist[0], &touched[0], &n_touched)
+                prev = dst
+            else:
+                prev = zero_row
+    free(zero_row)
+    return total, n_touched, bad
 
 
 ctypedef fused index_t:

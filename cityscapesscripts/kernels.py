@@ -112,13 +112,44 @@ def mask_histogram(mask, ids, hist, compiled=None):
     _output("hist", hist, np.int64, (INSTANCE_ID_SPACE,))
     if _use_compiled(compiled):
         touched = np.empty(INSTANCE_ID_SPACE, np.uint16)
-        pixels, n_touched = _kernels.mask_histogram(mask, ids, hist, touched)
+        pixels, n_touched = _kernels.mask_histogram(_contiguous_rows(mask), _contiguous_rows(ids), hist, touched)
         return pixels, touched[:n_touched]
     under = ids[mask != 0]
     present = np.unique(under)
     touched = present[hist[present] == 0].astype(np.uint16)
     hist += np.bincount(under, minlength=INSTANCE_ID_SPACE)
     return int(under.size), touched
+
+
+def _contiguous_rows(array):
+    """``array`` itself when its rows are contiguous (a block of rows or columns of a larger array), else a copy."""
+    import numpy as np
+    return array if array.strides[1] == array.itemsize else np.ascontiguousarray(array)
+
+
+def grey_png_mask_histogram(raw, ids, hist, compiled=None):
+    """:func:`mask_histogram` of an 8-bit grey PNG from its inflated, still filtered rows.
+
+    raw : (H * (1 + W),) uint8, each row a filter-type byte then W bytes; ids : (H, W) uint16;
+    hist : (65536,) int64.  The compiled loop never stores the image (two rows at a time).
+    Returns ``(pixels, touched, bad_row)``: ``bad_row`` is the first row with an unknown filter
+    type (the counts then stop before it), or -1.
+    """
+    import numpy as np
+    raw = _input("raw", raw, np.uint8, 1)
+    ids = _input("ids", ids, np.uint16, 2)
+    h, w = ids.shape
+    if raw.size != h * (w + 1):
+        raise ValueError(f"raw has {raw.size} bytes, expected {h * (w + 1)} for {h} rows of {w}")
+    _output("hist", hist, np.int64, (INSTANCE_ID_SPACE,))
+    if _use_compiled(compiled):
+        touched = np.empty(INSTANCE_ID_SPACE, np.uint16)
+        pixels, n_touched, bad = _kernels.grey_png_mask_histogram(raw, ids, hist, touched)
+        return pixels, touched[:n_touched], bad
+    mask = np.zeros((h, w), np.uint8)
+    bad = png_unfilter(raw, mask, 1, False)
+    rows = slice(None) if bad < 0 else slice(0, bad)
+    return mask_histogram(mask[rows], ids[rows], hist, False) + (bad,)
 
 
 def id_counts(ids, compiled=None):
@@ -231,15 +262,13 @@ def segment_stats(ids, compiled=None):
 
 
 # ---- PNG decoding ------------------------------------------------------------------
-def png_unfilter(raw, out, bpp, compiled=None, nonzero_rows=None):
+def png_unfilter(raw, out, bpp, compiled=None):
     """Undo the PNG row filters (None, Sub, Up, Average, Paeth) of a decompressed image.
 
     raw : (H * (1 + W * bpp),) uint8, each row a filter-type byte then its
     bytes; out : (H, W * bpp) uint8, receives the pixels; bpp : bytes per
     pixel (1 to 8).  Returns the index of the first row with an unknown
-    filter type (``out`` is then incomplete), or -1.  ``nonzero_rows``, an
-    (H,) uint8 array if given, receives 1 for each row holding a non-zero
-    byte, else 0 (found while the row is in cache).
+    filter type (``out`` is then incomplete), or -1.
     """
     import numpy as np
     raw = _input("raw", raw, np.uint8, 1)
@@ -250,14 +279,8 @@ def png_unfilter(raw, out, bpp, compiled=None, nonzero_rows=None):
         raise ValueError(f"rows of {stride} bytes do not hold whole pixels of {bpp} bytes")
     if raw.size != h * (stride + 1):
         raise ValueError(f"raw has {raw.size} bytes, expected {h * (stride + 1)} for {h} rows of {stride}")
-    if nonzero_rows is not None:
-        _output("nonzero_rows", nonzero_rows, np.uint8, (h,))
     if _use_compiled(compiled):
-        return _kernels.png_unfilter(raw, out, bpp, nonzero_rows)
-    if nonzero_rows is not None:
-        bad = png_unfilter(raw, out, bpp, False)
-        nonzero_rows[:] = out.any(axis=1)
-        return bad
+        return _kernels.png_unfilter(raw, out, bpp)
     rows = raw.reshape(h, stride + 1)
     previous = np.zeros(stride, np.int64)
     for y in range(h):

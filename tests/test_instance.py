@@ -4,6 +4,8 @@ import json
 import os
 import pickle
 import shutil
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -171,13 +173,33 @@ def test_bad_masks_name_txt_and_line(tmp_path, args):
     Image.new("L", (12, 10), 255).save(folder / "small.bmp")  # not a PNG: its size comes from Pillow
     (folder / "broken.png").write_bytes(b"nonsense")
     gt = golden_files(ROOT, "*_gtFine_instanceIds.png")[0]
+    encoded = png.encode_png(np.zeros((256, 512), np.uint8))  # signature and IHDR (33 bytes), IDAT, IEND
+    rows = bytearray(zlib.decompress(encoded[41:-16]))
+    rows[3 * 513] = 9  # row 3 of an unknown filter type, in a file whose CRCs hold
+    idat = b"IDAT" + zlib.compress(bytes(rows))
+    (folder / "filter.png").write_bytes(encoded[:33] + struct.pack(">I", len(idat) - 4) + idat
+                                        + struct.pack(">I", zlib.crc32(idat)) + encoded[-12:])
     args.predictionPath = str(folder)
     for line, message in (("small.png 26 0.9", "line 2: mask is 10x10 but the ground truth is 512x256"),
                           ("small.bmp 26 0.9", "line 2: mask is 12x10 but the ground truth is 512x256"),
-                          ("broken.png 26 0.9", "line 2: mask .*broken.png: not an image file")):
+                          ("broken.png 26 0.9", "line 2: mask .*broken.png: not an image file"),
+                          ("filter.png 26 0.9", "line 2: mask .*filter.png: corrupted PNG: row 3 has unknown filter "
+                                                "type 9")):
         txt = write_txt(folder, ["small.png 7 0.1", line])  # line 1 (road) is not evaluated, never loaded
         with pytest.raises(PredictionError, match=message):
             E.evaluateImgLists([txt], [gt], args)
+
+
+def test_masks_pillow_decodes_give_the_same_numbers(args, tmp_path):
+    """Palette and 1-bit masks are read by Pillow, not counted from their filtered rows: same scores."""
+    folder = tmp_path / "instance"
+    shutil.copytree(args.predictionPath, folder)
+    for i, path in enumerate(sorted(folder.glob("**/*.png"))):
+        mask = Image.open(path)
+        (mask.convert("P") if i % 2 else mask.convert("1")).save(path)
+    args.predictionPath = str(folder)
+    preds, gts = golden_lists(args)
+    assert_same_numbers(expected_eval("small", "instance"), plain(E.evaluateImgLists(preds, gts, args)))
 
 
 def test_each_mask_file_is_opened_once(args, monkeypatch):

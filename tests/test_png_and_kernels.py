@@ -211,6 +211,9 @@ BAD_CALLS = {
     "raw of the wrong length": (lambda c: kernels.png_unfilter(np.zeros(9, np.uint8), np.zeros((2, 4), np.uint8), 1,
                                                                compiled=c),
                                 "raw has 9 bytes, expected 10 for 2 rows of 4"),
+    "filtered mask rows of the wrong length": (lambda c: kernels.grey_png_mask_histogram(
+        np.zeros(9, np.uint8), np.zeros((2, 4), np.uint16), np.zeros(65536, np.int64), compiled=c),
+        "raw has 9 bytes, expected 10 for 2 rows of 4"),
     "short table": (lambda c: kernels.lookup(np.zeros((4, 4), np.uint16), np.zeros(256, np.uint16), compiled=c),
                     "table has 256 entries, a uint16 index needs 65536"),
     "signed index": (lambda c: kernels.lookup(np.zeros((4, 4), np.int16), np.zeros(65536, np.uint16), compiled=c),

@@ -113,20 +113,31 @@ def test_pillow_written_files_use_our_decoder(mode, tmp_path):
     assert np.array_equal(reader(path), expected)
 
 
-@pytest.mark.parametrize("filters", [(0,), (1,), (2,), (3,), (4,), (4, 3, 2, 1, 0)])
+@pytest.mark.parametrize("filters", [(0,), (1,), (2,), (3,), (4,), (4, 3, 2, 1, 0), (2, 2, 4, 0, 1, 3)])
 @pytest.mark.parametrize("compiled", [True, False])
-def test_mask_rows_holding_a_value_come_with_the_pixels(filters, compiled, monkeypatch, tmp_path):
+def test_mask_histogram_from_filtered_rows_equals_decoding_first(filters, compiled):
+    """The instance evaluator counts ids under a mask as it unfilters the rows, skipping zero rows
+    under zero rows: the counts of decoding the whole mask first, whatever the filters."""
+    rng = np.random.default_rng(3)
     mask = np.zeros((23, 45), np.uint8)
-    mask[4:7, 40:] = 255  # non-zero bytes only at the end of some rows
-    mask[15, 0] = 255     # and one at the start of another
-    if not compiled:
-        monkeypatch.setattr(kernels, "_use_compiled", lambda compiled: False)
-    ours, rows = png.decode_png(make_png(mask, 0, filters), nonzero_rows=True)
-    assert np.array_equal(ours, mask) and rows.tolist() == mask.any(axis=1).tolist()
-    path = tmp_path / "m.png"  # a palette mask goes to Pillow, whose rows are found after decoding
-    path.write_bytes(make_png(mask, 3, filters, extra=(_chunk(b"PLTE", bytes(i for i in range(256) for _ in "rgb")),)))
-    array, rows = png.read_grey(str(path), nonzero_rows=True)
-    assert np.array_equal(array, mask) and rows.tolist() == mask.any(axis=1).tolist()
+    mask[4:7, 40:] = 255            # non-zero bytes only at the end of some rows
+    mask[9] = 255                   # a full row, then zero rows whose Up / Average / Paeth bytes are not zero
+    mask[15, 0] = 1                 # one byte at the start of a row
+    mask[18:21] = rng.integers(0, 3, (3, 45))
+    ids = rng.integers(0, 5, mask.shape).astype(np.uint16) * 1000 + 26
+    raw, (height, width, channels, depth) = png.inflate_png(make_png(mask, 0, filters))
+    assert (height, width, channels, depth) == (23, 45, 1, 8)
+    hist, expected = np.zeros(65536, np.int64), np.zeros(65536, np.int64)
+    expected[26] = hist[26] = 7      # an id counted before is not touched again
+    pixels, touched, bad_row = kernels.grey_png_mask_histogram(raw, ids, hist, compiled=compiled)
+    kernels.mask_histogram(mask, ids, expected, compiled=False)
+    assert bad_row == -1 and pixels == int((mask != 0).sum()) and np.array_equal(hist, expected)
+    assert sorted(touched.tolist()) == sorted(set(ids[mask != 0].tolist()) - {26})
+    broken = raw.copy()
+    broken[11 * 46] = 9             # row 11 of an unknown filter type: counting stops before it
+    hist = np.zeros(65536, np.int64)
+    pixels, _, bad_row = kernels.grey_png_mask_histogram(broken, ids, hist, compiled=compiled)
+    assert bad_row == 11 and pixels == int((mask[:11] != 0).sum())
 
 
 def test_read_grey_equals_pillow_convert(tmp_path):

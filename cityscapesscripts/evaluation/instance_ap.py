@@ -127,23 +127,22 @@ def _histogram(pred, ids, hist, image_name):
         counts = np.bincount(ids.reshape(-1)[flat], minlength=hist.size)
         touched = np.flatnonzero(counts)
         hist[touched] += counts[touched]
-        pixels = int(flat.size)
-    else:
-        rows = slice(None)
-        if isinstance(mask, (str, os.PathLike)):
-            try:  # the size from the header first: a huge or wrong-sized mask fails before it is decoded
-                mask, nonzero_rows = read_mask(
-                    mask, nonzero_rows=True, check_size=lambda size: _check_mask_shape(size[::-1], ids.shape, where))
-            except ImageError as e:
-                raise PredictionError(f"mask {mask}: {e.reason}", where) from None
-            found = np.flatnonzero(nonzero_rows)  # a mask is a small part of the image: skip the empty rows
-            rows = slice(found[0], found[-1] + 1) if found.size else slice(0, 0)
-        mask = np.asarray(mask)
-        _check_mask_shape(mask.shape, ids.shape, where)
-        if mask.dtype != np.uint8:
-            mask = (mask != 0).view(np.uint8)
-        pixels, touched = kernels.mask_histogram(mask[rows], ids[rows], hist)
-    return pixels, touched
+        return int(flat.size), touched
+    if isinstance(mask, (str, os.PathLike)):
+        try:  # the size from the header first: a huge or wrong-sized mask fails before it is inflated
+            raw, mask = png.read_grey_filtered(
+                mask, check_size=lambda size: _check_mask_shape(size[::-1], ids.shape, where))
+            if raw is not None:  # counted as it is unfiltered, never stored whole
+                pixels, touched, bad_row = kernels.grey_png_mask_histogram(raw, ids, hist)
+                png.check_unfiltered(bad_row, raw, ids.shape[1], pred.mask)
+                return pixels, touched
+        except ImageError as e:
+            raise PredictionError(f"mask {pred.mask}: {e.reason}", where) from None
+    mask = np.asarray(mask)
+    _check_mask_shape(mask.shape, ids.shape, where)
+    if mask.dtype != np.uint8:
+        mask = (mask != 0).view(np.uint8)
+    return kernels.mask_histogram(mask, ids, hist)
 
 
 def _check_mask_shape(mask_shape, ids_shape, where):
@@ -152,10 +151,9 @@ def _check_mask_shape(mask_shape, ids_shape, where):
         raise PredictionError(f"mask is {size} but the ground truth is {ids_shape[1]}x{ids_shape[0]}", where)
 
 
-def read_mask(path, nonzero_rows=False, check_size=None):
-    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L");
-    with ``nonzero_rows`` and ``check_size``, as :func:`~cityscapesscripts.io.png.read_grey` takes them."""
-    return png.read_grey(path, nonzero_rows=nonzero_rows, check_size=check_size)
+def read_mask(path):
+    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L")."""
+    return png.read_grey(path)
 
 
 def _as_uint16(ids, name):

@@ -198,7 +198,7 @@ def save_image_atomic(image, path, **params):
         image.save(tmp, fmt, **params)
 
 
-def decode_png(data, name=None, accept=None, max_pixels=None, nonzero_rows=False):
+def decode_png(data, name=None, accept=None, max_pixels=None):
     """Decode PNG bytes with our decoder; None when the file is left to Pillow.
 
     Returns (H, W) uint8 for 8-bit grey and palette images (palette indices),
@@ -209,13 +209,30 @@ def decode_png(data, name=None, accept=None, max_pixels=None, nonzero_rows=False
     and when libdeflate or the compiled extension is missing.  Raises
     :class:`ImageError` naming ``name`` for a corrupted or truncated file, or
     one declaring more than ``max_pixels`` pixels (by default the limit of :mod:`.limits`).
-    With ``nonzero_rows``, returns ``(array, rows)``: rows (H,) bool, True
-    for each row holding a non-zero value.
 
     >>> import numpy as np
     >>> decode_png(encode_png(np.array([[1, 2], [3, 4]], np.uint8))).tolist()
     [[1, 2], [3, 4]]
     """
+    import numpy as np
+    inflated = inflate_png(data, name, accept, max_pixels)
+    if inflated is None:
+        return None
+    raw, (height, width, channels, depth) = inflated
+    stride = width * channels * depth // 8
+    pixels = np.empty((height, stride), np.uint8)
+    check_unfiltered(kernels.png_unfilter(raw, pixels, channels * depth // 8), raw, stride, name)
+    if depth == 16:
+        pixels = pixels.view(">u2").astype(np.uint16)
+    elif channels > 1:
+        pixels = pixels.reshape(height, width, channels)
+    return pixels
+
+
+def inflate_png(data, name=None, accept=None, max_pixels=None):
+    """The image data of PNG bytes, inflated and still filtered: ``(raw, (height, width, channels,
+    depth))``, raw (H * (1 + W * channels * depth / 8),) uint8, each row a filter-type byte then
+    its bytes; None for what :func:`decode_png` leaves to Pillow.  Checks and errors as there."""
     import numpy as np
     if data[:8] != _SIGNATURE or _libdeflate is None or not kernels.HAVE_EXTENSION:
         return None
@@ -265,18 +282,15 @@ def decode_png(data, name=None, accept=None, max_pixels=None, nonzero_rows=False
     if len(raw) != expected:
         raise ImageError(f"corrupted PNG: the image data holds {len(raw)} bytes, "
                          f"a {width}x{height} image needs {expected}", name)
-    raw = np.frombuffer(raw, np.uint8)
-    pixels = np.empty((height, stride), np.uint8)
-    rows = np.empty(height, np.uint8) if nonzero_rows else None
-    bad_row = kernels.png_unfilter(raw, pixels, bpp, nonzero_rows=rows)
+    return np.frombuffer(raw, np.uint8), (height, width, channels, depth)
+
+
+def check_unfiltered(bad_row, raw, stride, name=None):
+    """Raise :class:`ImageError` naming ``name`` when an unfilter kernel found a row of an
+    unknown filter type (``bad_row`` >= 0) in ``raw`` (rows of a filter byte and ``stride`` bytes)."""
     if bad_row >= 0:
         raise ImageError(f"corrupted PNG: row {bad_row} has unknown filter type {raw[bad_row * (stride + 1)]}",
                          name)
-    if depth == 16:
-        pixels = pixels.view(">u2").astype(np.uint16)
-    elif channels > 1:
-        pixels = pixels.reshape(height, width, channels)
-    return (pixels, rows.view(bool)) if nonzero_rows else pixels
 
 
 def _read_bytes(path):
@@ -289,14 +303,10 @@ def _read_bytes(path):
         raise ImageError(f"cannot read image: {e}", path) from None
 
 
-def _decode(path, accept, max_pixels, nonzero_rows=False, check_size=None):
-    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow; with
-    ``nonzero_rows``, ``array`` is ``decode_png``'s ``(array, rows)``.  The file is read once;
-    ``check_size``, when given, is called with its header's ``(width, height)`` before decoding."""
+def _decode(path, accept, max_pixels):
+    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow; the file is read once."""
     data = _read_bytes(path)
-    if check_size is not None:
-        check_size(limits.header_size(path, data))
-    array = decode_png(data, path, accept, max_pixels, nonzero_rows)
+    array = decode_png(data, path, accept, max_pixels)
     if array is not None:
         return array, None
     return None, _pillow_image(io.BytesIO(data), path, max_pixels)
@@ -344,21 +354,31 @@ def read_label_map(path, max_pixels=None):
                      f"with {len(image.getbands())} channels", path)
 
 
-def read_grey(path, max_pixels=None, nonzero_rows=False, check_size=None):
-    """An image as (H, W) uint8 grey values, converted as Pillow's ``convert("L")`` does.
+def read_grey(path, max_pixels=None):
+    """An image as (H, W) uint8 grey values, converted as Pillow's ``convert("L")`` does."""
+    array, image = _decode(path, {(0, 8)}, max_pixels)
+    return _grey(image) if array is None else array
 
-    With ``nonzero_rows``, returns ``(array, rows)``: rows (H,) bool, True for
-    each row holding a non-zero value (a mask's rows to look at).  ``check_size``:
-    called with the header's ``(width, height)`` before the image is decoded (to refuse
-    a wrong-sized or huge file early), from the same read of the file.
-    """
+
+def read_grey_filtered(path, max_pixels=None, check_size=None):
+    """An 8-bit grey PNG as its inflated, still filtered rows, for a kernel that unfilters as it
+    goes: ``(raw, None)``, raw as :func:`inflate_png` gives it; any other image as
+    ``(None, grey)``, grey the (H, W) uint8 array :func:`read_grey` gives.  ``check_size``:
+    called with the header's ``(width, height)`` before anything is inflated (to refuse a
+    wrong-sized or huge file early), from the same read of the file."""
+    data = _read_bytes(path)
+    if check_size is not None:
+        check_size(limits.header_size(path, data))
+    inflated = inflate_png(data, path, {(0, 8)}, max_pixels)
+    if inflated is not None:
+        return inflated[0], None
+    return None, _grey(_pillow_image(io.BytesIO(data), path, max_pixels))
+
+
+def _grey(image):
+    """A Pillow image as (H, W) uint8, converted as ``convert("L")`` does."""
     import numpy as np
-    array, image = _decode(path, {(0, 8)}, max_pixels, nonzero_rows, check_size)
-    if array is None:
-        array = np.asarray(image if image.mode == "L" else image.convert("L"))
-        if nonzero_rows:
-            array = array, array.any(axis=1)
-    return array
+    return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
 def read_rgb(path, max_pixels=None):
