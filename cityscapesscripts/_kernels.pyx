@@ -20,6 +20,27 @@ cdef uint64_t _ONES8 = 0x0101010101010101  # byte * _ONES8: the byte repeated 8 
 cdef uint64_t _ONES16 = 0x0001000100010001  # a uint16 repeated 4 times
 
 
+cdef extern from *:
+    """
+    /* Offset of the first (lowest-addressed) non-zero byte of a non-zero word read by memcpy:
+       one instruction where the byte order is known, a loop elsewhere. */
+    static inline int cs_first_nonzero_byte(uint64_t word) {
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        return __builtin_ctzll(word) >> 3;
+    #elif defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        return __builtin_clzll(word) >> 3;
+    #else
+        unsigned char bytes[8];
+        int k = 0;
+        memcpy(bytes, &word, 8);
+        while (!bytes[k]) k++;
+        return k;
+    #endif
+    }
+    """
+    int cs_first_nonzero_byte(uint64_t word) noexcept nogil
+
+
 def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
                  const uint16_t[:, ::1] inst, const uint8_t[:, ::1] same_category,
                  int64_t[:, ::1] conf, int64_t[::1] inst_size, int64_t[::1] inst_tp,
@@ -28,15 +49,15 @@ def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
     inst_size[inst] += 1, inst_tp[inst] += (pred == inst // 1000) and
     inst_tp_category[inst] += same_category[inst // 1000, pred].
     Shapes: (H, W) images, (256, 256) conf and same_category, (65536,) counters.
-    Works on runs of equal (gt, pred, inst), compared eight pixels at a time: label maps are
-    flat, and adding once per run avoids a chain of increments of one counter."""
+    Works on runs of equal (gt, pred, inst), compared eight pixels at a time, a run's end found
+    in its last word at once: label maps are flat, and adding once per run avoids a chain of
+    increments of one counter."""
     cdef Py_ssize_t y, x, start, h = gt.shape[0], w = gt.shape[1]
     cdef const uint8_t* g_row
     cdef const uint8_t* p_row
     cdef const uint16_t* i_row = NULL
     cdef uint8_t g, p
     cdef uint16_t i = 0, label
-    cdef uint64_t g_word, p_word, i_word
     cdef int64_t n
     with nogil:
         for y in range(h):
@@ -49,21 +70,9 @@ def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
                 start = x
                 g = g_row[x]
                 p = p_row[x]
-                g_word = g * _ONES8
-                p_word = p * _ONES8
                 if with_instances:
                     i = i_row[x]
-                    i_word = i * _ONES16
-                    while x + 8 <= w and ((_bytes8(g_row + x) ^ g_word) | (_bytes8(p_row + x) ^ p_word)
-                                          | (_bytes8(i_row + x) ^ i_word) | (_bytes8(i_row + x + 4) ^ i_word)) == 0:
-                        x += 8
-                    while x < w and g_row[x] == g and p_row[x] == p and i_row[x] == i:
-                        x += 1
-                else:
-                    while x + 8 <= w and ((_bytes8(g_row + x) ^ g_word) | (_bytes8(p_row + x) ^ p_word)) == 0:
-                        x += 8
-                    while x < w and g_row[x] == g and p_row[x] == p:
-                        x += 1
+                x = _run_end(g_row, p_row, i_row, x, w)
                 n = x - start
                 conf[g, p] += n
                 if with_instances and i >= 1000:
@@ -73,6 +82,36 @@ def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
                         inst_tp[i] += n
                     if same_category[label, p]:
                         inst_tp_category[i] += n
+
+
+cdef inline Py_ssize_t _run_end(const uint8_t* g_row, const uint8_t* p_row, const uint16_t* i_row,
+                                Py_ssize_t x, Py_ssize_t w) noexcept nogil:
+    """The first index from x on where (g_row, p_row, i_row if not NULL) differs from its value
+    at x, or w."""
+    cdef uint8_t g = g_row[x], p = p_row[x]
+    cdef uint16_t i = i_row[x] if i_row != NULL else 0
+    cdef uint64_t g_word = g * _ONES8, p_word = p * _ONES8, i_word = i * _ONES16, bytes_diff, low, high
+    cdef Py_ssize_t end
+    while x + 8 <= w:
+        bytes_diff = (_bytes8(g_row + x) ^ g_word) | (_bytes8(p_row + x) ^ p_word)
+        low = high = 0
+        if i_row != NULL:
+            low = _bytes8(i_row + x) ^ i_word  # pixels x..x+3, two bytes each
+            high = _bytes8(i_row + x + 4) ^ i_word
+        if (bytes_diff | low | high) == 0:
+            x += 8
+            continue
+        end = 8
+        if bytes_diff:
+            end = cs_first_nonzero_byte(bytes_diff)
+        if low:
+            end = min(end, cs_first_nonzero_byte(low) >> 1)
+        elif high:
+            end = min(end, 4 + (cs_first_nonzero_byte(high) >> 1))
+        return x + end
+    while x < w and g_row[x] == g and p_row[x] == p and (i_row == NULL or i_row[x] == i):
+        x += 1
+    return x
 
 
 def id_counts(const uint16_t[:, ::1] ids, int64_t[::1] counts):
@@ -155,10 +194,19 @@ cdef inline Py_ssize_t _find(const uint32_t[::1] keys, uint32_t value) noexcept 
     return keys.shape[0]
 
 
-cdef inline uint64_t _change_24(const uint8_t* at) noexcept nogil:
-    """Zero when the 8 RGB pixels at ``at`` each equal the pixel before them (so all equal the one before ``at``)."""
-    return ((_bytes8(at) ^ _bytes8(at - 3)) | (_bytes8(at + 8) ^ _bytes8(at + 5))
-            | (_bytes8(at + 16) ^ _bytes8(at + 13)))
+cdef inline Py_ssize_t _first_change_8(const uint8_t* g, const uint8_t* p) noexcept nogil:
+    """Index (0 to 7) of the first of the 8 RGB pixels at g and at p where either differs from
+    the pixel before it, or 8 if none does."""
+    cdef uint64_t d0 = (_bytes8(g) ^ _bytes8(g - 3)) | (_bytes8(p) ^ _bytes8(p - 3))
+    cdef uint64_t d1 = (_bytes8(g + 8) ^ _bytes8(g + 5)) | (_bytes8(p + 8) ^ _bytes8(p + 5))
+    cdef uint64_t d2 = (_bytes8(g + 16) ^ _bytes8(g + 13)) | (_bytes8(p + 16) ^ _bytes8(p + 13))
+    if (d0 | d1 | d2) == 0:
+        return 8
+    if d0:
+        return cs_first_nonzero_byte(d0) // 3  # a changed byte's pixel
+    if d1:
+        return (8 + cs_first_nonzero_byte(d1)) // 3
+    return (16 + cs_first_nonzero_byte(d2)) // 3
 
 
 cdef inline bint _same_3(const uint8_t* at) noexcept nogil:
@@ -172,8 +220,9 @@ def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1
     """counts[a, b] += 1 per pixel whose gt id (R + 256 G + 65536 B) is gt_keys[a] and pred id
     pred_keys[b]; ids absent from the sorted keys count at index len(keys).  Shapes: (H, W, 3)
     images, counts (len(gt_keys) + 1, len(pred_keys) + 1).  Returns the first pred id that is
-    not in pred_keys, or -1.  Works on runs of equal (gt, pred) pairs, eight pixels at a time."""
-    cdef Py_ssize_t y, x, start, h = gt_rgb.shape[0], w = gt_rgb.shape[1]
+    not in pred_keys, or -1.  Works on runs of equal (gt, pred) pairs, eight pixels at a time,
+    a run's end found in its last eight pixels at once."""
+    cdef Py_ssize_t y, x, start, step, h = gt_rgb.shape[0], w = gt_rgb.shape[1]
     cdef const uint8_t* g_row
     cdef const uint8_t* p_row
     cdef uint32_t g, p, last_g = 0xFFFFFFFF, last_p = 0xFFFFFFFF
@@ -197,10 +246,13 @@ def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1
                     if pi == n_pred and unknown < 0:
                         unknown = p
                 x += 1
-                while x + 8 <= w and (_change_24(g_row + 3 * x) | _change_24(p_row + 3 * x)) == 0:
-                    x += 8
-                while x < w and _same_3(g_row + 3 * x) and _same_3(p_row + 3 * x):
-                    x += 1
+                step = 8
+                while step == 8 and x + 8 <= w:
+                    step = _first_change_8(g_row + 3 * x, p_row + 3 * x)
+                    x += step
+                if step == 8:
+                    while x < w and _same_3(g_row + 3 * x) and _same_3(p_row + 3 * x):
+                        x += 1
                 counts[gi, pi] += x - start
     return unknown
 

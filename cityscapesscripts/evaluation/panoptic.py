@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import kernels, parallel
 from ..errors import LayoutError, PredictionError
-from ..io import files, limits, png
+from ..io import files, png
 from ..helpers.labelset import CITYSCAPES
 from ..io.segment_ids import id2rgb
 from .accumulator import Accumulator
@@ -341,23 +341,29 @@ def pair_annotations(gt_json, pred_json, pred_json_file=None):
     return pairs
 
 
-def frame_stats_of_files(item, gt_folder, categories):
+def frame_stats_of_files(item, gt_folder, categories, real_folders=None):
     """PQ counters of one ground-truth image against each of its predictions; the ground truth is read once.
 
-    ``item`` is ``(gt annotation, (predicted annotation, prediction folder), ...)``.
+    ``item`` is ``(gt annotation, (predicted annotation, prediction folder), ...)``; ``real_folders``:
+    the folders resolved once (:func:`cityscapesscripts.io.files.resolved_folders`).
     """
     gt_ann, *predictions = item
-    where = f"image {gt_ann['image_id']}"
-    gt_path = files.resolve_inside(gt_folder, gt_ann["file_name"], LayoutError, where, "ground-truth file_name")
+    image_id = gt_ann["image_id"]
+    where = f"image {image_id}"
+    gt_path = files.resolve_inside(gt_folder, gt_ann["file_name"], LayoutError, where, "ground-truth file_name",
+                                   real_folders=real_folders)
     gt_rgb, stats = None, []
     for pred_ann, pred_folder in predictions:
-        pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name")
-        # sizes from the headers first: a huge or wrong-sized prediction fails before it is decoded
-        check_same_size(limits.header_size(gt_path), limits.header_size(pred_path), gt_ann["image_id"], pred_path)
+        pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name",
+                                         real_folders=real_folders)
         if gt_rgb is None:
             gt_rgb = png.read_rgb(gt_path)
-        stats.append(image_pq_stat(gt_rgb, gt_ann["segments_info"], png.read_rgb(pred_path),
-                                   pred_ann["segments_info"], categories, gt_ann["image_id"], pred_path))
+        # the prediction's size from its header (same read of the file) first: a huge or wrong-sized
+        # prediction fails before it is decoded
+        pred_rgb = png.read_rgb(pred_path, check_size=lambda size, path=pred_path, gt_size=gt_rgb.shape[1::-1]:
+                                check_same_size(gt_size, size, image_id, path))
+        stats.append(image_pq_stat(gt_rgb, gt_ann["segments_info"], pred_rgb, pred_ann["segments_info"],
+                                   categories, image_id, pred_path))
     return stats
 
 
@@ -371,7 +377,8 @@ def evaluate_sweep(pair_lists, gt_folder, pred_folders, categories, jobs=None, p
     ground-truth image read once for all sets; on a bounded process pool or the Dask ``client``."""
     items = [(pairs[0][0], *((pair[1], folder) for pair, folder in zip(pairs, pred_folders)))
              for pairs in zip(*pair_lists)]
-    task = functools.partial(frame_stats_of_files, gt_folder=gt_folder, categories=categories)
+    task = functools.partial(frame_stats_of_files, gt_folder=gt_folder, categories=categories,
+                             real_folders=files.resolved_folders([gt_folder, *pred_folders]))
     return parallel.merge_each([PQStat() for _ in pair_lists], task, items, jobs, "panoptic", progress,
                                name=lambda item: os.path.join(item[1][1], str(item[1][0].get("file_name"))),
                                client=client)

@@ -54,6 +54,15 @@ def make_folders(path):
         raise FileAccessError.of(e, path, "create the folder") from e
 
 
+def resolved_folders(folders):
+    """A ``real_folders`` memo of :func:`resolve_inside` holding ``folders``, resolved once by a caller
+    that sends it with many names of those folders to other processes."""
+    memo = {}
+    for folder in folders:
+        _resolved(memo, folder, "")
+    return memo
+
+
 def _resolved(memo, folder, name):
     """``(absolute path, real path)`` of ``folder/name``, through ``memo``."""
     key = (folder, name)

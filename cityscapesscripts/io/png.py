@@ -303,9 +303,12 @@ def _read_bytes(path):
         raise ImageError(f"cannot read image: {e}", path) from None
 
 
-def _decode(path, accept, max_pixels):
-    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow; the file is read once."""
+def _decode(path, accept, max_pixels, check_size=None):
+    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow; the file is read once.
+    ``check_size``: as in :func:`read_grey_filtered`."""
     data = _read_bytes(path)
+    if check_size is not None:
+        check_size(limits.header_size(path, data))
     array = decode_png(data, path, accept, max_pixels)
     if array is not None:
         return array, None
@@ -331,15 +334,16 @@ def open_image(path, max_pixels=None):
     return _pillow_image(path, path, max_pixels)
 
 
-def read_label_map(path, max_pixels=None):
+def read_label_map(path, max_pixels=None, check_size=None):
     """A single-channel label map as a 2-D array.
 
     8-bit grey and palette images give uint8 (palette indices, not colours),
     16-bit images give uint16, 32-bit ones int32.  Raises :class:`ImageError`
-    for a missing or unreadable file, or a multi-channel image.
+    for a missing or unreadable file, or a multi-channel image.  ``check_size``:
+    as in :func:`read_grey_filtered`.
     """
     import numpy as np
-    array, image = _decode(path, _ONE_CHANNEL, max_pixels)
+    array, image = _decode(path, _ONE_CHANNEL, max_pixels, check_size=check_size)
     if array is not None:
         return array
     if image.mode in ("L", "P"):
@@ -381,10 +385,11 @@ def _grey(image):
     return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
-def read_rgb(path, max_pixels=None):
-    """An RGB image as (H, W, 3) uint8 (alpha dropped, grey and palette images converted)."""
+def read_rgb(path, max_pixels=None, check_size=None):
+    """An RGB image as (H, W, 3) uint8 (alpha dropped, grey and palette images converted).
+    ``check_size``: as in :func:`read_grey_filtered`."""
     import numpy as np
-    array, image = _decode(path, {(2, 8), (6, 8)}, max_pixels)
+    array, image = _decode(path, {(2, 8), (6, 8)}, max_pixels, check_size=check_size)
     if array is not None:
         return array if array.shape[2] == 3 else np.ascontiguousarray(array[..., :3])
     if image.mode != "RGB":
