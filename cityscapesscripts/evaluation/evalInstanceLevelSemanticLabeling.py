@@ -139,19 +139,26 @@ def assignGt2Preds(gtInstancesOrig, gtImage, predInfo, args):
     return instance_ap.match_image(gtInstancesOrig, np.asarray(gtImage), predictions, _label_set(args), args.instLabels)
 
 
-def _match_folders(prediction_lists, roots, groundTruthList, gtInstances, args):
-    return instance_files.match_folders(prediction_lists, roots, groundTruthList, gtInstances, args.instLabels,
-                                        _label_set(args), getattr(args, "jobs", None), False if args.quiet else None)
-
-
-def _match_files(predictionList, groundTruthList, gtInstances, args):
-    found, (matches,) = _match_folders([predictionList], [args.predictionPath], groundTruthList, gtInstances, args)
-    return found, matches
+def _match_folders(prediction_lists, roots, groundTruthList, args):
+    """The :class:`~.instance_files.FolderMatches` of the folders, with the AP detections of each
+    gathered as the frames come in; the ground-truth cache read and written."""
+    cached = _load_cache(groundTruthList, args)
+    detections = [_detections(args) for _ in roots]
+    return instance_files.match_folders(prediction_lists, roots, groundTruthList, cached, args.instLabels,
+                                        _label_set(args), getattr(args, "jobs", None), False if args.quiet else None,
+                                        detections, _cache_file(args))
 
 
 def matchGtWithPreds(predictionList, groundTruthList, gtInstances, args):
     """The original's ``matches`` dict: per ground-truth file, its matched instances."""
-    return _match_files(predictionList, groundTruthList, gtInstances, args)[1]
+    return instance_files.match_folders([predictionList], [args.predictionPath], groundTruthList, gtInstances,
+                                        args.instLabels, _label_set(args), getattr(args, "jobs", None),
+                                        False if args.quiet else None).matches[0]
+
+
+def _detections(args):
+    return instance_ap.Detections(args.instLabels, args.minRegionSizes, args.distanceThs, args.distanceConfs,
+                                  args.distanceAvailable)
 
 
 def evaluateMatches(matches, args):
@@ -204,20 +211,18 @@ def evaluateImgLists(predictionList, groundTruthList, args):
     if len(predictionList) != len(groundTruthList):
         raise ArgumentError(f"{len(predictionList)} prediction files but {len(groundTruthList)} ground-truth images")
     setInstanceLabels(args)
-    cached = _load_cache(groundTruthList, args)
     if not args.quiet:
         print(f"Matching {len(predictionList)} pairs of images...")
-    found, matches = _match_files(predictionList, groundTruthList, cached, args)
-    if cached is None:
-        _save_cache(found, groundTruthList, args)
-    return _finish(matches, args)
+    found = _match_folders([predictionList], [args.predictionPath], groundTruthList, args)
+    return _finish(found.matches[0], args, found.detections and found.detections[0])
 
 
-def _finish(matches, args):
+def _finish(matches, args, detections=None):
+    """Export, score (from ``detections`` when gathered already), write, print and plot ``matches``."""
     export = getattr(args, "exportMatches", None)
     if export:
         writeDict2JSON(matches, "matches.json" if export is True else export)
-    result = _scores(matches, args)
+    result = _scores(matches, args, detections)
     if args.JSONOutput:
         ensurePath(os.path.dirname(args.exportFile))
         writeDict2JSON(result, args.exportFile)
@@ -230,9 +235,9 @@ def _finish(matches, args):
     return result
 
 
-def _scores(matches, args):
-    """The original's result dict of a ``matches`` dict."""
-    aps = evaluateMatches(matches, args)
+def _scores(matches, args, detections=None):
+    """The original's result dict of a ``matches`` dict (or of its ``detections``)."""
+    aps = evaluateMatches(matches, args) if detections is None else detections.average_precision(args.overlaps)
     return prepareJSONDataForResults(computeAverages(aps, args), aps, args)
 
 
@@ -301,13 +306,10 @@ def _sweep(folders, ground_truths):
     for folder in folders:
         args.predictionPath, args.predictionWalk = folder, None
         prediction_lists.append([getPrediction(gt, args) for gt in ground_truths])
-    cached = _load_cache(ground_truths, args)
-    found, matches = _match_folders(prediction_lists, folders, ground_truths, cached, args)
-    if cached is None:
-        _save_cache(found, ground_truths, args)
+    found = _match_folders(prediction_lists, folders, ground_truths, args)
     results = {}
-    for folder, folder_matches in zip(folders, matches):
-        results[folder] = _scores(folder_matches, args)
+    for i, folder in enumerate(folders):
+        results[folder] = _scores(found.matches[i], args, found.detections and found.detections[i])
         print(f"{folder}: {_summary(results[folder])}")
     if args.JSONOutput:
         ensurePath(os.path.dirname(args.exportFile))

@@ -206,28 +206,53 @@ def average_precision(matches, inst_labels, overlaps=OVERLAPS, min_region_sizes=
     precision-recall points of each class at each overlap are stored in it,
     keyed ``(label, overlap index)``, as ``(precision, recall, score thresholds)``.
     """
-    if not distance_available:
-        min_region_sizes, distance_thresholds, distance_confidences = (
-            [min_region_sizes[0]], [distance_thresholds[0]], [distance_confidences[0]])
-    if not len(distance_thresholds) == len(min_region_sizes) == len(distance_confidences):
-        raise ValueError("need as many distance thresholds, region sizes and confidences")
-    ap = np.zeros((len(distance_thresholds), len(inst_labels), len(overlaps)), dtype=float)
-    settings = list(zip(min_region_sizes, distance_thresholds, distance_confidences))
-    for d, (min_size, max_dist, min_conf) in enumerate(settings):
-        for c, label in enumerate(inst_labels):
-            detections = _ClassDetections(matches, label, min_size, max_dist, min_conf)
-            have_gt, have_pred = detections.gt_count > 0, detections.have_pred
-            for o, threshold in enumerate(overlaps):
+    detections = Detections(inst_labels, min_region_sizes, distance_thresholds, distance_confidences,
+                            distance_available)
+    for entry in matches.values():
+        detections.add(entry)
+    return detections.average_precision(overlaps, curves)
+
+
+class Detections:
+    """What :func:`average_precision` computes AP from, gathered one image's ``matches`` entry at
+    a time (:meth:`add`): a caller can gather while the other images are still being matched."""
+
+    def __init__(self, inst_labels, min_region_sizes=MIN_REGION_SIZES, distance_thresholds=DISTANCE_THRESHOLDS,
+                 distance_confidences=DISTANCE_CONFIDENCES, distance_available=False):
+        if not distance_available:
+            min_region_sizes, distance_thresholds, distance_confidences = (
+                [min_region_sizes[0]], [distance_thresholds[0]], [distance_confidences[0]])
+        if not len(distance_thresholds) == len(min_region_sizes) == len(distance_confidences):
+            raise ValueError("need as many distance thresholds, region sizes and confidences")
+        self.inst_labels = list(inst_labels)
+        self._classes = [[_ClassDetections(label, *setting) for label in self.inst_labels]
+                         for setting in zip(min_region_sizes, distance_thresholds, distance_confidences)]
+
+    def add(self, entry):
+        """Gather one image's ``{"groundTruth": ..., "prediction": ...}`` entry."""
+        for per_setting in self._classes:
+            for detections in per_setting:
+                detections.add(entry)
+
+    def average_precision(self, overlaps=OVERLAPS, curves=None):
+        """:func:`average_precision` of the entries gathered so far."""
+        ap = np.zeros((len(self._classes), len(self.inst_labels), len(overlaps)), dtype=float)
+        for d, per_setting in enumerate(self._classes):
+            for c, detections in enumerate(per_setting):
+                have_gt, have_pred = detections.gt_count > 0, detections.have_pred
                 if have_gt and have_pred:
-                    y_true, y_score, hard_fns = detections.scored(threshold)
-                    precision, recall, thresholds = _precision_recall(y_true, y_score, hard_fns)
-                    steps = np.convolve(np.concatenate([[recall[0]], recall, [0.0]]), [-0.5, 0, 0.5], "valid")
-                    ap[d, c, o] = np.dot(precision, steps)
-                    if curves is not None and d == 0:
-                        curves[(label, o)] = (precision, recall, thresholds)
-                else:
-                    ap[d, c, o] = 0.0 if have_gt else float("nan")
-    return ap
+                    detections.sort()
+                for o, threshold in enumerate(overlaps):
+                    if have_gt and have_pred:
+                        y_true, y_score, hard_fns = detections.scored(threshold)
+                        precision, recall, thresholds = _precision_recall(y_true, y_score, hard_fns)
+                        steps = np.convolve(np.concatenate([[recall[0]], recall, [0.0]]), [-0.5, 0, 0.5], "valid")
+                        ap[d, c, o] = np.dot(precision, steps)
+                        if curves is not None and d == 0:
+                            curves[(detections.label, o)] = (precision, recall, thresholds)
+                    else:
+                        ap[d, c, o] = 0.0 if have_gt else float("nan")
+        return ap
 
 
 def instance_iou(intersection, gt_pixels, pred_pixels):
@@ -236,7 +261,7 @@ def instance_iou(intersection, gt_pixels, pred_pixels):
 
 
 class _ClassDetections:
-    """What one class's detections are at every overlap threshold, gathered once from ``matches``.
+    """What one class's detections are at every overlap threshold, gathered once from the images' entries.
 
     At a threshold, each ground-truth instance (of at least ``min_size`` pixels, within the
     distance limits) is found by the predictions matching it with a higher IoU: the most
@@ -246,39 +271,46 @@ class _ClassDetections:
     are the same as the benchmark's loop gives, in another order (which AP does not depend on).
     """
 
-    def __init__(self, matches, label, min_size, max_dist, min_conf):
-        pair_gt, pair_iou, pair_score = [], [], []
-        best_iou, ignored_share, pred_score = [], [], []
+    def __init__(self, label, min_size, max_dist, min_conf):
+        self.label, self.min_size, self.max_dist, self.min_conf = label, min_size, max_dist, min_conf
+        self._pair_gt, self._pair_iou, self._pair_score = [], [], []
+        self._best_iou, self._ignored_share, self._pred_score = [], [], []
         self.gt_count, self.have_pred = 0, False
-        for entry in matches.values():
-            preds = entry["prediction"][label]
-            self.have_pred |= bool(preds)
-            for gt in entry["groundTruth"][label]:
-                if not (gt["instID"] >= 1000 and gt["pixelCount"] >= min_size and gt["medDist"] <= max_dist
-                        and gt["distConf"] >= min_conf):
-                    continue
-                for pred in gt["matchedPred"]:
-                    pair_gt.append(self.gt_count)
-                    pair_iou.append(instance_iou(pred["intersection"], gt["pixelCount"], pred["pixelCount"]))
-                    pair_score.append(pred["confidence"])
-                self.gt_count += 1
-            for pred in preds:
-                best_iou.append(max((instance_iou(gt["intersection"], gt["pixelCount"], pred["pixelCount"])
-                                     for gt in pred["matchedGt"]), default=-math.inf))
-                ignored = pred["voidIntersection"]
-                for gt in pred["matchedGt"]:
-                    if gt["instID"] < 1000:
-                        ignored += gt["intersection"]
-                    if gt["pixelCount"] < min_size or gt["medDist"] > max_dist or gt["distConf"] < min_conf:
-                        ignored += gt["intersection"]
-                ignored_share.append(float(ignored) / pred["pixelCount"])
-                pred_score.append(pred["confidence"])
-        order = np.lexsort((pair_score, pair_gt))  # by instance, then score: an instance's best comes last
-        self.pair_gt = np.array(pair_gt, dtype=np.int64)[order]
-        self.pair_iou = np.array(pair_iou, dtype=float)[order]
-        self.pair_score = np.array(pair_score, dtype=float)[order]
-        self.best_iou, self.ignored_share = np.array(best_iou, dtype=float), np.array(ignored_share, dtype=float)
-        self.pred_score = np.array(pred_score, dtype=float)
+
+    def add(self, entry):
+        label, min_size, max_dist, min_conf = self.label, self.min_size, self.max_dist, self.min_conf
+        preds = entry["prediction"][label]
+        self.have_pred |= bool(preds)
+        for gt in entry["groundTruth"][label]:
+            if not (gt["instID"] >= 1000 and gt["pixelCount"] >= min_size and gt["medDist"] <= max_dist
+                    and gt["distConf"] >= min_conf):
+                continue
+            for pred in gt["matchedPred"]:
+                self._pair_gt.append(self.gt_count)
+                self._pair_iou.append(instance_iou(pred["intersection"], gt["pixelCount"], pred["pixelCount"]))
+                self._pair_score.append(pred["confidence"])
+            self.gt_count += 1
+        for pred in preds:
+            self._best_iou.append(max((instance_iou(gt["intersection"], gt["pixelCount"], pred["pixelCount"])
+                                       for gt in pred["matchedGt"]), default=-math.inf))
+            ignored = pred["voidIntersection"]
+            for gt in pred["matchedGt"]:
+                if gt["instID"] < 1000:
+                    ignored += gt["intersection"]
+                if gt["pixelCount"] < min_size or gt["medDist"] > max_dist or gt["distConf"] < min_conf:
+                    ignored += gt["intersection"]
+            self._ignored_share.append(float(ignored) / pred["pixelCount"])
+            self._pred_score.append(pred["confidence"])
+
+    def sort(self):
+        """The gathered lists as arrays, the pairs by instance, then score: an instance's best comes last."""
+        order = np.lexsort((self._pair_score, self._pair_gt))
+        self.pair_gt = np.array(self._pair_gt, dtype=np.int64)[order]
+        self.pair_iou = np.array(self._pair_iou, dtype=float)[order]
+        self.pair_score = np.array(self._pair_score, dtype=float)[order]
+        self.best_iou = np.array(self._best_iou, dtype=float)
+        self.ignored_share = np.array(self._ignored_share, dtype=float)
+        self.pred_score = np.array(self._pred_score, dtype=float)
 
     def scored(self, threshold):
         """``(is true, score, hard false negatives)`` at one overlap threshold."""

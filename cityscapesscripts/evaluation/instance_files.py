@@ -4,7 +4,9 @@ Predictions come as the benchmark's text format (one ``*.txt`` per image,
 lines ``relPath labelID confidence`` naming mask PNGs) or as one COCO-style
 JSON for the whole split.  :func:`match_folders` and :func:`match_coco_json`
 match them with ``*_instanceIds.png`` ground truth on a process pool and
-give the original's ``matches`` dict, keyed by the absolute ground-truth path.
+give the original's ``matches`` dict, keyed by the absolute ground-truth path;
+:func:`match_folders` also gathers what AP needs and the ground-truth cache
+as the frames come back, so little is left to do after the last one.
 The ground-truth cache holds the per-image instance dicts, keyed on the
 content of the ground-truth files.
 """
@@ -17,7 +19,7 @@ from .. import parallel
 from ..errors import CityscapesError, PredictionError
 from ..helpers.labelset import CITYSCAPES
 from ..io import files, layout, png
-from ..io.jsonfile import read_json, write_json
+from ..io.jsonfile import read_json, write_text
 from . import instance_ap
 
 _FINGERPRINT_KEY = "__groundTruthFingerprint__"
@@ -79,58 +81,98 @@ def load_cache(path, ground_truths):
 
 
 def save_cache(path, instances, ground_truths):
-    """Write the cache; a folder that cannot be written disables it with a warning, not an error."""
-    if not path:
-        return
+    """Write the cache of ``{absolute path: instances}``; a folder that cannot be written disables it
+    with a warning, not an error."""
+    if path:
+        _write_cache(path, {key: json.dumps(value) for key, value in instances.items()},
+                     files.content_digest(ground_truths))
+
+
+def _write_cache(path, texts, digest):
+    """The cache file of ``{absolute path: JSON text of its instances}`` and the ground truth's digest."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
         files.remove_stale_temporaries([folder])
-        data = dict(instances)
-        data[_FINGERPRINT_KEY] = files.content_digest(ground_truths)
-        write_json(path, data)
+        members = [f"{json.dumps(key)}: {text}" for key, text in texts.items()]
+        write_text(path, "{" + ", ".join(members + [f"{json.dumps(_FINGERPRINT_KEY)}: {json.dumps(digest)}"]) + "}")
     except OSError as e:
         print(f"WARNING: ground-truth cache disabled, cannot write {path}: {e.strerror or e}", file=sys.stderr)
 
 
 # ---- matching on a pool -------------------------------------------------------------------
 def _match_task(item, inst_labels, label_set):
-    """One ground-truth frame, read once, matched with each of its ``(prediction txt, root)`` sources."""
+    """One ground-truth frame, read once, matched with each of its ``(prediction txt, root)`` sources:
+    ``(absolute path, JSON text of its instances for the cache or None when they came from it, entries)``."""
     gt_file, gt_instances, *sources = item
     ids = png.read_ids_16bit(gt_file)
+    cache_text = None
     if gt_instances is None:
         gt_instances = instance_ap.ground_truth_instances(ids, label_set, gt_file)
+        cache_text = json.dumps(gt_instances)  # here, on the pool, not in the parent after it
     evaluated = {k: v for k, v in gt_instances.items() if k in inst_labels}
     entries = []
     for prediction_file, root in sources:
         predictions = read_prediction_list(prediction_file, root, label_set)
         gt, pred = instance_ap.match_image(evaluated, ids, predictions, label_set, inst_labels, gt_file)
         entries.append({"groundTruth": gt, "prediction": pred})
-    return gt_instances, entries
+    return os.path.abspath(gt_file), cache_text, entries
+
+
+class FolderMatches:
+    """The frames of :func:`match_folders` as the pool returns them, in input order: per prediction
+    folder its ``matches`` (keyed by absolute ground-truth path) and their AP :class:`~.instance_ap.Detections`,
+    gathered while the workers go on; with ``cache_file``, the ground-truth cache, written by :meth:`save_cache`."""
+
+    def __init__(self, folders, ground_truths, detections=None, cache_file=None):
+        self.matches = [{} for _ in range(folders)]
+        self.detections = detections  # None: AP from the matches
+        self._ground_truths, self._cache_file = ground_truths, cache_file
+        self._cache_texts, self._digest = {}, None
+
+    def merge(self, frame):
+        key, cache_text, entries = frame
+        if self._cache_file and cache_text is not None:
+            self._cache_texts[key] = cache_text
+            self._ground_truth_digest()  # at the first frame: the files are hashed while the workers run
+        for i, entry in enumerate(entries):
+            if key in self.matches[i]:  # a ground truth listed twice keeps one entry: gather from the matches
+                self.detections = None
+            self.matches[i][key] = entry
+            if self.detections is not None:
+                self.detections[i].add(entry)
+        return self
+
+    def _ground_truth_digest(self):
+        if self._digest is None:
+            self._digest = files.content_digest(self._ground_truths)
+        return self._digest
+
+    def save_cache(self):
+        """Write the ground-truth cache, when asked for (a cache file and no cached instances)."""
+        if self._cache_file:
+            _write_cache(self._cache_file, self._cache_texts, self._ground_truth_digest())
 
 
 def match_folders(prediction_lists, roots, ground_truths, cached=None, inst_labels=None, label_set=CITYSCAPES,
-                  jobs=None, progress=None):
+                  jobs=None, progress=None, detections=None, cache_file=None):
     """Match prediction txt files with ``*_instanceIds.png`` files on a pool, each ground truth read once.
 
     prediction_lists : one list of txt files per prediction folder (``roots``),
     each pairwise with ``ground_truths``; cached : ``{absolute path: instances}``
-    from :func:`load_cache`, or None.  Returns ``(instances, [matches per
-    folder])``, keyed by absolute ground-truth path.
+    from :func:`load_cache`, or None; detections : one empty
+    :class:`~.instance_ap.Detections` per folder, or None; cache_file : where
+    to save the ground-truth instances (when not cached).  Returns a :class:`FolderMatches`.
     """
     inst_labels = instance_ap.instance_labels(label_set) if inst_labels is None else list(inst_labels)
     items = [(g, None if cached is None else cached[os.path.abspath(g)], *zip(predictions, roots))
              for g, *predictions in zip(ground_truths, *prediction_lists)]
     task = functools.partial(_match_task, inst_labels=inst_labels, label_set=label_set)
-    instances, matches = {}, [{} for _ in prediction_lists]
-    results = parallel.collect(task, items, jobs, "matching", progress,
-                               name=lambda item: item[2][0])  # named by its (first) prediction file
-    for gt_file, (found, entries) in zip(ground_truths, results):
-        key = os.path.abspath(gt_file)
-        instances[key] = found
-        for folder_matches, entry in zip(matches, entries):
-            folder_matches[key] = entry
-    return instances, matches
+    found = FolderMatches(len(prediction_lists), ground_truths, detections, cache_file if cached is None else None)
+    parallel.merge_into(found, task, items, jobs, "matching", progress,
+                        name=lambda item: item[2][0])  # named by its (first) prediction file
+    found.save_cache()
+    return found
 
 
 def read_coco_predictions(json_file, ground_truths):
