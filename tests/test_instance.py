@@ -202,6 +202,17 @@ def test_masks_pillow_decodes_give_the_same_numbers(args, tmp_path):
     assert_same_numbers(expected_eval("small", "instance"), plain(E.evaluateImgLists(preds, gts, args)))
 
 
+def test_scores_gathered_from_the_pool_equal_those_of_the_matches(args):
+    """AP gathered as frames come back equals AP of the matches dict, a ground truth listed twice included
+    (its dict keeps one entry)."""
+    preds, gts = golden_lists(args)
+    E.setInstanceLabels(args)
+    for pred_list, gt_list in ((preds, gts), (preds + preds[:1], gts + gts[:1])):
+        aps = E.evaluateMatches(E.matchGtWithPreds(pred_list, gt_list, None, args), args)
+        expected = E.prepareJSONDataForResults(E.computeAverages(aps, args), aps, args)
+        assert_same_numbers(plain(expected), plain(E.evaluateImgLists(pred_list, gt_list, args)))
+
+
 def test_each_mask_file_is_opened_once(args, monkeypatch):
     preds, gts = golden_lists(args)
     masks = {os.path.abspath(p.name) for txt in preds for p in instance_files.read_prediction_list(txt)}

@@ -214,7 +214,7 @@ def evaluateImgLists(predictionList, groundTruthList, args):
     if not args.quiet:
         print(f"Matching {len(predictionList)} pairs of images...")
     found = _match_folders([predictionList], [args.predictionPath], groundTruthList, args)
-    return _finish(found.matches[0], args, found.detections and found.detections[0])
+    return _finish(found.matches[0], args, found.detections[0])
 
 
 def _finish(matches, args, detections=None):
@@ -309,7 +309,7 @@ def _sweep(folders, ground_truths):
     found = _match_folders(prediction_lists, folders, ground_truths, args)
     results = {}
     for i, folder in enumerate(folders):
-        results[folder] = _scores(found.matches[i], args, found.detections and found.detections[i])
+        results[folder] = _scores(found.matches[i], args, found.detections[i])
         print(f"{folder}: {_summary(results[folder])}")
     if args.JSONOutput:
         ensurePath(os.path.dirname(args.exportFile))

@@ -126,7 +126,7 @@ class FolderMatches:
 
     def __init__(self, folders, ground_truths, detections=None, cache_file=None):
         self.matches = [{} for _ in range(folders)]
-        self.detections = detections  # None: AP from the matches
+        self.detections = detections or [None] * folders  # None: AP from the matches
         self._ground_truths, self._cache_file = ground_truths, cache_file
         self._cache_texts, self._digest = {}, None
 
@@ -136,10 +136,10 @@ class FolderMatches:
             self._cache_texts[key] = cache_text
             self._ground_truth_digest()  # at the first frame: the files are hashed while the workers run
         for i, entry in enumerate(entries):
-            if key in self.matches[i]:  # a ground truth listed twice keeps one entry: gather from the matches
-                self.detections = None
+            if key in self.matches[i]:  # a ground truth listed twice keeps one entry: AP from the matches
+                self.detections = [None] * len(self.matches)
             self.matches[i][key] = entry
-            if self.detections is not None:
+            if self.detections[i] is not None:
                 self.detections[i].add(entry)
         return self
 
