@@ -27,31 +27,29 @@ Every batch tool runs its per-item work through :func:`map_items` (or
   breaks it again gets an :class:`ItemError`.  Workers die with the parent
   (Linux ``PR_SET_PDEATHSIG``), so a killed run leaves no orphans.
 
-Backends.  The local process pool (:class:`_LocalPool`) is the default; a
+Backends.  The local process pool is the default: workers forked from this
+process and fed through pipes on Linux (:class:`_LocalPool`), a
+``ProcessPoolExecutor`` of spawned workers elsewhere (:class:`_SpawnPool`); a
 Dask ``distributed.Client`` (:class:`_DaskBackend`) is the other, chosen by
 ``client=`` or, for a whole tool run, by :func:`use_scheduler` / the console
 scripts' ``--scheduler ADDRESS`` (``local`` starts a ``LocalCluster``).  A
 backend offers ``submit(fn, *args) -> future``, ``wait_any(futures)``,
 ``close(cancel)`` and ``lost``, the exceptions of a future whose worker died.  The windowed
 in-order loop, the error records, the retry of lost work and the
-interruption handling are the same for both: tasks carry the items (file
+interruption handling are the same for all: tasks carry the items (file
 paths, read by the workers from the shared filesystem) and bring back the
 small per-item values, merged here in input order, so a cluster run equals
 a local one.
 """
-import concurrent.futures
 import functools
 import gc
-import importlib.util
-import multiprocessing
 import os
 import pickle
+import select
 import signal
+import struct
 import sys
-import threading
-import traceback
 from collections import deque
-from concurrent.futures.process import BrokenProcessPool
 
 from .errors import BatchError, CityscapesError
 
@@ -168,6 +166,7 @@ def error_record(name, error):
         kept = None
     reason = describe(error, name)
     if _is_bug(error):
+        import traceback  # here: only a bug needs it, and it costs every tool's start-up
         reason += "\n" + "".join(traceback.format_exception(error)).rstrip()
     return ItemError(name, reason, kept)
 
@@ -237,30 +236,255 @@ def _init_worker():
     _keep_freed_buffers(mallopt)
 
 
-class _LocalPool:
-    """The local backend: a ``ProcessPoolExecutor`` (fork on Linux) whose workers ignore interrupts."""
+class _WorkerLost(Exception):
+    """The worker process running (or about to run) a task of the local pool died."""
 
-    lost = (BrokenProcessPool,)
+
+class _Task:
+    """A future of :class:`_LocalPool`: ``done()`` and ``result()`` (the value, or the exception raised)."""
+    __slots__ = ("_pool", "_message", "_outcome")
+
+    def __init__(self, pool, message, outcome=None):
+        self._pool, self._message, self._outcome = pool, message, outcome  # outcome: (True, value) | (False, error)
+
+    def done(self):
+        if self._outcome is None:
+            self._pool._collect(0)
+        return self._outcome is not None
+
+    def result(self):
+        while self._outcome is None:
+            self._pool._collect(None)
+        succeeded, value = self._outcome
+        if succeeded:
+            return value
+        raise value
+
+
+class _Worker:
+    __slots__ = ("pid", "tasks", "results", "task", "received")
+
+    def __init__(self, pid, tasks, results):
+        self.pid, self.tasks, self.results = pid, tasks, results  # tasks / results: this end of its two pipes
+        self.task, self.received = None, bytearray()  # the task it runs; the bytes of its reply so far
+
+
+_HEADER = struct.Struct("<Q")  # the length of the pickle that follows; 0 asks a worker to exit
+
+
+def _send(fd, message):
+    data = memoryview(_HEADER.pack(len(message)) + message)
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _receive(fd):
+    """The next message of a pipe, or None at its end."""
+    header = _read_exactly(fd, _HEADER.size)
+    return None if header is None else _read_exactly(fd, _HEADER.unpack(header)[0])
+
+
+def _read_exactly(fd, size):
+    data = bytearray()
+    while len(data) < size:
+        block = os.read(fd, size - len(data))
+        if not block:
+            return None
+        data += block
+    return bytes(data)
+
+
+def _outcome_message(outcome):
+    try:
+        return pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
+    except Exception as e:  # a value or exception that does not pickle comes back as the reason why
+        return pickle.dumps((False, e), pickle.HIGHEST_PROTOCOL)
+
+
+def _serve(tasks, results, others):
+    """A forked worker's life: run each task read from ``tasks``, write its outcome to ``results``; exit
+    (without the parent's exit handlers) when asked to or when the parent is gone.  ``others``: the
+    inherited pipe ends that are not its own, closed first (a worker holding a sibling's task pipe
+    would keep it from ever reading the end of it)."""
+    status = 1
+    try:
+        for fd in others:
+            os.close(fd)
+        _init_worker()
+        while True:
+            message = _receive(tasks)
+            if not message:
+                break
+            try:
+                fn, args = pickle.loads(message)
+                outcome = True, fn(*args)
+            except BaseException as e:  # noqa: B036 - the parent decides what a task's failure means
+                outcome = False, e
+            _send(results, _outcome_message(outcome))
+        status = 0
+    finally:
+        _flush_std_streams()
+        os._exit(status)
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped already (SIGCHLD ignored by the application)
+        pass
+
+
+def _flush_std_streams():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # None, closed or broken: nothing to keep
+            pass
+
+
+class _LocalPool:
+    """The local backend on Linux: ``jobs`` worker processes forked at the first submit, each fed one task
+    at a time through its own pipe, the replies read back by whichever call waits.
+
+    No manager or feeder threads and no ``concurrent.futures`` / ``multiprocessing`` (their imports and
+    threads cost more than a small batch's work).  A worker that dies closes its reply pipe: its task and
+    the queued ones fail with :class:`_WorkerLost` (the pool is then broken, as a ``ProcessPoolExecutor``
+    is), while the tasks running on the others finish.
+    """
+
+    lost = (_WorkerLost,)
 
     def __init__(self, jobs):
-        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        self._executor = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context,
-                                                                initializer=_init_worker)
-        self._forked = False
+        self._jobs = jobs
+        self._workers = []  # the live ones
+        self._queue = deque()  # tasks submitted and not yet handed to a worker
+        self._poll = select.poll()
+        self._broken = False
 
     def submit(self, fn, *args):
-        if self._forked:
-            return self._executor.submit(fn, *args)
-        self._forked = True  # the first submit forks the workers (with fork, all at once)
+        try:
+            message = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
+        except Exception as e:  # the task's failure, as for any other exception
+            return _Task(self, None, (False, e))
+        if self._broken:
+            return _Task(self, None, (False, _WorkerLost()))
+        if not self._workers:
+            self._start()
+        task = _Task(self, message)
+        self._queue.append(task)
+        self._dispatch()
+        return task
+
+    def _start(self):
+        _flush_std_streams()  # what this process buffered is written once, not once more by each worker
         gc.freeze()  # the workers' collections then skip this process's objects: fewer pages copied, less work
         try:
-            return self._executor.submit(fn, *args)
+            for _ in range(self._jobs):
+                tasks_read, tasks_write = os.pipe()
+                results_read, results_write = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    _serve(tasks_read, results_write, [tasks_write, results_read] + [
+                        fd for w in self._workers for fd in (w.tasks, w.results)])
+                os.close(tasks_read)
+                os.close(results_write)
+                self._workers.append(_Worker(pid, tasks_write, results_read))
+                self._poll.register(results_read, select.POLLIN)
         finally:
             gc.unfreeze()  # here they are collected as before
 
-    @staticmethod
-    def wait_any(futures):
-        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+    def _dispatch(self):
+        for worker in list(self._workers):
+            if not self._queue:
+                return
+            if worker.task is None:
+                worker.task = self._queue.popleft()
+                message, worker.task._message = worker.task._message, None
+                try:
+                    _send(worker.tasks, message)
+                except BrokenPipeError:  # it died: its reply pipe says so too
+                    self._lose(worker)
+
+    def _collect(self, timeout):
+        """Read the replies that arrive within ``timeout`` ms (None: until one does), then hand out queued tasks."""
+        if not any(worker.task for worker in self._workers):
+            return
+        by_fd = {worker.results: worker for worker in self._workers}
+        for fd, _ in self._poll.poll(timeout):
+            worker = by_fd[fd]
+            block = os.read(fd, 1 << 20)
+            if not block:
+                self._lose(worker)
+                continue
+            worker.received += block
+            if len(worker.received) >= _HEADER.size:
+                end = _HEADER.size + _HEADER.unpack_from(worker.received)[0]
+                if len(worker.received) >= end:
+                    try:
+                        outcome = pickle.loads(worker.received[_HEADER.size:end])
+                    except Exception as e:  # e.g. an exception class that cannot be rebuilt here
+                        outcome = False, e
+                    worker.task._outcome, worker.task, worker.received = outcome, None, bytearray()
+        self._dispatch()
+
+    def _lose(self, worker):
+        """``worker`` died: fail its task and the queued ones, and reap it."""
+        self._workers.remove(worker)
+        self._poll.unregister(worker.results)
+        os.close(worker.results)
+        os.close(worker.tasks)
+        _reap(worker.pid)
+        self._broken = True
+        for task in ([worker.task] if worker.task else []) + list(self._queue):
+            task._outcome = False, _WorkerLost()
+        self._queue.clear()
+
+    def wait_any(self, futures):
+        while not any(future.done() for future in futures):
+            self._collect(None)
+
+    def close(self, cancel=False):
+        """Let the running tasks finish (and the queued ones unless ``cancel``), then stop and reap every worker."""
+        if cancel:
+            self._queue.clear()
+        try:
+            while self._queue or any(worker.task for worker in self._workers):
+                self._collect(None)
+            for worker in self._workers:
+                try:
+                    _send(worker.tasks, b"")
+                except BrokenPipeError:  # it died since: reaped below all the same
+                    pass
+        except KeyboardInterrupt:  # a second interrupt while running items finish: stop them now
+            for worker in self._workers:
+                os.kill(worker.pid, signal.SIGKILL)
+            raise
+        finally:
+            for worker in self._workers:
+                _reap(worker.pid)
+                os.close(worker.tasks)
+                os.close(worker.results)
+            self._workers = []
+
+
+class _SpawnPool:
+    """The local backend elsewhere than on Linux: a ``ProcessPoolExecutor`` of spawned processes
+    (forking is not safe on macOS and missing on Windows) whose workers ignore interrupts."""
+
+    def __init__(self, jobs):
+        import concurrent.futures
+        import multiprocessing
+        from concurrent.futures.process import BrokenProcessPool
+        self.lost = (BrokenProcessPool,)
+        self._futures = concurrent.futures
+        self._executor = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                                initializer=_init_worker)
+
+    def submit(self, fn, *args):
+        return self._executor.submit(fn, *args)
+
+    def wait_any(self, futures):
+        self._futures.wait(futures, return_when=self._futures.FIRST_COMPLETED)
 
     def close(self, cancel=False):
         try:
@@ -292,6 +516,7 @@ class _DaskBackend:
     def wait_any(futures):
         # through the futures' own callbacks: distributed.wait() runs on the default client's loop,
         # which need not be the loop of this client
+        import threading
         ended = threading.Event()
         for future in futures:
             future.add_done_callback(lambda _: ended.set())
@@ -333,6 +558,7 @@ def use_scheduler(address):
     and closed by :func:`disconnect`; the console scripts do both.
     """
     global _requested_scheduler
+    import importlib.util
     if importlib.util.find_spec("distributed") is None:
         raise CityscapesError(DASK_MISSING)
     _requested_scheduler = address
@@ -351,6 +577,7 @@ def connect(address, jobs=None, announce=True):
         raise CityscapesError(DASK_MISSING) from None
     cluster = None
     if address == "local":
+        import importlib.util
         cluster = LocalCluster(n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True,
                                dashboard_address=None if importlib.util.find_spec("bokeh") is None else ":0")
         client = Client(cluster)
@@ -408,7 +635,7 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, cl
         new_backend = functools.partial(_DaskBackend, client)
     else:
         jobs = min(default_jobs() if not jobs else jobs, max(1, len(items)))
-        new_backend = functools.partial(_LocalPool, jobs)
+        new_backend = functools.partial(_LocalPool if sys.platform.startswith("linux") else _SpawnPool, jobs)
     if client is None and jobs <= 1:
         bar = progress_bar(len(items), desc, progress)
         try:

@@ -111,12 +111,13 @@ def make_read_only(monkeypatch):
     """``make_read_only(folder)``: this process can no longer create files in ``folder``.
 
     As root the folder's mode does not stop writes, so it also gets the immutable flag; where
-    neither works (root without CAP_LINUX_IMMUTABLE), the OS call that creates temporary files
-    is made to refuse, as a read-only folder would.
+    neither works (root without CAP_LINUX_IMMUTABLE), the OS call that creates files there
+    (``os.open`` with ``O_CREAT``, how atomic writes make their temporaries) is made to refuse, as
+    a read-only folder would.
     """
     import subprocess
-    import tempfile
     folders = []
+    real_open = os.open
 
     def make(folder):
         folders.append(folder)
@@ -130,9 +131,11 @@ def make_read_only(monkeypatch):
             return
         os.unlink(probe)
 
-        def refuse(*args, **kwargs):
-            raise PermissionError(13, "Permission denied")
-        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        def refuse(path, flags, *args, **kwargs):
+            if flags & os.O_CREAT and os.path.dirname(os.path.abspath(path)) == os.path.abspath(folder):
+                raise PermissionError(13, "Permission denied", path)
+            return real_open(path, flags, *args, **kwargs)
+        monkeypatch.setattr(os, "open", refuse)
 
     yield make
     for folder in folders:

@@ -11,7 +11,6 @@ import re
 import struct
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 import zlib
@@ -59,8 +58,16 @@ def _faulty(item):
 FAULTS = ["overflow", "recursion", "memory", "bomb", "exit", "ours"]
 
 
+@pytest.fixture(params=["forked", "spawned"])
+def local_pool(request, monkeypatch):
+    """Each local backend: Linux's forked workers, and the ``ProcessPoolExecutor`` of spawned ones
+    that other systems get."""
+    if request.param == "spawned":
+        monkeypatch.setattr(parallel, "_LocalPool", parallel._SpawnPool)
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_worker_never_raises_every_item_comes_back_in_order(jobs):
+def test_a_worker_never_raises_every_item_comes_back_in_order(jobs, local_pool):
     items = [0, "overflow", 1, "recursion", 2, "memory", 3, "bomb", 4, "exit", 5, "ours", 6]
     results = list(parallel.map_items(_faulty, items, jobs=jobs, progress=False))
     assert [r for r in results if not isinstance(r, parallel.ItemError)] == [0, 2, 4, 6, 8, 10, 12]
@@ -77,7 +84,7 @@ def test_a_worker_never_raises_every_item_comes_back_in_order(jobs):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_bug_in_a_worker_keeps_its_traceback(jobs):
+def test_a_bug_in_a_worker_keeps_its_traceback(jobs, local_pool):
     bug, = parallel.map_items(_faulty, ["bug"], jobs=jobs, progress=False)
     first, *rest = bug.reason.splitlines()
     assert first == 'TypeError: can only concatenate str (not "int") to str'
@@ -86,13 +93,39 @@ def test_a_bug_in_a_worker_keeps_its_traceback(jobs):
         parallel.collect(_faulty, [1, "bug"], jobs=jobs, progress=False)
 
 
-def test_a_killed_worker_is_that_items_error_and_the_batch_goes_on():
+def test_a_killed_worker_is_that_items_error_and_the_batch_goes_on(local_pool):
     items = list(range(20)) + ["killed"] + list(range(20, 40))
     started = time.monotonic()
     results = list(parallel.map_items(_faulty, items, jobs=2, progress=False))
     assert time.monotonic() - started < 60
     assert results[:20] == [2 * i for i in range(20)] and results[21:] == [2 * i for i in range(20, 40)]
     assert isinstance(results[20], parallel.ItemError) and "worker process died" in results[20].reason
+
+
+def _big_or_unpicklable(item):
+    if item == "unpicklable":
+        return lambda: None
+    return bytes([item]) * (3 << 20)  # far more than a pipe holds
+
+
+def test_results_of_any_size_come_back_and_one_that_does_not_pickle_is_its_items_error(local_pool):
+    items = [1, "unpicklable", 2, lambda: None, 3]
+    results = list(parallel.map_items(_big_or_unpicklable, items, jobs=2, progress=False))
+    assert [results[i] for i in (0, 2, 4)] == [bytes([i]) * (3 << 20) for i in (1, 2, 3)]
+    assert isinstance(results[1], parallel.ItemError) and "pickle" in results[1].reason.lower()
+    assert isinstance(results[3], parallel.ItemError) and "pickle" in results[3].reason.lower()
+
+
+def _maps_again(item):
+    return list(parallel.map_items(_faulty, [item, item + 1], jobs=2, progress=False))
+
+
+def test_a_map_inside_the_loop_of_another_and_inside_a_worker_both_finish():
+    outer = []
+    for result in parallel.map_items(_faulty, range(6), jobs=2, progress=False):
+        outer.append((result, parallel.collect(_faulty, [result, 1], jobs=2, progress=False)))
+    assert outer == [(2 * i, [4 * i, 2]) for i in range(6)]
+    assert parallel.collect(_maps_again, [1, 5], jobs=2, progress=False) == [[2, 4], [10, 12]]
 
 
 def _frozen_objects(item):
@@ -524,19 +557,19 @@ def _read_only(monkeypatch, out):
     if os.geteuid() != 0:
         return os.strerror(errno.EACCES)
     inside = (lambda path: os.path.abspath(path).startswith(str(out) + os.sep))  # noqa: E731
-    real_mkstemp, real_mkdir = tempfile.mkstemp, os.mkdir
+    real_open, real_mkdir = os.open, os.mkdir
 
-    def mkstemp(*args, dir=None, **kwargs):
-        if dir is not None and (inside(dir) or os.path.abspath(dir) == str(out)):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.path.join(dir, "tmp"))
-        return real_mkstemp(*args, dir=dir, **kwargs)
+    def open_(path, flags, *args, **kwargs):  # atomic writes create their temporaries with os.open
+        if flags & os.O_CREAT and inside(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+        return real_open(path, flags, *args, **kwargs)
 
     def mkdir(path, *args, **kwargs):
         if inside(path):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
         return real_mkdir(path, *args, **kwargs)
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "open", open_)
     monkeypatch.setattr(os, "mkdir", mkdir)
     return os.strerror(errno.EACCES)
 

@@ -5,7 +5,6 @@ kinds; ``toJsonFile`` writes a file that reads back to the same objects.
 Invalid input raises :class:`~cityscapesscripts.errors.AnnotationError`
 naming the file and the object index.
 """
-import datetime
 import json
 import locale  # noqa: F401  (the original module's namespace)
 import math
@@ -19,7 +18,7 @@ from cityscapesscripts.io import jsonfile
 from cityscapesscripts.lazy import lazy_names
 
 # the original module's namespace; the batch tools read annotations through this module without NumPy
-__getattr__ = lazy_names(__name__, {"np": "numpy"})
+__getattr__ = lazy_names(__name__, {"np": "numpy", "datetime": "datetime"})
 
 Point = namedtuple("Point", ["x", "y"])
 
@@ -345,7 +344,9 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 def annotation_date(now=None):
     """The ``date`` an edit records: ``'22-Nov-2026 06:30:00'`` (the original's format, English
     month names whatever the locale; the original switched the process locale to get them)."""
-    now = now or datetime.datetime.now()
+    if now is None:
+        import datetime  # here: the batch tools, which read annotations through this module, never date them
+        now = datetime.datetime.now()
     return f"{now.day:02d}-{_MONTHS[now.month - 1]}-{now.year} {now:%H:%M:%S}"
 
 

@@ -9,11 +9,20 @@
 """
 import os
 import re
-import socket
 
 from ..errors import FileAccessError
 
-_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())
+
+
+def _host_name():
+    try:
+        return os.uname().nodename  # socket.gethostname() on Linux and macOS, without importing socket
+    except AttributeError:  # pragma: no cover - Windows
+        import socket
+        return socket.gethostname()
+
+
+_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", _host_name())
 _TEMPORARY = re.compile(r"^\.tmp-(\d+)_([A-Za-z0-9.-]*)_")
 
 

@@ -30,9 +30,9 @@ into place, so an interrupted or failed run never leaves a half-written file.
 """
 import contextlib
 import io
+import itertools
 import os
 import struct
-import tempfile
 import zlib
 
 from PIL import Image, UnidentifiedImageError
@@ -162,15 +162,23 @@ def write_png(path, array):
     write_atomic(path, encode_png(array))
 
 
+_temporary_numbers = itertools.count()  # the temporaries of one process differ by their number
+
+
 @contextlib.contextmanager
 def atomic_target(path, mode=0o644):
     """A temporary path in the folder of ``path``, renamed to ``path`` (with ``mode``) when the block succeeds."""
     folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(), suffix="-" + os.path.basename(path), dir=folder)
-    except OSError as e:
-        raise FileAccessError.of(e, path) from e  # the file we could not write, not its temporary name
-    os.close(fd)
+    suffix = "-" + os.path.basename(path)
+    while True:  # unique by process id and number (not ``tempfile``, whose import costs every tool's start-up)
+        tmp = os.path.join(folder, f"{temporary_prefix()}{next(_temporary_numbers)}{suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            break
+        except FileExistsError:  # left by a dead process that had the same id: take the next number
+            continue
+        except OSError as e:
+            raise FileAccessError.of(e, path) from e  # the file we could not write, not its temporary name
     try:
         yield tmp
         os.chmod(tmp, mode)
