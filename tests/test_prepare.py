@@ -65,6 +65,23 @@ def test_encodings_from_one_rasterization_equal_separate_calls():
                           np.asarray(createInstanceImage(a, "trainIds")))
 
 
+@pytest.mark.parametrize("count", [40, 300], ids=["8-bit", "32-bit"])
+@pytest.mark.parametrize("outline", [False, True])
+def test_the_rasterizer_draws_what_imagedraw_polygon_draws(count, outline):
+    """The rasterizer calls Pillow's core as ImageDraw.polygon does: every pixel the same."""
+    from PIL import ImageDraw
+    rng = np.random.default_rng(count)
+    polygons = [(rng.uniform(-5, 65, (rng.integers(2, 9), 2)) * [1, 0.7]).round(rng.integers(0, 3)).tolist()
+                for _ in range(count)]  # lines, concave and self-crossing shapes, beyond the edges, fractions
+    object_map = rasterize.rasterize_objects(((i, "car", 0, p) for i, p in enumerate(polygons)), 60, 40,
+                                             outline=outline)
+    canvas = Image.new("L" if count < 255 else "I", (60, 40), 0)
+    draw = ImageDraw.Draw(canvas)
+    for k, polygon in enumerate(polygons, 1):
+        draw.polygon(polygon, fill=k, outline=object_map.outline_index if outline else None)
+    assert np.array_equal(object_map.index, np.asarray(canvas)) and len(np.unique(object_map.index)) > 20
+
+
 def test_many_objects_use_a_wide_index_map():
     objects = [box("car", i % 40, 0, i % 40 + 1, 19) for i in range(300)]
     object_map = rasterize.rasterize(annotation(objects))
@@ -115,14 +132,15 @@ def test_batch_reports_every_failure_and_goes_on(polygons_only, capsys):
 
 
 def test_batch_tools_run_without_numpy(polygons_only):
-    """Importing NumPy is a third of a short run's start-up; the batch path draws and writes without it."""
+    """Importing NumPy is a third of a short run's start-up, PIL.Image a sixth; the batch path draws and
+    writes without them."""
     code = ("import sys\n"
             "from cityscapesscripts.preparation import createTrainIdInstanceImgs as tool\n"
             f"status = tool.main(['--dataset', {str(polygons_only)!r}, '-q', '-j', '1', '--outputs', "
             f"{','.join(rasterize.ENCODINGS)!r}])\n"
-            "print(status, 'numpy' in sys.modules)")
+            "print(status, 'numpy' in sys.modules, 'PIL.Image' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["0", "False"]
+    assert out.split() == ["0", "False", "False"]
     assert len(golden_files(str(polygons_only), "*_color.png")) == len(golden_files(str(polygons_only), "*.json"))
 
 

@@ -11,7 +11,7 @@ import io
 import os
 import struct
 
-from PIL import Image
+from PIL import UnidentifiedImageError  # PIL.Image itself only where Pillow opens a file
 
 from ..errors import ArgumentError, ImageError
 
@@ -55,6 +55,7 @@ def pillow_open(source):
     Pillow warns above 89 million pixels and refuses twice that at open;
     :func:`check_pixels` is then the one limit, whatever it is set to.
     """
+    from PIL import Image
     saved = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
@@ -86,7 +87,7 @@ def header_size(path, data=None):
             return image.size
     except FileNotFoundError:
         raise ImageError("file not found", path) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise ImageError(NOT_AN_IMAGE, path) from None
     except OSError as e:
         raise ImageError(f"cannot read image: {e}", path) from None

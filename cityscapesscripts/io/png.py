@@ -35,7 +35,7 @@ import os
 import struct
 import zlib
 
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError  # PIL.Image itself only where Pillow reads or writes
 
 from .. import kernels
 from ..errors import FileAccessError, ImageError
@@ -151,6 +151,7 @@ def encode_image(image, ext=".png"):
     image = np.asarray(image, dtype=np.uint8)
     if ext.lower() == ".png":
         return encode_png(image)
+    from PIL import Image
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, Image.registered_extensions().get(ext.lower(), "JPEG"),
                                 quality=JPEG_QUALITY)
@@ -201,6 +202,7 @@ def write_atomic(path, data, mode=0o644):
 
 def save_image_atomic(image, path, **params):
     """Save a PIL image atomically, format from the extension of ``path``."""
+    from PIL import Image
     fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower(), "PNG")
     with atomic_target(path) as tmp:
         image.save(tmp, fmt, **params)

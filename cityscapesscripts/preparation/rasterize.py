@@ -1,8 +1,8 @@
 """Rasterize once, encode many: polygons -> object-index map -> label images.
 
 :func:`rasterize` draws a frame's polygons once, in file order, into a map of
-object indices with Pillow's ``ImageDraw.polygon`` (whose coverage defines the
-Cityscapes ground truth).  :func:`encode` turns that map into any encoding by
+object indices with Pillow's polygon fill, the one ``ImageDraw.polygon`` calls
+(its coverage defines the Cityscapes ground truth).  :func:`encode` turns that map into any encoding by
 a table lookup:
 
 =================  ======================================  ============
@@ -23,7 +23,9 @@ object covers take the background label ('unlabeled').
 import struct
 from functools import cached_property
 
-from PIL import Image, ImageDraw
+# Pillow's C core, called as ImageDraw.polygon and Image.tobytes call it (the same pixels): importing
+# PIL.Image and ImageDraw, and tobytes' first call, would cost a batch tool 40 ms of its start-up
+from PIL import _imaging as _pillow_core
 
 from .. import kernels
 from ..errors import AnnotationError, ArgumentError
@@ -49,24 +51,27 @@ def encoding_name(encoding, names):
 class ObjectMap:
     """A frame's drawn objects.
 
-    canvas : the Pillow image drawn, mode 'L' (fewer than 255 objects) or 'I'.
-    index : the canvas as (H, W) uint8 or int32; 0 is background, k the k-th
+    pixels : the drawn canvas, row by row: one byte per pixel (``small``: fewer than 255
+        objects) or a native int32.
+    index : the pixels as (H, W) uint8 or int32; 0 is background, k the k-th
         drawn object, -1 (255 for uint8) an outline pixel when drawn with an outline.
     labels : the Label of each drawn object (index k -> labels[k - 1]).
     groups : whether each drawn object is a group.
     """
 
-    def __init__(self, canvas, labels, groups, label_set):
-        self.canvas, self.labels, self.groups, self.label_set = canvas, labels, groups, label_set
+    def __init__(self, pixels, width, height, labels, groups, label_set):
+        self.pixels, self.width, self.height = pixels, width, height
+        self.labels, self.groups, self.label_set = labels, groups, label_set
+        self.small = len(pixels) == width * height
 
     @cached_property
     def index(self):
         import numpy as np
-        return np.asarray(self.canvas)
+        return np.frombuffer(self.pixels, np.uint8 if self.small else np.int32).reshape(self.height, self.width)
 
     @property
     def outline_index(self):
-        return 255 if self.canvas.mode == "L" else -1
+        return 255 if self.small else -1
 
 
 def rasterize(annotation, label_set=CITYSCAPES, outline=False):
@@ -128,19 +133,35 @@ def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=Fals
         groups.append(is_group)
         indices.append(index)
     small = len(drawn) < 255  # object indices and the outline marker fit 8 bits
-    canvas = Image.new("L" if small else "I", (width, height), 0)
-    marker = 255 if small else -1
-    draw = ImageDraw.Draw(canvas)
+    mode = "L" if small else "I"
+    canvas = _pillow_core.fill(mode, (width, height), 0)  # Image.new(mode, size, 0)
+    draw = _pillow_core.draw(canvas, 0)  # ImageDraw.Draw(canvas)
+    marker = draw.draw_ink(255 if small else -1)
     for k, (polygon, index) in enumerate(zip(drawn, indices), 1):
-        try:
+        try:  # ImageDraw.polygon(polygon, fill=k, outline=marker if outline else None)
+            draw.draw_polygon(polygon, draw.draw_ink(k), 1)
             if outline:
-                draw.polygon(polygon, fill=k, outline=marker)
-            else:
-                draw.polygon(polygon, fill=k)
+                draw.draw_polygon(polygon, marker, 0, 1)
         except (TypeError, ValueError, SystemError) as e:
             raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs ({e})",
                                   source) from None
-    return ObjectMap(canvas, labels, groups, label_set)
+    return ObjectMap(_raw_bytes(canvas, mode, width, height), width, height, labels, groups, label_set)
+
+
+def _raw_bytes(canvas, mode, width, height):
+    """``Image.tobytes()`` of a core image: its pixels, row by row (one encoder call for the whole image)."""
+    encoder = _pillow_core.raw_encoder(mode, mode)
+    encoder.setimage(canvas, (0, 0, width, height))
+    try:
+        parts, status = [], 0
+        while not status:
+            _, status, data = encoder.encode(width * height * (1 if mode == "L" else 4))
+            parts.append(data)
+    finally:
+        encoder.cleanup()
+    if status < 0:
+        raise RuntimeError(f"Pillow's raw encoder failed with status {status}")
+    return b"".join(parts)
 
 
 def object_values(object_map, encoding):
@@ -203,8 +224,7 @@ def encode_filtered(object_map, encoding):
     """``png.filter_rows(encode(object_map, encoding))`` from the canvas, without making the image
     (nor importing NumPy): the batch tools' path."""
     values = _pixel_values(object_map, encoding)
-    canvas = object_map.canvas
-    entries = 256 if canvas.mode == "L" else len(values)
+    entries = 256 if object_map.small else len(values)
     if encoding == "color":
         bpp, depth, table = 4, 8, b"".join(map(bytes, values))
     elif encoding.startswith("instance"):
@@ -212,7 +232,7 @@ def encode_filtered(object_map, encoding):
     else:
         bpp, depth, table = 1, 8, bytes(values)
     table += bytes(bpp * (entries - len(values)))
-    index = memoryview(canvas.tobytes()).cast("B" if canvas.mode == "L" else "i", (canvas.height, canvas.width))
+    index = memoryview(object_map.pixels).cast("B" if object_map.small else "i", (object_map.height, object_map.width))
     return png.filter_rows_of_lookup(index, memoryview(table).cast("B", (entries, bpp)), depth)
 
 
@@ -222,7 +242,7 @@ def value_table(object_map, encoding, outline_value=None):
     import numpy as np
     dtype = np.uint16 if encoding.startswith("instance") else np.uint8
     values = np.array(_pixel_values(object_map, encoding), dtype=dtype)
-    table = np.zeros((256 if object_map.canvas.mode == "L" else len(values) + 1,) + values.shape[1:], dtype=dtype)
+    table = np.zeros((256 if object_map.small else len(values) + 1,) + values.shape[1:], dtype=dtype)
     table[:len(values)] = values
     if outline_value is not None and encoding != "color":
         table[object_map.outline_index] = outline_value
