@@ -214,47 +214,90 @@ cdef inline bint _same_3(const uint8_t* at) noexcept nogil:
     return at[0] == before[0] and at[1] == before[1] and at[2] == before[2]
 
 
+cdef struct _PairRuns:  # what the pair counting carries from run to run and from row to row
+    uint32_t last_g, last_p
+    Py_ssize_t gi, pi
+    int64_t unknown
+
+
+cdef inline void _pair_counts_row(const uint8_t* g_row, const uint8_t* p_row, Py_ssize_t w,
+                                  const uint32_t[::1] gt_keys, const uint32_t[::1] pred_keys,
+                                  int64_t[:, ::1] counts, _PairRuns* runs) noexcept nogil:
+    # One row of segment_pair_counts (W RGB pixels each): runs of equal (gt, pred) pairs, eight
+    # pixels at a time, a run's end found in its last eight pixels at once.
+    cdef Py_ssize_t x = 0, start, step
+    cdef uint32_t g, p
+    while x < w:
+        start = x
+        g = g_row[3 * x] | (<uint32_t>g_row[3 * x + 1] << 8) | (<uint32_t>g_row[3 * x + 2] << 16)
+        p = p_row[3 * x] | (<uint32_t>p_row[3 * x + 1] << 8) | (<uint32_t>p_row[3 * x + 2] << 16)
+        if g != runs.last_g:
+            runs.gi = _find(gt_keys, g)
+            runs.last_g = g
+        if p != runs.last_p:
+            runs.pi = _find(pred_keys, p)
+            runs.last_p = p
+            if runs.pi == pred_keys.shape[0] and runs.unknown < 0:
+                runs.unknown = p
+        x += 1
+        step = 8
+        while step == 8 and x + 8 <= w:
+            step = _first_change_8(g_row + 3 * x, p_row + 3 * x)
+            x += step
+        if step == 8:
+            while x < w and _same_3(g_row + 3 * x) and _same_3(p_row + 3 * x):
+                x += 1
+        counts[runs.gi, runs.pi] += x - start
+
+
 def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1] pred_rgb,
                         const uint32_t[::1] gt_keys, const uint32_t[::1] pred_keys,
                         int64_t[:, ::1] counts):
     """counts[a, b] += 1 per pixel whose gt id (R + 256 G + 65536 B) is gt_keys[a] and pred id
     pred_keys[b]; ids absent from the sorted keys count at index len(keys).  Shapes: (H, W, 3)
     images, counts (len(gt_keys) + 1, len(pred_keys) + 1).  Returns the first pred id that is
-    not in pred_keys, or -1.  Works on runs of equal (gt, pred) pairs, eight pixels at a time,
-    a run's end found in its last eight pixels at once."""
-    cdef Py_ssize_t y, x, start, step, h = gt_rgb.shape[0], w = gt_rgb.shape[1]
-    cdef const uint8_t* g_row
-    cdef const uint8_t* p_row
-    cdef uint32_t g, p, last_g = 0xFFFFFFFF, last_p = 0xFFFFFFFF
-    cdef Py_ssize_t gi = 0, pi = 0, n_pred = pred_keys.shape[0]
-    cdef int64_t unknown = -1
+    not in pred_keys, or -1.  Works on runs of equal (gt, pred) pairs."""
+    cdef Py_ssize_t y
+    cdef _PairRuns runs = _PairRuns(0xFFFFFFFF, 0xFFFFFFFF, 0, 0, -1)
+    with nogil:
+        for y in range(gt_rgb.shape[0]):
+            _pair_counts_row(&gt_rgb[y, 0, 0], &pred_rgb[y, 0, 0], gt_rgb.shape[1], gt_keys, pred_keys, counts,
+                             &runs)
+    return runs.unknown
+
+
+def rgb_png_pair_counts(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, Py_ssize_t h, Py_ssize_t w,
+                        const uint32_t[::1] gt_keys, const uint32_t[::1] pred_keys, int64_t[:, ::1] counts):
+    """segment_pair_counts of two 8-bit RGB PNGs of H x W pixels from their inflated rows (H rows
+    of a filter byte and 3 W bytes each).  The images are never stored: each row is unfiltered
+    into one of two row buffers per image and counted there, while in cache.  Returns (first pred
+    id not in pred_keys or -1, first gt row with an unknown filter type or -1, the same of pred);
+    counting stops at such a row."""
+    cdef Py_ssize_t y, stride = 3 * w, bad_gt = -1, bad_pred = -1
+    cdef _PairRuns runs = _PairRuns(0xFFFFFFFF, 0xFFFFFFFF, 0, 0, -1)
+    if h == 0 or w == 0:
+        return -1, -1, -1
+    cdef uint8_t* rows = <uint8_t*>calloc(5 * stride, 1)  # a zero row, two gt rows, two pred rows
+    if rows == NULL:
+        raise MemoryError()
+    cdef const uint8_t* g_prev = rows
+    cdef const uint8_t* p_prev = rows
+    cdef uint8_t* g_row
+    cdef uint8_t* p_row
     with nogil:
         for y in range(h):
-            g_row = &gt_rgb[y, 0, 0]
-            p_row = &pred_rgb[y, 0, 0]
-            x = 0
-            while x < w:
-                start = x
-                g = g_row[3 * x] | (<uint32_t>g_row[3 * x + 1] << 8) | (<uint32_t>g_row[3 * x + 2] << 16)
-                p = p_row[3 * x] | (<uint32_t>p_row[3 * x + 1] << 8) | (<uint32_t>p_row[3 * x + 2] << 16)
-                if g != last_g:
-                    gi = _find(gt_keys, g)
-                    last_g = g
-                if p != last_p:
-                    pi = _find(pred_keys, p)
-                    last_p = p
-                    if pi == n_pred and unknown < 0:
-                        unknown = p
-                x += 1
-                step = 8
-                while step == 8 and x + 8 <= w:
-                    step = _first_change_8(g_row + 3 * x, p_row + 3 * x)
-                    x += step
-                if step == 8:
-                    while x < w and _same_3(g_row + 3 * x) and _same_3(p_row + 3 * x):
-                        x += 1
-                counts[gi, pi] += x - start
-    return unknown
+            g_row = rows + (1 + (y & 1)) * stride
+            p_row = rows + (3 + (y & 1)) * stride
+            if _unfilter_rows(&gt_raw[y * (stride + 1)], g_row, g_prev, 1, stride, 3) >= 0:
+                bad_gt = y
+                break
+            if _unfilter_rows(&pred_raw[y * (stride + 1)], p_row, p_prev, 1, stride, 3) >= 0:
+                bad_pred = y
+                break
+            _pair_counts_row(g_row, p_row, w, gt_keys, pred_keys, counts, &runs)
+            g_prev, p_prev = g_row, p_row
+    free(rows)
+    return runs.unknown, bad_gt, bad_pred
 
 
 def segment_stats(const uint16_t[:, ::1] ids, int64_t[::1] counts, int64_t[:, ::1] boxes):

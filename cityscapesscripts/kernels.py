@@ -193,6 +193,36 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     return counts, unknown
 
 
+def rgb_png_pair_counts(gt_raw, pred_raw, shape, gt_keys, pred_keys, compiled=None):
+    """:func:`segment_pair_counts` of two 8-bit RGB PNGs of ``shape`` (H, W) from their inflated,
+    still filtered rows.
+
+    gt_raw, pred_raw : (H * (1 + 3 W),) uint8, each row a filter-type byte then its bytes.  The
+    compiled loop never stores the images (two rows of each at a time).  Returns ``(counts,
+    unknown, bad_gt, bad_pred)``: ``bad_gt`` / ``bad_pred`` is the row where that image has an
+    unknown filter type, or -1; counting stops at the first such row of either (the ground
+    truth's is found first on the same row).
+    """
+    import numpy as np
+    h, w = shape
+    gt_keys, pred_keys = _keys("gt_keys", gt_keys), _keys("pred_keys", pred_keys)
+    gt_raw, pred_raw = _input("gt_raw", gt_raw, np.uint8, 1), _input("pred_raw", pred_raw, np.uint8, 1)
+    for name, raw in (("gt_raw", gt_raw), ("pred_raw", pred_raw)):
+        if raw.size != h * (1 + 3 * w):
+            raise ValueError(f"{name} has {raw.size} bytes, expected {h * (1 + 3 * w)} for {h} rows of {w} RGB pixels")
+    if _use_compiled(compiled):
+        counts = np.zeros((len(gt_keys) + 1, len(pred_keys) + 1), dtype=np.int64)
+        unknown, bad_gt, bad_pred = _kernels.rgb_png_pair_counts(gt_raw, pred_raw, h, w, gt_keys, pred_keys, counts)
+        return counts, int(unknown), bad_gt, bad_pred
+    images = [np.zeros((h, 3 * w), np.uint8) for _ in range(2)]
+    bad = [png_unfilter(raw, image, 3, False) for raw, image in zip((gt_raw, pred_raw), images)]
+    stop = min([b for b in bad if b >= 0], default=h)
+    bad_gt = stop if bad[0] == stop else -1
+    bad_pred = stop if bad_gt < 0 and bad[1] == stop else -1
+    gt_rgb, pred_rgb = (image[:stop].reshape(stop, w, 3) for image in images)
+    return segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, False) + (bad_gt, bad_pred)
+
+
 def _keys(name, keys):
     """Sorted segment ids as uint32; a short list, so its values are checked rather than its dtype."""
     import numpy as np

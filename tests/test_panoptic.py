@@ -7,7 +7,9 @@ import os
 import pickle
 import shutil
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from cityscapesscripts.errors import PredictionError
 from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as E
@@ -49,6 +51,28 @@ def test_single_and_multi_core_functions_agree():
     multi = E.pq_compute_multi_core(items, GT_JSON[:-5], PRED_JSON[:-5], categories, jobs=2, progress=False)
     assert_same_numbers(plain(E.average_pq(single, categories)), plain(E.average_pq(multi, categories)))
     assert isinstance(single[26], E.PQStatCat) and single[26].tp == multi[26].tp
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P"])
+def test_predictions_of_other_flavours_give_the_same_numbers(mode, tmp_path):
+    """8-bit RGB PNGs are counted as their rows are unfiltered; RGBA (our decoder) and palette
+    (Pillow) predictions are decoded first, beside ground truth counted either way."""
+    folder = tmp_path / "pred"
+    shutil.copytree(PRED_JSON[:-5], folder)
+    for i, path in enumerate(sorted(folder.iterdir())):
+        if i % 2:  # every other frame: so both ways meet RGB ground truth
+            rgb = png.read_rgb(str(path))
+            if mode == "RGBA":
+                Image.fromarray(np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])).save(path)
+            else:  # the same colours through a palette
+                colours, index = np.unique(rgb.reshape(-1, 3), axis=0, return_inverse=True)
+                image = Image.fromarray(index.reshape(rgb.shape[:2]).astype(np.uint8), "P")
+                image.putpalette(colours.ravel().tolist())
+                image.save(path)
+    expected = expected_eval("small", "panoptic")
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = E.evaluatePanoptic(GT_JSON, GT_JSON[:-5], PRED_JSON, str(folder), None, jobs=1)
+    assert_same_numbers(expected, plain(result))
 
 
 def broken_prediction(tmp_path, edit):

@@ -14,6 +14,7 @@ from PIL import Image
 from cityscapesscripts import kernels
 from cityscapesscripts.errors import ImageError
 from cityscapesscripts.io import limits, png
+from cityscapesscripts.io.segment_ids import rgb2id
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
@@ -138,6 +139,31 @@ def test_mask_histogram_from_filtered_rows_equals_decoding_first(filters, compil
     hist = np.zeros(65536, np.int64)
     pixels, _, bad_row = kernels.grey_png_mask_histogram(broken, ids, hist, compiled=compiled)
     assert bad_row == 11 and pixels == int((mask[:11] != 0).sum())
+
+
+@pytest.mark.parametrize("filters", [(0,), (1,), (2,), (3,), (4,), (4, 3, 2, 1, 0)])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_segment_pairs_from_filtered_rows_equal_decoding_first(filters, compiled):
+    """The panoptic evaluator counts segment pairs as it unfilters the rows of both PNGs: the
+    counts of decoding them first, whatever the filters; a row of an unknown filter type in
+    either image stops the counting there and is reported for that image."""
+    rng = np.random.default_rng(5)
+    colours = np.array([[0, 0, 0], [7, 0, 1], [7, 1, 0], [0, 7, 1], [200, 3, 9]], np.uint8)
+    gt = colours[np.repeat(np.repeat(rng.integers(0, 5, (8, 6)), 3, 0), 11, 1)[:23, :61]]
+    pred = colours[np.repeat(np.repeat(rng.integers(0, 5, (12, 9)), 2, 0), 7, 1)[:23, :61]]
+    gt_keys, pred_keys = np.unique(rgb2id(gt)), np.unique(rgb2id(pred))[1:]  # the first predicted id unknown
+    raws = [png.inflate_png(make_png(image, 2, filters))[0] for image in (gt, pred)]
+    counts, unknown, bad_gt, bad_pred = kernels.rgb_png_pair_counts(*raws, (23, 61), gt_keys, pred_keys,
+                                                                    compiled=compiled)
+    expected, expected_unknown = kernels.segment_pair_counts(gt, pred, gt_keys, pred_keys, compiled=False)
+    assert np.array_equal(counts, expected) and unknown == expected_unknown >= 0 and bad_gt == bad_pred == -1
+    for broken_image in (0, 1):
+        broken = [raw.copy() for raw in raws]
+        broken[broken_image][11 * (1 + 3 * 61)] = 9  # row 11 of an unknown filter type
+        counts, _, bad_gt, bad_pred = kernels.rgb_png_pair_counts(*broken, (23, 61), gt_keys, pred_keys,
+                                                                  compiled=compiled)
+        assert (bad_gt, bad_pred) == ((11, -1) if broken_image == 0 else (-1, 11))
+        assert np.array_equal(counts, kernels.segment_pair_counts(gt[:11], pred[:11], gt_keys, pred_keys)[0])
 
 
 def test_read_grey_equals_pillow_convert(tmp_path):

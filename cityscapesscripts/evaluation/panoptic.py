@@ -193,12 +193,19 @@ def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, imag
     and JSON, or of an unknown category.
     """
     check_same_size(gt_rgb.shape[1::-1], pred_rgb.shape[1::-1], image_id, source)
+    return _pq_stat(functools.partial(kernels.segment_pair_counts, gt_rgb, pred_rgb), gt_segments, pred_segments,
+                    categories, image_id, source)
+
+
+def _pq_stat(pair_counts, gt_segments, pred_segments, categories, image_id, source):
+    """:func:`image_pq_stat` of the images whose ``pair_counts(gt_keys, pred_keys)`` gives
+    :func:`cityscapesscripts.kernels.segment_pair_counts`' ``(counts, unknown)``."""
     gt_segms = _segments_by_id(gt_segments, ("id", "category_id", "area", "iscrowd"), "ground-truth", image_id,
                                source)
     pred_segms = _segments_by_id(pred_segments, ("id", "category_id"), "predicted", image_id, source)
     gt_keys = np.array(sorted(set(gt_segms) | {VOID}), dtype=np.uint32)
     pred_keys = np.array(sorted(set(pred_segms) | {VOID}), dtype=np.uint32)
-    counts, unknown = kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys)
+    counts, unknown = pair_counts(gt_keys, pred_keys)
     if unknown >= 0:
         raise SegmentError(f"In the image with ID {image_id} segment with ID {unknown} is presented in PNG "
                            "and not presented in JSON.", source)
@@ -352,19 +359,50 @@ def frame_stats_of_files(item, gt_folder, categories, real_folders=None):
     where = f"image {image_id}"
     gt_path = files.resolve_inside(gt_folder, gt_ann["file_name"], LayoutError, where, "ground-truth file_name",
                                    real_folders=real_folders)
-    gt_rgb, stats = None, []
+    gt, stats = None, []
     for pred_ann, pred_folder in predictions:
         pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name",
                                          real_folders=real_folders)
-        if gt_rgb is None:
-            gt_rgb = png.read_rgb(gt_path)
+        if gt is None:
+            gt = _read_ids(gt_path)
         # the prediction's size from its header (same read of the file) first: a huge or wrong-sized
-        # prediction fails before it is decoded
-        pred_rgb = png.read_rgb(pred_path, check_size=lambda size, path=pred_path, gt_size=gt_rgb.shape[1::-1]:
-                                check_same_size(gt_size, size, image_id, path))
-        stats.append(image_pq_stat(gt_rgb, gt_ann["segments_info"], pred_rgb, pred_ann["segments_info"],
-                                   categories, image_id, pred_path))
+        # prediction fails before it is inflated
+        pred = _read_ids(pred_path, lambda size, path=pred_path, gt_size=gt[1]: check_same_size(gt_size, size,
+                                                                                                 image_id, path))
+        stats.append(_pq_stat(_pair_counts(gt, pred, gt_path, pred_path), gt_ann["segments_info"],
+                              pred_ann["segments_info"], categories, image_id, pred_path))
     return stats
+
+
+# 8-bit RGB: the panoptic PNGs' flavour, counted as their rows are unfiltered
+_RGB = {(2, 8)}
+
+
+def _read_ids(path, check_size=None):
+    """A panoptic PNG as ``(pixels, (width, height))``: pixels the inflated, still filtered rows
+    (:func:`cityscapesscripts.io.png.read_filtered`) of an 8-bit RGB PNG, else the (H, W, 3) RGB array."""
+    filtered = png.read_filtered(path, _RGB, check_size=check_size)
+    if filtered is not None:
+        raw, (height, width, _, _) = filtered
+        return raw, (width, height)
+    rgb = png.read_rgb(path, check_size=check_size)
+    return rgb, rgb.shape[1::-1]
+
+
+def _pair_counts(gt, pred, gt_path, pred_path):
+    """The ``pair_counts`` of :func:`_pq_stat` for two :func:`_read_ids` images of the same size."""
+    (gt_pixels, (width, height)), (pred_pixels, _) = gt, pred
+    if gt_pixels.ndim == pred_pixels.ndim == 1:
+        def pair_counts(gt_keys, pred_keys):
+            counts, unknown, bad_gt, bad_pred = kernels.rgb_png_pair_counts(gt_pixels, pred_pixels, (height, width),
+                                                                            gt_keys, pred_keys)
+            png.check_unfiltered(bad_gt, gt_pixels, 3 * width, gt_path)
+            png.check_unfiltered(bad_pred, pred_pixels, 3 * width, pred_path)
+            return counts, unknown
+        return pair_counts
+    gt_rgb, pred_rgb = (png.unfilter_png(pixels, (height, width, 3, 8), path) if pixels.ndim == 1 else pixels
+                        for pixels, path in ((gt_pixels, gt_path), (pred_pixels, pred_path)))
+    return functools.partial(kernels.segment_pair_counts, gt_rgb, pred_rgb)
 
 
 def image_stat_of_files(pair, gt_folder, pred_folder, categories):

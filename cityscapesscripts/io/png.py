@@ -224,11 +224,15 @@ def decode_png(data, name=None, accept=None, max_pixels=None):
     >>> decode_png(encode_png(np.array([[1, 2], [3, 4]], np.uint8))).tolist()
     [[1, 2], [3, 4]]
     """
-    import numpy as np
     inflated = inflate_png(data, name, accept, max_pixels)
-    if inflated is None:
-        return None
-    raw, (height, width, channels, depth) = inflated
+    return None if inflated is None else unfilter_png(*inflated, name)
+
+
+def unfilter_png(raw, header, name=None):
+    """The pixels of :func:`inflate_png`'s ``(raw, header)``, as :func:`decode_png` returns them;
+    raises :class:`ImageError` naming ``name`` for a row of an unknown filter type."""
+    import numpy as np
+    height, width, channels, depth = header
     stride = width * channels * depth // 8
     pixels = np.empty((height, stride), np.uint8)
     check_unfiltered(kernels.png_unfilter(raw, pixels, channels * depth // 8), raw, stride, name)
@@ -387,6 +391,17 @@ def read_grey_filtered(path, max_pixels=None, check_size=None):
     if inflated is not None:
         return inflated[0], None
     return None, _grey(_pillow_image(io.BytesIO(data), path, max_pixels))
+
+
+def read_filtered(path, accept, max_pixels=None, check_size=None):
+    """A PNG of a flavour in ``accept`` (``(colour type, bit depth)`` pairs) as its inflated, still
+    filtered rows, for a kernel that unfilters as it goes: ``(raw, header)`` as :func:`inflate_png`
+    gives them; None for any other image (read it with the ``read_*`` function of its kind).
+    ``check_size``: as in :func:`read_grey_filtered`."""
+    data = _read_bytes(path)
+    if check_size is not None:
+        check_size(limits.header_size(path, data))
+    return inflate_png(data, path, accept, max_pixels)
 
 
 def _grey(image):
