@@ -52,36 +52,93 @@ def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
     Works on runs of equal (gt, pred, inst), compared eight pixels at a time, a run's end found
     in its last word at once: label maps are flat, and adding once per run avoids a chain of
     increments of one counter."""
-    cdef Py_ssize_t y, x, start, h = gt.shape[0], w = gt.shape[1]
-    cdef const uint8_t* g_row
-    cdef const uint8_t* p_row
-    cdef const uint16_t* i_row = NULL
+    cdef Py_ssize_t y
+    with nogil:
+        for y in range(gt.shape[0]):
+            _pixel_counts_row(&gt[y, 0], &pred[y, 0], &inst[y, 0] if with_instances else NULL, gt.shape[1],
+                              same_category, conf, inst_size, inst_tp, inst_tp_category)
+
+
+cdef inline void _pixel_counts_row(const uint8_t* g_row, const uint8_t* p_row, const uint16_t* i_row, Py_ssize_t w,
+                                   const uint8_t[:, ::1] same_category, int64_t[:, ::1] conf,
+                                   int64_t[::1] inst_size, int64_t[::1] inst_tp,
+                                   int64_t[::1] inst_tp_category) noexcept nogil:
+    # One row of pixel_counts; i_row NULL: no instance counts.
+    cdef Py_ssize_t x = 0, start
     cdef uint8_t g, p
     cdef uint16_t i = 0, label
     cdef int64_t n
+    while x < w:
+        start = x
+        g = g_row[x]
+        p = p_row[x]
+        if i_row != NULL:
+            i = i_row[x]
+        x = _run_end(g_row, p_row, i_row, x, w)
+        n = x - start
+        conf[g, p] += n
+        if i_row != NULL and i >= 1000:
+            label = i // 1000
+            inst_size[i] += n
+            if p == label:
+                inst_tp[i] += n
+            if same_category[label, p]:
+                inst_tp_category[i] += n
+
+
+def label_png_pixel_counts(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, const uint8_t[::1] inst_raw,
+                           Py_ssize_t inst_bytes, Py_ssize_t h, Py_ssize_t w, const uint8_t[:, ::1] same_category,
+                           int64_t[:, ::1] conf, int64_t[::1] inst_size, int64_t[::1] inst_tp,
+                           int64_t[::1] inst_tp_category):
+    """pixel_counts of one-byte label-map PNGs of H x W pixels (grey, or palette indices) and an
+    instance-id PNG of inst_bytes (1, 2 big-endian, or 0: no instance counts) per pixel, from their
+    inflated rows (H rows of a filter byte and then W, W and W * inst_bytes bytes).  The images are
+    never stored: each row is unfiltered into one of two row buffers per image and counted there,
+    while in cache.  Returns the first row with an unknown filter type of (gt, inst, pred), each
+    -1 if none; counting stops at the first such row."""
+    cdef Py_ssize_t y, x, i_stride = w * inst_bytes, bad_gt = -1, bad_inst = -1, bad_pred = -1
+    if h == 0 or w == 0:
+        return -1, -1, -1
+    # a zero row (of 2 W bytes, the longest row), two rows of each image, the instance row as native uint16
+    cdef uint8_t* rows = <uint8_t*>calloc(8 * w + 2 * i_stride, 1)
+    if rows == NULL:
+        raise MemoryError()
+    cdef uint16_t* ids = <uint16_t*>(rows + 6 * w + 2 * i_stride)
+    cdef const uint8_t* zero_row = rows
+    cdef const uint8_t* g_prev = zero_row
+    cdef const uint8_t* p_prev = zero_row
+    cdef const uint8_t* i_prev = zero_row
+    cdef uint8_t* g_row
+    cdef uint8_t* p_row
+    cdef uint8_t* i_row
     with nogil:
         for y in range(h):
-            g_row = &gt[y, 0]
-            p_row = &pred[y, 0]
-            if with_instances:
-                i_row = &inst[y, 0]
-            x = 0
-            while x < w:
-                start = x
-                g = g_row[x]
-                p = p_row[x]
-                if with_instances:
-                    i = i_row[x]
-                x = _run_end(g_row, p_row, i_row, x, w)
-                n = x - start
-                conf[g, p] += n
-                if with_instances and i >= 1000:
-                    label = i // 1000
-                    inst_size[i] += n
-                    if p == label:
-                        inst_tp[i] += n
-                    if same_category[label, p]:
-                        inst_tp_category[i] += n
+            g_row = rows + (2 + (y & 1)) * w
+            p_row = rows + (4 + (y & 1)) * w
+            i_row = rows + 6 * w + (y & 1) * i_stride
+            if _unfilter_rows(&gt_raw[y * (w + 1)], g_row, g_prev, 1, w, 1) >= 0:
+                bad_gt = y
+                break
+            if inst_bytes == 2:
+                if _unfilter_rows(&inst_raw[y * (i_stride + 1)], i_row, i_prev, 1, i_stride, 2) >= 0:
+                    bad_inst = y
+                    break
+                for x in range(w):
+                    ids[x] = (<uint16_t>i_row[2 * x] << 8) | i_row[2 * x + 1]
+            elif inst_bytes == 1:
+                if _unfilter_rows(&inst_raw[y * (i_stride + 1)], i_row, i_prev, 1, i_stride, 1) >= 0:
+                    bad_inst = y
+                    break
+                for x in range(w):
+                    ids[x] = i_row[x]
+            if _unfilter_rows(&pred_raw[y * (w + 1)], p_row, p_prev, 1, w, 1) >= 0:
+                bad_pred = y
+                break
+            _pixel_counts_row(g_row, p_row, ids if inst_bytes else NULL, w, same_category, conf, inst_size, inst_tp,
+                              inst_tp_category)
+            g_prev, p_prev, i_prev = g_row, p_row, i_row
+    free(rows)
+    return bad_gt, bad_inst, bad_pred
 
 
 cdef inline Py_ssize_t _run_end(const uint8_t* g_row, const uint8_t* p_row, const uint16_t* i_row,

@@ -96,6 +96,51 @@ def pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_t
                                         minlength=INSTANCE_ID_SPACE).astype(np.int64)
 
 
+def label_png_pixel_counts(gt_raw, pred_raw, inst_raw, inst_bytes, shape, same_category, conf, inst_size, inst_tp,
+                           inst_tp_category, compiled=None):
+    """:func:`pixel_counts` of one-byte label-map PNGs (grey, or palette indices) and an instance-id
+    PNG, from their inflated, still filtered rows.
+
+    gt_raw, pred_raw : (H * (1 + W),) uint8, each row a filter-type byte then its bytes; inst_raw :
+    (H * (1 + W * inst_bytes),) uint8 of 8-bit (``inst_bytes`` 1) or 16-bit (2) ids, or None for
+    no instance counts; shape : (H, W); the other arguments as in :func:`pixel_counts`.  The
+    compiled loop never stores the images (two rows of each at a time).  Returns ``(bad_gt,
+    bad_inst, bad_pred)``: the row where that image has an unknown filter type, or -1; counting
+    stops at the first such row of any (found in that order on the same row).
+    """
+    import numpy as np
+    h, w = shape
+    inst_bytes = 0 if inst_raw is None else inst_bytes
+    if inst_bytes not in (0, 1, 2):
+        raise ValueError(f"inst_bytes must be 1 or 2, got {inst_bytes}")
+    raws = []
+    for name, raw, stride in (("gt_raw", gt_raw, w), ("inst_raw", inst_raw, w * inst_bytes), ("pred_raw", pred_raw, w)):
+        raw = _input(name, np.zeros(0, np.uint8) if raw is None else raw, np.uint8, 1)
+        if raw.size != (h * (1 + stride) if stride else 0):
+            raise ValueError(f"{name} has {raw.size} bytes, expected {h * (1 + stride)} for {h} rows of {stride}")
+        raws.append(raw)
+    same_category = _input("same_category", same_category, np.uint8, 2)
+    if same_category.shape != (256, 256):
+        raise ValueError(f"same_category must be (256, 256), got {same_category.shape}")
+    _output("conf", conf, np.int64, (256, 256))
+    for name, counter in (("inst_size", inst_size), ("inst_tp", inst_tp), ("inst_tp_category", inst_tp_category)):
+        _output(name, counter, np.int64, (INSTANCE_ID_SPACE if inst_bytes else counter.shape[0],))
+    gt_raw, inst_raw, pred_raw = raws
+    if _use_compiled(compiled):
+        return _kernels.label_png_pixel_counts(gt_raw, pred_raw, inst_raw, inst_bytes, h, w, same_category, conf,
+                                               inst_size, inst_tp, inst_tp_category)
+    images = [np.zeros((h, stride), np.uint8) for stride in (w, w * inst_bytes, w)]
+    bad = [png_unfilter(raw, image, max(1, image.shape[1] // w), False) if image.size else -1
+           for raw, image in zip(raws, images)]
+    stop = min([b for b in bad if b >= 0], default=h)
+    first = [b == stop for b in bad]
+    bad = tuple(stop if b and not any(first[:k]) else -1 for k, b in enumerate(first))
+    gt, inst, pred = (image[:stop] for image in images)
+    inst = inst.view(">u2").astype(np.uint16) if inst_bytes == 2 else inst.astype(np.uint16) if inst_bytes else None
+    pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_tp_category, False)
+    return bad
+
+
 # ---- instance-level evaluation ------------------------------------------------
 def mask_histogram(mask, ids, hist, compiled=None):
     """hist[ids[p]] += 1 for each pixel p where mask is non-zero.

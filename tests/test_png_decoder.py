@@ -166,6 +166,42 @@ def test_segment_pairs_from_filtered_rows_equal_decoding_first(filters, compiled
         assert np.array_equal(counts, kernels.segment_pair_counts(gt[:11], pred[:11], gt_keys, pred_keys)[0])
 
 
+@pytest.mark.parametrize("filters", [(0,), (1,), (2,), (3,), (4,), (4, 3, 2, 1, 0)])
+@pytest.mark.parametrize("inst_depth", [16, 8, None])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_pixel_counts_from_filtered_rows_equal_decoding_first(filters, inst_depth, compiled):
+    """The pixel evaluator counts as it unfilters the rows of the label, prediction and instance
+    PNGs: the counts of decoding them first, whatever the filters and instance depth; a row of
+    an unknown filter type in any stops the counting there and is reported for that image."""
+    rng = np.random.default_rng(6)
+    gt = np.repeat(np.repeat(rng.integers(20, 34, (8, 6)), 3, 0), 11, 1)[:23, :61].astype(np.uint8)
+    pred = np.where(np.repeat(np.repeat(rng.integers(0, 2, (12, 9)), 2, 0), 7, 1)[:23, :61] == 1, gt, 26)
+    pred = pred.astype(np.uint8)
+    inst = (gt.astype(np.uint16) * 1000 + np.repeat(rng.integers(0, 3, (23, 4)), 16, 1)[:, :61]).astype(np.uint16)
+    if inst_depth == 8:
+        inst = (inst % 256).astype(np.uint8)
+    same = (rng.random((256, 256)) < 0.3).astype(np.uint8)
+    raws = [png.inflate_png(make_png(image, 0, filters))[0] for image in (gt, pred)]
+    inst_raw = None if inst_depth is None else png.inflate_png(make_png(inst, 0, filters))[0]
+
+    def counts(gt_raw, pred_raw, inst_raw, rows=slice(None)):
+        got, expected = [(np.zeros((256, 256), np.int64), [np.zeros(65536, np.int64) for _ in range(3)])
+                         for _ in range(2)]
+        bad = kernels.label_png_pixel_counts(gt_raw, pred_raw, inst_raw, (inst_depth or 8) // 8, (23, 61), same,
+                                             got[0], *got[1], compiled=compiled)
+        kernels.pixel_counts(gt[rows], pred[rows], None if inst_depth is None else inst[rows].astype(np.uint16),
+                             same, expected[0], *expected[1], compiled=False)
+        assert np.array_equal(got[0], expected[0]) and all(map(np.array_equal, got[1], expected[1]))
+        return bad
+    assert counts(*raws, inst_raw) == (-1, -1, -1)
+    strides = {"gt": 61, "inst": 61 * (inst_depth or 8) // 8, "pred": 61}
+    for broken_image in ("gt", "inst", "pred") if inst_depth else ("gt", "pred"):
+        broken = {"gt": raws[0].copy(), "pred": raws[1].copy(), "inst": None if inst_raw is None else inst_raw.copy()}
+        broken[broken_image][11 * (1 + strides[broken_image])] = 9  # row 11 of an unknown filter type
+        bad = counts(broken["gt"], broken["pred"], broken["inst"], slice(0, 11))
+        assert bad == tuple(11 if name == broken_image else -1 for name in ("gt", "inst", "pred"))
+
+
 def test_read_grey_equals_pillow_convert(tmp_path):
     for name, (color_type, pixels) in FLAVOURS.items():
         path = tmp_path / f"{name}.png"

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cityscapesscripts import kernels
 from cityscapesscripts.errors import ImageError
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as E
 from cityscapesscripts.evaluation import semantic
+from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import png
 
 from conftest import GOLDEN, assert_same_numbers, expected_eval, golden_files, plain
@@ -100,6 +102,44 @@ def test_palette_predictions_and_tuples(tmp_path):
     E.args.quiet, E.args.JSONOutput, E.args.evalInstLevelScore = True, False, True
     result = E.evaluateImgLists(tuple(preds), gts, E.args)
     assert_same_numbers(expected_eval("small", "pixel"), plain(result))
+
+
+@pytest.mark.parametrize("variant, unfiltered", [("as shipped", 1), ("16-bit predictions", 0.5),
+                                                 ("8-bit instance maps", 1), ("train-id predictions", 0),
+                                                 ("no instance scores", 1)])
+def test_files_counted_as_unfiltered_or_decoded_first_give_the_arrays_numbers(variant, unfiltered, tmp_path,
+                                                                              monkeypatch):
+    """Label maps of the usual PNG flavours are counted as their rows are unfiltered; other
+    flavours (a 16-bit prediction), train ids and mixes of the two are decoded first: all give
+    the numbers of the arrays Pillow reads."""
+    train_ids, instance_scores = variant == "train-id predictions", variant != "no instance scores"
+    table = CITYSCAPES.id_to_train_id if train_ids else np.arange(256, dtype=np.uint8)
+    predictions, ground_truths = [], []
+    expected = semantic.SemanticAccumulator(train_ids=train_ids, instance_scores=instance_scores)
+    E.args.predictionPath, E.args.predictionWalk = os.path.join(ROOT, "results", "semantic"), None
+    for k, gt in enumerate(golden_files(ROOT, "*_gtFine_labelIds.png")):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        labels = np.asarray(Image.open(gt))
+        instances = np.asarray(Image.open(gt.replace("labelIds", "instanceIds"))).astype(np.uint16)
+        if variant == "8-bit instance maps":
+            instances = labels.astype(np.uint16)  # ids below 1000: no instances, yet their rows are unfiltered
+        prediction = table[np.asarray(Image.open(E.getPrediction(E.args, gt)))]
+        ground_truths.append(str(folder / "a_000000_000001_gtFine_labelIds.png"))
+        predictions.append(str(folder / "a_000000_000001_pred.png"))
+        Image.fromarray(labels).save(ground_truths[-1])
+        Image.fromarray(instances if instances.max() > 255 else instances.astype(np.uint8)).save(
+            semantic.instance_path(ground_truths[-1]))
+        Image.fromarray(prediction.astype(np.uint16) if variant == "16-bit predictions" and k % 2 else prediction
+                        ).save(predictions[-1])
+        expected.add(prediction, labels, instances)
+    counted = []
+    monkeypatch.setattr(kernels, "label_png_pixel_counts", lambda *a, f=kernels.label_png_pixel_counts:
+                        counted.append(1) or f(*a))
+    result = semantic.evaluate_files(predictions, ground_truths, jobs=1, train_ids=train_ids,
+                                     instance_scores=instance_scores).result()
+    assert_same_numbers(plain(expected.result()), plain(result))
+    assert len(counted) == unfiltered * len(ground_truths) and len(ground_truths) >= 4  # frames counted unfiltering
 
 
 def test_export_only_when_asked(tmp_path, _isolated_cwd):

@@ -365,6 +365,8 @@ def frame_stats_of_files(item, gt_folder, categories, real_folders=None):
                                          real_folders=real_folders)
         if gt is None:
             gt = _read_ids(gt_path)
+            if len(predictions) > 1:  # a sweep: decoding the ground truth once costs less than unfiltering it for each
+                gt = _decoded(gt, gt_path)
         # the prediction's size from its header (same read of the file) first: a huge or wrong-sized
         # prediction fails before it is inflated
         pred = _read_ids(pred_path, lambda size, path=pred_path, gt_size=gt[1]: check_same_size(gt_size, size,
@@ -400,9 +402,13 @@ def _pair_counts(gt, pred, gt_path, pred_path):
             png.check_unfiltered(bad_pred, pred_pixels, 3 * width, pred_path)
             return counts, unknown
         return pair_counts
-    gt_rgb, pred_rgb = (png.unfilter_png(pixels, (height, width, 3, 8), path) if pixels.ndim == 1 else pixels
-                        for pixels, path in ((gt_pixels, gt_path), (pred_pixels, pred_path)))
-    return functools.partial(kernels.segment_pair_counts, gt_rgb, pred_rgb)
+    return functools.partial(kernels.segment_pair_counts, _decoded(gt, gt_path)[0], _decoded(pred, pred_path)[0])
+
+
+def _decoded(image, path):
+    """A :func:`_read_ids` image with its pixels as the (H, W, 3) RGB array."""
+    pixels, (width, height) = image
+    return (png.unfilter_png(pixels, (height, width, 3, 8), path) if pixels.ndim == 1 else pixels), (width, height)
 
 
 def image_stat_of_files(pair, gt_folder, pred_folder, categories):

@@ -118,17 +118,23 @@ class SemanticAccumulator(Accumulator):
             if instances.shape != ground_truth.shape:
                 raise ImageError(f"instance map is {_size(instances)} but labels are {_size(ground_truth)}",
                                  gt_name)
+        return self._counts(functools.partial(kernels.pixel_counts, ground_truth, prediction, instances
+                                              if use_instances else None), ground_truth.size, gt_name, pred_name)
+
+    def _counts(self, count, pixels, gt_name, pred_name):
+        """``(conf, records)`` of an image of ``pixels`` pixels that ``count(same_category, conf,
+        inst_size, inst_tp, inst_tp_category)`` adds up as :func:`kernels.pixel_counts` does."""
+        use_instances = self.instance_scores
         same_category = same_category_table(self.label_set)
         conf = np.zeros((256, 256), dtype=np.int64)
         counters = [np.zeros(kernels.INSTANCE_ID_SPACE, dtype=np.int64) for _ in range(3)] if use_instances \
             else [np.zeros(1, dtype=np.int64)] * 3
-        kernels.pixel_counts(ground_truth, prediction, instances if use_instances else None, same_category,
-                             conf, *counters)
+        count(same_category, conf, *counters)
         unknown = ~self.label_set.known_ids
         n = self.conf.shape[0]
         # when ids below n are all known, a frame of known ids has every pixel in conf[:n, :n]:
         # one small sum instead of two passes over the whole matrix
-        if unknown[:n].any() or conf[:n, :n].sum() != ground_truth.size:
+        if unknown[:n].any() or conf[:n, :n].sum() != pixels:
             for present, what, where in ((conf.sum(axis=1) > 0, "ground truth", gt_name),
                                          (conf.sum(axis=0) > 0, "prediction", pred_name)):
                 bad = np.flatnonzero(unknown & present)
@@ -356,20 +362,76 @@ def evaluate_frame_files(prediction_paths, ground_truth_path, settings):
     """One ground-truth frame against several predictions: a partial accumulator per prediction.
 
     The ground truth (and its instance ids) is read once; ``settings`` are
-    the accumulator's keyword arguments.
+    the accumulator's keyword arguments.  Label maps in the PNG flavours the
+    dataset and predictions come in are counted as their rows are unfiltered,
+    never stored whole; other images, and the ground truth of several
+    predictions, are decoded first.
     """
-    ground_truth = png.read_label_map(ground_truth_path)
-    instances = png.read_ids_16bit(instance_path(ground_truth_path)) if settings.get("instance_scores", True) else None
+    ground_truth = _read_filtered(ground_truth_path, _LABEL_PNG, png.read_label_map)
+    instances = _read_filtered(instance_path(ground_truth_path), _INSTANCE_PNG, png.read_ids_16bit) \
+        if settings.get("instance_scores", True) else None
+    if len(prediction_paths) > 1:  # a sweep: decoding the ground truth once costs less than unfiltering it for each
+        ground_truth, instances = _pixels(ground_truth), _pixels(instances, np.uint16)
     partials = []
     for prediction_path in prediction_paths:
         acc = SemanticAccumulator(**settings)
         # the prediction's size from its header (same read of the file) first: a huge or wrong-sized
-        # file fails before it is decoded
-        prediction = png.read_label_map(prediction_path, check_size=lambda size, path=prediction_path:
-                                        _check_same_shape(size[::-1], ground_truth.shape, path))
-        acc.add(prediction, ground_truth, instances, name=prediction_path, ground_truth_name=ground_truth_path)
+        # file fails before it is inflated
+        check_size = functools.partial(_check_size, ground_truth.shape, prediction_path)
+        prediction = _read_filtered(prediction_path, _LABEL_PNG,
+                                    functools.partial(png.read_label_map, check_size=check_size), check_size)
+        if (not acc.train_ids and isinstance(ground_truth, _Filtered) and isinstance(prediction, _Filtered)
+                and (instances is None or isinstance(instances, _Filtered) and instances.shape == ground_truth.shape)):
+            count = functools.partial(_count_filtered, ground_truth, prediction, instances)
+            acc._add_counts(*acc._counts(count, ground_truth.size, ground_truth_path, prediction_path),
+                            prediction_path)
+        else:
+            acc.add(_pixels(prediction), _pixels(ground_truth), _pixels(instances, np.uint16), name=prediction_path,
+                    ground_truth_name=ground_truth_path)
         partials.append(acc)
     return partials
+
+
+def _check_size(ground_truth_shape, prediction_path, size):
+    _check_same_shape(size[::-1], ground_truth_shape, prediction_path)
+
+
+# the flavours counted as their rows are unfiltered: one-byte label maps (grey, or palette
+# indices, which are the ids) and 8- or 16-bit grey instance maps
+_LABEL_PNG = {(0, 8), (3, 8)}
+_INSTANCE_PNG = {(0, 8), (0, 16)}
+
+
+class _Filtered:
+    """A PNG as its inflated, still filtered rows (:func:`cityscapesscripts.io.png.read_filtered`)."""
+
+    def __init__(self, path, raw, header):
+        self.path, self.raw, self.header = path, raw, header
+        self.shape = header[:2]
+        self.size = header[0] * header[1]
+
+
+def _read_filtered(path, flavours, read, check_size=None):
+    """A label or instance map: :class:`_Filtered` when of ``flavours``, else ``read(path)``."""
+    filtered = png.read_filtered(path, flavours, check_size=check_size)
+    return read(path) if filtered is None else _Filtered(path, *filtered)
+
+
+def _pixels(image, dtype=None):
+    """The array of a :func:`_read_filtered` image (None stays None), as ``dtype`` if given."""
+    if isinstance(image, _Filtered):
+        image = png.unfilter_png(image.raw, image.header, image.path)
+    return image if dtype is None or image is None else image.astype(dtype, copy=False)
+
+
+def _count_filtered(ground_truth, prediction, instances, same_category, conf, inst_size, inst_tp, inst_tp_category):
+    """:func:`kernels.pixel_counts` of :class:`_Filtered` images, unfiltering them as it goes."""
+    inst_raw, inst_bytes = (None, 0) if instances is None else (instances.raw, instances.header[3] // 8)
+    bad = kernels.label_png_pixel_counts(ground_truth.raw, prediction.raw, inst_raw, inst_bytes, ground_truth.shape,
+                                         same_category, conf, inst_size, inst_tp, inst_tp_category)
+    for row, image in zip(bad, (ground_truth, instances, prediction)):
+        if row >= 0:  # instances may be None, and then its row is -1
+            png.check_unfiltered(row, image.raw, image.shape[1] * image.header[3] // 8, image.path)
 
 
 def evaluate_pair_files(prediction_path, ground_truth_path, settings):
