@@ -622,8 +622,9 @@ NOTES = """
   (about 20 us a mask against about 0.8 ms to decode it), building the
   original's matches dicts and sending each frame's result back to the
   parent (under 1% of the CPU), and in the parent the AP computation and
-  the ground-truth cache (15-20 ms a run, about 5% of a 30-frame run's wall
-  time, not overlapped with the pool).
+  the ground-truth cache: gathered as the frames come back (the cache's JSON
+  written by the workers, the files hashed while they run), so only the
+  precision-recall step (about 8 ms a run) is left after the last frame.
   Changes this session: run-based counting kernels (pixel, panoptic, mask
   histograms, ground-truth instance sizes), AP from per-class arrays and
   vectorised precision-recall (60-125 -> 10-15 ms a run), each mask file
@@ -636,9 +637,9 @@ NOTES = """
   CPU; the rest is spread over many small costs, none above 5% (a profile
   of the instance evaluator: prediction lists 0.03 s, ground-truth
   instances 0.04 s, mask histograms 0.03 s, in the parent cache 0.007 s
-  and AP 0.010 s per 30 frames). Overlapping the parent's AP and cache with
-  the pool's work, and a faster Paeth unfilter (which lowers tool and floor
-  alike), are the next steps.
+  and AP 0.010 s per 30 frames, before the instance evaluator counted masks
+  as it unfilters them and overlapped its AP and cache with the pool). A
+  faster Paeth unfilter (which lowers tool and floor alike) is the next step.
 * **Wall against CPU.** Ours runs on both cores, the original on one: the
   evaluators' wall speed-ups are up to twice their CPU ratios when our
   workers get both cores, and fall to about the CPU ratio under load.
