@@ -56,34 +56,46 @@ def pixel_counts(const uint8_t[:, ::1] gt, const uint8_t[:, ::1] pred,
     with nogil:
         for y in range(gt.shape[0]):
             _pixel_counts_row(&gt[y, 0], &pred[y, 0], &inst[y, 0] if with_instances else NULL, gt.shape[1],
-                              same_category, conf, inst_size, inst_tp, inst_tp_category)
+                              same_category, conf, inst_size, inst_tp, inst_tp_category, NULL)
 
 
-cdef inline void _pixel_counts_row(const uint8_t* g_row, const uint8_t* p_row, const uint16_t* i_row, Py_ssize_t w,
-                                   const uint8_t[:, ::1] same_category, int64_t[:, ::1] conf,
-                                   int64_t[::1] inst_size, int64_t[::1] inst_tp,
-                                   int64_t[::1] inst_tp_category) noexcept nogil:
-    # One row of pixel_counts; i_row NULL: no instance counts.
-    cdef Py_ssize_t x = 0, start
-    cdef uint8_t g, p
-    cdef uint16_t i = 0, label
-    cdef int64_t n
+cdef inline void _add_run(uint8_t g, uint8_t p, uint16_t i, int64_t n, const uint8_t[:, ::1] same_category,
+                          int64_t[:, ::1] conf, int64_t[::1] inst_size, int64_t[::1] inst_tp,
+                          int64_t[::1] inst_tp_category) noexcept nogil:
+    # pixel_counts of n pixels of the same (g, p, i)
+    cdef uint16_t label
+    conf[g, p] += n
+    if i >= 1000:
+        label = i // 1000
+        inst_size[i] += n
+        if p == label:
+            inst_tp[i] += n
+        if same_category[label, p]:
+            inst_tp_category[i] += n
+
+
+cdef inline Py_ssize_t _pixel_counts_row(const uint8_t* g_row, const uint8_t* p_row, const uint16_t* i_row,
+                                         Py_ssize_t w, const uint8_t[:, ::1] same_category, int64_t[:, ::1] conf,
+                                         int64_t[::1] inst_size, int64_t[::1] inst_tp,
+                                         int64_t[::1] inst_tp_category, Py_ssize_t* starts) noexcept nogil:
+    # One row of pixel_counts (i_row NULL: no instance counts); returns its number of runs and,
+    # unless starts is NULL, writes where each begins there (W entries).
+    cdef Py_ssize_t x = 0, start, runs = 0
     while x < w:
         start = x
-        g = g_row[x]
-        p = p_row[x]
-        if i_row != NULL:
-            i = i_row[x]
         x = _run_end(g_row, p_row, i_row, x, w)
-        n = x - start
-        conf[g, p] += n
-        if i_row != NULL and i >= 1000:
-            label = i // 1000
-            inst_size[i] += n
-            if p == label:
-                inst_tp[i] += n
-            if same_category[label, p]:
-                inst_tp_category[i] += n
+        _add_run(g_row[start], p_row[start], i_row[start] if i_row != NULL else 0, x - start, same_category, conf,
+                 inst_size, inst_tp, inst_tp_category)
+        if starts != NULL:
+            starts[runs] = start
+        runs += 1
+    return runs
+
+
+cdef inline bint _repeats_above(const uint8_t* row, Py_ssize_t stride) noexcept nogil:
+    """Whether a filtered PNG row (its filter byte, then stride bytes) unfilters to the row above
+    it: Up or Paeth with every byte zero (both then copy the row above, whatever it holds)."""
+    return (row[0] == 2 or row[0] == 4) and not _any_nonzero(row + 1, stride)
 
 
 def label_png_pixel_counts(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, const uint8_t[::1] inst_raw,
@@ -94,50 +106,70 @@ def label_png_pixel_counts(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_ra
     instance-id PNG of inst_bytes (1, 2 big-endian, or 0: no instance counts) per pixel, from their
     inflated rows (H rows of a filter byte and then W, W and W * inst_bytes bytes).  The images are
     never stored: each row is unfiltered into one of two row buffers per image and counted there,
-    while in cache.  Returns the first row with an unknown filter type of (gt, inst, pred), each
-    -1 if none; counting stops at the first such row."""
-    cdef Py_ssize_t y, x, i_stride = w * inst_bytes, bad_gt = -1, bad_inst = -1, bad_pred = -1
+    while in cache; where every image's row repeats the row above (label maps are flat), the runs
+    of the row above are added again without unfiltering.  Returns the first row with an unknown
+    filter type of (gt, inst, pred), each -1 if none; counting stops at the first such row."""
+    cdef Py_ssize_t y, x, k, runs = 0, cur = 0, i_stride = w * inst_bytes, bad_gt = -1, bad_inst = -1, bad_pred = -1
     if h == 0 or w == 0:
         return -1, -1, -1
     # a zero row (of 2 W bytes, the longest row), two rows of each image, the instance row as native uint16
     cdef uint8_t* rows = <uint8_t*>calloc(8 * w + 2 * i_stride, 1)
-    if rows == NULL:
+    cdef Py_ssize_t* starts = <Py_ssize_t*>malloc((w + 1) * sizeof(Py_ssize_t))  # of the last row's runs, then w
+    if rows == NULL or starts == NULL:
+        free(rows)
+        free(starts)
         raise MemoryError()
     cdef uint16_t* ids = <uint16_t*>(rows + 6 * w + 2 * i_stride)
-    cdef const uint8_t* zero_row = rows
-    cdef const uint8_t* g_prev = zero_row
-    cdef const uint8_t* p_prev = zero_row
-    cdef const uint8_t* i_prev = zero_row
+    cdef const uint8_t* g_prev = rows
+    cdef const uint8_t* p_prev = rows
+    cdef const uint8_t* i_prev = rows
+    cdef const uint8_t* g_src
+    cdef const uint8_t* p_src
+    cdef const uint8_t* i_src = NULL
     cdef uint8_t* g_row
     cdef uint8_t* p_row
     cdef uint8_t* i_row
     with nogil:
         for y in range(h):
-            g_row = rows + (2 + (y & 1)) * w
-            p_row = rows + (4 + (y & 1)) * w
-            i_row = rows + 6 * w + (y & 1) * i_stride
-            if _unfilter_rows(&gt_raw[y * (w + 1)], g_row, g_prev, 1, w, 1) >= 0:
+            g_src = &gt_raw[y * (w + 1)]
+            p_src = &pred_raw[y * (w + 1)]
+            if inst_bytes:
+                i_src = &inst_raw[y * (i_stride + 1)]
+            if y and _repeats_above(g_src, w) and _repeats_above(p_src, w) and (
+                    not inst_bytes or _repeats_above(i_src, i_stride)):
+                for k in range(runs):
+                    x = starts[k]
+                    _add_run(g_prev[x], p_prev[x], ids[x] if inst_bytes else 0, starts[k + 1] - x, same_category,
+                             conf, inst_size, inst_tp, inst_tp_category)
+                continue
+            cur ^= 1  # never the row above: Paeth reads it while the row is written
+            g_row = rows + (2 + cur) * w
+            p_row = rows + (4 + cur) * w
+            i_row = rows + 6 * w + cur * i_stride
+            if _unfilter_rows(g_src, g_row, g_prev, 1, w, 1) >= 0:
                 bad_gt = y
                 break
             if inst_bytes == 2:
-                if _unfilter_rows(&inst_raw[y * (i_stride + 1)], i_row, i_prev, 1, i_stride, 2) >= 0:
+                if _unfilter_rows(i_src, i_row, i_prev, 1, i_stride, 2) >= 0:
                     bad_inst = y
                     break
                 for x in range(w):
                     ids[x] = (<uint16_t>i_row[2 * x] << 8) | i_row[2 * x + 1]
             elif inst_bytes == 1:
-                if _unfilter_rows(&inst_raw[y * (i_stride + 1)], i_row, i_prev, 1, i_stride, 1) >= 0:
+                if _unfilter_rows(i_src, i_row, i_prev, 1, i_stride, 1) >= 0:
                     bad_inst = y
                     break
                 for x in range(w):
                     ids[x] = i_row[x]
-            if _unfilter_rows(&pred_raw[y * (w + 1)], p_row, p_prev, 1, w, 1) >= 0:
+            if _unfilter_rows(p_src, p_row, p_prev, 1, w, 1) >= 0:
                 bad_pred = y
                 break
-            _pixel_counts_row(g_row, p_row, ids if inst_bytes else NULL, w, same_category, conf, inst_size, inst_tp,
-                              inst_tp_category)
+            runs = _pixel_counts_row(g_row, p_row, ids if inst_bytes else NULL, w, same_category, conf, inst_size,
+                                     inst_tp, inst_tp_category, starts)
+            starts[runs] = w
             g_prev, p_prev, i_prev = g_row, p_row, i_row
     free(rows)
+    free(starts)
     return bad_gt, bad_inst, bad_pred
 
 
@@ -277,12 +309,15 @@ cdef struct _PairRuns:  # what the pair counting carries from run to run and fro
     int64_t unknown
 
 
-cdef inline void _pair_counts_row(const uint8_t* g_row, const uint8_t* p_row, Py_ssize_t w,
-                                  const uint32_t[::1] gt_keys, const uint32_t[::1] pred_keys,
-                                  int64_t[:, ::1] counts, _PairRuns* runs) noexcept nogil:
+cdef inline Py_ssize_t _pair_counts_row(const uint8_t* g_row, const uint8_t* p_row, Py_ssize_t w,
+                                        const uint32_t[::1] gt_keys, const uint32_t[::1] pred_keys,
+                                        int64_t[:, ::1] counts, _PairRuns* runs, Py_ssize_t* at,
+                                        int64_t* lengths) noexcept nogil:
     # One row of segment_pair_counts (W RGB pixels each): runs of equal (gt, pred) pairs, eight
-    # pixels at a time, a run's end found in its last eight pixels at once.
-    cdef Py_ssize_t x = 0, start, step
+    # pixels at a time, a run's end found in its last eight pixels at once.  Returns the number of
+    # runs and, unless at is NULL, writes each one's flat index into counts and its length to at
+    # and lengths (W entries).
+    cdef Py_ssize_t x = 0, start, step, n = 0
     cdef uint32_t g, p
     while x < w:
         start = x
@@ -305,6 +340,11 @@ cdef inline void _pair_counts_row(const uint8_t* g_row, const uint8_t* p_row, Py
             while x < w and _same_3(g_row + 3 * x) and _same_3(p_row + 3 * x):
                 x += 1
         counts[runs.gi, runs.pi] += x - start
+        if at != NULL:
+            at[n] = runs.gi * counts.shape[1] + runs.pi
+            lengths[n] = x - start
+        n += 1
+    return n
 
 
 def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1] pred_rgb,
@@ -319,7 +359,7 @@ def segment_pair_counts(const uint8_t[:, :, ::1] gt_rgb, const uint8_t[:, :, ::1
     with nogil:
         for y in range(gt_rgb.shape[0]):
             _pair_counts_row(&gt_rgb[y, 0, 0], &pred_rgb[y, 0, 0], gt_rgb.shape[1], gt_keys, pred_keys, counts,
-                             &runs)
+                             &runs, NULL, NULL)
     return runs.unknown
 
 
@@ -327,33 +367,51 @@ def rgb_png_pair_counts(const uint8_t[::1] gt_raw, const uint8_t[::1] pred_raw, 
                         const uint32_t[::1] gt_keys, const uint32_t[::1] pred_keys, int64_t[:, ::1] counts):
     """segment_pair_counts of two 8-bit RGB PNGs of H x W pixels from their inflated rows (H rows
     of a filter byte and 3 W bytes each).  The images are never stored: each row is unfiltered
-    into one of two row buffers per image and counted there, while in cache.  Returns (first pred
-    id not in pred_keys or -1, first gt row with an unknown filter type or -1, the same of pred);
-    counting stops at such a row."""
-    cdef Py_ssize_t y, stride = 3 * w, bad_gt = -1, bad_pred = -1
+    into one of two row buffers per image and counted there, while in cache; where both rows
+    repeat the rows above, the runs of the rows above are added again without unfiltering.
+    Returns (first pred id not in pred_keys or -1, first gt row with an unknown filter type or
+    -1, the same of pred); counting stops at such a row."""
+    cdef Py_ssize_t y, k, n = 0, cur = 0, stride = 3 * w, bad_gt = -1, bad_pred = -1
     cdef _PairRuns runs = _PairRuns(0xFFFFFFFF, 0xFFFFFFFF, 0, 0, -1)
     if h == 0 or w == 0:
         return -1, -1, -1
     cdef uint8_t* rows = <uint8_t*>calloc(5 * stride, 1)  # a zero row, two gt rows, two pred rows
-    if rows == NULL:
+    cdef Py_ssize_t* at = <Py_ssize_t*>malloc(w * sizeof(Py_ssize_t))  # the last row's runs
+    cdef int64_t* lengths = <int64_t*>malloc(w * sizeof(int64_t))
+    if rows == NULL or at == NULL or lengths == NULL:
+        free(rows)
+        free(at)
+        free(lengths)
         raise MemoryError()
+    cdef int64_t* flat = &counts[0, 0]
     cdef const uint8_t* g_prev = rows
     cdef const uint8_t* p_prev = rows
+    cdef const uint8_t* g_src
+    cdef const uint8_t* p_src
     cdef uint8_t* g_row
     cdef uint8_t* p_row
     with nogil:
         for y in range(h):
-            g_row = rows + (1 + (y & 1)) * stride
-            p_row = rows + (3 + (y & 1)) * stride
-            if _unfilter_rows(&gt_raw[y * (stride + 1)], g_row, g_prev, 1, stride, 3) >= 0:
+            g_src = &gt_raw[y * (stride + 1)]
+            p_src = &pred_raw[y * (stride + 1)]
+            if y and _repeats_above(g_src, stride) and _repeats_above(p_src, stride):
+                for k in range(n):
+                    flat[at[k]] += lengths[k]
+                continue
+            cur ^= 1  # never the row above: Paeth reads it while the row is written
+            g_row = rows + (1 + cur) * stride
+            p_row = rows + (3 + cur) * stride
+            if _unfilter_rows(g_src, g_row, g_prev, 1, stride, 3) >= 0:
                 bad_gt = y
                 break
-            if _unfilter_rows(&pred_raw[y * (stride + 1)], p_row, p_prev, 1, stride, 3) >= 0:
+            if _unfilter_rows(p_src, p_row, p_prev, 1, stride, 3) >= 0:
                 bad_pred = y
                 break
-            _pair_counts_row(g_row, p_row, w, gt_keys, pred_keys, counts, &runs)
+            n = _pair_counts_row(g_row, p_row, w, gt_keys, pred_keys, counts, &runs, at, lengths)
             g_prev, p_prev = g_row, p_row
     free(rows)
+    free(at)
+    free(lengths)
     return runs.unknown, bad_gt, bad_pred
 
 

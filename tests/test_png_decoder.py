@@ -144,9 +144,10 @@ def test_mask_histogram_from_filtered_rows_equals_decoding_first(filters, compil
 @pytest.mark.parametrize("filters", [(0,), (1,), (2,), (3,), (4,), (4, 3, 2, 1, 0)])
 @pytest.mark.parametrize("compiled", [True, False])
 def test_segment_pairs_from_filtered_rows_equal_decoding_first(filters, compiled):
-    """The panoptic evaluator counts segment pairs as it unfilters the rows of both PNGs: the
-    counts of decoding them first, whatever the filters; a row of an unknown filter type in
-    either image stops the counting there and is reported for that image."""
+    """The panoptic evaluator counts segment pairs as it unfilters the rows of both PNGs, rows
+    that repeat the rows above (blocks of rows here) by their runs: the counts of decoding them
+    first, whatever the filters; a row of an unknown filter type in either image stops the
+    counting there and is reported for that image."""
     rng = np.random.default_rng(5)
     colours = np.array([[0, 0, 0], [7, 0, 1], [7, 1, 0], [0, 7, 1], [200, 3, 9]], np.uint8)
     gt = colours[np.repeat(np.repeat(rng.integers(0, 5, (8, 6)), 3, 0), 11, 1)[:23, :61]]
@@ -171,13 +172,15 @@ def test_segment_pairs_from_filtered_rows_equal_decoding_first(filters, compiled
 @pytest.mark.parametrize("compiled", [True, False])
 def test_pixel_counts_from_filtered_rows_equal_decoding_first(filters, inst_depth, compiled):
     """The pixel evaluator counts as it unfilters the rows of the label, prediction and instance
-    PNGs: the counts of decoding them first, whatever the filters and instance depth; a row of
-    an unknown filter type in any stops the counting there and is reported for that image."""
+    PNGs, rows that repeat the rows above by their runs: the counts of decoding them first,
+    whatever the filters and instance depth; a row of an unknown filter type in any stops the
+    counting there and is reported for that image."""
     rng = np.random.default_rng(6)
     gt = np.repeat(np.repeat(rng.integers(20, 34, (8, 6)), 3, 0), 11, 1)[:23, :61].astype(np.uint8)
     pred = np.where(np.repeat(np.repeat(rng.integers(0, 2, (12, 9)), 2, 0), 7, 1)[:23, :61] == 1, gt, 26)
     pred = pred.astype(np.uint8)
-    inst = (gt.astype(np.uint16) * 1000 + np.repeat(rng.integers(0, 3, (23, 4)), 16, 1)[:, :61]).astype(np.uint16)
+    inst = gt.astype(np.uint16) * 1000 + np.repeat(np.repeat(rng.integers(0, 3, (8, 4)), 3, 0), 16, 1)[:23, :61]
+    inst = inst.astype(np.uint16)
     if inst_depth == 8:
         inst = (inst % 256).astype(np.uint8)
     same = (rng.random((256, 256)) < 0.3).astype(np.uint8)
