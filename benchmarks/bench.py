@@ -604,10 +604,12 @@ NOTES = """
   includes it (and its CPU seconds are measured), so `ours / floor` compares
   like with like. It is still only the decoding of the PNGs: the tools also
   read the prediction lists and JSON, count, match, and write the
-  ground-truth cache. The floor decodes each instance mask into a full
-  image; the instance evaluator inflates every mask too (CRCs checked) but
-  counts the ids under it as it unfilters the rows, two at a time, skipping
-  zero rows under zero rows, so its masks cost less than their full decode.
+  ground-truth cache. The floor decodes each PNG into a full image; the
+  evaluators inflate every PNG too (CRCs checked) but count as they unfilter
+  the rows, two of each image at a time, while they are in cache (the
+  instance evaluator skipping zero mask rows under zero rows, the pixel and
+  panoptic evaluators adding again the runs of rows that repeat the rows
+  above in every image), so their PNGs cost less than their full decode.
 * **Evaluators against the floor (target 1.3x): met by panoptic evaluation
   on 30 frames (1.30x) and pixel evaluation on 100 (1.28x); missed by the
   rest.** Wall time, typical density, 30 / 100 frames: pixel 1.36 / 1.28,
@@ -617,8 +619,8 @@ NOTES = """
   1.7-1.9x (pixel, panoptic) and 3.2-3.3x (instance) in wall time against a
   floor that did not pay for its pool.
   What lies above the floor now, per frame: the counting passes (on runs of
-  equal pixels, eight pixels compared at a time: about a tenth of decoding
-  for pixel and panoptic), the instance evaluator's per-mask path checks
+  equal pixels, eight pixels compared at a time, on rows still in cache),
+  the instance evaluator's per-mask path checks
   (about 20 us a mask against about 0.8 ms to decode it), building the
   original's matches dicts and sending each frame's result back to the
   parent (under 1% of the CPU), and in the parent the AP computation and
