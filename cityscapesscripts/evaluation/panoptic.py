@@ -209,31 +209,32 @@ def _pq_stat(pair_counts, gt_segments, pred_segments, categories, image_id, sour
     if unknown >= 0:
         raise SegmentError(f"In the image with ID {image_id} segment with ID {unknown} is presented in PNG "
                            "and not presented in JSON.", source)
-    areas = counts.sum(axis=0)
-    for j, pred_id in enumerate(pred_keys.tolist()):
+    # Python lists from here: the loops below index single counts, which NumPy scalars make slow
+    gt_ids, pred_ids, table, areas = gt_keys.tolist(), pred_keys.tolist(), counts.tolist(), counts.sum(axis=0).tolist()
+    for j, pred_id in enumerate(pred_ids):
         if pred_id not in pred_segms:  # id 0 not listed in the JSON: void
             continue
         if areas[j] == 0:
-            missing = [int(p) for k, p in enumerate(pred_keys.tolist()) if p in pred_segms and areas[k] == 0]
+            missing = [p for k, p in enumerate(pred_ids) if p in pred_segms and areas[k] == 0]
             raise SegmentError(f"In the image with ID {image_id} the following segment IDs {missing} are "
                                "presented in JSON and not presented in PNG.", source)
-        pred_segms[pred_id]["area"] = int(areas[j])
+        pred_segms[pred_id]["area"] = areas[j]
         if pred_segms[pred_id]["category_id"] not in categories:
             raise SegmentError(f"In the image with ID {image_id} segment with ID {pred_id} has unknown "
                                f"category_id {pred_segms[pred_id]['category_id']}.", source)
-    void_row = counts[int(np.searchsorted(gt_keys, VOID))]
+    void_row = table[gt_ids.index(VOID)]
     stat = PQStat()
     gt_matched, pred_matched = set(), set()
-    rows, cols = np.nonzero(counts[:len(gt_keys), :len(pred_keys)])
+    rows, cols = np.nonzero(counts[:len(gt_ids), :len(pred_ids)])
     for i, j in zip(rows.tolist(), cols.tolist()):
-        gt_id, pred_id = int(gt_keys[i]), int(pred_keys[j])
+        gt_id, pred_id = gt_ids[i], pred_ids[j]
         if gt_id not in gt_segms or pred_id not in pred_segms:
             continue
         gt, pred = gt_segms[gt_id], pred_segms[pred_id]
         if gt["iscrowd"] == 1 or gt["category_id"] != pred["category_id"]:
             continue
-        inter = int(counts[i, j])
-        union = pred["area"] + gt["area"] - inter - int(void_row[j])
+        inter = table[i][j]
+        union = pred["area"] + gt["area"] - inter - void_row[j]
         iou = inter / union
         if iou > 0.5:
             stat[gt["category_id"]].tp += 1
@@ -248,16 +249,16 @@ def _pq_stat(pair_counts, gt_segments, pred_segments, categories, image_id, sour
             crowd_by_category[gt["category_id"]] = gt_id
             continue
         stat[gt["category_id"]].fn += 1
-    pred_index = {int(p): j for j, p in enumerate(pred_keys.tolist())}
-    gt_index = {int(g): i for i, g in enumerate(gt_keys.tolist())}
+    pred_index = {p: j for j, p in enumerate(pred_ids)}
+    gt_index = {g: i for i, g in enumerate(gt_ids)}
     for pred_id, pred in pred_segms.items():
         if pred_id in pred_matched:
             continue
         j = pred_index[pred_id]
-        inter = int(void_row[j])
+        inter = void_row[j]
         crowd = crowd_by_category.get(pred["category_id"])
         if crowd is not None:
-            inter += int(counts[gt_index[crowd], j])
+            inter += table[gt_index[crowd]][j]
         if inter / pred["area"] > 0.5:
             continue
         stat[pred["category_id"]].fp += 1
