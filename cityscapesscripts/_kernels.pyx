@@ -609,7 +609,7 @@ def filter_up_lookup(const uint8_t[::1] index, Py_ssize_t index_size, Py_ssize_t
     (1: uint8, 4: native int32), table bpp bytes per entry (PNG byte order), out H rows of
     (filter byte 2, W * bpp bytes).  Returns -1, or the position (y * W + x) of the first pixel
     whose index the table lacks (out is then incomplete)."""
-    cdef Py_ssize_t entries = table.shape[0] // bpp, stride = width * bpp, y, x, c, k, bad = -1
+    cdef Py_ssize_t entries = table.shape[0] // bpp, stride = width * bpp, y, x, c, k, start, bad = -1
     cdef const uint8_t* cur
     cdef const uint8_t* prev
     cdef const uint8_t* a
@@ -635,13 +635,18 @@ def filter_up_lookup(const uint8_t[::1] index, Py_ssize_t index_size, Py_ssize_t
                 continue
             x = 0
             while x < width:
-                if y > 0 and x + step <= width:
-                    memcpy(&u, cur + x * index_size, 8)
-                    memcpy(&v, prev + x * index_size, 8)
-                    if u == v:
-                        memset(dst + x * bpp, 0, step * bpp)
+                if y > 0:  # the 8-byte words of indices equal to those above filter to zeros: one memset a run
+                    start = x
+                    while x + step <= width:
+                        memcpy(&u, cur + x * index_size, 8)
+                        memcpy(&v, prev + x * index_size, 8)
+                        if u != v:
+                            break
                         x += step
-                        continue
+                    if x > start:
+                        memset(dst + start * bpp, 0, (x - start) * bpp)
+                        if x == width:
+                            break
                 for k in range(x, min(x + step, width)):
                     if index_size == 1:
                         a = &table[0] + bpp * cur[k]

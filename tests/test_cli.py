@@ -256,3 +256,22 @@ def test_our_errors_keep_the_builtin_types_callers_caught():
     assert issubclass(FileAccessError, OSError) and issubclass(FileAccessError, CityscapesError)
     error = FileAccessError.of(PermissionError(13, "Permission denied", "/x/y.png"))
     assert str(error) == "/x/y.png: cannot write: Permission denied"
+
+
+def test_an_entry_point_takes_sigterm_in_the_main_thread_only_and_gives_it_back():
+    import signal
+    import threading
+    handlers = {}
+
+    @cli.entry_point
+    def main():
+        handlers[threading.current_thread().name] = signal.getsignal(signal.SIGTERM)
+        return cli.OK
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert main() == cli.OK
+    other = threading.Thread(target=main, name="other")
+    other.start()
+    other.join()
+    assert handlers["MainThread"] is not before and callable(handlers["MainThread"])
+    assert handlers["other"] is before and signal.getsignal(signal.SIGTERM) is before

@@ -289,10 +289,11 @@ def test_zlib_rle_compresses_runs():
 
 @pytest.mark.parametrize("index_dtype", [np.uint8, np.int32])
 @pytest.mark.parametrize("table_dtype, channels", [(np.uint8, 1), (">u2", 1), (np.uint8, 3), (np.uint8, 4)])
-def test_filter_up_lookup_twin(index_dtype, table_dtype, channels):
+@pytest.mark.parametrize("block_width", [5, 8], ids=["rows-with-a-tail", "rows-of-whole-words"])
+def test_filter_up_lookup_twin(index_dtype, table_dtype, channels, block_width):
     rng = np.random.default_rng(8)
     blocks = rng.integers(0, 40, (9, 14))
-    index = np.kron(blocks, np.ones((3, 5), np.int64)).astype(index_dtype)  # runs, repeated rows, and changes
+    index = np.kron(blocks, np.ones((3, block_width), np.int64)).astype(index_dtype)  # runs, repeated rows, changes
     index[5, 2:] = rng.integers(0, 40, index.shape[1] - 2)
     values = rng.integers(0, 65535, (40, channels)).astype(table_dtype)
     table = values.view(np.uint8).reshape(40, -1)  # each entry's bytes in PNG order
