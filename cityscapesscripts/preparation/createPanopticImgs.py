@@ -14,17 +14,19 @@ import sys
 import time
 
 import numpy as np  # noqa: F401  (the original module's namespace)
-from PIL import Image  # noqa: F401  (the original module's namespace)
 
 from cityscapesscripts import cli, parallel
 from cityscapesscripts.errors import LayoutError
-from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labels import id2label, labels  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout
 from cityscapesscripts.io.files import make_folders, remove_stale_temporaries
 from cityscapesscripts.io.jsonfile import write_json
+from cityscapesscripts.lazy import lazy_names
 from cityscapesscripts.preparation import panoptic
+
+# the original module's namespace, imported when first asked for (Pillow and the original helpers: the tool needs neither)
+__getattr__ = lazy_names(__name__, {"Image": "PIL.Image", "printError": "cityscapesscripts.helpers.csHelpers:printError"})
 
 
 def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, setNames=("val", "train", "test"),
