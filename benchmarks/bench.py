@@ -646,20 +646,26 @@ NOTES = """
   evaluators' wall speed-ups are up to twice their CPU ratios when our
   workers get both cores, and fall to about the CPU ratio under load.
 * **Preparation.** At typical density `csCreateTrainIdInstanceImgs` meets
-  its 5x on 30 and 100 frames (7.3x and 12.0x wall);
-  `csCreateTrainIdLabelImgs` meets its 4x on 100 frames (5.7x) and misses
-  it on 30 (3.8x wall, 3.2x CPU; 3.6-4.7x in other runs this session). It
-  is the original's cheapest job (about 1.6-1.8 s for 30 frames); ours
-  takes 0.45-0.5 s, of which a steady frame is 5-6 ms and the rest fixed
-  start-up: interpreter about 50 ms, imports 120-170 ms (Pillow about 30,
-  `concurrent.futures` and `multiprocessing` 35-45), worker start and first
-  frame about 30 ms each. Changes this session: a compiled run-length
-  deflater and a fused lookup + Up filter for the PNGs written (deflating a
-  labelTrainIds file 7 -> 0.6 ms), no NumPy on the batch preparation path
-  (about 150 ms of start-up), `prctl`/`mallopt` from our extension instead
-  of `ctypes`, no `dataclasses` on the batch path, the standard library's
-  JSON for files under a megabyte (msgspec's import costs more than it
-  saves there), and the parent's objects frozen while the workers fork.
+  its 5x on 30 and 100 frames and `csCreateTrainIdLabelImgs` its 4x (5.8x
+  and 6.7x wall, 5.7x and 6.5x CPU in the run before this report's, at a
+  load of 2). The latter is the original's cheapest job (1.1-1.8 s for 30
+  frames, as fast as the machine is at the time); ours is mostly fixed
+  start-up, now about 130 ms in all for 30 frames at a load of 1.4: the
+  interpreter 15 ms, imports about 40, each worker's frame 3-5 ms, exit 7.
+  Changes this session: the local pool forks its workers and feeds them
+  through a pipe each (`concurrent.futures` and `multiprocessing` cost 35-45
+  ms of imports, a manager thread and its wake-ups); the rasterizer calls
+  Pillow's core as `ImageDraw.polygon` does (importing `PIL.Image` and
+  `ImageDraw`, and `ImageFile` with `logging` at each worker's first frame,
+  cost about 40 ms); temporary files named without `tempfile`; the objects
+  left at exit frozen so Python's last collections skip them (12 -> 7 ms);
+  a fused lookup + Up filter that zeroes runs of unchanged index words at
+  once (0.9 -> 0.45 ms a frame) and a compiled run-length deflater for the
+  PNGs written; no NumPy on the batch preparation path (about 150 ms of
+  start-up); `prctl`/`mallopt` from our extension instead of `ctypes`; no
+  `dataclasses` on the batch path; the standard library's JSON for files
+  under a megabyte (msgspec's import costs more than it saves there); the
+  parent's objects frozen while the workers fork.
 * **Decoder, next step.** On files Pillow writes (a filter chosen per row:
   in a labelIds file about 65% Up, 25% Paeth, 10% Sub) the unfilter, not
   inflating, is now most of our decode time for one-byte pixels (3.8 ms for a
