@@ -129,12 +129,12 @@ def label_png_pixel_counts(gt_raw, pred_raw, inst_raw, inst_bytes, shape, same_c
     if _use_compiled(compiled):
         return _kernels.label_png_pixel_counts(gt_raw, pred_raw, inst_raw, inst_bytes, h, w, same_category, conf,
                                                inst_size, inst_tp, inst_tp_category)
-    images = [np.zeros((h, stride), np.uint8) for stride in (w, w * inst_bytes, w)]
-    bad = [png_unfilter(raw, image, max(1, image.shape[1] // w), False) if image.size else -1
-           for raw, image in zip(raws, images)]
+    pixel_bytes = (1, inst_bytes, 1)
+    images = [np.zeros((h, w * n), np.uint8) for n in pixel_bytes]
+    bad = [png_unfilter(raw, image, n, False) if n else -1 for raw, image, n in zip(raws, images, pixel_bytes)]
     stop = min([b for b in bad if b >= 0], default=h)
-    first = [b == stop for b in bad]
-    bad = tuple(stop if b and not any(first[:k]) else -1 for k, b in enumerate(first))
+    first = next((k for k, b in enumerate(bad) if b == stop), None)  # the one the compiled loop reports
+    bad = tuple(stop if k == first else -1 for k in range(3))
     gt, inst, pred = (image[:stop] for image in images)
     inst = inst.view(">u2").astype(np.uint16) if inst_bytes == 2 else inst.astype(np.uint16) if inst_bytes else None
     pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_tp_category, False)

@@ -379,13 +379,13 @@ def frame_stats_of_files(item, gt_folder, categories, real_folders=None):
         if gt is None:
             gt = _read_ids(gt_path)
             if len(predictions) > 1:  # a sweep: decoding the ground truth once costs less than unfiltering it for each
-                gt = _decoded(gt, gt_path)
+                gt = _rgb(gt)
         # the prediction's size from its header (same read of the file) first: a huge or wrong-sized
         # prediction fails before it is inflated
-        pred = _read_ids(pred_path, lambda size, path=pred_path, gt_size=gt[1]: check_same_size(gt_size, size,
-                                                                                                 image_id, path))
-        stats.append(_pq_stat(_pair_counts(gt, pred, gt_path, pred_path), gt_ann["segments_info"],
-                              pred_ann["segments_info"], categories, image_id, pred_path))
+        pred = _read_ids(pred_path, lambda size, path=pred_path, gt_size=gt.shape[1::-1]: check_same_size(
+            gt_size, size, image_id, path))
+        stats.append(_pq_stat(_pair_counts(gt, pred), gt_ann["segments_info"], pred_ann["segments_info"], categories,
+                              image_id, pred_path))
     return stats
 
 
@@ -394,34 +394,28 @@ _RGB = {(2, 8)}
 
 
 def _read_ids(path, check_size=None):
-    """A panoptic PNG as ``(pixels, (width, height))``: pixels the inflated, still filtered rows
-    (:func:`cityscapesscripts.io.png.read_filtered`) of an 8-bit RGB PNG, else the (H, W, 3) RGB array."""
+    """A panoptic PNG: a :class:`~cityscapesscripts.io.png.FilteredPNG` when 8-bit RGB, else its (H, W, 3) RGB array."""
     filtered = png.read_filtered(path, _RGB, check_size=check_size)
-    if filtered is not None:
-        raw, (height, width, _, _) = filtered
-        return raw, (width, height)
-    rgb = png.read_rgb(path, check_size=check_size)
-    return rgb, rgb.shape[1::-1]
+    return png.read_rgb(path, check_size=check_size) if filtered is None else filtered
 
 
-def _pair_counts(gt, pred, gt_path, pred_path):
+def _rgb(image):
+    """The (H, W, 3) RGB array of a :func:`_read_ids` image."""
+    return image.pixels() if isinstance(image, png.FilteredPNG) else image
+
+
+def _pair_counts(gt, pred):
     """The ``pair_counts`` of :func:`_pq_stat` for two :func:`_read_ids` images of the same size."""
-    (gt_pixels, (width, height)), (pred_pixels, _) = gt, pred
-    if gt_pixels.ndim == pred_pixels.ndim == 1:
-        def pair_counts(gt_keys, pred_keys):
-            counts, unknown, bad_gt, bad_pred = kernels.rgb_png_pair_counts(gt_pixels, pred_pixels, (height, width),
-                                                                            gt_keys, pred_keys)
-            png.check_unfiltered(bad_gt, gt_pixels, 3 * width, gt_path)
-            png.check_unfiltered(bad_pred, pred_pixels, 3 * width, pred_path)
-            return counts, unknown
-        return pair_counts
-    return functools.partial(kernels.segment_pair_counts, _decoded(gt, gt_path)[0], _decoded(pred, pred_path)[0])
+    if not (isinstance(gt, png.FilteredPNG) and isinstance(pred, png.FilteredPNG)):
+        return functools.partial(kernels.segment_pair_counts, _rgb(gt), _rgb(pred))
 
-
-def _decoded(image, path):
-    """A :func:`_read_ids` image with its pixels as the (H, W, 3) RGB array."""
-    pixels, (width, height) = image
-    return (png.unfilter_png(pixels, (height, width, 3, 8), path) if pixels.ndim == 1 else pixels), (width, height)
+    def pair_counts(gt_keys, pred_keys):
+        counts, unknown, bad_gt, bad_pred = kernels.rgb_png_pair_counts(gt.raw, pred.raw, gt.shape, gt_keys,
+                                                                        pred_keys)
+        for row, image in ((bad_gt, gt), (bad_pred, pred)):
+            png.check_unfiltered(row, image.raw, image.stride, image.path)
+        return counts, unknown
+    return pair_counts
 
 
 def image_stat_of_files(pair, gt_folder, pred_folder, categories):

@@ -380,11 +380,12 @@ def evaluate_frame_files(prediction_paths, ground_truth_path, settings):
         check_size = functools.partial(_check_size, ground_truth.shape, prediction_path)
         prediction = _read_filtered(prediction_path, _LABEL_PNG,
                                     functools.partial(png.read_label_map, check_size=check_size), check_size)
-        if (not acc.train_ids and isinstance(ground_truth, _Filtered) and isinstance(prediction, _Filtered)
-                and (instances is None or isinstance(instances, _Filtered) and instances.shape == ground_truth.shape)):
+        filtered = [isinstance(image, png.FilteredPNG) for image in (ground_truth, prediction, instances)]
+        if not acc.train_ids and filtered[0] and filtered[1] and (
+                instances is None or filtered[2] and instances.shape == ground_truth.shape):
             count = functools.partial(_count_filtered, ground_truth, prediction, instances)
-            acc._add_counts(*acc._counts(count, ground_truth.size, ground_truth_path, prediction_path),
-                            prediction_path)
+            pixels = ground_truth.shape[0] * ground_truth.shape[1]
+            acc._add_counts(*acc._counts(count, pixels, ground_truth_path, prediction_path), prediction_path)
         else:
             acc.add(_pixels(prediction), _pixels(ground_truth), _pixels(instances, np.uint16), name=prediction_path,
                     ground_truth_name=ground_truth_path)
@@ -402,36 +403,29 @@ _LABEL_PNG = {(0, 8), (3, 8)}
 _INSTANCE_PNG = {(0, 8), (0, 16)}
 
 
-class _Filtered:
-    """A PNG as its inflated, still filtered rows (:func:`cityscapesscripts.io.png.read_filtered`)."""
-
-    def __init__(self, path, raw, header):
-        self.path, self.raw, self.header = path, raw, header
-        self.shape = header[:2]
-        self.size = header[0] * header[1]
-
-
 def _read_filtered(path, flavours, read, check_size=None):
-    """A label or instance map: :class:`_Filtered` when of ``flavours``, else ``read(path)``."""
+    """A label or instance map: a :class:`~cityscapesscripts.io.png.FilteredPNG` when of ``flavours``,
+    else ``read(path)``."""
     filtered = png.read_filtered(path, flavours, check_size=check_size)
-    return read(path) if filtered is None else _Filtered(path, *filtered)
+    return read(path) if filtered is None else filtered
 
 
 def _pixels(image, dtype=None):
     """The array of a :func:`_read_filtered` image (None stays None), as ``dtype`` if given."""
-    if isinstance(image, _Filtered):
-        image = png.unfilter_png(image.raw, image.header, image.path)
+    if isinstance(image, png.FilteredPNG):
+        image = image.pixels()
     return image if dtype is None or image is None else image.astype(dtype, copy=False)
 
 
 def _count_filtered(ground_truth, prediction, instances, same_category, conf, inst_size, inst_tp, inst_tp_category):
-    """:func:`kernels.pixel_counts` of :class:`_Filtered` images, unfiltering them as it goes."""
+    """:func:`kernels.pixel_counts` of :class:`~cityscapesscripts.io.png.FilteredPNG` images, unfiltering them
+    as it goes."""
     inst_raw, inst_bytes = (None, 0) if instances is None else (instances.raw, instances.header[3] // 8)
     bad = kernels.label_png_pixel_counts(ground_truth.raw, prediction.raw, inst_raw, inst_bytes, ground_truth.shape,
                                          same_category, conf, inst_size, inst_tp, inst_tp_category)
     for row, image in zip(bad, (ground_truth, instances, prediction)):
         if row >= 0:  # instances may be None, and then its row is -1
-            png.check_unfiltered(row, image.raw, image.shape[1] * image.header[3] // 8, image.path)
+            png.check_unfiltered(row, image.raw, image.stride, image.path)
 
 
 def evaluate_pair_files(prediction_path, ground_truth_path, settings):

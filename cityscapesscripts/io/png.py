@@ -393,15 +393,35 @@ def read_grey_filtered(path, max_pixels=None, check_size=None):
     return None, _grey(_pillow_image(io.BytesIO(data), path, max_pixels))
 
 
+class FilteredPNG:
+    """A PNG as its inflated, still filtered rows, for a kernel that unfilters them as it goes:
+    ``raw`` and ``header`` ``(height, width, channels, depth)`` as :func:`inflate_png` gives them,
+    ``shape`` ``(height, width)``; :meth:`pixels` decodes it after all."""
+
+    def __init__(self, path, raw, header):
+        self.path, self.raw, self.header = path, raw, header
+        self.shape = header[:2]
+
+    @property
+    def stride(self):
+        """Bytes of one unfiltered row."""
+        height, width, channels, depth = self.header
+        return width * channels * depth // 8
+
+    def pixels(self):
+        """The pixels :func:`decode_png` gives."""
+        return unfilter_png(self.raw, self.header, self.path)
+
+
 def read_filtered(path, accept, max_pixels=None, check_size=None):
-    """A PNG of a flavour in ``accept`` (``(colour type, bit depth)`` pairs) as its inflated, still
-    filtered rows, for a kernel that unfilters as it goes: ``(raw, header)`` as :func:`inflate_png`
-    gives them; None for any other image (read it with the ``read_*`` function of its kind).
-    ``check_size``: as in :func:`read_grey_filtered`."""
+    """A PNG of a flavour in ``accept`` (``(colour type, bit depth)`` pairs) as a :class:`FilteredPNG`;
+    None for any other image (read it with the ``read_*`` function of its kind).  ``check_size``:
+    as in :func:`read_grey_filtered`."""
     data = _read_bytes(path)
     if check_size is not None:
         check_size(limits.header_size(path, data))
-    return inflate_png(data, path, accept, max_pixels)
+    inflated = inflate_png(data, path, accept, max_pixels)
+    return None if inflated is None else FilteredPNG(path, *inflated)
 
 
 def _grey(image):
