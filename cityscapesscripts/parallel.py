@@ -404,6 +404,10 @@ class _LocalPool:
                     _send(worker.tasks, message)
                 except BrokenPipeError:  # it died: its reply pipe says so too
                     self._lose(worker)
+                except BaseException:  # interrupted within the message, which the worker would wait for forever
+                    os.kill(worker.pid, signal.SIGKILL)
+                    self._lose(worker)
+                    raise
 
     def _collect(self, timeout):
         """Read the replies that arrive within ``timeout`` ms (None: until one does), then hand out queued tasks."""

@@ -128,6 +128,22 @@ def test_a_map_inside_the_loop_of_another_and_inside_a_worker_both_finish():
     assert parallel.collect(_maps_again, [1, 5], jobs=2, progress=False) == [[2, 4], [10, 12]]
 
 
+def test_an_interrupt_within_a_task_message_stops_the_batch_at_once(monkeypatch):
+    parent, real_send = os.getpid(), parallel._send
+
+    def interrupted_send(fd, message):  # in this process: half a task written, then Ctrl-C
+        if os.getpid() == parent and message:
+            os.write(fd, parallel._HEADER.pack(len(message)) + message[:len(message) // 2])
+            raise KeyboardInterrupt
+        real_send(fd, message)
+
+    monkeypatch.setattr(parallel, "_send", interrupted_send)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        list(parallel.map_items(_faulty, [1, 2, 3], jobs=2, progress=False))
+    assert time.monotonic() - started < 30  # the worker left waiting for the rest is not waited for
+
+
 def _frozen_objects(item):
     import gc
     return gc.get_freeze_count()
