@@ -13,7 +13,6 @@ import re
 from ..errors import FileAccessError
 
 
-
 def _host_name():
     try:
         return os.uname().nodename  # socket.gethostname() on Linux and macOS, without importing socket
