@@ -82,6 +82,35 @@ def test_the_rasterizer_draws_what_imagedraw_polygon_draws(count, outline):
     assert np.array_equal(object_map.index, np.asarray(canvas)) and len(np.unique(object_map.index)) > 20
 
 
+def test_the_probe_of_pillows_core_is_what_imagedraw_draws():
+    from PIL import ImageDraw
+    canvas = Image.new("L", (6, 5), 0)
+    draw = ImageDraw.Draw(canvas)
+    for points, fill, outline in rasterize._PROBE_POLYGONS:
+        draw.polygon(points, fill=fill, outline=outline)
+    assert canvas.tobytes() == rasterize._PROBE_PIXELS
+    assert rasterize._canvas_type() is rasterize._CoreCanvas
+
+
+@pytest.mark.parametrize("change", ["missing", "different"])
+def test_a_pillow_whose_core_differs_draws_through_imagedraw(monkeypatch, change):
+    if change == "missing":
+        monkeypatch.delattr(rasterize._CoreCanvas, "polygon")
+    else:  # a core call whose meaning changed: the fill drawn as an outline
+        monkeypatch.setattr(rasterize._CoreCanvas, "polygon",
+                            lambda self, points, fill, outline=None: self._draw.draw_polygon(
+                                points, self._draw.draw_ink(fill), 0, 1))
+    rasterize._canvas_type.cache_clear()
+    try:
+        assert rasterize._canvas_type() is rasterize._PillowCanvas
+        objects = [box("car", 2, 2, 30, 15), box("road", 0, 10, 40, 19), box("person", 5, 0, 8, 19)]
+        object_map = rasterize.rasterize(annotation(objects), outline=True)
+    finally:
+        rasterize._canvas_type.cache_clear()
+    assert np.array_equal(object_map.index, rasterize.rasterize(annotation(objects), outline=True).index)
+    assert set(np.unique(object_map.index)) == {0, 1, 2, 3, 255}
+
+
 def test_many_objects_use_a_wide_index_map():
     objects = [box("car", i % 40, 0, i % 40 + 1, 19) for i in range(300)]
     object_map = rasterize.rasterize(annotation(objects))

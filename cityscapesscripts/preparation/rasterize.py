@@ -21,11 +21,7 @@ number; labels with a negative id (license plate) are not drawn; pixels no
 object covers take the background label ('unlabeled').
 """
 import struct
-from functools import cached_property
-
-# Pillow's C core, called as ImageDraw.polygon and Image.tobytes call it (the same pixels): importing
-# PIL.Image and ImageDraw, and tobytes' first call, would cost a batch tool 40 ms of its start-up
-from PIL import _imaging as _pillow_core
+from functools import cache, cached_property
 
 from .. import kernels
 from ..errors import AnnotationError, ArgumentError
@@ -134,34 +130,86 @@ def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=Fals
         indices.append(index)
     small = len(drawn) < 255  # object indices and the outline marker fit 8 bits
     mode = "L" if small else "I"
-    canvas = _pillow_core.fill(mode, (width, height), 0)  # Image.new(mode, size, 0)
-    draw = _pillow_core.draw(canvas, 0)  # ImageDraw.Draw(canvas)
-    marker = draw.draw_ink(255 if small else -1)
+    canvas = _canvas_type()(mode, width, height)
+    marker = (255 if small else -1) if outline else None
     for k, (polygon, index) in enumerate(zip(drawn, indices), 1):
-        try:  # ImageDraw.polygon(polygon, fill=k, outline=marker if outline else None)
-            draw.draw_polygon(polygon, draw.draw_ink(k), 1)
-            if outline:
-                draw.draw_polygon(polygon, marker, 0, 1)
+        try:
+            canvas.polygon(polygon, k, marker)
         except (TypeError, ValueError, SystemError) as e:
             raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs ({e})",
                                   source) from None
-    return ObjectMap(_raw_bytes(canvas, mode, width, height), width, height, labels, groups, label_set)
+    return ObjectMap(canvas.tobytes(), width, height, labels, groups, label_set)
 
 
-def _raw_bytes(canvas, mode, width, height):
-    """``Image.tobytes()`` of a core image: its pixels, row by row (one encoder call for the whole image)."""
-    encoder = _pillow_core.raw_encoder(mode, mode)
-    encoder.setimage(canvas, (0, 0, width, height))
+class _CoreCanvas:
+    """A canvas drawn through Pillow's C core with the calls ``Image.new``, ``ImageDraw.polygon`` and
+    ``Image.tobytes`` make (the same pixels): importing PIL.Image and ImageDraw, and tobytes' first
+    call, would cost a batch tool 40 ms of its start-up.  A private API: :func:`_canvas_type` checks
+    it before use."""
+
+    def __init__(self, mode, width, height):
+        from PIL import _imaging
+        self._core, self._mode, self._size = _imaging, mode, (width, height)
+        self._image = _imaging.fill(mode, self._size, 0)
+        self._draw = _imaging.draw(self._image, 0)
+
+    def polygon(self, points, fill, outline=None):
+        self._draw.draw_polygon(points, self._draw.draw_ink(fill), 1)
+        if outline is not None:
+            self._draw.draw_polygon(points, self._draw.draw_ink(outline), 0, 1)
+
+    def tobytes(self):
+        width, height = self._size
+        encoder = self._core.raw_encoder(self._mode, self._mode)
+        encoder.setimage(self._image, (0, 0, width, height))
+        try:
+            parts, status = [], 0
+            while not status:  # one call for the whole image, as its buffer holds it all
+                _, status, data = encoder.encode(width * height * (1 if self._mode == "L" else 4))
+                parts.append(data)
+        finally:
+            encoder.cleanup()
+        if status < 0:
+            raise RuntimeError(f"Pillow's raw encoder failed with status {status}")
+        return b"".join(parts)
+
+
+class _PillowCanvas:
+    """The same canvas through Pillow's public API."""
+
+    def __init__(self, mode, width, height):
+        from PIL import Image, ImageDraw
+        self._image = Image.new(mode, (width, height), 0)
+        self._draw = ImageDraw.Draw(self._image)
+
+    def polygon(self, points, fill, outline=None):
+        self._draw.polygon(points, fill=fill, outline=outline)
+
+    def tobytes(self):
+        return self._image.tobytes()
+
+
+# A rectangle with an outline under a triangle: what ImageDraw draws on a 6x5 'L' canvas (a test checks it)
+_PROBE_POLYGONS = (([[1, 1], [4, 1], [4, 3], [1, 3]], 1, 2), ([[0, 0], [3, 0], [0, 3]], 3, None))
+_PROBE_PIXELS = bytes([3, 3, 3, 3, 0, 0,
+                       3, 3, 3, 2, 2, 0,
+                       3, 3, 1, 1, 2, 0,
+                       3, 2, 2, 2, 2, 0,
+                       0, 0, 0, 0, 0, 0])
+
+
+@cache
+def _canvas_type():
+    """:class:`_CoreCanvas` when this Pillow's core draws the probe as ImageDraw does, else :class:`_PillowCanvas`."""
     try:
-        parts, status = [], 0
-        while not status:
-            _, status, data = encoder.encode(width * height * (1 if mode == "L" else 4))
-            parts.append(data)
-    finally:
-        encoder.cleanup()
-    if status < 0:
-        raise RuntimeError(f"Pillow's raw encoder failed with status {status}")
-    return b"".join(parts)
+        canvas = _CoreCanvas("L", 6, 5)
+        for points, fill, outline in _PROBE_POLYGONS:
+            canvas.polygon(points, fill, outline)
+        if canvas.tobytes() == _PROBE_PIXELS:
+            return _CoreCanvas
+    except Exception:  # noqa: BLE001 - a Pillow whose private core differs: its public API then
+        pass
+    return _PillowCanvas
 
 
 def object_values(object_map, encoding):
