@@ -594,84 +594,70 @@ OWN_SECTION_PREFIXES = ("## Typical density", "## Dense density", "## PNG ", "##
 NOTES = """
 ## Notes
 
-* **What was run.** Three datasets, 2 rounds each, the original interleaved.
-  Typical density, 30 and 100 frames: every row, on the nearly idle machine
-  (load average 1.0-1.3) at the end of the session, ours installed from a
-  wheel as users install it. The codec tables and the dense set (30 frames)
-  are from an earlier run the same session, at load 2 to 5.5.
-* **The floor now pays for its pool.** Earlier reports started the floor's
-  worker pool before timing while the tools paid for theirs; the floor now
-  includes it (and its CPU seconds are measured), so `ours / floor` compares
-  like with like. It is still only the decoding of the PNGs: the tools also
-  read the prediction lists and JSON, count, match, and write the
-  ground-truth cache. The floor decodes each PNG into a full image; the
-  evaluators inflate every PNG too (CRCs checked) but count as they unfilter
-  the rows, two of each image at a time, while they are in cache (the
-  instance evaluator skipping zero mask rows under zero rows, the pixel and
-  panoptic evaluators adding again the runs of rows that repeat the rows
-  above in every image), so their PNGs cost less than their full decode.
-* **Evaluators against the floor (target 1.3x): met by panoptic evaluation
-  on 30 frames (1.30x) and pixel evaluation on 100 (1.28x); missed by the
-  rest.** Wall time, typical density, 30 / 100 frames: pixel 1.36 / 1.28,
-  panoptic 1.30 / 1.66, instance 1.46 / 1.46, instance with 100 masks a
-  frame 1.56 / 1.58. In CPU seconds: pixel 1.28 / 1.13, panoptic 1.19 /
-  1.33, instance 1.30-1.37. Before this session's changes they were
-  1.7-1.9x (pixel, panoptic) and 3.2-3.3x (instance) in wall time against a
-  floor that did not pay for its pool.
-  What lies above the floor now, per frame: the counting passes (on runs of
-  equal pixels, eight pixels compared at a time, on rows still in cache),
-  the instance evaluator's per-mask path checks
-  (about 20 us a mask against about 0.8 ms to decode it), building the
-  original's matches dicts and sending each frame's result back to the
-  parent (under 1% of the CPU), and in the parent the AP computation and
-  the ground-truth cache: gathered as the frames come back (the cache's JSON
-  written by the workers, the files hashed while they run), so only the
-  precision-recall step (about 8 ms a run) is left after the last frame.
-  Changes this session: run-based counting kernels (pixel, panoptic, mask
-  histograms, ground-truth instance sizes), AP from per-class arrays and
-  vectorised precision-recall (60-125 -> 10-15 ms a run), each mask file
-  read once (its size checked from the same bytes), mask paths resolved
-  once per folder, the Cityscapes label set pickled by name, and a pool
-  that no longer idles a worker behind a slow chunk (100-mask instance rows
-  1.65 -> 1.43x the floor in an A/B run). Every number is unchanged (golden
-  tests, client replays, the Dask tests).
-* **What is left above the floor.** Decoding is 65-90% of each evaluator's
-  CPU; the rest is spread over many small costs, none above 5% (a profile
-  of the instance evaluator: prediction lists 0.03 s, ground-truth
-  instances 0.04 s, mask histograms 0.03 s, in the parent cache 0.007 s
-  and AP 0.010 s per 30 frames, before the instance evaluator counted masks
-  as it unfilters them and overlapped its AP and cache with the pool). A
-  faster Paeth unfilter (which lowers tool and floor alike) is the next step.
-* **Wall against CPU.** Ours runs on both cores, the original on one: the
-  evaluators' wall speed-ups are up to twice their CPU ratios when our
-  workers get both cores, and fall to about the CPU ratio under load.
-* **Preparation.** At typical density `csCreateTrainIdInstanceImgs` meets
-  its 5x on 30 and 100 frames and `csCreateTrainIdLabelImgs` its 4x (5.8x
-  and 6.7x wall, 5.7x and 6.5x CPU in the run before this report's, at a
-  load of 2). The latter is the original's cheapest job (1.1-1.8 s for 30
-  frames, as fast as the machine is at the time); ours is mostly fixed
-  start-up, now about 130 ms in all for 30 frames at a load of 1.4: the
-  interpreter 15 ms, imports about 40, each worker's frame 3-5 ms, exit 7.
-  Changes this session: the local pool forks its workers and feeds them
-  through a pipe each (`concurrent.futures` and `multiprocessing` cost 35-45
-  ms of imports, a manager thread and its wake-ups); the rasterizer calls
-  Pillow's core as `ImageDraw.polygon` does (importing `PIL.Image` and
-  `ImageDraw`, and `ImageFile` with `logging` at each worker's first frame,
-  cost about 40 ms); temporary files named without `tempfile`; the objects
-  left at exit frozen so Python's last collections skip them (12 -> 7 ms);
-  a fused lookup + Up filter that zeroes runs of unchanged index words at
-  once (0.9 -> 0.45 ms a frame) and a compiled run-length deflater for the
-  PNGs written; no NumPy on the batch preparation path (about 150 ms of
-  start-up); `prctl`/`mallopt` from our extension instead of `ctypes`; no
-  `dataclasses` on the batch path; the standard library's JSON for files
-  under a megabyte (msgspec's import costs more than it saves there); the
-  parent's objects frozen while the workers fork.
+* **What was run.** At the end of the session, on the nearly idle machine
+  (load average 0.5-1.5), ours installed from a wheel as users install it,
+  the original interleaved: typical density, 30 frames (3 rounds, with the
+  codec tables) and 100 frames (3 rounds), then the dense set (30 frames,
+  3 rounds). The first round of a row is often slower for ours, which runs
+  first (files that the machine dropped from memory are read from disk
+  again; the floor and the original then find them in memory): read the
+  medians. Between rounds the whole machine sometimes ran up to a third
+  slower (the original too), so compare ratios within a round.
+* **Every target of issue 13 is met at typical density, on 30 and on 100
+  frames** (the tables "Against the targets"). The speed-ups over the
+  original with its Cython extension are 5.9-34x in wall time and
+  5.5-18x in CPU seconds; the evaluators run at 0.80-1.09x their I/O floor
+  in wall time (target 1.3) and 0.82-1.05x in CPU seconds.
+* **The floor.** It pays for its worker pool as the tools do, and decodes
+  each PNG into a full image. The evaluators inflate every PNG too (CRCs
+  checked) but count as they unfilter the rows, two of each image at a
+  time while they are in cache: the instance evaluator skips zero mask rows
+  under zero rows, the pixel and panoptic evaluators add again the counts
+  of rows that repeat the rows above in every image. Their PNGs so cost
+  less than a full decode, which is why a tool can run under its floor.
+  The floor leaves out what only the tool does (prediction lists and JSON,
+  counting, matching, the ground-truth cache, AP and scores), and those
+  costs are what keeps the instance and panoptic rows above 1.0.
+* **What lies above the floor.** Per frame: the counting itself (runs of
+  equal pixels found eight bytes at a time, a run's end from its first
+  differing byte), the instance evaluator's mask-path checks and matches
+  dicts (1.5-2 ms a frame), and each frame's result sent back to the parent.
+  In the parent, AP inputs and the ground-truth cache are gathered as the
+  frames come back (the cache's JSON encoded by the workers, the files
+  hashed while they run), so only the precision-recall step (8-10 ms a run)
+  is left after the last frame; the panoptic evaluator checks both JSON
+  files (15-20 ms at 100 frames) before its pool starts.
+* **RLE against PNG masks.** With 100 masks a frame, the COCO RLE
+  predictions now cost slightly more than the PNG ones (0.35 / 0.30 s on 10
+  frames): PNG masks are counted while they are unfiltered, RLE masks are
+  still decoded to a full mask first.
+* **Wall against CPU.** Ours runs on both cores, the original on one (its
+  panoptic evaluation also uses a process per core): the wall speed-ups are
+  up to twice the CPU ratios when our workers get both cores, and fall to
+  about the CPU ratio under load.
+* **Preparation.** `csCreateTrainIdLabelImgs`, the original's cheapest job,
+  is mostly fixed start-up for us: a traced 30-frame run costs about 125 ms
+  (interpreter 14, imports 28, forking 2, frames 65, pool shut-down 3, exit
+  7). A steady frame costs about 3.3 ms a worker (JSON 1.15, Pillow's
+  polygon fill 1.1-1.5, our run-length deflater 0.5). What changed for it:
+  the local pool forks its workers and feeds each through its own pipe (no
+  `concurrent.futures` or `multiprocessing`: 35-45 ms of imports, a manager
+  thread and its wake-ups); the rasterizer calls Pillow's core as
+  `ImageDraw.polygon` does once a probe shows that this Pillow draws the
+  same pixels (else `ImageDraw` itself), so the batch tools import neither
+  `PIL.Image` nor `ImageDraw` (about 40 ms); temporary files named without
+  `tempfile`; the objects left at exit frozen (12 -> 7 ms of exit); the
+  fused lookup + Up filter zeroes runs of unchanged pixels at once (0.9 ->
+  0.45 ms a frame); no NumPy on the batch preparation path.
+  Rewriting existing outputs (the default `--overwrite`) costs about 1.3 ms
+  a file more on this ext4 setup (the rename over an old file writes it
+  out); the benchmark deletes its outputs first.
 * **Decoder, next step.** On files Pillow writes (a filter chosen per row:
   in a labelIds file about 65% Up, 25% Paeth, 10% Sub) the unfilter, not
-  inflating, is now most of our decode time for one-byte pixels (3.8 ms for a
-  labelIds file against about 0.4 ms for the all-Up files our writer makes):
-  Paeth and Sub on one-byte pixels are a chain of dependent operations. A
-  faster Paeth (branch-free, or SIMD on wider pixels) is the next gain.
+  inflating, is most of our decode time for one-byte pixels: Paeth and Sub
+  on one-byte pixels are a chain of dependent operations. An unfilter of
+  one row at a time, inlined, cut RGB decoding cycles by about 45% in an
+  experiment; it lowers tools and floors alike.
 """
 
 
