@@ -353,3 +353,22 @@ def test_every_truncation_is_a_named_error(tmp_path):
         with pytest.raises(ImageError) as info:
             png.read_label_map(path)
         assert path in str(info.value)
+
+
+@pytest.mark.parametrize("mode, read", [("L", png.read_grey), ("L", png.read_label_map), ("I;16", png.read_ids_16bit),
+                                        ("RGBA", png.read_rgb)])
+def test_read_filtered_gives_other_flavours_as_their_reader_does_from_one_read_of_the_file(mode, read, tmp_path,
+                                                                                           monkeypatch):
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 200, (12, 9, 4) if mode == "RGBA" else (12, 9)).astype(np.uint16 if mode == "I;16"
+                                                                                      else np.uint8)
+    path = str(tmp_path / "image.png")
+    Image.fromarray(pixels).save(path)  # mode from the dtype and shape: L, I;16 or RGBA
+    real_read, reads, sizes = png._read_bytes, [], []
+    monkeypatch.setattr(png, "_read_bytes", lambda p: reads.append(p) or real_read(p))
+    image = png.read_filtered(path, {(2, 8)} if mode == "L" else {(0, 8)}, read, check_size=sizes.append)
+    assert not isinstance(image, png.FilteredPNG)
+    assert np.array_equal(image, pixels[..., :3] if mode == "RGBA" else pixels)
+    assert reads == [path] and sizes == [(9, 12)]
+    filtered = png.read_filtered(path, {(0, 8)} if mode == "L" else {(2, 8)}, read)
+    assert isinstance(filtered, png.FilteredPNG) == (mode == "L")

@@ -119,6 +119,10 @@ def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, i
     return gt_out, pred_out
 
 
+# 8-bit grey: the mask PNGs' flavour, counted as their rows are unfiltered
+_GREY_PNG = {(0, 8)}
+
+
 def _histogram(pred, ids, hist, image_name):
     """Add the ground-truth ids under a prediction's pixels to hist; (pixel count, ids touched)."""
     mask, where = pred.mask, pred.source or image_name
@@ -130,11 +134,11 @@ def _histogram(pred, ids, hist, image_name):
         return int(flat.size), touched
     if isinstance(mask, (str, os.PathLike)):
         try:  # the size from the header first: a huge or wrong-sized mask fails before it is inflated
-            raw, mask = png.read_grey_filtered(
-                mask, check_size=lambda size: _check_mask_shape(size[::-1], ids.shape, where))
-            if raw is not None:  # counted as it is unfiltered, never stored whole
-                pixels, touched, bad_row = kernels.grey_png_mask_histogram(raw, ids, hist)
-                png.check_unfiltered(bad_row, raw, ids.shape[1], pred.mask)
+            mask = png.read_filtered(mask, _GREY_PNG, png.read_grey,
+                                     check_size=lambda size: _check_mask_shape(size[::-1], ids.shape, where))
+            if isinstance(mask, png.FilteredPNG):  # counted as it is unfiltered, never stored whole
+                pixels, touched, bad_row = kernels.grey_png_mask_histogram(mask.raw, ids, hist)
+                png.check_unfiltered(bad_row, mask.raw, ids.shape[1], pred.mask)
                 return pixels, touched
         except ImageError as e:
             raise PredictionError(f"mask {pred.mask}: {e.reason}", where) from None

@@ -395,8 +395,7 @@ _RGB = {(2, 8)}
 
 def _read_ids(path, check_size=None):
     """A panoptic PNG: a :class:`~cityscapesscripts.io.png.FilteredPNG` when 8-bit RGB, else its (H, W, 3) RGB array."""
-    filtered = png.read_filtered(path, _RGB, check_size=check_size)
-    return png.read_rgb(path, check_size=check_size) if filtered is None else filtered
+    return png.read_filtered(path, _RGB, png.read_rgb, check_size=check_size)
 
 
 def _rgb(image):

@@ -367,8 +367,8 @@ def evaluate_frame_files(prediction_paths, ground_truth_path, settings):
     never stored whole; other images, and the ground truth of several
     predictions, are decoded first.
     """
-    ground_truth = _read_filtered(ground_truth_path, _LABEL_PNG, png.read_label_map)
-    instances = _read_filtered(instance_path(ground_truth_path), _INSTANCE_PNG, png.read_ids_16bit) \
+    ground_truth = png.read_filtered(ground_truth_path, _LABEL_PNG, png.read_label_map)
+    instances = png.read_filtered(instance_path(ground_truth_path), _INSTANCE_PNG, png.read_ids_16bit) \
         if settings.get("instance_scores", True) else None
     if len(prediction_paths) > 1:  # a sweep: decoding the ground truth once costs less than unfiltering it for each
         ground_truth, instances = _pixels(ground_truth), _pixels(instances, np.uint16)
@@ -378,8 +378,7 @@ def evaluate_frame_files(prediction_paths, ground_truth_path, settings):
         # the prediction's size from its header (same read of the file) first: a huge or wrong-sized
         # file fails before it is inflated
         check_size = functools.partial(_check_size, ground_truth.shape, prediction_path)
-        prediction = _read_filtered(prediction_path, _LABEL_PNG,
-                                    functools.partial(png.read_label_map, check_size=check_size), check_size)
+        prediction = png.read_filtered(prediction_path, _LABEL_PNG, png.read_label_map, check_size=check_size)
         filtered = [isinstance(image, png.FilteredPNG) for image in (ground_truth, prediction, instances)]
         if not acc.train_ids and filtered[0] and filtered[1] and (
                 instances is None or filtered[2] and instances.shape == ground_truth.shape):
@@ -403,15 +402,8 @@ _LABEL_PNG = {(0, 8), (3, 8)}
 _INSTANCE_PNG = {(0, 8), (0, 16)}
 
 
-def _read_filtered(path, flavours, read, check_size=None):
-    """A label or instance map: a :class:`~cityscapesscripts.io.png.FilteredPNG` when of ``flavours``,
-    else ``read(path)``."""
-    filtered = png.read_filtered(path, flavours, check_size=check_size)
-    return read(path) if filtered is None else filtered
-
-
 def _pixels(image, dtype=None):
-    """The array of a :func:`_read_filtered` image (None stays None), as ``dtype`` if given."""
+    """The array of a :func:`png.read_filtered` image (None stays None), as ``dtype`` if given."""
     if isinstance(image, png.FilteredPNG):
         image = image.pixels()
     return image if dtype is None or image is None else image.astype(dtype, copy=False)

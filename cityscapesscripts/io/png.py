@@ -317,12 +317,21 @@ def _read_bytes(path):
         raise ImageError(f"cannot read image: {e}", path) from None
 
 
-def _decode(path, accept, max_pixels, check_size=None):
-    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow; the file is read once.
-    ``check_size``: as in :func:`read_grey_filtered`."""
+def _read_checked(path, check_size):
+    """The bytes of ``path``; ``check_size``, if given, is called with the header's ``(width, height)``
+    before anything is inflated (to refuse a wrong-sized or huge file early), from the same read."""
     data = _read_bytes(path)
     if check_size is not None:
         check_size(limits.header_size(path, data))
+    return data
+
+
+def _decode(path, accept, max_pixels, check_size=None, data=None):
+    """``(array, None)`` from our decoder, or ``(None, image)`` decoded by Pillow; the file is read once
+    (not at all when its ``data`` is given, its size then checked already).  ``check_size``: as in
+    :func:`_read_checked`."""
+    if data is None:
+        data = _read_checked(path, check_size)
     array = decode_png(data, path, accept, max_pixels)
     if array is not None:
         return array, None
@@ -348,16 +357,16 @@ def open_image(path, max_pixels=None):
     return _pillow_image(path, path, max_pixels)
 
 
-def read_label_map(path, max_pixels=None, check_size=None):
+def read_label_map(path, max_pixels=None, check_size=None, data=None):
     """A single-channel label map as a 2-D array.
 
     8-bit grey and palette images give uint8 (palette indices, not colours),
     16-bit images give uint16, 32-bit ones int32.  Raises :class:`ImageError`
-    for a missing or unreadable file, or a multi-channel image.  ``check_size``:
-    as in :func:`read_grey_filtered`.
+    for a missing or unreadable file, or a multi-channel image.  ``check_size``
+    and ``data``: as in :func:`_decode`.
     """
     import numpy as np
-    array, image = _decode(path, _ONE_CHANNEL, max_pixels, check_size=check_size)
+    array, image = _decode(path, _ONE_CHANNEL, max_pixels, check_size, data)
     if array is not None:
         return array
     if image.mode in ("L", "P"):
@@ -372,25 +381,11 @@ def read_label_map(path, max_pixels=None, check_size=None):
                      f"with {len(image.getbands())} channels", path)
 
 
-def read_grey(path, max_pixels=None):
-    """An image as (H, W) uint8 grey values, converted as Pillow's ``convert("L")`` does."""
-    array, image = _decode(path, {(0, 8)}, max_pixels)
+def read_grey(path, max_pixels=None, check_size=None, data=None):
+    """An image as (H, W) uint8 grey values, converted as Pillow's ``convert("L")`` does.
+    ``check_size`` and ``data``: as in :func:`_decode`."""
+    array, image = _decode(path, {(0, 8)}, max_pixels, check_size, data)
     return _grey(image) if array is None else array
-
-
-def read_grey_filtered(path, max_pixels=None, check_size=None):
-    """An 8-bit grey PNG as its inflated, still filtered rows, for a kernel that unfilters as it
-    goes: ``(raw, None)``, raw as :func:`inflate_png` gives it; any other image as
-    ``(None, grey)``, grey the (H, W) uint8 array :func:`read_grey` gives.  ``check_size``:
-    called with the header's ``(width, height)`` before anything is inflated (to refuse a
-    wrong-sized or huge file early), from the same read of the file."""
-    data = _read_bytes(path)
-    if check_size is not None:
-        check_size(limits.header_size(path, data))
-    inflated = inflate_png(data, path, {(0, 8)}, max_pixels)
-    if inflated is not None:
-        return inflated[0], None
-    return None, _grey(_pillow_image(io.BytesIO(data), path, max_pixels))
 
 
 class FilteredPNG:
@@ -413,15 +408,13 @@ class FilteredPNG:
         return unfilter_png(self.raw, self.header, self.path)
 
 
-def read_filtered(path, accept, max_pixels=None, check_size=None):
+def read_filtered(path, accept, read, max_pixels=None, check_size=None):
     """A PNG of a flavour in ``accept`` (``(colour type, bit depth)`` pairs) as a :class:`FilteredPNG`;
-    None for any other image (read it with the ``read_*`` function of its kind).  ``check_size``:
-    as in :func:`read_grey_filtered`."""
-    data = _read_bytes(path)
-    if check_size is not None:
-        check_size(limits.header_size(path, data))
+    any other image as ``read`` (the ``read_*`` function of its kind) gives it, from the same read of
+    the file.  ``check_size``: as in :func:`_read_checked`."""
+    data = _read_checked(path, check_size)
     inflated = inflate_png(data, path, accept, max_pixels)
-    return None if inflated is None else FilteredPNG(path, *inflated)
+    return read(path, max_pixels, data=data) if inflated is None else FilteredPNG(path, *inflated)
 
 
 def _grey(image):
@@ -430,11 +423,11 @@ def _grey(image):
     return np.asarray(image if image.mode == "L" else image.convert("L"))
 
 
-def read_rgb(path, max_pixels=None, check_size=None):
+def read_rgb(path, max_pixels=None, check_size=None, data=None):
     """An RGB image as (H, W, 3) uint8 (alpha dropped, grey and palette images converted).
-    ``check_size``: as in :func:`read_grey_filtered`."""
+    ``check_size`` and ``data``: as in :func:`_decode`."""
     import numpy as np
-    array, image = _decode(path, {(2, 8), (6, 8)}, max_pixels, check_size=check_size)
+    array, image = _decode(path, {(2, 8), (6, 8)}, max_pixels, check_size, data)
     if array is not None:
         return array if array.shape[2] == 3 else np.ascontiguousarray(array[..., :3])
     if image.mode != "RGB":
@@ -442,10 +435,10 @@ def read_rgb(path, max_pixels=None, check_size=None):
     return np.asarray(image)
 
 
-def read_ids_16bit(path, max_pixels=None):
-    """An id map that must fit 16 bits (instanceIds) as uint16."""
+def read_ids_16bit(path, max_pixels=None, data=None):
+    """An id map that must fit 16 bits (instanceIds) as uint16; ``data``: as in :func:`_decode`."""
     import numpy as np
-    ids = read_label_map(path, max_pixels)
+    ids = read_label_map(path, max_pixels, data=data)
     if ids.dtype == np.uint8:
         return ids.astype(np.uint16)
     if ids.dtype != np.uint16:
