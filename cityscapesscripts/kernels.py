@@ -131,10 +131,7 @@ def label_png_pixel_counts(gt_raw, pred_raw, inst_raw, inst_bytes, shape, same_c
                                                inst_size, inst_tp, inst_tp_category)
     pixel_bytes = (1, inst_bytes, 1)
     images = [np.zeros((h, w * n), np.uint8) for n in pixel_bytes]
-    bad = [png_unfilter(raw, image, n, False) if n else -1 for raw, image, n in zip(raws, images, pixel_bytes)]
-    stop = min([b for b in bad if b >= 0], default=h)
-    first = next((k for k, b in enumerate(bad) if b == stop), None)  # the one the compiled loop reports
-    bad = tuple(stop if k == first else -1 for k in range(3))
+    stop, bad = _unfilter_together(raws, images, pixel_bytes)
     gt, inst, pred = (image[:stop] for image in images)
     inst = inst.view(">u2").astype(np.uint16) if inst_bytes == 2 else inst.astype(np.uint16) if inst_bytes else None
     pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_tp_category, False)
@@ -260,12 +257,19 @@ def rgb_png_pair_counts(gt_raw, pred_raw, shape, gt_keys, pred_keys, compiled=No
         unknown, bad_gt, bad_pred = _kernels.rgb_png_pair_counts(gt_raw, pred_raw, h, w, gt_keys, pred_keys, counts)
         return counts, int(unknown), bad_gt, bad_pred
     images = [np.zeros((h, 3 * w), np.uint8) for _ in range(2)]
-    bad = [png_unfilter(raw, image, 3, False) for raw, image in zip((gt_raw, pred_raw), images)]
-    stop = min([b for b in bad if b >= 0], default=h)
-    bad_gt = stop if bad[0] == stop else -1
-    bad_pred = stop if bad_gt < 0 and bad[1] == stop else -1
+    stop, (bad_gt, bad_pred) = _unfilter_together((gt_raw, pred_raw), images, (3, 3))
     gt_rgb, pred_rgb = (image[:stop].reshape(stop, w, 3) for image in images)
     return segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, False) + (bad_gt, bad_pred)
+
+
+def _unfilter_together(raws, images, pixel_bytes):
+    """Unfilter each raw into its image (bytes per pixel 0: none), as the compiled loops that go through
+    them row by row together: ``(rows, bad)``, the rows before the first with an unknown filter type in
+    any image, and per image that row when it is the first image found with it there, else -1."""
+    found = [png_unfilter(raw, image, n, False) if n else -1 for raw, image, n in zip(raws, images, pixel_bytes)]
+    rows = min([b for b in found if b >= 0], default=images[0].shape[0])
+    first = next((k for k, b in enumerate(found) if b == rows), None)
+    return rows, tuple(rows if k == first else -1 for k in range(len(found)))
 
 
 def _keys(name, keys):
