@@ -627,11 +627,9 @@ def make_router(viewer):
         """The camera image as a JPEG, ``?scale=N`` times smaller (the page asks for its screen's size);
         shown at once, replaced by the exact PNG (/api/file) when one stays on the image."""
         frame = viewer.frame(request.params["key"])
-        scale = request.arg("scale", "1")
-        if not (scale.isdigit() and 1 <= int(scale) <= MAX_PREVIEW_SCALE):
-            raise server.HttpError(400, f"scale must be an integer from 1 to {MAX_PREVIEW_SCALE}, got {scale!r}")
+        scale = request.int_arg("scale", 1, 1, MAX_PREVIEW_SCALE)
         image = Image.fromarray(png.read_rgb(server.resolve_inside(viewer.root, frame.image)))
-        response = server.jpeg_response(image.reduce(int(scale)) if scale != "1" else image)
+        response = server.jpeg_response(image.reduce(scale) if scale != 1 else image)
         response.headers["X-Image-Size"] = f"{image.width}x{image.height}"  # of the original
         return response
 
