@@ -84,13 +84,14 @@ def check_objects(objects):
         if not isinstance(obj.get("label"), str):
             raise server.HttpError(400, f"object {index}: label must be a string")
         polygon = obj.get("polygon")
-        if polygon is not None and not (isinstance(polygon, list) and all(_is_vertex(p) for p in polygon)):
+        if polygon is not None and not (type(polygon) is list and all(
+                type(p) is list and len(p) == 2 and type(p[0]) in _NUMBERS and type(p[1]) in _NUMBERS
+                for p in polygon)):
             raise server.HttpError(400, f"object {index}: polygon must be a list of [x, y] numbers")
     return objects
 
 
-def _is_vertex(point):
-    return isinstance(point, list) and len(point) == 2 and all(type(v) in (int, float) for v in point)
+_NUMBERS = (int, float)  # as JSON numbers parse; not bool
 
 
 def make_router(root, label_set=None):
