@@ -57,8 +57,8 @@ How an app plugs in
   :data:`MAX_BODY_BYTES` 413, a request line or headers too long 414 / 431,
   a body that is not JSON (or nests deeper than :data:`MAX_JSON_DEPTH`) 400
   from :meth:`Request.json`, a query argument that is not a number in range
-  400 from :meth:`Request.int_arg`.  Each such answer closes the connection
-  (an unread body would be taken for the next request).
+  400 from :meth:`Request.int_arg`.  An answer given before the body was
+  read closes the connection (the body would be taken for the next request).
 """
 import http
 import http.server
@@ -365,12 +365,12 @@ def make_server(router, host="127.0.0.1", port=0, quiet=True, token=None):
         def _handle(self):
             split = urllib.parse.urlsplit(self.path)
             query = dict(urllib.parse.parse_qsl(split.query))
-            headers = {}
+            cookie = {}
             try:
                 if check_host and self.headers.get("Host", "").rsplit(":", 1)[0] not in LOOPBACK_NAMES:
                     raise HttpError(403, "this server answers only to localhost")
                 if token is not None:
-                    headers = self._authorise(query)
+                    cookie = self._authorise(query)
                 body = self._body()
             except HttpError as e:
                 self.close_connection = True  # a body not read would be taken for the next request
@@ -382,10 +382,10 @@ def make_server(router, host="127.0.0.1", port=0, quiet=True, token=None):
                 except Exception:  # a bug in a handler must not stop the server
                     traceback.print_exc()
                     response = json_response({"error": "internal error (see the server's output)"}, 500)
-            self._send(response, headers)
+            self._send(response, cookie)
 
         def _authorise(self, query):
-            """The headers to answer with when the request carries the token; HttpError 403 otherwise.
+            """The cookie header to answer with when the request carries the token; HttpError 403 otherwise.
 
             A token in the URL sets the cookie (the page's own requests send it
             from then on); cookies do not tell ports apart, so its name has the port.
