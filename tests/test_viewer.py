@@ -369,6 +369,7 @@ def test_linked_dataset_folders_are_served(root, tmp_path):
     (linked / "disparity" / "val" / CITY).mkdir(parents=True)
     os.symlink(tmp_path / "secret.png", linked / "disparity" / "val" / CITY / f"{FRAMES[0]}_disparity.png")
     viewer = Viewer(str(linked))
+    assert set(viewer.sources(frame(viewer, 0))) == {"gtFine", "instances"}  # no disparity from the link out
     srv = server.start_in_thread(make_router(viewer))
     try:
         def get(path):
