@@ -305,6 +305,20 @@ def test_a_malformed_request_gets_a_4xx_with_its_reason_and_the_server_goes_on(s
     _still_serving(shared)
 
 
+def test_a_body_that_stops_coming_is_answered_408(tree, monkeypatch):
+    monkeypatch.setattr(server, "REQUEST_TIMEOUT_S", 0.3)
+    srv = server.start_in_thread(_router(tree))
+    try:
+        with socket.create_connection(srv.server_address[:2], timeout=10) as sock:
+            sock.sendall(_post(b"{}", b"10"))  # and then nothing, the connection left open
+            answer = sock.recv(1 << 16)
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"did not arrive within 0.3 s" in answer
+        _still_serving(srv)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_a_good_body_keeps_the_connection_alive(served):
     connection = http.client.HTTPConnection(*served.server_address[:2], timeout=10)
     for _ in range(3):

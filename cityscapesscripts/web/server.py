@@ -54,7 +54,8 @@ How an app plugs in
   without it the answer is 403.
 * Malformed requests are answered, never dropped, and never with a 5xx: a
   bad or missing ``Content-Length`` 400 / 411, a body over
-  :data:`MAX_BODY_BYTES` 413, a request line or headers too long 414 / 431,
+  :data:`MAX_BODY_BYTES` 413, a body that stops coming 408, a request line
+  or headers too long 414 / 431,
   a body that is not JSON (or nests deeper than :data:`MAX_JSON_DEPTH`) 400
   from :meth:`Request.json`, a query argument that is not a number in range
   400 from :meth:`Request.int_arg`.  An answer given before the body was
@@ -406,7 +407,8 @@ def make_server(router, host="127.0.0.1", port=0, quiet=True, token=None):
 
         def _body(self):
             """The request's body, read by its ``Content-Length``; HttpError 400 / 411 / 413 when that is
-            missing for a POST or PUT, not a number, over :data:`MAX_BODY_BYTES`, or more than the body."""
+            missing for a POST or PUT, not a number, over :data:`MAX_BODY_BYTES`, or more than the body,
+            408 when the body stops coming for :data:`REQUEST_TIMEOUT_S`."""
             if self.headers.get("Transfer-Encoding") is not None:
                 raise HttpError(411, "send the body with a Content-Length (no Transfer-Encoding)")
             lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
@@ -419,7 +421,10 @@ def make_server(router, host="127.0.0.1", port=0, quiet=True, token=None):
                 raise HttpError(400, f"Content-Length must be one number of bytes, got {text[:40]!r}")
             if len(text) > 18 or int(text) > MAX_BODY_BYTES:
                 raise HttpError(413, f"request body over {MAX_BODY_BYTES} bytes")
-            body = self.rfile.read(int(text))
+            try:
+                body = self.rfile.read(int(text))
+            except TimeoutError:
+                raise HttpError(408, f"the body did not arrive within {REQUEST_TIMEOUT_S} s") from None
             if len(body) < int(text):
                 raise HttpError(400, f"the body ended after {len(body)} of its {text} bytes")
             return body
