@@ -1,6 +1,8 @@
 """The label tool's routes: what they list, what they refuse to write, how errors are answered."""
+import http.client
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -144,3 +146,110 @@ def test_the_original_module_runs_as_before(how):
               else [cityscapesLabelTool.__file__])
     done = subprocess.run([sys.executable, *target, "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "csLabelTool" in done.stdout and "--no-browser" in done.stdout
+
+
+# ---- over the wire: malformed bodies, linked folders, the remote token -------------------------------------
+
+@pytest.fixture
+def served(root):
+    srv = server.start_in_thread(labeltool.make_router(root))
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def _post(srv, route, body):
+    connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=30)
+    connection.request("POST", f"/api/{route}/" + FRAME, body=body, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    return response.status, answer
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b'{"version": null, "objects": 5}', "objects must be a list, got int"),
+    (b'{"version": null, "objects": "abc"}', "objects must be a list, got str"),
+    (b'{"version": null, "objects": [5]}', "object 0 must be a JSON object, got int"),
+    (b'{"version": null, "objects": [{"label": 3, "polygon": [[0, 0]]}]}', "object 0: label must be a string"),
+    (b'{"version": null, "objects": [{"label": "car", "polygon": [["a", 1]]}]}', "object 0: polygon must be"),
+    (b'{"version": null, "objects": [{"label": "car", "polygon": [[1, 2, 3]]}]}', "object 0: polygon must be"),
+    (b'{"version": null, "objects": [{"label": "car", "polygon": [[true, 2]]}]}', "object 0: polygon must be"),
+    (b'{"version": null, "objects": [{"label": "car", "polygon": 7}]}', "object 0: polygon must be"),
+    (b'{"version": null, "objects": [{"label": "car", "polygon": [[NaN, 1]]}]}', "NaN is not a JSON number"),
+    (b'{"version": null, "objects": [{"label": "car", "polygon": [[1e999, 1]]}]}', "beyond the range"),
+    (b'{"version": 5, "objects": []}', "version must be a string or null"),
+    (b'{"version": [], "objects": []}', "version must be a string or null"),
+    (b"5", "expected a JSON object with version, objects"),
+    (b'{"objects": ' + b"[" * 100000 + b"]" * 100000 + b"}", "nests 100001 deep"),
+    (b'{"objects": []', "not JSON"),
+])
+def test_a_malformed_edit_is_a_bad_request_naming_the_problem(root, served, body, reason):
+    before = (root / FRAME).read_bytes()
+    routes = ["save"] if "version" in reason else ["save", "preview", "draft"] if "deep" in reason else ["save", "preview"]
+    for route in routes:
+        status, answer = _post(served, route, body)
+        assert status == 400 and reason in answer["error"], (route, answer)
+    assert (root / FRAME).read_bytes() == before
+    assert editing.load_draft(root / FRAME) is None
+    status, answer = _post(served, "save", json.dumps({"version": editing.load_annotation(root / FRAME)["version"],
+                                                      "objects": editing.load_annotation(root / FRAME)["objects"]}))
+    assert status == 200  # and the server goes on
+
+
+@pytest.fixture
+def linked(tmp_path, root):
+    """The dataset with gtFine/ and leftImg8bit/ symbolic links to another folder ("disk"), and a polygon file
+    that is a link leading out."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    for kind in ("gtFine", "leftImg8bit"):
+        shutil.move(root / kind, disk / kind)
+        os.symlink(disk / kind, root / kind)
+    outside = tmp_path / "outside_gtFine_polygons.json"
+    shutil.copy(disk / FRAME, outside)
+    os.symlink(outside, disk / "gtFine" / "val" / "lindau" / "leak_000000_000000_gtFine_polygons.json")
+    return root
+
+
+def test_linked_dataset_folders_are_opened_and_saved(linked):
+    router = labeltool.make_router(linked)
+    frames = {f["name"]: f for f in call(router, "GET", "/api/frames")[1]["frames"]}
+    assert frames["gtFine/val/lindau_001401_000019"]["image"] == \
+        "leftImg8bit/val/lindau/lindau_001401_000019_leftImg8bit.png"
+    status, image = call(router, "GET", "/api/image/" + frames["gtFine/val/lindau_001401_000019"]["image"])
+    assert status == 200 and image[:8] == b"\x89PNG\r\n\x1a\n"
+    status, loaded = call(router, "GET", "/api/annotation/" + FRAME)
+    assert status == 200
+    objects = loaded["annotation"]["objects"]
+    objects[2]["deleted"] = 1
+    status, answer = call(router, "POST", "/api/save/" + FRAME, {"version": loaded["annotation"]["version"],
+                                                                 "objects": objects})
+    assert status == 200 and answer["annotation"]["objects"][2]["deleted"] == 1
+    assert editing.load_annotation(linked.parent / "disk" / FRAME)["objects"][2]["deleted"] == 1
+
+
+@pytest.mark.parametrize("rel", ["gtFine/val/lindau/leak_000000_000000_gtFine_polygons.json",
+                                 "gtFine/val/../../outside_gtFine_polygons.json",
+                                 "%2e%2e/outside_gtFine_polygons.json", "/outside_gtFine_polygons.json"])
+def test_links_and_paths_leading_out_of_a_linked_dataset_are_refused(linked, rel):
+    outside = linked.parent / "outside_gtFine_polygons.json"
+    before = outside.read_bytes()
+    router = labeltool.make_router(linked)
+    assert call(router, "GET", "/api/annotation/" + rel)[0] == 403
+    status, answer = call(router, "POST", "/api/save/" + rel, {"version": None, "objects": []})
+    assert status == 403 and "error" in answer
+    assert outside.read_bytes() == before
+
+
+def test_a_remote_bind_prints_the_token_and_says_anyone_with_it_can_write(root, capsys, monkeypatch):
+    served = []
+    monkeypatch.setattr(server._Server, "serve_forever", lambda self: served.append(server.url_of(self)))
+    assert cityscapesLabelTool.main([str(root), "--host", "0.0.0.0", "--port", "0", "--no-browser"]) == 0
+    out, err = capsys.readouterr()
+    token = re.search(r"\?token=([\w-]{32})\s", out).group(1)
+    assert served == [re.search(r"http://\S+", out).group(0)] and served[0].endswith(token)
+    assert "anyone who has the address above" in err and "change their annotations" in err
+    assert cityscapesLabelTool.main([str(root), "--port", "0", "--no-browser"]) == 0
+    out, err = capsys.readouterr()
+    assert "token" not in out and "?" not in served[1] and err == ""  # loopback: as before

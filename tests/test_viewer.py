@@ -2,6 +2,7 @@
 import http.client
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -251,7 +252,7 @@ def test_routes(viewer):
             reduced = original.reshape(1024 // scale, scale, 2048 // scale, scale, 3).mean(axis=(1, 3))
             assert camera.shape == reduced.shape and np.abs(camera - reduced).mean() < 3  # quality 90
         assert get(f"/api/camera/val/{CITY}/{FRAMES[0]}")[0] == 200  # scale 1 by default
-        for scale in ("0", "9", "x", "-1"):
+        for scale in ("0", "9", "x", "-1", "%C2%B2", "%EF%BC%92", "1" * 30):  # "²" and "２" are no digits
             assert get(f"/api/camera/val/{CITY}/{FRAMES[0]}?scale={scale}")[0] == 400
         assert get(f"/api/camera/val/{CITY}/nothing_000000_000000")[0] == 404
         assert get("/api/file/../../../../etc/passwd")[0] in (403, 404)
@@ -301,3 +302,99 @@ def test_cli_serves_on_loopback_and_prints_the_url(root):
         process.wait(timeout=30)
         process.stdout.close()
         process.stderr.close()
+
+
+def test_a_remote_bind_needs_the_printed_token(root):
+    """csViewer --host 0.0.0.0 (reached here through 127.0.0.1): the printed URL carries a token, requests
+    without it are refused, the warning says who can read."""
+    process = subprocess.Popen([sys.executable, "-m", "cityscapesscripts.viewer.cityscapesViewer", root,
+                                "--host", "0.0.0.0", "--port", "0", "--no-browser"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        url = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]{32})\s", lines[1])
+        assert url, lines
+        port, token = int(url.group(1)), url.group(2)
+
+        def get(path, headers=None):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, response.read(), response.getheader("Set-Cookie")
+        status, body, _ = get("/api/frames")
+        assert status == 403 and "token" in json.loads(body)["error"]
+        assert get(f"/api/file/leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")[0] == 403
+        status, body, cookie = get(f"/api/frames?token={token}")
+        assert status == 200 and [f["id"] for f in json.loads(body)["frames"]] == list(FRAMES)
+        status, body, _ = get(f"/api/file/leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png",
+                              {"Cookie": cookie.split(";")[0]})
+        assert status == 200 and body[:4] == b"\x89PNG"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        process.stdout.close()
+        warning = process.stderr.read()
+        process.stderr.close()
+    assert "anyone who has the address above" in warning and "can read the served folders" in warning
+    assert "change" not in warning  # the viewer writes nothing
+
+
+def test_the_page_works_through_the_token_cookie(browser, viewer):
+    """In Chromium: the URL's token sets the cookie, and the page's own requests (frames, layers, images) pass."""
+    from browser import Page
+    srv = server.start_in_thread(make_router(viewer), host="0.0.0.0", token="browser-token")
+    try:
+        page = Page(browser, server.url_of(srv))
+        page.wait("window.viewer && viewer.ready")
+        assert "browser-token" not in page.js("return document.cookie")  # HttpOnly: no script reads it
+        statuses = page.driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            Promise.all([fetch('/api/frames'), fetch('/api/frames', {credentials: 'omit'})])
+                .then(responses => done(responses.map(r => r.status)));
+        """)
+        assert statuses == [200, 403]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_linked_dataset_folders_are_served(root, tmp_path):
+    """leftImg8bit/ and gtFine/ as symbolic links to another disk: images and overlays are served; a file that
+    is a link leading out, ``..`` and absolute paths are still refused."""
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    for kind in ("leftImg8bit", "gtFine"):
+        os.symlink(os.path.join(root, kind), linked / kind)
+    (tmp_path / "secret.png").write_bytes(b"SECRET")
+    (linked / "disparity" / "val" / CITY).mkdir(parents=True)
+    os.symlink(tmp_path / "secret.png", linked / "disparity" / "val" / CITY / f"{FRAMES[0]}_disparity.png")
+    viewer = Viewer(str(linked))
+    assert set(viewer.sources(frame(viewer, 0))) == {"gtFine", "instances"}  # no disparity from the link out
+    srv = server.start_in_thread(make_router(viewer))
+    try:
+        def get(path):
+            connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=30)
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read()
+        status, body = get(f"/api/camera/val/{CITY}/{FRAMES[0]}?scale=2")
+        assert status == 200 and Image.open(io.BytesIO(body)).size == (1024, 512)
+        status, body = get(f"/api/file/leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+        assert status == 200 and body == read_bytes(root, f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+        status, body = get(f"/api/layer/gtFine/val/{CITY}/{FRAMES[0]}")
+        length = struct.unpack("<I", body[:4])[0]
+        index = np.frombuffer(body[4 + length:], dtype=json.loads(body[4:4 + length])["dtype"])
+        assert status == 200 and (index == viewer.layer(frame(viewer, 0), "gtFine")["index"].ravel()).all()
+        for path in (f"/api/file/disparity/val/{CITY}/{FRAMES[0]}_disparity.png",
+                     "/api/file/leftImg8bit/../../secret.png", "/api/file/%2e%2e/secret.png",
+                     "/api/file/" + str(tmp_path / "secret.png")):
+            status, body = get(path)
+            assert status == 403 and b"SECRET" not in body, path
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def read_bytes(root, rel):
+    with open(os.path.join(root, rel), "rb") as f:
+        return f.read()

@@ -18,7 +18,7 @@ from ..errors import LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
-from ..io.files import make_folders, resolve_inside
+from ..io.files import make_folders, real_location, resolve_inside
 from ..preparation import rasterize
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".tif", ".tiff", ".webp")
@@ -228,7 +228,7 @@ class CityscapesDataset:
             for frame_id, path in layout.panoptic_pngs(panoptic).items():
                 frame = by_id.get(frame_id)
                 if frame is not None:
-                    take(frame, "panoptic", path, _refusal(path, panoptic, os.path.realpath(panoptic)))
+                    take(frame, "panoptic", path, _refusal(path, panoptic))
         kept = []
         for key in sorted(frames):
             if id(frames[key]) in refused:
@@ -268,25 +268,26 @@ def _walk(folder):
     """
     if not os.path.isdir(folder):
         return [], []
-    real_root = os.path.realpath(folder)
+    real_folders = {}  # each folder resolved once
     files, folders = [], []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         for name in sorted(dirnames):
             path = os.path.join(dirpath, name)
-            refusal = _refusal(path, folder, real_root)
+            refusal = _refusal(path, folder, real_folders)
             if refusal:
                 dirnames.remove(name)
                 folders.append(parallel.ItemError(path, refusal))
         for name in filenames:
             path = os.path.join(dirpath, name)
-            files.append((path, os.path.relpath(path, folder).replace(os.sep, "/"), _refusal(path, folder, real_root)))
+            files.append((path, os.path.relpath(path, folder).replace(os.sep, "/"),
+                          _refusal(path, folder, real_folders)))
     return sorted(files, key=lambda p: p[1]), folders
 
 
-def _refusal(path, folder, real_root):
+def _refusal(path, folder, real_folders=None):
     """Why ``path`` is refused (a symbolic link leading out of ``folder``), or None."""
-    real = os.path.realpath(path)
-    return None if is_inside(real, real_root) else f"symbolic link leads out of {folder} to {real}"
+    real, inside = real_location(path, folder, real_folders=real_folders)
+    return None if inside else f"symbolic link leads out of {folder} to {real}"
 
 
 def is_frame_id(name):
@@ -297,11 +298,6 @@ def is_frame_id(name):
     """
     parts = name.split("_")
     return len(parts) == 3 and bool(parts[0]) and all(len(p) == 6 and p.isdigit() for p in parts[1:])
-
-
-def is_inside(path, folder):
-    """Whether ``path`` is ``folder`` or below it (both absolute, already resolved)."""
-    return os.path.commonpath([path, folder]) == folder
 
 
 def inside(folder, name, source, suffix=""):

@@ -1,5 +1,9 @@
 """Files named by other files, temporary files, content digests: the checks at the package's edges.
 
+* :func:`real_location`: the one rule for symbolic links that every tool
+  applies (batch tools, evaluators, web servers): a linked split folder, or
+  a folder above it, is part of the dataset; below it, a link leading out is
+  refused.
 * :func:`resolve_inside`: a name read from a file (a mask path in a
   prediction txt, a ``file_name`` in a JSON) must resolve, symlinks
   followed, inside the folder it is relative to.
@@ -25,32 +29,54 @@ _HOST = re.sub(r"[^A-Za-z0-9.-]", "-", _host_name())
 _TEMPORARY = re.compile(r"^\.tmp-(\d+)_([A-Za-z0-9.-]*)_")
 
 
+DATASET_LINKED_LEVELS = 2  # below a dataset root, {type}/{split} (and the root itself) may be symbolic links
+
+
+def real_location(path: str, folder: str, linked_levels: int = 0,
+                  real_folders: dict | None = None) -> tuple[str, bool]:
+    """``(real path, inside)``: where ``path`` (below ``folder``) really lies, and whether that is in the dataset.
+
+    The rule for symbolic links of every tool: ``folder`` and the first
+    ``linked_levels`` folders of ``path`` below it may be links to anywhere
+    (a split folder on another disk is part of the dataset: ``folder`` a split
+    folder and 0 levels, or a dataset root and the 2 levels ``{type}/{split}``);
+    below the deepest of them, the real path must stay inside its real
+    location.  A file that is a link leading out is refused at every level.
+    ``..`` leading above ``folder`` is outside.  ``real_folders``: a dict,
+    passed to every call of a caller resolving many paths, in which the real
+    location of each folder is kept (then only the last component of
+    ``path`` is looked at for a link).
+    """
+    path = os.path.abspath(path)
+    parts = os.path.relpath(path, folder).split(os.sep)
+    levels = 0 if parts[0] == os.pardir else min(linked_levels, len(parts) - 1)
+    anchor = os.path.join(folder, *parts[:levels])
+    if real_folders is None or os.path.islink(path):
+        real, real_anchor = os.path.realpath(path), os.path.realpath(anchor)
+    else:  # each folder resolved once; the last component is no link
+        directory, base = os.path.split(path)
+        real, real_anchor = os.path.join(_resolved(real_folders, directory, "")[1], base), \
+            _resolved(real_folders, anchor, "")[1]
+    return real, real == real_anchor or real.startswith(os.path.join(real_anchor, ""))
+
+
 def resolve_inside(folder, name, error, source=None, what="file", root=None, real_folders=None):
     """The absolute path of ``name`` relative to ``folder``; ``error(reason, source)`` unless it lies in ``root``.
 
     ``root`` defaults to ``folder``.  Absolute names, and ``..`` components
-    or symlinks that lead out of ``root`` (both resolved), are refused.
-    ``real_folders``: a dict a caller resolving many names at once passes to
-    each call, so the folders the names lie in are resolved once each.
+    or symlinks that lead out of ``root`` (both resolved; :func:`real_location`),
+    are refused.  ``real_folders``: a dict a caller resolving many names at
+    once passes to each call, so the folders the names lie in are resolved
+    once each.
     """
     if not isinstance(name, str) or not name:
         raise error(f"{what} name must be a non-empty string, got {name!r}", source)
-    root = folder if root is None else root
     if os.path.isabs(name):
         raise error(f"{what} {name} must be a path relative to {folder}", source)
-    head, base = os.path.split(name)
-    if real_folders is None or base in ("", ".", ".."):
-        path = os.path.abspath(os.path.join(folder, name))
-        real_path, real_root = os.path.realpath(path), os.path.realpath(root)
-        inside = os.path.join(real_root, "")
-    else:  # the folder of the name resolved once; then only the last component can be a symlink
-        directory, real_directory = _resolved(real_folders, folder, head)
-        path = os.path.join(directory, base)
-        real_path = os.path.realpath(path) if os.path.islink(path) else os.path.join(real_directory, base)
-        real_root = _resolved(real_folders, root, "")[1]
-        inside = os.path.join(real_root, "")
-    if real_path != real_root and not real_path.startswith(inside):  # both normalised
-        raise error(f"{what} {name} points outside {root} (to {real_path})", source)
+    path = os.path.abspath(os.path.join(folder, name))
+    real_path, inside = real_location(path, folder if root is None else root, real_folders=real_folders)
+    if not inside:
+        raise error(f"{what} {name} points outside {folder if root is None else root} (to {real_path})", source)
     return path
 
 

@@ -72,6 +72,28 @@ def refuse_cross_site(request):
         raise server.HttpError(403, f"requests from {origin} are not accepted")
 
 
+def check_objects(objects):
+    """The shape of an edit's ``objects``, before it reaches the editor: a list of JSON objects, each
+    with a string ``label`` and, when present, a ``polygon`` of ``[x, y]`` number pairs;
+    :class:`~.server.HttpError` 400 naming the first object that is not (values are the editor's to check)."""
+    if not isinstance(objects, list):
+        raise server.HttpError(400, f"objects must be a list, got {type(objects).__name__}")
+    for index, obj in enumerate(objects):
+        if not isinstance(obj, dict):
+            raise server.HttpError(400, f"object {index} must be a JSON object, got {type(obj).__name__}")
+        if not isinstance(obj.get("label"), str):
+            raise server.HttpError(400, f"object {index}: label must be a string")
+        polygon = obj.get("polygon")
+        if polygon is not None and not (type(polygon) is list and all(
+                type(p) is list and len(p) == 2 and type(p[0]) in _NUMBERS and type(p[1]) in _NUMBERS
+                for p in polygon)):
+            raise server.HttpError(400, f"object {index}: polygon must be a list of [x, y] numbers")
+    return objects
+
+
+_NUMBERS = (int, float)  # as JSON numbers parse; not bool
+
+
 def make_router(root, label_set=None):
     """The label tool's routes for the dataset at ``root``."""
     root = os.path.realpath(root)
@@ -116,6 +138,9 @@ def make_router(root, label_set=None):
     def save(request):
         path = polygon_file(request)
         data = body_of(request, "version", "objects")
+        if data["version"] is not None and not isinstance(data["version"], str):
+            raise server.HttpError(400, "version must be a string or null")
+        check_objects(data["objects"])
         try:
             editing.save_annotation(path, data["objects"], data["version"], label_set)
         except ValueError as e:
@@ -147,7 +172,7 @@ def make_router(root, label_set=None):
     @router.post("/api/preview/<path:rel>")
     def preview(request):
         path = polygon_file(request)
-        objects = body_of(request, "objects")["objects"]
+        objects = check_objects(body_of(request, "objects")["objects"])
         size = editing.load_annotation(path)
         try:
             drawn = ((i, o["label"], o.get("deleted", 0), o["polygon"]) for i, o in enumerate(objects))

@@ -58,7 +58,7 @@ from ..helpers import box3dImageTransform
 from ..helpers.annotation import Annotation, CsObjectType
 from ..helpers.labels_cityPersons import name2labelCp
 from ..helpers.labelset import LabelSet
-from ..io import layout, png
+from ..io import files, layout, png
 from ..io.jsonfile import read_json
 from ..preparation import rasterize
 from . import server
@@ -150,9 +150,11 @@ class ViewerFrame:
         self.label_set = label_set
 
     def file(self, kind, modality=None, ext="png"):
-        """The path of a file of this frame, or None when it does not exist."""
+        """The path of a file of this frame, or None when it does not exist or is a symbolic link leading
+        out of the dataset (the rule of every tool: a linked ``{type}/`` or split folder is part of it)."""
         path = layout.frame_file(self.root, kind, self.split, self.city, self.id, modality, ext)
-        return path if os.path.isfile(path) else None
+        inside = files.real_location(path, self.root, files.DATASET_LINKED_LEVELS)[1]
+        return path if inside and os.path.isfile(path) else None
 
     def ground_truth(self, kind=layout.FINE):
         """The dataset's :class:`Frame` of annotation type ``kind`` (its lazy loaders)."""
@@ -627,11 +629,9 @@ def make_router(viewer):
         """The camera image as a JPEG, ``?scale=N`` times smaller (the page asks for its screen's size);
         shown at once, replaced by the exact PNG (/api/file) when one stays on the image."""
         frame = viewer.frame(request.params["key"])
-        scale = request.arg("scale", "1")
-        if not (scale.isdigit() and 1 <= int(scale) <= MAX_PREVIEW_SCALE):
-            raise server.HttpError(400, f"scale must be an integer from 1 to {MAX_PREVIEW_SCALE}, got {scale!r}")
+        scale = request.int_arg("scale", 1, 1, MAX_PREVIEW_SCALE)
         image = Image.fromarray(png.read_rgb(server.resolve_inside(viewer.root, frame.image)))
-        response = server.jpeg_response(image.reduce(int(scale)) if scale != "1" else image)
+        response = server.jpeg_response(image.reduce(scale) if scale != 1 else image)
         response.headers["X-Image-Size"] = f"{image.width}x{image.height}"  # of the original
         return response
 
