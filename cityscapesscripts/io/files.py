@@ -11,6 +11,8 @@
   later run can tell those of a dead process (:func:`remove_stale_temporaries`).
 * :func:`content_digest`: a hash of files' bytes, to key caches on content.
 """
+from __future__ import annotations
+
 import os
 import re
 
