@@ -25,7 +25,7 @@ from functools import cache, cached_property
 
 from .. import kernels
 from ..errors import AnnotationError, ArgumentError
-from ..helpers.annotation import annotation_objects, image_size
+from ..helpers.annotation import annotation_objects, image_size, polygon_finite_problem
 from ..helpers.labelset import CITYSCAPES
 from ..io import png
 from ..io.jsonfile import read_json
@@ -85,8 +85,9 @@ def rasterize(annotation, label_set=CITYSCAPES, outline=False):
 def rasterize_file(path, label_set=CITYSCAPES):
     """Draw a polygon JSON file without building the annotation model (the batch tools' path).
 
-    Checks the image size, labels and that points are pairs here, and lets
-    Pillow reject non-numeric coordinates (reported with the object index).
+    Checks the image size, labels, that points are pairs and that they are
+    finite here, and lets Pillow reject non-numeric coordinates (reported with
+    the object index).
     """
     data = read_json(path, AnnotationError)
     width, height = image_size(data, path)
@@ -104,6 +105,9 @@ def rasterize_file(path, label_set=CITYSCAPES):
                 malformed = True
             if malformed:
                 raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs", path)
+            problem = polygon_finite_problem(points)  # Pillow would draw a NaN or Infinity without a word
+            if problem:
+                raise AnnotationError(f"object {index}: {problem}", path)
             yield index, label, obj.get("deleted", 0), points
 
     return rasterize_objects(objects(), width, height, label_set, source=path)
