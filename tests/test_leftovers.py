@@ -49,6 +49,12 @@ def killed_writer_temporary(target):
     return left
 
 
+def dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
 def plant(folder):
     """Temporaries of the kinds a rerun meets: ``(stale ones, kept ones)``."""
     dead = killed_writer_temporary(folder / "x_gtFine_labelTrainIds.png")
@@ -59,7 +65,7 @@ def plant(folder):
     os.utime(reused, (long_ago, long_ago))
     running = folder / f"{files.temporary_prefix()}8-z_gtFine_labelTrainIds.png"  # ours, being written now
     running.write_text("in progress")
-    other_host = folder / ".tmp-1_another-host_9-w.png"  # may be running on another machine
+    other_host = folder / f".tmp-{dead_pid()}_another-host_9-w.png"  # may be running on another machine
     other_host.write_text("elsewhere")
     return {dead, str(reused)}, {str(running), str(other_host)}
 
@@ -93,7 +99,8 @@ def test_a_rerun_removes_what_a_killed_run_left_and_writes_the_right_outputs(dat
         assert temporaries(root) == kept, f"left by the kill: {sorted(left_by_the_kill)}"
         assert outputs(root) == expected
         if options:
-            stale, _ = plant(folder)
+            stale, more_kept = plant(folder)
+            kept |= more_kept
     assert not any(os.path.exists(p) for p in stale)
 
 
