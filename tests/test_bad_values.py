@@ -213,3 +213,18 @@ def test_the_label_tool_server_answers_400_with_the_reason(tmp_path):
     assert response.status == 400
     assert json.loads(response.body)["error"] == (f"{rel}: edited object 0: polygon point [5000, 1] lies beyond "
                                                   "10 times the image size (100x50); a slip of the mouse or a bad number")
+
+
+def test_the_label_tool_preview_refuses_such_vertices(tmp_path):
+    from cityscapesscripts.web import labeltool, server
+    root = tmp_path / "dataset"
+    (root / "gtFine" / "val" / "a").mkdir(parents=True)
+    rel = "gtFine/val/a/a_000000_000001_gtFine_polygons.json"
+    (root / rel).write_text(json.dumps({"imgWidth": 100, "imgHeight": 50, "objects": []}))
+    objects = [{"label": "road", "polygon": [[1, 1], [50, 1], [50, 40]]},
+               {"label": "car", "polygon": [[1, 1], [math.inf, 1], [5, 5]]}]
+    headers = {"Content-Type": "application/json", "Host": "127.0.0.1:8050"}
+    request = server.Request("POST", "/api/preview/" + rel, {}, headers, json.dumps({"objects": objects}).encode())
+    response = labeltool.make_router(str(root)).dispatch(request)
+    assert response.status == 422
+    assert json.loads(response.body)["error"] == "object 1: polygon point [inf, 1] is not finite (NaN or Infinity)"

@@ -85,9 +85,8 @@ def rasterize(annotation, label_set=CITYSCAPES, outline=False):
 def rasterize_file(path, label_set=CITYSCAPES):
     """Draw a polygon JSON file without building the annotation model (the batch tools' path).
 
-    Checks the image size, labels, that points are pairs and that they are
-    finite here, and lets Pillow reject non-numeric coordinates (reported with
-    the object index).
+    Checks the image size, labels and that points are pairs here, and lets
+    Pillow reject non-numeric coordinates (reported with the object index).
     """
     data = read_json(path, AnnotationError)
     width, height = image_size(data, path)
@@ -105,19 +104,20 @@ def rasterize_file(path, label_set=CITYSCAPES):
                 malformed = True
             if malformed:
                 raise AnnotationError(f"object {index}: polygon must be a list of [x, y] number pairs", path)
-            problem = polygon_finite_problem(points)  # Pillow would draw a NaN or Infinity without a word
-            if problem:
-                raise AnnotationError(f"object {index}: {problem}", path)
             yield index, label, obj.get("deleted", 0), points
 
     return rasterize_objects(objects(), width, height, label_set, source=path)
 
 
 def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=False, source=None):
-    """Draw ``(index, label name, deleted, points)`` objects, in order, into an :class:`ObjectMap`."""
+    """Draw ``(index, label name, deleted, points)`` objects, in order, into an :class:`ObjectMap`;
+    AnnotationError naming ``source`` and the object for a coordinate that is NaN or infinite."""
     check_pixels(width, height, source, AnnotationError)  # before reading objects or allocating the canvas
     drawn, labels, groups, indices = [], [], [], []
     for index, name, deleted, points in objects:
+        problem = polygon_finite_problem(points)  # Pillow would draw a NaN or Infinity without a word
+        if problem:
+            raise AnnotationError(f"object {index}: {problem}", source)
         if deleted:
             continue
         try:
