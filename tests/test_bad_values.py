@@ -178,6 +178,7 @@ def polygon_file(tmp_path):
     ([1, math.inf], "polygon point [1, inf] is not finite (NaN or Infinity)"),
     ([1001, 1], "polygon point [1001, 1] lies beyond 10 times the image size (100x50)"),
     ([1, -501], "polygon point [1, -501] lies beyond 10 times the image size (100x50)"),
+    ([10 ** 400, 1], f"polygon point [{10 ** 400}, 1] lies beyond 10 times"),  # beyond the float range: no crash
 ])
 @pytest.mark.parametrize("new_object", [False, True])
 def test_the_label_tool_refuses_to_save_such_vertices(polygon_file, vertex, reason, new_object):

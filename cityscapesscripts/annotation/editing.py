@@ -28,7 +28,7 @@ import re
 import threading
 
 from ..errors import AnnotationError, SaveConflictError
-from ..helpers.annotation import annotation_date
+from ..helpers.annotation import annotation_date, polygon_finite_problem
 from ..io import layout
 from ..io.png import write_atomic
 
@@ -152,10 +152,11 @@ def _points_problem(points, width=None, height=None):
             isinstance(p, list) and len(p) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
                                                         for v in p) for p in points):
         return "polygon must be a list of [x, y] number pairs"
+    problem = polygon_finite_problem(points)
+    if problem or width is None:
+        return problem
     for p in points:
-        if not all(math.isfinite(v) for v in p):
-            return f"polygon point {p!r} is not finite (NaN or Infinity)"
-        if width is not None and not (abs(p[0]) <= MAX_SCALE * width and abs(p[1]) <= MAX_SCALE * height):
+        if not (abs(p[0]) <= MAX_SCALE * width and abs(p[1]) <= MAX_SCALE * height):
             return (f"polygon point {p!r} lies beyond {MAX_SCALE} times the image size "
                     f"({width}x{height}); a slip of the mouse or a bad number")
     return None
