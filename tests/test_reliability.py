@@ -25,7 +25,7 @@ from cityscapesscripts.errors import AnnotationError, BatchError, LayoutError, P
 from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as instance_eval
 from cityscapesscripts.evaluation import evalPanopticSemanticLabeling, instance_files
 from cityscapesscripts.helpers.annotation import Annotation
-from cityscapesscripts.io import files, limits, png
+from cityscapesscripts.io import limits, png
 from cityscapesscripts.preparation import createPanopticImgs, prepare, rasterize
 
 import stress_tools
@@ -245,37 +245,6 @@ def test_interrupt_stops_with_one_line_status_130_and_no_temporary_files(tmp_pat
     names = os.listdir(out)
     assert names and len(names) < 200 and not [n for n in names if n.startswith(".tmp")]
     assert {open(out / n).read() for n in names} == {"partial"}  # every file there is complete
-
-
-def _dead_pid():
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
-def test_temporary_files_of_a_killed_run_are_removed_by_the_next_run(tmp_path, polygons_only):
-    city = sorted((polygons_only / "gtFine" / "val").iterdir())[0]
-    target = city / "x_gtFine_labelTrainIds.png"
-    # a real run killed (SIGKILL) while writing: its temporary file stays behind
-    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import time
-        from cityscapesscripts.io import png
-        with png.atomic_target({str(target)!r}) as tmp:
-            open(tmp, "w").write("half")
-            print(tmp, flush=True)
-            time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)
-    left = writer.stdout.readline().strip()
-    writer.kill()
-    writer.wait()
-    assert os.path.basename(left).startswith(".tmp-") and os.path.exists(left)
-    running = files.temporary_prefix() + "abc-y.png"  # this process runs: its file is kept
-    (city / running).write_text("in progress")
-    other_host = f".tmp-{_dead_pid()}_another-host_abc-z.png"  # may be running on another machine
-    (city / other_host).write_text("elsewhere")
-    assert prepare.run(["--dataset", str(polygons_only), "-j", "2", "-q"], "labelTrainIds", "") == 0
-    assert not os.path.exists(left)
-    assert sorted(p.name for p in city.glob(".tmp-*")) == sorted([running, other_host])
 
 
 # ---- bad input: any failure of one item is that item's error -------------------------

@@ -28,12 +28,14 @@ import re
 import threading
 
 from ..errors import AnnotationError, SaveConflictError
-from ..helpers.annotation import annotation_date
+from ..helpers.annotation import annotation_date, polygon_finite_problem
 from ..io import layout
 from ..io.png import write_atomic
 
 #: Fields every new object gets, after those of the file's first object.
 NEW_OBJECT_FIELDS = ("label", "polygon", "user", "date")
+#: A saved vertex lies within this many times the image's width and height of its origin.
+MAX_SCALE = 10
 
 
 class _Int(int):
@@ -140,16 +142,24 @@ def _object_problem(obj):
         return "is not a JSON object"
     if not isinstance(obj.get("label"), str):
         return "has no label"
-    if not _is_points(obj.get("polygon")):
+    return _points_problem(obj.get("polygon"))
+
+
+def _points_problem(points, width=None, height=None):
+    """Why ``points`` is not a polygon of ``[x, y]`` finite numbers (within ten times the image size,
+    when it is given), or None."""
+    if not isinstance(points, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                                        for v in p) for p in points):
         return "polygon must be a list of [x, y] number pairs"
+    problem = polygon_finite_problem(points)
+    if problem or width is None:
+        return problem
+    for p in points:
+        if not (abs(p[0]) <= MAX_SCALE * width and abs(p[1]) <= MAX_SCALE * height):
+            return (f"polygon point {p!r} lies beyond {MAX_SCALE} times the image size "
+                    f"({width}x{height}); a slip of the mouse or a bad number")
     return None
-
-
-def _is_points(points):
-    return isinstance(points, list) and all(
-        isinstance(p, list) and len(p) == 2 and all(
-            isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in p)
-        for p in points)
 
 
 def _read(path):
@@ -261,14 +271,16 @@ def _check_edit(index, obj, count):
         raise ValueError(f"edited object {index}: deleted must be 0 or 1")
 
 
-def _check_points(index, points):
-    if not _is_points(points):
-        raise ValueError(f"edited object {index}: polygon must be a list of [x, y] finite numbers")
+def _check_points(index, points, width, height):
+    problem = _points_problem(points, width, height)
+    if problem:
+        raise ValueError(f"edited object {index}: {problem}")
 
 
 def _merge(parsed, edits, style, label_set):
     """The new objects array text: unchanged objects copied, the others written in ``style``."""
     text, originals = parsed.text, parsed.objects
+    size = parsed.data["imgWidth"], parsed.data["imgHeight"]
     user, date = _user(), annotation_date()
     template = list(originals[0]) if originals else []
     ids = [o["id"] for o in originals if isinstance(o.get("id"), int) and not isinstance(o.get("id"), bool)]
@@ -294,7 +306,7 @@ def _merge(parsed, edits, style, label_set):
         if source is None:
             if deleted:  # drawn and deleted before any save: nothing to keep
                 continue
-            _check_points(index, points)
+            _check_points(index, points, *size)
             _check_label(label_set, label, index)
             values = {"label": label, "polygon": points, "id": next_id, "deleted": 0, "verified": 0,
                       "user": user, "date": date, "draw": True, "objectType": 1}
@@ -318,7 +330,7 @@ def _merge(parsed, edits, style, label_set):
             _check_label(label_set, label, index)
             new["label"], new["date"] = label, date
         if not same_points:
-            _check_points(index, points)
+            _check_points(index, points, *size)
             new["polygon"] = _polygon_keeping_text(points, new["polygon"])
         if deleted != was_deleted:
             new["deleted"] = deleted
@@ -376,7 +388,8 @@ def save_annotation(path, objects, version, label_set=None, image_size=None):
     Raises :class:`SaveConflictError` when the file changed since ``version``
     (nothing is written), :class:`AnnotationError` when it cannot be written
     (read-only folder or file; the file is left as it was), ``ValueError``
-    for an invalid edit.
+    for an invalid edit (among others an edited vertex that is NaN, infinite or
+    farther than :data:`MAX_SCALE` times the image's width or height from its origin).
     """
     path = os.fspath(path)
     with _lock_for(path):

@@ -513,6 +513,8 @@ def ground_truth_from_json(data, labels, source=None, image_size_from_file=False
             region.fromJsonText(item)
         except (KeyError, TypeError, AttributeError):
             raise AnnotationError(f"ignore region {index} has no '2d' box", source) from None
+        except AnnotationError as e:  # a value that is not finite
+            raise AnnotationError(f"ignore region {index}: {e.reason}", source) from None
         ignores.append(region.bbox_xywh)
     gt = _boxes(boxes, source)
     gt.ignore = _array(ignores, (-1, 4), f"{source}: ignore regions")
@@ -536,18 +538,21 @@ def predictions_from_json(data, labels, source=None):
         if not (isinstance(item, dict) and item.get("label") in wanted):
             continue
         try:
-            boxes.append(_parse_box(item, index, source))
+            boxes.append(_parse_box(item, index, source, PredictionError))
         except AnnotationError:
             skipped += 1
     return _boxes(boxes, source), skipped
 
 
-def _parse_box(item, index, source):
+def _parse_box(item, index, source, error=AnnotationError):
+    """The box of ``item``; AnnotationError for a missing field, ``error`` for a value that is not finite."""
     box = CsBbox3d()
     try:
         box.fromJsonText(item)
     except (KeyError, TypeError, AttributeError) as e:
         raise AnnotationError(f"object {index}: missing field {e}", source) from None
+    except AnnotationError as e:  # NaN or Infinity: an error even where incomplete objects are skipped
+        raise error(f"object {index}: {e.reason}", source) from None
     return box
 
 

@@ -12,11 +12,13 @@ content of the ground-truth files.
 """
 import functools
 import json
+import math
 import os
 import sys
 
 from .. import parallel
 from ..errors import CityscapesError, PredictionError
+from ..helpers.annotation import check_finite
 from ..helpers.labelset import CITYSCAPES
 from ..io import files, layout, png
 from ..io.jsonfile import read_json, write_text
@@ -53,8 +55,9 @@ def read_prediction_list(path, root=None, label_set=CITYSCAPES):
         mask = files.resolve_inside(folder, fields[0], PredictionError, where, "mask", root, real_folders)
         try:
             label_id, confidence = int(float(fields[1])), float(fields[2])
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a label id of inf
             raise PredictionError(f"label id and confidence must be numbers: {line!r}", where) from None
+        _check_confidence(confidence, where)
         if label_id not in label_set.id2label:
             what = "a Cityscapes label" if label_set == CITYSCAPES else "in the label set"
             raise PredictionError(f"label id {label_id} is not {what}", where)
@@ -62,6 +65,12 @@ def read_prediction_list(path, root=None, label_set=CITYSCAPES):
             raise PredictionError(f"mask {mask} does not exist", where)
         found[mask] = instance_ap.Prediction(mask, label_id, confidence, source=where)
     return list(found.values())
+
+
+def _check_confidence(confidence, where):
+    # a NaN would sort anywhere and an infinity ahead of every finite score: AP would be silently wrong
+    if not math.isfinite(confidence):
+        raise PredictionError(f"confidence {confidence} is not a finite number", where)
 
 
 # ---- the ground-truth cache ----------------------------------------------------------------
@@ -193,10 +202,14 @@ def read_coco_predictions(json_file, ground_truths):
             frame = layout.frame_id(str(entry["image_id"]) + "_x.png") if "_" in str(entry["image_id"]) else None
             prediction = instance_ap.Prediction(entry["segmentation"], entry["category_id"], entry["score"],
                                                 name=where, source=where)
-        except (KeyError, TypeError, ValueError, CityscapesError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError, CityscapesError) as e:
             raise PredictionError(f"needs image_id, category_id, score and segmentation ({e})", where) from None
         if frame is None:
             raise PredictionError(f"image_id {entry['image_id']!r} is not a Cityscapes frame id", where)
+        _check_confidence(prediction.confidence, where)
+        if isinstance(prediction.mask, list):  # polygons, flat [x0, y0, x1, y1, ...] lists
+            for polygon in prediction.mask:
+                check_finite(polygon, "segmentation polygon", PredictionError, where)
         by_frame.setdefault(frame, []).append(prediction)
     unmatched = sorted(set(by_frame) - {layout.frame_id(g) for g in ground_truths})
     if unmatched:

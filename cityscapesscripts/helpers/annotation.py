@@ -3,7 +3,10 @@
 ``Annotation().fromJsonFile(path)`` reads any of the Cityscapes annotation
 kinds; ``toJsonFile`` writes a file that reads back to the same objects.
 Invalid input raises :class:`~cityscapesscripts.errors.AnnotationError`
-naming the file and the object index.
+naming the file and the object index; so does a coordinate, box value or
+score that is NaN or infinite (JSON's ``NaN`` / ``Infinity``, or a number
+like ``1e999`` beyond the float range), which would otherwise draw or score
+silently wrong.
 """
 import json
 import locale  # noqa: F401  (the original module's namespace)
@@ -121,6 +124,8 @@ class CsBbox2d(CsObject):
             self.bbox_amodal_xywh, self.bbox_modal_xywh = jsonText["amodal"], jsonText["modal"]
         else:
             self.bbox_amodal_xywh = self.bbox_modal_xywh = jsonText["amodal"]
+        check_finite(self.bbox_amodal_xywh, "box")
+        check_finite(self.bbox_modal_xywh, "box")
         if "label" in jsonText and "instanceId" in jsonText:
             self.label = str(jsonText["label"])
             self.instanceId = jsonText["instanceId"]
@@ -148,6 +153,7 @@ class CsBbox2dSoft(CsBbox2d):
                 f" - Box: [(x1: {a[0]}, y1: {a[1]}), (w: {a[2]}, h: {a[3]})]")
 
     def fromJsonText(self, jsonText, objId=-1):
+        check_finite(jsonText["bbox"], "box")
         self.setAmodalBox(jsonText["bbox"])
         self.bbox_modal_xywh = self.bbox_amodal_xywh
         self.soft_label = jsonText["soft_label"]
@@ -199,6 +205,9 @@ class CsBbox3d(CsObject):
         self.rotation = jsonText["3d"]["rotation"]
         self.label = jsonText["label"]
         self.score = jsonText["score"]
+        for values, what in ((self.center, "center"), (self.dims, "dimensions"), (self.rotation, "rotation"),
+                             ([self.score], "score")):
+            check_finite(values, what)
         self.instanceId = jsonText.get("instanceId", self.instanceId)
 
     def toJsonText(self):
@@ -226,6 +235,7 @@ class CsIgnore2d(CsObject):
 
     def fromJsonText(self, jsonText, objId=-1):
         self.bbox_xywh = jsonText["2d"]
+        check_finite(self.bbox_xywh, "box")
         self.label = jsonText.get("label", self.label)
         self.instanceId = jsonText.get("instanceId", self.instanceId)
 
@@ -391,7 +401,47 @@ def _point(p):
     for v in (x, y):
         if not isinstance(v, numbers.Real) or isinstance(v, bool):
             raise AnnotationError(f"polygon point {p!r} has a non-numeric coordinate")
+        if _not_finite(v):
+            raise AnnotationError(_NOT_FINITE_POINT.format(p))
     return Point(x, y)
+
+
+_NOT_FINITE_POINT = "polygon point {!r} is not finite (NaN or Infinity)"
+
+
+def _not_finite(value):
+    # only floats can be NaN or infinite (an int beyond the float range is a finite number)
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def check_finite(values, what, error=AnnotationError, source=None):
+    """Raise ``error(reason, source)`` when one of ``values`` (a list of numbers; anything else is left
+    to the caller's own checks) is NaN or infinite, naming ``what`` they are ("center", "score")."""
+    if isinstance(values, (list, tuple)) and any(map(_not_finite, values)):
+        if len(values) > 4:  # a long list (a COCO polygon): its first bad value
+            position, value = next((k, v) for k, v in enumerate(values) if _not_finite(v))
+            raise error(f"{what}: value {position} ({value}) is not finite (NaN or Infinity)", source)
+        raise error(f"{what} {list(values)!r} is not finite (NaN or Infinity)", source)
+
+
+def polygon_finite_problem(points):
+    """Why a polygon (a list of ``[x, y]`` pairs, as parsed) is not finite, or None.
+
+    The batch tools hand polygons to the rasterizer without building points:
+    one sum of all coordinates, in C, is finite when every coordinate is, and
+    only a polygon whose sum is not (a NaN or Infinity, or huge numbers that
+    overflow it) has its points looked at one by one.  Non-numeric points are
+    left to the caller's own checks.
+    """
+    try:
+        if math.isfinite(sum(map(sum, points))):
+            return None
+    except (TypeError, OverflowError):  # not numbers, or an int beyond the float range
+        return None
+    for p in points:
+        if any(map(_not_finite, p)):
+            return _NOT_FINITE_POINT.format(p)
+    return None
 
 
 def _xyxy(xywh):

@@ -8,7 +8,8 @@
   prediction txt, a ``file_name`` in a JSON) must resolve, symlinks
   followed, inside the folder it is relative to.
 * Temporary files of atomic writes are named ``.tmp-{pid}_{host}_...`` so a
-  later run can tell those of a dead process (:func:`remove_stale_temporaries`).
+  later run can tell those of a dead process, and of one whose id was reused
+  (:func:`remove_stale_temporaries`).
 * :func:`content_digest`: a hash of files' bytes, to key caches on content.
 """
 from __future__ import annotations
@@ -117,8 +118,10 @@ def remove_stale_temporaries(folders):
     """Remove temporary files that a killed run of this host left in ``folders``; returns their paths.
 
     A temporary file is stale when the process that made it (its name holds
-    the process id and host) no longer runs.  Files of other hosts (a shared
-    file system) and of running processes are kept.
+    the process id and host) no longer runs: no process has that id, it is
+    a zombie (killed, not yet reaped), or it started after the file was last
+    written (the id was reused; both told on Linux, from ``/proc``).  Files of
+    other hosts (a shared file system) and of running processes are kept.
     """
     removed = []
     for folder in sorted(set(folders)):
@@ -128,13 +131,33 @@ def remove_stale_temporaries(folders):
             continue
         for entry in entries:
             found = _TEMPORARY.match(entry.name)
-            if found and found.group(2) == _HOST and not _running(int(found.group(1))):
+            if found and found.group(2) == _HOST and _writer_gone(int(found.group(1)), entry):
                 try:
                     os.unlink(entry.path)
                     removed.append(entry.path)
                 except OSError:
                     pass
     return removed
+
+
+# Start times come from the boot time (whole seconds) and the wall clock may have been adjusted since:
+# a process counts as younger than a file only by this margin, so a writer's own file is never taken.
+_START_MARGIN_S = 60
+
+
+def _writer_gone(pid, entry):
+    if not _running(pid):
+        return True
+    state, started = _process_state(pid)
+    if state in (b"Z", b"X"):  # killed, not yet reaped by its parent (or by init, for a killed pool's workers)
+        return True
+    if started is None:
+        return False
+    try:
+        written = entry.stat().st_mtime
+    except OSError:  # removed meanwhile (its writer renamed it)
+        return False
+    return started > written + _START_MARGIN_S
 
 
 def _running(pid):
@@ -145,6 +168,33 @@ def _running(pid):
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def process_start_time(pid):
+    """When process ``pid`` started, in seconds since the epoch; None where unknown (no ``/proc``)."""
+    return _process_state(pid)[1]
+
+
+def _process_state(pid):
+    """``(state letter, start time)`` of process ``pid`` from ``/proc``; ``(None, None)`` where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            after_name = f.read().rsplit(b")", 1)[1].split()  # the name, in parentheses, may hold spaces
+        ticks = int(after_name[19])  # field 22, starttime: clock ticks after boot
+        return after_name[0], _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None, None
+
+
+_boot = None
+
+
+def _boot_time():
+    global _boot
+    if _boot is None:
+        with open("/proc/stat", "rb") as f:
+            _boot = next(int(line.split()[1]) for line in f if line.startswith(b"btime "))
+    return _boot
 
 
 def content_digest(paths, chunk=1 << 20):

@@ -9,8 +9,9 @@ about 15 times faster, so reading takes a half to a third of Pillow's time
 (benchmarks/REPORT.md).  Pillow decodes what we leave to it, chosen per file:
 interlaced images, bit depths below 8, grey with alpha, 16-bit colour, other
 formats, and everything when libdeflate or the compiled extension is missing.
-A corrupted file is an :class:`ImageError` naming it (Pillow ignores some CRC
-errors and returns other pixels), and an image declaring more pixels than
+A corrupted file is an :class:`ImageError` naming it: every chunk's CRC is
+checked, also of the PNGs left to Pillow (which checks none of the image
+data and would return other pixels), and an image declaring more pixels than
 the limit of :mod:`cityscapesscripts.io.limits` is refused before anything
 is allocated.
 
@@ -246,10 +247,40 @@ def unfilter_png(raw, header, name=None):
 def inflate_png(data, name=None, accept=None, max_pixels=None):
     """The image data of PNG bytes, inflated and still filtered: ``(raw, (height, width, channels,
     depth))``, raw (H * (1 + W * channels * depth / 8),) uint8, each row a filter-type byte then
-    its bytes; None for what :func:`decode_png` leaves to Pillow.  Checks and errors as there."""
+    its bytes; None for what :func:`decode_png` leaves to Pillow.  Checks and errors as there:
+    every chunk is checked (:func:`check_chunks`), also of a file left to Pillow."""
     import numpy as np
-    if data[:8] != _SIGNATURE or _libdeflate is None or not kernels.HAVE_EXTENSION:
+    if data[:8] != _SIGNATURE:
         return None
+    header, idat = check_chunks(data, name, max_pixels)
+    width, height, depth, color_type, _, _, interlace = header
+    if (_libdeflate is None or not kernels.HAVE_EXTENSION or interlace or (color_type, depth) not in _DECODED
+            or (accept is not None and (color_type, depth) not in accept)):
+        return None
+    channels = _DECODED[color_type, depth]
+    bpp = channels * depth // 8
+    stride = width * bpp
+    expected = height * (stride + 1)
+    try:
+        raw = _libdeflate.zlib_decompress(idat[0] if len(idat) == 1 else b"".join(idat), expected)
+    except _libdeflate.DeflateError:
+        raise ImageError(f"corrupted PNG: the image data does not inflate to the {expected} bytes "
+                         f"a {width}x{height} image needs", name) from None
+    if len(raw) != expected:
+        raise ImageError(f"corrupted PNG: the image data holds {len(raw)} bytes, "
+                         f"a {width}x{height} image needs {expected}", name)
+    return np.frombuffer(raw, np.uint8), (height, width, channels, depth)
+
+
+def check_chunks(data, name=None, max_pixels=None):
+    """``(IHDR fields, [IDAT bodies])`` of PNG bytes, after checking every chunk up to IEND.
+
+    Raises :class:`ImageError` naming ``name`` for a CRC mismatch in any chunk
+    (critical or ancillary), a truncated file, a first chunk other than IHDR,
+    an unknown critical chunk, or a declared size over ``max_pixels``.
+    Pillow checks no CRC of the image data: a file it decodes is checked here
+    first, or a corrupted one would give other pixels.
+    """
     view = memoryview(data)
     header, idat, pos = None, [], 8
     while True:
@@ -270,33 +301,17 @@ def inflate_png(data, name=None, accept=None, max_pixels=None):
             if length != 13:
                 raise ImageError(f"corrupted PNG: IHDR has {length} bytes, not 13", name)
             header = struct.unpack(">IIBBBBB", body)
-            width, height, depth, color_type, _, _, interlace = header
+            width, height = header[:2]
             if width == 0 or height == 0:
                 raise ImageError(f"corrupted PNG: declared size {width}x{height}", name)
             limits.check_pixels(width, height, name, limit=max_pixels)
-            if (interlace or (color_type, depth) not in _DECODED
-                    or (accept is not None and (color_type, depth) not in accept)):
-                return None
         elif kind == b"IDAT":
             idat.append(body)
         elif kind == b"IEND":
-            break
+            return header, idat
         elif kind not in _KNOWN_CHUNKS and not kind[0] & 0x20:  # bit 5 of the first letter: ancillary
             raise ImageError(f"unsupported PNG: unknown critical chunk {label!r}", name)
         pos = end
-    channels = _DECODED[color_type, depth]
-    bpp = channels * depth // 8
-    stride = width * bpp
-    expected = height * (stride + 1)
-    try:
-        raw = _libdeflate.zlib_decompress(idat[0] if len(idat) == 1 else b"".join(idat), expected)
-    except _libdeflate.DeflateError:
-        raise ImageError(f"corrupted PNG: the image data does not inflate to the {expected} bytes "
-                         f"a {width}x{height} image needs", name) from None
-    if len(raw) != expected:
-        raise ImageError(f"corrupted PNG: the image data holds {len(raw)} bytes, "
-                         f"a {width}x{height} image needs {expected}", name)
-    return np.frombuffer(raw, np.uint8), (height, width, channels, depth)
 
 
 def check_unfiltered(bad_row, raw, stride, name=None):
@@ -353,8 +368,12 @@ def _pillow_image(source, path, max_pixels):
 
 
 def open_image(path, max_pixels=None):
-    """Open an image with Pillow, raising :class:`ImageError` naming the file."""
-    return _pillow_image(path, path, max_pixels)
+    """Open an image with Pillow, raising :class:`ImageError` naming the file (a PNG's chunks
+    checked first, as :func:`check_chunks` does)."""
+    data = _read_bytes(path)
+    if data[:8] == _SIGNATURE:
+        check_chunks(data, path, max_pixels)
+    return _pillow_image(io.BytesIO(data), path, max_pixels)
 
 
 def read_label_map(path, max_pixels=None, check_size=None, data=None):

@@ -25,7 +25,7 @@ from functools import cache, cached_property
 
 from .. import kernels
 from ..errors import AnnotationError, ArgumentError
-from ..helpers.annotation import annotation_objects, image_size
+from ..helpers.annotation import annotation_objects, image_size, polygon_finite_problem
 from ..helpers.labelset import CITYSCAPES
 from ..io import png
 from ..io.jsonfile import read_json
@@ -110,10 +110,14 @@ def rasterize_file(path, label_set=CITYSCAPES):
 
 
 def rasterize_objects(objects, width, height, label_set=CITYSCAPES, outline=False, source=None):
-    """Draw ``(index, label name, deleted, points)`` objects, in order, into an :class:`ObjectMap`."""
+    """Draw ``(index, label name, deleted, points)`` objects, in order, into an :class:`ObjectMap`;
+    AnnotationError naming ``source`` and the object for a coordinate that is NaN or infinite."""
     check_pixels(width, height, source, AnnotationError)  # before reading objects or allocating the canvas
     drawn, labels, groups, indices = [], [], [], []
     for index, name, deleted, points in objects:
+        problem = polygon_finite_problem(points)  # Pillow would draw a NaN or Infinity without a word
+        if problem:
+            raise AnnotationError(f"object {index}: {problem}", source)
         if deleted:
             continue
         try:
