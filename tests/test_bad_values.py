@@ -227,5 +227,6 @@ def test_the_label_tool_preview_refuses_such_vertices(tmp_path):
     headers = {"Content-Type": "application/json", "Host": "127.0.0.1:8050"}
     request = server.Request("POST", "/api/preview/" + rel, {}, headers, json.dumps({"objects": objects}).encode())
     response = labeltool.make_router(str(root)).dispatch(request)
-    assert response.status == 422
-    assert json.loads(response.body)["error"] == "object 1: polygon point [inf, 1] is not finite (NaN or Infinity)"
+    # refused where the request body is parsed, before any drawing
+    assert response.status == 400
+    assert json.loads(response.body)["error"] == "request body is not JSON: Infinity is not a JSON number"
