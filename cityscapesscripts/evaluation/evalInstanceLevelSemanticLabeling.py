@@ -270,7 +270,7 @@ def main(argv=None):
 
 def _original_main(argv):
     find = (lambda gt: getPrediction(gt, args))
-    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find), args)
+    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find, "instanceIds"), args)
 
 
 def _modern_main(argv):

@@ -283,7 +283,8 @@ def _run(args):
     needs_dataset = not args.gtFolder or not (args.predictionFolder or "CITYSCAPES_RESULTS" in os.environ)
     if needs_dataset and "CITYSCAPES_DATASET" not in os.environ:
         raise LayoutError("no folders given: pass -gt DIR and -pred DIR, or set CITYSCAPES_DATASET")
-    gt_folder = args.gtFolder or os.path.join(layout.dataset_root(), layout.BOX3D, cli.splits_of(args)[0])
+    gt_folder = args.gtFolder or os.path.join(layout.dataset_root(option="-gt DIR"), layout.BOX3D,
+                                             cli.splits_of(args, layout.dataset_root(), layout.BOX3D)[0])
     pred_folder = args.predictionFolder or os.path.join(layout.results_root(), layout.BOX3D_PREDICTIONS)
     for folder, what in ((gt_folder, "ground-truth"), (pred_folder, "prediction")):
         if not os.path.isdir(folder):

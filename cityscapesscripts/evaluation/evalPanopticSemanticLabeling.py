@@ -127,6 +127,11 @@ def _sweep(gt_json_file, gt_folder, pred_json_files, results_file, jobs, quiet):
     return 0
 
 
+def _check_exists(path, what):
+    if not os.path.isfile(path):
+        raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
+
+
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser("Evaluate panoptic segmentation (PQ, SQ, RQ) on Cityscapes.")
@@ -150,14 +155,14 @@ def main(argv=None):
     cli.add_max_pixels_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     cli.apply_max_pixels_option(opts)
-    split = cli.splits_of(opts)[0]
-    root = os.environ.get("CITYSCAPES_DATASET", os.getcwd())
-    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(os.path.join(root, layout.FINE), split)
+    split = cli.splits_of(opts, known=())[0]
+    root = functools.partial(layout.dataset_root, option="--gt-json-file FILE and --prediction-json-file FILE")
+    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(os.path.join(root(), layout.FINE), split)
+    _check_exists(opts.gtJsonFile, "ground truth")
     opts.predictionJsonFile = opts.predictionJsonFile or [
-        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS", os.path.join(root, "results")), split)]
-    for path, what in ((opts.gtJsonFile, "ground truth"), *((p, "prediction") for p in opts.predictionJsonFile)):
-        if not os.path.isfile(path):
-            raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
+        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS") or os.path.join(root(), "results"), split)]
+    for path in opts.predictionJsonFile:
+        _check_exists(path, "prediction")
     gt_folder = opts.gtFolder or layout.panoptic_png_folder(opts.gtJsonFile)
     if len(opts.predictionJsonFile) > 1:
         if opts.predictionFolder:
