@@ -255,15 +255,19 @@ def _collect_nothing_at_exit():
 NO_DATASET = "no dataset given: pass --gt DIR, or set CITYSCAPES_DATASET (with --split NAME to choose its split)"
 
 
-def _check_dataset_given(search, modality):
-    """Refuse the evaluators' default ground-truth search when ``CITYSCAPES_DATASET`` is unset: it would
-    search the current folder, which nobody asked for."""
-    if "CITYSCAPES_DATASET" not in os.environ and search == layout.ground_truth_search(layout.default_root(), "val",
-                                                                                       modality):
+def guessed_search(args):
+    """Mark the evaluator ``args`` made without ``CITYSCAPES_DATASET``: their ground-truth search is a guess
+    (the working folder), which the console scripts refuse (:func:`check_dataset_given`)."""
+    args.guessedSearch = None if "CITYSCAPES_DATASET" in os.environ else args.groundTruthSearch
+
+
+def check_dataset_given(args):
+    """Refuse to search the ground truth where :func:`guessed_search` marked a guess: nobody asked for it."""
+    if "CITYSCAPES_DATASET" not in os.environ and args.groundTruthSearch == getattr(args, "guessedSearch", None):
         raise LayoutError(NO_DATASET)
 
 
-def original_form_lists(argv, search, find_prediction, modality="labelIds"):
+def original_form_lists(argv, search, find_prediction, args=None):
     """The original evaluators' arguments: none (search the ground truth and pair predictions), or more
     than three paths, sorted into ground truth ('gt' or 'groundtruth' in the path) and predictions ('pred')."""
     if len(argv) > 3:
@@ -272,7 +276,8 @@ def original_form_lists(argv, search, find_prediction, modality="labelIds"):
         return predictions, ground_truths
     if argv:
         raise ArgumentError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
-    _check_dataset_given(search, modality)
+    if args is not None:
+        check_dataset_given(args)
     ground_truths = sorted(glob.glob(search))
     if not ground_truths:
         raise LayoutError(f"Cannot find any ground truth images to use for evaluation. Searched for: {search}")
@@ -331,7 +336,7 @@ def apply_evaluation_options(opts, args, modality):
         root = layout.dataset_root(option="--gt DIR")
         searches = [layout.ground_truth_search(root, split, modality) for split in splits_of(opts, root)]
     else:
-        _check_dataset_given(args.groundTruthSearch, modality)
+        check_dataset_given(args)
         searches = [args.groundTruthSearch]
     args.groundTruthSearch = searches[0]
     if opts.pred:

@@ -97,6 +97,8 @@ class Box3dEvaluator:
         """Read every ``*.json`` under ``gt_folder`` (not ``results.json``) as ground truth."""
         logger.info("Loading GT...")
         paths = getFiles(gt_folder)
+        if not paths:  # every score would be NaN
+            raise LayoutError("no ground-truth *.json files to evaluate", gt_folder)
         logger.info("Found {} GT files.".format(len(paths)))
         labels = self.eval_params.labels_to_evaluate
         task = functools.partial(_read_ground_truth, labels=labels, image_size_from_file=self.image_size_from_file)

@@ -87,18 +87,20 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     pairs = panoptic.pair_annotations(gt_json, pred_json, pred_json_file)
     stat = pq_compute_multi_core(pairs, gt_folder, pred_folder, categories, jobs, False if quiet else None)
     results = average_pq(stat, categories)
-    if resultsFile:
-        say(f"Saving computed results in {resultsFile}")
-        write_json(resultsFile, results, sort_keys=True, indent=4)
     if not quiet:
         print_results(results, categories)
         print(f"Time elapsed: {time.time() - start:0.2f} seconds")
+    if resultsFile:  # after the scores are printed: a file that cannot be written loses none
+        say(f"Saving computed results in {resultsFile}")
+        write_json(resultsFile, results, sort_keys=True, indent=4)
     return results
 
 
 def _read_ground_truth(gt_json_file):
     gt_json = read_json(gt_json_file, LayoutError)
     check_panoptic_json(gt_json, gt_json_file, LayoutError, ground_truth=True)
+    if not gt_json["annotations"]:
+        raise LayoutError("the ground truth has no image to evaluate ('annotations' is empty)", gt_json_file)
     return gt_json, {el["id"]: el for el in gt_json["categories"]}
 
 
@@ -172,9 +174,11 @@ def main(argv=None):
     prediction_json = opts.predictionJsonFile[0]
     results = evaluatePanoptic(opts.gtJsonFile, gt_folder, prediction_json,
                                opts.predictionFolder or layout.panoptic_png_folder(prediction_json),
-                               opts.json, opts.jobs or None, opts.quiet)
+                               None if opts.quiet else opts.json, opts.jobs or None, opts.quiet)
     if opts.quiet:
         print(_summary(results))
+        if opts.json:
+            write_json(opts.json, results, sort_keys=True, indent=4)
     return 0
 
 
