@@ -181,7 +181,7 @@ def add_scheduler_option(parser):
     """``--scheduler ADDRESS``: run the batch on a Dask cluster (closed by :func:`entry_point`)."""
     parser.add_argument("--scheduler", metavar="ADDRESS", action=_UseScheduler,
                         help="Dask scheduler to run on (tcp://host:8786), or 'local' for a LocalCluster "
-                             "of -j workers; needs pip install 'cityscapesscripts[dask]'")
+                             "of -j workers; needs Dask: pip install \"dask[distributed]\"")
 
 
 def add_max_pixels_option(parser):

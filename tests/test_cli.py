@@ -12,6 +12,9 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+import tempfile
 
 import pytest
 
@@ -439,3 +442,59 @@ def test_an_empty_ground_truth_is_an_error_in_every_evaluator(tmp_path, capsys):
         assert script(name)(argv) == cli.FAILED, name
         err = capsys.readouterr().err
         assert err.startswith("ERROR: ") and message in err, (name, err)
+
+
+def test_install_hints_install_for_this_package():
+    """``pip install 'cityscapesscripts[plot]'`` would fetch the original 2.3.0 from PyPI: hints name the
+    packages themselves."""
+    from cityscapesscripts import parallel, plotting
+    assert plotting.MISSING_MATPLOTLIB.endswith("pip install matplotlib")
+    assert parallel.DASK_MISSING.endswith('pip install "dask[distributed]"')
+    package = os.path.dirname(cli.__file__)
+    for folder, _, names in os.walk(package):
+        for name in names:
+            if name.endswith((".py", ".pyx", ".html", ".js")):
+                with open(os.path.join(folder, name), encoding="utf-8") as f:
+                    assert "cityscapesscripts[" not in f.read(), name
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_a_source_checkout_without_the_extension_says_what_runs_and_the_ways_out(tmp_path):
+    checkout = tmp_path / "checkout"
+    shutil.copytree(os.path.dirname(cli.__file__), checkout / "cityscapesscripts",
+                    ignore=shutil.ignore_patterns("*.so", "*.pyd", "*.c", "__pycache__"))
+    shutil.copy(os.path.join(ROOT, "setup.py"), checkout / "setup.py")
+    # -S: no site-packages, whose editable-install finder would lend the checkout copy the built extension
+    run = subprocess.run([sys.executable, "-S", "-W", "always::RuntimeWarning", "-c",
+                          "import cityscapesscripts.kernels as k; print(k.__file__, k.HAVE_EXTENSION)"],
+                         cwd=checkout, capture_output=True, text=True, timeout=60)
+    assert run.stdout.split() == [str(checkout / "cityscapesscripts" / "kernels.py"), "False"]
+    warning = " ".join(run.stderr.split())
+    assert f"running the source checkout in {checkout}" in warning
+    assert "run from another folder" in warning and "pip install -e ." in warning
+    assert "pip install Cython setuptools, then python setup.py build_ext --inplace" in warning
+
+
+def test_setup_py_without_cython_says_what_to_install():
+    hide_cython = ("import sys; sys.modules['Cython'] = sys.modules['Cython.Build'] = None; "
+                   "sys.argv = ['setup.py', '--name']; exec(compile(open('setup.py').read(), 'setup.py', 'exec'))")
+    run = subprocess.run([sys.executable, "-c", hide_cython], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert run.stderr.strip().endswith("pip install Cython setuptools (pip install . installs it by itself)")
+
+
+def test_the_demo_removes_its_temporary_folder_or_keeps_the_one_given(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    os.mkdir(tmp_path / "tmp")
+    demo = script("csDemo")
+    assert demo(["--frames", "1", "--size", "64x32", "-j", "1"]) == cli.OK
+    out = capsys.readouterr().out
+    assert out.startswith(f"Working in {tmp_path / 'tmp'}") and "removed at the end; --keep DIR" in out.splitlines()[0]
+    assert "csEvalPanopticSemanticLabeling: PQ" in out
+    assert os.listdir(tmp_path / "tmp") == []
+    assert demo(["--keep", str(tmp_path / "kept"), "--frames", "1", "--size", "64x32", "-j", "1"]) == cli.OK
+    assert capsys.readouterr().out.startswith(f"Writing to {tmp_path / 'kept'} (kept)")
+    assert os.path.isfile(tmp_path / "kept" / "gtFine" / "cityscapes_panoptic_val.json") or \
+        os.path.isdir(tmp_path / "kept" / "panoptic")
