@@ -2,7 +2,7 @@
 
 Every tool builds its parser with :func:`parser` and its common options here (``-q``, ``-j``,
 ``--split``, ``--labels``, ``--json``, ``--train-ids``, ``--scheduler``, ``--max-pixels``; the
-README's "One command-line convention" lists them), and runs under :func:`entry_point`.
+README's "Options every tool shares" lists them), and runs under :func:`entry_point`.
 
 Exit status: :data:`OK` (0); :data:`FAILED` (1), after one ``ERROR: ...`` line per problem on
 stderr; :data:`USAGE` (2), a command line that does not parse (its usage, then an ``ERROR:``
@@ -117,7 +117,7 @@ def splits_of(opts, root=None, annotation_type=layout.FINE, known=None):
                             + ("" if opts.split_one else f", or '{ALL_SPLITS}'"))
     if root is None:
         return list(chosen)
-    where = ", ".join(os.path.join(root, kind) for kind in types)
+    where = ", ".join(os.path.join(root, kind) if kind else root for kind in types)
     absent = [s for s in chosen if s not in present]
     if absent and (opts.split or opts.split_one):
         raise LayoutError(f"no {', '.join(absent)} split in {where} (it has: {', '.join(present) or 'none'})")
