@@ -106,7 +106,8 @@ def results_root():
     elif "CITYSCAPES_DATASET" in os.environ:
         path, origin = os.path.join(os.environ["CITYSCAPES_DATASET"], "results"), "CITYSCAPES_DATASET/results"
     else:
-        raise LayoutError("no prediction folder given: set CITYSCAPES_RESULTS or CITYSCAPES_DATASET")
+        raise LayoutError("no prediction folder given: pass --pred DIR, or set CITYSCAPES_RESULTS or "
+                          "CITYSCAPES_DATASET")
     if not os.path.isdir(path):
         raise LayoutError(f"prediction folder ({origin}) does not exist", path)
     return path
