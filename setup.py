@@ -8,8 +8,13 @@ so NumPy is no build requirement.
 import os
 import re
 
-from Cython.Build import cythonize
 from setuptools import Extension, find_packages, setup
+
+try:
+    from Cython.Build import cythonize
+except ImportError:  # pip install . gets Cython itself (pyproject.toml); a bare setup.py call does not
+    raise SystemExit("setup.py needs Cython to compile cityscapesscripts._kernels: pip install Cython setuptools "
+                     "(pip install . installs it by itself)") from None
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "README.md"), encoding="utf-8") as f:

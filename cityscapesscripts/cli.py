@@ -2,7 +2,7 @@
 
 Every tool builds its parser with :func:`parser` and its common options here (``-q``, ``-j``,
 ``--split``, ``--labels``, ``--json``, ``--train-ids``, ``--scheduler``, ``--max-pixels``; the
-README's "One command-line convention" lists them), and runs under :func:`entry_point`.
+README's "Options every tool shares" lists them), and runs under :func:`entry_point`.
 
 Exit status: :data:`OK` (0); :data:`FAILED` (1), after one ``ERROR: ...`` line per problem on
 stderr; :data:`USAGE` (2), a command line that does not parse (its usage, then an ``ERROR:``
@@ -91,16 +91,41 @@ def add_split_option(parser, default=DEFAULT_SPLIT, *aliases, one=False):
     parser.set_defaults(split_default=default, split_one=one)
 
 
-def splits_of(opts, root=None, annotation_type=layout.FINE):
+def splits_of(opts, root=None, annotation_type=layout.FINE, known=None):
     """The splits chosen by ``--split`` (or its default) as a list; ``all`` (or a default of None) is every
-    split folder under ``{root}/{annotation_type}``, or None when no ``root`` is given."""
+    split folder under ``{root}/{annotation_type}``, or None when no ``root`` is given.
+
+    With a ``root`` (``annotation_type`` may be a list of folders), or with ``known`` split names, a name that is
+    neither a Cityscapes split nor a split of the dataset is an :class:`ArgumentError` listing the known ones;
+    with a ``root``, a split the dataset lacks is a :class:`LayoutError` when it was asked for, and is left out
+    with a note when it is one of the tool's default splits and others are there.
+    """
     chosen = opts.split or opts.split_default
     chosen = [chosen] if isinstance(chosen, str) else chosen
+    types = [annotation_type] if isinstance(annotation_type, str) else list(annotation_type)
+    present = sorted({s for kind in types for s in layout.splits_of(root, kind)}) if root is not None else []
     if chosen is None or ALL_SPLITS in chosen:
-        return layout.splits_of(root, annotation_type) if root is not None else None
+        return present if root is not None else None
     if opts.split_one and len(chosen) > 1:
         raise ArgumentError(f"--split takes one split here, got {', '.join(chosen)}")
-    return list(chosen)
+    if root is None and known is None:
+        return list(chosen)
+    names = list(dict.fromkeys([*layout.SPLITS, *(known or ()), *present]))
+    unknown = [s for s in chosen if s not in names]
+    if unknown:
+        raise ArgumentError(f"unknown split {', '.join(map(repr, unknown))}; known splits: {', '.join(names)}"
+                            + ("" if opts.split_one else f", or '{ALL_SPLITS}'"))
+    if root is None:
+        return list(chosen)
+    where = ", ".join(os.path.join(root, kind) if kind else root for kind in types)
+    absent = [s for s in chosen if s not in present]
+    if absent and (opts.split or opts.split_one):
+        raise LayoutError(f"no {', '.join(absent)} split in {where} (it has: {', '.join(present) or 'none'})")
+    if len(absent) == len(chosen):
+        return list(chosen)  # none of the default splits: the tool says what it searched
+    if absent and not getattr(opts, "quiet", False):
+        print(f"note: no {', '.join(absent)} split in {where}; skipped", file=sys.stderr)
+    return [s for s in chosen if s in present]
 
 
 def _size(text):
@@ -156,7 +181,7 @@ def add_scheduler_option(parser):
     """``--scheduler ADDRESS``: run the batch on a Dask cluster (closed by :func:`entry_point`)."""
     parser.add_argument("--scheduler", metavar="ADDRESS", action=_UseScheduler,
                         help="Dask scheduler to run on (tcp://host:8786), or 'local' for a LocalCluster "
-                             "of -j workers; needs pip install 'cityscapesscripts[dask]'")
+                             "of -j workers; needs Dask: pip install \"dask[distributed]\"")
 
 
 def add_max_pixels_option(parser):
@@ -227,7 +252,22 @@ def _collect_nothing_at_exit():
         _exit_handler.append(atexit.register(gc.freeze))
 
 
-def original_form_lists(argv, search, find_prediction):
+NO_DATASET = "no dataset given: pass --gt DIR, or set CITYSCAPES_DATASET (with --split NAME to choose its split)"
+
+
+def guessed_search(args):
+    """Mark the evaluator ``args`` made without ``CITYSCAPES_DATASET``: their ground-truth search is a guess
+    (the working folder), which the console scripts refuse (:func:`check_dataset_given`)."""
+    args.guessedSearch = None if "CITYSCAPES_DATASET" in os.environ else args.groundTruthSearch
+
+
+def check_dataset_given(args):
+    """Refuse to search the ground truth where :func:`guessed_search` marked a guess: nobody asked for it."""
+    if "CITYSCAPES_DATASET" not in os.environ and args.groundTruthSearch == getattr(args, "guessedSearch", None):
+        raise LayoutError(NO_DATASET)
+
+
+def original_form_lists(argv, search, find_prediction, args=None):
     """The original evaluators' arguments: none (search the ground truth and pair predictions), or more
     than three paths, sorted into ground truth ('gt' or 'groundtruth' in the path) and predictions ('pred')."""
     if len(argv) > 3:
@@ -236,6 +276,8 @@ def original_form_lists(argv, search, find_prediction):
         return predictions, ground_truths
     if argv:
         raise ArgumentError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
+    if args is not None:
+        check_dataset_given(args)
     ground_truths = sorted(glob.glob(search))
     if not ground_truths:
         raise LayoutError(f"Cannot find any ground truth images to use for evaluation. Searched for: {search}")
@@ -291,9 +333,10 @@ def apply_evaluation_options(opts, args, modality):
     if opts.gt:
         searches = [layout.ground_truth_search_below(opts.gt, modality)]
     elif opts.split:
-        root = layout.dataset_root()
+        root = layout.dataset_root(option="--gt DIR")
         searches = [layout.ground_truth_search(root, split, modality) for split in splits_of(opts, root)]
     else:
+        check_dataset_given(args)
         searches = [args.groundTruthSearch]
     args.groundTruthSearch = searches[0]
     if opts.pred:

@@ -1,9 +1,10 @@
 """csDemo: the whole job on a synthetic sample: generate, prepare, evaluate, print the scores.
 
-    csDemo [OUT] [--frames N] [--size 2048x1024]
+    csDemo [--keep DIR] [--frames N] [--size 2048x1024]
 
-OUT defaults to a new temporary folder.  Every step goes through the same
-public functions the console scripts use.
+Without ``--keep`` (or the folder as an argument) the files go to a temporary
+folder, removed at the end.  Every step goes through the same public functions
+the console scripts use.
 """
 import contextlib
 import glob
@@ -14,6 +15,7 @@ import tempfile
 import time
 
 from . import cli, sample
+from .errors import ArgumentError
 from .evaluation import evalInstanceLevelSemanticLabeling as instance_eval
 from .evaluation import evalPanopticSemanticLabeling as panoptic_eval
 from .evaluation import evalPixelLevelSemanticLabeling as pixel_eval
@@ -75,14 +77,25 @@ def run(out, frames=6, width=2048, height=1024, jobs=None, quiet=False):
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser("Run preparation and every evaluation on a synthetic sample.")
-    parser.add_argument("out", nargs="?", help="output folder (default: a new temporary folder)")
+    parser.add_argument("out", nargs="?", metavar="DIR", help="the same as --keep DIR")
+    parser.add_argument("--keep", metavar="DIR", help="write the sample, prepared ground truth and results to DIR and "
+                                                      "keep them (default: a temporary folder, removed at the end)")
     parser.add_argument("--frames", type=int, default=6, help="number of frames (default 6)")
     cli.add_size_option(parser)
     cli.add_jobs_option(parser)
     cli.add_quiet_option(parser, "print only the scores")
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    out = opts.out or tempfile.mkdtemp(prefix="cityscapes-demo-")
-    run(out, opts.frames, *opts.size, opts.jobs or None, opts.quiet)
+    if opts.out and opts.keep and opts.out != opts.keep:
+        raise ArgumentError("give the output folder once: DIR or --keep DIR")
+    keep = opts.keep or opts.out
+    say = cli.printer(opts.quiet)
+    if keep:
+        say(f"Writing to {keep} (kept)")
+        run(keep, opts.frames, *opts.size, opts.jobs or None, opts.quiet)
+        return cli.OK
+    with tempfile.TemporaryDirectory(prefix="cityscapes-demo-") as out:
+        say(f"Working in {out} (removed at the end; --keep DIR keeps the files)")
+        run(out, opts.frames, *opts.size, opts.jobs or None, opts.quiet)
     return cli.OK
 
 

@@ -6,15 +6,28 @@ states the same result plainly and serves as the test oracle.  Without the
 extension the package still works and warns once.  NumPy is imported by the
 functions that use it: the batch preparation tools write PNGs without it.
 """
+import os
 import warnings
 import zlib
+
+
+def missing_extension_message(package_folder):
+    """What the import warning says when ``_kernels`` is not built: what runs instead, and the ways out."""
+    checkout = os.path.dirname(os.path.abspath(package_folder))
+    if os.path.isfile(os.path.join(checkout, "setup.py")):  # a source checkout, found before any installed copy
+        return (f"cityscapesscripts: running the source checkout in {checkout}, whose compiled extension is not "
+                "built: the NumPy kernels run instead, several times slower. Either run from another folder, which "
+                "uses the installed package, or compile the extension here: pip install -e . (or: pip install "
+                "Cython setuptools, then python setup.py build_ext --inplace; both need a C compiler)")
+    return ("cityscapesscripts: the compiled extension is not built (no C compiler at install time?): the NumPy "
+            "kernels run instead, several times slower. Install a C compiler, then reinstall the package")
+
 
 try:
     from . import _kernels
 except ImportError:  # pragma: no cover - exercised by the fallback test via HAVE_EXTENSION
     _kernels = None
-    warnings.warn("cityscapesscripts: the compiled extension is not built; using the slower NumPy "
-                  "kernels (reinstall with 'pip install .' to build it)", RuntimeWarning, stacklevel=2)
+    warnings.warn(missing_extension_message(os.path.dirname(__file__)), RuntimeWarning, stacklevel=2)
 
 HAVE_EXTENSION = _kernels is not None
 INSTANCE_ID_SPACE = 65536
@@ -23,7 +36,7 @@ INSTANCE_ID_SPACE = 65536
 def _use_compiled(compiled):
     if compiled and not HAVE_EXTENSION:
         raise RuntimeError("compiled=True but the extension cityscapesscripts._kernels is not built "
-                           "(reinstall with 'pip install .' and a C compiler)")
+                           "(see the warning given when the package was imported)")
     return HAVE_EXTENSION if compiled is None else compiled
 
 

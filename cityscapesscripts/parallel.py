@@ -532,7 +532,7 @@ class _DaskBackend:
         self._running = []
 
 
-DASK_MISSING = "running on a Dask cluster needs Dask: pip install 'cityscapesscripts[dask]'"
+DASK_MISSING = 'running on a Dask cluster needs Dask: pip install "dask[distributed]"'
 _default_client = None       # set by use_client(): every map of this process goes there
 _requested_scheduler = None  # set by use_scheduler(): connected at the first map, closed by disconnect()
 _connection = None           # (client, cluster or None) of the requested scheduler

@@ -4,7 +4,7 @@ import os
 from .errors import DependencyError
 from .io.png import atomic_target
 
-MISSING_MATPLOTLIB = "plots need matplotlib: pip install 'cityscapesscripts[plot]'"
+MISSING_MATPLOTLIB = "plots need matplotlib: pip install matplotlib"
 
 
 def pyplot(headless=True):

@@ -205,7 +205,8 @@ def main(argv=None):
     cli.add_split_option(parser, one=True)
     parser.add_argument("--predictions", action="store_true", help="also write predictions under results/")
     parser.add_argument("--detail", type=float, default=1.0, help="scale of object and vertex counts")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same files "
+                                                              "(default 0)")
     cli.add_jobs_option(parser)
     cli.add_quiet_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)

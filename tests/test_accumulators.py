@@ -54,7 +54,8 @@ def fake_torch(folder, rank, world_size):
             with open(os.path.join(folder, f"{r}.pkl"), "rb") as f:
                 parts[r] = pickle.load(f)
     torch = types.ModuleType("torch")
-    torch.distributed = types.SimpleNamespace(all_gather_object=all_gather_object)
+    torch.distributed = types.SimpleNamespace(all_gather_object=all_gather_object,
+                                              get_world_size=lambda: world_size)
     return torch
 
 
@@ -63,7 +64,7 @@ def run_rank(rank, world_size, folder, results):
     code = readme_recipe()
     sys.modules["torch"] = fake_torch(folder, rank, world_size)
     sys.modules["torch.distributed"] = sys.modules["torch"].distributed
-    namespace = {"loader": loader_items()[rank::world_size], "world_size": world_size}
+    namespace = {"loader": loader_items()[rank::world_size]}
     exec(code.replace('total.result()["averageScoreClasses"]', 'result = total.result()'), namespace)
     results.put((rank, namespace["result"]))
 

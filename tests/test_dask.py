@@ -285,4 +285,4 @@ def test_without_dask_the_option_says_what_to_install(monkeypatch, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
     with pytest.raises(SystemExit):
         pixel_eval.main(["--gt", os.path.join(SMALL, "gtFine"), "--scheduler", "local"])
-    assert "pip install 'cityscapesscripts[dask]'" in capsys.readouterr().err
+    assert 'pip install "dask[distributed]"' in capsys.readouterr().err

@@ -91,11 +91,16 @@ def test_create_panoptic_images_by_path(dataset, flags, suffix):
 
 
 def test_create_panoptic_images_without_a_train_split(dataset):
-    """Default sets val, train, test: val is written, the missing train split is an error (exit 1, stderr)."""
+    """Default sets val, train, test: val is written and the missing train and test splits are skipped with a
+    note; asked for by name, a missing split is an error (exit 1, stderr)."""
     run = run_by_path("preparation/createPanopticImgs.py", env={"CITYSCAPES_DATASET": str(dataset)})
-    assert run.returncode == 1
-    assert run.stderr.startswith("ERROR: ") and "train" in run.stderr
+    assert run.returncode == 0
+    assert run.stderr.startswith("note: no train, test split in ") and "skipped" in run.stderr
     assert (dataset / "gtFine" / "cityscapes_panoptic_val.json").is_file()
+    run = run_by_path("preparation/createPanopticImgs.py", "--set-names", "val", "train",
+                      env={"CITYSCAPES_DATASET": str(dataset)})
+    assert run.returncode == 1
+    assert run.stderr.startswith("ERROR: no train split in ")
 
 
 @pytest.mark.parametrize("script, flags, suffix", [("json2labelImg.py", [], "_labelIds.png"),

@@ -161,18 +161,21 @@ def _voc_item(job, out, split, table, label_set, save_images):
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc"], default="cityscapes")
+    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc"], default="cityscapes",
+                        help="format of the input (default: cityscapes)")
     parser.add_argument("--to", dest="target", required=True,
-                        choices=["voc", "coco-instances", "coco-panoptic", "cityscapes"])
-    parser.add_argument("input")
-    parser.add_argument("output")
+                        choices=["voc", "coco-instances", "coco-panoptic", "cityscapes"], help="format to write")
+    parser.add_argument("input", help="the dataset root to read (a Cityscapes tree, or a VOC set with --from voc)")
+    parser.add_argument("output", help="folder to write the converted dataset to")
     cli.add_split_option(parser)
     parser.add_argument("--labels", metavar="FILE", help="label set of the input (default: the dataset's own)")
     parser.add_argument("--label-map", default="cityscapes", help="cityscapes, source or a label file "
                                                                   "(--to cityscapes)")
     parser.add_argument("--voc-full-table", action="store_true", help="VOC classes: every label id, not the 19")
-    parser.add_argument("--save-images", action="store_true")
-    parser.add_argument("--image-ext", default=".png")
+    parser.add_argument("--save-images", action="store_true",
+                        help="also write the camera images (VOC: JPEG; Cityscapes: as --image-ext)")
+    parser.add_argument("--image-ext", default=".png",
+                        help="file type of the images written with --save-images --to cityscapes (default: .png)")
     cli.add_jobs_option(parser)
     cli.add_quiet_option(parser)
     cli.add_scheduler_option(parser)

@@ -10,11 +10,15 @@ can send them back to be merged.
 
 A new evaluator subclasses :class:`Accumulator` and defines ``add``,
 ``result``, ``settings`` (what changes its results, compared by ``merge``),
-``_reset_state`` and ``_merge_state``.
+``_reset_state`` and ``_merge_state``, and converts its arrays with
+:func:`integer_array`: callers pass what they have (any integer dtype, a
+CPU tensor), the kernels get the one dtype they take.
 """
 import uuid
 
 import numpy as np
+
+from ..errors import ImageError
 
 
 class Accumulator:
@@ -85,3 +89,27 @@ def disjoint_update(mine, theirs, what):
         raise ValueError(f"both accumulators hold {what} {sorted(common)[0]!r}: was an image added twice, "
                          "or were two parts merged twice?")
     mine.update(theirs)
+
+
+def integer_array(value, argument, dtype, name=None, outside="values outside", high=None):
+    """``value`` as a C-contiguous ``dtype`` array, checked first: an array of any integer dtype, or
+    anything NumPy converts (``__array__``: a CPU tensor, say).
+
+    An :class:`~cityscapesscripts.errors.ImageError` (``name``: the image) names ``argument`` as the caller
+    knows it when ``value`` holds no integers, or values ``dtype`` cannot hold (or above ``high``):
+    ``{argument} has {outside}: [values]``.
+
+    >>> integer_array(np.array([[7, 26]], np.int64), "prediction", np.uint8)
+    array([[ 7, 26]], dtype=uint8)
+    """
+    array = np.asarray(value)
+    dtype = np.dtype(dtype)
+    low, high = np.iinfo(dtype).min, np.iinfo(dtype).max if high is None else high
+    if array.dtype == dtype and high == np.iinfo(dtype).max:
+        return np.ascontiguousarray(array)
+    if array.dtype.kind not in "iu":
+        raise ImageError(f"{argument} must hold integer ids, got dtype {array.dtype}", name)
+    if array.size and (array.min() < low or array.max() > high):
+        bad = np.unique(array[(array < low) | (array > high)]).tolist()
+        raise ImageError(f"{argument} has {outside}: {bad[:10] + (['...'] if len(bad) > 10 else [])}", name)
+    return np.ascontiguousarray(array, dtype=dtype)

@@ -53,6 +53,7 @@ def _default_args():
     a.cityscapesPath = layout.default_root()
     a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultInstanceLevelSemanticLabeling.json")
     a.groundTruthSearch = layout.ground_truth_search(a.cityscapesPath, "val", "instanceIds")
+    cli.guessed_search(a)
     a.overlaps = instance_ap.OVERLAPS.copy()
     a.minRegionSizes = instance_ap.MIN_REGION_SIZES.copy()
     a.distanceThs = instance_ap.DISTANCE_THRESHOLDS.copy()
@@ -223,11 +224,10 @@ def _finish(matches, args, detections=None):
     if export:
         writeDict2JSON(matches, "matches.json" if export is True else export)
     result = _scores(matches, args, detections)
-    if args.JSONOutput:
-        ensurePath(os.path.dirname(args.exportFile))
-        writeDict2JSON(result, args.exportFile)
     if not args.quiet:
         printResults(result["averages"], args)
+    if args.JSONOutput:  # after the scores are printed: a file that cannot be written loses none
+        _write_results(result, args)
     plot = getattr(args, "plotFile", None)
     if plot:
         print("precision-recall curves saved to " + instance_ap.plot_pr_curves(matches, args.instLabels, plot,
@@ -270,7 +270,7 @@ def main(argv=None):
 
 def _original_main(argv):
     find = (lambda gt: getPrediction(gt, args))
-    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find), args)
+    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find, args), args)
 
 
 def _modern_main(argv):
@@ -283,15 +283,19 @@ def _modern_main(argv):
     args.csv = opts.csv
     args.colorized = sys.stdout.isatty() and not opts.csv
     folders = cli.prediction_folders(opts)
+    args.JSONOutput = False  # the single-set results are written below, after the summary line
     if opts.coco_json:
         result = evaluate_coco_json(opts.coco_json, ground_truths, args)
     elif len(folders) > 1:
+        args.JSONOutput = bool(opts.json)
         return _sweep(folders, ground_truths)
     else:
         predictions = [getPrediction(gt, args) for gt in ground_truths]
         result = evaluateImgLists(predictions, ground_truths, args)
     if opts.quiet and not opts.csv:
         print(_summary(result))
+    if opts.json:
+        _write_results(result, args)
     return 0
 
 
@@ -312,9 +316,13 @@ def _sweep(folders, ground_truths):
         results[folder] = _scores(found.matches[i], args, found.detections[i])
         print(f"{folder}: {_summary(results[folder])}")
     if args.JSONOutput:
-        ensurePath(os.path.dirname(args.exportFile))
-        writeDict2JSON(results, args.exportFile)
+        _write_results(results, args)
     return 0
+
+
+def _write_results(result, args):
+    ensurePath(os.path.dirname(args.exportFile))
+    writeDict2JSON(result, args.exportFile)
 
 
 if __name__ == "__main__":

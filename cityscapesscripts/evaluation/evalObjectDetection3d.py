@@ -97,6 +97,8 @@ class Box3dEvaluator:
         """Read every ``*.json`` under ``gt_folder`` (not ``results.json``) as ground truth."""
         logger.info("Loading GT...")
         paths = getFiles(gt_folder)
+        if not paths:  # every score would be NaN
+            raise LayoutError("no ground-truth *.json files to evaluate", gt_folder)
         logger.info("Found {} GT files.".format(len(paths)))
         labels = self.eval_params.labels_to_evaluate
         task = functools.partial(_read_ground_truth, labels=labels, image_size_from_file=self.image_size_from_file)
@@ -283,7 +285,8 @@ def _run(args):
     needs_dataset = not args.gtFolder or not (args.predictionFolder or "CITYSCAPES_RESULTS" in os.environ)
     if needs_dataset and "CITYSCAPES_DATASET" not in os.environ:
         raise LayoutError("no folders given: pass -gt DIR and -pred DIR, or set CITYSCAPES_DATASET")
-    gt_folder = args.gtFolder or os.path.join(layout.dataset_root(), layout.BOX3D, cli.splits_of(args)[0])
+    gt_folder = args.gtFolder or os.path.join(layout.dataset_root(option="-gt DIR"), layout.BOX3D,
+                                             cli.splits_of(args, layout.dataset_root(), layout.BOX3D)[0])
     pred_folder = args.predictionFolder or os.path.join(layout.results_root(), layout.BOX3D_PREDICTIONS)
     for folder, what in ((gt_folder, "ground-truth"), (pred_folder, "prediction")):
         if not os.path.isdir(folder):

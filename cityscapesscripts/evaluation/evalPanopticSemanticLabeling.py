@@ -87,18 +87,20 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     pairs = panoptic.pair_annotations(gt_json, pred_json, pred_json_file)
     stat = pq_compute_multi_core(pairs, gt_folder, pred_folder, categories, jobs, False if quiet else None)
     results = average_pq(stat, categories)
-    if resultsFile:
-        say(f"Saving computed results in {resultsFile}")
-        write_json(resultsFile, results, sort_keys=True, indent=4)
     if not quiet:
         print_results(results, categories)
         print(f"Time elapsed: {time.time() - start:0.2f} seconds")
+    if resultsFile:  # after the scores are printed: a file that cannot be written loses none
+        say(f"Saving computed results in {resultsFile}")
+        write_json(resultsFile, results, sort_keys=True, indent=4)
     return results
 
 
 def _read_ground_truth(gt_json_file):
     gt_json = read_json(gt_json_file, LayoutError)
     check_panoptic_json(gt_json, gt_json_file, LayoutError, ground_truth=True)
+    if not gt_json["annotations"]:
+        raise LayoutError("the ground truth has no image to evaluate ('annotations' is empty)", gt_json_file)
     return gt_json, {el["id"]: el for el in gt_json["categories"]}
 
 
@@ -127,6 +129,11 @@ def _sweep(gt_json_file, gt_folder, pred_json_files, results_file, jobs, quiet):
     return 0
 
 
+def _check_exists(path, what):
+    if not os.path.isfile(path):
+        raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
+
+
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser("Evaluate panoptic segmentation (PQ, SQ, RQ) on Cityscapes.")
@@ -150,14 +157,14 @@ def main(argv=None):
     cli.add_max_pixels_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     cli.apply_max_pixels_option(opts)
-    split = cli.splits_of(opts)[0]
-    root = os.environ.get("CITYSCAPES_DATASET", os.getcwd())
-    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(os.path.join(root, layout.FINE), split)
+    split = cli.splits_of(opts, known=())[0]
+    root = functools.partial(layout.dataset_root, option="--gt-json-file FILE and --prediction-json-file FILE")
+    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(os.path.join(root(), layout.FINE), split)
+    _check_exists(opts.gtJsonFile, "ground truth")
     opts.predictionJsonFile = opts.predictionJsonFile or [
-        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS", os.path.join(root, "results")), split)]
-    for path, what in ((opts.gtJsonFile, "ground truth"), *((p, "prediction") for p in opts.predictionJsonFile)):
-        if not os.path.isfile(path):
-            raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
+        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS") or os.path.join(root(), "results"), split)]
+    for path in opts.predictionJsonFile:
+        _check_exists(path, "prediction")
     gt_folder = opts.gtFolder or layout.panoptic_png_folder(opts.gtJsonFile)
     if len(opts.predictionJsonFile) > 1:
         if opts.predictionFolder:
@@ -167,9 +174,11 @@ def main(argv=None):
     prediction_json = opts.predictionJsonFile[0]
     results = evaluatePanoptic(opts.gtJsonFile, gt_folder, prediction_json,
                                opts.predictionFolder or layout.panoptic_png_folder(prediction_json),
-                               opts.json, opts.jobs or None, opts.quiet)
+                               None if opts.quiet else opts.json, opts.jobs or None, opts.quiet)
     if opts.quiet:
         print(_summary(results))
+        if opts.json:
+            write_json(opts.json, results, sort_keys=True, indent=4)
     return 0
 
 

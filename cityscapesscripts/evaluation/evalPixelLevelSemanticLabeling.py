@@ -51,6 +51,7 @@ def _default_args():
     else:
         a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultPixelLevelSemanticLabeling.json")
     a.groundTruthSearch = layout.ground_truth_search(a.cityscapesPath, "val", "labelIds")
+    cli.guessed_search(a)
     a.evalInstLevelScore = True
     a.evalPixelAccuracy = False
     a.evalPixelAccuracyOriginal = False  # per-image counts as the original stored them (see the docstring)
@@ -192,6 +193,7 @@ def evaluateImgLists(predictionImgList, groundTruthImgList, args):
                                     None if not args.quiet else False, **_settings(args))
     confMatrix += total.conf.astype(confMatrix.dtype)
     result = total.result()
+    _warn_of_train_ids(total, args)
     if not args.quiet:
         print(f"Images Processed: {total.images}\n")
         printConfMatrix(confMatrix, args)
@@ -204,6 +206,26 @@ def evaluateImgLists(predictionImgList, groundTruthImgList, args):
     if args.JSONOutput:
         writeJSONFile(result, args)
     return result
+
+
+TRAIN_IDS_WARNING = ("every predicted id is a train id (0..18): if the predictions hold train ids, pass "
+                     "--train-ids (args.trainIds = True); scored as label ids")
+
+
+def _warn_of_train_ids(total, args, folder=None):
+    if not getattr(args, "trainIds", False) and looks_like_train_ids(total.conf, _label_set(args)):
+        cli.print_warning((f"{folder}: " if folder else "") + TRAIN_IDS_WARNING)
+
+
+def looks_like_train_ids(conf, label_set):
+    """True when every pixel of the predictions counted in ``conf`` (rows: ground truth, columns: prediction)
+    holds a train id of ``label_set`` and its train ids are not its label ids: predictions in train ids
+    scored as label ids, the usual slip (a network's argmax is in train ids)."""
+    train_ids = np.flatnonzero(label_set.known_train_ids[:255])
+    if not train_ids.size or np.array_equal(label_set.train_id_to_id[train_ids], train_ids):
+        return False
+    predicted = np.asarray(conf).sum(axis=0)
+    return bool(predicted.sum()) and not predicted[train_ids.max() + 1:].any()
 
 
 def _print_average(iou, niou, args):
@@ -286,7 +308,7 @@ def main(argv=None):
 
 def _original_main(argv):
     find = (lambda gt: getPrediction(args, gt))
-    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find), args)
+    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find, args), args)
 
 
 def _modern_main(argv):
@@ -298,9 +320,12 @@ def _modern_main(argv):
     if len(folders) > 1:
         return _sweep(folders, ground_truths)
     predictions = [getPrediction(args, gt) for gt in ground_truths]
+    args.JSONOutput = False  # written below, after the summary: a file that cannot be written loses no score
     result = evaluateImgLists(predictions, ground_truths, args)
     if opts.quiet:
         print(_summary(result))
+    if opts.json:
+        writeJSONFile(result, args)
     if opts.plot:
         print("confusion matrix saved to " + semantic.plot_confusion_matrix(result, opts.plot))
     return 0
@@ -321,6 +346,8 @@ def _sweep(folders, ground_truths):
     totals = semantic.evaluate_sweep(prediction_lists, ground_truths, args.jobs,
                                      False if args.quiet else None, **_settings(args))
     results = {folder: total.result() for folder, total in zip(folders, totals)}
+    for folder, total in zip(folders, totals):
+        _warn_of_train_ids(total, args, folder)
     for folder, result in results.items():
         print(f"{folder}: {_summary(result)}")
     if args.JSONOutput:

@@ -23,7 +23,7 @@ from .. import kernels, plotting
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
 from ..io import png, rle
-from .accumulator import Accumulator, disjoint_update
+from .accumulator import Accumulator, integer_array, disjoint_update
 
 OVERLAPS = np.arange(0.5, 1.0, 0.05)
 MIN_REGION_SIZES = np.array([100, 1000, 1000])
@@ -426,6 +426,7 @@ class InstanceAccumulator(Accumulator):
         name = self._image_name(name)
         if not len(masks) == len(labels) == len(scores):
             raise ValueError(f"{len(masks)} masks, {len(labels)} labels and {len(scores)} scores")
+        ground_truth = integer_array(ground_truth, "ground_truth", np.uint16, name, "ids outside 0..65535")
         gt_instances = ground_truth_instances(ground_truth, self.label_set, name)
         predictions = [Prediction(m, l, s, f"{name}#{i}") for i, (m, l, s) in enumerate(zip(masks, labels, scores))]
         gt, pred = match_image(gt_instances, ground_truth, predictions, self.label_set, self.inst_labels, name)

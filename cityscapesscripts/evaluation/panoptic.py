@@ -18,7 +18,7 @@ from ..errors import LayoutError, PredictionError
 from ..io import files, png
 from ..helpers.labelset import CITYSCAPES
 from ..io.segment_ids import id2rgb
-from .accumulator import Accumulator
+from .accumulator import Accumulator, integer_array
 
 VOID = 0
 OFFSET = 256 * 256 * 256
@@ -332,8 +332,8 @@ class PanopticAccumulator(Accumulator):
 
         Id maps are (H, W, 3) RGB (id = R + 256 G + 65536 B) or (H, W) integer ids.
         """
-        stat = image_pq_stat(_as_rgb(gt_ids), gt_segments, _as_rgb(pred_ids), pred_segments, self.categories,
-                             name if name is not None else self.images, name)
+        stat = image_pq_stat(_as_rgb(gt_ids, "gt_ids", name), gt_segments, _as_rgb(pred_ids, "pred_ids", name),
+                             pred_segments, self.categories, name if name is not None else self.images, name)
         self.stat += stat
         self.images += 1
 
@@ -341,9 +341,11 @@ class PanopticAccumulator(Accumulator):
         return average_pq(self.stat, self.categories)
 
 
-def _as_rgb(ids):
+def _as_rgb(ids, argument="ids", name=None):
     ids = np.asarray(ids)
-    return ids if ids.ndim == 3 else id2rgb(ids)
+    if ids.ndim == 3:
+        return integer_array(ids, argument, np.uint8, name, "colour values outside 0..255")
+    return id2rgb(integer_array(ids, argument, np.uint32, name, "segment ids outside 0..16777215", OFFSET - 1))
 
 
 # ---- files -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ and the DDTP metrics, PR curves, AP per depth, the four DDTP metrics per
 depth with marker sizes by sample count).  Difference, on purpose: the
 original only calls ``plt.show()``, so without a display it drew nothing and
 wrote nothing; ``-o OUT.png`` (``plot_data(..., path=...)``) saves the figure.
-matplotlib is needed to draw (``pip install 'cityscapesscripts[plot]'``);
+matplotlib is needed to draw (``pip install matplotlib``);
 without it the module imports, with ``plt`` and ``Axes`` None.
 """
 import argparse  # noqa: F401  (the original module's namespace)

@@ -23,7 +23,7 @@ from .. import kernels, plotting
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
-from .accumulator import Accumulator, disjoint_update
+from .accumulator import Accumulator, disjoint_update, integer_array
 
 # Mean instance size per class over the Cityscapes training set: the weights of iIoU.
 AVG_CLASS_SIZE = {
@@ -32,6 +32,10 @@ AVG_CLASS_SIZE = {
     "car": 12794.0202738185, "person": 3462.4756337644, "truck": 27855.1264367816,
     "trailer": 16926.9763313609,
 }
+
+
+# 255 is no Cityscapes label id but the void of train ids: the usual cause is a missing --train-ids
+TRAIN_IDS_HINT = " (255 is void in train ids: pass --train-ids if these are train ids; train_ids=True in Python)"
 
 
 class SemanticAccumulator(Accumulator):
@@ -102,8 +106,8 @@ class SemanticAccumulator(Accumulator):
         if ground_truth.ndim != 2:
             raise ImageError(f"ground truth must be one channel (H, W), got shape {ground_truth.shape}", gt_name)
         _check_same_shape(prediction.shape, ground_truth.shape, pred_name)
-        prediction = _as_uint8(prediction, pred_name, "prediction")
-        ground_truth = _as_uint8(ground_truth, gt_name, "ground truth")
+        prediction = integer_array(prediction, "prediction", np.uint8, pred_name, "ids outside the label set")
+        ground_truth = integer_array(ground_truth, "ground_truth", np.uint8, gt_name, "ids outside the label set")
         if self.train_ids:
             known = self.label_set.known_train_ids[prediction]
             if not known.all():
@@ -114,7 +118,7 @@ class SemanticAccumulator(Accumulator):
         if use_instances:
             if instances is None:
                 raise ValueError("instance scores need the instance map of each image")
-            instances = np.asarray(instances)
+            instances = integer_array(instances, "instances", np.uint16, gt_name, "ids outside 0..65535")
             if instances.shape != ground_truth.shape:
                 raise ImageError(f"instance map is {_size(instances)} but labels are {_size(ground_truth)}",
                                  gt_name)
@@ -139,7 +143,8 @@ class SemanticAccumulator(Accumulator):
                                          (conf.sum(axis=0) > 0, "prediction", pred_name)):
                 bad = np.flatnonzero(unknown & present)
                 if bad.size:
-                    raise ImageError(f"{what} has ids outside the label set: {bad.tolist()[:10]}", where)
+                    hint = TRAIN_IDS_HINT if what == "prediction" and 255 in bad and not self.train_ids else ""
+                    raise ImageError(f"{what} has ids outside the label set: {bad.tolist()[:10]}{hint}", where)
         records = np.zeros((0, 4), dtype=np.int64)
         if use_instances:
             size, tp, tp_category = counters
@@ -335,16 +340,6 @@ def _check_same_shape(prediction_shape, ground_truth_shape, name):
     if tuple(prediction_shape) != tuple(ground_truth_shape):
         raise ImageError(f"prediction is {prediction_shape[1]}x{prediction_shape[0]} but its ground truth is "
                          f"{ground_truth_shape[1]}x{ground_truth_shape[0]}", name)
-
-
-def _as_uint8(a, name, what):
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype.kind not in "iu":
-        raise ImageError(f"{what} must hold integer label ids, got dtype {a.dtype}", name)
-    if a.size and (a.min() < 0 or a.max() > 255):
-        raise ImageError(f"{what} has ids outside the label set: {_values(a[(a < 0) | (a > 255)])}", name)
-    return a.astype(np.uint8)
 
 
 def _values(a):

@@ -4,7 +4,7 @@ Every file the package writes (text, JSON, PNG, figure) goes through
 :func:`cityscapesscripts.io.png.atomic_target`: a temporary file in the same
 folder, renamed when complete, so no half-written file is ever left.
 
-With ``msgspec`` installed (``pip install 'cityscapesscripts[fast]'``) texts
+With ``msgspec`` installed (``pip install msgspec``) texts
 of :data:`FAST_FROM` bytes or more are parsed by it, about 1.5 times faster
 than the standard library and to the same values; whatever it rejects (NaN,
 Infinity, numbers beyond the float range, lone surrogates, malformed text) is

@@ -76,16 +76,17 @@ def frame_file(root, kind, split, city, frame, modality=None, ext="png"):
     return os.path.join(root, kind, split, city, name)
 
 
-def dataset_root(path=None):
+def dataset_root(path=None, option="--dataset PATH"):
     """The dataset root: ``path``, else ``$CITYSCAPES_DATASET``.
 
-    Raises :class:`LayoutError` naming the variable when neither is given or
-    the folder does not exist (the original silently used its install folder).
+    Raises :class:`LayoutError` naming the variable and the tool's ``option``
+    when neither is given, or when the folder does not exist (the original
+    silently used its install folder).
     """
     if path is None:
         path = os.environ.get("CITYSCAPES_DATASET")
         if path is None:
-            raise LayoutError("no dataset given: pass --dataset PATH or set CITYSCAPES_DATASET")
+            raise LayoutError(f"no dataset given: pass {option}, or set CITYSCAPES_DATASET")
         if not os.path.isdir(path):
             raise LayoutError("CITYSCAPES_DATASET points to a folder that does not exist", path)
     elif not os.path.isdir(path):
@@ -93,9 +94,9 @@ def dataset_root(path=None):
     return os.fspath(path)
 
 
-def fine_folder(root=None):
+def fine_folder(root=None, option="--dataset PATH"):
     """``{dataset root}/gtFine`` (the root as :func:`dataset_root` finds it)."""
-    return os.path.join(dataset_root(root), FINE)
+    return os.path.join(dataset_root(root, option), FINE)
 
 
 def results_root():
@@ -105,7 +106,8 @@ def results_root():
     elif "CITYSCAPES_DATASET" in os.environ:
         path, origin = os.path.join(os.environ["CITYSCAPES_DATASET"], "results"), "CITYSCAPES_DATASET/results"
     else:
-        raise LayoutError("no prediction folder given: set CITYSCAPES_RESULTS or CITYSCAPES_DATASET")
+        raise LayoutError("no prediction folder given: pass --pred DIR, or set CITYSCAPES_RESULTS or "
+                          "CITYSCAPES_DATASET")
     if not os.path.isdir(path):
         raise LayoutError(f"prediction folder ({origin}) does not exist", path)
     return path

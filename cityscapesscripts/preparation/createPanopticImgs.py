@@ -38,7 +38,7 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
     pattern when a set has no ``*_instanceIds.png``.
     """
     if cityscapesPath is None:
-        cityscapesPath = layout.fine_folder()
+        cityscapesPath = layout.fine_folder(option="--dataset-folder GTFINE")
     outputFolder = cityscapesPath if outputFolder is None else outputFolder
     written = []
     say = cli.printer(quiet)
@@ -66,7 +66,7 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser("Create COCO panoptic ground truth from Cityscapes instanceIds.")
-    parser.add_argument("--dataset-folder", dest="cityscapesPath", default=None,
+    parser.add_argument("--dataset-folder", dest="cityscapesPath", default=None, metavar="GTFINE",
                         help="the Cityscapes 'gtFine' folder (default: $CITYSCAPES_DATASET/gtFine)")
     parser.add_argument("--output-folder", dest="outputFolder", default=None,
                         help="output folder (default: the dataset folder)")
@@ -77,7 +77,7 @@ def main(argv=None):
     cli.apply_max_pixels_option(opts)
     start = time.perf_counter()
     label_set = cli.label_set_of(opts)
-    gt_folder = opts.cityscapesPath or layout.fine_folder()
+    gt_folder = opts.cityscapesPath or layout.fine_folder(option="--dataset-folder GTFINE")
     written = convert2panoptic(gt_folder, opts.outputFolder, opts.train_ids, cli.splits_of(opts, gt_folder, ""),
                                label_set, opts.jobs or None, opts.overwrite, False if opts.quiet else None, opts.quiet)
     if not opts.quiet:

@@ -87,7 +87,8 @@ def run(argv, default_output, description):
     cli.apply_max_pixels_option(args)
     label_set = cli.label_set_of(args)
     outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
-    summary = prepare_dataset(args.dataset, outputs, cli.splits_of(args), args.types or layout.ANNOTATION_TYPES,
+    types = args.types or layout.ANNOTATION_TYPES
+    summary = prepare_dataset(args.dataset, outputs, cli.splits_of(args, layout.dataset_root(args.dataset), types), types,
                               label_set, args.jobs, args.overwrite, args.from_png,
                               progress=False if args.quiet else None)
     failed = summary["failed"]

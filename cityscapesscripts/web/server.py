@@ -531,7 +531,7 @@ def argument_parser(prog, description):
 
 def root_of(opts):
     """The dataset root from ``ROOT`` or ``$CITYSCAPES_DATASET``; LayoutError when missing."""
-    return os.path.realpath(layout.dataset_root(opts.root))
+    return os.path.realpath(layout.dataset_root(opts.root, "the dataset folder as ROOT"))
 
 
 def run(router, opts):
