@@ -335,14 +335,15 @@ class StatsAccumulator(Accumulator):
         keep = labels != self.label_set.background.id
         labels, areas = labels[keep], areas[keep]
         names = {label.id: name_key(label.name) for label in reversed(self.label_set.labels) if label.id >= 0}
+        never_drawn = [name_key(label.name) for label in self.label_set.labels if label.id < 0]
         mask_count = int(len(areas))
         total_pixels = int(areas.sum())
         per_label_masks = np.bincount(labels, minlength=256)
         per_label_pixels = np.bincount(labels, weights=areas, minlength=256).astype(np.int64)
         distribution = {n: [int(per_label_masks[i]), int(per_label_masks[i]) / (mask_count or 1)]
-                        for i, n in sorted(names.items())}
+                        for i, n in sorted(names.items())} | {n: [0, 0.0] for n in never_drawn}
         pixels = {n: [int(per_label_pixels[i]), int(per_label_pixels[i]) / (total_pixels or 1)]
-                  for i, n in sorted(names.items())}
+                  for i, n in sorted(names.items())} | {n: [0, 0.0] for n in never_drawn}
         histogram = []
         if mask_count:
             counts, edges = np.histogram(areas, bins=HISTOGRAM_BINS)
