@@ -43,7 +43,8 @@ def main(argv=None):
         plotting.pyplot()  # a missing matplotlib is said before the tree is read
     root = layout.dataset_root(opts.root)
     splits = cli.splits_of(opts, root)
-    total, failures = collect_statistics(root, splits, cli.label_set_of(opts), opts.images, opts.check,
+    label_set = cli.label_set_of(opts)
+    total, failures = collect_statistics(root, splits, label_set, opts.images, opts.check,
                                          opts.jobs or None, False if opts.quiet else None)
     result = total.result(opts.train_ids)
     print(report.format_table(result))
@@ -56,7 +57,7 @@ def main(argv=None):
         report.write_csv(opts.csv, result)
     if opts.plot:
         from .plots import save_plots
-        for path in save_plots(result, opts.plot):
+        for path in save_plots(result, opts.plot, label_set):
             if not opts.quiet:
                 print(f"saved {path}")
     for failure in failures:

@@ -406,10 +406,14 @@ def mean_std(histogram: np.ndarray) -> tuple[list[float], list[float]]:
 
 
 def size_summary(sizes: np.ndarray) -> dict[str, Any]:
-    """Count, mean, quartiles and a 10-bin histogram (numpy's bins) of instance sizes in pixels."""
+    """Count, mean, quartiles, a 10-bin histogram (numpy's bins) and one of power-of-two bins
+    (``log_histogram``, for sizes spanning orders of magnitude) of instance sizes in pixels."""
     sizes = np.asarray(sizes, np.int64)
     counts, edges = np.histogram(sizes, bins=HISTOGRAM_BINS)
+    powers = 2 ** np.arange(int(np.log2(sizes.min())), int(np.log2(sizes.max())) + 2)
+    log_counts, _ = np.histogram(sizes, bins=powers)
     q1, median, q3 = np.percentile(sizes, [25, 50, 75])
     return {"count": int(len(sizes)), "mean": float(sizes.mean()), "min": int(sizes.min()), "q1": float(q1),
             "median": float(median), "q3": float(q3), "max": int(sizes.max()),
-            "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}}
+            "histogram": {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+            "log_histogram": {"edges": [int(e) for e in powers], "counts": [int(c) for c in log_counts]}}
