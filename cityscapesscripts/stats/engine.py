@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import AnnotationError
 from ..evaluation.accumulator import Accumulator
 from ..helpers.labelset import CITYSCAPES, LabelSet, name_key
 from . import weights as class_weights
@@ -58,9 +59,10 @@ class StatsAccumulator(Accumulator):
         # (split) -> per-frame arrays: segment label id, area, whether an instance (not a class-level region)
         self.segments: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
         self.rgb: dict[str, np.ndarray] = {}  # split -> (3, 256) int64 histogram of the camera images' values
-        self.image_hashes: dict[str, list[str]] = defaultdict(list)  # pixel digest -> frames (Datumaro's repeats)
+        # pixel digest -> [item id, split] of the frames with that camera image (Datumaro's repeated images)
+        self.image_hashes: dict[str, list[list[str]]] = defaultdict(list)
         self.sizes: dict[tuple[int, int], list[str]] = defaultdict(list)  # (width, height) -> frames
-        self.unannotated: list[str] = []  # frames without any mask in Datumaro's sense
+        self.unannotated: list[str] = []  # item ids of frames without any mask in Datumaro's sense
         self.findings: list[str] = []
 
     def _merge_state(self, other: StatsAccumulator) -> None:
@@ -120,11 +122,13 @@ class StatsAccumulator(Accumulator):
 
     def add_counts(self, label_counts: np.ndarray | None, instance_counts: np.ndarray | None,
                    shape: tuple[int, int] | None, polygons: dict | None = None, rgb: np.ndarray | None = None, *,
-                   split: str = "", city: str = "", name: str | None = None) -> None:
+                   split: str = "", city: str = "", name: str | None = None, item_id: str | None = None) -> None:
         """:meth:`add` from counts: ``label_counts`` (>= 256,) pixels per label id, ``instance_counts``
         (65536,) pixels per instance id (or None), ``shape`` (H, W), ``rgb`` (3, 256) value histogram
-        of the camera image (or None).  The files step hands these straight from its decoders."""
+        of the camera image (or None).  The files step hands these straight from its decoders; ``item_id``
+        names the frame in Datumaro's lists (``{city}/{frame}``; default ``name``)."""
         name = self._image_name(name)
+        item_id = name if item_id is None else item_id
         self.images += 1
         key = (split, city)
         table = self._table(key)
@@ -133,9 +137,11 @@ class StatsAccumulator(Accumulator):
             self.sizes[(int(shape[1]), int(shape[0]))].append(name)
         if rgb is not None:
             self._rgb(split)[...] += rgb
+        if polygons is not None:
+            self._add_polygons(table, polygons, name)
         if label_counts is None:
             self.findings.append(f"{name}: no annotation (an image without labelIds)")
-            self.unannotated.append(name)
+            self.unannotated.append(item_id)
             return
         label_counts = np.asarray(label_counts, np.int64)
         outside = np.flatnonzero(label_counts[:256] * ~self.label_set.known_ids)
@@ -180,31 +186,30 @@ class StatsAccumulator(Accumulator):
         self.segments[split].append((labels.astype(np.int16), areas, is_instance))
         background = self.label_set.background.id
         if not (regions & (labels != background)).any():
-            self.unannotated.append(name)
+            self.unannotated.append(item_id)
         if given_instances and self.label_set.has_instances[present].any() and not is_instance.any():
             found = [self.label_set.id2label[i].name for i in np.flatnonzero(self.label_set.has_instances & present)]
             self.findings.append(f"{name}: empty instance map, though classes with instances are labelled "
                                  f"({', '.join(found)})")
-        if polygons is not None:
-            self._add_polygons(table, polygons, name)
 
     def _add_polygons(self, table, annotation, name):
         for index, obj in enumerate(annotation.get("objects", ())):
             if obj.get("deleted"):
                 continue
             try:
-                label, _ = self.label_set.resolve(str(obj["label"]))
-            except Exception:  # an unknown label is a finding here, not a failure of the frame
+                label, _ = self.label_set.resolve(str(obj.get("label")))
+            except AnnotationError:  # an unknown label is a finding here, not a failure of the frame
                 self.findings.append(f"{name}: object {index}: label {obj.get('label')!r} is not in the label set")
                 continue
             if label.id < 0:
                 continue
             table[POLYGONS, label.id] += 1
-            table[VERTICES, label.id] += len(obj.get("polygon", ()))
+            polygon = obj.get("polygon")
+            table[VERTICES, label.id] += len(polygon) if isinstance(polygon, list) else 0
 
-    def add_image_digest(self, digest: str, split: str, name: str) -> None:
+    def add_image_digest(self, digest: str, split: str, item_id: str) -> None:
         """Note a camera image's pixel digest (Datumaro's repeated images)."""
-        self.image_hashes[digest].append(f"{split}/{name}" if split else name)
+        self.image_hashes[digest].append([item_id, split])
 
     def add_finding(self, finding: str) -> None:
         """Note a consistency finding (one line naming the file)."""

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import kernels, parallel
 from ..errors import AnnotationError, ImageError
+from ..helpers.annotation import annotation_objects
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
 from ..io.jsonfile import read_json
@@ -64,13 +65,14 @@ def frame_statistics(frame: Frame, label_set: LabelSet = CITYSCAPES, images: boo
     """One frame's accumulator from its files (see the module docstring)."""
     acc = StatsAccumulator(label_set)
     paths = frame.paths
-    where = {"split": frame.split, "city": frame.city, "name": frame.name}
-    polygons = read_json(paths["polygons"], AnnotationError) if "polygons" in paths else None
+    item_id = f"{frame.city}/{layout.frame_id(frame.name)}"  # as Datumaro names the frame
+    where = {"split": frame.split, "city": frame.city, "name": frame.name, "item_id": item_id}
+    polygons = _read_polygons(paths["polygons"]) if "polygons" in paths else None
     rgb = shape = None
     if images and layout.CAMERA in paths:
         image = png.read_rgb(paths[layout.CAMERA])
         rgb, shape = rgb_histogram(image), image.shape[:2]
-        acc.add_image_digest(image_digest(image), frame.split, frame.name)
+        acc.add_image_digest(image_digest(image), frame.split, item_id)
     if "labelIds" not in paths and "instanceIds" not in paths:
         acc.add_counts(None, None, shape, polygons, rgb, **where)
         return acc
@@ -83,6 +85,17 @@ def frame_statistics(frame: Frame, label_set: LabelSet = CITYSCAPES, images: boo
         label_counts, instance_counts, shape = _counts(paths, acc)
     acc.add_counts(label_counts, instance_counts, shape, polygons, rgb, **where)
     return acc
+
+
+def _read_polygons(path):
+    """A polygon file's parsed JSON, its ``objects`` checked to be a list of objects."""
+    data = read_json(path, AnnotationError)
+    if not isinstance(data, dict):
+        raise AnnotationError("expected a JSON object at the top level", path)
+    for index, obj in enumerate(annotation_objects(data, path)):
+        if not isinstance(obj, dict):
+            raise AnnotationError(f"object {index}: expected a JSON object, got {type(obj).__name__}", path)
+    return data
 
 
 def _counts(paths, acc):
