@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..errors import AnnotationError
 from ..evaluation.accumulator import Accumulator
 from ..helpers.labelset import CITYSCAPES, LabelSet, name_key
@@ -382,17 +383,32 @@ class StatsAccumulator(Accumulator):
 
 # ---- small helpers on arrays ---------------------------------------------------------
 def rgb_histogram(image: np.ndarray) -> np.ndarray:
-    """(3, 256) int64: how many pixels of an (H, W, 3) uint8 image hold each value, per channel."""
+    """(3, 256) int64: how many pixels of an (H, W, 3) uint8 image hold each value, per channel.
+
+    >>> rgb_histogram(np.array([[[1, 2, 3], [1, 5, 6]]], np.uint8))[:, :7].tolist()
+    [[0, 2, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 1, 0], [0, 0, 0, 1, 0, 0, 1]]
+    """
     image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
-    return np.stack([np.bincount(image[..., c].ravel(), minlength=256) for c in range(3)]).astype(np.int64)
+    height, width, _ = image.shape
+    if width % 2:
+        return np.stack([np.bincount(image[..., c].ravel(), minlength=256) for c in range(3)]).astype(np.int64)
+    # Two pixels are three little-endian 16-bit words (R0 G0) (B0 R1) (G1 B1): the compiled 16-bit
+    # histogram of each word column counts two channels at once, a third of NumPy's per-channel bincount
+    words = np.ascontiguousarray(image).reshape(height, width * 3).view("<u2")
+    low, high = [], []
+    for k in range(3):
+        joint = kernels.id_counts(np.ascontiguousarray(words[:, k::3], np.uint16)).reshape(256, 256)  # [high, low]
+        low.append(joint.sum(axis=0))
+        high.append(joint.sum(axis=1))
+    return np.stack([low[0] + high[1], high[0] + low[2], low[1] + high[2]])
 
 
 def image_digest(image: np.ndarray) -> str:
     """A digest of an image's pixels: equal images, equal digests (Datumaro compares MD5s of pixels)."""
     import hashlib
-    return hashlib.md5(np.ascontiguousarray(image).tobytes(), usedforsecurity=False).hexdigest()
+    return hashlib.blake2b(np.ascontiguousarray(image), digest_size=16).hexdigest()
 
 
 def mean_std(histogram: np.ndarray) -> tuple[list[float], list[float]]:
