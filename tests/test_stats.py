@@ -326,3 +326,16 @@ def test_engine_doc_example_result_has_the_documented_keys():
     assert set(acc.result()) == {"label_set", "train_ids", "images", "classes", "splits", "weights",
                                  "instance_sizes", "datumaro", "image_sizes", "findings"}
     assert engine.mean_std(np.zeros((3, 256), np.int64)) == ([0.0] * 3, [0.0] * 3)
+
+
+@pytest.mark.parametrize("module", [engine, weights])
+def test_docstring_examples(module):
+    import doctest
+    failures, tried = doctest.testmod(module)
+    assert tried > 0 and failures == 0
+
+
+def test_a_tree_without_frames_is_one_error_line(tmp_path, capsys):
+    (tmp_path / "gtFine" / "val").mkdir(parents=True)
+    assert command.main([str(tmp_path), "--split", "val"]) == cli.FAILED
+    assert capsys.readouterr().err == f"ERROR: {tmp_path}: no frames found (gtFine or leftImg8bit, split val)\n"

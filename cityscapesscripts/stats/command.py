@@ -42,7 +42,7 @@ def main(argv=None):
     if opts.plot:
         plotting.pyplot()  # a missing matplotlib is said before the tree is read
     root = layout.dataset_root(opts.root)
-    splits = cli.splits_of(opts, root)
+    splits = None if not opts.split or cli.ALL_SPLITS in opts.split else cli.splits_of(opts, root)
     label_set = cli.label_set_of(opts)
     total, failures = collect_statistics(root, splits, label_set, opts.images, opts.check,
                                          opts.jobs or None, False if opts.quiet else None)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import kernels, parallel
-from ..errors import AnnotationError, ImageError
+from ..errors import AnnotationError, ImageError, LayoutError
 from ..helpers.annotation import annotation_objects
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
@@ -216,6 +216,9 @@ def collect_statistics(root: str | None = None, splits: list[str] | None = None,
     frame; the other frames are counted).  ``root``: the dataset (default ``$CITYSCAPES_DATASET``)."""
     root = layout.dataset_root(root)
     frames = find_frames(root, splits)
+    if not frames:
+        raise LayoutError(f"no frames found (gtFine or leftImg8bit, split {', '.join(splits) if splits else 'any'})",
+                          root)
     total = StatsAccumulator(label_set)
     failures = []
     task = functools.partial(frame_statistics, label_set=label_set, images=images, check=check)
