@@ -408,7 +408,7 @@ def rgb_histogram(image: np.ndarray) -> np.ndarray:
 def image_digest(image: np.ndarray) -> str:
     """A digest of an image's pixels: equal images, equal digests (Datumaro compares MD5s of pixels)."""
     import hashlib
-    return hashlib.blake2b(np.ascontiguousarray(image), digest_size=16).hexdigest()
+    return hashlib.sha1(np.ascontiguousarray(image), usedforsecurity=False).hexdigest()  # the fastest here
 
 
 def mean_std(histogram: np.ndarray) -> tuple[list[float], list[float]]:
