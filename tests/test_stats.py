@@ -128,6 +128,13 @@ def test_image_mean_and_std_are_those_of_all_pixels(tmp_path):
     assert r["datumaro"]["unannotated images count"] == 2
 
 
+def test_a_camera_image_of_another_size_than_its_labels_is_a_finding(tiny):
+    write_frame(tiny, "val", "bonn", "bonn_000000_000001", image=np.zeros((3, 4, 3)))
+    camera = os.path.join(tiny, "leftImg8bit", "val", "bonn", "bonn_000000_000001_leftImg8bit.png")
+    assert files.dataset_statistics(tiny, images=True, jobs=1)["findings"] == [
+        f"{camera}: image size 4x3 differs from its labels' 4x2"]
+
+
 # ---- merging ----------------------------------------------------------------------------------
 def _frames(seed, n):
     rng = np.random.default_rng(seed)

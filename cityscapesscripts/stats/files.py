@@ -68,13 +68,13 @@ def frame_statistics(frame: Frame, label_set: LabelSet = CITYSCAPES, images: boo
     item_id = f"{frame.city}/{layout.frame_id(frame.name)}"  # as Datumaro names the frame
     where = {"split": frame.split, "city": frame.city, "name": frame.name, "item_id": item_id}
     polygons = _read_polygons(paths["polygons"]) if "polygons" in paths else None
-    rgb = shape = None
+    rgb = camera_shape = None
     if images and layout.CAMERA in paths:
         image = png.read_rgb(paths[layout.CAMERA])
-        rgb, shape = rgb_histogram(image), image.shape[:2]
+        rgb, camera_shape = rgb_histogram(image), image.shape[:2]
         acc.add_image_digest(image_digest(image), frame.split, item_id)
     if "labelIds" not in paths and "instanceIds" not in paths:
-        acc.add_counts(None, None, shape, polygons, rgb, **where)
+        acc.add_counts(None, None, camera_shape, polygons, rgb, **where)
         return acc
     if check:
         label_ids, instance_ids = _decoded_maps(paths)
@@ -83,6 +83,9 @@ def frame_statistics(frame: Frame, label_set: LabelSet = CITYSCAPES, images: boo
         instance_counts = None if instance_ids is None else kernels.id_counts(instance_ids)
     else:
         label_counts, instance_counts, shape = _counts(paths, acc)
+    if camera_shape is not None and tuple(camera_shape) != tuple(shape):
+        acc.add_finding(f"{paths[layout.CAMERA]}: image size {camera_shape[1]}x{camera_shape[0]} differs from its "
+                        f"labels' {shape[1]}x{shape[0]}")
     acc.add_counts(label_counts, instance_counts, shape, polygons, rgb, **where)
     return acc
 
