@@ -346,3 +346,14 @@ def test_a_tree_without_frames_is_one_error_line(tmp_path, capsys):
     (tmp_path / "gtFine" / "val").mkdir(parents=True)
     assert command.main([str(tmp_path), "--split", "val"]) == cli.FAILED
     assert capsys.readouterr().err == f"ERROR: {tmp_path}: no frames found (gtFine or leftImg8bit, split val)\n"
+
+
+def test_repeated_images_are_equal_pixels_not_equal_histograms(tmp_path):
+    root = str(tmp_path / "t")
+    image = np.random.default_rng(5).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    write_frame(root, "val", "x", "x_000000_000001", image=image)
+    write_frame(root, "val", "x", "x_000000_000002", image=image[::-1])  # the same values, elsewhere
+    write_frame(root, "train", "y", "y_000000_000003", image=image)
+    dataset = files.dataset_statistics(root, images=True, jobs=2)["datumaro"]["dataset"]
+    assert dataset["repeated images"] == [[["x/x_000000_000001", "val"], ["y/y_000000_000003", "train"]]]
+    assert (dataset["unique images count"], dataset["repeated images count"]) == (2, 1)

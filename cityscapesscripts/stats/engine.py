@@ -209,8 +209,18 @@ class StatsAccumulator(Accumulator):
             table[VERTICES, label.id] += len(polygon) if isinstance(polygon, list) else 0
 
     def add_image_digest(self, digest: str, split: str, item_id: str) -> None:
-        """Note a camera image's pixel digest (Datumaro's repeated images)."""
+        """Note a camera image's digest (Datumaro's repeated images: frames of equal digests).  A coarse
+        digest (:func:`histogram_digest`) is refined later by :meth:`regroup_images`."""
         self.image_hashes[digest].append([item_id, split])
+
+    def repeated_images(self) -> dict[str, list[list[str]]]:
+        """``{digest: [[item id, split], ...]}`` of the digests noted for more than one frame."""
+        return {digest: members for digest, members in self.image_hashes.items() if len(members) > 1}
+
+    def regroup_images(self, digest: str, finer: list[str]) -> None:
+        """Split the frames noted under ``digest`` by ``finer`` digests, one per frame in their order."""
+        for member, new in zip(self.image_hashes.pop(digest), finer):
+            self.image_hashes[new].append(member)
 
     def add_finding(self, finding: str) -> None:
         """Note a consistency finding (one line naming the file)."""
@@ -403,6 +413,14 @@ def rgb_histogram(image: np.ndarray) -> np.ndarray:
         low.append(joint.sum(axis=0))
         high.append(joint.sum(axis=1))
     return np.stack([low[0] + high[1], high[0] + low[2], low[1] + high[2]])
+
+
+def histogram_digest(histogram: np.ndarray, shape: tuple[int, int]) -> str:
+    """A digest of an image's size and (3, 256) value histogram: equal images have equal ones, and
+    different images rarely do, so only the frames that share one need their pixels compared."""
+    import hashlib
+    key = np.concatenate([np.asarray(shape, np.int64), np.asarray(histogram, np.int64).ravel()])
+    return "histogram " + hashlib.sha1(key.tobytes(), usedforsecurity=False).hexdigest()
 
 
 def image_digest(image: np.ndarray) -> str:

@@ -25,7 +25,7 @@ from ..helpers.annotation import annotation_objects
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
 from ..io.jsonfile import read_json
-from .engine import INSTANCE_ID_START, StatsAccumulator, image_digest, rgb_histogram
+from .engine import INSTANCE_ID_START, StatsAccumulator, histogram_digest, image_digest, rgb_histogram
 
 MODALITIES = ("labelIds", "instanceIds", "polygons")
 _LABEL_PNG = {(0, 8), (3, 8)}  # one byte per pixel: grey, or palette indices (the ids)
@@ -72,7 +72,9 @@ def frame_statistics(frame: Frame, label_set: LabelSet = CITYSCAPES, images: boo
     if images and layout.CAMERA in paths:
         image = png.read_rgb(paths[layout.CAMERA])
         rgb, camera_shape = rgb_histogram(image), image.shape[:2]
-        acc.add_image_digest(image_digest(image), frame.split, item_id)
+        # hashing the pixels of every image would cost a quarter of its decoding: only images of equal
+        # histograms are hashed, after the merge (collect_statistics)
+        acc.add_image_digest(histogram_digest(rgb, camera_shape), frame.split, item_id)
     if "labelIds" not in paths and "instanceIds" not in paths:
         acc.add_counts(None, None, camera_shape, polygons, rgb, **where)
         return acc
@@ -230,7 +232,30 @@ def collect_statistics(root: str | None = None, splits: list[str] | None = None,
             failures.append(partial)
         else:
             total.merge(partial)
+    if images:
+        failures += _refine_repeated_images(total, frames, jobs, progress, client)
     return total, failures
+
+
+def _camera_image_digest(path):
+    return image_digest(png.read_rgb(path))
+
+
+def _refine_repeated_images(total, frames, jobs, progress, client):
+    """Hash the pixels of the camera images that share a histogram digest, and regroup them by it;
+    returns the failures (an image that cannot be read again keeps a group of its own)."""
+    camera = {(f"{f.city}/{layout.frame_id(f.name)}", f.split): f.paths.get(layout.CAMERA) for f in frames}
+    groups = total.repeated_images()
+    paths = [camera[tuple(member)] for members in groups.values() for member in members]
+    digests = list(parallel.map_items(_camera_image_digest, paths, jobs, "comparing images", progress,
+                                      client=client))
+    failures = [d for d in digests if isinstance(d, parallel.ItemError)]
+    digests = [f"unreadable {path}" if isinstance(d, parallel.ItemError) else d for d, path in zip(digests, paths)]
+    start = 0
+    for digest, members in groups.items():
+        total.regroup_images(digest, digests[start:start + len(members)])
+        start += len(members)
+    return failures
 
 
 def dataset_statistics(root: str | None = None, splits: list[str] | None = None,
