@@ -53,6 +53,7 @@ setup(
         "console_scripts": [
             "csSampleDataset = cityscapesscripts.sample:main",
             "csDemo = cityscapesscripts.demo:main",
+            "csStats = cityscapesscripts.stats.command:main",
             "csDownload = cityscapesscripts.download.downloader:main",
             "csConvert = cityscapesscripts.dataset.convert:main",
             "csViewer = cityscapesscripts.viewer.cityscapesViewer:main",

@@ -1,4 +1,4 @@
-"""csDemo: the whole job on a synthetic sample: generate, prepare, evaluate, print the scores.
+"""csDemo: the whole job on a synthetic sample: generate, prepare, evaluate, print the scores and statistics.
 
     csDemo [--keep DIR] [--frames N] [--size 2048x1024]
 
@@ -21,6 +21,8 @@ from .evaluation import evalPanopticSemanticLabeling as panoptic_eval
 from .evaluation import evalPixelLevelSemanticLabeling as pixel_eval
 from .io import layout
 from .preparation import createPanopticImgs, prepare
+from .stats import report as stats_report
+from .stats.files import dataset_statistics
 
 
 def run(out, frames=6, width=2048, height=1024, jobs=None, quiet=False):
@@ -71,6 +73,13 @@ def run(out, frames=6, width=2048, height=1024, jobs=None, quiet=False):
     print(f"6. csEvalPanopticSemanticLabeling: PQ {pq['All']['pq']:.3f} (things {pq['Things']['pq']:.3f}, "
           f"stuff {pq['Stuff']['pq']:.3f})  [{time.perf_counter() - t:.1f} s]")
     steps["panoptic"] = pq
+
+    t = time.perf_counter()
+    stats = dataset_statistics(out, ["val"], train_ids=True, jobs=jobs, progress=False)
+    print(f"7. csStats --train-ids: {stats['images']} images, pixels and class weights per train class  "
+          f"[{time.perf_counter() - t:.1f} s]")
+    print(stats_report.format_table(stats))
+    steps["stats"] = stats
     return steps
 
 

@@ -27,7 +27,8 @@ SCRIPTS = {e.name: e.value for e in importlib.metadata.entry_points(group="conso
            if e.value.startswith("cityscapesscripts.")}
 BATCH_TOOLS = ["csCreateTrainIdLabelImgs", "csCreateTrainIdInstanceImgs", "csCreatePanopticImgs",
                "csEvalPixelLevelSemanticLabeling", "csEvalInstanceLevelSemanticLabeling",
-               "csEvalPanopticSemanticLabeling", "csEvalObjectDetection3d", "csConvert", "csSampleDataset", "csDemo"]
+               "csEvalPanopticSemanticLabeling", "csEvalObjectDetection3d", "csConvert", "csStats", "csSampleDataset",
+               "csDemo"]
 SPLIT_TOOLS = BATCH_TOOLS[:-1]  # the demo makes its own sample
 JSON_TOOLS = ["csEvalPixelLevelSemanticLabeling", "csEvalInstanceLevelSemanticLabeling",
               "csEvalPanopticSemanticLabeling", "csEvalObjectDetection3d"]
@@ -63,14 +64,14 @@ def test_every_batch_tool_takes_jobs(name, capsys):
 def test_split_is_the_same_option_everywhere(name, capsys):
     text = " ".join(help_text(name, capsys).split())
     assert "--split NAME" in text
-    default = "(default: all)" if "TrainId" in name else \
+    default = "(default: all)" if "TrainId" in name or name == "csStats" else \
         "(default: val,train,test)" if name == "csCreatePanopticImgs" else "(default: val)"
     assert default in text
 
 
 LABEL_TOOLS = ["csCreateTrainIdLabelImgs", "csCreateTrainIdInstanceImgs", "csCreatePanopticImgs",
                "csEvalPixelLevelSemanticLabeling", "csEvalInstanceLevelSemanticLabeling", "csConvert", "csViewer",
-               "csLabelTool"]
+               "csLabelTool", "csStats"]
 
 
 @pytest.mark.parametrize("name", LABEL_TOOLS)
@@ -196,6 +197,7 @@ def _bad_inputs(tmp_path):
                       "a VOC set converts to 'cityscapes' only"),
         "csSampleDataset": ([str(a_file / "sample"), "--predictions", "--frames", "1", "--size", "64x32"],
                             "cannot create the folder"),
+        "csStats": ([str(tmp_path / "missing")], "dataset folder does not exist"),
         "csDemo": ([str(a_file), "--frames", "1", "--size", "64x32", "-j", "1"], "cannot create the folder"),
         "csDownload": (["-d", str(tmp_path / "missing"), "gtFine_trainvaltest.zip"], "does not exist"),
         "csViewer": ([str(tmp_path / "missing"), "--no-browser"], "dataset folder does not exist"),
