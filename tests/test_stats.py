@@ -277,7 +277,7 @@ def test_missing_matplotlib_is_said_before_reading(tiny, monkeypatch, capsys):
         return real_import(name, *args, **kwargs)
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     assert command.main([tiny, "--plot", "x.png"]) == cli.FAILED
-    assert capsys.readouterr().err == "ERROR: plots need matplotlib: pip install 'cityscapesscripts[plot]'\n"
+    assert capsys.readouterr().err == "ERROR: plots need matplotlib: pip install matplotlib\n"
 
 
 # ---- plots ----------------------------------------------------------------------------------
