@@ -1,3 +1,5 @@
+import copy
+import functools
 import glob
 import json
 import math
@@ -14,6 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from blas_dot import blas_dot_key  # noqa: E402
 from client_replays import plain  # noqa: E402, F401  (the tests import it from here)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -65,7 +68,19 @@ def assert_same_numbers(expected, actual, path="", ulps=None):
 
 
 def expected_eval(golden_set, name):
+    """The original's result ``name`` on a golden set; instance results (whose AP is a BLAS dot) as the original
+    gives them under this machine's OpenBLAS kernel, where recorded (tests/blas_dot.py)."""
+    if name == "instance":
+        recorded = _instance_by_blas_dot().get(blas_dot_key())
+        if recorded:
+            return copy.deepcopy(recorded[golden_set])
     with open(os.path.join(GOLDEN, golden_set, "expected", "eval", name + ".json")) as f:
+        return json.load(f)
+
+
+@functools.lru_cache(maxsize=None)
+def _instance_by_blas_dot():
+    with open(os.path.join(FIXTURES, "instance_by_blas_dot.json")) as f:
         return json.load(f)
 
 
