@@ -51,7 +51,9 @@ def test_single_and_multi_core_functions_agree():
     items, categories = pairs()
     single = E.pq_compute_single_core(0, items, GT_JSON[:-5], PRED_JSON[:-5], categories)
     multi = E.pq_compute_multi_core(items, GT_JSON[:-5], PRED_JSON[:-5], categories, jobs=2, progress=False)
-    assert_same_numbers(plain(E.average_pq(single, categories)), plain(E.average_pq(multi, categories)))
+    # the original's multi-core sums add each core's part: one part, replayed, gives the same
+    assert_same_numbers(plain(E.average_pq(single.summed_as_the_original(), categories)),
+                        plain(E.average_pq(multi, categories)))
     assert isinstance(single[26], E.PQStatCat) and single[26].tp == multi[26].tp
 
 
@@ -141,12 +143,16 @@ def test_pq_sums_are_the_originals_for_any_number_of_cores(tmp_path, monkeypatch
 def test_pq_parts_are_this_machines_cores_and_hand_set_counters_count(monkeypatch):
     items, categories = pairs()
     stat = E.pq_compute_single_core(0, items * 4, GT_JSON[:-5], PRED_JSON[:-5], categories)
+    # one process adds its images' IoUs one after the other, as the original's single core does
+    assert {c: s.iou for c, s in stat.pq_per_cat.items()} == stat.ious_as_the_original_adds(1)
     monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 7)
     assert stat.ious_as_the_original_adds() == stat.ious_as_the_original_adds(7)
     assert stat.ious_as_the_original_adds(7) != stat.ious_as_the_original_adds(1)
+    summed = stat.summed_as_the_original()
+    assert [(s.iou, s.tp, s.fp, s.fn) for s in summed.pq_per_cat.values()] == [
+        (stat.ious_as_the_original_adds(7)[c], s.tp, s.fp, s.fn) for c, s in stat.pq_per_cat.items()]
     stat[7].tp, stat[7].iou = stat[7].tp + 1, 0.25  # a counter set by hand, no recorded match: its own sum
-    assert stat.ious_as_the_original_adds(7)[7] == 0.25
-    assert stat.pq_average(categories, None)[1][7]["sq"] == 0.25 / stat[7].tp
+    assert stat.summed_as_the_original(7)[7].iou == 0.25
 
 
 def test_pq_average_without_categories_does_not_divide_by_zero():

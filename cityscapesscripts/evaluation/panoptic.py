@@ -10,8 +10,9 @@ The summed IoUs are added as the original adds them, so that PQ and SQ equal
 its numbers to the last bit: it splits the image list into
 ``multiprocessing.cpu_count()`` parts (``np.array_split``), adds each match's
 IoU to its category's sum within a part, then adds the parts' sums in order.
-A PQStat keeps each image's matched IoUs and replays that order in
-:meth:`PQStat.pq_average`.
+A PQStat keeps each image's matched IoUs; :meth:`PQStat.summed_as_the_original`
+replays that order where the original splits: the file-based evaluation
+(``pq_compute_multi_core``) and :meth:`PanopticAccumulator.result`.
 """
 import functools
 import multiprocessing
@@ -80,10 +81,19 @@ class PQStat:
 
     merge = __iadd__
 
+    def summed_as_the_original(self, parts=None):
+        """A copy whose ``iou`` sums are added as the original's ``pq_compute_multi_core`` adds them, in
+        ``parts`` parts (default ``multiprocessing.cpu_count()``, the original's)."""
+        summed = PQStat()
+        for category_id, iou in self.ious_as_the_original_adds(parts).items():
+            summed.pq_per_cat[category_id] += self.pq_per_cat[category_id]
+            summed[category_id].iou = iou
+        summed.matched_ious = list(self.matched_ious)
+        return summed
+
     def ious_as_the_original_adds(self, parts=None):
-        """``{category id: summed IoU}``, added as the original does with ``parts`` parts (default
-        ``multiprocessing.cpu_count()``, the original's); a category whose matches were not all
-        recorded (counters set by hand) keeps its ``iou``."""
+        """``{category id: summed IoU}`` of :meth:`summed_as_the_original`; a category whose matches were
+        not all recorded (counters set by hand) keeps its ``iou``."""
         parts = _original_parts() if parts is None else parts
         totals = {category_id: 0.0 for category_id in self.pq_per_cat}
         recorded = dict.fromkeys(self.pq_per_cat, 0)
@@ -114,12 +124,11 @@ class PQStat:
         pq = sq = rq = 0.0
         n = 0
         per_class = {}
-        summed_ious = self.ious_as_the_original_adds()
         for category_id, info in categories.items():
             if isthing is not None and (info["isthing"] == 1) != isthing:
                 continue
             stat = self.pq_per_cat[category_id]
-            iou, tp, fp, fn = summed_ious.get(category_id, stat.iou), stat.tp, stat.fp, stat.fn
+            iou, tp, fp, fn = stat.iou, stat.tp, stat.fp, stat.fn
             if tp + fp + fn == 0:
                 per_class[category_id] = {"pq": 0.0, "sq": 0.0, "rq": 0.0}
                 continue
@@ -385,7 +394,7 @@ class PanopticAccumulator(Accumulator):
         self.images += 1
 
     def result(self):
-        return average_pq(self.stat, self.categories)
+        return average_pq(self.stat.summed_as_the_original(), self.categories)
 
 
 def _as_rgb(ids):
@@ -471,14 +480,16 @@ def image_stat_of_files(pair, gt_folder, pred_folder, categories):
 
 def evaluate_sweep(pair_lists, gt_folder, pred_folders, categories, jobs=None, progress=None, client=None):
     """One summed :class:`PQStat` per prediction set (``pair_annotations`` pairs and its PNG folder), each
-    ground-truth image read once for all sets; on a bounded process pool or the Dask ``client``."""
+    ground-truth image read once for all sets; on a bounded process pool or the Dask ``client``.  The IoUs
+    are summed as the original's ``pq_compute_multi_core`` sums them (:meth:`PQStat.summed_as_the_original`)."""
     items = [(pairs[0][0], *((pair[1], folder) for pair, folder in zip(pairs, pred_folders)))
              for pairs in zip(*pair_lists)]
     task = functools.partial(frame_stats_of_files, gt_folder=gt_folder, categories=categories,
                              real_folders=files.resolved_folders([gt_folder, *pred_folders]))
-    return parallel.merge_each([PQStat() for _ in pair_lists], task, items, jobs, "panoptic", progress,
-                               name=lambda item: os.path.join(item[1][1], str(item[1][0].get("file_name"))),
-                               client=client)
+    totals = parallel.merge_each([PQStat() for _ in pair_lists], task, items, jobs, "panoptic", progress,
+                                 name=lambda item: os.path.join(item[1][1], str(item[1][0].get("file_name"))),
+                                 client=client)
+    return [total.summed_as_the_original() for total in totals]
 
 
 def evaluate_files(pairs, gt_folder, pred_folder, categories, jobs=None, progress=None):
