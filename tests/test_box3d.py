@@ -159,7 +159,6 @@ def test_order_probes_tell_every_two_summation_orders_apart():
                  for row in transform._ORDER_PROBES])
     for i, j in itertools.combinations(range(len(sums)), 2):
         assert sums[i] != sums[j], (i, j)
-    assert transform._stacked_dot_is_np_dot()
 
 
 def test_yaw_pitch_roll_follow_pyquaternion_step_by_step():
