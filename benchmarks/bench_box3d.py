@@ -171,7 +171,11 @@ def main():
         results = json.load(f)
     n_gt = sum(results["GT_stats"].values())
     median = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in times.items()}
+    oracle_numpy = subprocess.run([args.oracle, "-c", "import numpy; print(numpy.__version__)"], check=True,
+                                  capture_output=True, text=True).stdout.strip()
     lines = [SECTION + f" ({args.frames} frames, {n_gt} evaluated GT boxes)", "",
+             f"NumPy {np.__version__} (ours), {oracle_numpy} (original); OpenBLAS kernel: "
+             f"{os.environ.get('OPENBLAS_CORETYPE') or 'the CPU default'}.",
              f"Machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end; median of "
              f"{args.runs} runs, ours and the original alternating. CPU: seconds of the process and its workers "
              "(steadier than wall time when other jobs share the cores; the original uses one core).",

@@ -1,3 +1,5 @@
+import copy
+import functools
 import glob
 import json
 import math
@@ -14,6 +16,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from blas_dot import blas_dot_key  # noqa: E402
 from client_replays import plain  # noqa: E402, F401  (the tests import it from here)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -31,30 +34,61 @@ def assert_same_png(expected, actual):
     assert (a == b).all(), f"{int((a != b).sum())} pixels differ in {os.path.basename(actual)}"
 
 
-def assert_same_numbers(expected, actual, path=""):
-    """Structure equal, numbers equal up to 1e-9 relative, NaN where NaN."""
+# The named exceptions to ``==`` with the golden files (README, "What differs from the original"),
+# as {path in the result: units in the last place}.  The 3D golden results were made under NumPy 1.26,
+# whose elementwise cos / arctan2 round this one orientation score (default and --cw 0.33 options) one
+# unit in the last place away from NumPy 2's; the original under NumPy 2 writes our value.
+BOX3D_NUMPY1_ULPS = {"/OS_Yaw/car/data/60": 1}
+# The golden files were made on a machine with 2 cores: the original adds the panoptic IoUs in that
+# many parts (see evaluation/panoptic.py), which decides the last bits of PQ and SQ.
+GOLDEN_PANOPTIC_PARTS = 2
+
+
+def assert_same_numbers(expected, actual, path="", ulps=None):
+    """Structure equal, numbers equal (``==``, to the last bit), NaN where NaN; ``ulps``: named
+    exceptions ({path: units in the last place})."""
     if isinstance(expected, dict):
         assert isinstance(actual, dict), path
         assert set(map(str, expected)) == set(map(str, actual)), (path, set(expected) ^ set(actual))
         actual = {str(k): v for k, v in actual.items()}
         for k in expected:
-            assert_same_numbers(expected[k], actual[str(k)], f"{path}/{k}")
+            assert_same_numbers(expected[k], actual[str(k)], f"{path}/{k}", ulps)
     elif isinstance(expected, list):
         assert len(expected) == len(actual), path
         for i, (e, a) in enumerate(zip(expected, actual)):
-            assert_same_numbers(e, a, f"{path}[{i}]")
+            assert_same_numbers(e, a, f"{path}[{i}]", ulps)
     elif isinstance(expected, (int, float)) and not isinstance(expected, bool):
         if isinstance(expected, float) and math.isnan(expected):
             assert math.isnan(actual), (path, actual)
         else:
-            assert expected == actual or abs(expected - actual) <= 1e-9 * max(1.0, abs(expected)), (path, expected, actual)
+            allowed = (ulps or {}).get(path, 0) * math.ulp(expected)
+            assert expected == actual or abs(expected - actual) <= allowed, (path, expected, actual)
     else:
         assert expected == actual, (path, expected, actual)
 
 
 def expected_eval(golden_set, name):
+    """The original's result ``name`` on a golden set; instance results (whose AP is a BLAS dot) as the original
+    gives them under this machine's OpenBLAS kernel, where recorded (tests/blas_dot.py)."""
+    if name == "instance":
+        recorded = _instance_by_blas_dot().get(blas_dot_key())
+        if recorded:
+            return copy.deepcopy(recorded[golden_set])
     with open(os.path.join(GOLDEN, golden_set, "expected", "eval", name + ".json")) as f:
         return json.load(f)
+
+
+@functools.lru_cache(maxsize=None)
+def _instance_by_blas_dot():
+    with open(os.path.join(FIXTURES, "instance_by_blas_dot.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture
+def golden_panoptic_parts(monkeypatch):
+    """The original's panoptic sums as on the machine that made the golden files, whatever this one's cores."""
+    from cityscapesscripts.evaluation import panoptic
+    monkeypatch.setattr(panoptic, "_original_parts", lambda: GOLDEN_PANOPTIC_PARTS)
 
 
 @pytest.fixture(params=SETS)

@@ -104,6 +104,7 @@ def test_instance_evaluation(golden_root, golden_set, tmp_path, _isolated_cwd):
     assert list(_isolated_cwd.iterdir()) == []  # no matches.json in the working directory
 
 
+@pytest.mark.usefixtures("golden_panoptic_parts")
 def test_panoptic_evaluation(golden_root, golden_set, tmp_path):
     gt_json = os.path.join(golden_root, "gtFine", "cityscapes_panoptic_val.json")
     pred_json = os.path.join(golden_root, "results", "panoptic", "cityscapes_panoptic_val.json")

@@ -3,6 +3,7 @@ import contextlib
 import functools
 import io
 import json
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -16,7 +17,7 @@ from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as E
 from cityscapesscripts.evaluation import panoptic
 from cityscapesscripts.io import png
 
-from conftest import GOLDEN, assert_same_numbers, expected_eval, plain
+from conftest import FIXTURES, GOLDEN, assert_same_numbers, expected_eval, plain
 
 ROOT = os.path.join(GOLDEN, "small")
 GT_JSON = os.path.join(ROOT, "gtFine", "cityscapes_panoptic_val.json")
@@ -30,6 +31,7 @@ def pairs():
     return [(g, by_id[g["image_id"]]) for g in gt["annotations"]], categories
 
 
+@pytest.mark.usefixtures("golden_panoptic_parts")
 def test_accumulator_and_merge_equal_file_based():
     items, categories = pairs()
     whole = panoptic.PanopticAccumulator(categories)
@@ -38,7 +40,7 @@ def test_accumulator_and_merge_equal_file_based():
         gt_rgb = png.read_rgb(os.path.join(GT_JSON[:-5], g["file_name"]))
         pred_ids = E.rgb2id(png.read_rgb(os.path.join(PRED_JSON[:-5], p["file_name"])))  # ids work too
         whole.add(pred_ids, p["segments_info"], gt_rgb, g["segments_info"])
-        parts[i % 3].add(pred_ids, p["segments_info"], gt_rgb, g["segments_info"])
+        parts[i * 3 // len(items)].add(pred_ids, p["segments_info"], gt_rgb, g["segments_info"])  # in frame order
     merged = functools.reduce(lambda a, b: a.merge(b), [pickle.loads(pickle.dumps(x)) for x in parts])
     expected = expected_eval("small", "panoptic")
     assert_same_numbers(expected, plain(whole.result()))
@@ -49,10 +51,13 @@ def test_single_and_multi_core_functions_agree():
     items, categories = pairs()
     single = E.pq_compute_single_core(0, items, GT_JSON[:-5], PRED_JSON[:-5], categories)
     multi = E.pq_compute_multi_core(items, GT_JSON[:-5], PRED_JSON[:-5], categories, jobs=2, progress=False)
-    assert_same_numbers(plain(E.average_pq(single, categories)), plain(E.average_pq(multi, categories)))
+    # the original's multi-core sums add each core's part: one part, replayed, gives the same
+    assert_same_numbers(plain(E.average_pq(single.summed_as_the_original(), categories)),
+                        plain(E.average_pq(multi, categories)))
     assert isinstance(single[26], E.PQStatCat) and single[26].tp == multi[26].tp
 
 
+@pytest.mark.usefixtures("golden_panoptic_parts")
 @pytest.mark.parametrize("mode", ["RGBA", "P"])
 def test_predictions_of_other_flavours_give_the_same_numbers(mode, tmp_path):
     """8-bit RGB PNGs are counted as their rows are unfiltered; RGBA (our decoder) and palette
@@ -109,11 +114,53 @@ def test_segment_errors_name_the_file(tmp_path, edit, message):
     assert not os.path.exists(tmp_path / "r.json")
 
 
+def _listed_four_times(tmp_path):
+    """The small set's frames listed 4 times (the 8 frames, then again with image ids 'id#1', ...)."""
+    paths = []
+    for source in (GT_JSON, PRED_JSON):
+        with open(source) as f:
+            data = json.load(f)
+        data["annotations"] = [dict(a, image_id=f"{a['image_id']}#{k}") for k in range(4) for a in data["annotations"]]
+        paths.append(tmp_path / os.path.basename(os.path.dirname(source)))
+        paths[-1].write_text(json.dumps(data))
+    return paths
+
+
+def test_pq_sums_are_the_originals_for_any_number_of_cores(tmp_path, monkeypatch):
+    # the original splits the frames into cpu_count() parts; PQ and SQ's last bits follow
+    with open(os.path.join(FIXTURES, "panoptic_parts.json")) as f:
+        by_cores = json.load(f)["results_by_cores"]
+    assert len({json.dumps(r, sort_keys=True) for r in by_cores.values()}) == len(by_cores)  # all differ
+    gt_json, pred_json = _listed_four_times(tmp_path)
+    for cores, expected in by_cores.items():
+        monkeypatch.setattr(panoptic, "_original_parts", lambda cores=cores: int(cores))
+        for jobs in (1, 3):
+            with contextlib.redirect_stdout(io.StringIO()):
+                result = E.evaluatePanoptic(str(gt_json), GT_JSON[:-5], str(pred_json), PRED_JSON[:-5], None, jobs=jobs)
+            assert_same_numbers(expected, plain(result))
+
+
+def test_pq_parts_are_this_machines_cores_and_hand_set_counters_count(monkeypatch):
+    items, categories = pairs()
+    stat = E.pq_compute_single_core(0, items * 4, GT_JSON[:-5], PRED_JSON[:-5], categories)
+    # one process adds its images' IoUs one after the other, as the original's single core does
+    assert {c: s.iou for c, s in stat.pq_per_cat.items()} == stat.ious_as_the_original_adds(1)
+    monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 7)
+    assert stat.ious_as_the_original_adds() == stat.ious_as_the_original_adds(7)
+    assert stat.ious_as_the_original_adds(7) != stat.ious_as_the_original_adds(1)
+    summed = stat.summed_as_the_original()
+    assert [(s.iou, s.tp, s.fp, s.fn) for s in summed.pq_per_cat.values()] == [
+        (stat.ious_as_the_original_adds(7)[c], s.tp, s.fp, s.fn) for c, s in stat.pq_per_cat.items()]
+    stat[7].tp, stat[7].iou = stat[7].tp + 1, 0.25  # a counter set by hand, no recorded match: its own sum
+    assert stat.summed_as_the_original(7)[7].iou == 0.25
+
+
 def test_pq_average_without_categories_does_not_divide_by_zero():
     stat = panoptic.PQStat()
     assert stat.pq_average({}, None)[0] == {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}
 
 
+@pytest.mark.usefixtures("golden_panoptic_parts")
 def test_cli(tmp_path, capsys):
     status = E.main(["--gt-json-file", GT_JSON, "--prediction-json-file", PRED_JSON, "--results_file",
                      str(tmp_path / "r.json"), "--quiet", "-j", "2"])

@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import AnnotationError, PredictionError
 from ..helpers.annotation import CsBbox3d, CsIgnore2d, image_size
 from ..helpers.box3dImageTransform import Camera, amodal_boxes_2d, box_vertices, normalised_quaternions
-from ..helpers.box3dImageTransform import rotation_matrices, vehicle_to_sensor, yaw_pitch_roll
+from ..helpers.box3dImageTransform import rotation_matrices, scalar_squares, vehicle_to_sensor, yaw_pitch_roll
 from .accumulator import Accumulator
 
 DEFAULT_LABELS = ("car", "truck", "bus", "train", "motorcycle", "bicycle")
@@ -85,8 +85,8 @@ class Boxes3d:
 
     @property
     def depths(self):
-        """``(N,)`` int BEV distance from the vehicle origin, truncated to whole metres."""
-        return np.sqrt(self.centers[:, 0] ** 2 + self.centers[:, 1] ** 2).astype(int)
+        """``(N,)`` int BEV distance from the vehicle origin, truncated to whole metres (squared as ``CsBbox3d.depth``)."""
+        return np.sqrt(scalar_squares(self.centers[:, 0]) + scalar_squares(self.centers[:, 1])).astype(int)
 
     def with_amodal_from_3d(self, camera):
         """A copy whose amodal boxes are the 3D boxes' image boxes on ``camera`` (see ``amodal_boxes_2d``).

@@ -48,11 +48,12 @@ def get_traceback(f):
 
 @get_traceback
 def pq_compute_single_core(proc_id, annotation_set, gt_folder, pred_folder, categories):
-    """PQ counters of a list of ``(gt annotation, prediction annotation)`` pairs, in this process."""
+    """PQ counters of a list of ``(gt annotation, prediction annotation)`` pairs, in this process (IoUs added
+    one after the other, as the original's one core adds them)."""
     stat = PQStat()
     for pair in annotation_set:
         stat += panoptic.image_stat_of_files(pair, gt_folder, pred_folder, categories)
-    return stat
+    return stat.summed_as_the_original(parts=1)
 
 
 def pq_compute_multi_core(matched_annotations_list, gt_folder, pred_folder, categories, jobs=None, progress=None):

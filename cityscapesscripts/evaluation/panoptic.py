@@ -4,9 +4,18 @@ Per image, both id maps (RGB, id = R + 256 G + 65536 B) are mapped to dense
 segment indices and every (ground truth, prediction) pair is counted in one
 compiled pass (:func:`cityscapesscripts.kernels.segment_pair_counts`).
 :class:`PQStat` holds summable per-category counters: images, processes and
-ranks merge with ``+=``.
+ranks merge with ``+=``, in image order.
+
+The summed IoUs are added as the original adds them, so that PQ and SQ equal
+its numbers to the last bit: it splits the image list into
+``multiprocessing.cpu_count()`` parts (``np.array_split``), adds each match's
+IoU to its category's sum within a part, then adds the parts' sums in order.
+A PQStat keeps each image's matched IoUs; :meth:`PQStat.summed_as_the_original`
+replays that order where the original splits: the file-based evaluation
+(``pq_compute_multi_core``) and :meth:`PanopticAccumulator.result`.
 """
 import functools
+import multiprocessing
 import operator
 import os
 from collections import defaultdict
@@ -52,10 +61,14 @@ class PQStatCat:
 
 
 class PQStat:
-    """Per-category counters; ``+=`` (or :meth:`merge`) adds another PQStat."""
+    """Per-category counters; ``+=`` (or :meth:`merge`) adds another PQStat, of the images that follow.
+
+    ``matched_ious``: per image, ``{category id: [IoU of each match, in the original's order]}``.
+    """
 
     def __init__(self):
         self.pq_per_cat = defaultdict(PQStatCat)
+        self.matched_ious = []
 
     def __getitem__(self, category_id):
         return self.pq_per_cat[category_id]
@@ -63,9 +76,44 @@ class PQStat:
     def __iadd__(self, other):
         for category_id, stat in other.pq_per_cat.items():
             self.pq_per_cat[category_id] += stat
+        self.matched_ious.extend(other.matched_ious)
         return self
 
     merge = __iadd__
+
+    def summed_as_the_original(self, parts=None):
+        """A copy whose ``iou`` sums are added as the original's ``pq_compute_multi_core`` adds them, in
+        ``parts`` parts (default ``multiprocessing.cpu_count()``, the original's)."""
+        summed = PQStat()
+        for category_id, iou in self.ious_as_the_original_adds(parts).items():
+            summed.pq_per_cat[category_id] += self.pq_per_cat[category_id]
+            summed[category_id].iou = iou
+        summed.matched_ious = list(self.matched_ious)
+        return summed
+
+    def ious_as_the_original_adds(self, parts=None):
+        """``{category id: summed IoU}`` of :meth:`summed_as_the_original`; a category whose matches were
+        not all recorded (counters set by hand) keeps its ``iou``."""
+        parts = _original_parts() if parts is None else parts
+        totals = {category_id: 0.0 for category_id in self.pq_per_cat}
+        recorded = dict.fromkeys(self.pq_per_cat, 0)
+        size, longer = divmod(len(self.matched_ious), parts)
+        start = 0
+        for part in range(parts):  # np.array_split's parts: the first `longer` ones one image longer
+            end = start + size + (part < longer)
+            sums = {}
+            for image in self.matched_ious[start:end]:
+                for category_id, ious in image.items():
+                    total = sums.get(category_id, 0.0)
+                    for iou in ious:
+                        total += iou
+                    sums[category_id] = total
+                    recorded[category_id] += len(ious)
+            for category_id, total in sums.items():
+                totals[category_id] += total
+            start = end
+        return {category_id: totals[category_id] if recorded[category_id] == stat.tp else stat.iou
+                for category_id, stat in self.pq_per_cat.items()}
 
     def pq_average(self, categories, isthing):
         """Mean PQ / SQ / RQ over the categories (things, stuff or all when isthing is None).
@@ -95,6 +143,11 @@ class PQStat:
         if n == 0:
             return {"pq": 0.0, "sq": 0.0, "rq": 0.0, "n": 0}, per_class
         return {"pq": pq / n, "sq": sq / n, "rq": rq / n, "n": n}, per_class
+
+
+def _original_parts():
+    """How many parts the original splits the images into on this machine (its worker processes)."""
+    return multiprocessing.cpu_count()
 
 
 def check_panoptic_json(data, source=None, error=PredictionError, ground_truth=False):
@@ -236,6 +289,8 @@ def _pq_stat(pair_counts, gt_segments, pred_segments, categories, image_id, sour
                                f"category_id {pred_segms[pred_id]['category_id']}.", source)
     void_row = table[gt_ids.index(VOID)]
     stat = PQStat()
+    matched_ious = defaultdict(list)
+    stat.matched_ious.append(matched_ious)
     gt_matched, pred_matched = set(), set()
     rows, cols = np.nonzero(counts[:len(gt_ids), :len(pred_ids)])
     for i, j in zip(rows.tolist(), cols.tolist()):
@@ -248,9 +303,10 @@ def _pq_stat(pair_counts, gt_segments, pred_segments, categories, image_id, sour
         inter = table[i][j]
         union = pred["area"] + gt["area"] - inter - void_row[j]
         iou = inter / union
-        if iou > 0.5:
+        if iou > 0.5:  # pairs in the original's order: by ground-truth id, then predicted id
             stat[gt["category_id"]].tp += 1
             stat[gt["category_id"]].iou += iou
+            matched_ious[gt["category_id"]].append(iou)
             gt_matched.add(gt_id)
             pred_matched.add(pred_id)
     crowd_by_category = {}
@@ -338,7 +394,7 @@ class PanopticAccumulator(Accumulator):
         self.images += 1
 
     def result(self):
-        return average_pq(self.stat, self.categories)
+        return average_pq(self.stat.summed_as_the_original(), self.categories)
 
 
 def _as_rgb(ids, argument="ids", name=None):
@@ -426,14 +482,16 @@ def image_stat_of_files(pair, gt_folder, pred_folder, categories):
 
 def evaluate_sweep(pair_lists, gt_folder, pred_folders, categories, jobs=None, progress=None, client=None):
     """One summed :class:`PQStat` per prediction set (``pair_annotations`` pairs and its PNG folder), each
-    ground-truth image read once for all sets; on a bounded process pool or the Dask ``client``."""
+    ground-truth image read once for all sets; on a bounded process pool or the Dask ``client``.  The IoUs
+    are summed as the original's ``pq_compute_multi_core`` sums them (:meth:`PQStat.summed_as_the_original`)."""
     items = [(pairs[0][0], *((pair[1], folder) for pair, folder in zip(pairs, pred_folders)))
              for pairs in zip(*pair_lists)]
     task = functools.partial(frame_stats_of_files, gt_folder=gt_folder, categories=categories,
                              real_folders=files.resolved_folders([gt_folder, *pred_folders]))
-    return parallel.merge_each([PQStat() for _ in pair_lists], task, items, jobs, "panoptic", progress,
-                               name=lambda item: os.path.join(item[1][1], str(item[1][0].get("file_name"))),
-                               client=client)
+    totals = parallel.merge_each([PQStat() for _ in pair_lists], task, items, jobs, "panoptic", progress,
+                                 name=lambda item: os.path.join(item[1][1], str(item[1][0].get("file_name"))),
+                                 client=client)
+    return [total.summed_as_the_original() for total in totals]
 
 
 def evaluate_files(pairs, gt_folder, pred_folder, categories, jobs=None, progress=None):
