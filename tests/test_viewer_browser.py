@@ -323,3 +323,80 @@ def test_sort_by_score_worst_first(page):
     page.js("const order = document.getElementById('order'); order.value = 'name'; order.onchange();")
     page.wait("viewer.list[0].id === arguments[0]".replace("arguments[0]", repr(FRAMES[0])))
     assert page.js("return window.__errors") == []
+
+
+def scores_shown(page):
+    """The score panel as {metric: text}."""
+    return page.js("return Object.fromEntries(Array.from(document.querySelectorAll('#scores tr'),"
+                   " r => [r.cells[0].textContent, r.cells[1].textContent]))")
+
+
+def expected_scores(page, key):
+    scores = page.js("return fetch('/api/scores/' + arguments[0]).then(r => r.json())", key)
+    return {k: f"{v:.3f}" for k, v in scores.items()}
+
+
+def test_after_play_stops_the_score_panel_and_pixels_are_of_the_image_shown(page):
+    """Bug 1 of issue 29: after play, the title's image had the last looked-at image's scores and its JPEG."""
+    go_to(page, 0, "gtFine")
+    first = page.js("return viewer.shown.frame.key")
+    page.wait("document.querySelectorAll('#scores tr').length > 0")
+    assert scores_shown(page) == expected_scores(page, first)
+    page.key(" ")  # plays to the last image and stops there
+    page.wait("!viewer.playing && viewer.shown.frame.id === arguments[0]".replace("arguments[0]", repr(FRAMES[-1])))
+    last = page.js("return viewer.shown.frame.key")
+    assert page.text("#title") == FRAMES[-1]
+    assert expected_scores(page, last) != expected_scores(page, first)
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#scores tr').length > 0")
+    assert scores_shown(page) == expected_scores(page, last)
+
+    go_to(page, 0, "gtFine")  # paused by hand at once: the image it stopped on settles
+    page.wait("document.querySelectorAll('#scores tr').length > 0")
+    page.key(" ")
+    page.key(" ")
+    page.wait("!viewer.playing")
+    page.wait("!document.getElementById('status').textContent.startsWith('loading')")
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#scores tr').length > 0")
+    key = page.js("return viewer.shown.frame.key")
+    assert page.text("#title") == key.split("/")[-1]
+    assert scores_shown(page) == expected_scores(page, key)
+
+
+def test_arrow_keys_step_after_a_dropdown_slider_or_checkbox_was_used_with_the_mouse(page):
+    """Bug 2 of issue 29: after choosing in a dropdown with the mouse, the arrows changed the dropdown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    go_to(page, 0, "gtFine")
+    for control in ("city", "order"):
+        count = page.js("return viewer.shownCount")
+        select = Select(page.driver.find_element(By.ID, control))
+        choice = next(o.get_attribute("value") for o in select.options
+                      if o.get_attribute("value") != select.first_selected_option.get_attribute("value"))
+        select.select_by_value(choice)
+        page.wait(f"viewer.shownCount > {count} && viewer.position === 0 && "
+                  "!document.getElementById('status').textContent.startsWith('computing')")
+        count = page.js("return viewer.shownCount")
+        page.key("ArrowRight")
+        page.wait(f"viewer.shownCount > {count}")
+        assert page.js("return viewer.position") == 1
+        assert page.js(f"return document.getElementById('{control}').value") == choice
+        page.key("ArrowLeft")
+        page.wait("viewer.position === 0")
+    page.js("const order = document.getElementById('order'); order.value = 'name'; order.onchange();")
+    page.wait("viewer.list[0].id === arguments[0]".replace("arguments[0]", repr(FRAMES[0])))
+    alpha = page.js("return viewer.alpha")
+    for control in ("#alpha", "#from-png", "#zoom"):
+        page.click(control)
+        if control == "#zoom":
+            page.click(control)  # back off
+        count = page.js("return viewer.shownCount")
+        page.key("ArrowRight")
+        page.wait(f"viewer.shownCount > {count}")
+        assert page.js("return viewer.position") == 1, control
+        page.key("ArrowLeft")
+        page.wait("viewer.position === 0")
+    page.js("document.getElementById('from-png').checked = false; setAlpha(arguments[0])", alpha)
+    page.key(" ")  # space on the last used control (a button) plays, not presses it
+    page.wait("!viewer.playing && viewer.position === 1")
+    assert not page.js("return viewer.zoom")
+    assert page.js("return window.__errors") == []

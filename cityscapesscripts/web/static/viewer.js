@@ -217,15 +217,17 @@ async function show(position, started = performance.now()) {
     const neighbour = viewer.list[viewer.position + step];
     if (neighbour) load(neighbour).catch(() => {});
   }
-  if (!viewer.playing) {
-    setTimeout(() => token === showToken && loadExact(loaded).catch((e) => status(e.message, true)),
-      EXACT_DELAY_MS);
-  }
-  if (viewer.pred && !viewer.playing) {
-    // scores take the server a while: only for an image looked at, not for each one stepped past
-    $("scores").replaceChildren();
-    setTimeout(() => token === showToken && showScores(frame, token), SCORES_DELAY_MS);
-  }
+  if (viewer.pred) $("scores").replaceChildren();  // never another image's scores beside this one
+  if (!viewer.playing) settle(loaded);
+}
+
+// For an image looked at (not each one stepped or played past): its exact pixels and its scores, which
+// take the server a while.  Also when play stops on it.
+function settle(loaded) {
+  const token = showToken;
+  const current = () => token === showToken && viewer.shown === loaded;
+  setTimeout(() => current() && loadExact(loaded).catch((e) => status(e.message, true)), EXACT_DELAY_MS);
+  if (viewer.pred) setTimeout(() => current() && showScores(loaded, current), SCORES_DELAY_MS);
 }
 
 function draw() {
@@ -270,10 +272,10 @@ function describe(loaded) {
   }
 }
 
-async function showScores(frame, token) {
+async function showScores(loaded, current) {
   let scores;
-  try { scores = await api(pathUrl("/api/scores/", frame.key)); } catch (e) { scores = {error: e.message}; }
-  if (token !== showToken) return;
+  try { scores = await api(pathUrl("/api/scores/", loaded.frame.key)); } catch (e) { scores = {error: e.message}; }
+  if (!current()) return;
   $("scores").replaceChildren(...Object.entries(scores).map(([metric, value]) => {
     const row = document.createElement("tr");
     row.innerHTML = "<td></td><td class=value></td>";
@@ -359,6 +361,10 @@ async function togglePlay() {
   viewer.playing = !viewer.playing;
   $("play").classList.toggle("on", viewer.playing);
   $("play").textContent = viewer.playing ? "pause" : "play";
+  if (!viewer.playing) {
+    if (viewer.shown) settle(viewer.shown);  // a show still in flight settles its own image
+    return;
+  }
   while (viewer.playing && viewer.position < viewer.list.length - 1) {
     await show(viewer.position + 1);
     await new Promise((resolve) => setTimeout(resolve, PLAY_PAUSE_MS));
@@ -397,6 +403,10 @@ async function rebuildList(keepKey) {
   await show(Math.max(0, position));
 }
 
+// Keys a focused dropdown keeps: moving through its options.  Every other shortcut works whatever
+// control was used last (a slider or checkbox would take the arrows or space).
+const DROPDOWN_KEYS = new Set(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", "Enter"]);
+
 function onKey(event) {
   const target = event.target;
   if (target.tagName === "INPUT" && target.type === "text") {
@@ -404,7 +414,7 @@ function onKey(event) {
     if (event.key === "Escape") target.blur();
     return;
   }
-  if (target.tagName === "SELECT" && event.key !== "Escape") return;
+  if (target.tagName === "SELECT" && DROPDOWN_KEYS.has(event.key)) return;
   const actions = {
     ArrowRight: () => show(viewer.position + 1, performance.now()),
     ArrowLeft: () => show(viewer.position - 1, performance.now()),
@@ -452,8 +462,9 @@ async function start() {
   const wanted = decodeURIComponent(location.hash.slice(1));
   const first = data.frames.find((f) => f.key === wanted) || data.frames[0];
   $("city").value = `${first.split}/${first.city}`;
-  $("city").onchange = () => rebuildList();
-  $("order").onchange = () => rebuildList(viewer.shown && viewer.shown.frame.key);
+  // a choice made leaves the arrow keys to stepping
+  $("city").onchange = () => { $("city").blur(); rebuildList(); };
+  $("order").onchange = () => { $("order").blur(); rebuildList(viewer.shown && viewer.shown.frame.key); };
   $("layer").onchange = () => { viewer.layer = $("layer").value; $("layer").blur(); show(viewer.position); };
   $("from-png").onchange = () => show(viewer.position);
   $("alpha").oninput = () => setAlpha(Number($("alpha").value));
