@@ -359,3 +359,47 @@ def test_help_overlay_lists_the_shortcuts(tool):
         assert shortcut in text
     tool.press("h")
     tool.wait("document.getElementById('help').classList.contains('hidden')")
+
+
+def test_every_shortcut_works_after_the_preview_checkbox_slider_or_image_dropdown_was_used(tool, dataset):
+    """Bug 3 of issue 29: after touching a control the shortcuts stopped, and Ctrl+S saved the page."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    path = dataset / FRAME
+    # a listener after the tool's own: did the tool keep the browser from acting on the key?
+    tool.js("window.prevented = []; window.addEventListener('keydown', "
+            "e => window.prevented.push([e.key, e.ctrlKey, e.defaultPrevented]))")
+    for control in ("#preview-toggle", "#alpha"):
+        tool.click(control)
+        assert tool.js("return document.activeElement.id") == control[1:]
+        tool.click_at(120, 200)
+        assert tool.state("selected") >= 0, tool.text("#status")
+        count = len(tool.objects())
+        tool.press("d")
+        assert tool.state("selected") == -1 and sum(o["deleted"] for o in tool.objects()) == 1, control
+        tool.press("u")
+        assert not tool.js("return labelTool.isDirty()"), control
+        tool.press("n")
+        assert tool.state("drawing") == [], control
+        tool.press(Keys.ESCAPE)
+        assert tool.state("drawing") is None
+        tool.click_at(120, 200)
+        tool.press("m")
+        tool.pick_label("terrain")
+        assert tool.selected()["label"] == "terrain", control
+        tool.actions().key_down(Keys.CONTROL).send_keys("z").key_up(Keys.CONTROL).perform()
+        assert not tool.js("return labelTool.isDirty()") and len(tool.objects()) == count, control
+        for key in ("d", "u"):  # delete and save, then undo and save again: the file as it was
+            tool.press(key)
+            tool.actions().key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
+            tool.wait("!labelTool.state.busy && !labelTool.isDirty()")
+            saved = json.loads(path.read_text())["objects"]
+            assert sum(1 for o in saved if o.get("deleted")) == (key == "d"), control
+            assert ["s", True, True] in tool.js("return window.prevented"), control  # no "Save page" dialog
+            tool.js("window.prevented = []")
+    Select(tool.driver.find_element(By.ID, "frame")).select_by_index(1)  # another image, with the mouse
+    tool.wait("labelTool.state.frame === 1 && !labelTool.state.busy")
+    tool.press(Keys.ARROW_LEFT)
+    tool.wait("labelTool.state.frame === 0")
+    assert tool.js("return document.getElementById('frame').value") == "0"

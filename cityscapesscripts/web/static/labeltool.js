@@ -298,25 +298,31 @@
   }, { passive: false });
 
   // ---- keyboard -------------------------------------------------------------------------------
+  const DROPDOWN_KEYS = new Set(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", "Enter"]);
+  const typingIn = (target) => target.tagName === "TEXTAREA" || (target.tagName === "INPUT" && target.type === "text");
   const modalOpen = () => !$("picker").classList.contains("hidden") || !$("ask").classList.contains("hidden");
 
   window.addEventListener("keydown", (event) => {
+    const ctrl = event.ctrlKey || event.metaKey;
+    if (ctrl && event.key.toLowerCase() === "s") event.preventDefault();  // never the browser's "Save page"
     if (!$("help").classList.contains("hidden")) {
       if (["Escape", "h", "H", "?"].includes(event.key)) { toggleHelp(false); event.preventDefault(); }
       return;
     }
-    if (modalOpen() || event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
-    const ctrl = event.ctrlKey || event.metaKey;
+    if (modalOpen() || typingIn(event.target)) return;
+    // a focused dropdown keeps the keys that move through its options; any other control (slider,
+    // checkbox, button) gives every shortcut back
+    if (event.target.tagName === "SELECT" && DROPDOWN_KEYS.has(event.key)) return;
     const key = event.key;
     const actions = {
       s: () => save(), u: () => (event.shiftKey ? redo() : undo()),
       n: () => (state.drawing ? finishDrawing() : startDrawing()),
-      Enter: () => state.drawing && finishDrawing(),
       d: deleteSelected, Delete: deleteSelected, m: relabelSelected, l: relabelSelected,
       ArrowUp: () => changeLayer(+1), ArrowDown: () => changeLayer(-1),
       ArrowLeft: () => go(state.frame - 1), ArrowRight: () => go(state.frame + 1),
       q: deselect, Escape: deselect,
-      Backspace: () => { if (state.drawing) { state.drawing.pop(); render(); } },
+      // Enter and Backspace only while drawing: else a focused button keeps Enter
+      ...(state.drawing ? { Enter: finishDrawing, Backspace: () => { state.drawing.pop(); render(); } } : {}),
       "+": () => setAlpha(state.alpha + 0.1), "-": () => setAlpha(state.alpha - 0.1),
       0: () => { state.alphaZero = true; render(); },
       g: () => { state.highlightClass = !state.highlightClass; render(); },
@@ -780,7 +786,7 @@
   });
   $("prev").onclick = () => go(state.frame - 1);
   $("next").onclick = () => go(state.frame + 1);
-  $("frame").onchange = () => go(Number($("frame").value));
+  $("frame").onchange = () => { $("frame").blur(); go(Number($("frame").value)); };
   $("save").onclick = () => save();
   $("undo").onclick = undo;
   $("redo").onclick = redo;
