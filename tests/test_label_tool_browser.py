@@ -403,3 +403,64 @@ def test_every_shortcut_works_after_the_preview_checkbox_slider_or_image_dropdow
     tool.press(Keys.ARROW_LEFT)
     tool.wait("labelTool.state.frame === 0")
     assert tool.js("return document.getElementById('frame').value") == "0"
+
+
+def change_on_disk(path, first_label=None, spacing=False):
+    """Someone else saves ``path`` meanwhile: object 0 relabelled and/or the text's spacing changed."""
+    theirs = editing.load_annotation(path)
+    if first_label:
+        theirs["objects"][0]["label"] = first_label
+        editing.save_annotation(path, theirs["objects"], theirs["version"])
+    if spacing:
+        path.write_text(path.read_text() + "\n")
+    return path.read_text()
+
+
+def test_after_a_save_conflict_the_edits_can_be_reapplied_to_the_file_on_disk(tool, dataset):
+    """Bug 4 of issue 29: after a conflict, reload the file and reapply the page's edits onto it."""
+    path = dataset / FRAME
+    tool.click_at(120, 200)
+    deleted = tool.state("selected")
+    tool.press("d")
+    change_on_disk(path, first_label="terrain", spacing=True)
+    tool.save()
+    assert "changed on disk since it was opened" in tool.text("#ask-text")
+    tool.click("#ask-buttons button[data-answer=reapply]")
+    tool.wait("document.getElementById('ask').classList.contains('hidden')")
+    objects = tool.objects()
+    assert objects[0]["label"] == "terrain" and objects[deleted]["deleted"] == 1
+    assert tool.js("return labelTool.isDirty()")
+    tool.save()
+    saved = json.loads(path.read_text())["objects"]
+    assert saved[0]["label"] == "terrain" and saved[deleted]["deleted"] == 1
+    assert sum(1 for o in saved if o.get("deleted")) == 1 and path.read_text().endswith("}\n")
+    tool.press("u")  # one step back: the file as it was found on disk
+    assert tool.objects()[deleted]["deleted"] == 0 and tool.objects()[0]["label"] == "terrain"
+
+
+def test_after_a_save_conflict_the_difference_is_shown_before_overwriting(tool, dataset):
+    """Bug 4 of issue 29: the other choice, overwrite, once the changes on disk are shown."""
+    path = dataset / FRAME
+    original = json.loads(path.read_text())["objects"]
+    tool.click_at(120, 200)
+    relabelled = tool.state("selected")
+    tool.press("m")
+    tool.pick_label("terrain")
+    change_on_disk(path, spacing=True)           # whitespace only: no object differs
+    tool.save()
+    tool.click("#ask-buttons button[data-answer=difference]")
+    tool.wait("document.getElementById('ask-title').textContent.startsWith('Changes on disk')")
+    assert "No object differs" in tool.text("#ask-text")
+    tool.click("#ask-buttons button[data-answer=keep]")  # not yet: still unsaved, nothing written
+    assert tool.js("return labelTool.isDirty()")
+    theirs = change_on_disk(path, first_label="building")
+    tool.save()
+    tool.click("#ask-buttons button[data-answer=difference]")
+    tool.wait("document.getElementById('ask-title').textContent.startsWith('Changes on disk')")
+    assert f"object 0: {original[0]['label']} is now building" in tool.text("#ask-text")
+    assert path.read_text() == theirs
+    tool.click("#ask-buttons button[data-answer=overwrite]")
+    tool.wait("!labelTool.state.busy && !labelTool.isDirty()")
+    saved = json.loads(path.read_text())["objects"]
+    assert saved[0]["label"] == original[0]["label"] and saved[relabelled]["label"] == "terrain"
+    assert [o["polygon"] for o in saved] == [o["polygon"] for o in original]

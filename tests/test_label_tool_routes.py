@@ -81,6 +81,18 @@ def test_a_save_answers_with_the_file_as_saved(root):
     assert answer["annotation"]["objects"][3]["deleted"] == 1
 
 
+def test_a_save_conflict_answers_with_the_file_as_it_is_now(root):
+    router = labeltool.make_router(root)
+    loaded = call(router, "GET", "/api/annotation/" + FRAME)[1]["annotation"]
+    (root / FRAME).write_text((root / FRAME).read_text() + " ")
+    status, answer = call(router, "POST", "/api/save/" + FRAME, {"version": loaded["version"], "objects": []})
+    assert status == 409 and "changed on disk" in answer["error"]
+    assert answer["current"] == editing.load_annotation(root / FRAME) != loaded
+    (root / FRAME).write_text("{")
+    status, answer = call(router, "POST", "/api/save/" + FRAME, {"version": loaded["version"], "objects": []})
+    assert status == 409 and answer["current"] is None
+
+
 def test_an_invalid_edit_is_a_bad_request_naming_the_file(root):
     router = labeltool.make_router(root)
     loaded = call(router, "GET", "/api/annotation/" + FRAME)[1]["annotation"]

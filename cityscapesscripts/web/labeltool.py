@@ -12,7 +12,8 @@ Routes (``<rel>``: a path below the dataset root)::
     GET  /api/labels                 the label set in use, for the label picker and the preview colours
     GET  /api/annotation/<rel>       the editable content of a polygon file (and its draft)
     GET  /api/image/<rel>            a camera image
-    POST /api/save/<rel>             {version, objects} -> the file as saved; 409 on a conflict
+    POST /api/save/<rel>             {version, objects} -> the file as saved; 409 on a conflict,
+                                     with the file as it is now ("current", null when unreadable)
     POST /api/draft/<rel>            {draft}: keep unsaved edits in the user cache folder
     POST /api/discard-draft/<rel>
     POST /api/preview/<rel>          {objects} -> the label ids image (PNG) the preparation draws
@@ -129,7 +130,13 @@ def make_router(root, label_set=None):
                 message += f". Your edits are kept in the page and as a draft in {draft}"
             except CityscapesError as draft_error:
                 message += f". The draft could not be kept either ({draft_error})"
-            return server.json_response({"error": message}, status)
+            answer = {"error": message}
+            if isinstance(e, SaveConflictError):  # the page offers to reapply the edits or to overwrite
+                try:
+                    answer["current"] = editing.load_annotation(path)
+                except AnnotationError:  # removed, or no longer valid JSON: nothing to reapply onto
+                    answer["current"] = None
+            return server.json_response(answer, status)
         editing.discard_draft(path)
         return server.json_response({"annotation": editing.load_annotation(path)})
 

@@ -502,6 +502,7 @@
     } catch (error) {
       state.busy = false;
       status(`not saved: ${error.message}`, true);
+      if (error.data && error.data.current) return resolveConflict(error.message, error.data.current);
       await ask("Not saved", error.message, [["OK", "ok"]]);
       return false;
     }
@@ -510,6 +511,80 @@
     adoptSaved(result.annotation, sent);
     status(`saved ${state.path}`);
     return true;
+  }
+
+  // ---- save conflicts: the file changed on disk since it was opened ---------------------------
+  const sameObject = (a, b) => a.label === b.label && Boolean(a.deleted) === Boolean(b.deleted)
+    && JSON.stringify(a.polygon) === JSON.stringify(b.polygon);
+
+  async function resolveConflict(message, current) {
+    const answer = await ask("Not saved: the file changed on disk", message,
+      [["Keep editing", "keep"], ["Show the difference, then overwrite", "difference"],
+        ["Reload and reapply my edits", "reapply"]]);
+    if (answer === "reapply") {
+      const clashes = rebase(current, false);
+      const text = clashes.length ? `Changed on disk too, your version kept: ${clashes.join(", ")}. ` : "";
+      status(`reapplied your edits to the file as it is on disk now. ${text}Review, then save (U undoes them)`);
+      return false;
+    }
+    if (answer !== "difference") return false;
+    const confirmed = await ask("Changes on disk since you opened the file",
+      `${differences(JSON.parse(state.savedJson), current.objects).join("\n")}\n\n`
+      + "Overwriting writes your version of every object; objects only on disk stay in the file, marked deleted.",
+      [["Keep editing", "keep"], ["Overwrite with my version", "overwrite"]]);
+    if (confirmed !== "overwrite") return false;
+    rebase(current, true);
+    return save();
+  }
+
+  // What changed on disk between the objects opened (`before`) and those of the file now, in words.
+  function differences(before, now) {
+    const lines = [];
+    for (let k = 0; k < Math.max(before.length, now.length); k++) {
+      const [a, b] = [before[k], now[k]];
+      if (!a) lines.push(`object ${k}: new ${b.label}`);
+      else if (!b) lines.push(`object ${k} (${a.label}): removed from the file`);
+      else if (a.label !== b.label) lines.push(`object ${k}: ${a.label} is now ${b.label}`);
+      else if (Boolean(a.deleted) !== Boolean(b.deleted)) lines.push(`object ${k} (${a.label}): ${b.deleted ? "deleted" : "restored"}`);
+      else if (!sameObject(a, b)) lines.push(`object ${k} (${a.label}): outline changed`);
+    }
+    return lines.length ? lines : ["No object differs: only the file's text changed (spacing, order of fields or other fields)."];
+  }
+
+  // The page's objects carried over to the file as it is now (`current`), which becomes the clean state
+  // (one undo step back to it).  Reapplying (`mineWins` false) keeps the file's version of each object
+  // the page did not edit, and the objects only on disk; overwriting keeps the page's version of every
+  // object and marks those only on disk deleted.  Returns the objects both sides changed.
+  function rebase(current, mineWins) {
+    const opened = new Map(JSON.parse(state.savedJson).map((o) => [o.source, o]));
+    const disk = current.objects;
+    const uids = disk.map(() => nextUid++);
+    const out = [], clashes = [];
+    for (const mine of state.objects) {
+      const before = mine.source === undefined ? null : opened.get(mine.source);
+      const edited = !before || !sameObject(mine, before);
+      const theirs = mine.source === undefined ? null : disk[mine.source];
+      if (!theirs) {  // new here, or gone from the file: a new object if it is to stay
+        if ((edited || mineWins) && !mine.deleted) out.push({ label: mine.label, polygon: mine.polygon, deleted: 0, uid: mine.uid });
+        if (before && edited) clashes.push(describe(mine));
+        continue;
+      }
+      uids[mine.source] = mine.uid;
+      if (edited && before && !sameObject(theirs, before)) clashes.push(describe(mine));
+      out.push(edited || mineWins ? { ...theirs, label: mine.label, polygon: mine.polygon, deleted: mine.deleted, uid: mine.uid }
+        : { ...theirs, uid: mine.uid });
+    }
+    const placed = new Set(out.map((o) => o.uid));
+    disk.forEach((o, k) => { if (!placed.has(uids[k])) out.push({ ...o, deleted: mineWins ? 1 : o.deleted, uid: uids[k] }); });
+    const clean = disk.map((o, k) => ({ ...o, uid: uids[k] }));
+    state.version = current.version;
+    state.savedJson = JSON.stringify(clean);
+    state.undo = [{ objects: state.savedJson, selected: -1 }];
+    state.redo = [];
+    state.objects = out;
+    state.selected = -1;
+    changed();
+    return clashes;
   }
 
   // After a save: the file as saved becomes the clean state (new objects now have a place in it),
