@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.path import Path
 
-from browser import Page
+from browser import Page, controls_without_a_key, focus_rings
 from cityscapesscripts.annotation import editing
 from cityscapesscripts.preparation.json2labelImg import json2labelImg
 from cityscapesscripts.web import labeltool, server
@@ -464,3 +464,12 @@ def test_after_a_save_conflict_the_difference_is_shown_before_overwriting(tool, 
     saved = json.loads(path.read_text())["objects"]
     assert saved[0]["label"] == original[0]["label"] and saved[relabelled]["label"] == "terrain"
     assert [o["polygon"] for o in saved] == [o["polygon"] for o in original]
+
+
+def test_every_control_names_its_key_and_shows_its_focus(tool):
+    assert controls_without_a_key(tool) == []
+    rings = focus_rings(tool, 7)  # prev is disabled on the first image; undo, redo, label, delete... with nothing done
+    assert [r[0] for r in rings] == ["frame", "next", "save", "draw", "alpha", "preview-toggle", "help-button"]
+    assert all(style == "solid" and width == "2px" for _, style, width in rings), rings
+    tool.press("i")
+    assert tool.js("return document.activeElement.id") == "frame"

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from browser import Page
+from browser import Page, controls_without_a_key, focus_rings
 from cityscapesscripts.helpers.labels import id2label, name2label
 from cityscapesscripts.web import server
 from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, make_router
@@ -400,3 +400,11 @@ def test_arrow_keys_step_after_a_dropdown_slider_or_checkbox_was_used_with_the_m
     page.wait("!viewer.playing && viewer.position === 1")
     assert not page.js("return viewer.zoom")
     assert page.js("return window.__errors") == []
+
+
+def test_every_control_names_its_key_and_shows_its_focus(page):
+    assert controls_without_a_key(page) == []
+    rings = focus_rings(page, 8)
+    assert len({r[0] for r in rings}) == 8
+    assert all(style == "solid" and width == "2px" for _, style, width in rings), rings
+    page.js("document.activeElement.blur()")

@@ -329,6 +329,7 @@
       p: () => { $("preview-toggle").checked = !state.preview; setPreview(!state.preview); },
       z: () => { fit(); render(); },
       f: () => $("path").classList.toggle("hidden"),
+      i: () => $("frame").focus(),
       h: () => toggleHelp(true), "?": () => toggleHelp(true),
     };
     let action;
@@ -430,6 +431,7 @@
         const b = document.createElement("button");
         b.textContent = caption;
         b.dataset.answer = value;
+        b.title = `${caption} (Tab to it, Enter)`;
         b.addEventListener("click", () => { $("ask").classList.add("hidden"); resolve(value); });
         return b;
       }));

@@ -427,6 +427,8 @@ function onKey(event) {
     i: () => $("jump").focus(),
     o: () => $("city").focus(),
     l: () => $("layer").focus(),
+    s: () => $("order").focus(),
+    p: () => { $("from-png").checked = !$("from-png").checked; show(viewer.position); },
     f: () => { viewer.showPaths = !viewer.showPaths; $("paths").hidden = !viewer.showPaths; },
     Escape: () => { $("help").hidden = true; target.blur && target.blur(); if (viewer.playing) togglePlay(); },
   };
