@@ -113,14 +113,14 @@ def controls_without_a_key(page):
 
 
 def focus_rings(page, count):
-    """``(id, outline style, outline width)`` of the next ``count`` controls reached with Tab (the page
+    """``(id or tooltip, outline style, outline width)`` of the next ``count`` controls reached with Tab (the page
     itself, reached when Tab wraps around, left out)."""
     from selenium.webdriver.common.keys import Keys
     rings = []
     for _ in range(3 * count):
         page.key(Keys.TAB)
         ring = page.js("const e = document.activeElement, s = getComputedStyle(e);"
-                       "return e === document.body ? null : [e.id, s.outlineStyle, s.outlineWidth];")
+                       "return e === document.body ? null : [e.id || e.title, s.outlineStyle, s.outlineWidth];")
         if ring:
             rings.append(tuple(ring))
         if len(rings) == count:

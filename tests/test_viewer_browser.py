@@ -404,7 +404,67 @@ def test_arrow_keys_step_after_a_dropdown_slider_or_checkbox_was_used_with_the_m
 
 def test_every_control_names_its_key_and_shows_its_focus(page):
     assert controls_without_a_key(page) == []
-    rings = focus_rings(page, 8)
-    assert len({r[0] for r in rings}) == 8
+    rings = focus_rings(page, 12)
+    assert len({r[0] for r in rings}) == 12
     assert all(style == "solid" and width == "2px" for _, style, width in rings), rings
     page.js("document.activeElement.blur()")
+
+
+def tiles(page):
+    return page.js("return Array.from(document.querySelectorAll('#tiles .tile'), t => t.dataset.key)")
+
+
+def test_grid_of_the_split_with_scores_filters_and_click_through(page, screenshots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    go_to(page, 0, "gtFine")
+    page.key("g")
+    page.wait("viewer.grid.open && viewer.grid.pending === 0 && viewer.grid.firstTileMs !== null")
+    keys = [f"val/{CITY}/{name}" for name in FRAMES]
+    assert tiles(page) == keys
+    scores = {key: expected_scores(page, key) for key in keys}
+    for key in keys:  # under each tile: the image's scores, as the side panel shows them
+        text = page.js("return viewer.grid.tiles.get(arguments[0]).querySelector('.tile-scores').textContent", key)
+        assert dict(pair.split(" ") for pair in text.split("  ")) == scores[key]
+    page.wait("document.querySelector('#tiles img').complete")
+    page.screenshot(os.path.join(screenshots, "grid.png"))
+
+    page.click("#filter-name")
+    page.key(FRAMES[1][-13:])                       # by name
+    page.wait("document.querySelectorAll('#tiles .tile').length === 1")
+    assert tiles(page) == keys[1:]
+    page.js("const f = document.getElementById('filter-name'); f.value = ''; f.oninput();")
+    summaries = page.js("return viewer.grid.summaries")
+    only_first = sorted(set(summaries[keys[0]]["classes"]) - set(summaries[keys[1]]["classes"]))
+    assert only_first  # the two frames' ground truths differ
+    Select(page.driver.find_element(By.ID, "filter-class")).select_by_value(only_first[0])  # by class
+    assert tiles(page) == keys[:1]
+    Select(page.driver.find_element(By.ID, "filter-class")).select_by_value("")
+    worst = min(keys, key=lambda k: float(scores[k]["mIoU"]))
+    best = max(keys, key=lambda k: float(scores[k]["mIoU"]))
+    Select(page.driver.find_element(By.ID, "filter-metric")).select_by_value("mIoU")
+    page.js("const f = document.getElementById('score-min'); f.value = arguments[0]; f.oninput();",
+            str(float(scores[best]["mIoU"]) - 0.0005))  # by score range
+    assert tiles(page) == [best]
+    page.js("const f = document.getElementById('score-min'); f.value = ''; f.oninput();")
+    Select(page.driver.find_element(By.ID, "order")).select_by_value("mIoU")  # worst first
+    assert tiles(page)[0] == worst
+    Select(page.driver.find_element(By.ID, "order")).select_by_value("name")
+    Select(page.driver.find_element(By.ID, "city")).select_by_value("")
+    assert tiles(page) == keys
+
+    count = page.js("return viewer.shownCount")
+    page.driver.find_elements(By.CSS_SELECTOR, "#tiles .tile")[1].click()  # opens the image
+    page.wait(f"viewer.shownCount > {count} && !viewer.grid.open")
+    assert shown(page) == FRAMES[1] and page.js("return viewer.list.length") == 2
+    page.key("ArrowLeft")
+    page.wait("viewer.position === 0")
+    assert shown(page) == FRAMES[0]
+    page.key("g")                                     # the keyboard in the grid: Enter opens the focused tile
+    page.wait("viewer.grid.open && document.activeElement.classList.contains('tile')")
+    page.key("ArrowRight")
+    count = page.js("return viewer.shownCount")
+    page.key("\n")
+    page.wait(f"viewer.shownCount > {count} && !viewer.grid.open")
+    assert shown(page) == FRAMES[1]
+    assert page.js("return window.__errors") == []
