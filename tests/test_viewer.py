@@ -213,6 +213,45 @@ def test_summaries_come_in_the_background_and_equal_the_serial_ones(root):
     assert viewer.summaries() == (expected, 0)
 
 
+def test_object_list_matches_each_instance_by_its_overlap(viewer, root):
+    """TP / FP / FN of the object list against overlaps counted here, pixel by pixel."""
+    from cityscapesscripts.io import png
+    instance_ids = golden(FRAMES[0], "instanceIds")
+    predictions = sorted((line.split() for line in
+                          open(os.path.join(root, "results", "instance", f"{FRAMES[0]}_pred.txt"))),
+                         key=lambda p: float(p[2]))  # as the layer draws them: lowest confidence first
+    masks = [png.read_grey(os.path.join(root, "results", "instance", p[0])) != 0 for p in predictions]
+    objects = viewer.objects(frame(viewer, 0))
+    truths = [o for o in objects if o["kind"] == "truth"]
+    evaluated = {name2label[n].id for n in ("person", "rider", "car", "truck", "bus", "train", "motorcycle",
+                                            "bicycle")}
+    assert sorted(o["instance"] for o in truths) == sorted(
+        int(i) for i in np.unique(instance_ids) if i >= 1000 and i // 1000 in evaluated)
+    assert sorted(o["entry"] for o in objects if o["kind"] == "prediction") == [  # empty or unevaluated: none
+        k + 1 for k, p in enumerate(predictions) if int(p[1]) in evaluated and masks[k].any()]
+
+    def overlap(mask, instance):
+        gt = instance_ids == instance
+        return (mask & gt).sum() / (mask | gt).sum()
+    chosen = {}  # prediction -> IoU with the instance it matched
+    for o in truths:
+        same_label = [k for k, p in enumerate(predictions) if id2label[int(p[1])].name == o["label"]]
+        over = [k for k in same_label if overlap(masks[k], o["instance"]) > 0.5]
+        assert o["status"] == ("TP" if over else "FN")
+        if over:  # the most confident of those that overlap it enough
+            best = max(over, key=lambda k: float(predictions[k][2]))
+            chosen[best] = overlap(masks[best], o["instance"])
+            assert o["iou"] == pytest.approx(chosen[best], abs=1e-12)
+    for o in objects:
+        if o["kind"] == "prediction" and o["status"] != "ignored":
+            k = o["entry"] - 1
+            ids = [i for i in np.unique(instance_ids[masks[k]]) if i >= 1000 and id2label[i // 1000].name == o["label"]]
+            best = max((overlap(masks[k], i) for i in ids), default=0.0)
+            assert o["status"] == ("TP" if k in chosen else "FP")
+            assert o["iou"] == pytest.approx(chosen.get(k, best), abs=1e-12)
+    assert {o["status"] for o in objects} >= {"TP", "FN"}
+
+
 def test_all_scores_on_worker_processes_equal_the_serial_ones(root):
     serial = Viewer(root, pred=f"{root}/results")
     expected = {f.key: serial.scores(f) for f in serial.frames}

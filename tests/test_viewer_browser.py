@@ -468,3 +468,112 @@ def test_grid_of_the_split_with_scores_filters_and_click_through(page, screensho
     page.wait(f"viewer.shownCount > {count} && !viewer.grid.open")
     assert shown(page) == FRAMES[1]
     assert page.js("return window.__errors") == []
+
+
+def click_in(page, container, text):
+    """Click the button of ``container`` (a side-panel list) whose text is ``text``."""
+    button = page.js(f"return Array.from(document.querySelectorAll('#{container} button'))"
+                     ".find(b => b.textContent.trim() === arguments[0])", text)
+    assert button is not None, f"no {text!r} in #{container}"
+    button.click()
+
+
+def test_legend_hides_labels_and_a_class_of_the_iou_table_is_shown_alone(page, screenshots):
+    from selenium.webdriver.common.by import By
+    go_to(page, 0, "gtFine", alpha=1.0)
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#class-iou tr').length > 0")
+    labels = golden(FRAMES[0], "labelIds")
+    color = golden(FRAMES[0], "color")
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+    road, car = inner_point(labels == name2label["road"].id), inner_point(labels == name2label["car"].id)
+    legend = page.js("return Array.from(document.querySelectorAll('#legend li'), li => li.textContent)")
+    assert legend == sorted({id2label[i].name for i in np.unique(labels)})
+    box = page.driver.find_element(By.CSS_SELECTOR, "#legend li:has(button[title^='show only road;']) input")
+    box.click()                                           # road hidden: the camera image shows through
+    assert page.pixel("#canvas", *road)[:3] == tuple(image[road[1], road[0], :3])
+    assert page.pixel("#canvas", *car)[:3] == tuple(color[car[1], car[0], :3])
+    page.key("ArrowRight")                                # the keys still step after a legend click
+    page.wait("viewer.position === 1")
+    page.key("ArrowLeft")
+    page.wait("viewer.position === 0 && viewer.shown.base.exact")
+    page.driver.find_element(By.CSS_SELECTOR, "#legend li:has(button[title^='show only road;']) input").click()
+    assert page.pixel("#canvas", *road)[:3] == tuple(color[road[1], road[0], :3])
+    page.wait("document.querySelectorAll('#class-iou tr').length > 0")
+
+    summary = page.js("return fetch('/api/summary/' + viewer.shown.frame.key).then(r => r.json())")
+    rows = page.js("return Array.from(document.querySelectorAll('#class-iou tr'), r => [r.cells[0].textContent,"
+                   " r.cells[1].textContent])")
+    assert sorted(rows) == sorted([k, f"{v:.3f}"] for k, v in summary["classIoU"].items())
+    assert [float(v) for _, v in rows] == sorted(float(v) for _, v in rows)  # worst first
+    click_in(page, "class-iou", "car")                    # only the cars
+    assert page.pixel("#canvas", *road)[:3] == tuple(image[road[1], road[0], :3])
+    assert page.pixel("#canvas", *car)[:3] == tuple(color[car[1], car[0], :3])
+    page.js("setAlpha(0.6)")
+    page.screenshot(os.path.join(screenshots, "class-alone.png"))
+    click_in(page, "class-iou", "car")                    # again: every class
+    page.js("setAlpha(1)")
+    assert page.pixel("#canvas", *road)[:3] == tuple(color[road[1], road[0], :3])
+
+
+def test_object_list_highlights_the_object_clicked(page, screenshots):
+    go_to(page, 0, "gtFine", alpha=1.0)
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#objects tr').length > 0")
+    objects = page.js("return fetch('/api/objects/' + viewer.shown.frame.key).then(r => r.json())")["objects"]
+    rows = page.js("return Array.from(document.querySelectorAll('#objects tr'), r => r.cells[0].textContent)")
+    assert sorted(rows) == sorted(o["status"] for o in objects)
+    truth = next(o for o in objects if o["kind"] == "truth" and o["status"] == "TP")
+    instance_ids = golden(FRAMES[0], "instanceIds")
+    inside = inner_point(instance_ids == truth["instance"], margin=1)
+    other = inner_point((instance_ids >= 1000) & (instance_ids != truth["instance"]), margin=1)
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+    click_in(page, "objects", f"{truth['label']} {truth['instance']}")
+    page.wait("viewer.layer === 'instances' && viewer.shown.overlay && viewer.shown.overlay.layer === 'instances'")
+    page.wait("viewer.shown.base.exact")
+    assert page.pixel("#canvas", *inside)[:3] != tuple(image[inside[1], inside[0], :3])  # coloured
+    assert page.pixel("#canvas", *other)[:3] == tuple(image[other[1], other[0], :3])     # not shown
+    page.js("setAlpha(0.7)")
+    page.screenshot(os.path.join(screenshots, "object-highlighted.png"))
+    prediction = next(o for o in objects if o["kind"] == "prediction")
+    page.wait("document.querySelectorAll('#objects tr').length > 0")  # listed again for the image shown
+    click_in(page, "objects", f"predicted {prediction['label']} {prediction['confidence']:.3f}")
+    page.wait("viewer.layer === 'pred-instances' && viewer.shown.overlay.layer === 'pred-instances'")
+    page.js("setAlpha(1)")
+    entries = page.js("const o = viewer.shown.overlay; return Array.from(o.index).filter((v, i) => i % 97 === 0)")
+    colored = page.js("const o = viewer.shown.overlay, c = o.canvas.getContext('2d').getImageData(0, 0, o.width,"
+                      " o.height).data; return Array.from(o.index).map((v, i) => c[4 * i + 3]).filter((v, i) => i % 97 === 0)")
+    assert {e for e, a in zip(entries, colored) if a} == {prediction["entry"]}
+    page.wait("document.querySelectorAll('#objects tr').length > 0")
+    click_in(page, "objects", f"predicted {prediction['label']} {prediction['confidence']:.3f}")  # again: all
+    colored = page.js("const o = viewer.shown.overlay, c = o.canvas.getContext('2d').getImageData(0, 0, o.width,"
+                      " o.height).data; return Array.from(o.index).map((v, i) => c[4 * i + 3]).filter((v, i) => i % 97 === 0)")
+    assert len({e for e, a in zip(entries, colored) if a}) > 1
+
+
+def test_zoom_and_pan_of_the_image_and_the_label_tool_link(page):
+    go_to(page, 0, "gtFine", alpha=0.5)
+    # a point a third of the way into the image: the mouse wheel zooms about it, so it stays where it is
+    point = page.js("const r = document.getElementById('canvas').getBoundingClientRect();"
+                    "return [r.left + r.width / 3, r.top + r.height / 3]")
+    under = "const p = imagePoint({clientX: arguments[0], clientY: arguments[1]}); return [p.x, p.y];"
+    before = page.js(under, *point)
+    for _ in range(3):
+        page.js("document.getElementById('stage').dispatchEvent(new WheelEvent('wheel', {deltaY: -100,"
+                " bubbles: true, cancelable: true, clientX: arguments[0], clientY: arguments[1]}));", *point)
+    assert page.js("return viewer.view.scale") == 1.25 ** 3
+    assert np.abs(np.subtract(page.js(under, *point), before)).max() <= 1
+    width = page.js("return document.getElementById('canvas').getBoundingClientRect().width")
+    assert width == pytest.approx(page.js("return parseFloat(document.getElementById('canvas').style.width)")
+                                  * 1.25 ** 3)
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    canvas = page.driver.find_element(By.ID, "canvas")
+    before = page.js("return [viewer.view.x, viewer.view.y]")
+    ActionChains(page.driver).move_to_element(canvas).click_and_hold().move_by_offset(-40, -20).release().perform()
+    after = page.js("return [viewer.view.x, viewer.view.y]")
+    assert np.subtract(after, before).tolist() == [-40, -20]
+    page.key("0")
+    assert page.js("return viewer.view") == {"scale": 1, "x": 0, "y": 0}
+    link = page.js("return document.getElementById('edit-link').href")
+    assert link.endswith("/#" + f"gtFine/val/{CITY}/{FRAMES[0]}_gtFine_polygons.json".replace("/", "%2F"))
+    root = page.js("return viewer.root")
+    assert page.text("#edit-command") == f"csLabelTool {root} --port 8051"
