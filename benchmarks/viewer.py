@@ -1,7 +1,7 @@
 """csViewer: where to colour the overlays, and how fast images switch in the browser; writes VIEWER.md.
 
     python benchmarks/viewer.py [--frames 6] [--runs 5] [--out benchmarks/VIEWER.md]
-    python benchmarks/viewer.py --grid 500 [--data DIR] [--runs 3]   # only the grid's section
+    python benchmarks/viewer.py --grid 500 [--data DIR] [--runs 3] [--screenshot docs/viewer/grid.png]
 
 The grid (``--grid N``): a synthetic split of N frames with predictions (or
 the dataset at ``--data``, made by ``csSampleDataset DIR --frames N --split
@@ -264,7 +264,7 @@ def browser_side(url, viewer, rgba_png, runs, handler_cpu):
 GRID_HEADING = "## Grid of the split"
 
 
-def grid_run(data):
+def grid_run(data, screenshot=None):
     """One cold grid: first tile painted (ms), all scores known (ms), the frame intervals (ms) of two
     scrolls through it (thumbnails loading, then loaded), CPU seconds of the scoring workers."""
     viewer = Viewer(data, pred=os.path.join(data, "results"))
@@ -278,6 +278,11 @@ def grid_run(data):
         page.wait("viewer.grid.firstTileMs !== null", 60)
         page.wait("viewer.grid.scoresDoneMs !== null", 600)
         scrolls = [driver.execute_async_script(SCROLL_THROUGH) for _ in range(2)]  # thumbnails loading, loaded
+        if screenshot:
+            page.js("document.getElementById('order').value = 'mIoU'; renderGrid();"
+                    "document.getElementById('tiles').scrollTop = 0;")
+            page.wait("Array.from(document.querySelectorAll('#tiles img')).slice(0, 15).every(i => i.complete)", 60)
+            page.screenshot(screenshot)
         return (page.js("return viewer.grid.firstTileMs"), page.js("return viewer.grid.scoresDoneMs"),
                 scrolls, worker_cpu_seconds() - cpu_before)
     finally:
@@ -308,11 +313,11 @@ SCROLL_THROUGH = """
     requestAnimationFrame(step);"""
 
 
-def grid_report(data, runs, load_start):
+def grid_report(data, runs, load_start, screenshot=None):
     frames = len(glob.glob(os.path.join(data, "leftImg8bit", "*", "*", "*_leftImg8bit.png")))
     first, scores, loading, loaded, cpu = [], [], [], [], []
-    for _ in range(runs):
-        a, b, (c, d), e = grid_run(data)
+    for run in range(runs):
+        a, b, (c, d), e = grid_run(data, screenshot if run == runs - 1 else None)
         first.append(a)
         scores.append(b)
         loading += c
@@ -405,6 +410,7 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "VIEWER.md"))
     parser.add_argument("--grid", type=int, metavar="N", help="measure only the grid, on N frames")
     parser.add_argument("--data", help="for --grid: a synthetic dataset already made (csSampleDataset)")
+    parser.add_argument("--screenshot", help="for --grid: save the grid, worst mIoU first, to this PNG")
     opts = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
     previous = open(opts.out).read() if os.path.exists(opts.out) else ""
@@ -414,7 +420,7 @@ def main(argv=None):
             if data is None:
                 data = os.path.join(scratch, "data")
                 sample.generate(data, opts.grid, 2048, 1024, predictions=True, progress=False)
-            grid = grid_report(data, opts.runs, load_start)
+            grid = grid_report(data, opts.runs, load_start, opts.screenshot)
         with open(opts.out, "w") as f:
             f.write(with_grid_section(previous, grid))
         print(grid)

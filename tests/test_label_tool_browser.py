@@ -468,8 +468,65 @@ def test_after_a_save_conflict_the_difference_is_shown_before_overwriting(tool, 
 
 def test_every_control_names_its_key_and_shows_its_focus(tool):
     assert controls_without_a_key(tool) == []
-    rings = focus_rings(tool, 7)  # prev is disabled on the first image; undo, redo, label, delete... with nothing done
-    assert [r[0] for r in rings] == ["frame", "next", "save", "draw", "alpha", "preview-toggle", "help-button"]
+    rings = focus_rings(tool, 8)  # prev is disabled on the first image; undo, redo, label, delete... with nothing done
+    assert [r[0] for r in rings] == ["frame", "next", "save", "draw", "paste", "alpha", "preview-toggle", "help-button"]
     assert all(style == "solid" and width == "2px" for _, style, width in rings), rings
     tool.press("i")
     assert tool.js("return document.activeElement.id") == "frame"
+
+
+STACKED = (345, 95)
+
+
+def test_hidden_and_locked_objects_let_clicks_through_and_stay_in_the_file(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    path = dataset / FRAME  # four objects lie over STACKED
+    before = path.read_text()
+    tool.click_at(*STACKED)
+    top = tool.state("selected")
+    tool.press("v")                                   # hidden: not drawn, clicks reach the object below
+    assert tool.state("selected") == -1
+    tool.click_at(*STACKED)
+    below = tool.state("selected")
+    assert below not in (-1, top)
+    tool.press("k")                                   # locked too: the next click goes deeper still
+    tool.click_at(*STACKED)
+    assert tool.state("selected") not in (top, below)
+    tool.press(Keys.SHIFT, "V")                       # every object shown again; the lock stays
+    tool.press("q")
+    tool.click_at(*STACKED)
+    assert tool.state("selected") == top
+    tool.js("document.querySelector('#objects li[data-index=\"%d\"]').click()" % below)  # locked: not selected
+    assert tool.state("selected") == top and "locked" in tool.text("#status")
+    assert not tool.js("return labelTool.isDirty()") and path.read_text() == before
+
+
+def test_a_polygon_copied_in_one_image_is_pasted_into_another(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    tool.click_at(120, 200)
+    copied = tool.selected()
+    tool.actions().key_down(Keys.CONTROL).send_keys("c").key_up(Keys.CONTROL).perform()
+    tool.press(Keys.ARROW_RIGHT)
+    tool.wait("labelTool.state.frame === 1 && !labelTool.state.busy")
+    count = len(tool.objects())
+    tool.actions().key_down(Keys.CONTROL).send_keys("v").key_up(Keys.CONTROL).perform()
+    objects = tool.objects()
+    assert len(objects) == count + 1 and tool.state("selected") == count
+    assert objects[-1] == {"label": copied["label"], "polygon": copied["polygon"], "deleted": 0}
+    tool.save()
+    saved = json.loads((dataset / tool.state("path")).read_text())["objects"][-1]
+    assert (saved["label"], saved["polygon"]) == (copied["label"], copied["polygon"])
+    tool.press("u")  # pasting is an edit like the others
+    assert len(tool.objects()) == count + 1 and tool.objects()[-1]["deleted"] == 1
+
+
+def test_the_preview_can_be_enlarged(tool):
+    from selenium.webdriver.common.keys import Keys
+    tool.press("p")
+    tool.wait("document.getElementById('preview').width > 0")
+    small = tool.js("return document.getElementById('preview').getBoundingClientRect().width")
+    tool.press(Keys.SHIFT, "P")
+    large = tool.js("return document.getElementById('preview').getBoundingClientRect().width")
+    assert large > 2.5 * small
+    tool.click("#preview")
+    assert tool.js("return document.getElementById('preview').getBoundingClientRect().width") == small

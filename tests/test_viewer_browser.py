@@ -414,7 +414,7 @@ def tiles(page):
     return page.js("return Array.from(document.querySelectorAll('#tiles .tile'), t => t.dataset.key)")
 
 
-def test_grid_of_the_split_with_scores_filters_and_click_through(page, screenshots):
+def test_grid_of_the_split_with_scores_filters_and_click_through(page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
     go_to(page, 0, "gtFine")
@@ -426,8 +426,6 @@ def test_grid_of_the_split_with_scores_filters_and_click_through(page, screensho
     for key in keys:  # under each tile: the image's scores, as the side panel shows them
         text = page.js("return viewer.grid.tiles.get(arguments[0]).querySelector('.tile-scores').textContent", key)
         assert dict(pair.split(" ") for pair in text.split("  ")) == scores[key]
-    page.wait("document.querySelector('#tiles img').complete")
-    page.screenshot(os.path.join(screenshots, "grid.png"))
 
     page.click("#filter-name")
     page.key(FRAMES[1][-13:])                       # by name

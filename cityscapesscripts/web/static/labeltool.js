@@ -15,7 +15,11 @@
     drawing: null, labels: [], colors: {}, lastLabel: null,
     view: { scale: 1, ox: 0, oy: 0 }, alpha: 0.5, alphaZero: false, highlightClass: false,
     preview: false, lastClick: null, press: null, mouse: null, busy: false, revision: 0, panelKey: null,
+    // in the page only, by object uid: hidden objects are not drawn, locked ones not selected (clicks go
+    // through both to the objects below); the file does not record either
+    hidden: new Set(), locked: new Set(),
   };
+  const CLIPBOARD_KEY = "csLabelTool.clipboard";  // a copied polygon, also for another tab or image
 
   // ---- server (api() and pathUrl() are in common.js) -----------------------------------------
   const fileUrl = (route, rel) => pathUrl(`api/${route}/`, rel);
@@ -48,7 +52,7 @@
     const found = [];
     for (let i = state.objects.length - 1; i >= 0; i--) {
       const o = state.objects[i];
-      if (!o.deleted && inside(o.polygon, x, y)) found.push(i);
+      if (!o.deleted && !state.hidden.has(o.uid) && !state.locked.has(o.uid) && inside(o.polygon, x, y)) found.push(i);
     }
     return found;
   }
@@ -117,6 +121,37 @@
     const o = selectedObject();
     if (!o) return;
     edit(`deleted ${describe(o)}`, () => { o.deleted = 1; state.selected = -1; });
+  }
+
+  // Hide or lock an object (by its index): it stays in the file as it is.
+  function toggleFlag(set, index, what) {
+    const o = state.objects[index];
+    if (!o) return;
+    if (set.has(o.uid)) set.delete(o.uid); else set.add(o.uid);
+    if (set.has(o.uid) && state.selected === index) state.selected = -1;
+    status(`${describe(o)} ${set.has(o.uid) ? "" : "no longer "}${what}`);
+    state.panelKey = null;
+    render();
+  }
+  const hideSelected = () => toggleFlag(state.hidden, state.selected, "hidden");
+  const lockSelected = () => toggleFlag(state.locked, state.selected, "locked");
+
+  // Copy the selected polygon; paste it (same label, same vertices) into this image or another one.
+  function copySelected() {
+    const o = selectedObject();
+    if (!o) { status("select an object to copy first", true); return; }
+    localStorage.setItem(CLIPBOARD_KEY, JSON.stringify({ label: o.label, polygon: o.polygon }));
+    status(`copied ${describe(o)}; Ctrl+V pastes it, here or in another image`);
+  }
+
+  function paste() {
+    let copied = null;
+    try { copied = JSON.parse(localStorage.getItem(CLIPBOARD_KEY)); } catch (error) { /* nothing usable */ }
+    if (!copied || !Array.isArray(copied.polygon)) { status("nothing copied yet (Ctrl+C copies the selected object)", true); return; }
+    edit(`pasted ${copied.label}`, () => {
+      state.objects.push({ label: copied.label, polygon: copied.polygon.map((p) => p.slice()), deleted: 0, uid: nextUid++ });
+      state.selected = state.objects.length - 1;
+    });
   }
 
   // Move the selected object past the next visible object above (+1) or below (-1) it.
@@ -326,15 +361,20 @@
       "+": () => setAlpha(state.alpha + 0.1), "-": () => setAlpha(state.alpha - 0.1),
       0: () => { state.alphaZero = true; render(); },
       g: () => { state.highlightClass = !state.highlightClass; render(); },
-      p: () => { $("preview-toggle").checked = !state.preview; setPreview(!state.preview); },
+      p: () => {
+        if (event.shiftKey) { setPreview(true, !$("preview-panel").classList.contains("large")); return; }
+        $("preview-toggle").checked = !state.preview;
+        setPreview(!state.preview);
+      },
       z: () => { fit(); render(); },
       f: () => $("path").classList.toggle("hidden"),
       i: () => $("frame").focus(),
+      v: () => (event.shiftKey ? showAll() : hideSelected()), k: lockSelected,
       h: () => toggleHelp(true), "?": () => toggleHelp(true),
     };
     let action;
     if (ctrl) {
-      action = { z: event.shiftKey ? redo : undo, Z: redo, y: redo, s: save }[key];
+      action = { z: event.shiftKey ? redo : undo, Z: redo, y: redo, s: save, c: copySelected, v: paste }[key];
     } else {
       action = actions[key.length === 1 ? key.toLowerCase() : key];
     }
@@ -347,6 +387,13 @@
   window.addEventListener("keyup", (event) => {
     if (event.key === "0") { state.alphaZero = false; render(); }
   });
+
+  function showAll() {
+    state.hidden.clear();
+    state.panelKey = null;
+    status("every object shown");
+    render();
+  }
 
   function deselect() {
     if (state.drawing) {
@@ -460,9 +507,11 @@
     }
   }
 
-  function setPreview(on) {
+  function setPreview(on, large) {
     state.preview = on;
+    $("preview-toggle").checked = on;
     $("preview-panel").classList.toggle("hidden", !on);
+    if (large !== undefined) $("preview-panel").classList.toggle("large", large);
     schedulePreview();
   }
 
@@ -761,7 +810,7 @@
     const sel = selectedObject();
     const highlight = state.highlightClass && sel ? sel.label : null;
     state.objects.forEach((o, i) => {
-      if (o.deleted) return;
+      if (o.deleted || state.hidden.has(o.uid)) return;
       tracePath(o.polygon);
       const dim = highlight && o.label !== highlight;
       ctx.fillStyle = `rgba(${colorOf(o.label)},${dim ? alpha * 0.2 : alpha})`;
@@ -837,7 +886,11 @@
       const li = document.createElement("li");
       li.dataset.index = i;
       li.className = i === state.selected ? "selected" : "";
-      li.innerHTML = `<span class="swatch" style="background:rgb(${colorOf(o.label)})"></span>`;
+      const [hidden, locked] = [state.hidden.has(o.uid), state.locked.has(o.uid)];
+      li.classList.toggle("hidden-object", hidden);
+      li.innerHTML = `<button class="flag hide" title="hide / show this object (V; Shift+V: show all)">${hidden ? "&#9675;" : "&#9679;"}</button>`
+        + `<button class="flag lock" title="lock / unlock this object: not selectable (K)">${locked ? "&#128274;" : "&#128275;"}</button>`
+        + `<span class="swatch" style="background:rgb(${colorOf(o.label)})"></span>`;
       li.append(`${o.label} · ${o.source === undefined ? "new" : o.id} · ${o.polygon.length}`);
       items.push(li);
     }
@@ -846,7 +899,7 @@
     $("dirty").classList.toggle("hidden", !dirty);
     $("undo").disabled = !state.undo.length;
     $("redo").disabled = !state.redo.length;
-    for (const id of ["relabel", "delete", "raise", "lower"]) $(id).disabled = !sel;
+    for (const id of ["relabel", "delete", "raise", "lower", "copy"]) $(id).disabled = !sel;
     $("prev").disabled = state.frame <= 0;
     $("next").disabled = state.frame >= state.frames.length - 1;
   }
@@ -859,7 +912,22 @@
   // ---- wiring ---------------------------------------------------------------------------------
   $("objects").addEventListener("click", (e) => {
     const li = e.target.closest("li");
-    if (li) { state.selected = Number(li.dataset.index); render(); }
+    if (!li) return;
+    const index = Number(li.dataset.index);
+    const flag = e.target.closest("button");
+    if (flag) {
+      toggleFlag(flag.classList.contains("hide") ? state.hidden : state.locked, index,
+        flag.classList.contains("hide") ? "hidden" : "locked");
+      flag.blur();
+      return;
+    }
+    const o = state.objects[index];
+    if (state.locked.has(o.uid) || state.hidden.has(o.uid)) {
+      status(`${describe(o)} is ${state.locked.has(o.uid) ? "locked" : "hidden"}: unlock or show it first`, true);
+      return;
+    }
+    state.selected = index;
+    render();
   });
   $("prev").onclick = () => go(state.frame - 1);
   $("next").onclick = () => go(state.frame + 1);
@@ -872,6 +940,9 @@
   $("delete").onclick = deleteSelected;
   $("raise").onclick = () => changeLayer(+1);
   $("lower").onclick = () => changeLayer(-1);
+  $("copy").onclick = copySelected;
+  $("paste").onclick = paste;
+  $("preview").onclick = () => $("preview-panel").classList.toggle("large");
   $("alpha").oninput = () => setAlpha(Number($("alpha").value));
   $("preview-toggle").onchange = () => setPreview($("preview-toggle").checked);
   $("help-button").onclick = () => toggleHelp(true);
