@@ -468,8 +468,9 @@ def test_after_a_save_conflict_the_difference_is_shown_before_overwriting(tool, 
 
 def test_every_control_names_its_key_and_shows_its_focus(tool):
     assert controls_without_a_key(tool) == []
-    rings = focus_rings(tool, 8)  # prev is disabled on the first image; undo, redo, label, delete... with nothing done
-    assert [r[0] for r in rings] == ["frame", "next", "save", "draw", "paste", "alpha", "preview-toggle", "help-button"]
+    rings = focus_rings(tool, 9)  # prev is disabled on the first image; undo, redo, label, delete... with nothing done
+    assert [r[0] for r in rings] == ["frame", "next", "save", "draw", "paste", "review", "alpha", "preview-toggle",
+                                     "help-button"]
     assert all(style == "solid" and width == "2px" for _, style, width in rings), rings
     tool.press("i")
     assert tool.js("return document.activeElement.id") == "frame"
@@ -530,3 +531,39 @@ def test_the_preview_can_be_enlarged(tool):
     assert large > 2.5 * small
     tool.click("#preview")
     assert tool.js("return document.getElementById('preview').getBoundingClientRect().width") == small
+
+
+def test_review_mode_draws_correction_boxes_saved_as_the_original_saves_them(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    before = (dataset / FRAME).read_text()
+    tool.press("c")
+    tool.drag((100, 50), (140, 80))                   # a box
+    tool.press("4")                                   # question
+    tool.press("m")
+    tool.wait("!document.getElementById('text').classList.contains('hidden')")
+    tool.press("car or truck?", Keys.ENTER)
+    tool.drag((300, 120), (310, 150))                 # another, to correct (the default)
+    assert tool.state("boxes") == [{"type": 4, "annotation": "car or truck?", "bbox": [100, 50, 40, 30]},
+                                   {"type": 1, "annotation": "", "bbox": [300, 120, 10, 30]}]
+    assert tool.js("return labelTool.unsaved()") and not tool.js("return labelTool.isDirty()")
+    tool.press("s")
+    xml = dataset / "gtFine_corrections" / "val" / "lindau" / "lindau_001401_000019.xml"
+    assert eventually(xml.exists)
+    text = xml.read_text()
+    assert text.startswith("<correction>\n<filename>lindau_001401_000019_leftImg8bit.png</filename>\n")
+    assert ("<correction>\n<type>4</type>\n<annotation>car or truck?</annotation>\n<bbox>\n<x>100</x>\n<y>50</y>\n"
+            "<width>40</width>\n<height>30</height>\n</bbox>\n</correction>\n") in text
+    assert (dataset / FRAME).read_text() == before   # the annotation is untouched
+    tool.wait("!labelTool.unsaved()")
+    with another_tab(tool) as again:                  # opened again: the boxes come back
+        assert again.state("boxes")[0]["annotation"] == "car or truck?"
+    tool.click_at(305, 130)                           # click selects a box; E / R step; D deletes
+    assert tool.state("box") == 1
+    tool.press("e")
+    assert tool.state("box") == 0
+    tool.press("d")
+    tool.press("s")
+    assert eventually(lambda: "car or truck" not in xml.read_text())
+    assert xml.read_text().count("<type>") == 1
+    tool.press("c")
+    assert not tool.state("review")

@@ -18,7 +18,10 @@
     // in the page only, by object uid: hidden objects are not drawn, locked ones not selected (clicks go
     // through both to the objects below); the file does not record either
     hidden: new Set(), locked: new Set(),
+    // the review's correction boxes (the original's correction mode): {type, annotation, bbox: [x, y, w, h]}
+    review: false, boxes: [], savedBoxes: "[]", box: -1,
   };
+  const BOX_TYPES = { 1: ["to correct", "#ff0000"], 2: ["to review", "#ffff00"], 3: ["resolved", "#00ff00"], 4: ["question", "#0000ff"] };
   const CLIPBOARD_KEY = "csLabelTool.clipboard";  // a copied polygon, also for another tab or image
 
   // ---- server (api() and pathUrl() are in common.js) -----------------------------------------
@@ -239,6 +242,10 @@
       return;
     }
     if (event.button !== 0) return;
+    if (state.review) {  // a drag draws a box, a click selects one
+      state.press = { kind: "box", sx, sy, x, y, moved: false };
+      return;
+    }
     if (state.drawing) {
       const first = state.drawing[0];
       if (first && state.drawing.length >= 3 && Math.hypot(...toScreen(...first).map((v, k) => v - [sx, sy][k])) <= HIT_PX) {
@@ -283,6 +290,9 @@
     if (press && press.kind === "pan") {
       state.view.ox = press.ox + sx - press.sx;
       state.view.oy = press.oy + sy - press.sy;
+    } else if (press && press.kind === "box") {
+      press.moved = press.moved || Math.hypot(sx - press.sx, sy - press.sy) >= DRAG_PX;
+      press.to = [x, y];
     } else if (press && (press.kind === "vertex" || press.kind === "object")) {
       const o = selectedObject();
       if (!press.moved && Math.hypot(sx - press.sx, sy - press.sy) < DRAG_PX) return;
@@ -317,6 +327,7 @@
       if (press.kind === "vertex") return;
     }
     if (press.kind === "pan") return;
+    if (press.kind === "box") { finishBox(press); return; }
     if (Math.hypot(sx - press.sx, sy - press.sy) < DRAG_PX) selectAt(press.x, press.y, sx, sy);
   });
 
@@ -332,10 +343,119 @@
     render();
   }, { passive: false });
 
+  // ---- review: correction boxes ---------------------------------------------------------------
+  const boxesDirty = () => JSON.stringify(state.boxes) !== state.savedBoxes;
+  const unsaved = () => isDirty() || boxesDirty();
+
+  function setReview(on) {
+    state.review = on;
+    state.selected = -1;
+    state.drawing = null;
+    $("review").classList.toggle("on", on);
+    status(on ? "review: drag to draw a correction box; 1-4 its type, M its comment, E / R previous / next, D deletes it, C ends"
+      : "review ended");
+    state.panelKey = null;
+    render();
+  }
+
+  function finishBox(press) {
+    if (!press.moved) {  // a click: the topmost box under it
+      const [x, y] = [press.x, press.y];
+      const hit = state.boxes.map((b, i) => i).reverse().find((i) => {
+        const [bx, by, bw, bh] = state.boxes[i].bbox;
+        return x >= bx && x <= bx + bw && y >= by && y <= by + bh;
+      });
+      state.box = hit === undefined ? -1 : hit;
+      render();
+      return;
+    }
+    const [[x0, y0], [x1, y1]] = [snap([press.x, press.y]), snap(press.to)];
+    state.boxes.push({ type: 1, annotation: "", bbox: [Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0)] });
+    state.box = state.boxes.length - 1;
+    boxChanged("new correction box (type: to correct); M for its comment");
+  }
+
+  function boxChanged(description) {
+    status(description);
+    state.panelKey = null;
+    render();
+  }
+
+  function setBoxType(type) {
+    const box = state.boxes[state.box];
+    if (!box) return;
+    box.type = type;
+    boxChanged(`correction box: ${BOX_TYPES[type][0]}`);
+  }
+
+  function stepBox(step) {
+    if (!state.boxes.length) return;
+    state.box = (Math.max(state.box, 0) + step + state.boxes.length) % state.boxes.length;
+    boxChanged(`correction box ${state.box + 1} of ${state.boxes.length}`);
+  }
+
+  function deleteBox() {
+    if (state.box < 0) return;
+    state.boxes.splice(state.box, 1);
+    state.box = Math.min(state.box, state.boxes.length - 1);
+    boxChanged("correction box deleted");
+  }
+
+  async function commentBox() {
+    const box = state.boxes[state.box];
+    if (!box) return;
+    const text = await askText("Comment of the correction box", box.annotation);
+    if (text !== null) { box.annotation = text; boxChanged("comment changed"); }
+  }
+
+  async function loadBoxes(path) {
+    try {
+      state.boxes = (await api(fileUrl("corrections", path))).corrections;
+    } catch (error) {
+      state.boxes = [];
+      status(`cannot read the correction boxes: ${error.message}`, true);
+    }
+    state.savedBoxes = JSON.stringify(state.boxes);
+    state.box = state.boxes.length ? 0 : -1;
+  }
+
+  async function saveBoxes() {
+    const result = await api(fileUrl("corrections", state.path), { corrections: state.boxes });
+    state.boxes = result.corrections;
+    state.savedBoxes = JSON.stringify(state.boxes);
+    return result.file;
+  }
+
+  function drawBoxes() {
+    state.boxes.forEach((box, i) => {
+      const [x, y, w, h] = box.bbox;
+      const [sx, sy] = toScreen(x, y);
+      ctx.strokeStyle = BOX_TYPES[box.type][1];
+      ctx.lineWidth = i === state.box ? 4 : 2;
+      ctx.setLineDash(i === state.box ? [] : [6, 3]);
+      ctx.strokeRect(sx, sy, w * state.view.scale, h * state.view.scale);
+      ctx.setLineDash([]);
+      if (box.annotation) {
+        ctx.font = "13px system-ui, sans-serif";
+        ctx.fillStyle = "rgba(0,0,0,0.7)";
+        ctx.fillRect(sx, sy - 18, ctx.measureText(box.annotation).width + 8, 18);
+        ctx.fillStyle = "#fff";
+        ctx.fillText(box.annotation, sx + 4, sy - 5);
+      }
+    });
+    const press = state.press;
+    if (press && press.kind === "box" && press.moved) {
+      const [ax, ay] = toScreen(press.x, press.y), [bx, by] = toScreen(...press.to);
+      ctx.strokeStyle = BOX_TYPES[1][1];
+      ctx.lineWidth = 2;
+      ctx.strokeRect(ax, ay, bx - ax, by - ay);
+    }
+  }
+
   // ---- keyboard -------------------------------------------------------------------------------
   const DROPDOWN_KEYS = new Set(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", "Enter"]);
   const typingIn = (target) => target.tagName === "TEXTAREA" || (target.tagName === "INPUT" && target.type === "text");
-  const modalOpen = () => !$("picker").classList.contains("hidden") || !$("ask").classList.contains("hidden");
+  const modalOpen = () => ["picker", "ask", "text"].some((id) => !$(id).classList.contains("hidden"));
 
   window.addEventListener("keydown", (event) => {
     const ctrl = event.ctrlKey || event.metaKey;
@@ -369,11 +489,18 @@
       z: () => { fit(); render(); },
       f: () => $("path").classList.toggle("hidden"),
       i: () => $("frame").focus(),
+      c: () => setReview(!state.review),
       v: () => (event.shiftKey ? showAll() : hideSelected()), k: lockSelected,
       h: () => toggleHelp(true), "?": () => toggleHelp(true),
     };
+    const reviewActions = {
+      1: () => setBoxType(1), 2: () => setBoxType(2), 3: () => setBoxType(3), 4: () => setBoxType(4),
+      e: () => stepBox(-1), r: () => stepBox(1), d: deleteBox, Delete: deleteBox, m: commentBox,
+    };
     let action;
-    if (ctrl) {
+    if (!ctrl && state.review && reviewActions[key.toLowerCase()]) {
+      action = reviewActions[key.toLowerCase()];
+    } else if (ctrl) {
       action = { z: event.shiftKey ? redo : undo, Z: redo, y: redo, s: save, c: copySelected, v: paste }[key];
     } else {
       action = actions[key.length === 1 ? key.toLowerCase() : key];
@@ -487,6 +614,29 @@
     });
   }
 
+  // A modal text question; resolves to the text, or null when cancelled.
+  function askText(title, current) {
+    return new Promise((resolve) => {
+      const input = $("text-input");
+      $("text-title").textContent = title;
+      input.value = current || "";
+      const done = (value) => {
+        input.onkeydown = $("text-ok").onclick = $("text-cancel").onclick = null;
+        $("text").classList.add("hidden");
+        resolve(value);
+      };
+      input.onkeydown = (e) => {
+        if (e.key === "Enter") { e.preventDefault(); done(input.value); }
+        if (e.key === "Escape") { e.preventDefault(); done(null); }
+        e.stopPropagation();
+      };
+      $("text-ok").onclick = () => done(input.value);
+      $("text-cancel").onclick = () => done(null);
+      $("text").classList.remove("hidden");
+      input.focus();
+    });
+  }
+
   // ---- drafts, preview and saving -------------------------------------------------------------
   let draftTimer = null, previewTimer = null;
   const discardDraft = (path) => api(fileUrl("discard-draft", path), {}).catch(() => {});
@@ -544,7 +694,16 @@
   async function save() {
     if (!state.path || state.busy) return false;
     if (state.drawing) { status("finish or cancel the polygon being drawn first", true); return false; }
-    if (!isDirty()) { status("nothing to save"); return true; }
+    if (!isDirty()) {
+      if (!boxesDirty()) { status("nothing to save"); return true; }
+      try {
+        status(`saved the correction boxes to ${await saveBoxes()}`);
+        return true;
+      } catch (error) {
+        status(`correction boxes not saved: ${error.message}`, true);
+        return false;
+      }
+    }
     state.busy = true;
     const sent = JSON.parse(snapshot());
     let result;
@@ -561,7 +720,7 @@
     clearTimeout(draftTimer);
     adoptSaved(result.annotation, sent);
     status(`saved ${state.path}`);
-    return true;
+    return boxesDirty() ? save() : true;
   }
 
   // ---- save conflicts: the file changed on disk since it was opened ---------------------------
@@ -669,7 +828,7 @@
 
   // Before leaving an image with unsaved changes: save, discard or stay.
   async function mayLeave() {
-    if (!isDirty()) return true;
+    if (!unsaved()) return true;
     const answer = await ask("Unsaved changes", `${state.path} has unsaved changes.`,
       [["Stay", "stay"], ["Discard changes", "discard"], ["Save", "save"]]);
     if (answer === "save") return save();
@@ -677,13 +836,14 @@
       clearTimeout(draftTimer);
       await discardDraft(state.path);
       state.objects = JSON.parse(state.savedJson);
+      state.boxes = JSON.parse(state.savedBoxes);
       return true;
     }
     return false;
   }
 
   window.addEventListener("beforeunload", (event) => {
-    if (isDirty()) { event.preventDefault(); event.returnValue = ""; }
+    if (unsaved()) { event.preventDefault(); event.returnValue = ""; }
   });
 
   // ---- loading --------------------------------------------------------------------------------
@@ -730,6 +890,7 @@
     $("path").textContent = frame.polygons;
     history.replaceState(null, "", "#" + encodeURIComponent(frame.polygons));
     show(loaded.annotation);
+    await loadBoxes(frame.polygons);
     fit();
     render();
     status(`${frame.polygons}: ${state.objects.filter((o) => !o.deleted).length} objects`);
@@ -845,6 +1006,7 @@
       ctx.stroke();
       state.drawing.forEach(([x, y], k) => drawVertex(x, y, k === 0 ? "#00ff00" : "#ff0000"));
     }
+    if (state.review) drawBoxes();
     // the side panels follow edits and selection, not every mouse move
     const panelKey = [state.revision, state.selected, state.frame, state.undo.length, state.redo.length].join("/");
     if (panelKey !== state.panelKey) {
@@ -941,6 +1103,7 @@
   $("raise").onclick = () => changeLayer(+1);
   $("lower").onclick = () => changeLayer(-1);
   $("copy").onclick = copySelected;
+  $("review").onclick = () => { setReview(!state.review); $("review").blur(); };
   $("paste").onclick = paste;
   $("preview").onclick = () => $("preview-panel").classList.toggle("large");
   $("alpha").oninput = () => setAlpha(Number($("alpha").value));
@@ -951,7 +1114,7 @@
 
   // For scripted use (tests, the console): read-only views of the state and the actions.
   window.labelTool = {
-    state, save, undo, redo, go, isDirty, toScreen,
+    state, save, undo, redo, go, isDirty, unsaved, toScreen,
     setView: (scale, ox, oy) => { state.view = { scale, ox, oy }; render(); },
     ready: start().catch((error) => status(`cannot start: ${error.message}`, true)),
   };
