@@ -1,4 +1,8 @@
-"""csLabelTool in headless Chromium: scripted edits, saving, conflicts, read-only folders, drafts."""
+"""csLabelTool in headless Chromium: scripted edits, saving, conflicts, read-only folders, drafts.
+
+Set ``CSLABELTOOL_SCREENSHOTS=DIR`` to keep the screenshots (the README's come from here:
+``CSLABELTOOL_SCREENSHOTS=docs pytest tests/test_label_tool_browser.py``).
+"""
 import contextlib
 import copy
 import json
@@ -109,6 +113,13 @@ def another_tab(page):
     finally:
         page.driver.close()
         page.driver.switch_to.window(first)
+
+
+def screenshot_path(tmp_path, name):
+    """Where a screenshot goes: $CSLABELTOOL_SCREENSHOTS (the README's) or the test's folder."""
+    folder = os.environ.get("CSLABELTOOL_SCREENSHOTS") or str(tmp_path)
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, name)
 
 
 def eventually(condition, timeout=5.0):
@@ -225,7 +236,7 @@ def test_scripted_edits_then_save_prepare_to_the_expected_label_image(tool, data
     tool.wait("document.getElementById('preview').width === 512")
     assert tool.pixel("#preview", 220, 190) == (0, 0, 70, 255)       # truck
     assert tool.pixel("#preview", 290, 230) == (220, 20, 60, 255)    # person
-    tool.screenshot(tmp_path / "labeltool.png")
+    tool.screenshot(screenshot_path(tmp_path, "labeltool.png"))
 
     tool.save()
     assert not tool.js("return labelTool.isDirty()"), tool.text("#status")
@@ -521,7 +532,7 @@ def test_a_polygon_copied_in_one_image_is_pasted_into_another(tool, dataset):
     assert len(tool.objects()) == count + 1 and tool.objects()[-1]["deleted"] == 1
 
 
-def test_the_preview_can_be_enlarged(tool):
+def test_the_preview_can_be_enlarged(tool, tmp_path):
     from selenium.webdriver.common.keys import Keys
     tool.press("p")
     tool.wait("document.getElementById('preview').width > 0")
@@ -529,11 +540,12 @@ def test_the_preview_can_be_enlarged(tool):
     tool.press(Keys.SHIFT, "P")
     large = tool.js("return document.getElementById('preview').getBoundingClientRect().width")
     assert large > 2.5 * small
+    tool.screenshot(screenshot_path(tmp_path, "labeltool-preview.png"))
     tool.click("#preview")
     assert tool.js("return document.getElementById('preview').getBoundingClientRect().width") == small
 
 
-def test_review_mode_draws_correction_boxes_saved_as_the_original_saves_them(tool, dataset):
+def test_review_mode_draws_correction_boxes_saved_as_the_original_saves_them(tool, dataset, tmp_path):
     from selenium.webdriver.common.keys import Keys
     before = (dataset / FRAME).read_text()
     tool.press("c")
@@ -546,6 +558,7 @@ def test_review_mode_draws_correction_boxes_saved_as_the_original_saves_them(too
     assert tool.state("boxes") == [{"type": 4, "annotation": "car or truck?", "bbox": [100, 50, 40, 30]},
                                    {"type": 1, "annotation": "", "bbox": [300, 120, 10, 30]}]
     assert tool.js("return labelTool.unsaved()") and not tool.js("return labelTool.isDirty()")
+    tool.screenshot(screenshot_path(tmp_path, "labeltool-review.png"))
     tool.press("s")
     xml = dataset / "gtFine_corrections" / "val" / "lindau" / "lindau_001401_000019.xml"
     assert eventually(xml.exists)

@@ -529,7 +529,8 @@ def test_object_list_highlights_the_object_clicked(page, screenshots):
     page.wait("viewer.shown.base.exact")
     assert page.pixel("#canvas", *inside)[:3] != tuple(image[inside[1], inside[0], :3])  # coloured
     assert page.pixel("#canvas", *other)[:3] == tuple(image[other[1], other[0], :3])     # not shown
-    page.js("setAlpha(0.7)")
+    page.wait("document.querySelectorAll('#objects tr').length > 0")
+    page.js("setAlpha(0.7); document.getElementById('class-iou-title').scrollIntoView()")
     page.screenshot(os.path.join(screenshots, "object-highlighted.png"))
     prediction = next(o for o in objects if o["kind"] == "prediction")
     page.wait("document.querySelectorAll('#objects tr').length > 0")  # listed again for the image shown

@@ -1051,7 +1051,7 @@
       const [hidden, locked] = [state.hidden.has(o.uid), state.locked.has(o.uid)];
       li.classList.toggle("hidden-object", hidden);
       li.innerHTML = `<button class="flag hide" title="hide / show this object (V; Shift+V: show all)">${hidden ? "&#9675;" : "&#9679;"}</button>`
-        + `<button class="flag lock" title="lock / unlock this object: not selectable (K)">${locked ? "&#128274;" : "&#128275;"}</button>`
+        + `<button class="flag lock${locked ? " on" : ""}" title="lock / unlock this object: not selectable (K)">L</button>`
         + `<span class="swatch" style="background:rgb(${colorOf(o.label)})"></span>`;
       li.append(`${o.label} · ${o.source === undefined ? "new" : o.id} · ${o.polygon.length}`);
       items.push(li);
