@@ -574,7 +574,7 @@ def test_review_mode_draws_correction_boxes_saved_as_the_original_saves_them(too
     assert tool.state("box") == 1
     tool.press("e")
     assert tool.state("box") == 0
-    tool.press("d")
+    tool.press(Keys.DELETE)
     tool.press("s")
     assert eventually(lambda: "car or truck" not in xml.read_text())
     assert xml.read_text().count("<type>") == 1

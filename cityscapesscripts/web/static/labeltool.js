@@ -497,13 +497,16 @@
       1: () => setBoxType(1), 2: () => setBoxType(2), 3: () => setBoxType(3), 4: () => setBoxType(4),
       e: () => stepBox(-1), r: () => stepBox(1), d: deleteBox, Delete: deleteBox, m: commentBox,
     };
+    const named = key.length === 1 ? key.toLowerCase() : key;
     let action;
-    if (!ctrl && state.review && reviewActions[key.toLowerCase()]) {
-      action = reviewActions[key.toLowerCase()];
+    if (!ctrl && state.review && reviewActions[named]) {
+      action = reviewActions[named];
     } else if (ctrl) {
-      action = { z: event.shiftKey ? redo : undo, Z: redo, y: redo, s: save, c: copySelected, v: paste }[key];
+      // Ctrl+C copies the selected object; with none, the browser copies the text selected as usual
+      action = { z: event.shiftKey ? redo : undo, Z: redo, y: redo, s: save, v: paste,
+        c: selectedObject() ? copySelected : undefined }[key];
     } else {
-      action = actions[key.length === 1 ? key.toLowerCase() : key];
+      action = actions[named];
     }
     if (action) {
       event.preventDefault();
