@@ -580,3 +580,72 @@ def test_review_mode_draws_correction_boxes_saved_as_the_original_saves_them(too
     assert xml.read_text().count("<type>") == 1
     tool.press("c")
     assert not tool.state("review")
+
+
+def polygon_area(points):
+    return abs(sum(x * v - u * y for (x, y), (u, v) in zip(points, points[1:] + points[:1]))) / 2
+
+
+SQUARE = [[0, 0], [10, 0], [10, 10], [0, 10]]
+
+
+@pytest.mark.parametrize("a, b, op, vertices, area", [  # results drawn by hand
+    (SQUARE, [[5, 5], [15, 5], [15, 15], [5, 15]], "intersect", {(5, 5), (10, 5), (10, 10), (5, 10)}, 25),
+    (SQUARE, [[5, 5], [15, 5], [15, 15], [5, 15]], "union",
+     {(0, 0), (10, 0), (10, 5), (15, 5), (15, 15), (5, 15), (5, 10), (0, 10)}, 175),
+    # a border drawn over the neighbour, whose edge lies on the square's: it follows the neighbour's
+    ([[0, 0], [14, 0], [14, 10], [0, 10]], [[10, 0], [20, 0], [20, 10], [10, 10]], "intersect",
+     {(10, 0), (14, 0), (14, 10), (10, 10)}, 40),
+    ([[0, 0], [14, 0], [14, 10], [0, 10]], [[10, 0], [20, 0], [20, 10], [10, 10]], "union",
+     {(0, 0), (20, 0), (20, 10), (0, 10)}, 200),
+    (SQUARE, [[0, 0], [10, 0], [10, 5], [0, 5]], "intersect", {(0, 0), (10, 0), (10, 5), (0, 5)}, 50),  # shared edges
+    (SQUARE, [[0, 0], [10, 0], [10, 5], [0, 5]], "union", {(0, 0), (10, 0), (10, 10), (0, 10)}, 100),
+    ([[2, 2], [4, 2], [4, 4]], SQUARE, "intersect", {(2, 2), (4, 2), (4, 4)}, 2),  # nested
+    ([[2, 2], [4, 2], [4, 4]], SQUARE, "union", {(0, 0), (10, 0), (10, 10), (0, 10)}, 100),
+    (SQUARE, [[20, 0], [30, 0], [30, 10]], "intersect", None, 0),  # apart
+    (SQUARE, [[20, 0], [30, 0], [30, 10]], "union", None, 0),
+])
+def test_intersection_and_union_of_polygons(tool, a, b, op, vertices, area):
+    rings = tool.js("return clipPolygons(arguments[0], arguments[1], arguments[2])", a, b, op)
+    if vertices is None:
+        assert rings == []
+        return
+    assert len(rings) == 1
+    assert {tuple(p) for p in rings[0]} == vertices and len(rings[0]) == len(vertices)
+    assert polygon_area(rings[0]) == area
+
+
+def test_intersection_in_pieces_and_a_union_around_a_hole(tool):
+    u_shape = [[0, 0], [30, 0], [30, 30], [20, 30], [20, 10], [10, 10], [10, 30], [0, 30]]
+    bar = [[-5, 20], [35, 20], [35, 25], [-5, 25]]
+    pieces = tool.js("return clipPolygons(arguments[0], arguments[1], 'intersect')", bar, u_shape)
+    assert sorted(sorted(map(tuple, p)) for p in pieces) == [[(0, 20), (0, 25), (10, 20), (10, 25)],
+                                                            [(20, 20), (20, 25), (30, 20), (30, 25)]]
+    union = tool.js("return clipPolygons(arguments[0], arguments[1], 'union')", bar, u_shape)
+    assert len(union) == 1 and polygon_area(union[0]) == 900  # the outline; the hole (10..20, 10..20) dropped
+    assert {tuple(p) for p in union[0]} == {
+        (-5, 20), (0, 20), (0, 0), (30, 0), (30, 20), (35, 20), (35, 25), (30, 25), (30, 30), (20, 30), (20, 25),
+        (10, 25), (10, 30), (0, 30), (0, 25), (-5, 25)}
+
+
+def test_a_drawn_polygon_intersected_with_an_object_becomes_a_new_object(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    tool.click_at(*STACKED)
+    target = tool.selected()
+    tool.press("q")
+    drawn = [[300, 60], [400, 60], [400, 130], [300, 130]]
+    tool.press("n")
+    for point in drawn:
+        tool.click_at(*point)
+    expected = tool.js("return clipPolygons(arguments[0], arguments[1], 'intersect')", drawn, target["polygon"])
+    assert expected
+    tool.at(*STACKED).key_down(Keys.CONTROL).key_down(Keys.SHIFT).click().key_up(Keys.SHIFT) \
+        .key_up(Keys.CONTROL).perform()
+    tool.wait("!document.getElementById('picker').classList.contains('hidden')")
+    assert tool.js("return document.querySelector('#picker-list li.active').dataset.label") == target["label"]
+    tool.press(Keys.ENTER)
+    objects = tool.objects()
+    assert [o["polygon"] for o in objects[-len(expected):]] == expected
+    assert all(o["label"] == target["label"] for o in objects[-len(expected):])
+    tool.press("u")                                   # one edit: undone at once
+    assert not tool.js("return labelTool.isDirty()")

@@ -42,14 +42,8 @@
   const toScreen = (x, y) => [x * state.view.scale + state.view.ox, y * state.view.scale + state.view.oy];
   const snap = ([x, y]) => [Math.round(x), Math.round(y)];  // Cityscapes polygons have whole-pixel vertices
 
-  function inside(polygon, x, y) {  // even-odd rule, as the original picks objects
-    let result = false;
-    for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
-      const [xi, yi] = polygon[i], [xj, yj] = polygon[j];
-      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) result = !result;
-    }
-    return result;
-  }
+  // even-odd rule, as the original picks objects (pointInPolygon of polygons.js)
+  const inside = (polygon, x, y) => pointInPolygon([x, y], polygon);
 
   function objectsAt(x, y) {  // indices of visible objects under (x, y), topmost first
     const found = [];
@@ -184,7 +178,8 @@
   function startDrawing() {
     state.selected = -1;
     state.drawing = [];
-    status("drawing: click to add points; click the first point, Enter or N to close; Backspace removes a point; Esc cancels");
+    status("drawing: click to add points; click the first point, Enter or N to close; Ctrl+Shift / Ctrl+Alt + click "
+      + "on an object: intersect / merge with it; Backspace removes a point; Esc cancels");
     render();
   }
 
@@ -206,6 +201,30 @@
     state.lastLabel = label;
     edit(`new ${label}`, () => {
       state.objects.push({ label, polygon: points, deleted: 0, uid: nextUid++ });
+      state.selected = state.objects.length - 1;
+    });
+  }
+
+  // The drawn polygon intersected or merged with the object `index` becomes a new object (the original's
+  // Ctrl+Shift / Ctrl+Alt click): a border drawn roughly over a neighbour follows the neighbour's.
+  async function combineWith(index, op) {
+    const other = state.objects[index];
+    if (!other) { status("click on an object to intersect or merge the drawn polygon with", true); return; }
+    const rings = clipPolygons(state.drawing, other.polygon, op);
+    if (!rings.length) {
+      status(op === "union" ? `the polygon does not overlap ${describe(other)}: nothing to merge`
+        : `the polygon does not overlap ${describe(other)}`, true);
+      return;
+    }
+    const drawn = state.drawing;
+    state.drawing = null;
+    render();
+    const label = await pickLabel(`Label of the ${op === "union" ? "merged" : "intersected"} object`, other.label);
+    if (!label) { state.drawing = drawn; render(); return; }
+    state.lastLabel = label;
+    edit(`${op === "union" ? "merged" : "intersected"} with ${describe(other)}: new ${label}` +
+      (rings.length > 1 ? ` (${rings.length} pieces)` : ""), () => {
+      for (const polygon of rings) state.objects.push({ label, polygon, deleted: 0, uid: nextUid++ });
       state.selected = state.objects.length - 1;
     });
   }
@@ -244,6 +263,10 @@
     if (event.button !== 0) return;
     if (state.review) {  // a drag draws a box, a click selects one
       state.press = { kind: "box", sx, sy, x, y, moved: false };
+      return;
+    }
+    if (state.drawing && state.drawing.length >= 3 && event.ctrlKey && (event.shiftKey || event.altKey)) {
+      combineWith(objectsAt(x, y)[0], event.shiftKey ? "intersect" : "union");
       return;
     }
     if (state.drawing) {
