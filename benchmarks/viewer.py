@@ -347,7 +347,9 @@ def grid_report(data, runs, load_start, screenshot=None):
         "The scores are the evaluators' accumulators on each image (identical to the command-line "
         "evaluators on a one-image list), computed once per server in the background on every core and "
         "cached; the page asks for those known every 0.4 s and fills the tiles as they come. Thumbnails "
-        "(256 px wide JPEGs) load as their tiles come near the screen.",
+        "(256 px wide JPEGs) load as their tiles come near the screen. The time until all scores are known "
+        "depends on what else the machine runs: with the cores free, it is the workers' CPU time shared by "
+        "the cores.",
         "",
     ])
 

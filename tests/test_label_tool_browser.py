@@ -535,7 +535,7 @@ def test_a_polygon_copied_in_one_image_is_pasted_into_another(tool, dataset):
 def test_the_preview_can_be_enlarged(tool, tmp_path):
     from selenium.webdriver.common.keys import Keys
     tool.press("p")
-    tool.wait("document.getElementById('preview').width > 0")
+    tool.wait("document.getElementById('preview').width === labelTool.state.width")  # drawn
     small = tool.js("return document.getElementById('preview').getBoundingClientRect().width")
     tool.press(Keys.SHIFT, "P")
     large = tool.js("return document.getElementById('preview').getBoundingClientRect().width")
