@@ -264,9 +264,13 @@ def test_a_bad_prediction_is_reported_and_the_other_frames_are_scored(root, tmp_
     pred.mkdir()
     png.write_png(str(pred / f"{FRAMES[0]}_pred.png"), np.zeros((10, 10), np.uint8))  # wrong size
     png.write_png(str(pred / f"{FRAMES[1]}_pred.png"), predicted(FRAMES[1]).astype(np.uint8))
-    scores = Viewer(root, pred=str(pred), jobs=1).all_scores()
+    viewer = Viewer(root, pred=str(pred), jobs=1)
+    scores = viewer.all_scores()
     assert "prediction is 10x10 but its ground truth is 2048x1024" in scores[f"val/{CITY}/{FRAMES[0]}"]["error"]
     assert set(scores[f"val/{CITY}/{FRAMES[1]}"]) == {"mIoU"}
+    # asked for alone, the image's failure comes with its message (not as a server error)
+    response = make_router(viewer).dispatch(server.Request("GET", f"/api/summary/val/{CITY}/{FRAMES[0]}", {}, {}, b""))
+    assert response.status == 422 and "prediction is 10x10" in json.loads(response.body)["error"]
 
 
 def test_train_id_predictions(root, tmp_path):

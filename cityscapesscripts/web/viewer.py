@@ -557,7 +557,7 @@ class Viewer:
         """
         with self._lock:
             cached = self._summaries.get(frame.key)
-        if cached is not None:
+        if cached is not None and "error" not in cached:  # a failure is raised again, with its message
             return cached
         summary = self._summarize(frame)
         with self._lock:
