@@ -344,7 +344,7 @@ def test_routes(viewer):
 
 
 def test_grid_routes_answer_known_frames_only_to_this_machine(viewer):
-    """The grid's routes: thumbnails and summaries of the frames found, GET only, loopback Host only."""
+    """The new routes: thumbnails, summaries and objects of the frames found, GET only, loopback Host only."""
     srv = server.start_in_thread(make_router(viewer))
     try:
         def request(path, method="GET", host=None):
@@ -365,7 +365,9 @@ def test_grid_routes_answer_known_frames_only_to_this_machine(viewer):
         viewer._summarizing.join()
         status, body = request("/api/summaries")
         assert status == 200 and json.loads(body) == {"pending": 0, "summaries": viewer.summaries()[0]}
-        for route in ("thumbnail", "summary"):
+        status, body = request(f"/api/objects/{key}")
+        assert status == 200 and json.loads(body) == {"threshold": 0.5, "objects": viewer.objects(frame(viewer, 0))}
+        for route in ("thumbnail", "summary", "objects"):
             for bad in (f"val/{CITY}/nothing_000000_000000", "../../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd"):
                 assert request(f"/api/{route}/{bad}")[0] == 404
             assert request(f"/api/{route}/{key}", "POST")[0] == 405
