@@ -1,6 +1,14 @@
 """csViewer: where to colour the overlays, and how fast images switch in the browser; writes VIEWER.md.
 
     python benchmarks/viewer.py [--frames 6] [--runs 5] [--out benchmarks/VIEWER.md]
+    python benchmarks/viewer.py --grid 500 [--data DIR] [--runs 3] [--screenshot docs/viewer/grid.png]
+
+The grid (``--grid N``): a synthetic split of N frames with predictions (or
+the dataset at ``--data``, made by ``csSampleDataset DIR --frames N --split
+val --predictions``), a fresh server each run; the page measures, from the
+moment the grid opens, when the first thumbnail is painted and when every
+image's scores are known, then the frame intervals while scrolling it from
+top to bottom.
 
 Data: full-size (2048x1024) synthetic frames with predictions from
 ``cityscapesscripts.sample``.  Server timings are medians of --runs runs in
@@ -30,6 +38,7 @@ import glob
 import http.client
 import os
 import platform
+import resource
 import statistics
 import sys
 import tempfile
@@ -252,6 +261,104 @@ def browser_side(url, viewer, rgba_png, runs, handler_cpu):
         driver.quit()
 
 
+GRID_HEADING = "## Grid of the split"
+
+
+def grid_run(data, screenshot=None):
+    """One cold grid: first tile painted (ms), all scores known (ms), the frame intervals (ms) of two
+    scrolls through it (thumbnails loading, then loaded), CPU seconds of the scoring workers."""
+    viewer = Viewer(data, pred=os.path.join(data, "results"))
+    srv = server.start_in_thread(make_router(viewer))
+    driver = launch()
+    cpu_before = worker_cpu_seconds()
+    try:
+        page = Page(driver, server.url_of(srv))
+        page.wait("window.viewer && viewer.ready", 60)
+        page.js("document.getElementById('city').value = ''; setGrid(true);")
+        page.wait("viewer.grid.firstTileMs !== null", 60)
+        page.wait("viewer.grid.scoresDoneMs !== null", 600)
+        scrolls = [driver.execute_async_script(SCROLL_THROUGH) for _ in range(2)]  # thumbnails loading, loaded
+        if screenshot:
+            page.js("document.getElementById('order').value = 'mIoU'; renderGrid();"
+                    "document.getElementById('tiles').scrollTop = 0;")
+            page.wait("Array.from(document.querySelectorAll('#tiles img')).slice(0, 15).every(i => i.complete)", 60)
+            page.screenshot(screenshot)
+        return (page.js("return viewer.grid.firstTileMs"), page.js("return viewer.grid.scoresDoneMs"),
+                scrolls, worker_cpu_seconds() - cpu_before)
+    finally:
+        driver.quit()
+        srv.shutdown()
+        srv.server_close()
+
+
+def worker_cpu_seconds():
+    """CPU seconds of this process's finished child processes (the scoring pool's workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# Scroll the grid from top to bottom, a screenful per 10 frames (a brisk wheel); the frame intervals.
+SCROLL_THROUGH = """
+    const done = arguments[arguments.length - 1];
+    const tiles = document.getElementById('tiles'), intervals = [];
+    tiles.scrollTop = 0;
+    let last = null;
+    const step = (now) => {
+      if (last !== null) intervals.push(now - last);
+      last = now;
+      if (tiles.scrollTop + tiles.clientHeight >= tiles.scrollHeight - 1) { done(intervals); return; }
+      tiles.scrollTop += tiles.clientHeight / 10;
+      requestAnimationFrame(step);
+    };
+    requestAnimationFrame(step);"""
+
+
+def grid_report(data, runs, load_start, screenshot=None):
+    frames = len(glob.glob(os.path.join(data, "leftImg8bit", "*", "*", "*_leftImg8bit.png")))
+    first, scores, loading, loaded, cpu = [], [], [], [], []
+    for run in range(runs):
+        a, b, (c, d), e = grid_run(data, screenshot if run == runs - 1 else None)
+        first.append(a)
+        scores.append(b)
+        loading += c
+        loaded += d
+        cpu.append(e)
+
+    def smooth(intervals):
+        intervals = sorted(intervals)
+        return f"{statistics.median(intervals):.1f} ms | {intervals[int(0.95 * (len(intervals) - 1))]:.1f} ms"
+    return "\n".join([
+        GRID_HEADING,
+        "",
+        f"`python benchmarks/viewer.py --grid {frames} --runs {runs}`: {frames} 2048x1024 synthetic frames with "
+        f"semantic, instance and panoptic predictions, {os.cpu_count()} cores shared with other jobs (load "
+        f"average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end); each run a fresh server "
+        "(nothing cached), times from opening the grid in headless Chromium (1400x900).",
+        "",
+        "| what | median | worst (scrolling: 95th percentile) |",
+        "| --- | ---: | ---: |",
+        f"| first thumbnail painted | {statistics.median(first):.0f} ms | {max(first):.0f} ms |",
+        f"| scores (mIoU, AP, PQ) of all {frames} images known | {statistics.median(scores) / 1000:.1f} s "
+        f"| {max(scores) / 1000:.1f} s |",
+        f"|   CPU time of the scoring workers, all together | {statistics.median(cpu):.1f} s | {max(cpu):.1f} s |",
+        f"| frame interval scrolling top to bottom, thumbnails loading | {smooth(loading)} |",
+        f"| frame interval scrolling top to bottom again, thumbnails loaded | {smooth(loaded)} |",
+        "",
+        "The scores are the evaluators' accumulators on each image (identical to the command-line "
+        "evaluators on a one-image list), computed once per server in the background on every core and "
+        "cached; the page asks for those known every 0.4 s and fills the tiles as they come. Thumbnails "
+        "(256 px wide JPEGs) load as their tiles come near the screen. The time until all scores are known "
+        "depends on what else the machine runs: with the cores free, it is the workers' CPU time shared by "
+        "the cores.",
+        "",
+    ])
+
+
+def with_grid_section(text, grid):
+    """``text`` (VIEWER.md) with ``grid`` as its grid section, in place of the one it had."""
+    return text.partition(GRID_HEADING)[0].rstrip("\n") + "\n\n" + grid
+
+
 def report(server_rows, browser_rows, preview_scale, frames, runs, load_start):
     lines = [
         "# csViewer: measurements",
@@ -303,8 +410,23 @@ def main(argv=None):
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", default=os.path.join(HERE, "VIEWER.md"))
+    parser.add_argument("--grid", type=int, metavar="N", help="measure only the grid, on N frames")
+    parser.add_argument("--data", help="for --grid: a synthetic dataset already made (csSampleDataset)")
+    parser.add_argument("--screenshot", help="for --grid: save the grid, worst mIoU first, to this PNG")
     opts = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
+    previous = open(opts.out).read() if os.path.exists(opts.out) else ""
+    if opts.grid:
+        with tempfile.TemporaryDirectory() as scratch:
+            data = opts.data
+            if data is None:
+                data = os.path.join(scratch, "data")
+                sample.generate(data, opts.grid, 2048, 1024, predictions=True, progress=False)
+            grid = grid_report(data, opts.runs, load_start, opts.screenshot)
+        with open(opts.out, "w") as f:
+            f.write(with_grid_section(previous, grid))
+        print(grid)
+        return
     with tempfile.TemporaryDirectory() as data:
         sample.generate(data, opts.frames, 2048, 1024, predictions=True, progress=False)
         viewer = Viewer(data, pred=os.path.join(data, "results"))
@@ -318,6 +440,9 @@ def main(argv=None):
             srv.shutdown()
             srv.server_close()
     text = report(server_rows, browser_rows, scale, opts.frames, opts.runs, load_start)
+    _, heading, grid = previous.partition(GRID_HEADING)
+    if heading:  # measured by its own run (--grid): kept
+        text = with_grid_section(text, heading + grid)
     with open(opts.out, "w") as f:
         f.write(text)
     print(text)

@@ -104,3 +104,25 @@ class Page:
         """Save a PNG of the browser window."""
         self.driver.save_screenshot(os.fspath(path))
         return path
+
+
+def controls_without_a_key(page):
+    """The buttons, fields and dropdowns of the page whose tooltip names no key (``(key)`` at its end)."""
+    return page.js("return Array.from(document.querySelectorAll('button, select, input'))"
+                   ".filter(c => !/\\([^()]+\\)$/.test(c.title || '')).map(c => c.id || c.outerHTML)")
+
+
+def focus_rings(page, count):
+    """``(id or tooltip, outline style, outline width)`` of the next ``count`` controls reached with Tab (the page
+    itself, reached when Tab wraps around, left out)."""
+    from selenium.webdriver.common.keys import Keys
+    rings = []
+    for _ in range(3 * count):
+        page.key(Keys.TAB)
+        ring = page.js("const e = document.activeElement, s = getComputedStyle(e);"
+                       "return e === document.body ? null : [e.id || e.title, s.outlineStyle, s.outlineWidth];")
+        if ring:
+            rings.append(tuple(ring))
+        if len(rings) == count:
+            break
+    return rings

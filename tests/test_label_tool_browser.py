@@ -1,4 +1,8 @@
-"""csLabelTool in headless Chromium: scripted edits, saving, conflicts, read-only folders, drafts."""
+"""csLabelTool in headless Chromium: scripted edits, saving, conflicts, read-only folders, drafts.
+
+Set ``CSLABELTOOL_SCREENSHOTS=DIR`` to keep the screenshots (the README's come from here:
+``CSLABELTOOL_SCREENSHOTS=docs pytest tests/test_label_tool_browser.py``).
+"""
 import contextlib
 import copy
 import json
@@ -10,7 +14,7 @@ import numpy as np
 import pytest
 from matplotlib.path import Path
 
-from browser import Page
+from browser import Page, controls_without_a_key, focus_rings
 from cityscapesscripts.annotation import editing
 from cityscapesscripts.preparation.json2labelImg import json2labelImg
 from cityscapesscripts.web import labeltool, server
@@ -109,6 +113,13 @@ def another_tab(page):
     finally:
         page.driver.close()
         page.driver.switch_to.window(first)
+
+
+def screenshot_path(tmp_path, name):
+    """Where a screenshot goes: $CSLABELTOOL_SCREENSHOTS (the README's) or the test's folder."""
+    folder = os.environ.get("CSLABELTOOL_SCREENSHOTS") or str(tmp_path)
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, name)
 
 
 def eventually(condition, timeout=5.0):
@@ -225,7 +236,7 @@ def test_scripted_edits_then_save_prepare_to_the_expected_label_image(tool, data
     tool.wait("document.getElementById('preview').width === 512")
     assert tool.pixel("#preview", 220, 190) == (0, 0, 70, 255)       # truck
     assert tool.pixel("#preview", 290, 230) == (220, 20, 60, 255)    # person
-    tool.screenshot(tmp_path / "labeltool.png")
+    tool.screenshot(screenshot_path(tmp_path, "labeltool.png"))
 
     tool.save()
     assert not tool.js("return labelTool.isDirty()"), tool.text("#status")
@@ -359,3 +370,282 @@ def test_help_overlay_lists_the_shortcuts(tool):
         assert shortcut in text
     tool.press("h")
     tool.wait("document.getElementById('help').classList.contains('hidden')")
+
+
+def test_every_shortcut_works_after_the_preview_checkbox_slider_or_image_dropdown_was_used(tool, dataset):
+    """Bug 3 of issue 29: after touching a control the shortcuts stopped, and Ctrl+S saved the page."""
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    path = dataset / FRAME
+    # a listener after the tool's own: did the tool keep the browser from acting on the key?
+    tool.js("window.prevented = []; window.addEventListener('keydown', "
+            "e => window.prevented.push([e.key, e.ctrlKey, e.defaultPrevented]))")
+    for control in ("#preview-toggle", "#alpha"):
+        tool.click(control)
+        assert tool.js("return document.activeElement.id") == control[1:]
+        tool.click_at(120, 200)
+        assert tool.state("selected") >= 0, tool.text("#status")
+        count = len(tool.objects())
+        tool.press("d")
+        assert tool.state("selected") == -1 and sum(o["deleted"] for o in tool.objects()) == 1, control
+        tool.press("u")
+        assert not tool.js("return labelTool.isDirty()"), control
+        tool.press("n")
+        assert tool.state("drawing") == [], control
+        tool.press(Keys.ESCAPE)
+        assert tool.state("drawing") is None
+        tool.click_at(120, 200)
+        tool.press("m")
+        tool.pick_label("terrain")
+        assert tool.selected()["label"] == "terrain", control
+        tool.actions().key_down(Keys.CONTROL).send_keys("z").key_up(Keys.CONTROL).perform()
+        assert not tool.js("return labelTool.isDirty()") and len(tool.objects()) == count, control
+        for key in ("d", "u"):  # delete and save, then undo and save again: the file as it was
+            tool.press(key)
+            tool.actions().key_down(Keys.CONTROL).send_keys("s").key_up(Keys.CONTROL).perform()
+            tool.wait("!labelTool.state.busy && !labelTool.isDirty()")
+            saved = json.loads(path.read_text())["objects"]
+            assert sum(1 for o in saved if o.get("deleted")) == (key == "d"), control
+            assert ["s", True, True] in tool.js("return window.prevented"), control  # no "Save page" dialog
+            tool.js("window.prevented = []")
+    Select(tool.driver.find_element(By.ID, "frame")).select_by_index(1)  # another image, with the mouse
+    tool.wait("labelTool.state.frame === 1 && !labelTool.state.busy")
+    tool.press(Keys.ARROW_LEFT)
+    tool.wait("labelTool.state.frame === 0")
+    assert tool.js("return document.getElementById('frame').value") == "0"
+
+
+def change_on_disk(path, first_label=None, spacing=False):
+    """Someone else saves ``path`` meanwhile: object 0 relabelled and/or the text's spacing changed."""
+    theirs = editing.load_annotation(path)
+    if first_label:
+        theirs["objects"][0]["label"] = first_label
+        editing.save_annotation(path, theirs["objects"], theirs["version"])
+    if spacing:
+        path.write_text(path.read_text() + "\n")
+    return path.read_text()
+
+
+def test_after_a_save_conflict_the_edits_can_be_reapplied_to_the_file_on_disk(tool, dataset):
+    """Bug 4 of issue 29: after a conflict, reload the file and reapply the page's edits onto it."""
+    path = dataset / FRAME
+    tool.click_at(120, 200)
+    deleted = tool.state("selected")
+    tool.press("d")
+    change_on_disk(path, first_label="terrain", spacing=True)
+    tool.save()
+    assert "changed on disk since it was opened" in tool.text("#ask-text")
+    tool.click("#ask-buttons button[data-answer=reapply]")
+    tool.wait("document.getElementById('ask').classList.contains('hidden')")
+    objects = tool.objects()
+    assert objects[0]["label"] == "terrain" and objects[deleted]["deleted"] == 1
+    assert tool.js("return labelTool.isDirty()")
+    tool.save()
+    saved = json.loads(path.read_text())["objects"]
+    assert saved[0]["label"] == "terrain" and saved[deleted]["deleted"] == 1
+    assert sum(1 for o in saved if o.get("deleted")) == 1 and path.read_text().endswith("}\n")
+    tool.press("u")  # one step back: the file as it was found on disk
+    assert tool.objects()[deleted]["deleted"] == 0 and tool.objects()[0]["label"] == "terrain"
+
+
+def test_after_a_save_conflict_the_difference_is_shown_before_overwriting(tool, dataset):
+    """Bug 4 of issue 29: the other choice, overwrite, once the changes on disk are shown."""
+    path = dataset / FRAME
+    original = json.loads(path.read_text())["objects"]
+    tool.click_at(120, 200)
+    relabelled = tool.state("selected")
+    tool.press("m")
+    tool.pick_label("terrain")
+    change_on_disk(path, spacing=True)           # whitespace only: no object differs
+    tool.save()
+    tool.click("#ask-buttons button[data-answer=difference]")
+    tool.wait("document.getElementById('ask-title').textContent.startsWith('Changes on disk')")
+    assert "No object differs" in tool.text("#ask-text")
+    tool.click("#ask-buttons button[data-answer=keep]")  # not yet: still unsaved, nothing written
+    assert tool.js("return labelTool.isDirty()")
+    theirs = change_on_disk(path, first_label="building")
+    tool.save()
+    tool.click("#ask-buttons button[data-answer=difference]")
+    tool.wait("document.getElementById('ask-title').textContent.startsWith('Changes on disk')")
+    assert f"object 0: {original[0]['label']} is now building" in tool.text("#ask-text")
+    assert path.read_text() == theirs
+    tool.click("#ask-buttons button[data-answer=overwrite]")
+    tool.wait("!labelTool.state.busy && !labelTool.isDirty()")
+    saved = json.loads(path.read_text())["objects"]
+    assert saved[0]["label"] == original[0]["label"] and saved[relabelled]["label"] == "terrain"
+    assert [o["polygon"] for o in saved] == [o["polygon"] for o in original]
+
+
+def test_every_control_names_its_key_and_shows_its_focus(tool):
+    assert controls_without_a_key(tool) == []
+    rings = focus_rings(tool, 9)  # prev is disabled on the first image; undo, redo, label, delete... with nothing done
+    assert [r[0] for r in rings] == ["frame", "next", "save", "draw", "paste", "review", "alpha", "preview-toggle",
+                                     "help-button"]
+    assert all(style == "solid" and width == "2px" for _, style, width in rings), rings
+    tool.press("i")
+    assert tool.js("return document.activeElement.id") == "frame"
+
+
+STACKED = (345, 95)
+
+
+def test_hidden_and_locked_objects_let_clicks_through_and_stay_in_the_file(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    path = dataset / FRAME  # four objects lie over STACKED
+    before = path.read_text()
+    tool.click_at(*STACKED)
+    top = tool.state("selected")
+    tool.press("v")                                   # hidden: not drawn, clicks reach the object below
+    assert tool.state("selected") == -1
+    tool.click_at(*STACKED)
+    below = tool.state("selected")
+    assert below not in (-1, top)
+    tool.press("k")                                   # locked too: the next click goes deeper still
+    tool.click_at(*STACKED)
+    assert tool.state("selected") not in (top, below)
+    tool.press(Keys.SHIFT, "V")                       # every object shown again; the lock stays
+    tool.press("q")
+    tool.click_at(*STACKED)
+    assert tool.state("selected") == top
+    tool.js("document.querySelector('#objects li[data-index=\"%d\"]').click()" % below)  # locked: not selected
+    assert tool.state("selected") == top and "locked" in tool.text("#status")
+    assert not tool.js("return labelTool.isDirty()") and path.read_text() == before
+
+
+def test_a_polygon_copied_in_one_image_is_pasted_into_another(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    tool.click_at(120, 200)
+    copied = tool.selected()
+    tool.actions().key_down(Keys.CONTROL).send_keys("c").key_up(Keys.CONTROL).perform()
+    tool.press(Keys.ARROW_RIGHT)
+    tool.wait("labelTool.state.frame === 1 && !labelTool.state.busy")
+    count = len(tool.objects())
+    tool.actions().key_down(Keys.CONTROL).send_keys("v").key_up(Keys.CONTROL).perform()
+    objects = tool.objects()
+    assert len(objects) == count + 1 and tool.state("selected") == count
+    assert objects[-1] == {"label": copied["label"], "polygon": copied["polygon"], "deleted": 0}
+    tool.save()
+    saved = json.loads((dataset / tool.state("path")).read_text())["objects"][-1]
+    assert (saved["label"], saved["polygon"]) == (copied["label"], copied["polygon"])
+    tool.press("u")  # pasting is an edit like the others
+    assert len(tool.objects()) == count + 1 and tool.objects()[-1]["deleted"] == 1
+
+
+def test_the_preview_can_be_enlarged(tool, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+    tool.press("p")
+    tool.wait("document.getElementById('preview').width === labelTool.state.width")  # drawn
+    small = tool.js("return document.getElementById('preview').getBoundingClientRect().width")
+    tool.press(Keys.SHIFT, "P")
+    large = tool.js("return document.getElementById('preview').getBoundingClientRect().width")
+    assert large > 2.5 * small
+    tool.screenshot(screenshot_path(tmp_path, "labeltool-preview.png"))
+    tool.click("#preview")
+    assert tool.js("return document.getElementById('preview').getBoundingClientRect().width") == small
+
+
+def test_review_mode_draws_correction_boxes_saved_as_the_original_saves_them(tool, dataset, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+    before = (dataset / FRAME).read_text()
+    tool.press("c")
+    tool.drag((100, 50), (140, 80))                   # a box
+    tool.press("4")                                   # question
+    tool.press("m")
+    tool.wait("!document.getElementById('text').classList.contains('hidden')")
+    tool.press("car or truck?", Keys.ENTER)
+    tool.drag((300, 120), (310, 150))                 # another, to correct (the default)
+    assert tool.state("boxes") == [{"type": 4, "annotation": "car or truck?", "bbox": [100, 50, 40, 30]},
+                                   {"type": 1, "annotation": "", "bbox": [300, 120, 10, 30]}]
+    assert tool.js("return labelTool.unsaved()") and not tool.js("return labelTool.isDirty()")
+    tool.screenshot(screenshot_path(tmp_path, "labeltool-review.png"))
+    tool.press("s")
+    xml = dataset / "gtFine_corrections" / "val" / "lindau" / "lindau_001401_000019.xml"
+    assert eventually(xml.exists)
+    text = xml.read_text()
+    assert text.startswith("<correction>\n<filename>lindau_001401_000019_leftImg8bit.png</filename>\n")
+    assert ("<correction>\n<type>4</type>\n<annotation>car or truck?</annotation>\n<bbox>\n<x>100</x>\n<y>50</y>\n"
+            "<width>40</width>\n<height>30</height>\n</bbox>\n</correction>\n") in text
+    assert (dataset / FRAME).read_text() == before   # the annotation is untouched
+    tool.wait("!labelTool.unsaved()")
+    with another_tab(tool) as again:                  # opened again: the boxes come back
+        assert again.state("boxes")[0]["annotation"] == "car or truck?"
+    tool.click_at(305, 130)                           # click selects a box; E / R step; D deletes
+    assert tool.state("box") == 1
+    tool.press("e")
+    assert tool.state("box") == 0
+    tool.press(Keys.DELETE)
+    tool.press("s")
+    assert eventually(lambda: "car or truck" not in xml.read_text())
+    assert xml.read_text().count("<type>") == 1
+    tool.press("c")
+    assert not tool.state("review")
+
+
+def polygon_area(points):
+    return abs(sum(x * v - u * y for (x, y), (u, v) in zip(points, points[1:] + points[:1]))) / 2
+
+
+SQUARE = [[0, 0], [10, 0], [10, 10], [0, 10]]
+
+
+@pytest.mark.parametrize("a, b, op, vertices, area", [  # results drawn by hand
+    (SQUARE, [[5, 5], [15, 5], [15, 15], [5, 15]], "intersect", {(5, 5), (10, 5), (10, 10), (5, 10)}, 25),
+    (SQUARE, [[5, 5], [15, 5], [15, 15], [5, 15]], "union",
+     {(0, 0), (10, 0), (10, 5), (15, 5), (15, 15), (5, 15), (5, 10), (0, 10)}, 175),
+    # a border drawn over the neighbour, whose edge lies on the square's: it follows the neighbour's
+    ([[0, 0], [14, 0], [14, 10], [0, 10]], [[10, 0], [20, 0], [20, 10], [10, 10]], "intersect",
+     {(10, 0), (14, 0), (14, 10), (10, 10)}, 40),
+    ([[0, 0], [14, 0], [14, 10], [0, 10]], [[10, 0], [20, 0], [20, 10], [10, 10]], "union",
+     {(0, 0), (20, 0), (20, 10), (0, 10)}, 200),
+    (SQUARE, [[0, 0], [10, 0], [10, 5], [0, 5]], "intersect", {(0, 0), (10, 0), (10, 5), (0, 5)}, 50),  # shared edges
+    (SQUARE, [[0, 0], [10, 0], [10, 5], [0, 5]], "union", {(0, 0), (10, 0), (10, 10), (0, 10)}, 100),
+    ([[2, 2], [4, 2], [4, 4]], SQUARE, "intersect", {(2, 2), (4, 2), (4, 4)}, 2),  # nested
+    ([[2, 2], [4, 2], [4, 4]], SQUARE, "union", {(0, 0), (10, 0), (10, 10), (0, 10)}, 100),
+    (SQUARE, [[20, 0], [30, 0], [30, 10]], "intersect", None, 0),  # apart
+    (SQUARE, [[20, 0], [30, 0], [30, 10]], "union", None, 0),
+])
+def test_intersection_and_union_of_polygons(tool, a, b, op, vertices, area):
+    rings = tool.js("return clipPolygons(arguments[0], arguments[1], arguments[2])", a, b, op)
+    if vertices is None:
+        assert rings == []
+        return
+    assert len(rings) == 1
+    assert {tuple(p) for p in rings[0]} == vertices and len(rings[0]) == len(vertices)
+    assert polygon_area(rings[0]) == area
+
+
+def test_intersection_in_pieces_and_a_union_around_a_hole(tool):
+    u_shape = [[0, 0], [30, 0], [30, 30], [20, 30], [20, 10], [10, 10], [10, 30], [0, 30]]
+    bar = [[-5, 20], [35, 20], [35, 25], [-5, 25]]
+    pieces = tool.js("return clipPolygons(arguments[0], arguments[1], 'intersect')", bar, u_shape)
+    assert sorted(sorted(map(tuple, p)) for p in pieces) == [[(0, 20), (0, 25), (10, 20), (10, 25)],
+                                                            [(20, 20), (20, 25), (30, 20), (30, 25)]]
+    union = tool.js("return clipPolygons(arguments[0], arguments[1], 'union')", bar, u_shape)
+    assert len(union) == 1 and polygon_area(union[0]) == 900  # the outline; the hole (10..20, 10..20) dropped
+    assert {tuple(p) for p in union[0]} == {
+        (-5, 20), (0, 20), (0, 0), (30, 0), (30, 20), (35, 20), (35, 25), (30, 25), (30, 30), (20, 30), (20, 25),
+        (10, 25), (10, 30), (0, 30), (0, 25), (-5, 25)}
+
+
+def test_a_drawn_polygon_intersected_with_an_object_becomes_a_new_object(tool, dataset):
+    from selenium.webdriver.common.keys import Keys
+    tool.click_at(*STACKED)
+    target = tool.selected()
+    tool.press("q")
+    drawn = [[300, 60], [400, 60], [400, 130], [300, 130]]
+    tool.press("n")
+    for point in drawn:
+        tool.click_at(*point)
+    expected = tool.js("return clipPolygons(arguments[0], arguments[1], 'intersect')", drawn, target["polygon"])
+    assert expected
+    tool.at(*STACKED).key_down(Keys.CONTROL).key_down(Keys.SHIFT).click().key_up(Keys.SHIFT) \
+        .key_up(Keys.CONTROL).perform()
+    tool.wait("!document.getElementById('picker').classList.contains('hidden')")
+    assert tool.js("return document.querySelector('#picker-list li.active').dataset.label") == target["label"]
+    tool.press(Keys.ENTER)
+    objects = tool.objects()
+    assert [o["polygon"] for o in objects[-len(expected):]] == expected
+    assert all(o["label"] == target["label"] for o in objects[-len(expected):])
+    tool.press("u")                                   # one edit: undone at once
+    assert not tool.js("return labelTool.isDirty()")

@@ -83,6 +83,18 @@ def test_a_save_answers_with_the_file_as_saved(root):
     assert answer["annotation"]["objects"][3]["deleted"] == 1
 
 
+def test_a_save_conflict_answers_with_the_file_as_it_is_now(root):
+    router = labeltool.make_router(root)
+    loaded = call(router, "GET", "/api/annotation/" + FRAME)[1]["annotation"]
+    (root / FRAME).write_text((root / FRAME).read_text() + " ")
+    status, answer = call(router, "POST", "/api/save/" + FRAME, {"version": loaded["version"], "objects": []})
+    assert status == 409 and "changed on disk" in answer["error"]
+    assert answer["current"] == editing.load_annotation(root / FRAME) != loaded
+    (root / FRAME).write_text("{")
+    status, answer = call(router, "POST", "/api/save/" + FRAME, {"version": loaded["version"], "objects": []})
+    assert status == 409 and answer["current"] is None
+
+
 def test_an_invalid_edit_is_a_bad_request_naming_the_file(root):
     router = labeltool.make_router(root)
     loaded = call(router, "GET", "/api/annotation/" + FRAME)[1]["annotation"]
@@ -253,3 +265,54 @@ def test_a_remote_bind_prints_the_token_and_says_anyone_with_it_can_write(root, 
     assert cityscapesLabelTool.main([str(root), "--port", "0", "--no-browser"]) == 0
     out, err = capsys.readouterr()
     assert "token" not in out and "?" not in served[1] and err == ""  # loopback: as before
+CORRECTIONS = "gtFine_corrections/val/lindau/lindau_001401_000019.xml"
+# written by hand after the original's CorrectionBox.appendToXMLNode and save(); 20.5 rounds to 20 (Python 3)
+EXPECTED_XML = (
+    "<correction>\n<filename>lindau_001401_000019_leftImg8bit.png</filename>\n"
+    "<folder>StereoDataset/lindau</folder>\n"
+    "<source>\n<sourceImage>Label Cities</sourceImage>\n<sourceAnnotation>mcLabelTool</sourceAnnotation>\n</source>\n"
+    "<imagesize>\n<nrows>256</nrows>\n<ncols>512</ncols>\n</imagesize>\n"
+    "<correction>\n<type>1</type>\n<annotation>fix the pole</annotation>\n"
+    "<bbox>\n<x>10</x>\n<y>20</y>\n<width>30</width>\n<height>40</height>\n</bbox>\n</correction>\n"
+    "<correction>\n<type>4</type>\n<annotation>car or truck? &lt;&amp;&gt;</annotation>\n"
+    "<bbox>\n<x>100</x>\n<y>0</y>\n<width>5</width>\n<height>6</height>\n</bbox>\n</correction>\n"
+    "</correction>\n")
+
+
+def test_correction_boxes_are_written_as_the_original_writes_them(root):
+    router = labeltool.make_router(root)
+    assert call(router, "GET", "/api/corrections/" + FRAME) == (200, {"file": CORRECTIONS, "corrections": []})
+    boxes = [{"type": 1, "annotation": "fix the pole", "bbox": [10, 20.5, 30, 40]},
+             {"type": 4, "annotation": "car or truck? <&>", "bbox": [100.4, 0, 5, 6]}]
+    status, answer = call(router, "POST", "/api/corrections/" + FRAME, {"corrections": boxes})
+    assert status == 200 and (root / CORRECTIONS).read_text() == EXPECTED_XML
+    assert answer["corrections"] == [dict(boxes[0], bbox=[10, 20, 30, 40]), dict(boxes[1], bbox=[100, 0, 5, 6])]
+    assert call(router, "GET", "/api/corrections/" + FRAME)[1]["corrections"] == answer["corrections"]
+    for bad in ([{"type": 5, "annotation": "", "bbox": [0, 0, 1, 1]}], [{"type": 1, "bbox": [0, 0, 1]}],
+                [{"type": 1, "bbox": [0, 0, float("nan"), 1]}], {"type": 1}):
+        data = json.dumps({"corrections": bad}).replace("NaN", "1e999").encode()
+        response = router.dispatch(server.Request("POST", "/api/corrections/" + FRAME, {}, HEADERS, data))
+        assert response.status == 400 and FRAME.split("/")[-1][:20] in response.body.decode()
+    assert (root / CORRECTIONS).read_text() == EXPECTED_XML  # a refused write changes nothing
+
+
+@pytest.mark.parametrize("rel, status", [
+    ("../outside_gtFine_polygons.json", 403), ("%2e%2e/outside_gtFine_polygons.json", 403),
+    ("gtFine/val/lindau/lindau_001401_000019_gtFine_labelIds.png", 403),
+])
+def test_correction_routes_stay_inside_the_root(root, rel, status):
+    router = labeltool.make_router(root)
+    for method, body in (("GET", None), ("POST", {"corrections": []})):
+        assert call(router, method, "/api/corrections/" + rel, body)[0] == status
+    assert not (root / "gtFine_corrections").exists() and not (root.parent / "gtFine_corrections").exists()
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({"Content-Type": "text/plain", "Host": "127.0.0.1:8050"}, 415),
+    (dict(HEADERS, Origin="http://evil.example"), 403),
+])
+def test_correction_writes_from_other_sites_are_refused(root, headers, status):
+    router = labeltool.make_router(root)
+    body = json.dumps({"corrections": [{"type": 1, "annotation": "", "bbox": [0, 0, 1, 1]}]}).encode()
+    response = router.dispatch(server.Request("POST", "/api/corrections/" + FRAME, {}, headers, body))
+    assert response.status == status and not (root / CORRECTIONS).exists()

@@ -2,6 +2,7 @@
 import http.client
 import io
 import json
+import math
 import os
 import re
 import struct
@@ -186,10 +187,75 @@ def test_scores_per_image(viewer):
         assert set(scores) == {"mIoU", "AP", "PQ"} and all(0 <= v <= 1 for v in scores.values())
 
 
+def test_summary_numbers_are_the_command_line_evaluators(viewer, root):
+    """The grid's per-image numbers: csEvalPixelLevelSemanticLabeling on a one-image list; the ground truth's classes."""
+    from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as cli_eval
+    args = cli_eval._default_args()
+    args.quiet, args.JSONOutput, args.jobs = True, False, 1
+    for index in (0, 1):
+        gt = os.path.join(root, "gtFine", "val", CITY, f"{FRAMES[index]}_gtFine_labelIds.png")
+        pred = os.path.join(root, "results", "semantic", f"{FRAMES[index]}_pred.png")
+        result = cli_eval.evaluateImgLists([pred], [gt], args)
+        summary = viewer.summary(frame(viewer, index))
+        assert summary["scores"]["mIoU"] == result["averageScoreClasses"]
+        assert summary["classIoU"] == {k: v for k, v in result["classScores"].items() if not math.isnan(v)}
+        truth = golden(FRAMES[index], "labelIds")
+        assert summary["classes"] == [id2label[i].name for i in sorted(set(np.unique(truth).tolist()))]
+
+
+def test_summaries_come_in_the_background_and_equal_the_serial_ones(root):
+    serial = Viewer(root, pred=f"{root}/results", jobs=1)
+    expected = {f.key: serial.summary(f) for f in serial.frames}
+    viewer = Viewer(root, pred=f"{root}/results", jobs=2)
+    known, pending = viewer.summaries()
+    assert pending == len(expected) - len(known)
+    viewer._summarizing.join()
+    assert viewer.summaries() == (expected, 0)
+
+
+def test_object_list_matches_each_instance_by_its_overlap(viewer, root):
+    """TP / FP / FN of the object list against overlaps counted here, pixel by pixel."""
+    from cityscapesscripts.io import png
+    instance_ids = golden(FRAMES[0], "instanceIds")
+    predictions = sorted((line.split() for line in
+                          open(os.path.join(root, "results", "instance", f"{FRAMES[0]}_pred.txt"))),
+                         key=lambda p: float(p[2]))  # as the layer draws them: lowest confidence first
+    masks = [png.read_grey(os.path.join(root, "results", "instance", p[0])) != 0 for p in predictions]
+    objects = viewer.objects(frame(viewer, 0))
+    truths = [o for o in objects if o["kind"] == "truth"]
+    evaluated = {name2label[n].id for n in ("person", "rider", "car", "truck", "bus", "train", "motorcycle",
+                                            "bicycle")}
+    assert sorted(o["instance"] for o in truths) == sorted(
+        int(i) for i in np.unique(instance_ids) if i >= 1000 and i // 1000 in evaluated)
+    assert sorted(o["entry"] for o in objects if o["kind"] == "prediction") == [  # empty or unevaluated: none
+        k + 1 for k, p in enumerate(predictions) if int(p[1]) in evaluated and masks[k].any()]
+
+    def overlap(mask, instance):
+        gt = instance_ids == instance
+        return (mask & gt).sum() / (mask | gt).sum()
+    chosen = {}  # prediction -> IoU with the instance it matched
+    for o in truths:
+        same_label = [k for k, p in enumerate(predictions) if id2label[int(p[1])].name == o["label"]]
+        over = [k for k in same_label if overlap(masks[k], o["instance"]) > 0.5]
+        assert o["status"] == ("TP" if over else "FN")
+        if over:  # the most confident of those that overlap it enough
+            best = max(over, key=lambda k: float(predictions[k][2]))
+            chosen[best] = overlap(masks[best], o["instance"])
+            assert o["iou"] == pytest.approx(chosen[best], abs=1e-12)
+    for o in objects:
+        if o["kind"] == "prediction" and o["status"] != "ignored":
+            k = o["entry"] - 1
+            ids = [i for i in np.unique(instance_ids[masks[k]]) if i >= 1000 and id2label[i // 1000].name == o["label"]]
+            best = max((overlap(masks[k], i) for i in ids), default=0.0)
+            assert o["status"] == ("TP" if k in chosen else "FP")
+            assert o["iou"] == pytest.approx(chosen.get(k, best), abs=1e-12)
+    assert {o["status"] for o in objects} >= {"TP", "FN"}
+
+
 def test_all_scores_on_worker_processes_equal_the_serial_ones(root):
     serial = Viewer(root, pred=f"{root}/results")
     expected = {f.key: serial.scores(f) for f in serial.frames}
-    assert Viewer(root, pred=f"{root}/results").all_scores(jobs=2) == expected
+    assert Viewer(root, pred=f"{root}/results", jobs=2).all_scores() == expected
 
 
 def test_a_bad_prediction_is_reported_and_the_other_frames_are_scored(root, tmp_path):
@@ -198,9 +264,13 @@ def test_a_bad_prediction_is_reported_and_the_other_frames_are_scored(root, tmp_
     pred.mkdir()
     png.write_png(str(pred / f"{FRAMES[0]}_pred.png"), np.zeros((10, 10), np.uint8))  # wrong size
     png.write_png(str(pred / f"{FRAMES[1]}_pred.png"), predicted(FRAMES[1]).astype(np.uint8))
-    scores = Viewer(root, pred=str(pred)).all_scores(jobs=1)
+    viewer = Viewer(root, pred=str(pred), jobs=1)
+    scores = viewer.all_scores()
     assert "prediction is 10x10 but its ground truth is 2048x1024" in scores[f"val/{CITY}/{FRAMES[0]}"]["error"]
     assert set(scores[f"val/{CITY}/{FRAMES[1]}"]) == {"mIoU"}
+    # asked for alone, the image's failure comes with its message (not as a server error)
+    response = make_router(viewer).dispatch(server.Request("GET", f"/api/summary/val/{CITY}/{FRAMES[0]}", {}, {}, b""))
+    assert response.status == 422 and "prediction is 10x10" in json.loads(response.body)["error"]
 
 
 def test_train_id_predictions(root, tmp_path):
@@ -268,6 +338,42 @@ def test_routes(viewer):
         connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=30)
         connection.request("POST", f"/api/layer/gtFine/val/{CITY}/{FRAMES[0]}", body=b"{}")
         assert connection.getresponse().status == 405  # read-only
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_grid_routes_answer_known_frames_only_to_this_machine(viewer):
+    """The new routes: thumbnails, summaries and objects of the frames found, GET only, loopback Host only."""
+    srv = server.start_in_thread(make_router(viewer))
+    try:
+        def request(path, method="GET", host=None):
+            connection = http.client.HTTPConnection(*srv.server_address[:2], timeout=30)
+            connection.request(method, path, body=b"{}" if method == "POST" else None,
+                               headers={"Host": host} if host else {})
+            response = connection.getresponse()
+            return response.status, response.read()
+        key = f"val/{CITY}/{FRAMES[0]}"
+        status, body = request(f"/api/thumbnail/{key}")
+        thumbnail = np.asarray(Image.open(io.BytesIO(body))).astype(np.int64)
+        original = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")[..., :3]
+        assert status == 200 and thumbnail.shape == (128, 256, 3)
+        assert np.abs(thumbnail - original.reshape(128, 8, 256, 8, 3).mean(axis=(1, 3))).mean() < 8  # JPEG 80
+        status, body = request(f"/api/summary/{key}")
+        assert status == 200 and json.loads(body) == viewer.summary(frame(viewer, 0))
+        viewer.summaries()
+        viewer._summarizing.join()
+        status, body = request("/api/summaries")
+        assert status == 200 and json.loads(body) == {"pending": 0, "summaries": viewer.summaries()[0]}
+        status, body = request(f"/api/objects/{key}")
+        assert status == 200 and json.loads(body) == {"threshold": 0.5, "objects": viewer.objects(frame(viewer, 0))}
+        for route in ("thumbnail", "summary", "objects"):
+            for bad in (f"val/{CITY}/nothing_000000_000000", "../../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd"):
+                assert request(f"/api/{route}/{bad}")[0] == 404
+            assert request(f"/api/{route}/{key}", "POST")[0] == 405
+            assert request(f"/api/{route}/{key}", host="evil.example:80")[0] == 403
+        assert request("/api/summaries", host="evil.example:80")[0] == 403
+        assert request("/api/summaries", "POST")[0] == 405
     finally:
         srv.shutdown()
         srv.server_close()

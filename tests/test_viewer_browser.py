@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from browser import Page
+from browser import Page, controls_without_a_key, focus_rings
 from cityscapesscripts.helpers.labels import id2label, name2label
 from cityscapesscripts.web import server
 from cityscapesscripts.web.viewer import DISPARITY_COLORS, Viewer, make_router
@@ -323,3 +323,256 @@ def test_sort_by_score_worst_first(page):
     page.js("const order = document.getElementById('order'); order.value = 'name'; order.onchange();")
     page.wait("viewer.list[0].id === arguments[0]".replace("arguments[0]", repr(FRAMES[0])))
     assert page.js("return window.__errors") == []
+
+
+def scores_shown(page):
+    """The score panel as {metric: text}."""
+    return page.js("return Object.fromEntries(Array.from(document.querySelectorAll('#scores tr'),"
+                   " r => [r.cells[0].textContent, r.cells[1].textContent]))")
+
+
+def expected_scores(page, key):
+    scores = page.js("return fetch('/api/scores/' + arguments[0]).then(r => r.json())", key)
+    return {k: f"{v:.3f}" for k, v in scores.items()}
+
+
+def test_after_play_stops_the_score_panel_and_pixels_are_of_the_image_shown(page):
+    """Bug 1 of issue 29: after play, the title's image had the last looked-at image's scores and its JPEG."""
+    go_to(page, 0, "gtFine")
+    first = page.js("return viewer.shown.frame.key")
+    page.wait("document.querySelectorAll('#scores tr').length > 0")
+    assert scores_shown(page) == expected_scores(page, first)
+    page.key(" ")  # plays to the last image and stops there
+    page.wait("!viewer.playing && viewer.shown.frame.id === arguments[0]".replace("arguments[0]", repr(FRAMES[-1])))
+    last = page.js("return viewer.shown.frame.key")
+    assert page.text("#title") == FRAMES[-1]
+    assert expected_scores(page, last) != expected_scores(page, first)
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#scores tr').length > 0")
+    assert scores_shown(page) == expected_scores(page, last)
+
+    go_to(page, 0, "gtFine")  # paused by hand at once: the image it stopped on settles
+    page.wait("document.querySelectorAll('#scores tr').length > 0")
+    page.key(" ")
+    page.key(" ")
+    page.wait("!viewer.playing")
+    page.wait("!document.getElementById('status').textContent.startsWith('loading')")
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#scores tr').length > 0")
+    key = page.js("return viewer.shown.frame.key")
+    assert page.text("#title") == key.split("/")[-1]
+    assert scores_shown(page) == expected_scores(page, key)
+
+
+def test_arrow_keys_step_after_a_dropdown_slider_or_checkbox_was_used_with_the_mouse(page):
+    """Bug 2 of issue 29: after choosing in a dropdown with the mouse, the arrows changed the dropdown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    go_to(page, 0, "gtFine")
+    for control in ("city", "order"):
+        count = page.js("return viewer.shownCount")
+        select = Select(page.driver.find_element(By.ID, control))
+        choice = next(o.get_attribute("value") for o in select.options
+                      if o.get_attribute("value") != select.first_selected_option.get_attribute("value"))
+        select.select_by_value(choice)
+        page.wait(f"viewer.shownCount > {count} && viewer.position === 0 && "
+                  "!document.getElementById('status').textContent.startsWith('computing')")
+        count = page.js("return viewer.shownCount")
+        page.key("ArrowRight")
+        page.wait(f"viewer.shownCount > {count}")
+        assert page.js("return viewer.position") == 1
+        assert page.js(f"return document.getElementById('{control}').value") == choice
+        page.key("ArrowLeft")
+        page.wait("viewer.position === 0")
+    page.js("const order = document.getElementById('order'); order.value = 'name'; order.onchange();")
+    page.wait("viewer.list[0].id === arguments[0]".replace("arguments[0]", repr(FRAMES[0])))
+    alpha = page.js("return viewer.alpha")
+    for control in ("#alpha", "#from-png", "#zoom"):
+        page.click(control)
+        if control == "#zoom":
+            page.click(control)  # back off
+        count = page.js("return viewer.shownCount")
+        page.key("ArrowRight")
+        page.wait(f"viewer.shownCount > {count}")
+        assert page.js("return viewer.position") == 1, control
+        page.key("ArrowLeft")
+        page.wait("viewer.position === 0")
+    page.js("document.getElementById('from-png').checked = false; setAlpha(arguments[0])", alpha)
+    page.key(" ")  # space on the last used control (a button) plays, not presses it
+    page.wait("!viewer.playing && viewer.position === 1")
+    assert not page.js("return viewer.zoom")
+    assert page.js("return window.__errors") == []
+
+
+def test_every_control_names_its_key_and_shows_its_focus(page):
+    assert controls_without_a_key(page) == []
+    rings = focus_rings(page, 12)
+    assert len({r[0] for r in rings}) == 12
+    assert all(style == "solid" and width == "2px" for _, style, width in rings), rings
+    page.js("document.activeElement.blur()")
+
+
+def tiles(page):
+    return page.js("return Array.from(document.querySelectorAll('#tiles .tile'), t => t.dataset.key)")
+
+
+def test_grid_of_the_split_with_scores_filters_and_click_through(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    go_to(page, 0, "gtFine")
+    page.key("g")
+    page.wait("viewer.grid.open && viewer.grid.pending === 0 && viewer.grid.firstTileMs !== null")
+    keys = [f"val/{CITY}/{name}" for name in FRAMES]
+    assert tiles(page) == keys
+    scores = {key: expected_scores(page, key) for key in keys}
+    for key in keys:  # under each tile: the image's scores, as the side panel shows them
+        text = page.js("return viewer.grid.tiles.get(arguments[0]).querySelector('.tile-scores').textContent", key)
+        assert dict(pair.split(" ") for pair in text.split("  ")) == scores[key]
+
+    page.click("#filter-name")
+    page.key(FRAMES[1][-13:])                       # by name
+    page.wait("document.querySelectorAll('#tiles .tile').length === 1")
+    assert tiles(page) == keys[1:]
+    page.js("const f = document.getElementById('filter-name'); f.value = ''; f.oninput();")
+    summaries = page.js("return viewer.grid.summaries")
+    only_first = sorted(set(summaries[keys[0]]["classes"]) - set(summaries[keys[1]]["classes"]))
+    assert only_first  # the two frames' ground truths differ
+    Select(page.driver.find_element(By.ID, "filter-class")).select_by_value(only_first[0])  # by class
+    assert tiles(page) == keys[:1]
+    Select(page.driver.find_element(By.ID, "filter-class")).select_by_value("")
+    worst = min(keys, key=lambda k: float(scores[k]["mIoU"]))
+    best = max(keys, key=lambda k: float(scores[k]["mIoU"]))
+    Select(page.driver.find_element(By.ID, "filter-metric")).select_by_value("mIoU")
+    page.js("const f = document.getElementById('score-min'); f.value = arguments[0]; f.oninput();",
+            str(float(scores[best]["mIoU"]) - 0.0005))  # by score range
+    assert tiles(page) == [best]
+    page.js("const f = document.getElementById('score-min'); f.value = ''; f.oninput();")
+    Select(page.driver.find_element(By.ID, "order")).select_by_value("mIoU")  # worst first
+    assert tiles(page)[0] == worst
+    Select(page.driver.find_element(By.ID, "order")).select_by_value("name")
+    Select(page.driver.find_element(By.ID, "city")).select_by_value("")
+    assert tiles(page) == keys
+
+    count = page.js("return viewer.shownCount")
+    page.driver.find_elements(By.CSS_SELECTOR, "#tiles .tile")[1].click()  # opens the image
+    page.wait(f"viewer.shownCount > {count} && !viewer.grid.open")
+    assert shown(page) == FRAMES[1] and page.js("return viewer.list.length") == 2
+    page.key("ArrowLeft")
+    page.wait("viewer.position === 0")
+    assert shown(page) == FRAMES[0]
+    page.key("g")                                     # the keyboard in the grid: Enter opens the focused tile
+    page.wait("viewer.grid.open && document.activeElement.classList.contains('tile')")
+    page.key("ArrowRight")
+    count = page.js("return viewer.shownCount")
+    page.key("\n")
+    page.wait(f"viewer.shownCount > {count} && !viewer.grid.open")
+    assert shown(page) == FRAMES[1]
+    assert page.js("return window.__errors") == []
+
+
+def click_in(page, container, text):
+    """Click the button of ``container`` (a side-panel list) whose text is ``text``."""
+    button = page.js(f"return Array.from(document.querySelectorAll('#{container} button'))"
+                     ".find(b => b.textContent.trim() === arguments[0])", text)
+    assert button is not None, f"no {text!r} in #{container}"
+    button.click()
+
+
+def test_legend_hides_labels_and_a_class_of_the_iou_table_is_shown_alone(page, screenshots):
+    from selenium.webdriver.common.by import By
+    go_to(page, 0, "gtFine", alpha=1.0)
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#class-iou tr').length > 0")
+    labels = golden(FRAMES[0], "labelIds")
+    color = golden(FRAMES[0], "color")
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+    road, car = inner_point(labels == name2label["road"].id), inner_point(labels == name2label["car"].id)
+    legend = page.js("return Array.from(document.querySelectorAll('#legend li'), li => li.textContent)")
+    assert legend == sorted({id2label[i].name for i in np.unique(labels)})
+    box = page.driver.find_element(By.CSS_SELECTOR, "#legend li:has(button[title^='show only road;']) input")
+    box.click()                                           # road hidden: the camera image shows through
+    assert page.pixel("#canvas", *road)[:3] == tuple(image[road[1], road[0], :3])
+    assert page.pixel("#canvas", *car)[:3] == tuple(color[car[1], car[0], :3])
+    page.key("ArrowRight")                                # the keys still step after a legend click
+    page.wait("viewer.position === 1")
+    page.key("ArrowLeft")
+    page.wait("viewer.position === 0 && viewer.shown.base.exact")
+    page.driver.find_element(By.CSS_SELECTOR, "#legend li:has(button[title^='show only road;']) input").click()
+    assert page.pixel("#canvas", *road)[:3] == tuple(color[road[1], road[0], :3])
+    page.wait("document.querySelectorAll('#class-iou tr').length > 0")
+
+    summary = page.js("return fetch('/api/summary/' + viewer.shown.frame.key).then(r => r.json())")
+    rows = page.js("return Array.from(document.querySelectorAll('#class-iou tr'), r => [r.cells[0].textContent,"
+                   " r.cells[1].textContent])")
+    assert sorted(rows) == sorted([k, f"{v:.3f}"] for k, v in summary["classIoU"].items())
+    assert [float(v) for _, v in rows] == sorted(float(v) for _, v in rows)  # worst first
+    click_in(page, "class-iou", "car")                    # only the cars
+    assert page.pixel("#canvas", *road)[:3] == tuple(image[road[1], road[0], :3])
+    assert page.pixel("#canvas", *car)[:3] == tuple(color[car[1], car[0], :3])
+    page.js("setAlpha(0.6)")
+    page.screenshot(os.path.join(screenshots, "class-alone.png"))
+    click_in(page, "class-iou", "car")                    # again: every class
+    page.js("setAlpha(1)")
+    assert page.pixel("#canvas", *road)[:3] == tuple(color[road[1], road[0], :3])
+
+
+def test_object_list_highlights_the_object_clicked(page, screenshots):
+    go_to(page, 0, "gtFine", alpha=1.0)
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#objects tr').length > 0")
+    objects = page.js("return fetch('/api/objects/' + viewer.shown.frame.key).then(r => r.json())")["objects"]
+    rows = page.js("return Array.from(document.querySelectorAll('#objects tr'), r => r.cells[0].textContent)")
+    assert sorted(rows) == sorted(o["status"] for o in objects)
+    truth = next(o for o in objects if o["kind"] == "truth" and o["status"] == "TP")
+    instance_ids = golden(FRAMES[0], "instanceIds")
+    inside = inner_point(instance_ids == truth["instance"], margin=1)
+    other = inner_point((instance_ids >= 1000) & (instance_ids != truth["instance"]), margin=1)
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+    click_in(page, "objects", f"{truth['label']} {truth['instance']}")
+    page.wait("viewer.layer === 'instances' && viewer.shown.overlay && viewer.shown.overlay.layer === 'instances'")
+    page.wait("viewer.shown.base.exact")
+    assert page.pixel("#canvas", *inside)[:3] != tuple(image[inside[1], inside[0], :3])  # coloured
+    assert page.pixel("#canvas", *other)[:3] == tuple(image[other[1], other[0], :3])     # not shown
+    page.wait("document.querySelectorAll('#objects tr').length > 0")
+    page.js("setAlpha(0.7); document.getElementById('class-iou-title').scrollIntoView()")
+    page.screenshot(os.path.join(screenshots, "object-highlighted.png"))
+    prediction = next(o for o in objects if o["kind"] == "prediction")
+    page.wait("document.querySelectorAll('#objects tr').length > 0")  # listed again for the image shown
+    click_in(page, "objects", f"predicted {prediction['label']} {prediction['confidence']:.3f}")
+    page.wait("viewer.layer === 'pred-instances' && viewer.shown.overlay.layer === 'pred-instances'")
+    page.js("setAlpha(1)")
+    entries = page.js("const o = viewer.shown.overlay; return Array.from(o.index).filter((v, i) => i % 97 === 0)")
+    colored = page.js("const o = viewer.shown.overlay, c = o.canvas.getContext('2d').getImageData(0, 0, o.width,"
+                      " o.height).data; return Array.from(o.index).map((v, i) => c[4 * i + 3]).filter((v, i) => i % 97 === 0)")
+    assert {e for e, a in zip(entries, colored) if a} == {prediction["entry"]}
+    page.wait("document.querySelectorAll('#objects tr').length > 0")
+    click_in(page, "objects", f"predicted {prediction['label']} {prediction['confidence']:.3f}")  # again: all
+    colored = page.js("const o = viewer.shown.overlay, c = o.canvas.getContext('2d').getImageData(0, 0, o.width,"
+                      " o.height).data; return Array.from(o.index).map((v, i) => c[4 * i + 3]).filter((v, i) => i % 97 === 0)")
+    assert len({e for e, a in zip(entries, colored) if a}) > 1
+
+
+def test_zoom_and_pan_of_the_image_and_the_label_tool_link(page):
+    go_to(page, 0, "gtFine", alpha=0.5)
+    # a point a third of the way into the image: the mouse wheel zooms about it, so it stays where it is
+    point = page.js("const r = document.getElementById('canvas').getBoundingClientRect();"
+                    "return [r.left + r.width / 3, r.top + r.height / 3]")
+    under = "const p = imagePoint({clientX: arguments[0], clientY: arguments[1]}); return [p.x, p.y];"
+    before = page.js(under, *point)
+    for _ in range(3):
+        page.js("document.getElementById('stage').dispatchEvent(new WheelEvent('wheel', {deltaY: -100,"
+                " bubbles: true, cancelable: true, clientX: arguments[0], clientY: arguments[1]}));", *point)
+    assert page.js("return viewer.view.scale") == 1.25 ** 3
+    assert np.abs(np.subtract(page.js(under, *point), before)).max() <= 1
+    width = page.js("return document.getElementById('canvas').getBoundingClientRect().width")
+    assert width == pytest.approx(page.js("return parseFloat(document.getElementById('canvas').style.width)")
+                                  * 1.25 ** 3)
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    canvas = page.driver.find_element(By.ID, "canvas")
+    before = page.js("return [viewer.view.x, viewer.view.y]")
+    ActionChains(page.driver).move_to_element(canvas).click_and_hold().move_by_offset(-40, -20).release().perform()
+    after = page.js("return [viewer.view.x, viewer.view.y]")
+    assert np.subtract(after, before).tolist() == [-40, -20]
+    page.key("0")
+    assert page.js("return viewer.view") == {"scale": 1, "x": 0, "y": 0}
+    link = page.js("return document.getElementById('edit-link').href")
+    assert link.endswith("/#" + f"gtFine/val/{CITY}/{FRAMES[0]}_gtFine_polygons.json".replace("/", "%2F"))
+    root = page.js("return viewer.root")
+    assert page.text("#edit-command") == f"csLabelTool {root} --port 8051"

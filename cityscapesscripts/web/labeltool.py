@@ -12,14 +12,18 @@ Routes (``<rel>``: a path below the dataset root)::
     GET  /api/labels                 the label set in use, for the label picker and the preview colours
     GET  /api/annotation/<rel>       the editable content of a polygon file (and its draft)
     GET  /api/image/<rel>            a camera image
-    POST /api/save/<rel>             {version, objects} -> the file as saved; 409 on a conflict
+    POST /api/save/<rel>             {version, objects} -> the file as saved; 409 on a conflict,
+                                     with the file as it is now ("current", null when unreadable)
     POST /api/draft/<rel>            {draft}: keep unsaved edits in the user cache folder
     POST /api/discard-draft/<rel>
     POST /api/preview/<rel>          {objects} -> the label ids image (PNG) the preparation draws
+    GET  /api/corrections/<rel>      the correction boxes of the image (original's XML beside the annotations)
+    POST /api/corrections/<rel>      {corrections} -> written to {gtFine}_corrections/{split}/{city}/{frame}.xml
 """
 import os
 import urllib.parse
 
+from ..annotation import corrections as correction_boxes
 from ..annotation import editing
 from .. import cli
 from ..errors import AnnotationError, CityscapesError, SaveConflictError
@@ -154,7 +158,13 @@ def make_router(root, label_set=None):
                 message += f". Your edits are kept in the page and as a draft in {draft}"
             except CityscapesError as draft_error:
                 message += f". The draft could not be kept either ({draft_error})"
-            return server.json_response({"error": message}, status)
+            answer = {"error": message}
+            if isinstance(e, SaveConflictError):  # the page offers to reapply the edits or to overwrite
+                try:
+                    answer["current"] = editing.load_annotation(path)
+                except AnnotationError:  # removed, or no longer valid JSON: nothing to reapply onto
+                    answer["current"] = None
+            return server.json_response(answer, status)
         editing.discard_draft(path)
         return server.json_response({"annotation": editing.load_annotation(path)})
 
@@ -181,6 +191,30 @@ def make_router(root, label_set=None):
             raise server.HttpError(400, f"objects must have a label and a polygon ({e})") from None
         # label ids (the page colours them): a third of the time of encoding the colour image
         return server.png_response(encode(object_map, "labelIds"))
+
+    def corrections_of(request):
+        """The correction file of the polygon file a request names (below the root, checked)."""
+        polygon_file(request)
+        rel = correction_boxes.corrections_file(request.params["rel"])
+        return rel, server.resolve_inside(root, rel)
+
+    @router.get("/api/corrections/<path:rel>")
+    def corrections(request):
+        rel, path = corrections_of(request)
+        return server.json_response({"file": rel, "corrections": correction_boxes.read_corrections(path)})
+
+    @router.post("/api/corrections/<path:rel>")
+    def save_corrections(request):
+        rel, path = corrections_of(request)
+        boxes = body_of(request, "corrections")["corrections"]
+        size = editing.load_annotation(polygon_file(request))
+        image = f"{layout.frame_id(request.params['rel'])}_{layout.CAMERA}.png"  # the name the original records
+        try:
+            correction_boxes.write_corrections(path, boxes, image, rel.split("/")[2],
+                                               size["imgWidth"], size["imgHeight"])
+        except ValueError as e:
+            raise server.HttpError(400, f"{rel}: {e}") from None
+        return server.json_response({"file": rel, "corrections": correction_boxes.read_corrections(path)})
 
     return router
 

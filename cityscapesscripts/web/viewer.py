@@ -93,6 +93,9 @@ TRANSPARENT = (0, 0, 0, 0)
 ERROR_COLOR = (255, 0, 0, 255)
 IGNORED_COLOR = (128, 128, 128, 255)
 MAX_PREVIEW_SCALE = 8
+THUMBNAIL_WIDTH = 256
+OBJECT_IOU = 0.5  # the overlap at which the object list calls a prediction a match (AP50's)
+THUMBNAIL_CACHE_SIZE = 2000  # ~100 KB each: a whole split of Cityscapes' val
 BOX_FILL_ALPHA = 60 / 255  # the original viewer fills 3D boxes' sides and 2D boxes at alpha 60
 
 
@@ -106,6 +109,9 @@ def distinct_color(k):
 
 def raster_layer(index, colors, names, **extra):
     """A layer of an index map ((H, W) ints in ``0..len(colors) - 1``) and its table.
+
+    ``extra`` adds fields, e.g. ``labels``: the label name of each entry ("" for none), which the
+    page's legend shows and hides by.
 
     The index travels as uint8 when the table has at most 256 entries, else
     as uint32 (see :func:`server.binary_response`).
@@ -249,7 +255,7 @@ class Predictions:
 class Viewer:
     """The frames, layers and per-image scores of one dataset root and prediction folder."""
 
-    def __init__(self, root, pred=None, train_ids=False, label_set=None, cache_size=32):
+    def __init__(self, root, pred=None, train_ids=False, label_set=None, cache_size=32, jobs=None):
         self.root = os.path.realpath(root)
         self.label_set = label_set or LabelSet.for_dataset(self.root)
         self.frames = discover(self.root, self.label_set)
@@ -261,7 +267,10 @@ class Viewer:
         self.train_ids = train_ids
         self._cache = collections.OrderedDict()  # recent layers
         self._cache_size = cache_size
-        self._scores = {}
+        self._thumbnails = collections.OrderedDict()
+        self._summaries = {}
+        self._summarizing = None  # the thread computing every frame's summary, once asked
+        self.jobs = jobs
         self._lock = threading.Lock()
         self._panoptic_gt = {}
 
@@ -369,25 +378,27 @@ class Viewer:
                 colors.append(distinct_color(k))
             else:  # groups in their label colour; stuff stays transparent
                 colors.append(tuple(label.color) + (255,) if group else TRANSPARENT)
-        return raster_layer(object_map.index, colors, names, source=path)
+        return raster_layer(object_map.index, colors, names, labels=[label.name for label in labels], source=path)
 
     def _label_ids_layer(self, ids, path):
         by_id = self.label_set.id2label
         names = [by_id[i].name if i in by_id else f"unknown id {i}" for i in range(256)]
         colors = [tuple(c) + (255,) for c in self.label_set.id_to_color.tolist()]
-        return raster_layer(ids, colors, names, source=path)
+        return raster_layer(ids, colors, names, labels=[by_id[i].name if i in by_id else "" for i in range(256)],
+                            source=path)
 
     def _instance_ids_layer(self, ids, path):
         index, present = compact(ids)
         by_id = self.label_set.id2label
-        names, colors = [], []
+        names, colors, labels = [], [], []
         for k, value in enumerate(present.tolist()):
             label = by_id.get(value // 1000 if value >= 1000 else value)
             name = label.name if label else f"unknown id {value}"
+            labels.append(label.name if label else "")
             names.append(f"{name} {value}" if value >= 1000 else name)
             colors.append(distinct_color(k) if value >= 1000 else
                           (tuple(label.color) + (255,) if label and label.hasInstances else TRANSPARENT))
-        return raster_layer(index, colors, names, source=path)
+        return raster_layer(index, colors, names, labels=labels, source=path)
 
     def _citypersons_layer(self, path):
         annotation = Annotation(CsObjectType.BBOX2D)
@@ -460,36 +471,38 @@ class Viewer:
     def _predicted_instances_layer(self, frame):
         predictions = self.predictions.instances(frame.id)
         index = None
-        names, colors = [""], [TRANSPARENT]
+        names, colors, labels = [""], [TRANSPARENT], [""]
         for k, prediction in enumerate(predictions, 1):
             mask = instance_ap.read_mask(prediction.mask) != 0
             if index is None:
                 index = np.zeros(mask.shape, dtype=np.int32)
             index[mask] = k
             label = self.label_set.id2label.get(prediction.label_id)
+            labels.append(label.name if label else "")
             names.append(f"{label.name if label else prediction.label_id} {prediction.confidence:.3f}")
             colors.append(distinct_color(k))
         if index is None:
             image = png.open_image(os.path.join(self.root, frame.image))
             index = np.zeros((image.height, image.width), dtype=np.int32)
-        return raster_layer(index, colors, names, source=self.predictions.instance_list(frame.id))
+        return raster_layer(index, colors, names, labels=labels, source=self.predictions.instance_list(frame.id))
 
     def _panoptic_layer(self, path, segments, categories):
         ids = png.read_rgb(path).astype(np.int64)
         ids = ids[..., 0] + 256 * ids[..., 1] + 65536 * ids[..., 2]
         index, present = compact(ids)
         by_id = {s["id"]: s for s in segments}
-        names, colors = [], []
+        names, colors, labels = [], [], []
         for k, value in enumerate(present.tolist()):
             segment = by_id.get(value)
             category = categories.get(segment["category_id"]) if segment else None
+            labels.append(category["name"] if category else "")
             if category is None:
                 names.append("void" if value == 0 else f"segment {value} (not in the JSON)")
                 colors.append(TRANSPARENT)
                 continue
             names.append(f"{category['name']} (segment {value})")
             colors.append(distinct_color(k) if category.get("isthing") else tuple(category["color"]) + (255,))
-        return raster_layer(index, colors, names, source=path)
+        return raster_layer(index, colors, names, labels=labels, source=path)
 
     def _errors_layer(self, frame, path):
         truth = frame.ground_truth().semantic()
@@ -502,9 +515,10 @@ class Viewer:
 
         def name(i):
             return by_id[i].name if i in by_id else f"id {i}"
-        names, colors = [], []
+        names, colors, labels = [], [], []
         for pair in present.tolist():
             t, p = pair >> 8, pair & 255
+            labels.append(by_id[t].name if t in by_id else "")
             if t not in by_id or by_id[t].ignoreInEval:
                 names.append(f"ignored: truth {name(t)}, predicted {name(p)}")
                 colors.append(IGNORED_COLOR)
@@ -514,27 +528,61 @@ class Viewer:
             else:
                 names.append(f"correct: {name(t)}")
                 colors.append(TRANSPARENT)
-        return raster_layer(index, colors, names, source=path)
+        return raster_layer(index, colors, names, labels=labels, source=path)
+
+    def thumbnail(self, frame):
+        """The camera image about ``THUMBNAIL_WIDTH`` pixels wide (Pillow image; the last ones kept)."""
+        with self._lock:
+            if frame.key in self._thumbnails:
+                return self._thumbnails[frame.key]
+        image = Image.fromarray(png.read_rgb(server.resolve_inside(self.root, frame.image)))
+        image = image.reduce(max(1, round(image.width / THUMBNAIL_WIDTH)))
+        with self._lock:
+            self._thumbnails[frame.key] = image
+            while len(self._thumbnails) > THUMBNAIL_CACHE_SIZE:
+                self._thumbnails.popitem(last=False)
+        return image
 
     # ---- scores -----------------------------------------------------------------------
     def scores(self, frame):
         """Per-image scores of the predictions of ``frame``: mIoU, AP and PQ as available (None: undefined)."""
+        return self.summary(frame)["scores"]
+
+    def summary(self, frame):
+        """What the grid and the side panel show of ``frame`` (computed once, then cached).
+
+        ``scores`` as :meth:`scores`; ``classes``: the names of the labels its
+        ground truth has; ``classIoU``: ``{label name: IoU}`` of the labels the
+        semantic evaluation scores on this image (in the ground truth or the
+        prediction).  Every number comes from the evaluators' accumulators, as
+        the command-line evaluators compute it for a one-image list.
+        """
         with self._lock:
-            cached = self._scores.get(frame.key)
-        if cached is not None:
+            cached = self._summaries.get(frame.key)
+        if cached is not None and "error" not in cached:  # a failure is raised again, with its message
             return cached
-        scores = {}
+        summary = self._summarize(frame)
+        with self._lock:
+            self._summaries[frame.key] = summary
+        return summary
+
+    def _summarize(self, frame):
+        scores, class_iou = {}, {}
         sources = self.sources(frame) if self.predictions else {}
         truth = frame.ground_truth()
-        if "pred" in sources and ("labelIds" in truth.paths or "polygons" in truth.paths):
+        semantic = truth.semantic() if "labelIds" in truth.paths or "polygons" in truth.paths else None
+        if "pred" in sources and semantic is not None:
             accumulator = SemanticAccumulator(self.label_set, instance_scores=False, train_ids=self.train_ids)
-            accumulator.add(prediction=png.read_label_map(sources["pred"]), ground_truth=truth.semantic(),
+            accumulator.add(prediction=png.read_label_map(sources["pred"]), ground_truth=semantic,
                             name=sources["pred"])
-            scores["mIoU"] = accumulator.result()["averageScoreClasses"]
+            result = accumulator.result()
+            scores["mIoU"] = result["averageScoreClasses"]
+            class_iou = {name: float(v) for name, v in result["classScores"].items() if not math.isnan(v)}
         if "pred-instances" in sources and ("instanceIds" in truth.paths or "polygons" in truth.paths):
             predictions = self.predictions.instances(frame.id)
             accumulator = instance_ap.InstanceAccumulator(self.label_set)
-            accumulator.add(masks=[instance_ap.read_mask(p.mask) != 0 for p in predictions],
+            # mask paths: counted as their rows are inflated, as the command-line evaluator does
+            accumulator.add(masks=[p.mask for p in predictions],
                             labels=[p.label_id for p in predictions], scores=[p.confidence for p in predictions],
                             ground_truth=truth.instance_ids(), name=frame.id)
             scores["AP"] = accumulator.result()["averages"]["allAp"]
@@ -546,30 +594,101 @@ class Viewer:
                 accumulator.add(pred_ids=png.read_rgb(path), pred_segments=segments,
                                 gt_ids=png.read_rgb(ground_truth[0]), gt_segments=ground_truth[1], name=frame.id)
                 scores["PQ"] = accumulator.result()["All"]["pq"]
-        scores = {k: (None if v is None or math.isnan(v) else float(v)) for k, v in scores.items()}
-        with self._lock:
-            self._scores[frame.key] = scores
-        return scores
+        classes = []
+        if semantic is not None:
+            counts = np.zeros(1 << 16, dtype=np.int64)
+            kernels.mask_histogram(np.ones(semantic.shape, dtype=np.uint8), semantic.astype(np.uint16), counts)
+            by_id = self.label_set.id2label
+            classes = [by_id[i].name for i in np.flatnonzero(counts) if i in by_id]
+        return {"scores": {k: (None if v is None or math.isnan(v) else float(v)) for k, v in scores.items()},
+                "classes": classes, "classIoU": class_iou}
 
-    def all_scores(self, jobs=None):
-        """``{frame key: scores}`` of every frame; those not yet known computed on the executor seam.
+    def objects(self, frame, threshold=OBJECT_IOU):
+        """The frame's predicted instances and ground-truth instances, each a true positive, false
+        positive or false negative at IoU ``threshold``, as the instance evaluator matches them.
 
-        A frame whose scores fail gets ``{"error": reason}``.
+        Each ground-truth instance is matched to the most confident prediction of its label that
+        overlaps it by more than ``threshold``; other predictions are false positives, unless more
+        than ``threshold`` of them lies on void or group pixels (``ignored``).  Predictions carry
+        ``entry``: their entry in the ``pred-instances`` layer; instances their ``instance`` id.
+        """
+        sources = self.sources(frame) if self.predictions else {}
+        truth = frame.ground_truth()
+        if "pred-instances" not in sources or not ("instanceIds" in truth.paths or "polygons" in truth.paths):
+            return []
+        predictions = self.predictions.instances(frame.id)
+        accumulator = instance_ap.InstanceAccumulator(self.label_set)
+        accumulator.add(masks=[p.mask for p in predictions], labels=[p.label_id for p in predictions],
+                        scores=[p.confidence for p in predictions], ground_truth=truth.instance_ids(), name=frame.id)
+        matches = accumulator.matches[frame.id]
+        entry = {f"{frame.id}#{i}": i + 1 for i in range(len(predictions))}  # the layer draws them from 1
+
+        def iou(a, b):
+            return instance_ap.instance_iou(a["intersection"], a["pixelCount"], b["pixelCount"])
+        chosen, objects = {}, []
+        for label, instances in matches["groundTruth"].items():
+            for gt in instances:
+                if gt["instID"] < 1000:
+                    continue
+                over = [p for p in gt["matchedPred"] if iou(p, gt) > threshold]
+                best = max(over, key=lambda p: p["confidence"], default=None)
+                if best is not None:
+                    chosen[best["imgName"]] = iou(best, gt)
+                found = max((iou(p, gt) for p in gt["matchedPred"]), default=0.0)
+                objects.append({"kind": "truth", "label": label, "instance": gt["instID"], "status":
+                                "TP" if best else "FN", "iou": iou(best, gt) if best else found})
+        for label, instances in matches["prediction"].items():
+            for pred in instances:
+                best = max((iou(gt, pred) for gt in pred["matchedGt"] if gt["instID"] >= 1000), default=0.0)
+                ignored = pred["voidIntersection"] + sum(gt["intersection"] for gt in pred["matchedGt"]
+                                                         if gt["instID"] < 1000)
+                status = "TP" if pred["imgName"] in chosen else (
+                    "ignored" if ignored / pred["pixelCount"] > threshold else "FP")
+                objects.append({"kind": "prediction", "label": label, "entry": entry[pred["imgName"]],
+                                "confidence": pred["confidence"], "status": status,
+                                "iou": chosen.get(pred["imgName"], best)})
+        return objects
+
+    def summaries(self):
+        """``({frame key: summary}, pending)``: the summaries known so far and how many are to come.
+
+        The first call starts computing the others in the background, on the
+        executor seam (every core), in the order of the frames; a frame whose
+        summary fails gets ``{"error": reason}``.
         """
         with self._lock:
-            todo = [f.key for f in self.frames if f.key not in self._scores]
-        results = parallel.map_items(functools.partial(_scores_of, self), todo, jobs=jobs, progress=False)
-        for key, result in zip(todo, results):
-            scores = {"error": str(result)} if isinstance(result, parallel.ItemError) else result
-            with self._lock:
-                self._scores[key] = scores
-        with self._lock:
-            return {f.key: self._scores[f.key] for f in self.frames}
+            if self._summarizing is None:
+                todo = [f.key for f in self.frames if f.key not in self._summaries]
+                self._summarizing = threading.Thread(target=self._summarize_all, args=(todo,), daemon=True)
+                self._summarizing.start()
+            return dict(self._summaries), len(self.frames) - len(self._summaries)
 
-    def __getstate__(self):  # for the worker processes: no lock, no cached layers
+    def _summarize_all(self, todo):
+        results = parallel.map_items(functools.partial(_summary_of, self), todo, jobs=self.jobs, progress=False)
+        try:
+            for key, result in zip(todo, results):
+                summary = {"error": str(result)} if isinstance(result, parallel.ItemError) else result
+                with self._lock:
+                    self._summaries.setdefault(key, summary)
+        except Exception as e:  # the pool itself failed: no frame is left waiting for ever
+            with self._lock:
+                for key in todo:
+                    self._summaries.setdefault(key, {"error": f"not computed: {e}"})
+            raise
+
+    def all_scores(self):
+        """``{frame key: scores}`` of every frame (``{"error": reason}`` where they failed), once all are known."""
+        self.summaries()
+        self._summarizing.join()
+        with self._lock:
+            return {f.key: self._summaries[f.key].get("scores", self._summaries[f.key])
+                    for f in self.frames}
+
+    def __getstate__(self):  # for the worker processes: no lock, thread or caches
         state = dict(self.__dict__)
         del state["_lock"]
-        state["_cache"] = collections.OrderedDict()
+        state.update(_cache=collections.OrderedDict(), _thumbnails=collections.OrderedDict(), _summaries={},
+                     _summarizing=None)
         return state
 
     def __setstate__(self, state):
@@ -591,8 +710,8 @@ class Viewer:
         return self._panoptic_gt[split]
 
 
-def _scores_of(viewer, key):
-    return viewer.scores(viewer.frame(key))
+def _summary_of(viewer, key):
+    return viewer.summary(viewer.frame(key))
 
 
 def make_router(viewer):
@@ -601,7 +720,9 @@ def make_router(viewer):
 
     @router.get("/api/frames")
     def frames(request):
-        return server.json_response({"root": viewer.root, "pred": viewer.pred, "layers": LAYERS,
+        labels = [{"name": label.name, "color": list(label.color), "evaluated": not label.ignoreInEval}
+                  for label in viewer.label_set.labels if label.id >= 0]
+        return server.json_response({"root": viewer.root, "pred": viewer.pred, "layers": LAYERS, "labels": labels,
                                      "frames": [f.describe() for f in viewer.frames]})
 
     @router.get("/api/frame/<path:key>")
@@ -623,6 +744,25 @@ def make_router(viewer):
     @router.get("/api/scores")
     def all_scores(request):
         return server.json_response(viewer.all_scores())
+
+    @router.get("/api/summary/<path:key>")
+    def summary(request):
+        return server.json_response(viewer.summary(viewer.frame(request.params["key"])))
+
+    @router.get("/api/objects/<path:key>")
+    def objects(request):
+        return server.json_response({"threshold": OBJECT_IOU,
+                                     "objects": viewer.objects(viewer.frame(request.params["key"]))})
+
+    @router.get("/api/summaries")
+    def summaries(request):
+        """The grid asks again while ``pending`` > 0: the summaries arrive as they are computed."""
+        known, pending = viewer.summaries()
+        return server.json_response({"summaries": known, "pending": pending})
+
+    @router.get("/api/thumbnail/<path:key>")
+    def thumbnail(request):
+        return server.jpeg_response(viewer.thumbnail(viewer.frame(request.params["key"])), quality=80)
 
     @router.get("/api/camera/<path:key>")
     def camera(request):

@@ -6,13 +6,18 @@ window.__errors = [];
 window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
 window.addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
 
-// GET (or POST with a JSON body) and parse the JSON answer; throws Error(the server's message).
+// GET (or POST with a JSON body) and parse the JSON answer; throws Error(the server's message), its
+// `data` the whole answer.
 async function api(url, body) {
   const options = body === undefined ? {} :
     {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)};
   const response = await fetch(url, options);
   const data = await response.json();
-  if (!response.ok) throw new Error(data.error || `${response.status} ${url}`);
+  if (!response.ok) {
+    const error = new Error(data.error || `${response.status} ${url}`);
+    error.data = data;  // the rest of the server's answer (a save conflict sends the file as it is now)
+    throw error;
+  }
   return data;
 }
 

@@ -15,7 +15,14 @@
     drawing: null, labels: [], colors: {}, lastLabel: null,
     view: { scale: 1, ox: 0, oy: 0 }, alpha: 0.5, alphaZero: false, highlightClass: false,
     preview: false, lastClick: null, press: null, mouse: null, busy: false, revision: 0, panelKey: null,
+    // in the page only, by object uid: hidden objects are not drawn, locked ones not selected (clicks go
+    // through both to the objects below); the file does not record either
+    hidden: new Set(), locked: new Set(),
+    // the review's correction boxes (the original's correction mode): {type, annotation, bbox: [x, y, w, h]}
+    review: false, boxes: [], savedBoxes: "[]", box: -1,
   };
+  const BOX_TYPES = { 1: ["to correct", "#ff0000"], 2: ["to review", "#ffff00"], 3: ["resolved", "#00ff00"], 4: ["question", "#0000ff"] };
+  const CLIPBOARD_KEY = "csLabelTool.clipboard";  // a copied polygon, also for another tab or image
 
   // ---- server (api() and pathUrl() are in common.js) -----------------------------------------
   const fileUrl = (route, rel) => pathUrl(`api/${route}/`, rel);
@@ -35,20 +42,14 @@
   const toScreen = (x, y) => [x * state.view.scale + state.view.ox, y * state.view.scale + state.view.oy];
   const snap = ([x, y]) => [Math.round(x), Math.round(y)];  // Cityscapes polygons have whole-pixel vertices
 
-  function inside(polygon, x, y) {  // even-odd rule, as the original picks objects
-    let result = false;
-    for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
-      const [xi, yi] = polygon[i], [xj, yj] = polygon[j];
-      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) result = !result;
-    }
-    return result;
-  }
+  // even-odd rule, as the original picks objects (pointInPolygon of polygons.js)
+  const inside = (polygon, x, y) => pointInPolygon([x, y], polygon);
 
   function objectsAt(x, y) {  // indices of visible objects under (x, y), topmost first
     const found = [];
     for (let i = state.objects.length - 1; i >= 0; i--) {
       const o = state.objects[i];
-      if (!o.deleted && inside(o.polygon, x, y)) found.push(i);
+      if (!o.deleted && !state.hidden.has(o.uid) && !state.locked.has(o.uid) && inside(o.polygon, x, y)) found.push(i);
     }
     return found;
   }
@@ -119,6 +120,37 @@
     edit(`deleted ${describe(o)}`, () => { o.deleted = 1; state.selected = -1; });
   }
 
+  // Hide or lock an object (by its index): it stays in the file as it is.
+  function toggleFlag(set, index, what) {
+    const o = state.objects[index];
+    if (!o) return;
+    if (set.has(o.uid)) set.delete(o.uid); else set.add(o.uid);
+    if (set.has(o.uid) && state.selected === index) state.selected = -1;
+    status(`${describe(o)} ${set.has(o.uid) ? "" : "no longer "}${what}`);
+    state.panelKey = null;
+    render();
+  }
+  const hideSelected = () => toggleFlag(state.hidden, state.selected, "hidden");
+  const lockSelected = () => toggleFlag(state.locked, state.selected, "locked");
+
+  // Copy the selected polygon; paste it (same label, same vertices) into this image or another one.
+  function copySelected() {
+    const o = selectedObject();
+    if (!o) { status("select an object to copy first", true); return; }
+    localStorage.setItem(CLIPBOARD_KEY, JSON.stringify({ label: o.label, polygon: o.polygon }));
+    status(`copied ${describe(o)}; Ctrl+V pastes it, here or in another image`);
+  }
+
+  function paste() {
+    let copied = null;
+    try { copied = JSON.parse(localStorage.getItem(CLIPBOARD_KEY)); } catch (error) { /* nothing usable */ }
+    if (!copied || !Array.isArray(copied.polygon)) { status("nothing copied yet (Ctrl+C copies the selected object)", true); return; }
+    edit(`pasted ${copied.label}`, () => {
+      state.objects.push({ label: copied.label, polygon: copied.polygon.map((p) => p.slice()), deleted: 0, uid: nextUid++ });
+      state.selected = state.objects.length - 1;
+    });
+  }
+
   // Move the selected object past the next visible object above (+1) or below (-1) it.
   function changeLayer(step) {
     const i = state.selected;
@@ -146,7 +178,8 @@
   function startDrawing() {
     state.selected = -1;
     state.drawing = [];
-    status("drawing: click to add points; click the first point, Enter or N to close; Backspace removes a point; Esc cancels");
+    status("drawing: click to add points; click the first point, Enter or N to close; Ctrl+Shift / Ctrl+Alt + click "
+      + "on an object: intersect / merge with it; Backspace removes a point; Esc cancels");
     render();
   }
 
@@ -168,6 +201,30 @@
     state.lastLabel = label;
     edit(`new ${label}`, () => {
       state.objects.push({ label, polygon: points, deleted: 0, uid: nextUid++ });
+      state.selected = state.objects.length - 1;
+    });
+  }
+
+  // The drawn polygon intersected or merged with the object `index` becomes a new object (the original's
+  // Ctrl+Shift / Ctrl+Alt click): a border drawn roughly over a neighbour follows the neighbour's.
+  async function combineWith(index, op) {
+    const other = state.objects[index];
+    if (!other) { status("click on an object to intersect or merge the drawn polygon with", true); return; }
+    const rings = clipPolygons(state.drawing, other.polygon, op);
+    if (!rings.length) {
+      status(op === "union" ? `the polygon does not overlap ${describe(other)}: nothing to merge`
+        : `the polygon does not overlap ${describe(other)}`, true);
+      return;
+    }
+    const drawn = state.drawing;
+    state.drawing = null;
+    render();
+    const label = await pickLabel(`Label of the ${op === "union" ? "merged" : "intersected"} object`, other.label);
+    if (!label) { state.drawing = drawn; render(); return; }
+    state.lastLabel = label;
+    edit(`${op === "union" ? "merged" : "intersected"} with ${describe(other)}: new ${label}` +
+      (rings.length > 1 ? ` (${rings.length} pieces)` : ""), () => {
+      for (const polygon of rings) state.objects.push({ label, polygon, deleted: 0, uid: nextUid++ });
       state.selected = state.objects.length - 1;
     });
   }
@@ -204,6 +261,14 @@
       return;
     }
     if (event.button !== 0) return;
+    if (state.review) {  // a drag draws a box, a click selects one
+      state.press = { kind: "box", sx, sy, x, y, moved: false };
+      return;
+    }
+    if (state.drawing && state.drawing.length >= 3 && event.ctrlKey && (event.shiftKey || event.altKey)) {
+      combineWith(objectsAt(x, y)[0], event.shiftKey ? "intersect" : "union");
+      return;
+    }
     if (state.drawing) {
       const first = state.drawing[0];
       if (first && state.drawing.length >= 3 && Math.hypot(...toScreen(...first).map((v, k) => v - [sx, sy][k])) <= HIT_PX) {
@@ -248,6 +313,9 @@
     if (press && press.kind === "pan") {
       state.view.ox = press.ox + sx - press.sx;
       state.view.oy = press.oy + sy - press.sy;
+    } else if (press && press.kind === "box") {
+      press.moved = press.moved || Math.hypot(sx - press.sx, sy - press.sy) >= DRAG_PX;
+      press.to = [x, y];
     } else if (press && (press.kind === "vertex" || press.kind === "object")) {
       const o = selectedObject();
       if (!press.moved && Math.hypot(sx - press.sx, sy - press.sy) < DRAG_PX) return;
@@ -282,6 +350,7 @@
       if (press.kind === "vertex") return;
     }
     if (press.kind === "pan") return;
+    if (press.kind === "box") { finishBox(press); return; }
     if (Math.hypot(sx - press.sx, sy - press.sy) < DRAG_PX) selectAt(press.x, press.y, sx, sy);
   });
 
@@ -297,39 +366,170 @@
     render();
   }, { passive: false });
 
+  // ---- review: correction boxes ---------------------------------------------------------------
+  const boxesDirty = () => JSON.stringify(state.boxes) !== state.savedBoxes;
+  const unsaved = () => isDirty() || boxesDirty();
+
+  function setReview(on) {
+    state.review = on;
+    state.selected = -1;
+    state.drawing = null;
+    $("review").classList.toggle("on", on);
+    status(on ? "review: drag to draw a correction box; 1-4 its type, M its comment, E / R previous / next, D deletes it, C ends"
+      : "review ended");
+    state.panelKey = null;
+    render();
+  }
+
+  function finishBox(press) {
+    if (!press.moved) {  // a click: the topmost box under it
+      const [x, y] = [press.x, press.y];
+      const hit = state.boxes.map((b, i) => i).reverse().find((i) => {
+        const [bx, by, bw, bh] = state.boxes[i].bbox;
+        return x >= bx && x <= bx + bw && y >= by && y <= by + bh;
+      });
+      state.box = hit === undefined ? -1 : hit;
+      render();
+      return;
+    }
+    const [[x0, y0], [x1, y1]] = [snap([press.x, press.y]), snap(press.to)];
+    state.boxes.push({ type: 1, annotation: "", bbox: [Math.min(x0, x1), Math.min(y0, y1), Math.abs(x1 - x0), Math.abs(y1 - y0)] });
+    state.box = state.boxes.length - 1;
+    boxChanged("new correction box (type: to correct); M for its comment");
+  }
+
+  function boxChanged(description) {
+    status(description);
+    state.panelKey = null;
+    render();
+  }
+
+  function setBoxType(type) {
+    const box = state.boxes[state.box];
+    if (!box) return;
+    box.type = type;
+    boxChanged(`correction box: ${BOX_TYPES[type][0]}`);
+  }
+
+  function stepBox(step) {
+    if (!state.boxes.length) return;
+    state.box = (Math.max(state.box, 0) + step + state.boxes.length) % state.boxes.length;
+    boxChanged(`correction box ${state.box + 1} of ${state.boxes.length}`);
+  }
+
+  function deleteBox() {
+    if (state.box < 0) return;
+    state.boxes.splice(state.box, 1);
+    state.box = Math.min(state.box, state.boxes.length - 1);
+    boxChanged("correction box deleted");
+  }
+
+  async function commentBox() {
+    const box = state.boxes[state.box];
+    if (!box) return;
+    const text = await askText("Comment of the correction box", box.annotation);
+    if (text !== null) { box.annotation = text; boxChanged("comment changed"); }
+  }
+
+  async function loadBoxes(path) {
+    try {
+      state.boxes = (await api(fileUrl("corrections", path))).corrections;
+    } catch (error) {
+      state.boxes = [];
+      status(`cannot read the correction boxes: ${error.message}`, true);
+    }
+    state.savedBoxes = JSON.stringify(state.boxes);
+    state.box = state.boxes.length ? 0 : -1;
+  }
+
+  async function saveBoxes() {
+    const result = await api(fileUrl("corrections", state.path), { corrections: state.boxes });
+    state.boxes = result.corrections;
+    state.savedBoxes = JSON.stringify(state.boxes);
+    return result.file;
+  }
+
+  function drawBoxes() {
+    state.boxes.forEach((box, i) => {
+      const [x, y, w, h] = box.bbox;
+      const [sx, sy] = toScreen(x, y);
+      ctx.strokeStyle = BOX_TYPES[box.type][1];
+      ctx.lineWidth = i === state.box ? 4 : 2;
+      ctx.setLineDash(i === state.box ? [] : [6, 3]);
+      ctx.strokeRect(sx, sy, w * state.view.scale, h * state.view.scale);
+      ctx.setLineDash([]);
+      if (box.annotation) {
+        ctx.font = "13px system-ui, sans-serif";
+        ctx.fillStyle = "rgba(0,0,0,0.7)";
+        ctx.fillRect(sx, sy - 18, ctx.measureText(box.annotation).width + 8, 18);
+        ctx.fillStyle = "#fff";
+        ctx.fillText(box.annotation, sx + 4, sy - 5);
+      }
+    });
+    const press = state.press;
+    if (press && press.kind === "box" && press.moved) {
+      const [ax, ay] = toScreen(press.x, press.y), [bx, by] = toScreen(...press.to);
+      ctx.strokeStyle = BOX_TYPES[1][1];
+      ctx.lineWidth = 2;
+      ctx.strokeRect(ax, ay, bx - ax, by - ay);
+    }
+  }
+
   // ---- keyboard -------------------------------------------------------------------------------
-  const modalOpen = () => !$("picker").classList.contains("hidden") || !$("ask").classList.contains("hidden");
+  const DROPDOWN_KEYS = new Set(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", "Enter"]);
+  const typingIn = (target) => target.tagName === "TEXTAREA" || (target.tagName === "INPUT" && target.type === "text");
+  const modalOpen = () => ["picker", "ask", "text"].some((id) => !$(id).classList.contains("hidden"));
 
   window.addEventListener("keydown", (event) => {
+    const ctrl = event.ctrlKey || event.metaKey;
+    if (ctrl && event.key.toLowerCase() === "s") event.preventDefault();  // never the browser's "Save page"
     if (!$("help").classList.contains("hidden")) {
       if (["Escape", "h", "H", "?"].includes(event.key)) { toggleHelp(false); event.preventDefault(); }
       return;
     }
-    if (modalOpen() || event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
-    const ctrl = event.ctrlKey || event.metaKey;
+    if (modalOpen() || typingIn(event.target)) return;
+    // a focused dropdown keeps the keys that move through its options; any other control (slider,
+    // checkbox, button) gives every shortcut back
+    if (event.target.tagName === "SELECT" && DROPDOWN_KEYS.has(event.key)) return;
     const key = event.key;
     const actions = {
       s: () => save(), u: () => (event.shiftKey ? redo() : undo()),
       n: () => (state.drawing ? finishDrawing() : startDrawing()),
-      Enter: () => state.drawing && finishDrawing(),
       d: deleteSelected, Delete: deleteSelected, m: relabelSelected, l: relabelSelected,
       ArrowUp: () => changeLayer(+1), ArrowDown: () => changeLayer(-1),
       ArrowLeft: () => go(state.frame - 1), ArrowRight: () => go(state.frame + 1),
       q: deselect, Escape: deselect,
-      Backspace: () => { if (state.drawing) { state.drawing.pop(); render(); } },
+      // Enter and Backspace only while drawing: else a focused button keeps Enter
+      ...(state.drawing ? { Enter: finishDrawing, Backspace: () => { state.drawing.pop(); render(); } } : {}),
       "+": () => setAlpha(state.alpha + 0.1), "-": () => setAlpha(state.alpha - 0.1),
       0: () => { state.alphaZero = true; render(); },
       g: () => { state.highlightClass = !state.highlightClass; render(); },
-      p: () => { $("preview-toggle").checked = !state.preview; setPreview(!state.preview); },
+      p: () => {
+        if (event.shiftKey) { setPreview(true, !$("preview-panel").classList.contains("large")); return; }
+        $("preview-toggle").checked = !state.preview;
+        setPreview(!state.preview);
+      },
       z: () => { fit(); render(); },
       f: () => $("path").classList.toggle("hidden"),
+      i: () => $("frame").focus(),
+      c: () => setReview(!state.review),
+      v: () => (event.shiftKey ? showAll() : hideSelected()), k: lockSelected,
       h: () => toggleHelp(true), "?": () => toggleHelp(true),
     };
+    const reviewActions = {
+      1: () => setBoxType(1), 2: () => setBoxType(2), 3: () => setBoxType(3), 4: () => setBoxType(4),
+      e: () => stepBox(-1), r: () => stepBox(1), d: deleteBox, Delete: deleteBox, m: commentBox,
+    };
+    const named = key.length === 1 ? key.toLowerCase() : key;
     let action;
-    if (ctrl) {
-      action = { z: event.shiftKey ? redo : undo, Z: redo, y: redo, s: save }[key];
+    if (!ctrl && state.review && reviewActions[named]) {
+      action = reviewActions[named];
+    } else if (ctrl) {
+      // Ctrl+C copies the selected object; with none, the browser copies the text selected as usual
+      action = { z: event.shiftKey ? redo : undo, Z: redo, y: redo, s: save, v: paste,
+        c: selectedObject() ? copySelected : undefined }[key];
     } else {
-      action = actions[key.length === 1 ? key.toLowerCase() : key];
+      action = actions[named];
     }
     if (action) {
       event.preventDefault();
@@ -340,6 +540,13 @@
   window.addEventListener("keyup", (event) => {
     if (event.key === "0") { state.alphaZero = false; render(); }
   });
+
+  function showAll() {
+    state.hidden.clear();
+    state.panelKey = null;
+    status("every object shown");
+    render();
+  }
 
   function deselect() {
     if (state.drawing) {
@@ -424,11 +631,35 @@
         const b = document.createElement("button");
         b.textContent = caption;
         b.dataset.answer = value;
+        b.title = `${caption} (Tab to it, Enter)`;
         b.addEventListener("click", () => { $("ask").classList.add("hidden"); resolve(value); });
         return b;
       }));
       $("ask").classList.remove("hidden");
       $("ask-buttons").lastChild.focus();
+    });
+  }
+
+  // A modal text question; resolves to the text, or null when cancelled.
+  function askText(title, current) {
+    return new Promise((resolve) => {
+      const input = $("text-input");
+      $("text-title").textContent = title;
+      input.value = current || "";
+      const done = (value) => {
+        input.onkeydown = $("text-ok").onclick = $("text-cancel").onclick = null;
+        $("text").classList.add("hidden");
+        resolve(value);
+      };
+      input.onkeydown = (e) => {
+        if (e.key === "Enter") { e.preventDefault(); done(input.value); }
+        if (e.key === "Escape") { e.preventDefault(); done(null); }
+        e.stopPropagation();
+      };
+      $("text-ok").onclick = () => done(input.value);
+      $("text-cancel").onclick = () => done(null);
+      $("text").classList.remove("hidden");
+      input.focus();
     });
   }
 
@@ -452,9 +683,11 @@
     }
   }
 
-  function setPreview(on) {
+  function setPreview(on, large) {
     state.preview = on;
+    $("preview-toggle").checked = on;
     $("preview-panel").classList.toggle("hidden", !on);
+    if (large !== undefined) $("preview-panel").classList.toggle("large", large);
     schedulePreview();
   }
 
@@ -487,7 +720,16 @@
   async function save() {
     if (!state.path || state.busy) return false;
     if (state.drawing) { status("finish or cancel the polygon being drawn first", true); return false; }
-    if (!isDirty()) { status("nothing to save"); return true; }
+    if (!isDirty()) {
+      if (!boxesDirty()) { status("nothing to save"); return true; }
+      try {
+        status(`saved the correction boxes to ${await saveBoxes()}`);
+        return true;
+      } catch (error) {
+        status(`correction boxes not saved: ${error.message}`, true);
+        return false;
+      }
+    }
     state.busy = true;
     const sent = JSON.parse(snapshot());
     let result;
@@ -496,6 +738,7 @@
     } catch (error) {
       state.busy = false;
       status(`not saved: ${error.message}`, true);
+      if (error.data && error.data.current) return resolveConflict(error.message, error.data.current);
       await ask("Not saved", error.message, [["OK", "ok"]]);
       return false;
     }
@@ -503,7 +746,81 @@
     clearTimeout(draftTimer);
     adoptSaved(result.annotation, sent);
     status(`saved ${state.path}`);
-    return true;
+    return boxesDirty() ? save() : true;
+  }
+
+  // ---- save conflicts: the file changed on disk since it was opened ---------------------------
+  const sameObject = (a, b) => a.label === b.label && Boolean(a.deleted) === Boolean(b.deleted)
+    && JSON.stringify(a.polygon) === JSON.stringify(b.polygon);
+
+  async function resolveConflict(message, current) {
+    const answer = await ask("Not saved: the file changed on disk", message,
+      [["Keep editing", "keep"], ["Show the difference, then overwrite", "difference"],
+        ["Reload and reapply my edits", "reapply"]]);
+    if (answer === "reapply") {
+      const clashes = rebase(current, false);
+      const text = clashes.length ? `Changed on disk too, your version kept: ${clashes.join(", ")}. ` : "";
+      status(`reapplied your edits to the file as it is on disk now. ${text}Review, then save (U undoes them)`);
+      return false;
+    }
+    if (answer !== "difference") return false;
+    const confirmed = await ask("Changes on disk since you opened the file",
+      `${differences(JSON.parse(state.savedJson), current.objects).join("\n")}\n\n`
+      + "Overwriting writes your version of every object; objects only on disk stay in the file, marked deleted.",
+      [["Keep editing", "keep"], ["Overwrite with my version", "overwrite"]]);
+    if (confirmed !== "overwrite") return false;
+    rebase(current, true);
+    return save();
+  }
+
+  // What changed on disk between the objects opened (`before`) and those of the file now, in words.
+  function differences(before, now) {
+    const lines = [];
+    for (let k = 0; k < Math.max(before.length, now.length); k++) {
+      const [a, b] = [before[k], now[k]];
+      if (!a) lines.push(`object ${k}: new ${b.label}`);
+      else if (!b) lines.push(`object ${k} (${a.label}): removed from the file`);
+      else if (a.label !== b.label) lines.push(`object ${k}: ${a.label} is now ${b.label}`);
+      else if (Boolean(a.deleted) !== Boolean(b.deleted)) lines.push(`object ${k} (${a.label}): ${b.deleted ? "deleted" : "restored"}`);
+      else if (!sameObject(a, b)) lines.push(`object ${k} (${a.label}): outline changed`);
+    }
+    return lines.length ? lines : ["No object differs: only the file's text changed (spacing, order of fields or other fields)."];
+  }
+
+  // The page's objects carried over to the file as it is now (`current`), which becomes the clean state
+  // (one undo step back to it).  Reapplying (`mineWins` false) keeps the file's version of each object
+  // the page did not edit, and the objects only on disk; overwriting keeps the page's version of every
+  // object and marks those only on disk deleted.  Returns the objects both sides changed.
+  function rebase(current, mineWins) {
+    const opened = new Map(JSON.parse(state.savedJson).map((o) => [o.source, o]));
+    const disk = current.objects;
+    const uids = disk.map(() => nextUid++);
+    const out = [], clashes = [];
+    for (const mine of state.objects) {
+      const before = mine.source === undefined ? null : opened.get(mine.source);
+      const edited = !before || !sameObject(mine, before);
+      const theirs = mine.source === undefined ? null : disk[mine.source];
+      if (!theirs) {  // new here, or gone from the file: a new object if it is to stay
+        if ((edited || mineWins) && !mine.deleted) out.push({ label: mine.label, polygon: mine.polygon, deleted: 0, uid: mine.uid });
+        if (before && edited) clashes.push(describe(mine));
+        continue;
+      }
+      uids[mine.source] = mine.uid;
+      if (edited && before && !sameObject(theirs, before)) clashes.push(describe(mine));
+      out.push(edited || mineWins ? { ...theirs, label: mine.label, polygon: mine.polygon, deleted: mine.deleted, uid: mine.uid }
+        : { ...theirs, uid: mine.uid });
+    }
+    const placed = new Set(out.map((o) => o.uid));
+    disk.forEach((o, k) => { if (!placed.has(uids[k])) out.push({ ...o, deleted: mineWins ? 1 : o.deleted, uid: uids[k] }); });
+    const clean = disk.map((o, k) => ({ ...o, uid: uids[k] }));
+    state.version = current.version;
+    state.savedJson = JSON.stringify(clean);
+    state.undo = [{ objects: state.savedJson, selected: -1 }];
+    state.redo = [];
+    state.objects = out;
+    state.selected = -1;
+    changed();
+    return clashes;
   }
 
   // After a save: the file as saved becomes the clean state (new objects now have a place in it),
@@ -537,7 +854,7 @@
 
   // Before leaving an image with unsaved changes: save, discard or stay.
   async function mayLeave() {
-    if (!isDirty()) return true;
+    if (!unsaved()) return true;
     const answer = await ask("Unsaved changes", `${state.path} has unsaved changes.`,
       [["Stay", "stay"], ["Discard changes", "discard"], ["Save", "save"]]);
     if (answer === "save") return save();
@@ -545,13 +862,14 @@
       clearTimeout(draftTimer);
       await discardDraft(state.path);
       state.objects = JSON.parse(state.savedJson);
+      state.boxes = JSON.parse(state.savedBoxes);
       return true;
     }
     return false;
   }
 
   window.addEventListener("beforeunload", (event) => {
-    if (isDirty()) { event.preventDefault(); event.returnValue = ""; }
+    if (unsaved()) { event.preventDefault(); event.returnValue = ""; }
   });
 
   // ---- loading --------------------------------------------------------------------------------
@@ -598,6 +916,7 @@
     $("path").textContent = frame.polygons;
     history.replaceState(null, "", "#" + encodeURIComponent(frame.polygons));
     show(loaded.annotation);
+    await loadBoxes(frame.polygons);
     fit();
     render();
     status(`${frame.polygons}: ${state.objects.filter((o) => !o.deleted).length} objects`);
@@ -678,7 +997,7 @@
     const sel = selectedObject();
     const highlight = state.highlightClass && sel ? sel.label : null;
     state.objects.forEach((o, i) => {
-      if (o.deleted) return;
+      if (o.deleted || state.hidden.has(o.uid)) return;
       tracePath(o.polygon);
       const dim = highlight && o.label !== highlight;
       ctx.fillStyle = `rgba(${colorOf(o.label)},${dim ? alpha * 0.2 : alpha})`;
@@ -713,6 +1032,7 @@
       ctx.stroke();
       state.drawing.forEach(([x, y], k) => drawVertex(x, y, k === 0 ? "#00ff00" : "#ff0000"));
     }
+    if (state.review) drawBoxes();
     // the side panels follow edits and selection, not every mouse move
     const panelKey = [state.revision, state.selected, state.frame, state.undo.length, state.redo.length].join("/");
     if (panelKey !== state.panelKey) {
@@ -754,7 +1074,11 @@
       const li = document.createElement("li");
       li.dataset.index = i;
       li.className = i === state.selected ? "selected" : "";
-      li.innerHTML = `<span class="swatch" style="background:rgb(${colorOf(o.label)})"></span>`;
+      const [hidden, locked] = [state.hidden.has(o.uid), state.locked.has(o.uid)];
+      li.classList.toggle("hidden-object", hidden);
+      li.innerHTML = `<button class="flag hide" title="hide / show this object (V; Shift+V: show all)">${hidden ? "&#9675;" : "&#9679;"}</button>`
+        + `<button class="flag lock${locked ? " on" : ""}" title="lock / unlock this object: not selectable (K)">L</button>`
+        + `<span class="swatch" style="background:rgb(${colorOf(o.label)})"></span>`;
       li.append(`${o.label} · ${o.source === undefined ? "new" : o.id} · ${o.polygon.length}`);
       items.push(li);
     }
@@ -763,7 +1087,7 @@
     $("dirty").classList.toggle("hidden", !dirty);
     $("undo").disabled = !state.undo.length;
     $("redo").disabled = !state.redo.length;
-    for (const id of ["relabel", "delete", "raise", "lower"]) $(id).disabled = !sel;
+    for (const id of ["relabel", "delete", "raise", "lower", "copy"]) $(id).disabled = !sel;
     $("prev").disabled = state.frame <= 0;
     $("next").disabled = state.frame >= state.frames.length - 1;
   }
@@ -776,11 +1100,26 @@
   // ---- wiring ---------------------------------------------------------------------------------
   $("objects").addEventListener("click", (e) => {
     const li = e.target.closest("li");
-    if (li) { state.selected = Number(li.dataset.index); render(); }
+    if (!li) return;
+    const index = Number(li.dataset.index);
+    const flag = e.target.closest("button");
+    if (flag) {
+      toggleFlag(flag.classList.contains("hide") ? state.hidden : state.locked, index,
+        flag.classList.contains("hide") ? "hidden" : "locked");
+      flag.blur();
+      return;
+    }
+    const o = state.objects[index];
+    if (state.locked.has(o.uid) || state.hidden.has(o.uid)) {
+      status(`${describe(o)} is ${state.locked.has(o.uid) ? "locked" : "hidden"}: unlock or show it first`, true);
+      return;
+    }
+    state.selected = index;
+    render();
   });
   $("prev").onclick = () => go(state.frame - 1);
   $("next").onclick = () => go(state.frame + 1);
-  $("frame").onchange = () => go(Number($("frame").value));
+  $("frame").onchange = () => { $("frame").blur(); go(Number($("frame").value)); };
   $("save").onclick = () => save();
   $("undo").onclick = undo;
   $("redo").onclick = redo;
@@ -789,6 +1128,10 @@
   $("delete").onclick = deleteSelected;
   $("raise").onclick = () => changeLayer(+1);
   $("lower").onclick = () => changeLayer(-1);
+  $("copy").onclick = copySelected;
+  $("review").onclick = () => { setReview(!state.review); $("review").blur(); };
+  $("paste").onclick = paste;
+  $("preview").onclick = () => $("preview-panel").classList.toggle("large");
   $("alpha").oninput = () => setAlpha(Number($("alpha").value));
   $("preview-toggle").onchange = () => setPreview($("preview-toggle").checked);
   $("help-button").onclick = () => toggleHelp(true);
@@ -797,7 +1140,7 @@
 
   // For scripted use (tests, the console): read-only views of the state and the actions.
   window.labelTool = {
-    state, save, undo, redo, go, isDirty, toScreen,
+    state, save, undo, redo, go, isDirty, unsaved, toScreen,
     setView: (scale, ox, oy) => { state.view = { scale, ox, oy }; render(); },
     ready: start().catch((error) => status(`cannot start: ${error.message}`, true)),
   };

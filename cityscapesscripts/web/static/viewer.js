@@ -8,12 +8,14 @@ const PLAY_PAUSE_MS = 150;
 const SCORES_DELAY_MS = 400;
 const EXACT_DELAY_MS = 300;   // staying this long on an image swaps its JPEG for the exact PNG
 const MAX_PREVIEW_SCALE = 8;  // as the server's
+const LABEL_TOOL_PORT = 8051;  // beside the viewer's default 8050
 
 // State, also read by the browser tests.
 const viewer = window.viewer = {
   ready: false, frames: [], list: [], position: 0, layer: "gtFine", alpha: 0.5, zoom: false, zoomFactor: 3,
   playing: false, shown: null, shownCount: 0, lastSwitchMs: null, switchTimes: [], layers: {}, pred: null,
-  mouse: null, showPaths: true,
+  mouse: null, showPaths: true, hidden: new Set(), focus: null, labelColors: {}, view: {scale: 1, x: 0, y: 0},
+  root: null,
 };
 // frame key -> Promise of {image, width, height, exact, info}: the camera image (a JPEG preview, or the
 // exact PNG once fetched) and the image's size
@@ -79,7 +81,7 @@ async function fetchLayer(frame, layer, from) {
   const url = `${pathUrl(`/api/layer/${layer}/`, frame.key)}?source=${from}`;
   let payload;
   try { payload = await fetchBinary(url); } catch (e) { return {overlay: null, layerError: e.message}; }
-  return {overlay: await decodeLayer(payload)};
+  return {overlay: await decodeLayer(payload, layer)};
 }
 
 // The file's exact pixels in place of the JPEG, for an image looked at (not each one stepped past).
@@ -97,21 +99,46 @@ async function loadExact(loaded) {
   if (viewer.shown && viewer.shown.base === base) draw();
 }
 
-// A raster layer's index map coloured by its table (one lookup per pixel), or boxes drawn.
-async function decodeLayer(payload) {
+// A raster layer: its index map, coloured by its table (one lookup per pixel) as the legend and the
+// highlighted object allow; or boxes, drawn.
+async function decodeLayer(payload, layer) {
   const {width, height} = payload;
   const canvas = new OffscreenCanvas(width, height);
   if (payload.kind === "boxes") {
     drawBoxes(canvas.getContext("2d"), payload.boxes);
-    return {kind: "boxes", boxes: payload.boxes, canvas, width, height};
+    return {kind: "boxes", layer, boxes: payload.boxes, canvas, width, height};
   }
-  const table = new Uint32Array(payload.colors.map(([r, g, b, a]) => (r | g << 8 | b << 16 | a << 24) >>> 0));
   const index = payload.array;
+  const present = new Uint8Array(payload.colors.length);  // the entries the map uses: the legend's labels
+  for (let i = 0; i < index.length; i++) present[index[i]] = 1;
+  const overlay = {kind: "raster", layer, index, names: payload.names, labels: payload.labels || [],
+    colors: payload.colors, present, canvas, width, height, painted: null};
+  paint(overlay);
+  return overlay;
+}
+
+// What decides an overlay's colours besides its table: hidden labels, the highlighted object.
+function paintKey(overlay) {
+  const focus = viewer.focus && viewer.focus.layer === overlay.layer ? viewer.focus.key : "";
+  return `${[...viewer.hidden].join("|")}#${focus}`;
+}
+
+function paint(overlay) {
+  const key = paintKey(overlay);
+  if (overlay.kind !== "raster" || overlay.painted === key) return;
+  const focus = viewer.focus && viewer.focus.layer === overlay.layer ? viewer.focus : null;
+  const table = new Uint32Array(overlay.colors.map(([r, g, b, a], k) => {
+    const off = viewer.hidden.has(overlay.labels[k]) || (focus && !focus.shows(overlay, k));
+    return off ? 0 : (r | g << 8 | b << 16 | a << 24) >>> 0;
+  }));
+  const {index, width, height} = overlay;
   const rgba = new ImageData(width, height);
   const out = new Uint32Array(rgba.data.buffer);  // RGBA bytes as little-endian words
   for (let i = 0; i < index.length; i++) out[i] = table[index[i]];
-  canvas.getContext("2d").putImageData(rgba, 0, 0);
-  return {kind: "raster", index, names: payload.names, canvas, width, height};
+  const context = overlay.canvas.getContext("2d");
+  context.clearRect(0, 0, width, height);
+  context.putImageData(rgba, 0, 0);
+  overlay.painted = key;
 }
 
 // Boxes as the original viewer draws them.  CityPersons: full box solid, visible part dashed and
@@ -202,9 +229,11 @@ async function show(position, started = performance.now()) {
     return;
   }
   if (token !== showToken) return;  // a newer request took over
+  if (viewer.focus && viewer.focus.frame !== frame.key) viewer.focus = null;  // highlights are per image
   viewer.shown = loaded;
   draw();
   describe(loaded);
+  showLegend();
   showHover();
   await new Promise(requestAnimationFrame);
   viewer.lastSwitchMs = performance.now() - started;
@@ -217,14 +246,24 @@ async function show(position, started = performance.now()) {
     const neighbour = viewer.list[viewer.position + step];
     if (neighbour) load(neighbour).catch(() => {});
   }
-  if (!viewer.playing) {
-    setTimeout(() => token === showToken && loadExact(loaded).catch((e) => status(e.message, true)),
-      EXACT_DELAY_MS);
+  if (viewer.pred) {  // never another image's numbers beside this one
+    for (const id of ["scores", "class-iou", "objects"]) $(id).replaceChildren();
+    $("class-iou-title").hidden = $("objects-title").hidden = true;
   }
-  if (viewer.pred && !viewer.playing) {
-    // scores take the server a while: only for an image looked at, not for each one stepped past
-    $("scores").replaceChildren();
-    setTimeout(() => token === showToken && showScores(frame, token), SCORES_DELAY_MS);
+  if (!viewer.playing) settle(loaded);
+}
+
+// For an image looked at (not each one stepped or played past): its exact pixels and its scores, which
+// take the server a while.  Also when play stops on it.
+function settle(loaded) {
+  const token = showToken;
+  const current = () => token === showToken && viewer.shown === loaded;
+  setTimeout(() => current() && loadExact(loaded).catch((e) => status(e.message, true)), EXACT_DELAY_MS);
+  if (viewer.pred) {
+    setTimeout(() => current() && showScores(loaded, current), SCORES_DELAY_MS);
+    if ("pred-instances" in loaded.base.info.layers) {
+      setTimeout(() => current() && showObjects(loaded, current), SCORES_DELAY_MS);
+    }
   }
 }
 
@@ -236,11 +275,13 @@ function draw() {
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;
+    fit();
   }
   const context = canvas.getContext("2d");
   context.globalAlpha = 1;
   context.drawImage(image, 0, 0, width, height);
   if (overlay) {
+    paint(overlay);
     context.globalAlpha = viewer.alpha;
     context.drawImage(overlay.canvas, 0, 0, width, height);
     context.globalAlpha = 1;
@@ -262,6 +303,7 @@ function describe(loaded) {
     return item;
   }));
   $("paths").hidden = !viewer.showPaths;
+  showEditLink(info);
   $("problem").hidden = !info.problem;
   $("problem").textContent = info.problem || "";
   for (const option of $("layer").options) {
@@ -270,17 +312,175 @@ function describe(loaded) {
   }
 }
 
-async function showScores(frame, token) {
-  let scores;
-  try { scores = await api(pathUrl("/api/scores/", frame.key)); } catch (e) { scores = {error: e.message}; }
-  if (token !== showToken) return;
-  $("scores").replaceChildren(...Object.entries(scores).map(([metric, value]) => {
+// The image's scores, and its per-class IoU, worst first; a class clicked is shown alone.
+async function showScores(loaded, current) {
+  let summary;
+  try { summary = await api(pathUrl("/api/summary/", loaded.frame.key)); } catch (e) { summary = {scores: {error: e.message}}; }
+  if (!current()) return;
+  $("scores").replaceChildren(...Object.entries(summary.scores).map(([metric, value]) => {
     const row = document.createElement("tr");
     row.innerHTML = "<td></td><td class=value></td>";
     row.cells[0].textContent = metric;
     row.cells[1].textContent = typeof value === "number" ? value.toFixed(3) : (value === null ? "n/a" : value);
     return row;
   }));
+  const classes = Object.entries(summary.classIoU || {}).sort((a, b) => a[1] - b[1]);
+  $("class-iou-title").hidden = !classes.length;
+  $("class-iou").replaceChildren(...classes.map(([name, iou]) => {
+    const row = document.createElement("tr");
+    row.innerHTML = "<td><button class=link></button></td><td class=value></td>";
+    const button = row.querySelector("button");
+    button.append(swatch(name), name);
+    button.title = `show only ${name}; again: every class (click)`;
+    button.onclick = () => { solo(name); button.blur(); };
+    row.cells[1].textContent = iou.toFixed(3);
+    return row;
+  }));
+}
+
+// Predicted and ground-truth instances: matched (TP), unmatched (FP, FN) at the evaluator's overlap; one
+// clicked is highlighted alone on its layer.
+async function showObjects(loaded, current) {
+  let data;
+  try { data = await api(pathUrl("/api/objects/", loaded.frame.key)); } catch (e) { status(e.message, true); return; }
+  if (!current()) return;
+  const order = {FN: 0, FP: 1, ignored: 2, TP: 3};
+  const objects = data.objects.sort((a, b) => order[a.status] - order[b.status] || a.iou - b.iou);
+  $("objects-title").hidden = !objects.length;
+  $("objects-title").textContent = `objects at IoU ${data.threshold}`;
+  $("objects").replaceChildren(...objects.map((o) => {
+    const row = document.createElement("tr");
+    row.className = `status-${o.status}`;
+    row.innerHTML = "<td></td><td><button class=link></button></td><td class=value></td>";
+    row.cells[0].textContent = o.status;
+    const button = row.querySelector("button");
+    const what = o.kind === "prediction" ? `predicted ${o.label} ${o.confidence.toFixed(3)}` : `${o.label} ${o.instance}`;
+    button.append(swatch(o.label), what);
+    button.title = `highlight this ${o.kind === "prediction" ? "prediction" : "ground-truth instance"} (click)`;
+    button.onclick = () => { highlight(o, loaded.frame.key); button.blur(); };
+    row.cells[2].textContent = o.iou.toFixed(2);
+    row.cells[2].title = "IoU with its match (or its best overlap)";
+    return row;
+  }));
+}
+
+function swatch(label) {
+  const box = document.createElement("span");
+  box.className = "swatch";
+  const color = viewer.labelColors[label];
+  if (color) box.style.background = `rgb(${color.join(",")})`;
+  return box;
+}
+
+// ---- legend, highlights ---------------------------------------------------------------------
+// The labels of the overlay shown, in the label table's colours, each shown or hidden.
+function showLegend() {
+  const overlay = viewer.shown && viewer.shown.overlay;
+  const names = [];
+  if (overlay && overlay.kind === "raster") {
+    overlay.labels.forEach((name, k) => { if (name && overlay.present[k] && !names.includes(name)) names.push(name); });
+  }
+  $("legend-title").hidden = !names.length;
+  $("legend").replaceChildren(...names.sort().map((name) => {
+    const item = document.createElement("li");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = !viewer.hidden.has(name);
+    box.title = `show / hide ${name} (click)`;
+    box.onchange = () => { setHidden(name, !box.checked); box.blur(); };
+    const only = document.createElement("button");
+    only.className = "link";
+    only.title = `show only ${name}; again: every label (click)`;
+    only.append(swatch(name), name);
+    only.onclick = () => { solo(name); only.blur(); };
+    item.append(box, only);
+    return item;
+  }));
+}
+
+function setHidden(name, hidden) {
+  if (hidden) viewer.hidden.add(name); else viewer.hidden.delete(name);
+  draw();
+  showLegend();
+}
+
+// Only `name` shown (among the labels of the overlay and those hidden before); again: every label.
+function solo(name) {
+  const overlay = viewer.shown && viewer.shown.overlay;
+  const others = new Set((overlay && overlay.labels || []).filter((n) => n && n !== name));
+  const alone = !viewer.hidden.has(name) && [...others].every((n) => viewer.hidden.has(n));
+  viewer.hidden = alone ? new Set() : others;
+  draw();
+  showLegend();
+}
+
+// One object of the list alone on its layer (switched to); clicked again: every object.
+function highlight(object, frameKey) {
+  const layer = object.kind === "prediction" ? "pred-instances" : "instances";
+  const key = `${object.kind}:${object.entry || object.instance}`;
+  if (viewer.focus && viewer.focus.key === key) {
+    viewer.focus = null;
+  } else {
+    const shows = object.kind === "prediction" ? (overlay, k) => k === object.entry
+      : (overlay, k) => overlay.names[k].endsWith(` ${object.instance}`);
+    viewer.focus = {layer, key, frame: frameKey, shows};
+  }
+  if (viewer.layer !== layer) {
+    viewer.layer = $("layer").value = layer;
+    show(viewer.position);
+  } else {
+    draw();
+  }
+}
+
+// ---- zoom and pan of the image ------------------------------------------------------------
+// The canvas fills the stage (small images too); on top, a zoom and a pan of its own (CSS transform).
+function fit() {
+  const canvas = $("canvas"), stage = $("stage");
+  const scale = Math.min((stage.clientWidth - 16) / canvas.width, (stage.clientHeight - 16) / canvas.height);
+  canvas.style.width = `${Math.max(1, canvas.width * scale)}px`;
+  canvas.style.height = `${Math.max(1, canvas.height * scale)}px`;
+  setView(1, 0, 0);
+}
+
+function setView(scale, x, y) {
+  viewer.view = {scale, x, y};
+  $("canvas").style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
+  drawLens();
+}
+
+// Zoom by `factor` about the stage point (cx, cy) (in the canvas's untransformed box).
+function zoomAt(factor, cx, cy) {
+  const {scale, x, y} = viewer.view;
+  const next = Math.max(1, Math.min(32, scale * factor));
+  if (next === 1) { setView(1, 0, 0); return; }
+  setView(next, cx - (cx - x) * next / scale, cy - (cy - y) * next / scale);
+}
+
+function canvasPoint(event) {
+  const canvas = $("canvas"), stage = $("stage").getBoundingClientRect();
+  return [event.clientX - stage.left - canvas.offsetLeft, event.clientY - stage.top - canvas.offsetTop];
+}
+
+function onPanStart(event) {
+  if (event.button !== 0 || viewer.view.scale === 1) return;
+  event.preventDefault();
+  const start = {x: event.clientX, y: event.clientY, view: viewer.view};
+  const move = (e) => setView(start.view.scale, start.view.x + e.clientX - start.x, start.view.y + e.clientY - start.y);
+  const up = () => { window.removeEventListener("mousemove", move); window.removeEventListener("mouseup", up); };
+  window.addEventListener("mousemove", move);
+  window.addEventListener("mouseup", up);
+}
+
+// ---- the label tool -------------------------------------------------------------------------
+// csLabelTool is its own server (it writes; the viewer never does): the link opens the image's polygons
+// there, and the command starts it.
+function showEditLink(info) {
+  const polygons = Object.values(info.layers).find((path) => /^gtFine\/.*_gtFine_polygons\.json$/.test(path));
+  $("edit").hidden = !polygons;
+  if (!polygons) return;
+  $("edit-link").href = `http://127.0.0.1:${LABEL_TOOL_PORT}/#${encodeURIComponent(polygons)}`;
+  $("edit-command").textContent = `csLabelTool ${viewer.root} --port ${LABEL_TOOL_PORT}`;
 }
 
 // ---- hover and zoom -----------------------------------------------------------------------
@@ -359,6 +559,10 @@ async function togglePlay() {
   viewer.playing = !viewer.playing;
   $("play").classList.toggle("on", viewer.playing);
   $("play").textContent = viewer.playing ? "pause" : "play";
+  if (!viewer.playing) {
+    if (viewer.shown) settle(viewer.shown);  // a show still in flight settles its own image
+    return;
+  }
   while (viewer.playing && viewer.position < viewer.list.length - 1) {
     await show(viewer.position + 1);
     await new Promise((resolve) => setTimeout(resolve, PLAY_PAUSE_MS));
@@ -376,7 +580,17 @@ function jump() {
   show(position);
 }
 
-// The frames of the chosen split/city, in the chosen order (scores: worst first, unscored last).
+// `list` in the chosen order: by name, or worst `order` (a metric) first, unscored last.
+function sortFrames(list, order, score) {
+  if (order === "name") return list;
+  return list.slice().sort((a, b) => {
+    const va = score(a, order), vb = score(b, order);
+    if (va == null || vb == null) return (va == null) - (vb == null);
+    return va - vb;
+  });
+}
+
+// The frames of the chosen split/city, in the chosen order.
 async function rebuildList(keepKey) {
   const choice = $("city").value;
   let list = viewer.frames.filter((f) => choice === "" || `${f.split}/${f.city}` === choice);
@@ -384,27 +598,158 @@ async function rebuildList(keepKey) {
   if (order !== "name") {
     status("computing the scores of every image ...");
     const scores = await api("/api/scores");
-    const value = (f) => (scores[f.key] || {})[order];
-    list = list.slice().sort((a, b) => {
-      const va = value(a), vb = value(b);
-      if (va == null || vb == null) return (va == null) - (vb == null);
-      return va - vb;
-    });
+    list = sortFrames(list, order, (f, metric) => (scores[f.key] || {})[metric]);
   }
+  setList(list, keepKey);
+}
+
+function setList(list, key) {
   viewer.list = list;
   $("frame-names").replaceChildren(...list.map((f) => new Option(f.id)));
-  const position = keepKey ? list.findIndex((f) => f.key === keepKey) : 0;
-  await show(Math.max(0, position));
+  const position = key ? list.findIndex((f) => f.key === key) : 0;
+  return show(Math.max(0, position));
 }
+
+// ---- the grid of the split ------------------------------------------------------------------
+// Tiles (made once per frame, then only reordered) with the thumbnail and the scores, which the server
+// computes in the background and the page asks for until all are known.
+const SUMMARY_POLL_MS = 400;
+const grid = viewer.grid = {
+  open: false, summaries: {}, pending: null, tiles: new Map(), list: [],
+  openedAt: null, firstTileMs: null, scoresDoneMs: null, polling: false,
+};
+
+const scoreOf = (frame, metric) => ((grid.summaries[frame.key] || {}).scores || {})[metric];
+
+function gridFrames() {
+  const [city, name, cls] = [$("city").value, $("filter-name").value.trim(), $("filter-class").value];
+  const [metric, low, high] = [$("filter-metric").value, $("score-min").value, $("score-max").value];
+  let list = viewer.frames.filter((f) => (city === "" || `${f.split}/${f.city}` === city) && f.id.includes(name));
+  if (cls) list = list.filter((f) => ((grid.summaries[f.key] || {}).classes || []).includes(cls));
+  if (metric && (low !== "" || high !== "")) {
+    list = list.filter((f) => {
+      const value = scoreOf(f, metric);
+      return value != null && (low === "" || value >= Number(low)) && (high === "" || value <= Number(high));
+    });
+  }
+  return sortFrames(list, $("order").value, scoreOf);
+}
+
+function renderGrid() {
+  grid.list = gridFrames();
+  $("tiles").replaceChildren(...grid.list.map(tileOf));
+  const pending = grid.pending ? `; ${grid.pending} still being scored` : "";
+  $("grid-count").textContent = `${grid.list.length} of ${viewer.frames.length} images${pending}`;
+}
+
+function tileOf(frame) {
+  if (grid.tiles.has(frame.key)) return grid.tiles.get(frame.key);
+  const tile = document.createElement("button");
+  tile.className = "tile";
+  tile.dataset.key = frame.key;
+  tile.title = `${frame.key}: open it (Enter)`;
+  const image = new Image(256, 128);
+  image.loading = "lazy";
+  image.alt = frame.id;
+  image.addEventListener("load", () => {
+    if (grid.firstTileMs === null) requestAnimationFrame(() => { grid.firstTileMs = performance.now() - grid.openedAt; });
+  }, {once: true});
+  image.src = pathUrl("/api/thumbnail/", frame.key);
+  const [name, scores] = [document.createElement("span"), document.createElement("span")];
+  name.className = "name";
+  name.textContent = frame.id;
+  scores.className = "tile-scores";
+  tile.append(image, name, scores);
+  tile.onclick = () => openFromGrid(frame);
+  grid.tiles.set(frame.key, tile);
+  fillTile(tile);
+  return tile;
+}
+
+function fillTile(tile) {
+  const summary = grid.summaries[tile.dataset.key];
+  const line = tile.lastChild;
+  line.classList.toggle("pending", !summary);
+  if (!summary) { line.textContent = viewer.pred ? "scoring ..." : ""; return; }
+  if (summary.error) { line.textContent = "error"; line.title = summary.error; return; }
+  line.textContent = Object.entries(summary.scores)
+    .map(([metric, value]) => `${metric} ${value === null ? "n/a" : value.toFixed(3)}`).join("  ");
+}
+
+async function pollSummaries() {
+  let data;
+  try { data = await api("/api/summaries"); } catch (e) { status(e.message, true); grid.polling = false; return; }
+  const known = grid.summaries;
+  grid.summaries = data.summaries;
+  grid.pending = data.pending;
+  grid.tiles.forEach((tile, key) => { if (!(key in known)) fillTile(tile); });
+  const bySummary = $("filter-class").value || $("score-min").value || $("score-max").value || $("order").value !== "name";
+  if (grid.open && (bySummary || !data.pending)) renderGrid();
+  if (data.pending) {
+    setTimeout(pollSummaries, SUMMARY_POLL_MS);
+  } else {
+    grid.scoresDoneMs = performance.now() - grid.openedAt;
+    grid.polling = false;
+  }
+}
+
+function setGrid(open) {
+  grid.open = open;
+  $("tiles").hidden = $("grid-bar").hidden = !open;
+  $("single").hidden = open;
+  $("grid-button").classList.toggle("on", open);
+  if (!open) return;
+  if (viewer.playing) togglePlay();
+  if (grid.openedAt === null) grid.openedAt = performance.now();
+  renderGrid();
+  if (!grid.polling && grid.pending !== 0) {
+    grid.polling = true;
+    pollSummaries();
+  }
+  const current = viewer.shown && grid.tiles.get(viewer.shown.frame.key);
+  if (current && current.isConnected) { current.focus({preventScroll: true}); current.scrollIntoView({block: "nearest"}); }
+}
+
+// A tile opens its image; the arrow keys then step through the images the grid showed, in its order.
+function openFromGrid(frame) {
+  setGrid(false);
+  setList(grid.list, frame.key);
+}
+
+// The tile before or after the focused one (arrow keys in the grid).
+function stepTile(step) {
+  const tiles = [...$("tiles").children];
+  const at = tiles.indexOf(document.activeElement);
+  const next = tiles[Math.max(0, Math.min(tiles.length - 1, at < 0 ? 0 : at + step))];
+  if (next) { next.focus({preventScroll: true}); next.scrollIntoView({block: "nearest"}); }
+}
+
+function onGridKey(event) {
+  const actions = {
+    g: () => setGrid(false), Escape: () => setGrid(false),
+    ArrowRight: () => stepTile(1), ArrowLeft: () => stepTile(-1),
+    "/": () => $("filter-name").focus(), c: () => $("filter-class").focus(), m: () => $("filter-metric").focus(),
+    n: () => $("score-min").focus(), x: () => $("score-max").focus(), o: () => $("city").focus(),
+    s: () => $("order").focus(), h: () => { $("help").hidden = !$("help").hidden; },
+  };
+  if (event.ctrlKey || event.metaKey || event.altKey || !(event.key in actions)) return;
+  event.preventDefault();
+  actions[event.key]();
+}
+
+// Keys a focused dropdown keeps: moving through its options.  Every other shortcut works whatever
+// control was used last (a slider or checkbox would take the arrows or space).
+const DROPDOWN_KEYS = new Set(["ArrowUp", "ArrowDown", "PageUp", "PageDown", "Home", "End", "Enter"]);
 
 function onKey(event) {
   const target = event.target;
-  if (target.tagName === "INPUT" && target.type === "text") {
-    if (event.key === "Enter") jump();
-    if (event.key === "Escape") target.blur();
+  if (target.tagName === "INPUT" && ["text", "search", "number"].includes(target.type)) {  // typing
+    if (event.key === "Enter" && target.id === "jump") jump();
+    if (event.key === "Escape" || event.key === "Enter") target.blur();
     return;
   }
-  if (target.tagName === "SELECT" && event.key !== "Escape") return;
+  if (target.tagName === "SELECT" && DROPDOWN_KEYS.has(event.key)) return;
+  if (grid.open) { onGridKey(event); return; }
   const actions = {
     ArrowRight: () => show(viewer.position + 1, performance.now()),
     ArrowLeft: () => show(viewer.position - 1, performance.now()),
@@ -413,10 +758,15 @@ function onKey(event) {
     "=": () => setAlpha(viewer.alpha + 0.1),
     "-": () => setAlpha(viewer.alpha - 0.1),
     z: () => setZoom(!viewer.zoom),
+    0: () => setView(1, 0, 0),
+    e: () => { if (!$("edit").hidden) window.open($("edit-link").href, "_blank"); },
     h: () => { $("help").hidden = !$("help").hidden; },
     i: () => $("jump").focus(),
     o: () => $("city").focus(),
     l: () => $("layer").focus(),
+    s: () => $("order").focus(),
+    p: () => { $("from-png").checked = !$("from-png").checked; show(viewer.position); },
+    g: () => setGrid(true),
     f: () => { viewer.showPaths = !viewer.showPaths; $("paths").hidden = !viewer.showPaths; },
     Escape: () => { $("help").hidden = true; target.blur && target.blur(); if (viewer.playing) togglePlay(); },
   };
@@ -426,13 +776,14 @@ function onKey(event) {
 }
 
 function onWheel(event) {
+  event.preventDefault();
   if (event.ctrlKey) {
-    event.preventDefault();
     setAlpha(viewer.alpha + (event.deltaY < 0 ? 0.1 : -0.1));
   } else if (viewer.zoom) {
-    event.preventDefault();
     viewer.zoomFactor = Math.max(1, Math.min(16, viewer.zoomFactor * (event.deltaY < 0 ? 1.25 : 0.8)));
     drawLens();
+  } else {
+    zoomAt(event.deltaY < 0 ? 1.25 : 0.8, ...canvasPoint(event));
   }
 }
 
@@ -441,19 +792,33 @@ async function start() {
   viewer.frames = data.frames;
   viewer.layers = data.layers;
   viewer.pred = data.pred;
+  viewer.root = data.root;
+  for (const label of data.labels) viewer.labelColors[label.name] = label.color;
   const cities = [...new Set(data.frames.map((f) => `${f.split}/${f.city}`))];
   $("city").replaceChildren(new Option("all images", ""), ...cities.map((c) => new Option(c.replace("/", " / "), c)));
   $("layer").replaceChildren(new Option("no overlay", "none"),
     ...Object.entries(data.layers).map(([name, title]) => new Option(title, name)));
   $("layer").value = viewer.layer;
+  $("filter-class").append(...data.labels.map((l) => new Option(l.name, l.name)));
+  $("filter-metric").hidden = $("score-min").hidden = $("score-max").hidden = !data.pred;
   if (data.pred) {
-    for (const metric of ["mIoU", "AP", "PQ"]) $("order").append(new Option(`worst ${metric} first`, metric));
+    for (const metric of ["mIoU", "AP", "PQ"]) {
+      $("order").append(new Option(`worst ${metric} first`, metric));
+      $("filter-metric").append(new Option(metric, metric));
+    }
   }
   const wanted = decodeURIComponent(location.hash.slice(1));
   const first = data.frames.find((f) => f.key === wanted) || data.frames[0];
   $("city").value = `${first.split}/${first.city}`;
-  $("city").onchange = () => rebuildList();
-  $("order").onchange = () => rebuildList(viewer.shown && viewer.shown.frame.key);
+  // a choice made leaves the arrow keys to stepping; in the grid, the tiles follow every filter
+  $("city").onchange = () => { $("city").blur(); if (grid.open) renderGrid(); else rebuildList(); };
+  $("order").onchange = () => {
+    $("order").blur();
+    if (grid.open) renderGrid(); else rebuildList(viewer.shown && viewer.shown.frame.key);
+  };
+  for (const id of ["filter-class", "filter-metric"]) $(id).onchange = () => { $(id).blur(); renderGrid(); };
+  for (const id of ["filter-name", "score-min", "score-max"]) $(id).oninput = renderGrid;
+  $("grid-button").onclick = () => setGrid(!grid.open);
   $("layer").onchange = () => { viewer.layer = $("layer").value; $("layer").blur(); show(viewer.position); };
   $("from-png").onchange = () => show(viewer.position);
   $("alpha").oninput = () => setAlpha(Number($("alpha").value));
@@ -466,6 +831,9 @@ async function start() {
   $("canvas").addEventListener("mousemove", onMouseMove);
   $("canvas").addEventListener("mouseleave", () => { viewer.mouse = null; $("tip").hidden = true; drawLens(); });
   $("stage").addEventListener("wheel", onWheel, {passive: false});
+  $("canvas").addEventListener("mousedown", onPanStart);
+  $("fit").onclick = () => { setView(1, 0, 0); $("fit").blur(); };
+  new ResizeObserver(fit).observe($("stage"));
   document.addEventListener("keydown", onKey);
   await rebuildList(first.key);
   viewer.ready = true;
