@@ -19,13 +19,13 @@ from PIL import Image
 from pycocotools.coco import COCO
 
 from cityscapesscripts.dataset import CityscapesDataset, convert, voc
-from cityscapesscripts.dataset.cityscapes import cityscapes_frame_id
+from cityscapesscripts.dataset.cityscapes import cityscapes_frame_id, save_label_set
 from cityscapesscripts.errors import LayoutError
 from cityscapesscripts.helpers.labelset import CITYSCAPES, LabelSet, name_key
 from cityscapesscripts.io import png
 
 from conftest import GOLDEN
-from fixture_trees import TINY_IDS, convert_all, write_tiny_tree
+from fixture_trees import TINY_IDS, convert_all, custom_label_set, write_tiny_tree
 
 DATUMARO = os.path.join(os.path.dirname(__file__), "fixtures", "datumaro")
 WRITTEN = os.path.join(DATUMARO, "written")
@@ -75,10 +75,10 @@ def test_reads_every_cityscapes_tree_datumaro_writes(tree):
 def test_datumaro_names_convert_to_the_cityscapes_table(tmp_path):
     """Datumaro's Cityscapes map keeps the Cityscapes ids and train ids: VOC gets the 19 classes."""
     dataset = CityscapesDataset(os.path.join(WRITTEN, "cityscapes"), split="val")
-    assert dataset.label_set.name2label["licenseplate"].id == 34
+    assert dataset.label_set.find("licenseplate").id == 34
     assert np.array_equal(dataset.label_set.id_to_train_id[:34], CITYSCAPES.id_to_train_id[:34])
     missing, failed = convert.to_cityscapes(dataset, str(tmp_path / "cs"))
-    assert failed == [] and missing == ["licenseplate"]  # no Cityscapes id: background, with a warning
+    assert failed == [] and missing == ["license plate"]  # no Cityscapes id: background, with a warning
     for frame in dataset:
         if frame.annotated:
             out = png.read_label_map(tmp_path / "cs" / "gtFine" / "val" / frame.city /
@@ -99,7 +99,7 @@ def test_reads_every_voc_set_datumaro_writes(tmp_path):
         ids, missing, failed = convert.from_voc(os.path.join(WRITTEN, "voc"), str(tmp_path), split,
                                                 save_images=True)
         assert failed == [] and len(ids) == len(items)
-        assert set(missing) == {"licenseplate"}
+        assert set(missing) == {"licenseplate"}  # VOC's labelmap.txt keeps Datumaro's names
         for position, item in enumerate(i for i in listed if i):
             labels, instances = expected[(split, item)]
             frame_id = cityscapes_frame_id(item, position)
@@ -439,3 +439,57 @@ def _meta(tmp_path, meta):
     path = tmp_path / "dataset_meta.json"
     path.write_text(json.dumps(meta))
     return path
+
+
+def test_labelTrainIds_win_over_instanceIds_in_a_tree_without_labelIds_as_datumaro_reads_it():
+    """Datumaro's tree with labelTrainIds beside instanceIds (no labelIds, no polygons): Datumaro reads the
+    train ids, so do we: ego vehicle (instanceIds 1, train id 255) is background, not ego vehicle."""
+    tree = "cityscapes_train_ids"
+    expected = datumaro_reading(tree)
+    names = NAMES[tree]
+    dataset = CityscapesDataset(os.path.join(WRITTEN, tree), split=None)
+    assert {(f.split, relative_id(f)) for f in dataset if f.annotated} == {
+        key for key, (labels, _) in expected.items() if (labels >= 0).any()}
+    ego = CITYSCAPES.name2label["ego vehicle"].id
+    saw_ego = False
+    for frame in dataset:
+        if not frame.annotated:
+            continue
+        assert frame.train_ids_win
+        labels, _ = expected[(frame.split, relative_id(frame))]
+        ours = frame.semantic()
+        seen = labels >= 0
+        assert [name_key(frame.label_set.id2label[v].name) for v in ours[seen].tolist()] == [
+            name_key(names[v]) for v in labels[seen].tolist()]
+        # Datumaro skips its label 0 (road in its train map) and gives nothing where the train id is 255
+        assert set(ours[~seen].tolist()) <= {CITYSCAPES.background.id, CITYSCAPES.name2label["road"].id}
+        in_instance_ids = png.read_ids_16bit(frame.paths["instanceIds"]) == ego
+        saw_ego |= bool(in_instance_ids.any())
+        assert (ours[in_instance_ids] == CITYSCAPES.background.id).all()
+        assert np.array_equal(frame.instance_ids(), ours)  # Datumaro 1.13 wrote no instances
+    assert saw_ego
+
+
+LABEL_COLORS = os.path.join(DATUMARO, "ours", "label_colors")
+LABEL_COLORS_READ = json.load(open(os.path.join(DATUMARO, "ours", "label_colors.json"), encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ["cityscapes", "custom"])
+def test_label_colors_we_write_are_read_by_datumaro_and_back_by_us(tmp_path, name):
+    """Our label_colors.txt is the committed one, whose names Datumaro 1.13's Cityscapes and CamVid parsers
+    read one per line (make_fixtures.py: with the colours; Datumaro imports our Cityscapes output with it),
+    and we read back the names written (spaces, '%', '#' included)."""
+    label_set = CITYSCAPES if name == "cityscapes" else custom_label_set()
+    path = save_label_set(str(tmp_path), label_set)
+    committed = os.path.join(LABEL_COLORS, name, "label_colors.txt")
+    assert open(path, "rb").read() == open(committed, "rb").read()
+    words = [line.split()[3] for line in open(path, encoding="utf-8").read().splitlines()]
+    assert all(len(line.split()) == 4 for line in open(path, encoding="utf-8").read().splitlines())
+    assert words == LABEL_COLORS_READ[name]
+    drawn = [label for label in label_set.labels if label.id >= 0]
+    back = LabelSet.from_label_colors(path)
+    assert [(label.name, label.id, label.color) for label in back.labels] == [
+        (label.name, label.id, label.color) for label in drawn]
+    if name == "cityscapes":  # Datumaro's own spelling of the Cityscapes names
+        assert "trafficlight" in words and "egovehicle" in words
+        assert np.array_equal(back.id_to_train_id, CITYSCAPES.id_to_train_id)

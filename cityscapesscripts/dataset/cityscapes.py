@@ -16,7 +16,7 @@ import numpy as np
 from .. import parallel
 from ..errors import LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
-from ..helpers.labelset import CITYSCAPES, LabelSet
+from ..helpers.labelset import CITYSCAPES, LabelSet, describe_missing_ids, label_colors_name
 from ..io import layout, png
 from ..io.files import make_folders, resolve_inside
 from ..preparation import rasterize
@@ -86,25 +86,46 @@ class Frame:
         found = ", ".join(sorted(self.paths)) or "nothing"
         return LayoutError(f"frame {self.item_id} ({self.split}) has no {what} (found: {found})")
 
+    @property
+    def train_ids_win(self):
+        """Whether ``*_labelTrainIds.png`` gives the classes before ``*_instanceIds.png``: in a frame with
+        neither labelIds nor polygons, a tree another tool wrote (Datumaro reads labelTrainIds whenever
+        they exist); a real Cityscapes frame has both and reads its labelIds."""
+        return "labelTrainIds" in self.paths and "labelIds" not in self.paths and "polygons" not in self.paths
+
     def semantic(self):
         """Label ids, (H, W) uint8, from the first present of ``*_labelIds.png``, ``*_instanceIds.png``,
-        the polygons and ``*_labelTrainIds.png`` (train ids mapped back to ids; 255 to the background)."""
+        the polygons and ``*_labelTrainIds.png`` (train ids mapped back to ids; 255 to the background);
+        labelTrainIds before instanceIds when :attr:`train_ids_win`."""
         if "labelIds" in self.paths:
             return png.read_label_map(self.paths["labelIds"])
+        if self.train_ids_win:
+            return self._from_train_ids()
         if "instanceIds" in self.paths:
             ids = png.read_ids_16bit(self.paths["instanceIds"])
             return np.where(ids >= 1000, ids // 1000, ids).astype(np.uint8)
         if "polygons" in self.paths:
             return rasterize.encode(self._object_map(), "labelIds")
         if "labelTrainIds" in self.paths:
-            return self.label_set.train_id_to_id[png.read_label_map(self.paths["labelTrainIds"])]
+            return self._from_train_ids()
         raise self._missing("labelIds, instanceIds, polygons or labelTrainIds")
+
+    def _from_train_ids(self):
+        return self.label_set.train_id_to_id[png.read_label_map(self.paths["labelTrainIds"])]
 
     def instance_ids(self):
         """Instance ids, (H, W) uint16, from the first present of ``*_instanceIds.png``, the polygons,
-        ``*_instanceTrainIds.png`` (train ids mapped back) and the label ids (no instances)."""
+        ``*_instanceTrainIds.png`` (train ids mapped back) and the label ids (no instances).
+
+        When :attr:`train_ids_win`, an instanceIds value is kept only where its class is the
+        labelTrainIds class; elsewhere the pixel gets that class's label id."""
         if "instanceIds" in self.paths:
-            return png.read_ids_16bit(self.paths["instanceIds"])
+            ids = png.read_ids_16bit(self.paths["instanceIds"])
+            if not self.train_ids_win:
+                return ids
+            classes = self._from_train_ids()
+            agree = np.where(ids >= 1000, ids // 1000, ids) == classes
+            return np.where(agree, ids, classes).astype(np.uint16)
         if "polygons" in self.paths:
             return rasterize.encode(self._object_map(), "instanceIds")
         if "instanceTrainIds" in self.paths:
@@ -375,16 +396,20 @@ def save_label_set(root, label_set, kind="label_colors"):
     """Write ``label_colors.txt`` (``kind='label_colors'``) or ``dataset_meta.json`` describing ``label_set``.
 
     Both files give ids by position (Datumaro reads them so), so the drawn
-    labels' ids must be 0..N-1; otherwise :class:`LabelSetError`.
+    labels' ids must be 0..N-1; otherwise :class:`LabelSetError` listing every
+    missing id.  ``label_colors.txt`` names are one word each, as Datumaro
+    reads them (:func:`~cityscapesscripts.helpers.labelset.label_colors_name`).
     """
     drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
     ids = [label.id for label in drawn]
     if ids != list(range(len(drawn))):
-        gaps = sorted(set(range(max(ids) + 1)) - set(ids))
         raise LabelSetError(f"cannot write {kind}: its label ids must be 0..{len(drawn) - 1} without gaps, as "
-                            f"other tools number labels by position; missing ids {gaps[:10]}", label_set.name)
+                            f"other tools number labels by position; missing ids {describe_missing_ids(ids)}",
+                            label_set.name)
     if kind == "label_colors":
-        text = "".join(f"{r} {g} {b} {label.name}\n" for label in drawn for r, g, b in [label.color])
+        names = {label.name for label in drawn}
+        text = "".join(f"{r} {g} {b} {label_colors_name(label.name, names)}\n"
+                       for label in drawn for r, g, b in [label.color])
         path = os.path.join(root, "label_colors.txt")
         png.write_atomic(path, text.encode())
     else:

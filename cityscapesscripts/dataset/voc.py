@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import kernels, parallel
 from ..errors import ArgumentError, ImageError, LayoutError
-from ..helpers.labelset import CITYSCAPES, voc_palette
+from ..helpers.labelset import CITYSCAPES, describe_missing_ids, voc_palette
 from ..io import layout, png
 from ..io.files import make_folders
 from .cityscapes import IMAGE_EXTENSIONS, frame_name, inside
@@ -51,7 +51,7 @@ def voc_classes(label_set=CITYSCAPES, full_table=False):
         drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
         if [label.id for label in drawn] != list(range(len(drawn))) or len(drawn) > IGNORE:
             raise ArgumentError(f"the full VOC table needs label ids 0..N-1 (N < 256); {label_set.name} has "
-                             f"{[label.id for label in drawn][:40]}")
+                                f"{len(drawn)} labels, missing ids {describe_missing_ids(label.id for label in drawn)}")
         colors = [label.color for label in drawn]
         if len(set(colors)) != len(colors):
             colors = [tuple(c) for c in voc_palette()[:len(drawn)].tolist()]
