@@ -10,6 +10,7 @@ import json
 import os
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -350,6 +351,18 @@ def cityscapes_frame_id(name, index):
     return f"default_{zlib.crc32(name.encode()) % 1000000:06d}_{index:06d}"
 
 
+class SourceItem(NamedTuple):
+    """One item of another format, read: what :func:`write_items` writes as a Cityscapes frame.
+
+    label_ids : (H, W) uint8 label ids or None (an image alone); instance_ids : (H, W) ``id * 1000 + k``
+    or None (the label ids); image_path : the camera image or None; polygons : an annotation dict or None.
+    """
+    label_ids: Optional[np.ndarray]
+    instance_ids: Optional[np.ndarray] = None
+    image_path: Optional[str] = None
+    polygons: Optional[dict] = None
+
+
 def make_split_folders(root, split, annotation_type="gtFine"):
     """Create ``{annotation_type}/{split}`` and ``leftImg8bit/{split}`` (Datumaro's importer needs both)."""
     for folder in (annotation_type, layout.CAMERA):
@@ -362,7 +375,8 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
     """Write one frame into the Cityscapes layout; returns the paths written.
 
     label_ids : (H, W) uint8 label ids of ``label_set``; instance_ids : (H, W)
-    ``id * 1000 + k`` map (default: the label ids); image : (H, W, 3) uint8;
+    ``id * 1000 + k`` map (default: the label ids); image : (H, W, 3) uint8, or
+    the bytes of an image file in the format ``image_ext`` names (written as they are);
     polygons : an annotation dict to save as ``*_polygons.json``; folder : the
     folder below the split (default: the city of ``frame_id``).  Every file is
     encoded before the first is written, and each is written atomically.
@@ -385,7 +399,7 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
             files.append((ground_truth(encoding), png.encode_png(data)))
     if image is not None:
         path = layout.frame_file(root, layout.CAMERA, split, folder, frame_id, ext=image_ext.lstrip("."))
-        files.append((path, png.encode_image(image, image_ext)))
+        files.append((path, image if isinstance(image, bytes) else png.encode_image(image, image_ext)))
     for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         png.write_atomic(path, data)

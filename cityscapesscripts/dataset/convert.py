@@ -1,8 +1,12 @@
-"""csConvert: convert a Cityscapes tree to Pascal VOC, COCO instances, COCO panoptic or Cityscapes, and back from VOC.
+"""csConvert: convert a Cityscapes tree to Pascal VOC, COCO instances, COCO panoptic or Cityscapes, and back from
+VOC, GTA5 and SYNTHIA.
 
     csConvert --from cityscapes --to voc|coco-instances|coco-panoptic|cityscapes IN OUT [--split val]
               [--labels FILE] [--label-map cityscapes|source|FILE] [--save-images] [-j N] [-q]
     csConvert --from voc --to cityscapes VOC_ROOT OUT --split val
+    csConvert --from gta5|synthia --to cityscapes ROOT OUT [--split train] [--save-images]
+
+GTA5 and SYNTHIA sets have no splits: ``--split`` names the split written (default ``train``).
 
 ``--split`` repeats (or takes a comma list): each split is converted in turn;
 ``all`` converts every split (of a Cityscapes tree: as one set).
@@ -19,11 +23,11 @@ import time
 import numpy as np
 
 from .. import cli, parallel
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ImageError
 from ..helpers.labelset import CITYSCAPES, LabelSet
-from ..io import layout, png
+from ..io import layout, limits, png
 from ..io.files import make_folders, remove_stale_temporaries
-from . import cityscapes, coco, voc
+from . import cityscapes, coco, synthetic, voc
 
 
 def remap_table(source, target):
@@ -115,6 +119,52 @@ def instances_from_objects(label_ids, objects, label_set):
     return instance_ids
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def write_items(items, out, split, label_set=CITYSCAPES, save_images=False, jobs=None, desc="items", progress=None):
+    """Write the items of another format as the Cityscapes frames of ``split``, on ``jobs`` processes.
+
+    items : ``[(name, read, frame id)]``; ``read()`` gives a :class:`~.cityscapes.SourceItem` (and raises for a
+    bad item, which then fails alone).  Camera images are written with ``save_images``: a PNG as
+    its bytes, another format decoded and written as PNG; an image whose size is not the labels'
+    fails its item.  Returns ``(frame ids written, [ItemError] failed)``.
+    """
+    cityscapes.make_split_folders(out, split)
+    task = functools.partial(_write_item, out=out, split=split, label_set=label_set, save_images=save_images)
+    ids, failed = [], []
+    for result in parallel.map_items(task, items, jobs, desc, progress):
+        if isinstance(result, parallel.ItemError):
+            failed.append(result)
+        elif result is not None:
+            ids.append(result)
+    return ids, failed
+
+
+def _write_item(job, out, split, label_set, save_images):
+    """Write one item as a Cityscapes frame; its frame id, or None when it has nothing to write."""
+    _, read, frame_id = job
+    item = read()
+    image = _camera_image(item.image_path, item.label_ids) if save_images and item.image_path else None
+    if item.label_ids is None and image is None:
+        return None
+    cityscapes.write_frame(out, split, frame_id, item.label_ids, item.instance_ids, image, label_set,
+                           polygons=item.polygons)
+    return frame_id
+
+
+def _camera_image(path, label_ids):
+    """The image to write for a frame (PNG bytes as they are, else decoded); refused when its size is
+    not that of the labels."""
+    with open(path, "rb") as f:
+        data = f.read()
+    width, height = limits.header_size(path, data)
+    if label_ids is not None and label_ids.shape != (height, width):
+        raise ImageError(f"image is {width}x{height} but its labels are {label_ids.shape[1]}x{label_ids.shape[0]}",
+                         path)
+    return data if data.startswith(PNG_SIGNATURE) else png.read_rgb(path, data=data)
+
+
 def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False, jobs=None, progress=None):
     """A VOC segmentation set into the Cityscapes layout.
 
@@ -129,39 +179,26 @@ def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False
     """
     classes, items, failed = voc.read_voc(voc_root, split)
     table, missing = voc_table(classes, label_set)
-    cityscapes.make_split_folders(out, split)
-    jobs_items = [(item, read, cityscapes.cityscapes_frame_id(item, position))
+    jobs_items = [(item, functools.partial(_voc_item, read, table, label_set), cityscapes.cityscapes_frame_id(item, position))
                   for position, (item, read) in enumerate(items)]
-    task = functools.partial(_voc_item, out=out, split=split, table=table, label_set=label_set,
-                             save_images=save_images)
-    ids = []
-    for result in parallel.map_items(task, jobs_items, jobs, "voc", progress):
-        if isinstance(result, parallel.ItemError):
-            failed.append(result)
-        elif result is not None:
-            ids.append(result)
-    return ids, missing, failed
+    ids, more = write_items(jobs_items, out, split, label_set, save_images, jobs, "voc", progress)
+    return ids, missing, failed + more
 
 
-def _voc_item(job, out, split, table, label_set, save_images):
-    """Write one VOC item as a Cityscapes frame; its frame id, or None when it has nothing to write."""
-    _, read, frame_id = job
+def _voc_item(read, table, label_set):
     semantic, objects, image_path = read()
     label_ids = instance_ids = None
     if semantic is not None:
         label_ids = table[semantic]
         instance_ids = label_ids if objects is None else instances_from_objects(label_ids, objects, label_set)
-    image = png.read_rgb(image_path) if save_images and image_path else None
-    if label_ids is None and image is None:
-        return None
-    cityscapes.write_frame(out, split, frame_id, label_ids, instance_ids, image, label_set)
-    return frame_id
+    return cityscapes.SourceItem(label_ids, instance_ids, image_path)
 
 
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc"], default="cityscapes")
+    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc", *synthetic.LAYOUTS],
+                        default="cityscapes")
     parser.add_argument("--to", dest="target", required=True,
                         choices=["voc", "coco-instances", "coco-panoptic", "cityscapes"])
     parser.add_argument("input")
@@ -178,14 +215,18 @@ def main(argv=None):
     cli.add_scheduler_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
-    if opts.source == "voc" and opts.target != "cityscapes":
-        raise ArgumentError("a VOC set converts to 'cityscapes' only")
+    if opts.source != "cityscapes" and opts.target != "cityscapes":
+        raise ArgumentError(f"a {opts.source} set converts to 'cityscapes' only")
     remove_stale_temporaries(folder for folder, _, _ in os.walk(opts.output))  # a killed run's
     say = cli.printer(opts.quiet)
     label_set = LabelSet.load(opts.labels) if opts.labels else None
     splits = cli.splits_of(opts)
     if splits is None and opts.source == "voc":
         splits = voc.splits_of(opts.input)
+    if opts.source in synthetic.LAYOUTS:
+        splits = opts.split or ["train"]
+        if cli.ALL_SPLITS in splits:
+            raise ArgumentError(f"a {opts.source} set has no splits: --split names the split to write")
     failed = []
     for split in splits or [None]:
         failed += _convert_split(opts, split, label_set, say)
@@ -202,6 +243,11 @@ def _convert_split(opts, split, label_set, say):
     if opts.source == "voc":
         ids, missing, failed = from_voc(opts.input, opts.output, split, label_set or CITYSCAPES,
                                         opts.save_images, jobs)
+        say(f"{len(ids)} frames written to {opts.output}")
+    elif opts.source in synthetic.LAYOUTS:
+        items, failed = synthetic.read_set(opts.input, opts.source)
+        ids, more = write_items(items, opts.output, split, CITYSCAPES, opts.save_images, jobs, opts.source)
+        failed += more
         say(f"{len(ids)} frames written to {opts.output}")
     else:
         dataset = cityscapes.CityscapesDataset(opts.input, split, label_set=label_set)
