@@ -194,6 +194,9 @@ def _voc_item(read, table, label_set):
     return cityscapes.SourceItem(label_ids, instance_ids, image_path)
 
 
+SOURCE_NAMES = {"voc": "VOC", "gta5": "GTA5", "synthia": "SYNTHIA"}
+
+
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -216,7 +219,7 @@ def main(argv=None):
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
     if opts.source != "cityscapes" and opts.target != "cityscapes":
-        raise ArgumentError(f"a {opts.source} set converts to 'cityscapes' only")
+        raise ArgumentError(f"a {SOURCE_NAMES[opts.source]} set converts to 'cityscapes' only")
     remove_stale_temporaries(folder for folder, _, _ in os.walk(opts.output))  # a killed run's
     say = cli.printer(opts.quiet)
     label_set = LabelSet.load(opts.labels) if opts.labels else None
