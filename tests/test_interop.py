@@ -493,3 +493,84 @@ def test_label_colors_we_write_are_read_by_datumaro_and_back_by_us(tmp_path, nam
     if name == "cityscapes":  # Datumaro's own spelling of the Cityscapes names
         assert "trafficlight" in words and "egovehicle" in words
         assert np.array_equal(back.id_to_train_id, CITYSCAPES.id_to_train_id)
+
+
+@pytest.mark.parametrize("kind", ["coco-instances", "coco-panoptic"])
+def test_our_coco_exports_round_trip_to_the_same_pixels(tmp_path, kind):
+    """Tiny tree -> COCO -> Cityscapes: every pixel COCO carries keeps its label and instance id (instances:
+    the evaluated classes with instances, crowd included; panoptic: every evaluated class); the rest is
+    background.  -j 2, and the export folder given as written or as its annotations/ folder."""
+    write_tiny_tree(str(tmp_path / "input"))
+    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0, 0, 0, 0]
+    folder = {"coco-instances": "coco", "coco-panoptic": "panoptic"}[kind]
+    for given in (tmp_path / "output" / folder, tmp_path / "output" / folder / "annotations"):
+        out = tmp_path / f"back-{given.name}"
+        assert convert.main(["--from", kind, "--to", "cityscapes", str(given), str(out), "--split", "val",
+                             "-j", "2", "-q"]) == 0
+        back = {frame.id: frame for frame in CityscapesDataset(out)}
+        assert sorted(back) == list(TINY_IDS)
+        for frame in CityscapesDataset(tmp_path / "input"):
+            ids = frame.instance_ids()
+            labels = np.where(ids >= 1000, ids // 1000, ids)
+            carried = ~np.array([CITYSCAPES.id2label[v].ignoreInEval for v in range(34)])[labels]
+            if kind == "coco-instances":
+                carried &= CITYSCAPES.has_instances[labels]
+            expected = np.where(carried, ids, 0)
+            assert np.array_equal(back[frame.id].instance_ids(), expected), (kind, frame.id)
+            assert np.array_equal(back[frame.id].semantic(), np.where(carried, labels, 0))
+
+
+@pytest.mark.parametrize("tree, kind", [("coco_instances", "coco-instances"), ("coco_panoptic", "coco-panoptic")])
+def test_reads_the_coco_exports_datumaro_writes(tmp_path, tree, kind):
+    """Datumaro 1.13's COCO exports of its Cityscapes items: the classes Datumaro reads back, pixel for
+    pixel (its licence plate is no Cityscapes class: background, with a warning); images copied."""
+    expected = datumaro_reading(tree)
+    names = NAMES[tree]
+    for split in ("val", "default"):
+        items, missing, refused = convert.coco.read_coco(os.path.join(WRITTEN, tree), kind, split, CITYSCAPES)
+        assert refused == [] and missing == ["licenseplate"]
+        ids, failed = convert.write_items(items, str(tmp_path), split, save_images=True, jobs=1)
+        assert failed == []
+        written = {frame.id: frame for frame in CityscapesDataset(tmp_path, split)}
+        listed = json.load(open(convert.coco.find_coco_json(os.path.join(WRITTEN, tree), kind, split)))["images"]
+        assert len(written) == len(listed) == len([key for key in expected if key[0] == split])
+        for position, image in enumerate(listed):
+            item = os.path.splitext(image["file_name"])[0]
+            labels, _ = expected[(split, item)]
+            frame = written[cityscapes_frame_id(item, position)]
+            ours = frame.semantic()
+            theirs = np.array([CITYSCAPES.find(names[v]).id if v >= 0 and CITYSCAPES.find(names[v]).id >= 0 else 0
+                               for v in labels.ravel()]).reshape(labels.shape)
+            assert np.array_equal(ours, theirs), item
+            assert frame.image().shape[:2] == labels.shape
+
+
+def test_coco_instances_by_hand_polygons_plain_rle_and_a_bad_item(tmp_path, capsys):
+    """A polygon car (drawn as Cityscapes polygons: edges included), a plain-RLE person crowd, an unknown
+    category, and an image whose RLE has another size, which fails alone; --save-polygons keeps the car."""
+    crowd = np.zeros((3, 5), bool)
+    crowd[:, 0] = True  # column-major runs: 3 ones, then 12 zeros
+    data = {"images": [{"id": 1, "file_name": "x_000000_000001.png", "height": 3, "width": 5},
+                       {"id": 2, "file_name": "x_000000_000002.png", "height": 3, "width": 5}],
+            "categories": [{"id": 5, "name": "car"}, {"id": 6, "name": "person"}, {"id": 9, "name": "ufo"}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 5, "iscrowd": 0, "segmentation": [[2, 0, 4, 0, 4, 1, 2, 1]]},
+                {"id": 2, "image_id": 1, "category_id": 6, "iscrowd": 1,
+                 "segmentation": {"size": [3, 5], "counts": [0, 3, 12]}},
+                {"id": 3, "image_id": 1, "category_id": 9, "iscrowd": 0, "segmentation": [[0, 2, 4, 2, 4, 2]]},
+                {"id": 4, "image_id": 2, "category_id": 5, "iscrowd": 0,
+                 "segmentation": {"size": [4, 5], "counts": [0, 20]}}]}
+    (tmp_path / "coco").mkdir()
+    (tmp_path / "coco" / "instances_val.json").write_text(json.dumps(data))
+    out = tmp_path / "out"
+    assert convert.main(["--from", "coco-instances", "--to", "cityscapes", str(tmp_path / "coco"), str(out),
+                         "--save-polygons", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("ERROR:") == 1 and "image 2" in err and "RLE of size [4, 5]" in err
+    assert "WARNING" in err and "'ufo'" in err
+    frame, = CityscapesDataset(out)
+    assert frame.id == "x_000000_000001"
+    assert frame.instance_ids().tolist() == [[24, 0, 26000, 26000, 26000], [24, 0, 26000, 26000, 26000],
+                                             [24, 0, 0, 0, 0]]
+    assert json.loads(open(frame.paths["polygons"]).read())["objects"] == [
+        {"label": "car", "polygon": [[2, 0], [4, 0], [4, 1], [2, 1]]}]

@@ -1,10 +1,13 @@
 """csConvert: convert a Cityscapes tree to Pascal VOC, COCO instances, COCO panoptic or Cityscapes, and back from
-VOC, GTA5 and SYNTHIA.
+VOC, COCO, GTA5 and SYNTHIA.
 
     csConvert --from cityscapes --to voc|coco-instances|coco-panoptic|cityscapes IN OUT [--split val]
               [--labels FILE] [--label-map cityscapes|source|FILE] [--save-images] [-j N] [-q]
     csConvert --from voc --to cityscapes VOC_ROOT OUT --split val
+    csConvert --from coco-instances|coco-panoptic --to cityscapes COCO_ROOT OUT --split val [--save-polygons]
     csConvert --from gta5|synthia --to cityscapes ROOT OUT [--split train] [--save-images]
+
+COCO_ROOT is the folder a COCO export was written to: ours, or Datumaro's (with ``annotations/``).
 
 GTA5 and SYNTHIA sets have no splits: ``--split`` names the split written (default ``train``).
 
@@ -194,13 +197,15 @@ def _voc_item(read, table, label_set):
     return cityscapes.SourceItem(label_ids, instance_ids, image_path)
 
 
-SOURCE_NAMES = {"voc": "VOC", "gta5": "GTA5", "synthia": "SYNTHIA"}
+SOURCE_NAMES = {"voc": "VOC", "coco-instances": "COCO", "coco-panoptic": "COCO panoptic", "gta5": "GTA5",
+                "synthia": "SYNTHIA"}
 
 
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc", *synthetic.LAYOUTS],
+    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc", "coco-instances", "coco-panoptic",
+                                                          *synthetic.LAYOUTS],
                         default="cityscapes")
     parser.add_argument("--to", dest="target", required=True,
                         choices=["voc", "coco-instances", "coco-panoptic", "cityscapes"])
@@ -212,6 +217,8 @@ def main(argv=None):
                                                                   "(--to cityscapes)")
     parser.add_argument("--voc-full-table", action="store_true", help="VOC classes: every label id, not the 19")
     parser.add_argument("--save-images", action="store_true")
+    parser.add_argument("--save-polygons", action="store_true",
+                        help="--from coco-instances: also write the instance polygons as *_polygons.json")
     parser.add_argument("--image-ext", default=".png")
     cli.add_jobs_option(parser)
     cli.add_quiet_option(parser)
@@ -226,6 +233,8 @@ def main(argv=None):
     splits = cli.splits_of(opts)
     if splits is None and opts.source == "voc":
         splits = voc.splits_of(opts.input)
+    if splits is None and opts.source.startswith("coco"):
+        splits = coco.coco_splits(opts.input, opts.source)
     if opts.source in synthetic.LAYOUTS:
         splits = opts.split or ["train"]
         if cli.ALL_SPLITS in splits:
@@ -246,6 +255,12 @@ def _convert_split(opts, split, label_set, say):
     if opts.source == "voc":
         ids, missing, failed = from_voc(opts.input, opts.output, split, label_set or CITYSCAPES,
                                         opts.save_images, jobs)
+        say(f"{len(ids)} frames written to {opts.output}")
+    elif opts.source.startswith("coco"):
+        items, missing, failed = coco.read_coco(opts.input, opts.source, split, label_set or CITYSCAPES,
+                                                opts.save_polygons)
+        ids, more = write_items(items, opts.output, split, label_set or CITYSCAPES, opts.save_images, jobs, "coco")
+        failed += more
         say(f"{len(ids)} frames written to {opts.output}")
     elif opts.source in synthetic.LAYOUTS:
         items, failed = synthetic.read_set(opts.input, opts.source)
