@@ -32,9 +32,10 @@ def write_tiny_tree(root):
 
 
 def convert_all(source, out):
-    """csConvert to VOC, COCO instances, COCO panoptic and Cityscapes; returns the exit statuses."""
+    """csConvert to VOC, COCO instances, COCO panoptic, Cityscapes and CamVid; returns the exit statuses."""
     return [convert.main(["--to", target, source, os.path.join(out, folder), "-j", "1"] + extra)
             for target, folder, extra in (("voc", "voc", ["--save-images"]),
+                                          ("camvid", "camvid", ["--save-images"]),
                                           ("coco-instances", "coco/annotations", []),
                                           ("coco-panoptic", "panoptic/annotations", []),
                                           ("cityscapes", "cityscapes", ["--save-images"]))]

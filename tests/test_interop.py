@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from cityscapesscripts.dataset import CityscapesDataset, convert, voc
+from cityscapesscripts.dataset import CityscapesDataset, camvid, convert, voc
 from cityscapesscripts.dataset.cityscapes import cityscapes_frame_id, save_label_set
 from cityscapesscripts.errors import LayoutError
 from cityscapesscripts.helpers.labelset import CITYSCAPES, LabelSet, name_key
@@ -215,7 +215,7 @@ def test_writes_what_datumaro_read(tmp_path):
     write_tiny_tree(str(tmp_path / "input"))
     for name in _files(os.path.join(DATUMARO, "ours", "input")):
         _same_file(str(tmp_path / "input" / name), os.path.join(DATUMARO, "ours", "input", name))
-    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0, 0, 0, 0]
+    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0] * 5
     verified = os.path.join(DATUMARO, "ours", "output")
     assert _files(str(tmp_path / "output")) == _files(verified)
     for name in _files(verified):
@@ -501,7 +501,7 @@ def test_our_coco_exports_round_trip_to_the_same_pixels(tmp_path, kind):
     the evaluated classes with instances, crowd included; panoptic: every evaluated class); the rest is
     background.  -j 2, and the export folder given as written or as its annotations/ folder."""
     write_tiny_tree(str(tmp_path / "input"))
-    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0, 0, 0, 0]
+    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0] * 5
     folder = {"coco-instances": "coco", "coco-panoptic": "panoptic"}[kind]
     for given in (tmp_path / "output" / folder, tmp_path / "output" / folder / "annotations"):
         out = tmp_path / f"back-{given.name}"
@@ -574,3 +574,56 @@ def test_coco_instances_by_hand_polygons_plain_rle_and_a_bad_item(tmp_path, caps
                                              [24, 0, 0, 0, 0]]
     assert json.loads(open(frame.paths["polygons"]).read())["objects"] == [
         {"label": "car", "polygon": [[2, 0], [4, 0], [4, 1], [2, 1]]}]
+
+
+def test_reads_every_camvid_set_datumaro_writes(tmp_path):
+    """Datumaro's CamVid export of its Cityscapes items (repeated colours, nested and quoted names, JPEG and
+    BMP images): the same colour pixel for pixel (a shared colour is read as its first label here, the last
+    there), and the images."""
+    expected = datumaro_reading("camvid")
+    root = os.path.join(WRITTEN, "camvid")
+    colors = {name_key(name): color for name, color in camvid.read_classes(root)}
+    names = NAMES["camvid"]
+    for split in ("val", "default"):
+        ids, missing, failed = convert.from_camvid(root, str(tmp_path), split, save_images=True, jobs=1)
+        items = [item for s, item in expected if s == split]
+        assert failed == [] and missing == ["license plate"] and len(ids) == len(items)
+        listed = [camvid._list_line(line)[0] for line in open(os.path.join(root, split + ".txt"), encoding="utf-8")]
+        for position, image in enumerate(listed):
+            item = os.path.splitext(image.split("/", 2)[2])[0]
+            labels, _ = expected[(split, item)]
+            frame_id = cityscapes_frame_id(item, position)
+            frame, = [f for f in CityscapesDataset(tmp_path, split) if f.id == frame_id]
+            theirs = np.array([colors[name_key(names[v])] if v >= 0 else (0, 0, 0) for v in labels.ravel()])
+            assert np.array_equal(CITYSCAPES.id_to_color[frame.semantic()].reshape(-1, 3), theirs), item
+            assert np.array_equal(frame.image(), np.asarray(Image.open(os.path.join(root, image.lstrip("/"))))[..., :3])
+
+
+@pytest.mark.parametrize("full_table", [False, True])
+def test_camvid_round_trip(tmp_path, full_table):
+    """Tiny tree -> CamVid -> Cityscapes (-j 2): evaluated classes keep their pixels, void is background;
+    with the full table every label id comes back (its colours are then distinct)."""
+    write_tiny_tree(str(tmp_path / "input"))
+    extra = ["--voc-full-table"] if full_table else []
+    assert convert.main(["--to", "camvid", str(tmp_path / "input"), str(tmp_path / "camvid"), "-q"] + extra) == 0
+    assert convert.main(["--from", "camvid", "--to", "cityscapes", str(tmp_path / "camvid"), str(tmp_path / "back"),
+                         "--split", "val", "-j", "2", "-q"]) == 0
+    back = {frame.id: frame.semantic() for frame in CityscapesDataset(tmp_path / "back")}
+    for frame in CityscapesDataset(tmp_path / "input"):
+        source = frame.semantic()
+        expected = source if full_table else np.where(CITYSCAPES.id_to_train_id[source] == 255, 0, source)
+        assert np.array_equal(back[frame.id], expected)
+    assert sorted(os.listdir(tmp_path / "camvid")) == ["label_colors.txt", "val.txt", "valannot"]
+
+
+def test_camvid_lines_are_checked_and_fail_alone(tmp_path, capsys):
+    write_tiny_tree(str(tmp_path / "input"))
+    assert convert.main(["--to", "camvid", str(tmp_path / "input"), str(tmp_path / "camvid"), "-q"]) == 0
+    lists = tmp_path / "camvid" / "val.txt"
+    lists.write_text(lists.read_text() + "/val/x.png ../../outside.png\n/val/y.png valannot/missing.png\n"
+                     '"/val/a b.png" "valannot/a b.png" extra\n')
+    assert convert.main(["--from", "camvid", "--to", "cityscapes", str(tmp_path / "camvid"), str(tmp_path / "out"),
+                         "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("ERROR:") == 3 and "line 3" in err and "line 4" in err and "line 5" in err
+    assert len(CityscapesDataset(tmp_path / "out")) == 2

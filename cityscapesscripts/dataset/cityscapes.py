@@ -17,7 +17,7 @@ import numpy as np
 from .. import parallel
 from ..errors import LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
-from ..helpers.labelset import CITYSCAPES, LabelSet, describe_missing_ids, label_colors_name
+from ..helpers.labelset import CITYSCAPES, LabelSet, describe_missing_ids, label_colors_text
 from ..io import layout, png
 from ..io.files import make_folders, resolve_inside
 from ..preparation import rasterize
@@ -275,6 +275,22 @@ class CityscapesDataset:
         return self.frames[index]
 
 
+def map_frames(task, dataset, jobs=None, desc="frames", progress=None):
+    """Run ``task(frame)`` on the annotated frames of ``dataset`` on ``jobs`` processes (frames with
+    only an image are left out, as the formats written from them list annotated items).
+
+    Returns ``({split: [results]}, [ItemError] failed)``, results in frame order.
+    """
+    frames = [frame for frame in dataset if frame.annotated]
+    by_split, failed = {}, []
+    for frame, result in zip(frames, parallel.map_items(task, frames, jobs, desc, progress, frame_name)):
+        if isinstance(result, parallel.ItemError):
+            failed.append(result)
+        else:
+            by_split.setdefault(frame.split, []).append(result)
+    return by_split, failed
+
+
 def frame_name(frame):
     """How a frame is named in its error: its split and item id."""
     return f"{frame.split}/{frame.item_id}"
@@ -421,9 +437,7 @@ def save_label_set(root, label_set, kind="label_colors"):
                             f"other tools number labels by position; missing ids {describe_missing_ids(ids)}",
                             label_set.name)
     if kind == "label_colors":
-        names = {label.name for label in drawn}
-        text = "".join(f"{r} {g} {b} {label_colors_name(label.name, names)}\n"
-                       for label in drawn for r, g, b in [label.color])
+        text = label_colors_text([(label.name, label.color) for label in drawn])
         path = os.path.join(root, "label_colors.txt")
         png.write_atomic(path, text.encode())
     else:

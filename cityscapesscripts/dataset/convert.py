@@ -1,9 +1,9 @@
-"""csConvert: convert a Cityscapes tree to Pascal VOC, COCO instances, COCO panoptic or Cityscapes, and back from
-VOC, COCO, GTA5 and SYNTHIA.
+"""csConvert: convert a Cityscapes tree to Pascal VOC, CamVid, COCO instances, COCO panoptic or Cityscapes, and
+back from VOC, CamVid, COCO, GTA5 and SYNTHIA.
 
-    csConvert --from cityscapes --to voc|coco-instances|coco-panoptic|cityscapes IN OUT [--split val]
+    csConvert --from cityscapes --to voc|camvid|coco-instances|coco-panoptic|cityscapes IN OUT [--split val]
               [--labels FILE] [--label-map cityscapes|source|FILE] [--save-images] [-j N] [-q]
-    csConvert --from voc --to cityscapes VOC_ROOT OUT --split val
+    csConvert --from voc|camvid --to cityscapes ROOT OUT --split val
     csConvert --from coco-instances|coco-panoptic --to cityscapes COCO_ROOT OUT --split val [--save-polygons]
     csConvert --from gta5|synthia --to cityscapes ROOT OUT [--split train] [--save-images]
 
@@ -30,7 +30,7 @@ from ..errors import ArgumentError, ImageError
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, limits, png
 from ..io.files import make_folders, remove_stale_temporaries
-from . import cityscapes, coco, synthetic, voc
+from . import camvid, cityscapes, coco, synthetic, voc
 
 
 def remap_table(source, target):
@@ -99,7 +99,7 @@ def voc_table(classes, label_set):
         label = label_set.find(name)
         if label is not None and label.id >= 0:
             table[index] = label.id
-        elif name != "background" and name not in voc.VOID_NAMES:
+        elif name.lower() not in ("background", *voc.VOID_NAMES):
             missing.append(name)
     return table, missing
 
@@ -180,15 +180,28 @@ def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False
     written.  Items whose names are not ``{city}_{seq}_{frame}`` are written
     as ``default_{crc}_{index}``.
     """
-    classes, items, failed = voc.read_voc(voc_root, split)
+    return _from_class_masks(voc.read_voc(voc_root, split), out, split, label_set, save_images, jobs, "voc",
+                             progress)
+
+
+def from_camvid(camvid_root, out, split="val", label_set=CITYSCAPES, save_images=False, jobs=None, progress=None):
+    """A CamVid set (Datumaro's layout) into the Cityscapes layout, as :func:`from_voc` (no objects:
+    every class is written as its label id)."""
+    return _from_class_masks(camvid.read_camvid(camvid_root, split), out, split, label_set, save_images, jobs,
+                             "camvid", progress)
+
+
+def _from_class_masks(parsed, out, split, label_set, save_images, jobs, desc, progress):
+    """Write the ``(classes, items, refused)`` a VOC or CamVid reader parsed; returns ``(ids, missing, failed)``."""
+    classes, items, failed = parsed
     table, missing = voc_table(classes, label_set)
-    jobs_items = [(item, functools.partial(_voc_item, read, table, label_set), cityscapes.cityscapes_frame_id(item, position))
-                  for position, (item, read) in enumerate(items)]
-    ids, more = write_items(jobs_items, out, split, label_set, save_images, jobs, "voc", progress)
+    jobs_items = [(item, functools.partial(_class_mask_item, read, table, label_set),
+                   cityscapes.cityscapes_frame_id(item, position)) for position, (item, read) in enumerate(items)]
+    ids, more = write_items(jobs_items, out, split, label_set, save_images, jobs, desc, progress)
     return ids, missing, failed + more
 
 
-def _voc_item(read, table, label_set):
+def _class_mask_item(read, table, label_set):
     semantic, objects, image_path = read()
     label_ids = instance_ids = None
     if semantic is not None:
@@ -197,25 +210,26 @@ def _voc_item(read, table, label_set):
     return cityscapes.SourceItem(label_ids, instance_ids, image_path)
 
 
-SOURCE_NAMES = {"voc": "VOC", "coco-instances": "COCO", "coco-panoptic": "COCO panoptic", "gta5": "GTA5",
+SOURCE_NAMES = {"voc": "VOC", "camvid": "CamVid", "coco-instances": "COCO", "coco-panoptic": "COCO panoptic", "gta5": "GTA5",
                 "synthia": "SYNTHIA"}
 
 
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc", "coco-instances", "coco-panoptic",
-                                                          *synthetic.LAYOUTS],
+    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc", "camvid", "coco-instances",
+                                                          "coco-panoptic", *synthetic.LAYOUTS],
                         default="cityscapes")
     parser.add_argument("--to", dest="target", required=True,
-                        choices=["voc", "coco-instances", "coco-panoptic", "cityscapes"])
+                        choices=["voc", "camvid", "coco-instances", "coco-panoptic", "cityscapes"])
     parser.add_argument("input")
     parser.add_argument("output")
     cli.add_split_option(parser)
     parser.add_argument("--labels", metavar="FILE", help="label set of the input (default: the dataset's own)")
     parser.add_argument("--label-map", default="cityscapes", help="cityscapes, source or a label file "
                                                                   "(--to cityscapes)")
-    parser.add_argument("--voc-full-table", action="store_true", help="VOC classes: every label id, not the 19")
+    parser.add_argument("--voc-full-table", action="store_true",
+                        help="VOC and CamVid classes: every label id, not the 19")
     parser.add_argument("--save-images", action="store_true")
     parser.add_argument("--save-polygons", action="store_true",
                         help="--from coco-instances: also write the instance polygons as *_polygons.json")
@@ -231,8 +245,8 @@ def main(argv=None):
     say = cli.printer(opts.quiet)
     label_set = LabelSet.load(opts.labels) if opts.labels else None
     splits = cli.splits_of(opts)
-    if splits is None and opts.source == "voc":
-        splits = voc.splits_of(opts.input)
+    if splits is None and opts.source in ("voc", "camvid"):
+        splits = (voc if opts.source == "voc" else camvid).splits_of(opts.input)
     if splits is None and opts.source.startswith("coco"):
         splits = coco.coco_splits(opts.input, opts.source)
     if opts.source in synthetic.LAYOUTS:
@@ -252,9 +266,9 @@ def _convert_split(opts, split, label_set, say):
     """Convert one split (None: every split of a Cityscapes tree, as one set); returns the failed items."""
     jobs = opts.jobs or None
     missing = []
-    if opts.source == "voc":
-        ids, missing, failed = from_voc(opts.input, opts.output, split, label_set or CITYSCAPES,
-                                        opts.save_images, jobs)
+    if opts.source in ("voc", "camvid"):
+        ids, missing, failed = (from_voc if opts.source == "voc" else from_camvid)(
+            opts.input, opts.output, split, label_set or CITYSCAPES, opts.save_images, jobs)
         say(f"{len(ids)} frames written to {opts.output}")
     elif opts.source.startswith("coco"):
         items, missing, failed = coco.read_coco(opts.input, opts.source, split, label_set or CITYSCAPES,
@@ -269,8 +283,9 @@ def _convert_split(opts, split, label_set, say):
         say(f"{len(ids)} frames written to {opts.output}")
     else:
         dataset = cityscapes.CityscapesDataset(opts.input, split, label_set=label_set)
-        if opts.target == "voc":
-            ids, failed = voc.write_voc(dataset, opts.output, opts.voc_full_table, opts.save_images, jobs)
+        if opts.target in ("voc", "camvid"):
+            ids, failed = (voc.write_voc if opts.target == "voc" else camvid.write_camvid)(
+                dataset, opts.output, opts.voc_full_table, opts.save_images, jobs)
             say(f"{len(ids)} items written to {opts.output}")
         elif opts.target == "coco-instances":
             path, failed = coco.write_coco_instances(dataset, os.path.join(

@@ -28,7 +28,7 @@ from ..errors import ArgumentError, ImageError, LayoutError
 from ..helpers.labelset import CITYSCAPES, describe_missing_ids, voc_palette
 from ..io import layout, png
 from ..io.files import make_folders
-from .cityscapes import IMAGE_EXTENSIONS, frame_name, inside
+from .cityscapes import IMAGE_EXTENSIONS, inside, map_frames
 
 IGNORE = 255
 VOID_NAME = "ignored"  # Datumaro's name for VOC's void class
@@ -130,14 +130,8 @@ def write_voc(dataset, out, full_table=False, save_images=True, jobs=None, progr
     for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", LIST_DIR):
         make_folders(os.path.join(out, sub))
     task = functools.partial(_write_item, out=out, table=table, class_palette=class_palette, save_images=save_images)
-    frames = [frame for frame in dataset if frame.annotated]
-    written, failed, lists = [], [], {}
-    for frame, result in zip(frames, parallel.map_items(task, frames, jobs, "voc", progress, frame_name)):
-        if isinstance(result, parallel.ItemError):
-            failed.append(result)
-            continue
-        written.append(result)
-        lists.setdefault(frame.split, []).append(result)
+    lists, failed = map_frames(task, dataset, jobs, "voc", progress)
+    written = [item for ids in lists.values() for item in ids]
     for split, ids in lists.items():
         png.write_atomic(os.path.join(out, LIST_DIR, split + ".txt"), ("\n".join(ids) + "\n").encode())
     text = "# label:color_rgb:parts:actions\n" + "".join(
@@ -178,7 +172,7 @@ def read_labelmap(path):
     return classes
 
 
-def _decode(path, color_to_index, what):
+def decode_indices(path, color_to_index, what):
     """Indices of a class or object PNG: palette / grey by index, colour images by colour."""
     image = png.open_image(path)
     if image.mode in ("P", "L"):
@@ -207,6 +201,17 @@ def splits_of(voc_root):
     return found
 
 
+def read_split_list(list_file, missing):
+    """The lines of a split's list file; :class:`LayoutError` ``missing`` when it cannot be read."""
+    try:
+        with open(list_file, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except OSError:
+        raise LayoutError(missing, list_file) from None
+    except UnicodeDecodeError:
+        raise LayoutError("not UTF-8 text", list_file) from None
+
+
 def read_voc(voc_root, split):
     """The classes ``[(name, colour)]``, the items of one split and the lines refused.
 
@@ -224,13 +229,7 @@ def read_voc(voc_root, split):
     class_index.setdefault(VOID_COLOR, IGNORE)
     object_index = {tuple(c): i for i, c in enumerate(voc_palette().tolist())}
     list_file = os.path.join(voc_root, LIST_DIR, split + ".txt")
-    try:
-        with open(list_file, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        raise LayoutError(f"no VOC split '{split}'", list_file) from None
-    except UnicodeDecodeError:
-        raise LayoutError("not UTF-8 text", list_file) from None
+    lines = read_split_list(list_file, f"no VOC split '{split}'")
     images = os.path.join(voc_root, "JPEGImages")
     items, refused = [], []
     for number, line in enumerate(lines, 1):
@@ -254,6 +253,6 @@ def read_voc(voc_root, split):
 
 
 def _read_item(class_path, object_path, image_path, class_index, object_index):
-    semantic = _decode(class_path, class_index, "class") if os.path.isfile(class_path) else None
-    objects = _decode(object_path, object_index, "object") if os.path.isfile(object_path) else None
+    semantic = decode_indices(class_path, class_index, "class") if os.path.isfile(class_path) else None
+    objects = decode_indices(object_path, object_index, "object") if os.path.isfile(object_path) else None
     return semantic, objects, image_path

@@ -370,6 +370,13 @@ def label_colors_name(name, names=()):
     return _UNSAFE_IN_LABEL_COLORS.sub(lambda match: quote(match.group(), safe=""), name)
 
 
+def label_colors_text(entries):
+    """``label_colors.txt`` of ``(name, (R, G, B))`` pairs in id order: ``R G B name`` lines, each name
+    one word as :func:`label_colors_name` writes it."""
+    names = {name for name, _ in entries}
+    return "".join(f"{r} {g} {b} {label_colors_name(name, names)}\n" for name, (r, g, b) in entries)
+
+
 def label_colors_name_read(name, names=()):
     """The label name a ``label_colors.txt`` word (percent-decoded) stands for: the inverse of
     :func:`label_colors_name` (Datumaro's spelling of a Cityscapes name, unless ``names`` has the
