@@ -627,3 +627,22 @@ def test_camvid_lines_are_checked_and_fail_alone(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("ERROR:") == 3 and "line 3" in err and "line 4" in err and "line 5" in err
     assert len(CityscapesDataset(tmp_path / "out")) == 2
+
+
+def test_coco_panoptic_with_large_segment_ids(tmp_path):
+    """Segment ids past 16 bits (COCO's own are RGB codes): read through the ids present; a thing's id
+    that is no Cityscapes instance id gets the next free number; unlisted pixels are background."""
+    ids = np.array([[70000, 70000, 5], [0, 5, 5]])
+    rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=-1).astype(np.uint8)
+    (tmp_path / "coco" / "panoptic_val").mkdir(parents=True)
+    png.write_png(tmp_path / "coco" / "panoptic_val" / "x.png", rgb)
+    (tmp_path / "coco" / "panoptic_val.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "x_000000_000001.jpg", "height": 2, "width": 3}],
+        "annotations": [{"image_id": 1, "file_name": "x.png", "segments_info": [
+            {"id": 70000, "category_id": 1, "iscrowd": 0}, {"id": 5, "category_id": 2, "iscrowd": 0}]}],
+        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "road"}]}))
+    items, missing, refused = convert.coco.read_coco(str(tmp_path / "coco"), "coco-panoptic", "val", CITYSCAPES)
+    assert missing == [] and refused == [] and [frame_id for _, _, frame_id in items] == ["x_000000_000001"]
+    item = items[0][1]()
+    assert item.instance_ids.tolist() == [[26000, 26000, 7], [0, 7, 7]]
+    assert item.label_ids.tolist() == [[26, 26, 7], [0, 7, 7]]

@@ -28,7 +28,7 @@ from ..errors import LayoutError
 from ..helpers.labelset import LabelSet, label_colors_text
 from ..io import layout, png
 from ..io.files import make_folders
-from .cityscapes import inside, map_frames
+from .cityscapes import camera_image, inside, map_frames
 from .voc import decode_indices, read_split_list, voc_classes
 
 LABEL_COLORS = "label_colors.txt"
@@ -49,12 +49,13 @@ CAMVID_CLASSES = (
 
 def _write_item(frame, out, table, colors, save_images):
     """One frame's colour mask (and PNG image); returns its list line."""
-    classes = table[frame.semantic()]
+    semantic = frame.semantic()
     item = frame.item_id
     image, mask = f"{frame.split}/{item}.png", f"{frame.split}annot/{item}.png"
-    files = [(os.path.join(out, mask), png.encode_png(colors[classes]))]
+    files = [(os.path.join(out, mask), png.encode_png(colors[table[semantic]]))]
     if save_images and layout.CAMERA in frame.paths:
-        files.append((os.path.join(out, image), png.encode_png(frame.image())))
+        camera = camera_image(frame.paths[layout.CAMERA], semantic)
+        files.append((os.path.join(out, image), camera if isinstance(camera, bytes) else png.encode_png(camera)))
     for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         png.write_atomic(path, data)

@@ -15,10 +15,10 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import parallel
-from ..errors import LabelSetError, LayoutError
+from ..errors import ImageError, LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet, describe_missing_ids, label_colors_text
-from ..io import layout, png
+from ..io import layout, limits, png
 from ..io.files import make_folders, resolve_inside
 from ..preparation import rasterize
 
@@ -377,6 +377,21 @@ class SourceItem(NamedTuple):
     instance_ids: Optional[np.ndarray] = None
     image_path: Optional[str] = None
     polygons: Optional[dict] = None
+
+
+def camera_image(path, label_ids=None):
+    """A camera image to write: a PNG's bytes as they are (no decoding, the same pixels), another format
+    decoded; :class:`ImageError` when its size is not that of ``label_ids``."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ImageError(f"cannot read: {e.strerror}", path) from None
+    width, height = limits.header_size(path, data)
+    if label_ids is not None and label_ids.shape != (height, width):
+        raise ImageError(f"image is {width}x{height} but its labels are {label_ids.shape[1]}x{label_ids.shape[0]}",
+                         path)
+    return data if data.startswith(b"\x89PNG\r\n\x1a\n") else png.read_rgb(path, data=data)
 
 
 def make_split_folders(root, split, annotation_type="gtFine"):

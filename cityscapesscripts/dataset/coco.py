@@ -278,18 +278,30 @@ def _panoptic_item(png_path, segments, table, label_set, image_path, shape):
         if rgb.shape[:2] != tuple(shape):
             raise ImageError(f"panoptic PNG is {rgb.shape[1]}x{rgb.shape[0]}, its image {shape[1]}x{shape[0]}",
                              png_path)
-        values, index = np.unique(rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2], return_inverse=True)
-        label_of = np.full(len(values), label_set.background.id, dtype=np.uint8)
+        ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
+        if ids.max() < kernels.INSTANCE_ID_SPACE:  # ours and most others: tables over the 16-bit ids
+            index, size = ids.astype(np.uint16), kernels.INSTANCE_ID_SPACE
+            slot = functools.partial(_slot, size)
+        else:
+            values, index = np.unique(ids, return_inverse=True)
+            index, size = index.reshape(shape), len(values)
+            slot = {v: i for i, v in enumerate(values.tolist())}.get
+        label_of = np.full(size, label_set.background.id, dtype=np.uint8)
         instance_of = label_of.astype(np.uint16)
-        position = {v: i for i, v in enumerate(values.tolist())}
         numbers = _InstanceNumbers(label_set)
         for segment in segments:
             label_id = table.get(segment["category_id"])
-            i = position.get(segment["id"])
+            i = slot(segment["id"])
             if label_id is None or i is None:
                 continue
             label_of[i] = label_id
             instance_of[i] = numbers.value(label_id, bool(segment.get("iscrowd")), segment["id"])
-        index = index.reshape(shape)
-        label_ids, instance_ids = label_of[index], instance_of[index]
+        if index.dtype == np.uint16:
+            label_ids, instance_ids = kernels.lookup(index, label_of), kernels.lookup(index, instance_of)
+        else:
+            label_ids, instance_ids = label_of[index], instance_of[index]
     return SourceItem(label_ids, instance_ids, image_path)
+
+
+def _slot(size, segment_id):
+    return segment_id if isinstance(segment_id, int) and 0 <= segment_id < size else None

@@ -26,9 +26,9 @@ import time
 import numpy as np
 
 from .. import cli, parallel
-from ..errors import ArgumentError, ImageError
+from ..errors import ArgumentError
 from ..helpers.labelset import CITYSCAPES, LabelSet
-from ..io import layout, limits, png
+from ..io import layout
 from ..io.files import make_folders, remove_stale_temporaries
 from . import camvid, cityscapes, coco, synthetic, voc
 
@@ -122,9 +122,6 @@ def instances_from_objects(label_ids, objects, label_set):
     return instance_ids
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
 def write_items(items, out, split, label_set=CITYSCAPES, save_images=False, jobs=None, desc="items", progress=None):
     """Write the items of another format as the Cityscapes frames of ``split``, on ``jobs`` processes.
 
@@ -148,24 +145,12 @@ def _write_item(job, out, split, label_set, save_images):
     """Write one item as a Cityscapes frame; its frame id, or None when it has nothing to write."""
     _, read, frame_id = job
     item = read()
-    image = _camera_image(item.image_path, item.label_ids) if save_images and item.image_path else None
+    image = cityscapes.camera_image(item.image_path, item.label_ids) if save_images and item.image_path else None
     if item.label_ids is None and image is None:
         return None
     cityscapes.write_frame(out, split, frame_id, item.label_ids, item.instance_ids, image, label_set,
                            polygons=item.polygons)
     return frame_id
-
-
-def _camera_image(path, label_ids):
-    """The image to write for a frame (PNG bytes as they are, else decoded); refused when its size is
-    not that of the labels."""
-    with open(path, "rb") as f:
-        data = f.read()
-    width, height = limits.header_size(path, data)
-    if label_ids is not None and label_ids.shape != (height, width):
-        raise ImageError(f"image is {width}x{height} but its labels are {label_ids.shape[1]}x{label_ids.shape[0]}",
-                         path)
-    return data if data.startswith(PNG_SIGNATURE) else png.read_rgb(path, data=data)
 
 
 def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False, jobs=None, progress=None):

@@ -174,21 +174,42 @@ def read_labelmap(path):
 
 def decode_indices(path, color_to_index, what):
     """Indices of a class or object PNG: palette / grey by index, colour images by colour."""
-    image = png.open_image(path)
-    if image.mode in ("P", "L"):
-        return np.asarray(image)
-    if image.mode not in ("RGB", "RGBA"):
-        raise ImageError(f"expected a palette, grey or colour {what} image, got mode {image.mode}", path)
-    rgb = np.asarray(image.convert("RGB")).astype(np.int32)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ImageError(f"cannot read: {e.strerror}", path) from None
+    pixels = png.decode_png(data, path)
+    if pixels is None:  # a flavour our decoder leaves to Pillow
+        image = png.open_image(path)
+        if image.mode not in ("P", "L", "RGB", "RGBA"):
+            raise ImageError(f"expected a palette, grey or colour {what} image, got mode {image.mode}", path)
+        pixels = np.asarray(image if image.mode in ("P", "L") else image.convert("RGB"))
+    if pixels.ndim == 2:
+        if pixels.dtype != np.uint8:
+            raise ImageError(f"expected a palette, grey or colour {what} image, got 16-bit grey", path)
+        return pixels
+    rgb = pixels[..., :3].astype(np.uint32)
     codes = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
-    values, position = np.unique(codes, return_inverse=True)
-    lookup = np.empty(len(values), dtype=np.uint8)
-    for i, code in enumerate(values.tolist()):
-        color = (code >> 16, code >> 8 & 255, code & 255)
-        if color not in color_to_index:
-            raise ImageError(f"colour {color} is not a {what} of the label map", path)
-        lookup[i] = color_to_index[color]
-    return lookup[position.reshape(codes.shape)]
+    indices = _color_table(tuple(sorted(color_to_index.items())))[codes]
+    unknown = indices == _UNKNOWN_COLOR
+    if unknown.any():
+        code = int(codes[unknown][0])
+        raise ImageError(f"colour {(code >> 16, code >> 8 & 255, code & 255)} is not a {what} of the label map", path)
+    return indices.astype(np.uint8)
+
+
+_UNKNOWN_COLOR = 0xFFFF
+
+
+@functools.lru_cache(maxsize=4)
+def _color_table(color_index_items):
+    """(2^24,) uint16: RGB code -> index, :data:`_UNKNOWN_COLOR` for the colours not listed (one table per
+    label map and process: a lookup in it is a tenth of sorting a frame's colours)."""
+    table = np.full(1 << 24, _UNKNOWN_COLOR, dtype=np.uint16)
+    for (r, g, b), index in color_index_items:
+        table[r << 16 | g << 8 | b] = index
+    return table
 
 
 def splits_of(voc_root):
