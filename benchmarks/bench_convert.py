@@ -38,7 +38,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPORT = os.path.join(HERE, "REPORT.md")
-HEADING = "## Dataset conversion against Datumaro"
+# the report's sections and their tasks; a section is rewritten when all its tasks ran
+SECTIONS = {"## Dataset conversion against Datumaro": ("voc", "coco-instances"),
+            "## Conversions to CamVid and into Cityscapes against Datumaro": (
+                "camvid", "from-camvid", "from-coco-panoptic", "from-synthia")}
 
 # task: (csConvert arguments before IN OUT, after them, the input, Datumaro's import format and export call)
 TASKS = {
@@ -150,38 +153,57 @@ def main():
                       f"{times[tool, task][-1][1]:.2f} s CPU", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    load = " / ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(load_before, os.getloadavg()))
+    for heading, tasks in SECTIONS.items():
+        if set(tasks) <= set(parser_tasks):
+            section = report_section(heading, tasks, times, opts, version, load)
+            print(section)
+            if not opts.no_report:
+                write_section(heading, section)
+
+
+def report_section(heading, tasks, times, opts, version, load):
     rows = []
-    for task, tool in [(task, tool) for task in parser_tasks for tool in ("ours", "ours -j 1")]:
+    for task, tool in [(task, tool) for task in tasks for tool in ("ours", "ours -j 1")]:
         ours = [statistics.median(v) for v in zip(*times[tool, task])]
         theirs = [statistics.median(v) for v in zip(*times["datumaro", task])]
         label = LABELS[task] + (" -j 1" if tool == "ours -j 1" else "")
         rows.append(f"| {label} | {ours[0]:.2f} | {theirs[0]:.2f} | {theirs[0] / ours[0]:.1f}x "
                     f"| {ours[1]:.2f} | {theirs[1]:.2f} | {theirs[1] / ours[1]:.1f}x "
                     f"| {1000 * ours[1] / opts.frames:.0f} | {1000 * theirs[1] / opts.frames:.0f} |")
-    load = " / ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(load_before, os.getloadavg()))
-    section = "\n".join([
-        HEADING, "",
+    return "\n".join([
+        heading, "",
         f"{opts.frames} full-size frames, medians of {opts.runs} interleaved runs (order rotated), "
         f"Datumaro {version}, {len(os.sched_getaffinity(0))} cores shared with other jobs, load average "
         f"(1 / 5 / 15 min, before-after) {load} (`python benchmarks/bench_convert.py`).", "",
         "| task | ours wall (s) | Datumaro wall (s) | wall ratio | ours CPU (s) | Datumaro CPU (s) | CPU ratio "
         "| ours CPU/frame (ms) | Datumaro CPU/frame (ms) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows, "",
-        "Same outputs: class and object PNGs plus JPEG images at quality 75, 4:2:0 (VOC: the JPEG files are",
-        "Datumaro's, the masks the same pixels); one instances JSON (COCO; Datumaro 1.13 reads Cityscapes",
-        "instanceIds as label ids, so its JSON holds one mask per class instead of the instances); CamVid colour",
-        "masks and PNG images; Cityscapes trees (labelIds, instanceIds, colour; SYNTHIA: the images too, which",
-        "we copy and Datumaro re-encodes). Our writers run on all cores (`-j 1`: on one, as Datumaro). CPU per",
-        "frame includes each process's start-up.",
-        ""])
-    print(section)
-    if not opts.no_report:
-        text = open(REPORT, encoding="utf-8").read()
-        pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.S)
-        text = pattern.sub(lambda m: section.rstrip("\n"), text) if HEADING in text else text.rstrip("\n") + "\n\n" + section
-        with open(REPORT, "w", encoding="utf-8") as f:
-            f.write(text.rstrip("\n") + "\n")
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows, "", NOTES[heading], ""])
 
+
+NOTES = {
+    "## Dataset conversion against Datumaro": (
+        "Same outputs: class and object PNGs plus JPEG images at quality 75, 4:2:0 (VOC: the JPEG files are\n"
+        "Datumaro's, the masks the same pixels); one instances JSON (COCO; Datumaro 1.13 reads Cityscapes\n"
+        "instanceIds as label ids, so its JSON holds one mask per class instead of the instances). Our\n"
+        "writers run on all cores (`-j 1`: on one, as Datumaro). CPU per frame includes each process's start-up."),
+    "## Conversions to CamVid and into Cityscapes against Datumaro": (
+        "Outputs: CamVid colour masks and PNG images; Cityscapes trees (labelIds, instanceIds, colour; SYNTHIA\n"
+        "also the images, which we copy as they are and Datumaro decodes and encodes). The inputs back are our\n"
+        "own CamVid set and COCO panoptic export of the same frames, and a SYNTHIA-like set of 1280x760 frames\n"
+        "(Datumaro reads SYNTHIA with its own SYNTHIA label map, we map to Cityscapes ids). Our writers run on\n"
+        "all cores (`-j 1`: on one, as Datumaro). CPU per frame includes each process's start-up."),
+}
+
+
+def write_section(heading, section):
+    """Replace the section under ``heading`` (up to the next ``## ``) in REPORT.md, or add it at the end."""
+    text = open(REPORT, encoding="utf-8").read()
+    pattern = re.compile(re.escape(heading) + r"\n.*?(?=\n## |\Z)", re.S)
+    text = pattern.sub(lambda m: section.rstrip("\n"), text) if heading + "\n" in text \
+        else text.rstrip("\n") + "\n\n" + section
+    with open(REPORT, "w", encoding="utf-8") as f:
+        f.write(text.rstrip("\n") + "\n")
 
 if __name__ == "__main__":
     main()
