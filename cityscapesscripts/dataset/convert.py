@@ -215,7 +215,8 @@ def main(argv=None):
                                                                   "(--to cityscapes)")
     parser.add_argument("--voc-full-table", action="store_true",
                         help="VOC and CamVid classes: every label id, not the 19")
-    parser.add_argument("--save-images", action="store_true")
+    parser.add_argument("--save-images", action="store_true",
+                        help="also write the camera images (--to voc: JPEG; otherwise PNG, a PNG source copied as it is)")
     parser.add_argument("--save-polygons", action="store_true",
                         help="--from coco-instances: also write the instance polygons as *_polygons.json")
     parser.add_argument("--image-ext", default=".png")
