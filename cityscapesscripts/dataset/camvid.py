@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from .. import parallel
+from .. import kernels, parallel
 from ..errors import LayoutError
 from ..helpers.labelset import LabelSet, label_colors_text
 from ..io import layout, png
@@ -47,12 +47,13 @@ CAMVID_CLASSES = (
 )
 
 
-def _write_item(frame, out, table, colors, save_images):
+def _write_item(frame, out, colors, save_images):
     """One frame's colour mask (and PNG image); returns its list line."""
     semantic = frame.semantic()
     item = frame.item_id
     image, mask = f"{frame.split}/{item}.png", f"{frame.split}annot/{item}.png"
-    files = [(os.path.join(out, mask), png.encode_png(colors[table[semantic]]))]
+    packed = kernels.lookup(semantic, colors).view(np.uint8).reshape(*semantic.shape, 4)
+    files = [(os.path.join(out, mask), png.encode_png(np.ascontiguousarray(packed[..., :3])))]
     if save_images and layout.CAMERA in frame.paths:
         camera = camera_image(frame.paths[layout.CAMERA], semantic)
         files.append((os.path.join(out, image), camera if isinstance(camera, bytes) else png.encode_png(camera)))
@@ -72,10 +73,12 @@ def write_camvid(dataset, out, full_table=False, save_images=False, jobs=None, p
     image are left out.
     """
     classes, table = voc_classes(dataset.label_set, full_table)
-    table = np.where(table == 255, 0, table).astype(np.uint8)  # void: background (black)
-    colors = np.array([color for _, color in classes], dtype=np.uint8)
+    table = np.where(table == 255, 0, table)  # void: background (black)
+    rgba = np.zeros((256, 4), dtype=np.uint8)
+    rgba[:len(classes), :3] = [color for _, color in classes]
+    colors = rgba.view(np.uint32).ravel()[table]  # label id -> RGBA packed in 4 bytes: one compiled lookup a pixel
     make_folders(out)
-    task = functools.partial(_write_item, out=out, table=table, colors=colors, save_images=save_images)
+    task = functools.partial(_write_item, out=out, colors=colors, save_images=save_images)
     lists, failed = map_frames(task, dataset, jobs, "camvid", progress)
     for split, lines in lists.items():
         png.write_atomic(os.path.join(out, split + ".txt"), ("\n".join(lines) + "\n").encode())

@@ -274,15 +274,15 @@ def _panoptic_item(png_path, segments, table, label_set, image_path, shape):
     label_ids = np.full(shape, label_set.background.id, dtype=np.uint8)
     instance_ids = label_ids.astype(np.uint16)
     if png_path is not None:
-        rgb = png.read_rgb(png_path).astype(np.int64)
+        rgb = png.read_rgb(png_path)
         if rgb.shape[:2] != tuple(shape):
             raise ImageError(f"panoptic PNG is {rgb.shape[1]}x{rgb.shape[0]}, its image {shape[1]}x{shape[0]}",
                              png_path)
-        ids = rgb[..., 0] + 256 * rgb[..., 1] + 65536 * rgb[..., 2]
-        if ids.max() < kernels.INSTANCE_ID_SPACE:  # ours and most others: tables over the 16-bit ids
-            index, size = ids.astype(np.uint16), kernels.INSTANCE_ID_SPACE
+        if not rgb[..., 2].any():  # ours and most others: ids below 2^16, tables over them
+            index, size = rgb[..., 0] | rgb[..., 1].astype(np.uint16) << 8, kernels.INSTANCE_ID_SPACE
             slot = functools.partial(_slot, size)
         else:
+            ids = rgb[..., 0] | rgb[..., 1].astype(np.uint32) << 8 | rgb[..., 2].astype(np.uint32) << 16
             values, index = np.unique(ids, return_inverse=True)
             index, size = index.reshape(shape), len(values)
             slot = {v: i for i, v in enumerate(values.tolist())}.get
