@@ -646,3 +646,13 @@ def test_coco_panoptic_with_large_segment_ids(tmp_path):
     item = items[0][1]()
     assert item.instance_ids.tolist() == [[26000, 26000, 7], [0, 7, 7]]
     assert item.label_ids.tolist() == [[26, 26, 7], [0, 7, 7]]
+
+
+def test_a_malformed_coco_json_is_one_error_line(tmp_path, capsys):
+    (tmp_path / "instances_val.json").write_text(json.dumps(
+        {"images": [], "annotations": [], "categories": [{"id": 1}]}))
+    assert convert.main(["--from", "coco-instances", "--to", "cityscapes", str(tmp_path), str(tmp_path / "out"),
+                         "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ERROR: ") and "instances_val.json" in err[0]
+    assert "without its fields" in err[0]

@@ -176,22 +176,24 @@ def read_coco(root, kind, split, label_set, save_polygons=False):
         annotations = data["annotations"]
     except (KeyError, TypeError):
         raise LayoutError("expected a COCO object with images, annotations and categories", path) from None
-    table, missing = {}, []
-    for category in categories:
-        label = label_set.find(str(category["name"]))
-        if label is None or label.id < 0:
-            missing.append(category["name"])
-        else:
-            table[category["id"]] = label.id
-    by_image = {}
+    table, missing, by_image = {}, [], {}
+    try:
+        for category in categories:
+            label = label_set.find(str(category["name"]))
+            if label is None or label.id < 0:
+                missing.append(category["name"])
+            else:
+                table[category["id"]] = label.id
+        for annotation in annotations:
+            by_image.setdefault(annotation["image_id"], []).append(annotation)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise LayoutError(f"a category or annotation without its fields ({e!r})", path) from None
     panoptic_folder = path[:-len(".json")]
-    for annotation in annotations:
-        by_image.setdefault(annotation["image_id"], []).append(annotation)
     items, refused = [], []
     for position, image in enumerate(images):
-        name = str(image.get("frame_id") or os.path.splitext(image["file_name"])[0].removesuffix("_" + layout.CAMERA))
-        where = f"{path}, image {image.get('id')}"
+        where = f"{path}, image {position + 1}"
         try:
+            name = str(image.get("frame_id") or os.path.splitext(image["file_name"])[0].removesuffix("_" + layout.CAMERA))
             image_path = _find_image(root, split, image["file_name"], where)
             found = by_image.get(image["id"], [])
             if kind == "coco-panoptic":
@@ -203,7 +205,7 @@ def read_coco(root, kind, split, label_set, save_polygons=False):
             else:
                 read = functools.partial(_instances_item, found, table, label_set, image_path,
                                          (image["height"], image["width"]), save_polygons)
-        except (LayoutError, KeyError, TypeError) as e:
+        except (LayoutError, KeyError, TypeError, AttributeError) as e:
             reason = str(e).removeprefix(f"{where}: ") if isinstance(e, LayoutError) else f"missing field {e}"
             refused.append(parallel.ItemError(where, reason, e))
             continue
