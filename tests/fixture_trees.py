@@ -5,6 +5,8 @@ import numpy as np
 
 from cityscapesscripts.dataset import convert
 from cityscapesscripts.dataset.cityscapes import write_frame
+from cityscapesscripts.helpers.labels import Label
+from cityscapesscripts.helpers.labelset import LabelSet
 
 TINY_IDS = ("tinytown_000000_000001", "tinytown_000000_000002")
 
@@ -30,9 +32,17 @@ def write_tiny_tree(root):
 
 
 def convert_all(source, out):
-    """csConvert to VOC, COCO instances, COCO panoptic and Cityscapes; returns the exit statuses."""
+    """csConvert to VOC, COCO instances, COCO panoptic, Cityscapes and CamVid; returns the exit statuses."""
     return [convert.main(["--to", target, source, os.path.join(out, folder), "-j", "1"] + extra)
             for target, folder, extra in (("voc", "voc", ["--save-images"]),
+                                          ("camvid", "camvid", ["--save-images"]),
                                           ("coco-instances", "coco/annotations", []),
                                           ("coco-panoptic", "panoptic/annotations", []),
                                           ("cityscapes", "cityscapes", ["--save-images"]))]
+
+
+def custom_label_set():
+    """Names with spaces (one a Cityscapes name), '%', '#' and an underscore, as label_colors.txt must carry them."""
+    names = ["background", "traffic light", "traffic cone", "50% grey", "lane #2", "Column_Pole"]
+    return LabelSet([Label(n, i, i, "x", 0, False, i == 0, (i * 40, 255 - i * 40, i)) for i, n in enumerate(names)],
+                    "background", name="custom")

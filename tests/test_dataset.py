@@ -193,6 +193,12 @@ def test_label_files_need_contiguous_ids(tmp_path):
     for kind in ("label_colors", "dataset_meta"):
         with pytest.raises(LabelSetError, match=r"ids must be 0..2 without gaps.*missing ids \[2, 3, 4\]"):
             save_label_set(str(tmp_path / kind), gappy, kind)
+    # every missing id is listed, however many
+    sparse = LabelSet.load(_write(tmp_path / "sparse.json", json.dumps(
+        {"label_map": {"0": "background", "1": "car", "30": "tree"}})))
+    with pytest.raises(LabelSetError, match=r"missing ids \[(\d+, ){27}29\]") as error:
+        save_label_set(str(tmp_path / "sparse"), sparse)
+    assert ", ".join(str(i) for i in range(2, 30)) in str(error.value)
     dataset = CityscapesDataset(SMALL, label_set=gappy)
     with pytest.raises(LabelSetError, match="without gaps"):
         convert.to_cityscapes(dataset, str(tmp_path / "out"), label_map="source")
@@ -227,3 +233,24 @@ def test_voc_names_missing_from_the_label_set_are_reported(tmp_path):
     assert not (out == 7).any() and (out[frame.semantic() == 7] == 0).all()  # road became background
     with pytest.raises(LayoutError, match="no VOC split 'train'"):
         convert.from_voc(str(tmp_path / "voc"), str(tmp_path / "cs2"), "train")
+
+
+def test_train_ids_win_only_in_a_frame_without_label_ids_and_polygons(tmp_path):
+    """A tree another tool wrote (labelTrainIds beside instanceIds, nothing else): the classes are the train
+    ids', instances kept where their class agrees; a real frame (labelIds, polygons) reads its labelIds."""
+    ids = np.array([[26001, 26001, 1, 27000], [7, 7, 7, 27000]], dtype=np.uint16)
+    train = np.array([[13, 7, 255, 14], [0, 0, 255, 14]], dtype=np.uint8)  # car, traffic sign, -, truck; road
+    folder = tmp_path / "gtFine" / "val" / "x"
+    folder.mkdir(parents=True)
+    png.write_png(folder / "x_1_gtFine_instanceIds.png", ids)
+    png.write_png(folder / "x_1_gtFine_labelTrainIds.png", train)
+    frame, = CityscapesDataset(tmp_path)
+    assert frame.train_ids_win
+    # by hand: car 26, traffic sign 20 where the car's second pixel was, unlabeled 0 on ego vehicle, truck 27;
+    # road 7 on the last row but where the train ids say void
+    assert frame.semantic().tolist() == [[26, 20, 0, 27], [7, 7, 0, 27]]
+    assert frame.instance_ids().tolist() == [[26001, 20, 0, 27000], [7, 7, 0, 27000]]
+    assert [(m.instance_id, int(m.mask.sum())) for m in frame.instances()] == [(26001, 1), (27000, 2)]
+    png.write_png(folder / "x_1_gtFine_labelIds.png", np.where(ids >= 1000, ids // 1000, ids).astype(np.uint8))
+    frame, = CityscapesDataset(tmp_path)
+    assert not frame.train_ids_win and frame.instance_ids().tolist() == ids.tolist()

@@ -18,14 +18,14 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from cityscapesscripts.dataset import CityscapesDataset, convert, voc
-from cityscapesscripts.dataset.cityscapes import cityscapes_frame_id
+from cityscapesscripts.dataset import CityscapesDataset, camvid, convert, voc
+from cityscapesscripts.dataset.cityscapes import cityscapes_frame_id, save_label_set
 from cityscapesscripts.errors import LayoutError
 from cityscapesscripts.helpers.labelset import CITYSCAPES, LabelSet, name_key
 from cityscapesscripts.io import png
 
 from conftest import GOLDEN
-from fixture_trees import TINY_IDS, convert_all, write_tiny_tree
+from fixture_trees import TINY_IDS, convert_all, custom_label_set, write_tiny_tree
 
 DATUMARO = os.path.join(os.path.dirname(__file__), "fixtures", "datumaro")
 WRITTEN = os.path.join(DATUMARO, "written")
@@ -75,10 +75,10 @@ def test_reads_every_cityscapes_tree_datumaro_writes(tree):
 def test_datumaro_names_convert_to_the_cityscapes_table(tmp_path):
     """Datumaro's Cityscapes map keeps the Cityscapes ids and train ids: VOC gets the 19 classes."""
     dataset = CityscapesDataset(os.path.join(WRITTEN, "cityscapes"), split="val")
-    assert dataset.label_set.name2label["licenseplate"].id == 34
+    assert dataset.label_set.find("licenseplate").id == 34
     assert np.array_equal(dataset.label_set.id_to_train_id[:34], CITYSCAPES.id_to_train_id[:34])
     missing, failed = convert.to_cityscapes(dataset, str(tmp_path / "cs"))
-    assert failed == [] and missing == ["licenseplate"]  # no Cityscapes id: background, with a warning
+    assert failed == [] and missing == ["license plate"]  # no Cityscapes id: background, with a warning
     for frame in dataset:
         if frame.annotated:
             out = png.read_label_map(tmp_path / "cs" / "gtFine" / "val" / frame.city /
@@ -99,7 +99,7 @@ def test_reads_every_voc_set_datumaro_writes(tmp_path):
         ids, missing, failed = convert.from_voc(os.path.join(WRITTEN, "voc"), str(tmp_path), split,
                                                 save_images=True)
         assert failed == [] and len(ids) == len(items)
-        assert set(missing) == {"licenseplate"}
+        assert set(missing) == {"licenseplate"}  # VOC's labelmap.txt keeps Datumaro's names
         for position, item in enumerate(i for i in listed if i):
             labels, instances = expected[(split, item)]
             frame_id = cityscapes_frame_id(item, position)
@@ -215,7 +215,7 @@ def test_writes_what_datumaro_read(tmp_path):
     write_tiny_tree(str(tmp_path / "input"))
     for name in _files(os.path.join(DATUMARO, "ours", "input")):
         _same_file(str(tmp_path / "input" / name), os.path.join(DATUMARO, "ours", "input", name))
-    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0, 0, 0, 0]
+    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0] * 5
     verified = os.path.join(DATUMARO, "ours", "output")
     assert _files(str(tmp_path / "output")) == _files(verified)
     for name in _files(verified):
@@ -439,3 +439,220 @@ def _meta(tmp_path, meta):
     path = tmp_path / "dataset_meta.json"
     path.write_text(json.dumps(meta))
     return path
+
+
+def test_labelTrainIds_win_over_instanceIds_in_a_tree_without_labelIds_as_datumaro_reads_it():
+    """Datumaro's tree with labelTrainIds beside instanceIds (no labelIds, no polygons): Datumaro reads the
+    train ids, so do we: ego vehicle (instanceIds 1, train id 255) is background, not ego vehicle."""
+    tree = "cityscapes_train_ids"
+    expected = datumaro_reading(tree)
+    names = NAMES[tree]
+    dataset = CityscapesDataset(os.path.join(WRITTEN, tree), split=None)
+    assert {(f.split, relative_id(f)) for f in dataset if f.annotated} == {
+        key for key, (labels, _) in expected.items() if (labels >= 0).any()}
+    ego = CITYSCAPES.name2label["ego vehicle"].id
+    saw_ego = False
+    for frame in dataset:
+        if not frame.annotated:
+            continue
+        assert frame.train_ids_win
+        labels, _ = expected[(frame.split, relative_id(frame))]
+        ours = frame.semantic()
+        seen = labels >= 0
+        assert [name_key(frame.label_set.id2label[v].name) for v in ours[seen].tolist()] == [
+            name_key(names[v]) for v in labels[seen].tolist()]
+        # Datumaro skips its label 0 (road in its train map) and gives nothing where the train id is 255
+        assert set(ours[~seen].tolist()) <= {CITYSCAPES.background.id, CITYSCAPES.name2label["road"].id}
+        in_instance_ids = png.read_ids_16bit(frame.paths["instanceIds"]) == ego
+        saw_ego |= bool(in_instance_ids.any())
+        assert (ours[in_instance_ids] == CITYSCAPES.background.id).all()
+        assert np.array_equal(frame.instance_ids(), ours)  # Datumaro 1.13 wrote no instances
+    assert saw_ego
+
+
+LABEL_COLORS = os.path.join(DATUMARO, "ours", "label_colors")
+LABEL_COLORS_READ = json.load(open(os.path.join(DATUMARO, "ours", "label_colors.json"), encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ["cityscapes", "custom"])
+def test_label_colors_we_write_are_read_by_datumaro_and_back_by_us(tmp_path, name):
+    """Our label_colors.txt is the committed one, whose names Datumaro 1.13's Cityscapes and CamVid parsers
+    read one per line (make_fixtures.py: with the colours; Datumaro imports our Cityscapes output with it),
+    and we read back the names written (spaces, '%', '#' included)."""
+    label_set = CITYSCAPES if name == "cityscapes" else custom_label_set()
+    path = save_label_set(str(tmp_path), label_set)
+    committed = os.path.join(LABEL_COLORS, name, "label_colors.txt")
+    assert open(path, "rb").read() == open(committed, "rb").read()
+    words = [line.split()[3] for line in open(path, encoding="utf-8").read().splitlines()]
+    assert all(len(line.split()) == 4 for line in open(path, encoding="utf-8").read().splitlines())
+    assert words == LABEL_COLORS_READ[name]
+    drawn = [label for label in label_set.labels if label.id >= 0]
+    back = LabelSet.from_label_colors(path)
+    assert [(label.name, label.id, label.color) for label in back.labels] == [
+        (label.name, label.id, label.color) for label in drawn]
+    if name == "cityscapes":  # Datumaro's own spelling of the Cityscapes names
+        assert "trafficlight" in words and "egovehicle" in words
+        assert np.array_equal(back.id_to_train_id, CITYSCAPES.id_to_train_id)
+
+
+@pytest.mark.parametrize("kind", ["coco-instances", "coco-panoptic"])
+def test_our_coco_exports_round_trip_to_the_same_pixels(tmp_path, kind):
+    """Tiny tree -> COCO -> Cityscapes: every pixel COCO carries keeps its label and instance id (instances:
+    the evaluated classes with instances, crowd included; panoptic: every evaluated class); the rest is
+    background.  -j 2, and the export folder given as written or as its annotations/ folder."""
+    write_tiny_tree(str(tmp_path / "input"))
+    assert convert_all(str(tmp_path / "input"), str(tmp_path / "output")) == [0] * 5
+    folder = {"coco-instances": "coco", "coco-panoptic": "panoptic"}[kind]
+    for given in (tmp_path / "output" / folder, tmp_path / "output" / folder / "annotations"):
+        out = tmp_path / f"back-{given.name}"
+        assert convert.main(["--from", kind, "--to", "cityscapes", str(given), str(out), "--split", "val",
+                             "-j", "2", "-q"]) == 0
+        back = {frame.id: frame for frame in CityscapesDataset(out)}
+        assert sorted(back) == list(TINY_IDS)
+        for frame in CityscapesDataset(tmp_path / "input"):
+            ids = frame.instance_ids()
+            labels = np.where(ids >= 1000, ids // 1000, ids)
+            carried = ~np.array([CITYSCAPES.id2label[v].ignoreInEval for v in range(34)])[labels]
+            if kind == "coco-instances":
+                carried &= CITYSCAPES.has_instances[labels]
+            expected = np.where(carried, ids, 0)
+            assert np.array_equal(back[frame.id].instance_ids(), expected), (kind, frame.id)
+            assert np.array_equal(back[frame.id].semantic(), np.where(carried, labels, 0))
+
+
+@pytest.mark.parametrize("tree, kind", [("coco_instances", "coco-instances"), ("coco_panoptic", "coco-panoptic")])
+def test_reads_the_coco_exports_datumaro_writes(tmp_path, tree, kind):
+    """Datumaro 1.13's COCO exports of its Cityscapes items: the classes Datumaro reads back, pixel for
+    pixel (its licence plate is no Cityscapes class: background, with a warning); images copied."""
+    expected = datumaro_reading(tree)
+    names = NAMES[tree]
+    for split in ("val", "default"):
+        items, missing, refused = convert.coco.read_coco(os.path.join(WRITTEN, tree), kind, split, CITYSCAPES)
+        assert refused == [] and missing == ["licenseplate"]
+        ids, failed = convert.write_items(items, str(tmp_path), split, save_images=True, jobs=1)
+        assert failed == []
+        written = {frame.id: frame for frame in CityscapesDataset(tmp_path, split)}
+        listed = json.load(open(convert.coco.find_coco_json(os.path.join(WRITTEN, tree), kind, split)))["images"]
+        assert len(written) == len(listed) == len([key for key in expected if key[0] == split])
+        for position, image in enumerate(listed):
+            item = os.path.splitext(image["file_name"])[0]
+            labels, _ = expected[(split, item)]
+            frame = written[cityscapes_frame_id(item, position)]
+            ours = frame.semantic()
+            theirs = np.array([CITYSCAPES.find(names[v]).id if v >= 0 and CITYSCAPES.find(names[v]).id >= 0 else 0
+                               for v in labels.ravel()]).reshape(labels.shape)
+            assert np.array_equal(ours, theirs), item
+            assert frame.image().shape[:2] == labels.shape
+
+
+def test_coco_instances_by_hand_polygons_plain_rle_and_a_bad_item(tmp_path, capsys):
+    """A polygon car (drawn as Cityscapes polygons: edges included), a plain-RLE person crowd, an unknown
+    category, and an image whose RLE has another size, which fails alone; --save-polygons keeps the car."""
+    crowd = np.zeros((3, 5), bool)
+    crowd[:, 0] = True  # column-major runs: 3 ones, then 12 zeros
+    data = {"images": [{"id": 1, "file_name": "x_000000_000001.png", "height": 3, "width": 5},
+                       {"id": 2, "file_name": "x_000000_000002.png", "height": 3, "width": 5}],
+            "categories": [{"id": 5, "name": "car"}, {"id": 6, "name": "person"}, {"id": 9, "name": "ufo"}],
+            "annotations": [
+                {"id": 1, "image_id": 1, "category_id": 5, "iscrowd": 0, "segmentation": [[2, 0, 4, 0, 4, 1, 2, 1]]},
+                {"id": 2, "image_id": 1, "category_id": 6, "iscrowd": 1,
+                 "segmentation": {"size": [3, 5], "counts": [0, 3, 12]}},
+                {"id": 3, "image_id": 1, "category_id": 9, "iscrowd": 0, "segmentation": [[0, 2, 4, 2, 4, 2]]},
+                {"id": 4, "image_id": 2, "category_id": 5, "iscrowd": 0,
+                 "segmentation": {"size": [4, 5], "counts": [0, 20]}}]}
+    (tmp_path / "coco").mkdir()
+    (tmp_path / "coco" / "instances_val.json").write_text(json.dumps(data))
+    out = tmp_path / "out"
+    assert convert.main(["--from", "coco-instances", "--to", "cityscapes", str(tmp_path / "coco"), str(out),
+                         "--save-polygons", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("ERROR:") == 1 and "image 2" in err and "RLE of size [4, 5]" in err
+    assert "WARNING" in err and "'ufo'" in err
+    frame, = CityscapesDataset(out)
+    assert frame.id == "x_000000_000001"
+    assert frame.instance_ids().tolist() == [[24, 0, 26000, 26000, 26000], [24, 0, 26000, 26000, 26000],
+                                             [24, 0, 0, 0, 0]]
+    assert json.loads(open(frame.paths["polygons"]).read())["objects"] == [
+        {"label": "car", "polygon": [[2, 0], [4, 0], [4, 1], [2, 1]]}]
+
+
+def test_reads_every_camvid_set_datumaro_writes(tmp_path):
+    """Datumaro's CamVid export of its Cityscapes items (repeated colours, nested and quoted names, JPEG and
+    BMP images): the same colour pixel for pixel (a shared colour is read as its first label here, the last
+    there), and the images."""
+    expected = datumaro_reading("camvid")
+    root = os.path.join(WRITTEN, "camvid")
+    colors = {name_key(name): color for name, color in camvid.read_classes(root)}
+    names = NAMES["camvid"]
+    for split in ("val", "default"):
+        ids, missing, failed = convert.from_camvid(root, str(tmp_path), split, save_images=True, jobs=1)
+        items = [item for s, item in expected if s == split]
+        assert failed == [] and missing == ["license plate"] and len(ids) == len(items)
+        listed = [camvid._list_line(line)[0] for line in open(os.path.join(root, split + ".txt"), encoding="utf-8")]
+        for position, image in enumerate(listed):
+            item = os.path.splitext(image.split("/", 2)[2])[0]
+            labels, _ = expected[(split, item)]
+            frame_id = cityscapes_frame_id(item, position)
+            frame, = [f for f in CityscapesDataset(tmp_path, split) if f.id == frame_id]
+            theirs = np.array([colors[name_key(names[v])] if v >= 0 else (0, 0, 0) for v in labels.ravel()])
+            assert np.array_equal(CITYSCAPES.id_to_color[frame.semantic()].reshape(-1, 3), theirs), item
+            assert np.array_equal(frame.image(), np.asarray(Image.open(os.path.join(root, image.lstrip("/"))))[..., :3])
+
+
+@pytest.mark.parametrize("full_table", [False, True])
+def test_camvid_round_trip(tmp_path, full_table):
+    """Tiny tree -> CamVid -> Cityscapes (-j 2): evaluated classes keep their pixels, void is background;
+    with the full table every label id comes back (its colours are then distinct)."""
+    write_tiny_tree(str(tmp_path / "input"))
+    extra = ["--voc-full-table"] if full_table else []
+    assert convert.main(["--to", "camvid", str(tmp_path / "input"), str(tmp_path / "camvid"), "-q"] + extra) == 0
+    assert convert.main(["--from", "camvid", "--to", "cityscapes", str(tmp_path / "camvid"), str(tmp_path / "back"),
+                         "--split", "val", "-j", "2", "-q"]) == 0
+    back = {frame.id: frame.semantic() for frame in CityscapesDataset(tmp_path / "back")}
+    for frame in CityscapesDataset(tmp_path / "input"):
+        source = frame.semantic()
+        expected = source if full_table else np.where(CITYSCAPES.id_to_train_id[source] == 255, 0, source)
+        assert np.array_equal(back[frame.id], expected)
+    assert sorted(os.listdir(tmp_path / "camvid")) == ["label_colors.txt", "val.txt", "valannot"]
+
+
+def test_camvid_lines_are_checked_and_fail_alone(tmp_path, capsys):
+    write_tiny_tree(str(tmp_path / "input"))
+    assert convert.main(["--to", "camvid", str(tmp_path / "input"), str(tmp_path / "camvid"), "-q"]) == 0
+    lists = tmp_path / "camvid" / "val.txt"
+    lists.write_text(lists.read_text() + "/val/x.png ../../outside.png\n/val/y.png valannot/missing.png\n"
+                     '"/val/a b.png" "valannot/a b.png" extra\n')
+    assert convert.main(["--from", "camvid", "--to", "cityscapes", str(tmp_path / "camvid"), str(tmp_path / "out"),
+                         "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("ERROR:") == 3 and "line 3" in err and "line 4" in err and "line 5" in err
+    assert len(CityscapesDataset(tmp_path / "out")) == 2
+
+
+def test_coco_panoptic_with_large_segment_ids(tmp_path):
+    """Segment ids past 16 bits (COCO's own are RGB codes): read through the ids present; a thing's id
+    that is no Cityscapes instance id gets the next free number; unlisted pixels are background."""
+    ids = np.array([[70000, 70000, 5], [0, 5, 5]])
+    rgb = np.stack([ids % 256, ids // 256 % 256, ids // 65536], axis=-1).astype(np.uint8)
+    (tmp_path / "coco" / "panoptic_val").mkdir(parents=True)
+    png.write_png(tmp_path / "coco" / "panoptic_val" / "x.png", rgb)
+    (tmp_path / "coco" / "panoptic_val.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "x_000000_000001.jpg", "height": 2, "width": 3}],
+        "annotations": [{"image_id": 1, "file_name": "x.png", "segments_info": [
+            {"id": 70000, "category_id": 1, "iscrowd": 0}, {"id": 5, "category_id": 2, "iscrowd": 0}]}],
+        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "road"}]}))
+    items, missing, refused = convert.coco.read_coco(str(tmp_path / "coco"), "coco-panoptic", "val", CITYSCAPES)
+    assert missing == [] and refused == [] and [frame_id for _, _, frame_id in items] == ["x_000000_000001"]
+    item = items[0][1]()
+    assert item.instance_ids.tolist() == [[26000, 26000, 7], [0, 7, 7]]
+    assert item.label_ids.tolist() == [[26, 26, 7], [0, 7, 7]]
+
+
+def test_a_malformed_coco_json_is_one_error_line(tmp_path, capsys):
+    (tmp_path / "instances_val.json").write_text(json.dumps(
+        {"images": [], "annotations": [], "categories": [{"id": 1}]}))
+    assert convert.main(["--from", "coco-instances", "--to", "cityscapes", str(tmp_path), str(tmp_path / "out"),
+                         "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ERROR: ") and "instances_val.json" in err[0]
+    assert "without its fields" in err[0]

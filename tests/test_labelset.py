@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cityscapesscripts.errors import AnnotationError, LabelSetError
-from cityscapesscripts.helpers.labels import labels
+from cityscapesscripts.helpers.labels import Label, labels
 from cityscapesscripts.helpers.labelset import CITYSCAPES, LabelSet
 
 
@@ -93,11 +93,13 @@ def test_label_colors_as_datumaro_writes_them(tmp_path):
     lines = ["{} {} {} ".format(*l.color) + l.name.replace(' ', '') for l in labels if l.id >= 0] + ["0 0 142 licenseplate"]
     path.write_text("\n".join(lines) + "\n")
     ls = LabelSet.from_label_colors(path)
-    assert ls.background.name == "unlabeled" and ls.name2label["egovehicle"].id == 1
-    assert ls.name2label["licenseplate"].id == 34 and ls.name2label["licenseplate"].ignoreInEval
+    # Datumaro's spellings read as the Cityscapes names (what save_label_set writes for them)
+    assert ls.background.name == "unlabeled" and ls.name2label["ego vehicle"].id == 1
+    assert ls.find("egovehicle") is ls.name2label["ego vehicle"]
+    assert ls.name2label["license plate"].id == 34 and ls.name2label["license plate"].ignoreInEval
     # the Cityscapes map keeps the Cityscapes train ids, so conversions see the 19 classes
     assert np.array_equal(ls.id_to_train_id[:34], CITYSCAPES.id_to_train_id[:34]) and ls.id_to_train_id[34] == 255
-    assert ls.name2label["trafficlight"].category == "object" and ls.name2label["car"].hasInstances
+    assert ls.name2label["traffic light"].category == "object" and ls.name2label["car"].hasInstances
     # a repeated colour decodes to the first label that has it
     assert ls.color_to_id[(0, 0, 0)] == 0 and ls.color_to_id[(0, 0, 142)] == 26
 
@@ -135,3 +137,15 @@ def test_dataset_meta_background_rule(tmp_path):
     path.write_text(json.dumps({"label_map": {"0": "a", "3": "b"}}))
     with pytest.raises(LabelSetError, match="id 0 is taken; set background_label"):
         LabelSet.load(path)
+
+
+def test_label_colors_names_round_trip_one_word_each(tmp_path):
+    """Both spellings of a Cityscapes name in one set: the second is percent-encoded, and each reads back."""
+    from cityscapesscripts.dataset.cityscapes import save_label_set
+    from cityscapesscripts.helpers.labelset import label_colors_name, label_colors_name_read
+    names = ["unlabeled", "trafficlight", "traffic light", "a\tb", "100%"]
+    ls = LabelSet([Label(n, i, i, "x", 0, False, False, (i, i, i)) for i, n in enumerate(names)], "unlabeled")
+    text = open(save_label_set(str(tmp_path), ls), encoding="utf-8").read()
+    assert text.split() == "0 0 0 unlabeled 1 1 1 trafficlight 2 2 2 traffic%20light 3 3 3 a%09b 4 4 4 100%25".split()
+    assert [label.name for label in LabelSet.from_label_colors(tmp_path / "label_colors.txt").labels] == names
+    assert label_colors_name_read("licenseplate") == "license plate" and label_colors_name("license plate") == "licenseplate"

@@ -10,14 +10,15 @@ import json
 import os
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from .. import parallel
-from ..errors import LabelSetError, LayoutError
+from ..errors import ImageError, LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
-from ..helpers.labelset import CITYSCAPES, LabelSet
-from ..io import layout, png
+from ..helpers.labelset import CITYSCAPES, LabelSet, describe_missing_ids, label_colors_text
+from ..io import layout, limits, png
 from ..io.files import make_folders, real_location, resolve_inside
 from ..preparation import rasterize
 
@@ -86,25 +87,46 @@ class Frame:
         found = ", ".join(sorted(self.paths)) or "nothing"
         return LayoutError(f"frame {self.item_id} ({self.split}) has no {what} (found: {found})")
 
+    @property
+    def train_ids_win(self):
+        """Whether ``*_labelTrainIds.png`` gives the classes before ``*_instanceIds.png``: in a frame with
+        neither labelIds nor polygons, a tree another tool wrote (Datumaro reads labelTrainIds whenever
+        they exist); a real Cityscapes frame has both and reads its labelIds."""
+        return "labelTrainIds" in self.paths and "labelIds" not in self.paths and "polygons" not in self.paths
+
     def semantic(self):
         """Label ids, (H, W) uint8, from the first present of ``*_labelIds.png``, ``*_instanceIds.png``,
-        the polygons and ``*_labelTrainIds.png`` (train ids mapped back to ids; 255 to the background)."""
+        the polygons and ``*_labelTrainIds.png`` (train ids mapped back to ids; 255 to the background);
+        labelTrainIds before instanceIds when :attr:`train_ids_win`."""
         if "labelIds" in self.paths:
             return png.read_label_map(self.paths["labelIds"])
+        if self.train_ids_win:
+            return self._from_train_ids()
         if "instanceIds" in self.paths:
             ids = png.read_ids_16bit(self.paths["instanceIds"])
             return np.where(ids >= 1000, ids // 1000, ids).astype(np.uint8)
         if "polygons" in self.paths:
             return rasterize.encode(self._object_map(), "labelIds")
         if "labelTrainIds" in self.paths:
-            return self.label_set.train_id_to_id[png.read_label_map(self.paths["labelTrainIds"])]
+            return self._from_train_ids()
         raise self._missing("labelIds, instanceIds, polygons or labelTrainIds")
+
+    def _from_train_ids(self):
+        return self.label_set.train_id_to_id[png.read_label_map(self.paths["labelTrainIds"])]
 
     def instance_ids(self):
         """Instance ids, (H, W) uint16, from the first present of ``*_instanceIds.png``, the polygons,
-        ``*_instanceTrainIds.png`` (train ids mapped back) and the label ids (no instances)."""
+        ``*_instanceTrainIds.png`` (train ids mapped back) and the label ids (no instances).
+
+        When :attr:`train_ids_win`, an instanceIds value is kept only where its class is the
+        labelTrainIds class; elsewhere the pixel gets that class's label id."""
         if "instanceIds" in self.paths:
-            return png.read_ids_16bit(self.paths["instanceIds"])
+            ids = png.read_ids_16bit(self.paths["instanceIds"])
+            if not self.train_ids_win:
+                return ids
+            classes = self._from_train_ids()
+            agree = np.where(ids >= 1000, ids // 1000, ids) == classes
+            return np.where(agree, ids, classes).astype(np.uint16)
         if "polygons" in self.paths:
             return rasterize.encode(self._object_map(), "instanceIds")
         if "instanceTrainIds" in self.paths:
@@ -253,6 +275,22 @@ class CityscapesDataset:
         return self.frames[index]
 
 
+def map_frames(task, dataset, jobs=None, desc="frames", progress=None):
+    """Run ``task(frame)`` on the annotated frames of ``dataset`` on ``jobs`` processes (frames with
+    only an image are left out, as the formats written from them list annotated items).
+
+    Returns ``({split: [results]}, [ItemError] failed)``, results in frame order.
+    """
+    frames = [frame for frame in dataset if frame.annotated]
+    by_split, failed = {}, []
+    for frame, result in zip(frames, parallel.map_items(task, frames, jobs, desc, progress, frame_name)):
+        if isinstance(result, parallel.ItemError):
+            failed.append(result)
+        else:
+            by_split.setdefault(frame.split, []).append(result)
+    return by_split, failed
+
+
 def frame_name(frame):
     """How a frame is named in its error: its split and item id."""
     return f"{frame.split}/{frame.item_id}"
@@ -325,6 +363,33 @@ def cityscapes_frame_id(name, index):
     return f"default_{zlib.crc32(name.encode()) % 1000000:06d}_{index:06d}"
 
 
+class SourceItem(NamedTuple):
+    """One item of another format, read: what :func:`write_items` writes as a Cityscapes frame.
+
+    label_ids : (H, W) uint8 label ids or None (an image alone); instance_ids : (H, W) ``id * 1000 + k``
+    or None (the label ids); image_path : the camera image or None; polygons : an annotation dict or None.
+    """
+    label_ids: Optional[np.ndarray]
+    instance_ids: Optional[np.ndarray] = None
+    image_path: Optional[str] = None
+    polygons: Optional[dict] = None
+
+
+def camera_image(path, label_ids=None):
+    """A camera image to write: a PNG's bytes as they are (no decoding, the same pixels), another format
+    decoded; :class:`ImageError` when its size is not that of ``label_ids``."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ImageError(f"cannot read: {e.strerror}", path) from None
+    width, height = limits.header_size(path, data)
+    if label_ids is not None and label_ids.shape != (height, width):
+        raise ImageError(f"image is {width}x{height} but its labels are {label_ids.shape[1]}x{label_ids.shape[0]}",
+                         path)
+    return data if data.startswith(b"\x89PNG\r\n\x1a\n") else png.read_rgb(path, data=data)
+
+
 def make_split_folders(root, split, annotation_type="gtFine"):
     """Create ``{annotation_type}/{split}`` and ``leftImg8bit/{split}`` (Datumaro's importer needs both)."""
     for folder in (annotation_type, layout.CAMERA):
@@ -337,7 +402,8 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
     """Write one frame into the Cityscapes layout; returns the paths written.
 
     label_ids : (H, W) uint8 label ids of ``label_set``; instance_ids : (H, W)
-    ``id * 1000 + k`` map (default: the label ids); image : (H, W, 3) uint8;
+    ``id * 1000 + k`` map (default: the label ids); image : (H, W, 3) uint8, or
+    the bytes of an image file in the format ``image_ext`` names (written as they are);
     polygons : an annotation dict to save as ``*_polygons.json``; folder : the
     folder below the split (default: the city of ``frame_id``).  Every file is
     encoded before the first is written, and each is written atomically.
@@ -360,7 +426,7 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
             files.append((ground_truth(encoding), png.encode_png(data)))
     if image is not None:
         path = layout.frame_file(root, layout.CAMERA, split, folder, frame_id, ext=image_ext.lstrip("."))
-        files.append((path, png.encode_image(image, image_ext)))
+        files.append((path, image if isinstance(image, bytes) else png.encode_image(image, image_ext)))
     for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         png.write_atomic(path, data)
@@ -371,16 +437,18 @@ def save_label_set(root, label_set, kind="label_colors"):
     """Write ``label_colors.txt`` (``kind='label_colors'``) or ``dataset_meta.json`` describing ``label_set``.
 
     Both files give ids by position (Datumaro reads them so), so the drawn
-    labels' ids must be 0..N-1; otherwise :class:`LabelSetError`.
+    labels' ids must be 0..N-1; otherwise :class:`LabelSetError` listing every
+    missing id.  ``label_colors.txt`` names are one word each, as Datumaro
+    reads them (:func:`~cityscapesscripts.helpers.labelset.label_colors_name`).
     """
     drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
     ids = [label.id for label in drawn]
     if ids != list(range(len(drawn))):
-        gaps = sorted(set(range(max(ids) + 1)) - set(ids))
         raise LabelSetError(f"cannot write {kind}: its label ids must be 0..{len(drawn) - 1} without gaps, as "
-                            f"other tools number labels by position; missing ids {gaps[:10]}", label_set.name)
+                            f"other tools number labels by position; missing ids {describe_missing_ids(ids)}",
+                            label_set.name)
     if kind == "label_colors":
-        text = "".join(f"{r} {g} {b} {label.name}\n" for label in drawn for r, g, b in [label.color])
+        text = label_colors_text([(label.name, label.color) for label in drawn])
         path = os.path.join(root, "label_colors.txt")
         png.write_atomic(path, text.encode())
     else:

@@ -1,8 +1,15 @@
-"""csConvert: convert a Cityscapes tree to Pascal VOC, COCO instances, COCO panoptic or Cityscapes, and back from VOC.
+"""csConvert: convert a Cityscapes tree to Pascal VOC, CamVid, COCO instances, COCO panoptic or Cityscapes, and
+back from VOC, CamVid, COCO, GTA5 and SYNTHIA.
 
-    csConvert --from cityscapes --to voc|coco-instances|coco-panoptic|cityscapes IN OUT [--split val]
+    csConvert --from cityscapes --to voc|camvid|coco-instances|coco-panoptic|cityscapes IN OUT [--split val]
               [--labels FILE] [--label-map cityscapes|source|FILE] [--save-images] [-j N] [-q]
-    csConvert --from voc --to cityscapes VOC_ROOT OUT --split val
+    csConvert --from voc|camvid --to cityscapes ROOT OUT --split val
+    csConvert --from coco-instances|coco-panoptic --to cityscapes COCO_ROOT OUT --split val [--save-polygons]
+    csConvert --from gta5|synthia --to cityscapes ROOT OUT [--split train] [--save-images]
+
+COCO_ROOT is the folder a COCO export was written to: ours, or Datumaro's (with ``annotations/``).
+
+GTA5 and SYNTHIA sets have no splits: ``--split`` names the split written (default ``train``).
 
 ``--split`` repeats (or takes a comma list): each split is converted in turn;
 ``all`` converts every split (of a Cityscapes tree: as one set).
@@ -21,9 +28,9 @@ import numpy as np
 from .. import cli, parallel
 from ..errors import ArgumentError
 from ..helpers.labelset import CITYSCAPES, LabelSet
-from ..io import layout, png
+from ..io import layout
 from ..io.files import make_folders, remove_stale_temporaries
-from . import cityscapes, coco, voc
+from . import camvid, cityscapes, coco, synthetic, voc
 
 
 def remap_table(source, target):
@@ -92,7 +99,7 @@ def voc_table(classes, label_set):
         label = label_set.find(name)
         if label is not None and label.id >= 0:
             table[index] = label.id
-        elif name != "background" and name not in voc.VOID_NAMES:
+        elif name.lower() not in ("background", *voc.VOID_NAMES):
             missing.append(name)
     return table, missing
 
@@ -115,6 +122,37 @@ def instances_from_objects(label_ids, objects, label_set):
     return instance_ids
 
 
+def write_items(items, out, split, label_set=CITYSCAPES, save_images=False, jobs=None, desc="items", progress=None):
+    """Write the items of another format as the Cityscapes frames of ``split``, on ``jobs`` processes.
+
+    items : ``[(name, read, frame id)]``; ``read()`` gives a :class:`~.cityscapes.SourceItem` (and raises for a
+    bad item, which then fails alone).  Camera images are written with ``save_images``: a PNG as
+    its bytes, another format decoded and written as PNG; an image whose size is not the labels'
+    fails its item.  Returns ``(frame ids written, [ItemError] failed)``.
+    """
+    cityscapes.make_split_folders(out, split)
+    task = functools.partial(_write_item, out=out, split=split, label_set=label_set, save_images=save_images)
+    ids, failed = [], []
+    for result in parallel.map_items(task, items, jobs, desc, progress):
+        if isinstance(result, parallel.ItemError):
+            failed.append(result)
+        elif result is not None:
+            ids.append(result)
+    return ids, failed
+
+
+def _write_item(job, out, split, label_set, save_images):
+    """Write one item as a Cityscapes frame; its frame id, or None when it has nothing to write."""
+    _, read, frame_id = job
+    item = read()
+    image = cityscapes.camera_image(item.image_path, item.label_ids) if save_images and item.image_path else None
+    if item.label_ids is None and image is None:
+        return None
+    cityscapes.write_frame(out, split, frame_id, item.label_ids, item.instance_ids, image, label_set,
+                           polygons=item.polygons)
+    return frame_id
+
+
 def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False, jobs=None, progress=None):
     """A VOC segmentation set into the Cityscapes layout.
 
@@ -127,53 +165,61 @@ def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False
     written.  Items whose names are not ``{city}_{seq}_{frame}`` are written
     as ``default_{crc}_{index}``.
     """
-    classes, items, failed = voc.read_voc(voc_root, split)
+    return _from_class_masks(voc.read_voc(voc_root, split), out, split, label_set, save_images, jobs, "voc",
+                             progress)
+
+
+def from_camvid(camvid_root, out, split="val", label_set=CITYSCAPES, save_images=False, jobs=None, progress=None):
+    """A CamVid set (Datumaro's layout) into the Cityscapes layout, as :func:`from_voc` (no objects:
+    every class is written as its label id)."""
+    return _from_class_masks(camvid.read_camvid(camvid_root, split), out, split, label_set, save_images, jobs,
+                             "camvid", progress)
+
+
+def _from_class_masks(parsed, out, split, label_set, save_images, jobs, desc, progress):
+    """Write the ``(classes, items, refused)`` a VOC or CamVid reader parsed; returns ``(ids, missing, failed)``."""
+    classes, items, failed = parsed
     table, missing = voc_table(classes, label_set)
-    cityscapes.make_split_folders(out, split)
-    jobs_items = [(item, read, cityscapes.cityscapes_frame_id(item, position))
-                  for position, (item, read) in enumerate(items)]
-    task = functools.partial(_voc_item, out=out, split=split, table=table, label_set=label_set,
-                             save_images=save_images)
-    ids = []
-    for result in parallel.map_items(task, jobs_items, jobs, "voc", progress):
-        if isinstance(result, parallel.ItemError):
-            failed.append(result)
-        elif result is not None:
-            ids.append(result)
-    return ids, missing, failed
+    jobs_items = [(item, functools.partial(_class_mask_item, read, table, label_set),
+                   cityscapes.cityscapes_frame_id(item, position)) for position, (item, read) in enumerate(items)]
+    ids, more = write_items(jobs_items, out, split, label_set, save_images, jobs, desc, progress)
+    return ids, missing, failed + more
 
 
-def _voc_item(job, out, split, table, label_set, save_images):
-    """Write one VOC item as a Cityscapes frame; its frame id, or None when it has nothing to write."""
-    _, read, frame_id = job
+def _class_mask_item(read, table, label_set):
     semantic, objects, image_path = read()
     label_ids = instance_ids = None
     if semantic is not None:
         label_ids = table[semantic]
         instance_ids = label_ids if objects is None else instances_from_objects(label_ids, objects, label_set)
-    image = png.read_rgb(image_path) if save_images and image_path else None
-    if label_ids is None and image is None:
-        return None
-    cityscapes.write_frame(out, split, frame_id, label_ids, instance_ids, image, label_set)
-    return frame_id
+    return cityscapes.SourceItem(label_ids, instance_ids, image_path)
+
+
+SOURCE_NAMES = {"voc": "VOC", "camvid": "CamVid", "coco-instances": "COCO", "coco-panoptic": "COCO panoptic", "gta5": "GTA5",
+                "synthia": "SYNTHIA"}
 
 
 @cli.entry_point
 def main(argv=None):
     parser = cli.parser(__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc"], default="cityscapes",
-                        help="format of the input (default: cityscapes)")
+    parser.add_argument("--from", dest="source", choices=["cityscapes", "voc", "camvid", "coco-instances",
+                                                          "coco-panoptic", *synthetic.LAYOUTS],
+                        default="cityscapes", help="format of the input (default: cityscapes)")
     parser.add_argument("--to", dest="target", required=True,
-                        choices=["voc", "coco-instances", "coco-panoptic", "cityscapes"], help="format to write")
-    parser.add_argument("input", help="the dataset root to read (a Cityscapes tree, or a VOC set with --from voc)")
+                        choices=["voc", "camvid", "coco-instances", "coco-panoptic", "cityscapes"],
+                        help="format to write")
+    parser.add_argument("input", help="the dataset to read (a Cityscapes tree, or a set in the --from format)")
     parser.add_argument("output", help="folder to write the converted dataset to")
     cli.add_split_option(parser)
     parser.add_argument("--labels", metavar="FILE", help="label set of the input (default: the dataset's own)")
     parser.add_argument("--label-map", default="cityscapes", help="cityscapes, source or a label file "
                                                                   "(--to cityscapes)")
-    parser.add_argument("--voc-full-table", action="store_true", help="VOC classes: every label id, not the 19")
+    parser.add_argument("--voc-full-table", action="store_true",
+                        help="VOC and CamVid classes: every label id, not the 19")
     parser.add_argument("--save-images", action="store_true",
-                        help="also write the camera images (VOC: JPEG; Cityscapes: as --image-ext)")
+                        help="also write the camera images (--to voc: JPEG; otherwise PNG, a PNG source copied as it is)")
+    parser.add_argument("--save-polygons", action="store_true",
+                        help="--from coco-instances: also write the instance polygons as *_polygons.json")
     parser.add_argument("--image-ext", default=".png",
                         help="file type of the images written with --save-images --to cityscapes (default: .png)")
     cli.add_jobs_option(parser)
@@ -181,14 +227,20 @@ def main(argv=None):
     cli.add_scheduler_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
     start = time.perf_counter()
-    if opts.source == "voc" and opts.target != "cityscapes":
-        raise ArgumentError("a VOC set converts to 'cityscapes' only")
+    if opts.source != "cityscapes" and opts.target != "cityscapes":
+        raise ArgumentError(f"a {SOURCE_NAMES[opts.source]} set converts to 'cityscapes' only")
     remove_stale_temporaries(folder for folder, _, _ in os.walk(opts.output))  # a killed run's
     say = cli.printer(opts.quiet)
     label_set = LabelSet.load(opts.labels) if opts.labels else None
     splits = cli.splits_of(opts)
-    if splits is None and opts.source == "voc":
-        splits = voc.splits_of(opts.input)
+    if splits is None and opts.source in ("voc", "camvid"):
+        splits = (voc if opts.source == "voc" else camvid).splits_of(opts.input)
+    if splits is None and opts.source.startswith("coco"):
+        splits = coco.coco_splits(opts.input, opts.source)
+    if opts.source in synthetic.LAYOUTS:
+        splits = opts.split or ["train"]
+        if cli.ALL_SPLITS in splits:
+            raise ArgumentError(f"a {opts.source} set has no splits: --split names the split to write")
     failed = []
     for split in splits or [None]:
         failed += _convert_split(opts, split, label_set, say)
@@ -202,14 +254,26 @@ def _convert_split(opts, split, label_set, say):
     """Convert one split (None: every split of a Cityscapes tree, as one set); returns the failed items."""
     jobs = opts.jobs or None
     missing = []
-    if opts.source == "voc":
-        ids, missing, failed = from_voc(opts.input, opts.output, split, label_set or CITYSCAPES,
-                                        opts.save_images, jobs)
+    if opts.source in ("voc", "camvid"):
+        ids, missing, failed = (from_voc if opts.source == "voc" else from_camvid)(
+            opts.input, opts.output, split, label_set or CITYSCAPES, opts.save_images, jobs)
+        say(f"{len(ids)} frames written to {opts.output}")
+    elif opts.source.startswith("coco"):
+        items, missing, failed = coco.read_coco(opts.input, opts.source, split, label_set or CITYSCAPES,
+                                                opts.save_polygons)
+        ids, more = write_items(items, opts.output, split, label_set or CITYSCAPES, opts.save_images, jobs, "coco")
+        failed += more
+        say(f"{len(ids)} frames written to {opts.output}")
+    elif opts.source in synthetic.LAYOUTS:
+        items, failed = synthetic.read_set(opts.input, opts.source)
+        ids, more = write_items(items, opts.output, split, CITYSCAPES, opts.save_images, jobs, opts.source)
+        failed += more
         say(f"{len(ids)} frames written to {opts.output}")
     else:
         dataset = cityscapes.CityscapesDataset(opts.input, split, label_set=label_set)
-        if opts.target == "voc":
-            ids, failed = voc.write_voc(dataset, opts.output, opts.voc_full_table, opts.save_images, jobs)
+        if opts.target in ("voc", "camvid"):
+            ids, failed = (voc.write_voc if opts.target == "voc" else camvid.write_camvid)(
+                dataset, opts.output, opts.voc_full_table, opts.save_images, jobs)
             say(f"{len(ids)} items written to {opts.output}")
         elif opts.target == "coco-instances":
             path, failed = coco.write_coco_instances(dataset, os.path.join(

@@ -25,10 +25,10 @@ import numpy as np
 
 from .. import kernels, parallel
 from ..errors import ArgumentError, ImageError, LayoutError
-from ..helpers.labelset import CITYSCAPES, voc_palette
+from ..helpers.labelset import CITYSCAPES, describe_missing_ids, voc_palette
 from ..io import layout, png
 from ..io.files import make_folders
-from .cityscapes import IMAGE_EXTENSIONS, frame_name, inside
+from .cityscapes import IMAGE_EXTENSIONS, inside, map_frames
 
 IGNORE = 255
 VOID_NAME = "ignored"  # Datumaro's name for VOC's void class
@@ -51,7 +51,7 @@ def voc_classes(label_set=CITYSCAPES, full_table=False):
         drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
         if [label.id for label in drawn] != list(range(len(drawn))) or len(drawn) > IGNORE:
             raise ArgumentError(f"the full VOC table needs label ids 0..N-1 (N < 256); {label_set.name} has "
-                             f"{[label.id for label in drawn][:40]}")
+                                f"{len(drawn)} labels, missing ids {describe_missing_ids(label.id for label in drawn)}")
         colors = [label.color for label in drawn]
         if len(set(colors)) != len(colors):
             colors = [tuple(c) for c in voc_palette()[:len(drawn)].tolist()]
@@ -130,14 +130,8 @@ def write_voc(dataset, out, full_table=False, save_images=True, jobs=None, progr
     for sub in ("JPEGImages", "SegmentationClass", "SegmentationObject", LIST_DIR):
         make_folders(os.path.join(out, sub))
     task = functools.partial(_write_item, out=out, table=table, class_palette=class_palette, save_images=save_images)
-    frames = [frame for frame in dataset if frame.annotated]
-    written, failed, lists = [], [], {}
-    for frame, result in zip(frames, parallel.map_items(task, frames, jobs, "voc", progress, frame_name)):
-        if isinstance(result, parallel.ItemError):
-            failed.append(result)
-            continue
-        written.append(result)
-        lists.setdefault(frame.split, []).append(result)
+    lists, failed = map_frames(task, dataset, jobs, "voc", progress)
+    written = [item for ids in lists.values() for item in ids]
     for split, ids in lists.items():
         png.write_atomic(os.path.join(out, LIST_DIR, split + ".txt"), ("\n".join(ids) + "\n").encode())
     text = "# label:color_rgb:parts:actions\n" + "".join(
@@ -178,23 +172,44 @@ def read_labelmap(path):
     return classes
 
 
-def _decode(path, color_to_index, what):
+def decode_indices(path, color_to_index, what):
     """Indices of a class or object PNG: palette / grey by index, colour images by colour."""
-    image = png.open_image(path)
-    if image.mode in ("P", "L"):
-        return np.asarray(image)
-    if image.mode not in ("RGB", "RGBA"):
-        raise ImageError(f"expected a palette, grey or colour {what} image, got mode {image.mode}", path)
-    rgb = np.asarray(image.convert("RGB")).astype(np.int32)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ImageError(f"cannot read: {e.strerror}", path) from None
+    pixels = png.decode_png(data, path)
+    if pixels is None:  # a flavour our decoder leaves to Pillow
+        image = png.open_image(path)
+        if image.mode not in ("P", "L", "RGB", "RGBA"):
+            raise ImageError(f"expected a palette, grey or colour {what} image, got mode {image.mode}", path)
+        pixels = np.asarray(image if image.mode in ("P", "L") else image.convert("RGB"))
+    if pixels.ndim == 2:
+        if pixels.dtype != np.uint8:
+            raise ImageError(f"expected a palette, grey or colour {what} image, got 16-bit grey", path)
+        return pixels
+    rgb = pixels[..., :3].astype(np.uint32)
     codes = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
-    values, position = np.unique(codes, return_inverse=True)
-    lookup = np.empty(len(values), dtype=np.uint8)
-    for i, code in enumerate(values.tolist()):
-        color = (code >> 16, code >> 8 & 255, code & 255)
-        if color not in color_to_index:
-            raise ImageError(f"colour {color} is not a {what} of the label map", path)
-        lookup[i] = color_to_index[color]
-    return lookup[position.reshape(codes.shape)]
+    indices = _color_table(tuple(sorted(color_to_index.items())))[codes]
+    unknown = indices == _UNKNOWN_COLOR
+    if unknown.any():
+        code = int(codes[unknown][0])
+        raise ImageError(f"colour {(code >> 16, code >> 8 & 255, code & 255)} is not a {what} of the label map", path)
+    return indices.astype(np.uint8)
+
+
+_UNKNOWN_COLOR = 0xFFFF
+
+
+@functools.lru_cache(maxsize=4)
+def _color_table(color_index_items):
+    """(2^24,) uint16: RGB code -> index, :data:`_UNKNOWN_COLOR` for the colours not listed (one table per
+    label map and process: a lookup in it is a tenth of sorting a frame's colours)."""
+    table = np.full(1 << 24, _UNKNOWN_COLOR, dtype=np.uint16)
+    for (r, g, b), index in color_index_items:
+        table[r << 16 | g << 8 | b] = index
+    return table
 
 
 def splits_of(voc_root):
@@ -205,6 +220,17 @@ def splits_of(voc_root):
     if not found:
         raise LayoutError("no VOC split lists", folder)
     return found
+
+
+def read_split_list(list_file, missing):
+    """The lines of a split's list file; :class:`LayoutError` ``missing`` when it cannot be read."""
+    try:
+        with open(list_file, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except OSError:
+        raise LayoutError(missing, list_file) from None
+    except UnicodeDecodeError:
+        raise LayoutError("not UTF-8 text", list_file) from None
 
 
 def read_voc(voc_root, split):
@@ -224,13 +250,7 @@ def read_voc(voc_root, split):
     class_index.setdefault(VOID_COLOR, IGNORE)
     object_index = {tuple(c): i for i, c in enumerate(voc_palette().tolist())}
     list_file = os.path.join(voc_root, LIST_DIR, split + ".txt")
-    try:
-        with open(list_file, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        raise LayoutError(f"no VOC split '{split}'", list_file) from None
-    except UnicodeDecodeError:
-        raise LayoutError("not UTF-8 text", list_file) from None
+    lines = read_split_list(list_file, f"no VOC split '{split}'")
     images = os.path.join(voc_root, "JPEGImages")
     items, refused = [], []
     for number, line in enumerate(lines, 1):
@@ -254,6 +274,6 @@ def read_voc(voc_root, split):
 
 
 def _read_item(class_path, object_path, image_path, class_index, object_index):
-    semantic = _decode(class_path, class_index, "class") if os.path.isfile(class_path) else None
-    objects = _decode(object_path, object_index, "object") if os.path.isfile(object_path) else None
+    semantic = decode_indices(class_path, class_index, "class") if os.path.isfile(class_path) else None
+    objects = decode_indices(object_path, object_index, "object") if os.path.isfile(object_path) else None
     return semantic, objects, image_path

@@ -28,7 +28,7 @@ import numpy as np
 from cityscapesscripts import cli, kernels
 from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.errors import ArgumentError
-from cityscapesscripts.evaluation import semantic
+from cityscapesscripts.evaluation import protocols, semantic
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
@@ -69,6 +69,7 @@ def _default_args():
     a.trainIds = False
     a.jobs = None
     a.labelSet = CITYSCAPES
+    a.classSubset = None  # label ids scored (a domain-adaptation protocol's classes), None: all
     return a
 
 
@@ -162,7 +163,7 @@ def _settings(args):
             "pixel_accuracy": bool(args.evalPixelAccuracy),
             "pixel_accuracy_as_original": bool(getattr(args, "evalPixelAccuracyOriginal", False)),
             "train_ids": bool(getattr(args, "trainIds", False)),
-            "avg_class_size": dict(args.avgClassSize)}
+            "avg_class_size": dict(args.avgClassSize), "classes": getattr(args, "classSubset", None)}
 
 
 def evaluatePair(predictionImgFileName, groundTruthImgFileName, confMatrix, instanceStats, perImageStats, args):
@@ -270,7 +271,7 @@ def printClassScores(scoreList, instScoreList, args):
     print("--------------------------------")
     for i in args.evalLabels:
         label = _label_set(args).id2label[i]
-        if label.ignoreInEval:
+        if label.ignoreInEval or label.name not in scoreList:  # not in the class subset
             continue
         name = label.name
         print(f"{name:<14}: " + getColorEntry(scoreList[name], args) + f"{scoreList[name]:>5.3f}" + args.nocol
@@ -298,6 +299,14 @@ def _modern_parser():
     cli.add_train_ids_option(p, "predictions hold train ids (0-18, 255)", "--trainids")
     p.add_argument("--no-instance-scores", action="store_true", help="skip iIoU (no instanceIds needed)")
     p.add_argument("--plot", metavar="OUT.png", help="save a confusion-matrix heat map (matplotlib)")
+    subset = p.add_mutually_exclusive_group()
+    subset.add_argument("--classes", metavar="NAMES", type=lambda text: [n for n in text.split(",") if n.strip()],
+                        help="score only these classes (comma list of names, e.g. 'road,car,traffic light'): "
+                             "ground truth of other classes is ignored, predictions of them on these classes "
+                             "count as wrong, the mean IoU is over these classes")
+    subset.add_argument("--protocol", choices=list(protocols.PROTOCOLS),
+                        help="the classes of a domain-adaptation benchmark, scored as --classes: cityscapes19 "
+                             "(GTA5 -> Cityscapes), synthia16 (SYNTHIA -> Cityscapes, mIoU), synthia13 (mIoU*)")
     return p
 
 
@@ -316,6 +325,7 @@ def _modern_main(argv):
     ground_truths = cli.apply_evaluation_options(opts, args, "labelIds")
     args.trainIds = opts.train_ids
     args.evalInstLevelScore = not opts.no_instance_scores
+    args.classSubset = protocols.subset_ids(args.labelSet, opts.classes, opts.protocol)
     folders = cli.prediction_folders(opts)
     if len(folders) > 1:
         return _sweep(folders, ground_truths)
@@ -332,7 +342,8 @@ def _modern_main(argv):
 
 
 def _summary(result):
-    return (f"IoU classes {result['averageScoreClasses']:.4f}  iIoU classes {result['averageScoreInstClasses']:.4f}  "
+    subset = f" ({len(result['classSubset'])} of them)" if "classSubset" in result else ""
+    return (f"IoU classes{subset} {result['averageScoreClasses']:.4f}  iIoU classes {result['averageScoreInstClasses']:.4f}  "
             f"IoU categories {result['averageScoreCategories']:.4f}  "
             f"iIoU categories {result['averageScoreInstCategories']:.4f}")
 

@@ -13,6 +13,17 @@ original ``evalPixelLevelSemanticLabeling`` reports.
 >>> acc.add(pred, gt)
 >>> round(acc.result()["classScores"]["road"], 2)
 0.75
+
+A class subset (here the 13 classes of SYNTHIA -> Cityscapes) scores only its classes; ground
+truth outside it (terrain, 22) is ignored:
+
+>>> gt[0] = 22; pred = np.full((4, 4), 7, np.uint8)
+>>> for classes in (None, "synthia13"):
+...     acc = SemanticAccumulator(instance_scores=False, protocol=classes)
+...     acc.add(pred, gt)
+...     print(len(acc.result()["classScores"]), round(acc.result()["averageScoreClasses"], 3))
+34 0.375
+13 1.0
 """
 import functools
 import math
@@ -23,6 +34,7 @@ from .. import kernels, plotting
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
+from . import protocols
 from .accumulator import Accumulator, disjoint_update, integer_array
 
 # Mean instance size per class over the Cityscapes training set: the weights of iIoU.
@@ -56,10 +68,19 @@ class SemanticAccumulator(Accumulator):
         Predictions are train ids (0..18, 255) and are mapped to label ids.
     avg_class_size : dict
         iIoU weights by class name.
+    classes : sequence of str or int, optional
+        Score only this class subset (names or label ids), as the domain-adaptation
+        benchmarks do (see :mod:`.protocols`): ground truth outside it is ignored, a
+        prediction outside it on a pixel of the subset is wrong, and every score (the
+        mean ``averageScoreClasses`` too) is over the subset; the result names it in
+        ``classSubset``.
+    protocol : str, optional
+        A named subset instead (``cityscapes19``, ``synthia16``, ``synthia13``).
     """
 
     def __init__(self, label_set=CITYSCAPES, instance_scores=True, pixel_accuracy=False, train_ids=False,
-                 avg_class_size=None, pixel_accuracy_as_original=False):
+                 avg_class_size=None, pixel_accuracy_as_original=False, classes=None, protocol=None):
+        self.classes = protocols.subset_ids(label_set, classes, protocol)
         self.instance_scores = instance_scores
         self.pixel_accuracy = pixel_accuracy
         self.pixel_accuracy_as_original = pixel_accuracy_as_original
@@ -71,7 +92,7 @@ class SemanticAccumulator(Accumulator):
     def settings(self):
         return {"instance_scores": self.instance_scores, "pixel_accuracy": self.pixel_accuracy,
                 "pixel_accuracy_as_original": self.pixel_accuracy_as_original, "train_ids": self.train_ids,
-                "avg_class_size": self.avg_class_size}
+                "avg_class_size": self.avg_class_size, "classes": self.classes}
 
     def _reset_state(self):
         size = max(self.eval_ids) + 1
@@ -185,8 +206,15 @@ class SemanticAccumulator(Accumulator):
 
     def result(self):
         """The result dict of the original ``evaluateImgLists``."""
-        return result_dict(self.conf, self.instance_stats(), self.label_set, self.eval_ids,
-                           self.per_image if self.pixel_accuracy else None)
+        if self.classes is None:
+            return result_dict(self.conf, self.instance_stats(), self.label_set, self.eval_ids,
+                               self.per_image if self.pixel_accuracy else None)
+        # scores over the subset: the evaluated ids are the subset's, so other ground truth adds no
+        # false positive, while every prediction on a subset pixel still counts in its row
+        out = result_dict(self.conf, self.instance_stats(), self.label_set, list(self.classes),
+                          self.per_image if self.pixel_accuracy else None)
+        out["classSubset"] = [self.label_set.id2label[i].name for i in self.classes]
+        return out
 
 
 @functools.lru_cache(maxsize=8)

@@ -9,8 +9,9 @@ tables, so nothing else in the package hard-codes the Cityscapes classes.
 (Label(name='car', id=26, trainId=13, category='vehicle', categoryId=7, hasInstances=True, ignoreInEval=False, color=(0, 0, 142)), True)
 """
 import os
+import re
 from functools import cached_property
-
+from urllib.parse import quote, unquote
 
 from ..errors import AnnotationError, LabelSetError
 from ..io.jsonfile import read_json
@@ -175,8 +176,10 @@ class LabelSet:
     def from_label_colors(cls, path):
         """Read ``label_colors.txt``: ``R G B name`` or just ``name`` per line, ``#`` comments.
 
-        Ids follow the line order (0, 1, ...); names may contain spaces;
-        colours may repeat (Datumaro writes the Cityscapes map with
+        Ids follow the line order (0, 1, ...); names may contain spaces
+        (older files) or be written as :func:`label_colors_name` writes them
+        (``trafficlight``, ``traffic%20cone``), which reads back to the name
+        written; colours may repeat (Datumaro writes the Cityscapes map with
         ``unlabeled``, ``egovehicle``, ... all black).  The background is
         chosen as Datumaro does (see :meth:`_from_entries`).  A name that is
         also a Cityscapes class (spaces ignored) keeps that class's category,
@@ -202,6 +205,9 @@ class LabelSet:
             if len(parts) < 4:
                 raise LabelSetError(f"line {number}: expected 'R G B name' or 'name', got {line.strip()!r}", path)
             entries.append((_parse_color(parts[:3], path, f"line {number}"), parts[3].strip()))
+        entries = [(color, unquote(name) if "%" in name else name) for color, name in entries]
+        names = {name for _, name in entries}
+        entries = [(color, label_colors_name_read(name, names)) for color, name in entries]
         return cls._from_entries(entries, None, path)
 
     @classmethod
@@ -337,6 +343,52 @@ class LabelSet:
             if label.id >= 0:
                 out.setdefault(tuple(label.color), label.id)
         return out
+
+
+# Cityscapes names with spaces as Datumaro's Cityscapes map spells them ("trafficlight": "traffic light")
+_DATUMARO_SPELLING = {name.replace(" ", ""): name for name in (label.name for label in _cityscapes.labels)
+                      if " " in name}
+# what cannot stand in a name Datumaro reads from label_colors.txt (it splits lines at whitespace, skips "#..."),
+# and the escape character itself
+_UNSAFE_IN_LABEL_COLORS = re.compile(r"[\s%#]")
+
+
+def label_colors_name(name, names=()):
+    """``name`` as one word in ``label_colors.txt``, the form Datumaro 1.5 and 1.13 read (``R G B name``,
+    split at whitespace) and :meth:`LabelSet.from_label_colors` reads back to ``name``.
+
+    A Cityscapes name with spaces takes Datumaro's spelling (``traffic light`` -> ``trafficlight``, what
+    Datumaro's Cityscapes map calls it) unless another label of ``names`` is called so; in any other
+    name, whitespace, ``%`` and ``#`` are percent-encoded (``traffic cone`` -> ``traffic%20cone``).
+
+    >>> label_colors_name("traffic light"), label_colors_name("traffic cone"), label_colors_name("car")
+    ('trafficlight', 'traffic%20cone', 'car')
+    """
+    joined = name.replace(" ", "")
+    if _DATUMARO_SPELLING.get(joined) == name and joined not in names:
+        return joined
+    return _UNSAFE_IN_LABEL_COLORS.sub(lambda match: quote(match.group(), safe=""), name)
+
+
+def label_colors_text(entries):
+    """``label_colors.txt`` of ``(name, (R, G, B))`` pairs in id order: ``R G B name`` lines, each name
+    one word as :func:`label_colors_name` writes it."""
+    names = {name for name, _ in entries}
+    return "".join(f"{r} {g} {b} {label_colors_name(name, names)}\n" for name, (r, g, b) in entries)
+
+
+def label_colors_name_read(name, names=()):
+    """The label name a ``label_colors.txt`` word (percent-decoded) stands for: the inverse of
+    :func:`label_colors_name` (Datumaro's spelling of a Cityscapes name, unless ``names`` has the
+    Cityscapes spelling too)."""
+    spelled = _DATUMARO_SPELLING.get(name)
+    return spelled if spelled is not None and spelled not in names else name
+
+
+def describe_missing_ids(ids):
+    """Every id missing from ``ids`` below its largest, as a list: ``[2, 3, 4]``."""
+    present = set(ids)
+    return str([i for i in range(max(present, default=-1) + 1) if i not in present])
 
 
 def name_key(name):
