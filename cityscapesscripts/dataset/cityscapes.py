@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import parallel
-from ..errors import LabelSetError, LayoutError
+from ..errors import ItemError, LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
@@ -194,7 +193,7 @@ class CityscapesDataset:
             if refusal is None:
                 frame.paths[kind] = path
             else:
-                refused.setdefault(id(frame), []).append(parallel.ItemError(
+                refused.setdefault(id(frame), []).append(ItemError(
                     path, f"{refusal}; frame {frame_name(frame)} skipped"))
 
         for split in [self.split] if self.split else self.splits():
@@ -276,7 +275,7 @@ def _walk(folder):
             refusal = _refusal(path, folder, real_folders)
             if refusal:
                 dirnames.remove(name)
-                folders.append(parallel.ItemError(path, refusal))
+                folders.append(ItemError(path, refusal))
         for name in filenames:
             path = os.path.join(dirpath, name)
             files.append((path, os.path.relpath(path, folder).replace(os.sep, "/"),

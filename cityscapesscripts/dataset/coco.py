@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from .. import kernels, parallel
+from ..errors import ItemError
 from ..io import layout, png, rle
 from ..io.files import make_folders
 from ..preparation import panoptic
@@ -64,7 +65,7 @@ def write_coco_instances(dataset, out_file, jobs=None, progress=None):
                                            progress, frame_name)))
     for frame in dataset:
         result = next(results) if frame.annotated else (_image_size(frame), [])
-        if isinstance(result, parallel.ItemError):
+        if isinstance(result, ItemError):
             failed.append(result)
             continue
         shape, found = result
@@ -107,7 +108,7 @@ def write_coco_panoptic(dataset, out, jobs=None, progress=None):
     frames = [f for f in dataset if f.annotated]
     images, annotations, failed = [], [], []
     for frame, result in zip(frames, parallel.map_items(task, frames, jobs, "panoptic", progress, frame_name)):
-        if isinstance(result, parallel.ItemError):
+        if isinstance(result, ItemError):
             failed.append(result)
             continue
         shape, name, segments = result

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from .. import cli, parallel
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ItemError
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
 from ..io.files import make_folders, remove_stale_temporaries
@@ -67,7 +67,7 @@ def to_cityscapes(dataset, out, label_map="cityscapes", save_images=False, image
     task = functools.partial(_relabel_frame, out=out, table=table, target=target, save_images=save_images,
                              image_ext=image_ext, outputs=outputs)
     failed = [r for r in parallel.map_items(task, list(dataset), jobs, "cityscapes", progress, cityscapes.frame_name)
-              if isinstance(r, parallel.ItemError)]
+              if isinstance(r, ItemError)]
     return missing, failed
 
 
@@ -136,7 +136,7 @@ def from_voc(voc_root, out, split="val", label_set=CITYSCAPES, save_images=False
                              save_images=save_images)
     ids = []
     for result in parallel.map_items(task, jobs_items, jobs, "voc", progress):
-        if isinstance(result, parallel.ItemError):
+        if isinstance(result, ItemError):
             failed.append(result)
         elif result is not None:
             ids.append(result)
@@ -190,17 +190,18 @@ def main(argv=None):
     if splits is None and opts.source == "voc":
         splits = voc.splits_of(opts.input)
     failed = []
-    for split in splits or [None]:
-        failed += _convert_split(opts, split, label_set, say)
+    with cli.run_of(opts) as run:
+        for split in splits or [None]:
+            failed += _convert_split(opts, split, label_set, say, run)
     for failure in failed:
         cli.print_error(failure)
     say(f"done in {time.perf_counter() - start:.1f} s")
     return cli.FAILED if failed else cli.OK
 
 
-def _convert_split(opts, split, label_set, say):
-    """Convert one split (None: every split of a Cityscapes tree, as one set); returns the failed items."""
-    jobs = opts.jobs or None
+def _convert_split(opts, split, label_set, say, jobs):
+    """Convert one split (None: every split of a Cityscapes tree, as one set) on ``jobs`` (the tool's run);
+    returns the failed items."""
     missing = []
     if opts.source == "voc":
         ids, missing, failed = from_voc(opts.input, opts.output, split, label_set or CITYSCAPES,

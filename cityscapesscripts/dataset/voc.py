@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from .. import kernels, parallel
-from ..errors import ArgumentError, ImageError, LayoutError
+from ..errors import ArgumentError, ImageError, ItemError, LayoutError
 from ..helpers.labelset import CITYSCAPES, voc_palette
 from ..io import layout, png
 from ..io.files import make_folders
@@ -133,7 +133,7 @@ def write_voc(dataset, out, full_table=False, save_images=True, jobs=None, progr
     frames = [frame for frame in dataset if frame.annotated]
     written, failed, lists = [], [], {}
     for frame, result in zip(frames, parallel.map_items(task, frames, jobs, "voc", progress, frame_name)):
-        if isinstance(result, parallel.ItemError):
+        if isinstance(result, ItemError):
             failed.append(result)
             continue
         written.append(result)
@@ -246,7 +246,7 @@ def read_voc(voc_root, split):
             if not os.path.isfile(class_path) and image_path is None:
                 raise LayoutError(f"{where}: item {name!r} has no SegmentationClass/{name}.png and no image")
         except LayoutError as e:
-            refused.append(parallel.ItemError(where, str(e).removeprefix(f"{where}: "), e))
+            refused.append(ItemError(where, str(e).removeprefix(f"{where}: "), e))
             continue
         items.append((name, functools.partial(_read_item, class_path, object_path, image_path,
                                               class_index, object_index)))

@@ -49,7 +49,7 @@ from PIL import Image
 
 from .. import kernels, parallel
 from ..dataset.cityscapes import Frame
-from ..errors import AnnotationError, LayoutError, PredictionError
+from ..errors import AnnotationError, ItemError, LayoutError, PredictionError
 from ..evaluation import instance_ap
 from ..evaluation.instance_files import read_prediction_list
 from ..evaluation.panoptic import PanopticAccumulator
@@ -560,7 +560,7 @@ class Viewer:
             todo = [f.key for f in self.frames if f.key not in self._scores]
         results = parallel.map_items(functools.partial(_scores_of, self), todo, jobs=jobs, progress=False)
         for key, result in zip(todo, results):
-            scores = {"error": str(result)} if isinstance(result, parallel.ItemError) else result
+            scores = {"error": str(result)} if isinstance(result, ItemError) else result
             with self._lock:
                 self._scores[key] = scores
         with self._lock:
