@@ -11,7 +11,7 @@ from ..io import limits
 from .dask_backend import _DaskBackend, block_client, check_installed, connect
 from .forkpool import _LocalPool
 from .spawnpool import _SpawnPool
-from .worker import Settings, _run_chunk, _run_one, default_jobs, one_blas_thread
+from .worker import WithSettings, _run_chunk, _run_one, default_jobs, one_blas_thread
 
 
 def progress_bar(total, desc, enabled=None):
@@ -116,7 +116,7 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, cl
     run = jobs if isinstance(jobs, Run) else Run(jobs)
     limit = run.max_pixels if run.max_pixels is not None else limits.chosen()
     if limit is not None:  # the limit travels with each task, to whichever process runs it
-        func = Settings(func, limit)
+        func = WithSettings(func, limit)
     client = client if client is not None else run.dask_client()
     if client is not None:
         jobs = max(1, sum(client.nthreads().values()))

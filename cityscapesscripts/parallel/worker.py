@@ -2,7 +2,7 @@
 
 A worker of any backend ignores interruptions (the parent decides), dies with
 its parent, keeps freed image buffers, and runs its numerical libraries on
-one thread; each task carries the run's settings (:class:`Settings`: the pixel
+one thread; each task carries the run's settings (:class:`WithSettings`: the pixel
 limit), put in force around each item, so a Dask worker on another machine
 reads with the same limit as a forked one.
 """
@@ -40,7 +40,7 @@ def _run_chunk(func, chunk):
     return [_run_one(func, name, item) for name, item in chunk]
 
 
-class Settings:
+class WithSettings:
     """``func`` run with the run's settings in force in the process that runs it: ``max_pixels``, the
     pixel limit (:mod:`cityscapesscripts.io.limits`; None: that process's own)."""
     __slots__ = ("func", "max_pixels")
@@ -49,7 +49,7 @@ class Settings:
         self.func, self.max_pixels = func, max_pixels
 
     def __reduce__(self):
-        return Settings, (self.func, self.max_pixels)
+        return WithSettings, (self.func, self.max_pixels)
 
     def __call__(self, item):
         from ..io import limits
