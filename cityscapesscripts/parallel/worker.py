@@ -97,14 +97,16 @@ def _keep_freed_buffers(mallopt=None):
 def _init_worker():
     """Worker initializer: leave interruption to the parent, die with it, keep freed buffers, one BLAS thread.
 
-    A forked worker inherits the parent's BLAS thread count, one while a pool runs (:func:`one_blas_thread`),
-    and no BLAS threads (OpenBLAS stops them at a fork); a spawned one reads the variables when it imports NumPy.
+    A forked worker inherits the parent's BLAS thread count, one while a pool runs (:class:`one_blas_thread`),
+    and no BLAS threads (OpenBLAS stops them at a fork); a spawned one reads the variables when it imports
+    NumPy, or is set to one thread here when its main module imported NumPy already.
     """
     parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for variable in _THREAD_VARIABLES:
         os.environ[variable] = "1"
+    _use_one_blas_thread()
     calls = _process_calls()
     if calls is None:  # pragma: no cover - not glibc
         return
@@ -146,6 +148,23 @@ def _openblas():
     return None
 
 
+def _use_one_blas_thread():
+    """Run this process's OpenBLAS on one thread; returns the call that restores its count, or None.
+
+    Never called where the count is one already: in a worker forked while it was, setting it would restart
+    the thread pool that OpenBLAS stopped at the fork.
+    """
+    calls = _openblas() if "numpy" in sys.modules else None  # without NumPy, no OpenBLAS of ours
+    if calls is None:
+        return None
+    get, put = calls
+    count = get()
+    if count == 1:
+        return None
+    put(1)
+    return functools.partial(put, count)
+
+
 class one_blas_thread:
     """``with one_blas_thread():`` this process's OpenBLAS runs on one thread, its count restored after.
 
@@ -155,14 +174,7 @@ class one_blas_thread:
     """
 
     def __enter__(self):
-        calls = _openblas() if "numpy" in sys.modules else None  # without NumPy, no OpenBLAS of ours
-        self._restore = None
-        if calls is not None:
-            get, put = calls
-            count = get()
-            if count != 1:
-                put(1)
-                self._restore = functools.partial(put, count)
+        self._restore = _use_one_blas_thread()
         return self
 
     def __exit__(self, *exc):
