@@ -2,7 +2,10 @@
 
 Every tool builds its parser with :func:`parser` and its common options here (``-q``, ``-j``,
 ``--split``, ``--labels``, ``--json``, ``--train-ids``, ``--scheduler``, ``--max-pixels``; the
-README's "Options every tool shares" lists them), and runs under :func:`entry_point`.
+README's "Options every tool shares" lists them), and runs under :func:`entry_point`.  A batch
+tool makes one :class:`~cityscapesscripts.parallel.Run` from its options (:func:`run_of`: jobs,
+``--scheduler``, ``--max-pixels``) and passes it down as ``jobs``, inside ``with run:``; parsing
+the options sets nothing.
 
 Exit status: :data:`OK` (0); :data:`FAILED` (1), after one ``ERROR: ...`` line per problem on
 stderr; :data:`USAGE` (2), a command line that does not parse (its usage, then an ``ERROR:``
@@ -20,7 +23,7 @@ import signal
 import sys
 
 from . import parallel, plotting
-from .errors import ArgumentError, BatchError, CityscapesError, LayoutError
+from .errors import ArgumentError, BatchError, CityscapesError, LayoutError, describe
 from .helpers.labelset import CITYSCAPES, LabelSet
 from .io import layout, limits
 
@@ -168,18 +171,20 @@ def add_batch_options(parser, labels=True):
     add_max_pixels_option(parser)
 
 
-class _UseScheduler(argparse.Action):
+class _Scheduler(argparse.Action):
+    """Stores the address, after checking that Dask is installed (a usage error if not)."""
+
     def __call__(self, parser, namespace, address, option_string=None):
         try:
-            parallel.use_scheduler(address)
+            parallel.dask_backend.check_installed()
         except CityscapesError as e:
             parser.error(str(e))
         setattr(namespace, self.dest, address)
 
 
 def add_scheduler_option(parser):
-    """``--scheduler ADDRESS``: run the batch on a Dask cluster (closed by :func:`entry_point`)."""
-    parser.add_argument("--scheduler", metavar="ADDRESS", action=_UseScheduler,
+    """``--scheduler ADDRESS``: run the batch on a Dask cluster (connected and closed by the tool's run)."""
+    parser.add_argument("--scheduler", metavar="ADDRESS", action=_Scheduler,
                         help="Dask scheduler to run on (tcp://host:8786), or 'local' for a LocalCluster "
                              "of -j workers; needs Dask: pip install \"dask[distributed]\"")
 
@@ -191,9 +196,11 @@ def add_max_pixels_option(parser):
                              f"{limits.DEFAULT_MAX_PIXELS}, or ${limits.VARIABLE})")
 
 
-def apply_max_pixels_option(opts):
-    if opts.max_pixels is not None:
-        limits.set_max_pixels(opts.max_pixels)
+def run_of(opts) -> parallel.Run:
+    """The tool's :class:`~cityscapesscripts.parallel.Run` from its ``-j``, ``--scheduler`` and ``--max-pixels``
+    (those it has); enter it (``with run_of(opts) as run:``) around the tool's work, and pass it as ``jobs``."""
+    return parallel.Run(getattr(opts, "jobs", None), scheduler=getattr(opts, "scheduler", None),
+                        max_pixels=getattr(opts, "max_pixels", None))
 
 
 def add_labels_option(parser):
@@ -206,7 +213,7 @@ def label_set_of(opts):
 
 def report(error):
     """Print one ``ERROR:`` line per problem of one of our errors; returns :data:`FAILED`."""
-    problems = error.failures if isinstance(error, BatchError) else [parallel.describe(error)]
+    problems = error.failures if isinstance(error, BatchError) else [describe(error)]
     for problem in problems:
         print_error(problem)
     return FAILED
@@ -235,7 +242,6 @@ def entry_point(main):
         except CityscapesError as e:
             return report(e)
         finally:
-            parallel.disconnect()
             if in_main_thread:
                 signal.signal(signal.SIGTERM, previous)
     return guarded
@@ -322,12 +328,12 @@ def prediction_folders(opts):
     return folders
 
 
-def apply_evaluation_options(opts, args, modality):
-    """Set an evaluator's ``args`` from those options; returns the ground-truth files, sorted.
+def apply_evaluation_options(opts, args, modality, run):
+    """Set an evaluator's ``args`` from those options (``args.jobs``: the tool's ``run``); returns the
+    ground-truth files, sorted.
 
     Without ``--gt`` or ``--split``, ``args.groundTruthSearch`` (the original's: the val split) is used.
     """
-    apply_max_pixels_option(opts)
     if getattr(opts, "plot", None):
         plotting.pyplot()  # a missing matplotlib is said before the evaluation, not after
     if opts.gt:
@@ -345,7 +351,7 @@ def apply_evaluation_options(opts, args, modality):
     if opts.json:
         args.exportFile = opts.json
     args.labelSet = label_set_of(opts)
-    args.jobs = opts.jobs or None
+    args.jobs = run
     args.quiet = opts.quiet
     ground_truths = sorted(f for search in searches for f in glob.glob(search, recursive=True))
     if not ground_truths:

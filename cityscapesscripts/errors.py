@@ -6,7 +6,15 @@ them, into one ``ERROR: ...`` line and exit status 1 (:func:`cityscapesscripts.c
 any other exception is a bug and ends with its traceback.  :class:`ArgumentError`
 is also a ``ValueError`` and :class:`FileAccessError` an ``OSError``, the
 types such problems raised before.
+
+A batch does not stop at a failed item: its failure becomes an :class:`ItemError` record
+(:func:`error_record`), and the records of a batch become one exception (:func:`failures_error`).
 """
+from __future__ import annotations
+
+import os
+import pickle
+import sys
 
 
 class CityscapesError(Exception):
@@ -85,3 +93,98 @@ class SaveConflictError(AnnotationError):
 
 class DependencyError(CityscapesError):
     """An optional dependency is missing; the reason says what to ``pip install``."""
+
+
+class ItemError:
+    """The failure of one item: ``item`` (its name, usually its input file) and ``reason``.
+
+    ``exception`` is the original exception when it survives pickling, so a
+    caller with a single failure can raise what a serial run raises.  Immutable, compared and
+    hashed by its fields (written out rather than a frozen dataclass: ``dataclasses`` imports
+    ``inspect``, a sixth of a batch tool's start-up).
+    """
+    __slots__ = ("item", "reason", "exception")
+
+    def __init__(self, item, reason, exception=None):
+        for name, value in zip(self.__slots__, (item, reason, exception)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"cannot assign to field {name!r} of an ItemError")
+
+    __delattr__ = __setattr__
+
+    def _fields(self):
+        return self.item, self.reason, self.exception
+
+    def __eq__(self, other):
+        return self._fields() == other._fields() if type(other) is ItemError else NotImplemented
+
+    def __hash__(self):
+        return hash(self._fields())
+
+    def __reduce__(self):
+        return ItemError, self._fields()
+
+    def __repr__(self):
+        return f"ItemError(item={self.item!r}, reason={self.reason!r}, exception={self.exception!r})"
+
+    def __str__(self):
+        return f"{self.item}: {self.reason}"
+
+
+def item_name(item) -> str:
+    """How an item is named in its error: a path as is, a tuple by its first element, else ``repr``."""
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if isinstance(item, tuple) and item:
+        return item_name(item[0])
+    text = repr(item)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def describe(error: BaseException, name: str | None = None) -> str:
+    """A one-line reason for an exception, without repeating ``name`` when the error names it already."""
+    if isinstance(error, CityscapesError):
+        return error.reason if error.path in (None, name) else str(error)
+    if isinstance(error, OSError) and error.strerror:
+        where = error.filename if error.filename not in (None, name) else None
+        return f"{where}: {error.strerror}" if where else error.strerror
+    if isinstance(error, MemoryError):
+        return "out of memory" + (f" ({error})" if str(error) else "")
+    if isinstance(error, RecursionError):
+        return f"nested too deeply ({error})"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+# What bad input or the machine raise; any other exception in a worker is a bug of ours.
+_INPUT_OR_MACHINE = (CityscapesError, OSError, MemoryError, RecursionError, OverflowError, SystemExit)
+
+
+def _is_bug(error):
+    pillow = sys.modules.get("PIL.Image")  # its size guard is about the input; not imported here for it
+    return not isinstance(error, _INPUT_OR_MACHINE) and not (
+        pillow is not None and isinstance(error, pillow.DecompressionBombError))
+
+
+def error_record(name: str, error: BaseException) -> ItemError:
+    """The :class:`ItemError` of ``error`` for the item ``name``; keeps the exception if it pickles.
+
+    A bug's reason goes on with its traceback, formatted here because tracebacks do not pickle.
+    """
+    try:
+        kept = pickle.loads(pickle.dumps(error))
+    except Exception:  # the record must always reach the parent, the exception object need not
+        kept = None
+    reason = describe(error, name)
+    if _is_bug(error):
+        import traceback  # here: only a bug needs it, and it costs every tool's start-up
+        reason += "\n" + "".join(traceback.format_exception(error)).rstrip()
+    return ItemError(name, reason, kept)
+
+
+def failures_error(failures: list[ItemError]) -> CityscapesError:
+    """The exception for a batch's failures: a single item's own :class:`CityscapesError`, else a :class:`BatchError`."""
+    if len(failures) == 1 and isinstance(failures[0].exception, CityscapesError):
+        return failures[0].exception
+    return BatchError([str(f) for f in failures])

@@ -286,3 +286,33 @@ def test_without_dask_the_option_says_what_to_install(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         pixel_eval.main(["--gt", os.path.join(SMALL, "gtFine"), "--scheduler", "local"])
     assert 'pip install "dask[distributed]"' in capsys.readouterr().err
+
+
+def _shape_of_label_map(path):
+    from cityscapesscripts.io import png
+    return png.read_label_map(path).shape
+
+
+def test_a_dask_worker_reads_with_the_runs_pixel_limit_as_a_local_worker_does(client, tmp_path, monkeypatch):
+    from cityscapesscripts.io import limits
+    monkeypatch.delenv(limits.VARIABLE, raising=False)
+    path = str(tmp_path / "a.png")
+    shutil.copy(golden_files(SMALL, "*_gtFine_labelIds.png")[0], path)
+    height, width = _shape_of_label_map(path)
+    for where in (dict(jobs=2), dict(client=client)):
+        refused, = parallel.map_items(_shape_of_label_map, [path], parallel.Run(max_pixels=width * height - 1, **where),
+                                      progress=False)
+        assert isinstance(refused, parallel.ItemError), where
+        assert f"is more than {width * height - 1} pixels" in refused.reason
+        assert list(parallel.map_items(_shape_of_label_map, [path], parallel.Run(max_pixels=width * height, **where),
+                                       progress=False)) == [(height, width)]
+    assert client.run(lambda: os.environ.get(limits.VARIABLE)) == dict.fromkeys(client.nthreads())
+
+
+def test_max_pixels_reaches_the_cluster_from_the_command_line(cluster, capsys, monkeypatch):
+    from cityscapesscripts.io import limits
+    monkeypatch.delenv(limits.VARIABLE, raising=False)
+    status = pixel_eval.main(["--gt", os.path.join(SMALL, "gtFine"), "--pred", os.path.join(SMALL, "results", "semantic"),
+                              "--quiet", "--max-pixels", "1000", "--scheduler", cluster.scheduler_address])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR")]
+    assert status == 1 and errors and all("is more than 1000 pixels" in line for line in errors)

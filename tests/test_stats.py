@@ -249,6 +249,13 @@ def test_command_line_splits_and_environment(tiny, monkeypatch, capsys):
     assert "val: 1 images in 1 cities" in out and "train:" not in out
 
 
+def test_max_pixels_reaches_the_workers(tiny, capsys):
+    """--max-pixels travels with the run to every worker: the tiny maps are refused, each one line."""
+    assert command.main([tiny, "-q", "-j", "2", "--max-pixels", "3"]) == cli.FAILED
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all("is more than 3 pixels" in e for e in errors), errors
+
+
 def test_bad_files_are_error_lines_and_the_rest_is_counted(tiny, tmp_path, capsys):
     bad = os.path.join(tiny, "gtFine", "val", "bonn", "bonn_000000_000001_gtFine_labelIds.png")
     with open(bad, "r+b") as f:

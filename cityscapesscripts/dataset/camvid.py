@@ -23,8 +23,8 @@ import os
 
 import numpy as np
 
-from .. import kernels, parallel
-from ..errors import LayoutError
+from .. import kernels
+from ..errors import ItemError, LayoutError
 from ..helpers.labelset import LabelSet, label_colors_text
 from ..io import layout, png
 from ..io.files import make_folders
@@ -145,7 +145,7 @@ def read_camvid(root, split):
             if mask_path is not None and not os.path.isfile(mask_path):
                 raise LayoutError(f"{where}: mask {mask} not found")
         except LayoutError as e:
-            refused.append(parallel.ItemError(where, str(e).removeprefix(f"{where}: "), e))
+            refused.append(ItemError(where, str(e).removeprefix(f"{where}: "), e))
             continue
         image_path = image_path if os.path.isfile(image_path) else None
         items.append((item, functools.partial(_read_item, mask_path, image_path, color_index)))

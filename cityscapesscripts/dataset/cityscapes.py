@@ -15,7 +15,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import parallel
-from ..errors import ImageError, LabelSetError, LayoutError
+from ..errors import ImageError, ItemError, LabelSetError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet, describe_missing_ids, label_colors_text
 from ..io import layout, limits, png
@@ -216,7 +216,7 @@ class CityscapesDataset:
             if refusal is None:
                 frame.paths[kind] = path
             else:
-                refused.setdefault(id(frame), []).append(parallel.ItemError(
+                refused.setdefault(id(frame), []).append(ItemError(
                     path, f"{refusal}; frame {frame_name(frame)} skipped"))
 
         for split in [self.split] if self.split else self.splits():
@@ -284,7 +284,7 @@ def map_frames(task, dataset, jobs=None, desc="frames", progress=None):
     frames = [frame for frame in dataset if frame.annotated]
     by_split, failed = {}, []
     for frame, result in zip(frames, parallel.map_items(task, frames, jobs, desc, progress, frame_name)):
-        if isinstance(result, parallel.ItemError):
+        if isinstance(result, ItemError):
             failed.append(result)
         else:
             by_split.setdefault(frame.split, []).append(result)
@@ -314,7 +314,7 @@ def _walk(folder):
             refusal = _refusal(path, folder, real_folders)
             if refusal:
                 dirnames.remove(name)
-                folders.append(parallel.ItemError(path, refusal))
+                folders.append(ItemError(path, refusal))
         for name in filenames:
             path = os.path.join(dirpath, name)
             files.append((path, os.path.relpath(path, folder).replace(os.sep, "/"),

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from .. import kernels, parallel
-from ..errors import ImageError, LayoutError
+from ..errors import ImageError, ItemError, LayoutError
 from ..helpers.labelset import GROUP_SUFFIX
 from ..io import layout, png, rle
 from ..io.files import make_folders
@@ -68,7 +68,7 @@ def write_coco_instances(dataset, out_file, jobs=None, progress=None):
                                            progress, frame_name)))
     for frame in dataset:
         result = next(results) if frame.annotated else (_image_size(frame), [])
-        if isinstance(result, parallel.ItemError):
+        if isinstance(result, ItemError):
             failed.append(result)
             continue
         shape, found = result
@@ -111,7 +111,7 @@ def write_coco_panoptic(dataset, out, jobs=None, progress=None):
     frames = [f for f in dataset if f.annotated]
     images, annotations, failed = [], [], []
     for frame, result in zip(frames, parallel.map_items(task, frames, jobs, "panoptic", progress, frame_name)):
-        if isinstance(result, parallel.ItemError):
+        if isinstance(result, ItemError):
             failed.append(result)
             continue
         shape, name, segments = result
@@ -207,7 +207,7 @@ def read_coco(root, kind, split, label_set, save_polygons=False):
                                          (image["height"], image["width"]), save_polygons)
         except (LayoutError, KeyError, TypeError, AttributeError) as e:
             reason = str(e).removeprefix(f"{where}: ") if isinstance(e, LayoutError) else f"missing field {e}"
-            refused.append(parallel.ItemError(where, reason, e))
+            refused.append(ItemError(where, reason, e))
             continue
         items.append((where, read, cityscapes_frame_id(name, position)))
     return items, missing, refused

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from .. import cli, parallel
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ItemError
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout
 from ..io.files import make_folders, remove_stale_temporaries
@@ -74,7 +74,7 @@ def to_cityscapes(dataset, out, label_map="cityscapes", save_images=False, image
     task = functools.partial(_relabel_frame, out=out, table=table, target=target, save_images=save_images,
                              image_ext=image_ext, outputs=outputs)
     failed = [r for r in parallel.map_items(task, list(dataset), jobs, "cityscapes", progress, cityscapes.frame_name)
-              if isinstance(r, parallel.ItemError)]
+              if isinstance(r, ItemError)]
     return missing, failed
 
 
@@ -242,17 +242,18 @@ def main(argv=None):
         if cli.ALL_SPLITS in splits:
             raise ArgumentError(f"a {opts.source} set has no splits: --split names the split to write")
     failed = []
-    for split in splits or [None]:
-        failed += _convert_split(opts, split, label_set, say)
+    with cli.run_of(opts) as run:
+        for split in splits or [None]:
+            failed += _convert_split(opts, split, label_set, say, run)
     for failure in failed:
         cli.print_error(failure)
     say(f"done in {time.perf_counter() - start:.1f} s")
     return cli.FAILED if failed else cli.OK
 
 
-def _convert_split(opts, split, label_set, say):
-    """Convert one split (None: every split of a Cityscapes tree, as one set); returns the failed items."""
-    jobs = opts.jobs or None
+def _convert_split(opts, split, label_set, say, jobs):
+    """Convert one split (None: every split of a Cityscapes tree, as one set) on ``jobs`` (the tool's run);
+    returns the failed items."""
     missing = []
     if opts.source in ("voc", "camvid"):
         ids, missing, failed = (from_voc if opts.source == "voc" else from_camvid)(

@@ -28,8 +28,8 @@ import zlib
 
 import numpy as np
 
-from .. import kernels, parallel
-from ..errors import ImageError, LayoutError
+from .. import kernels
+from ..errors import ImageError, ItemError, LayoutError
 from ..helpers.labelset import CITYSCAPES
 from ..io import png
 from .cityscapes import IMAGE_EXTENSIONS, SourceItem, cityscapes_frame_id, inside
@@ -174,7 +174,7 @@ def read_set(root, kind):
             label_path = inside(label_dir, name, label_dir)
             image_path = inside(image_dir, images[stem], image_dir) if stem in images else None
         except LayoutError as e:
-            refused.append(parallel.ItemError(os.path.join(label_dir, name), str(e), e))
+            refused.append(ItemError(os.path.join(label_dir, name), str(e), e))
             continue
         read = functools.partial(_read_item, READERS[kind], label_path, image_path)
         items.append((label_path, read, frame_id(kind, stem, position)))

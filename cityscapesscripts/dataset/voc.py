@@ -23,8 +23,8 @@ import os
 
 import numpy as np
 
-from .. import kernels, parallel
-from ..errors import ArgumentError, ImageError, LayoutError
+from .. import kernels
+from ..errors import ArgumentError, ImageError, ItemError, LayoutError
 from ..helpers.labelset import CITYSCAPES, describe_missing_ids, voc_palette
 from ..io import layout, png
 from ..io.files import make_folders
@@ -266,7 +266,7 @@ def read_voc(voc_root, split):
             if not os.path.isfile(class_path) and image_path is None:
                 raise LayoutError(f"{where}: item {name!r} has no SegmentationClass/{name}.png and no image")
         except LayoutError as e:
-            refused.append(parallel.ItemError(where, str(e).removeprefix(f"{where}: "), e))
+            refused.append(ItemError(where, str(e).removeprefix(f"{where}: "), e))
             continue
         items.append((name, functools.partial(_read_item, class_path, object_path, image_path,
                                               class_index, object_index)))

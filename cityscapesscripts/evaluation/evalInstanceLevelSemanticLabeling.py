@@ -275,7 +275,12 @@ def _original_main(argv):
 
 def _modern_main(argv):
     opts = _modern_parser().parse_args(argv)
-    ground_truths = cli.apply_evaluation_options(opts, args, "instanceIds")
+    with cli.run_of(opts) as run:
+        return _evaluate(opts, run)
+
+
+def _evaluate(opts, run):
+    ground_truths = cli.apply_evaluation_options(opts, args, "instanceIds", run)
     if opts.gt_cache:
         args.gtInstancesFile = opts.gt_cache
     args.exportMatches = opts.matches

@@ -276,12 +276,13 @@ def main(argv=None):
     logger.addHandler(console)
     logger.setLevel(logging.INFO)
     try:
-        return _run(args)
+        with cli.run_of(args) as run:
+            return _run(args, run)
     finally:
         logger.removeHandler(console)
 
 
-def _run(args):
+def _run(args, run):
     needs_dataset = not args.gtFolder or not (args.predictionFolder or "CITYSCAPES_RESULTS" in os.environ)
     if needs_dataset and "CITYSCAPES_DATASET" not in os.environ:
         raise LayoutError("no folders given: pass -gt DIR and -pred DIR, or set CITYSCAPES_DATASET")
@@ -308,7 +309,7 @@ def _run(args):
             from cityscapesscripts.evaluation.plot3dResults import have_display
             plot = have_display()
         results = evaluate3dObjectDetection(gt_folder, pred_folder, results_folder, params, plot=plot,
-                                            jobs=args.jobs or None, image_size_from_file=args.image_size_from_file,
+                                            jobs=run, image_size_from_file=args.image_size_from_file,
                                             plot_file=args.plot_file, log=False)
         logger.info("========================")
         logger.info("=== Stop evaluation ====")

@@ -157,7 +157,11 @@ def main(argv=None):
     cli.add_quiet_option(parser, "print only the summary line")
     cli.add_max_pixels_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    cli.apply_max_pixels_option(opts)
+    with cli.run_of(opts) as run:
+        return _evaluate(opts, run)
+
+
+def _evaluate(opts, run):
     split = cli.splits_of(opts, known=())[0]
     root = functools.partial(layout.dataset_root, option="--gt-json-file FILE and --prediction-json-file FILE")
     opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(os.path.join(root(), layout.FINE), split)
@@ -170,12 +174,11 @@ def main(argv=None):
     if len(opts.predictionJsonFile) > 1:
         if opts.predictionFolder:
             raise LayoutError("--prediction-folder goes with a single --prediction-json-file")
-        return _sweep(opts.gtJsonFile, gt_folder, opts.predictionJsonFile, opts.json, opts.jobs or None,
-                      opts.quiet)
+        return _sweep(opts.gtJsonFile, gt_folder, opts.predictionJsonFile, opts.json, run, opts.quiet)
     prediction_json = opts.predictionJsonFile[0]
     results = evaluatePanoptic(opts.gtJsonFile, gt_folder, prediction_json,
                                opts.predictionFolder or layout.panoptic_png_folder(prediction_json),
-                               None if opts.quiet else opts.json, opts.jobs or None, opts.quiet)
+                               None if opts.quiet else opts.json, run, opts.quiet)
     if opts.quiet:
         print(_summary(results))
         if opts.json:

@@ -322,7 +322,12 @@ def _original_main(argv):
 
 def _modern_main(argv):
     opts = _modern_parser().parse_args(argv)
-    ground_truths = cli.apply_evaluation_options(opts, args, "labelIds")
+    with cli.run_of(opts) as run:
+        return _evaluate(opts, run)
+
+
+def _evaluate(opts, run):
+    ground_truths = cli.apply_evaluation_options(opts, args, "labelIds", run)
     args.trainIds = opts.train_ids
     args.evalInstLevelScore = not opts.no_instance_scores
     args.classSubset = protocols.subset_ids(args.labelSet, opts.classes, opts.protocol)

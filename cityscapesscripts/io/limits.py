@@ -4,9 +4,12 @@ A PNG declares its size in its header and a polygon file in ``imgWidth`` /
 ``imgHeight``; the readers (:mod:`.png`) and the rasterizer check it here,
 against one limit, so a small file cannot make a worker allocate gigabytes.
 The limit is :data:`DEFAULT_MAX_PIXELS` unless ``$CITYSCAPES_MAX_PIXELS``
-(set by the tools' ``--max-pixels``) raises or lowers it; worker processes
-inherit it.  A reader may also pass its own ``limit``.
+raises or lowers it, or this process chose another: a tool's ``--max-pixels``
+(its run, :class:`cityscapesscripts.parallel.Run`, puts it in force in the tool
+and in each task of its maps, so every worker, forked or on a Dask cluster,
+reads with it) or :func:`set_max_pixels`.  A reader may also pass its own ``limit``.
 """
+import contextvars
 import io
 import os
 import struct
@@ -20,8 +23,19 @@ VARIABLE = "CITYSCAPES_MAX_PIXELS"
 NOT_AN_IMAGE = "not an image file (neither PNG nor another format Pillow reads)"
 
 
+# the limit of the innermost `applied` block of this thread (a run, or a task in a worker), else this process's
+_applied = contextvars.ContextVar("cityscapes_max_pixels", default=None)
+_process_limit = None  # set by set_max_pixels()
+
+
 def max_pixels():
-    """The pixel limit in force: ``$CITYSCAPES_MAX_PIXELS`` if set, else :data:`DEFAULT_MAX_PIXELS`."""
+    """The pixel limit in force: the one applied here (:class:`applied`, :func:`set_max_pixels`), else
+    ``$CITYSCAPES_MAX_PIXELS`` if set, else :data:`DEFAULT_MAX_PIXELS`."""
+    chosen_here = _applied.get()
+    if chosen_here is None:
+        chosen_here = _process_limit
+    if chosen_here is not None:
+        return chosen_here
     value = os.environ.get(VARIABLE)
     if not value:
         return DEFAULT_MAX_PIXELS
@@ -34,11 +48,43 @@ def max_pixels():
     return limit
 
 
-def set_max_pixels(limit):
-    """Set the limit for this process and the workers it starts (what ``--max-pixels`` does)."""
+def chosen():
+    """The limit this process chose (applied, set, or a valid ``$CITYSCAPES_MAX_PIXELS``), or None: the default,
+    or a variable that is not a number, which each reader reports as it does without a pool."""
+    try:
+        return max_pixels() if _applied.get() or _process_limit or os.environ.get(VARIABLE) else None
+    except ArgumentError:
+        return None
+
+
+def checked_limit(limit):
+    """``limit`` as an int, or an :class:`ArgumentError` unless it is a positive number of pixels."""
     if int(limit) <= 0:
         raise ArgumentError(f"the pixel limit must be positive, got {limit}")
-    os.environ[VARIABLE] = str(int(limit))
+    return int(limit)
+
+
+def set_max_pixels(limit):
+    """Set the limit for this process, in place of ``$CITYSCAPES_MAX_PIXELS``; the maps it runs carry it to
+    their workers."""
+    global _process_limit
+    _process_limit = checked_limit(limit)
+
+
+class applied:
+    """``with applied(limit):`` the limit in force in this thread inside the block (None: left as it is)."""
+    __slots__ = ("_limit", "_token")
+
+    def __init__(self, limit):
+        self._limit = limit
+
+    def __enter__(self):
+        self._token = None if self._limit is None else _applied.set(self._limit)
+        return self
+
+    def __exit__(self, *exc):
+        if self._token is not None:
+            _applied.reset(self._token)
 
 
 def check_pixels(width, height, source=None, error=ImageError, limit=None):

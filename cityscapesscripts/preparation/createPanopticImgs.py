@@ -74,12 +74,16 @@ def main(argv=None):
     cli.add_split_option(parser, ["val", "train", "test"], "--set-names")
     cli.add_batch_options(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    cli.apply_max_pixels_option(opts)
+    with cli.run_of(opts) as run:
+        return _convert(opts, run)
+
+
+def _convert(opts, run):
     start = time.perf_counter()
     label_set = cli.label_set_of(opts)
     gt_folder = opts.cityscapesPath or layout.fine_folder(option="--dataset-folder GTFINE")
     written = convert2panoptic(gt_folder, opts.outputFolder, opts.train_ids, cli.splits_of(opts, gt_folder, ""),
-                               label_set, opts.jobs or None, opts.overwrite, False if opts.quiet else None, opts.quiet)
+                               label_set, run, opts.overwrite, False if opts.quiet else None, opts.quiet)
     if not opts.quiet:
         print(f"{len(written)} set(s) converted in {time.perf_counter() - start:.1f} s")
     return 0

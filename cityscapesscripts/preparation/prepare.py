@@ -14,7 +14,7 @@ from ..helpers.labelset import CITYSCAPES
 from ..io import layout
 from ..io.files import remove_stale_temporaries
 from .. import cli, parallel
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ItemError
 from . import convert, rasterize
 
 
@@ -41,7 +41,7 @@ def prepare_dataset(root=None, outputs=("labelTrainIds",), splits=None, annotati
                              overwrite=overwrite, from_png=from_png)
     summary = {"written": [], "skipped": [], "failed": [], "frames": len(files)}
     for result in parallel.map_items(task, files, jobs, "preparing", progress):
-        if isinstance(result, parallel.ItemError):
+        if isinstance(result, ItemError):
             summary["failed"].append((result.item, result.reason))
         else:
             summary["written"] += result[0]
@@ -84,12 +84,16 @@ def build_parser(default_output, description):
 @cli.entry_point
 def run(argv, default_output, description):
     args = build_parser(default_output, description).parse_args(argv)
-    cli.apply_max_pixels_option(args)
+    with cli.run_of(args) as batch_run:
+        return _prepare(args, batch_run)
+
+
+def _prepare(args, batch_run):
     label_set = cli.label_set_of(args)
     outputs = [o.strip() for o in args.outputs.split(",") if o.strip()]
     types = args.types or layout.ANNOTATION_TYPES
     summary = prepare_dataset(args.dataset, outputs, cli.splits_of(args, layout.dataset_root(args.dataset), types), types,
-                              label_set, args.jobs, args.overwrite, args.from_png,
+                              label_set, batch_run, args.overwrite, args.from_png,
                               progress=False if args.quiet else None)
     failed = summary["failed"]
     if not args.quiet:

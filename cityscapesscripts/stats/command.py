@@ -38,14 +38,14 @@ def main(argv=None):
     cli.add_scheduler_option(parser)
     cli.add_max_pixels_option(parser)
     opts = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    cli.apply_max_pixels_option(opts)
     if opts.plot:
         plotting.pyplot()  # a missing matplotlib is said before the tree is read
     root = layout.dataset_root(opts.root)
     splits = None if not opts.split or cli.ALL_SPLITS in opts.split else cli.splits_of(opts, root)
     label_set = cli.label_set_of(opts)
-    total, failures = collect_statistics(root, splits, label_set, opts.images, opts.check,
-                                         opts.jobs or None, False if opts.quiet else None)
+    with cli.run_of(opts) as run:
+        total, failures = collect_statistics(root, splits, label_set, opts.images, opts.check,
+                                             run, False if opts.quiet else None)
     result = total.result(opts.train_ids)
     print(report.format_table(result))
     if not opts.quiet:

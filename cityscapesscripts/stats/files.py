@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import kernels, parallel
-from ..errors import AnnotationError, ImageError, LayoutError
+from ..errors import AnnotationError, ImageError, ItemError, LayoutError, failures_error
 from ..helpers.annotation import annotation_objects
 from ..helpers.labelset import CITYSCAPES, LabelSet
 from ..io import layout, png
@@ -215,8 +215,8 @@ def _check_maps(acc, frame, label_ids, instance_ids, label_set):
 
 def collect_statistics(root: str | None = None, splits: list[str] | None = None,
                        label_set: LabelSet = CITYSCAPES, images: bool = False, check: bool = False,
-                       jobs: int | None = None, progress: bool | None = None,
-                       client: Any = None) -> tuple[StatsAccumulator, list[parallel.ItemError]]:
+                       jobs: int | parallel.Run | None = None, progress: bool | None = None,
+                       client: Any = None) -> tuple[StatsAccumulator, list[ItemError]]:
     """The merged accumulator of a tree's frames and the failures (one :class:`ItemError` per bad
     frame; the other frames are counted).  ``root``: the dataset (default ``$CITYSCAPES_DATASET``)."""
     root = layout.dataset_root(root)
@@ -228,7 +228,7 @@ def collect_statistics(root: str | None = None, splits: list[str] | None = None,
     failures = []
     task = functools.partial(frame_statistics, label_set=label_set, images=images, check=check)
     for partial in parallel.map_items(task, frames, jobs, "counting", progress, client=client):
-        if isinstance(partial, parallel.ItemError):
+        if isinstance(partial, ItemError):
             failures.append(partial)
         else:
             total.merge(partial)
@@ -249,8 +249,8 @@ def _refine_repeated_images(total, frames, jobs, progress, client):
     paths = [camera[tuple(member)] for members in groups.values() for member in members]
     digests = list(parallel.map_items(_camera_image_digest, paths, jobs, "comparing images", progress,
                                       client=client))
-    failures = [d for d in digests if isinstance(d, parallel.ItemError)]
-    digests = [f"unreadable {path}" if isinstance(d, parallel.ItemError) else d for d, path in zip(digests, paths)]
+    failures = [d for d in digests if isinstance(d, ItemError)]
+    digests = [f"unreadable {path}" if isinstance(d, ItemError) else d for d, path in zip(digests, paths)]
     start = 0
     for digest, members in groups.items():
         total.regroup_images(digest, digests[start:start + len(members)])
@@ -260,7 +260,7 @@ def _refine_repeated_images(total, frames, jobs, progress, client):
 
 def dataset_statistics(root: str | None = None, splits: list[str] | None = None,
                        label_set: LabelSet = CITYSCAPES, train_ids: bool = False, images: bool = False,
-                       check: bool = False, jobs: int | None = None, progress: bool | None = None,
+                       check: bool = False, jobs: int | parallel.Run | None = None, progress: bool | None = None,
                        client: Any = None) -> dict[str, Any]:
     """The statistics dict of ``csStats`` for a Cityscapes tree (see docs/stats.md).
 
@@ -269,5 +269,5 @@ def dataset_statistics(root: str | None = None, splits: list[str] | None = None,
     """
     total, failures = collect_statistics(root, splits, label_set, images, check, jobs, progress, client)
     if failures:
-        raise parallel.failures_error(failures)
+        raise failures_error(failures)
     return total.result(train_ids)

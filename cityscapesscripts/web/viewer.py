@@ -49,7 +49,7 @@ from PIL import Image
 
 from .. import kernels, parallel
 from ..dataset.cityscapes import Frame
-from ..errors import AnnotationError, LayoutError, PredictionError
+from ..errors import AnnotationError, ItemError, LayoutError, PredictionError
 from ..evaluation import instance_ap
 from ..evaluation.instance_files import read_prediction_list
 from ..evaluation.panoptic import PanopticAccumulator
@@ -667,7 +667,7 @@ class Viewer:
         results = parallel.map_items(functools.partial(_summary_of, self), todo, jobs=self.jobs, progress=False)
         try:
             for key, result in zip(todo, results):
-                summary = {"error": str(result)} if isinstance(result, parallel.ItemError) else result
+                summary = {"error": str(result)} if isinstance(result, ItemError) else result
                 with self._lock:
                     self._summaries.setdefault(key, summary)
         except Exception as e:  # the pool itself failed: no frame is left waiting for ever

@@ -1,0 +1,99 @@
+"""The Dask backend: tasks submitted to a ``distributed.Client``, a connection to a scheduler, and
+the ``with use_client(client):`` block of library callers."""
+import contextvars
+import sys
+
+from ..errors import CityscapesError, DependencyError
+from .worker import _keep_freed_buffers, default_jobs
+
+DASK_MISSING = 'running on a Dask cluster needs Dask: pip install "dask[distributed]"'
+
+
+class _DaskBackend:
+    """A Dask ``distributed.Client``.  Dask reruns a task whose worker died (up to its
+    ``distributed.scheduler.allowed-failures``); past that the future raises ``KilledWorker``."""
+
+    def __init__(self, client):
+        from distributed import KilledWorker
+        self.lost = (KilledWorker,)
+        self._client = client
+        self._running = []
+        client.run(_keep_freed_buffers)  # the workers Dask restarts later run without it: only slower
+
+    def submit(self, fn, *args):
+        self._running = [f for f in self._running if not f.done()]
+        future = self._client.submit(fn, *args, pure=False)  # a retried item is a new task
+        self._running.append(future)
+        return future
+
+    @staticmethod
+    def wait_any(futures):
+        # through the futures' own callbacks: distributed.wait() runs on the default client's loop,
+        # which need not be the loop of this client
+        import threading
+        ended = threading.Event()
+        for future in futures:
+            future.add_done_callback(lambda _: ended.set())
+        ended.wait()
+
+    def close(self, cancel=False):
+        if cancel and self._running:
+            self._client.cancel(self._running)
+        self._running = []
+
+
+def check_installed():
+    """Raise a :class:`DependencyError` saying what to install when Dask's ``distributed`` is missing."""
+    import importlib.util
+    if importlib.util.find_spec("distributed") is None:
+        raise DependencyError(DASK_MISSING)
+
+
+def connect(address, jobs=None, announce=True):
+    """A ``distributed.Client`` for ``address`` and the ``LocalCluster`` it started (or None).
+
+    ``local`` starts ``jobs`` worker processes (default: all cores) with
+    one thread each, as the local pool would (Dask's nanny starts them with one BLAS thread).  ``announce`` prints the
+    dashboard address when the scheduler serves one.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise DependencyError(DASK_MISSING) from None
+    cluster = None
+    if address == "local":
+        import importlib.util
+        cluster = LocalCluster(n_workers=jobs or default_jobs(), threads_per_worker=1, processes=True,
+                               dashboard_address=None if importlib.util.find_spec("bokeh") is None else ":0")
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(address, timeout="30s")
+        except (OSError, TimeoutError) as e:
+            raise CityscapesError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+    if announce and "dashboard" in client.scheduler_info().get("services", {}):
+        print(f"Dask dashboard: {client.dashboard_link}", file=sys.stderr)
+    return client, cluster
+
+
+_block_client = contextvars.ContextVar("cityscapes_dask_client", default=None)
+
+
+class use_client:
+    """``with use_client(client):`` every map inside (in this thread) runs on that Dask client, unless the
+    map is given a client or a run of its own (None: the local pool)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __enter__(self):
+        self._token = _block_client.set(self._client)
+        return self._client
+
+    def __exit__(self, *exc):
+        _block_client.reset(self._token)
+
+
+def block_client():
+    """The client of the innermost :class:`use_client` block, or None."""
+    return _block_client.get()

@@ -1,0 +1,244 @@
+"""The map loop and the run it follows: the windowed, in-order loop over any backend, and :class:`Run`."""
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+from collections import deque
+
+from ..errors import ItemError, error_record, failures_error, item_name
+from ..io import limits
+from .dask_backend import _DaskBackend, block_client, check_installed, connect
+from .forkpool import _LocalPool
+from .spawnpool import _SpawnPool
+from .worker import WithSettings, _run_chunk, _run_one, default_jobs, one_blas_thread
+
+
+def progress_bar(total, desc, enabled=None):
+    """A tqdm bar on a terminal (stderr), else a no-op; plain counter if tqdm is missing."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return _Silent()
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency, but degrade gracefully
+        return _Silent()
+    return tqdm(total=total, desc=desc, unit="img", leave=False, dynamic_ncols=True)
+
+
+class _Silent:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+class Run:
+    """How a tool's batches run: made by its entry point from its options, passed down as ``jobs``.
+
+    ``jobs`` local worker processes (None or 0: every core; 1: in this process); or a Dask ``client``;
+    or the Dask ``scheduler`` at an address (``tcp://host:8786``, or ``local`` for a ``LocalCluster`` of
+    ``jobs`` single-threaded worker processes), connected by the first map that needs it (so a tool that
+    fails before its batch starts no cluster) and closed with the run.  ``max_pixels``: the largest image
+    read or drawn (:mod:`cityscapesscripts.io.limits`), in force in every worker of the run's maps, local
+    or remote, and in this process inside ``with run:``; None: the limit chosen in this process, or the
+    default.  ``with run:`` also closes the connection at its end.  The fields are read-only.
+    """
+    __slots__ = ("jobs", "client", "scheduler", "max_pixels", "_connection", "_limit")
+
+    def __init__(self, jobs: int | None = None, client=None, scheduler: str | None = None,
+                 max_pixels: int | None = None):
+        if scheduler is not None:
+            check_installed()
+        if max_pixels is not None:
+            max_pixels = limits.checked_limit(max_pixels)
+        for field, value in (("jobs", jobs or None), ("client", client), ("scheduler", scheduler),
+                             ("max_pixels", max_pixels), ("_connection", None), ("_limit", None)):
+            object.__setattr__(self, field, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"cannot assign to field {name!r} of a Run")
+
+    def __repr__(self):
+        return (f"Run(jobs={self.jobs!r}, client={self.client!r}, scheduler={self.scheduler!r}, "
+                f"max_pixels={self.max_pixels!r})")
+
+    def dask_client(self):
+        """The Dask client this run's maps go to (connecting to its scheduler the first time), or None:
+        the run's client, its scheduler's, else the one of the enclosing :func:`use_client` block."""
+        if self.client is not None:
+            return self.client
+        if self.scheduler is not None:
+            if self._connection is None:
+                object.__setattr__(self, "_connection", connect(self.scheduler, self.jobs))
+            return self._connection[0]
+        return block_client()
+
+    def close(self):
+        """Close the connection to the scheduler (and its local cluster) if this run made one."""
+        connection = self._connection
+        object.__setattr__(self, "_connection", None)
+        if connection is not None:
+            client, cluster = connection
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def __enter__(self):
+        object.__setattr__(self, "_limit", limits.applied(self.max_pixels))
+        self._limit.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.close()
+        finally:
+            self._limit.__exit__(*exc)
+
+
+_DIED = "the worker process died while processing this item (killed, out of memory, or crashed)"
+
+
+def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+    """Yield ``func(item)`` or an :class:`ItemError` for each item, in input order.
+
+    ``func`` must pickle (a module-level function or a ``functools.partial``
+    of one).  ``jobs``: a :class:`Run`, or a number of worker processes
+    (None or 0: all cores; 1 runs in this process).
+    ``name(item)`` names an item in its error (default :func:`item_name`).
+    ``progress``: None shows a bar on a terminal, True / False force it.
+    ``client``: a Dask ``distributed.Client`` to run on instead of local
+    processes (default: the run's, else the one of :func:`use_client`).
+    """
+    items = list(items)
+    run = jobs if isinstance(jobs, Run) else Run(jobs)
+    limit = run.max_pixels if run.max_pixels is not None else limits.chosen()
+    if limit is not None:  # the limit travels with each task, to whichever process runs it
+        func = WithSettings(func, limit)
+    client = client if client is not None else run.dask_client()
+    if client is not None:
+        jobs = max(1, sum(client.nthreads().values()))
+        new_backend = functools.partial(_DaskBackend, client)
+    else:
+        jobs = min(default_jobs() if not run.jobs else run.jobs, max(1, len(items)))
+        new_backend = functools.partial(_LocalPool if sys.platform.startswith("linux") else _SpawnPool, jobs)
+    if client is None and jobs <= 1:
+        bar = progress_bar(len(items), desc, progress)
+        try:
+            for item in items:
+                yield _run_one(func, name(item), item)
+                bar.update()
+        finally:
+            bar.close()
+        return
+    with one_blas_thread():  # before the pool forks: the workers inherit it
+        # a few items per message: cheap to send back, and workers still end together (measured)
+        size = max(1, min(8, len(items) // (jobs * 16)))
+        pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
+        window, held = 2 * jobs, 8 * jobs  # chunks running or queued; chunks submitted and not yet given back
+        backend = new_backend()
+        in_flight = deque()  # (isolated, chunk, future), in input order
+        bar = None
+        cancel = True
+        try:
+            while pending or in_flight:
+                try:
+                    # an isolated chunk (one item suspected of killing its worker) runs alone
+                    while pending and len(in_flight) < held and _unfinished(in_flight) < window and not (
+                            in_flight and (pending[0][0] or in_flight[-1][0])):
+                        future = backend.submit(_run_chunk, func, pending[0][1])
+                        in_flight.append(pending.popleft() + (future,))
+                    if bar is None:  # after the first submit: the pool forks before tqdm starts its thread
+                        bar = progress_bar(len(items), desc, progress)
+                    if (not in_flight[0][2].done() and pending and len(in_flight) < held
+                            and not (pending[0][0] or in_flight[-1][0])):
+                        # the window is full of running chunks and the first is not done: hand out more
+                        # as soon as any ends, so a slow chunk does not leave the other workers idle
+                        backend.wait_any([future for _, _, future in in_flight if not future.done()])
+                        continue
+                    try:
+                        results = in_flight[0][2].result()
+                    except backend.lost:
+                        raise
+                    except Exception as e:  # the chunk's result could not come back (e.g. it does not pickle)
+                        results = [error_record(label, e) for label, _ in in_flight[0][1]]
+                except backend.lost:
+                    backend.close(cancel=True)
+                    backend = new_backend()
+                    if not in_flight or not in_flight[0][0]:  # run everything that was in flight again, one item at a time
+                        pending.extendleft(reversed([(True, [pair]) for _, chunk, _ in in_flight for pair in chunk]))
+                        in_flight.clear()
+                        continue
+                    results = [ItemError(in_flight[0][1][0][0], _DIED)]
+                in_flight.popleft()
+                for result in results:
+                    bar.update()
+                    yield result
+            cancel = False
+        finally:
+            backend.close(cancel)
+            if bar is not None:
+                bar.close()
+
+
+def _unfinished(in_flight):
+    return sum(not future.done() for _, _, future in in_flight)
+
+
+def collect(func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+    """``[func(item) for item in items]`` through :func:`map_items`, after the whole batch ran.
+
+    Raises when any item failed: a single failure's own error when it is a
+    :class:`CityscapesError` (as a serial run raises), else a
+    :class:`BatchError` listing every failure.
+    """
+    results, failures = [], []
+    for result in map_items(func, items, jobs, desc, progress, name, client):
+        (failures if isinstance(result, ItemError) else results).append(result)
+    if failures:
+        raise failures_error(failures)
+    return results
+
+
+def merge_into(total, func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+    """Map ``func`` over the items and ``total.merge`` each partial result as it arrives; returns ``total``.
+
+    Raises as :func:`collect` does, after the whole batch ran, when any item failed.
+    """
+    failures = []
+    for partial in map_items(func, items, jobs, desc, progress, name, client):
+        if isinstance(partial, ItemError):
+            failures.append(partial)
+        else:
+            total.merge(partial)
+    if failures:
+        raise failures_error(failures)
+    return total
+
+
+class _Each:
+    """Totals merged element-wise with a sequence of partial results (one per total)."""
+
+    def __init__(self, totals):
+        self.totals = totals
+
+    def merge(self, partials):
+        for total, partial in zip(self.totals, partials):
+            total.merge(partial)
+        return self
+
+
+def merge_each(totals, func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+    """:func:`merge_into` for a ``func`` that returns one partial result per total, in order;
+    returns ``totals`` (a sweep: one item scored against several prediction sets)."""
+    merge_into(_Each(totals), func, items, jobs, desc, progress, name, client)
+    return totals
+
+
+def stop_on_sigterm():
+    """Make SIGTERM raise ``KeyboardInterrupt`` in this (main) thread, as Ctrl-C does; returns the old handler."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    return signal.signal(signal.SIGTERM, interrupt)

@@ -1,0 +1,30 @@
+"""The local backend elsewhere than on Linux: a ``ProcessPoolExecutor`` of spawned worker processes."""
+from .worker import _init_worker
+
+
+class _SpawnPool:
+    """The local backend elsewhere than on Linux: a ``ProcessPoolExecutor`` of spawned processes
+    (forking is not safe on macOS and missing on Windows) whose workers ignore interrupts."""
+
+    def __init__(self, jobs):
+        import concurrent.futures
+        import multiprocessing
+        from concurrent.futures.process import BrokenProcessPool
+        self.lost = (BrokenProcessPool,)
+        self._futures = concurrent.futures
+        self._executor = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                                initializer=_init_worker)
+
+    def submit(self, fn, *args):
+        return self._executor.submit(fn, *args)
+
+    def wait_any(self, futures):
+        self._futures.wait(futures, return_when=self._futures.FIRST_COMPLETED)
+
+    def close(self, cancel=False):
+        try:
+            self._executor.shutdown(wait=True, cancel_futures=cancel)
+        except KeyboardInterrupt:  # a second interrupt while running items finish: stop them now
+            for process in list((self._executor._processes or {}).values()):
+                process.kill()
+            raise
