@@ -83,3 +83,39 @@ def test_while_a_pool_runs_the_parent_and_its_workers_have_no_blas_threads(tmp_p
     assert counts["after"] == counts["before"]  # this process's own setting comes back after the run
     if len(os.sched_getaffinity(0)) > 1:
         assert counts["before"] > 1  # OpenBLAS did start its pool outside the run: the check above means something
+
+
+_STARTED_AS = """
+import os, sys
+sys.argv[0] = {argv0!r}
+import cityscapesscripts
+import numpy
+print(os.environ.get("OPENBLAS_NUM_THREADS"), len(os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/task is Linux's")
+@pytest.mark.parametrize("argv0, tool", [("/venv/bin/csEvalPixelLevelSemanticLabeling", True),
+                                         ("/venv/bin/csCreateTrainIdLabelImgs", True), ("train.py", False)])
+def test_a_console_tool_starts_no_blas_threads_and_a_program_importing_the_package_keeps_its_own(argv0, tool):
+    """OpenBLAS starts a thread per core when NumPy loads, and they spin on the workers' cores: a tool of ours
+    asks for one thread before NumPy loads; a training script that imports the package is left as it is."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", _STARTED_AS.format(argv0=argv0)], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    variable, threads = done.stdout.split()
+    if tool:
+        assert (variable, threads) == ("1", "1")
+    else:
+        assert variable == "None"
+        if len(os.sched_getaffinity(0)) > 1:
+            assert int(threads) > 1
+
+
+def test_the_package_knows_every_console_script():
+    import importlib.metadata
+    import cityscapesscripts
+    scripts = {e.name for e in importlib.metadata.entry_points(group="console_scripts")
+               if e.value.startswith("cityscapesscripts.")}
+    assert cityscapesscripts.CONSOLE_SCRIPTS == scripts

@@ -13,10 +13,10 @@ import os
 import signal
 import sys
 
+from .. import THREAD_VARIABLES
 from ..errors import error_record
 
 # Read by OpenBLAS, OpenMP and MKL when they load: a spawned worker sets them before NumPy is imported.
-_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def default_jobs():
@@ -104,7 +104,7 @@ def _init_worker():
     parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    for variable in _THREAD_VARIABLES:
+    for variable in THREAD_VARIABLES:
         os.environ[variable] = "1"
     _use_one_blas_thread()
     calls = _process_calls()
