@@ -252,6 +252,26 @@ def test_transform_equals_the_golden_files_under_their_blas_kernel():
             assert steps[key] == case[key], (name, key)
 
 
+@pytest.mark.parametrize("stacked", [True, False])
+def test_box_arrays_equal_the_originals_steps_box_by_box(monkeypatch, stacked):
+    # the evaluator's path: all boxes of an image at once, as stacked products, or (where a probe finds the
+    # stack rounding otherwise than each box's own product) one product per box
+    if not stacked:
+        monkeypatch.setattr(transform, "_stacked_matmul_is_per_box", lambda: False)
+    cases = [dict(case, coordinate_system="V") for _, case, _ in _random_cases(90)]
+    camera_entry = TRANSFORM_CASES[0][2]
+    camera = _camera(camera_entry)
+    rotations = transform.rotation_matrices(transform.normalised_quaternions([c["rotation"] for c in cases]))
+    vertices = transform.vehicle_to_sensor(transform.box_vertices([c["size"] for c in cases], rotations,
+                                                                  [c["center"] for c in cases]), camera)
+    steps = [_original_steps(case, camera_entry) for case in cases]
+    assert rotations.tolist() == [s["rotation_matrix"] for s in steps]
+    assert vertices.tolist() == [list(s["vertices_S"].values()) for s in steps]
+    assert transform.amodal_boxes_2d(vertices, camera).tolist() == [s["amodal_box_2d"] for s in steps]
+    assert transform.amodal_boxes_2d(np.zeros((0, 8, 3)), camera).shape == (0, 4)
+    assert transform.vehicle_to_sensor(np.zeros((0, 8, 3)), camera).shape == (0, 8, 3)
+
+
 @pytest.mark.parametrize("name,case,camera", TRANSFORM_CASES, ids=[c[0] for c in TRANSFORM_CASES])
 def test_yaw_pitch_roll_equal_the_golden_files(name, case, camera):
     # golden angles from NumPy 1.26, whose arctan2 / arcsin round differently from NumPy 2's (README, "Last

@@ -319,7 +319,7 @@ def rotation_matrices(quaternions):
                      np.stack([y, z, w, -x], -1), np.stack([z, -y, x, w], -1)], axis=-2)
     right = np.stack([np.stack([w, -x, -y, -z], -1), np.stack([x, w, z, -y], -1),
                       np.stack([y, -z, w, x], -1), np.stack([z, y, -x, w], -1)], axis=-2)
-    return np.ascontiguousarray(np.matmul(left, right.transpose(0, 2, 1))[:, 1:, 1:])
+    return np.ascontiguousarray(_per_box_matmul(left, right.transpose(0, 2, 1))[:, 1:, 1:])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -331,6 +331,43 @@ def rotation_matrices(quaternions):
 # same operands per box (sizes, strides, transposition, order), so it makes the same gemm call per box.
 
 
+def _per_box_matmul(left, right):
+    """``np.matmul`` of stacks of matrices, each item equal to that item's own 2-D ``np.matmul``.
+
+    NumPy's matmul calls BLAS once per stacked item with that item's sizes and strides, as for one
+    2-D product; ``_stacked_matmul_is_per_box`` checks that once per process, else each item is multiplied
+    on its own (same operands, same layout).
+    """
+    if _stacked_matmul_is_per_box():
+        return np.matmul(left, right)
+    count = max(np.shape(left)[0] if np.ndim(left) == 3 else 0, np.shape(right)[0] if np.ndim(right) == 3 else 0)
+    if count == 0:
+        return np.matmul(left, right)
+    lefts = left if np.ndim(left) == 3 else [left] * count
+    rights = right if np.ndim(right) == 3 else [right] * count
+    return np.stack([np.matmul(a, b) for a, b in zip(lefts, rights)])
+
+
+@functools.lru_cache(maxsize=None)
+def _stacked_matmul_is_per_box():
+    """Whether stacked products equal the items' own products, bit for bit, in every layout used here."""
+    rng = np.random.default_rng(0)
+    count = 97  # items at odd offsets of the stack, as any box of an image may be
+
+    def stack(*shape):
+        return rng.normal(size=(count,) + shape) * rng.uniform(0.1, 50.0, size=(count,) + (1,) * len(shape))
+
+    pairs = [(stack(4, 4), stack(4, 4).transpose(0, 2, 1)), (stack(3, 3), stack(8, 3).transpose(0, 2, 1)),
+             (rng.normal(size=(3, 4)), stack(8, 4).transpose(0, 2, 1)), (get_K_multiplier(), stack(3, 8)),
+             (np.array([[2262.5, 0.0, 1096.98], [0.0, 2265.3, 513.137], [0.0, 0.0, 1.0]]), stack(3, 8))]
+    pairs += [(pairs[-1][0], stack(points, 3).transpose(0, 2, 1)) for points in range(1, 9)]
+    for left, right in pairs:
+        lefts = left if left.ndim == 3 else [left] * count
+        if not np.array_equal(np.matmul(left, right), [np.matmul(a, b) for a, b in zip(lefts, right)]):
+            return False
+    return True
+
+
 def _corner_offsets(sizes):
     """``(N, 8, 3)`` corners of boxes of ``(N, 3)`` sizes about their centres, unrotated."""
     return np.ascontiguousarray(np.asarray(sizes, dtype=float)[:, None, :] / 2 * _CORNER_SIGNS)
@@ -340,7 +377,7 @@ def box_vertices(sizes, rotations, centers):
     """``(N, 8, 3)`` corners (order BLB BRB FRB FLB BLT BRT FRT FLT) of boxes given by
     ``(N, 3)`` sizes (length, width, height), ``(N, 3, 3)`` rotation matrices and ``(N, 3)`` centres."""
     rotations = np.ascontiguousarray(rotations, dtype=float)
-    rotated = np.matmul(rotations, _corner_offsets(sizes).transpose(0, 2, 1)).transpose(0, 2, 1)
+    rotated = _per_box_matmul(rotations, _corner_offsets(sizes).transpose(0, 2, 1)).transpose(0, 2, 1)
     return rotated + np.asarray(centers, dtype=float)[:, None, :]
 
 
@@ -349,13 +386,14 @@ def vehicle_to_sensor(points, camera):
     the homogeneous points through ``sensor_T_ISO_8855``, then the axis permutation."""
     points = np.asarray(points, dtype=float)
     homogeneous = np.concatenate([points, np.ones(points.shape[:2] + (1,))], axis=2)
-    in_c = np.matmul(np.asarray(camera.sensor_T_ISO_8855, dtype=float), homogeneous.transpose(0, 2, 1))
-    return np.matmul(get_K_multiplier(), in_c).transpose(0, 2, 1)
+    in_c = _per_box_matmul(np.asarray(camera.sensor_T_ISO_8855, dtype=float), homogeneous.transpose(0, 2, 1))
+    return _per_box_matmul(get_K_multiplier(), in_c).transpose(0, 2, 1)
 
 
 def project(points_s, camera):
     """``(N, K, 2)`` image points of ``(N, K, 3)`` points in S (pinhole, no check of z), one product per set."""
-    homogeneous = np.matmul(get_projection_matrix(camera), np.asarray(points_s, dtype=float).transpose(0, 2, 1))
+    points_s = np.asarray(points_s, dtype=float)
+    homogeneous = _per_box_matmul(get_projection_matrix(camera), points_s.transpose(0, 2, 1))
     return (homogeneous[:, :2, :] / homogeneous[:, 2:, :]).transpose(0, 2, 1)
 
 
