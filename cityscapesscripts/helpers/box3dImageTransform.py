@@ -205,15 +205,19 @@ def _three_floats(values):
 
 
 def _left_matrix(q):
-    """The matrix L(q) with ``q * p == L(q) @ p``."""
-    w, x, y, z = q
-    return np.array([[w, -x, -y, -z], [x, w, -z, y], [y, z, w, -x], [z, -y, x, w]])
+    """The matrix L(q) with ``q * p == L(q) @ p`` (pyquaternion's ``_q_matrix``); of each of a stack of q too."""
+    return np.asarray(q, dtype=float)[..., _PRODUCT_INDEX] * _LEFT_SIGNS
 
 
 def _right_matrix(q):
-    """The matrix R(q) with ``p * q == R(q) @ p``."""
-    w, x, y, z = q
-    return np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]])
+    """The matrix R(q) with ``p * q == R(q) @ p`` (pyquaternion's ``_q_bar_matrix``); of each of a stack of q too."""
+    return np.asarray(q, dtype=float)[..., _PRODUCT_INDEX] * _RIGHT_SIGNS
+
+
+# L(q) and R(q) as element indices and signs; times -1.0 negates exactly, zeros included, as a unary minus does
+_PRODUCT_INDEX = np.array([[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]])
+_LEFT_SIGNS = np.array([[1, -1, -1, -1], [1, 1, -1, 1], [1, 1, 1, -1], [1, -1, 1, 1]], dtype=float)
+_RIGHT_SIGNS = np.array([[1, -1, -1, -1], [1, 1, 1, -1], [1, -1, 1, 1], [1, 1, -1, 1]], dtype=float)
 
 
 def _quaternion_from_matrix(rotation):
@@ -314,12 +318,7 @@ def rotation_matrices(quaternions):
     the same gemm call per box (same sizes, strides and transposition).
     """
     q = np.asarray(quaternions, dtype=float).reshape(-1, 4)
-    w, x, y, z = q.T
-    left = np.stack([np.stack([w, -x, -y, -z], -1), np.stack([x, w, -z, y], -1),
-                     np.stack([y, z, w, -x], -1), np.stack([z, -y, x, w], -1)], axis=-2)
-    right = np.stack([np.stack([w, -x, -y, -z], -1), np.stack([x, w, z, -y], -1),
-                      np.stack([y, -z, w, x], -1), np.stack([z, y, -x, w], -1)], axis=-2)
-    return np.ascontiguousarray(_per_box_matmul(left, right.transpose(0, 2, 1))[:, 1:, 1:])
+    return np.ascontiguousarray(_per_box_matmul(_left_matrix(q), _right_matrix(q).transpose(0, 2, 1))[:, 1:, 1:])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -397,6 +396,10 @@ def project(points_s, camera):
     return (homogeneous[:, :2, :] / homogeneous[:, 2:, :]).transpose(0, 2, 1)
 
 
+_FACE_CORNERS = np.array(list(_FACES.values()))
+_FACE_NEIGHBOURS = np.stack([np.roll(_FACE_CORNERS, 1, axis=1), np.roll(_FACE_CORNERS, -1, axis=1)], axis=2)
+
+
 def _cropped_faces(vertices_s):
     """The faces of ``(N, 8, 3)`` boxes cut at the camera plane, as the original crops them.
 
@@ -404,19 +407,18 @@ def _cropped_faces(vertices_s):
     order, the corner itself if in front of the plane, else the crossings of its edges to the
     previous and to the next corner where those lie in front.
     """
-    faces = vertices_s[:, np.array(list(_FACES.values()))]  # (N, 6, 4, 3)
-    front = faces[..., 2] > _CAMERA_PLANE_Z
-    candidates, kept = [], []
-    for i in range(4):
-        point = faces[:, :, i]
-        candidates.append(point)
-        kept.append(front[:, :, i])
-        for j in ((i - 1) % 4, (i + 1) % 4):
-            delta = point - faces[:, :, j]
-            with np.errstate(divide="ignore", invalid="ignore"):  # edges that do not cross are dropped
-                candidates.append(point + ((_CAMERA_PLANE_Z - point[..., 2]) / delta[..., 2])[..., None] * delta)
-            kept.append(~front[:, :, i] & front[:, :, j])
-    return np.stack(candidates, axis=2), np.stack(kept, axis=2)
+    faces = vertices_s[:, _FACE_CORNERS]  # (N, 6, 4, 3)
+    neighbours = vertices_s[:, _FACE_NEIGHBOURS]  # (N, 6, 4, 2, 3): previous and next corner
+    front = vertices_s[..., 2] > _CAMERA_PLANE_Z
+    delta = faces[:, :, :, None] - neighbours
+    with np.errstate(divide="ignore", invalid="ignore"):  # edges that do not cross are dropped
+        k = (_CAMERA_PLANE_Z - faces[..., None, 2]) / delta[..., 2]
+        crossings = faces[:, :, :, None] + k[..., None] * delta
+    face_front = front[:, _FACE_CORNERS]
+    crossing_kept = ~face_front[..., None] & front[:, _FACE_NEIGHBOURS]
+    candidates = np.concatenate([faces[:, :, :, None], crossings], axis=3)  # (N, 6, 4, 3 candidates, 3)
+    kept = np.concatenate([face_front[..., None], crossing_kept], axis=3)
+    return candidates.reshape(len(faces), 6, 12, 3), kept.reshape(len(faces), 6, 12)
 
 
 def amodal_boxes_2d(vertices_s, camera):
