@@ -46,58 +46,238 @@ def _camera(c):
     return Camera(c["fx"], c["fy"], c["u0"], c["v0"], c["sensor_T_ISO_8855"])
 
 
-def _close(actual, expected, what, tol=1e-9):
-    actual, expected = np.asarray(actual, dtype=float), np.asarray(expected, dtype=float)
-    assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
-    assert np.all(np.abs(actual - expected) <= tol), (what, actual, expected)
-
-
 def _transform_cases():
     cases = _load("transform", "cases.json")
     for case in cases["cases"]:
-        yield case["name"], case, _camera(cases["camera"])
+        yield case["name"], case, cases["camera"]
     gts = _load("transform", "gt_boxes.json")
     for name in ("gt_boxes", "pred_boxes"):
         for image, entry in _load("transform", name + ".json").items():
             for obj in entry["objects"]:
-                yield f"{name}/{image}/{obj['index']}", obj, _camera(gts[image]["camera"])
+                yield f"{name}/{image}/{obj['index']}", obj, gts[image]["camera"]
 
 
 TRANSFORM_CASES = list(_transform_cases())
 
 
-@pytest.mark.parametrize("name,case,camera", TRANSFORM_CASES, ids=[c[0] for c in TRANSFORM_CASES])
-def test_transform_equals_the_original(name, case, camera):
+def _random_cases(count=150):
+    """Boxes of unit and non-unit quaternions all around the cameras, some crossing the camera plane, in V, C and S."""
+    rng = np.random.default_rng(12)
+    cameras = [camera for _, _, camera in TRANSFORM_CASES[::20]]
+    for i in range(count):
+        rotation = rng.normal(size=4)
+        rotation = np.round(rotation, 4) if i % 3 == 0 else rotation / np.linalg.norm(rotation)
+        center = [rng.uniform(-3, 5) if i % 4 == 0 else rng.uniform(-5, 60), rng.uniform(-20, 20), rng.uniform(-1, 3)]
+        yield f"random{i}", {"size": rng.uniform([0.5, 0.5, 0.5], [12, 3, 4]).tolist(), "rotation": rotation.tolist(),
+                             "center": center, "coordinate_system": "VCS"[i % 3]}, cameras[i % len(cameras)]
+
+
+def _outputs(case, camera_entry):
+    """Every number a ``Box3dImageTransform`` of ``case`` gives, named as in the golden files."""
+    camera = _camera(camera_entry)
     box = Box3dImageTransform(camera)
     box.initialize_box(case.get("size", case.get("dimensions")), case["rotation"], case["center"],
                        CRS[case.get("coordinate_system", "V")])
+    out = {"rotation_matrix": box._rotation_matrix.tolist()}
     for system in "VCS":
         vertices = box.get_vertices(CRS[system])
-        _close([vertices[k] for k in box.loc], [case["vertices_" + system][k] for k in box.loc], "vertices " + system)
+        out["vertices_" + system] = {k: vertices[k].tolist() for k in box.loc}
         size, center, rotation = box.get_parameters(CRS[system])
-        expected = case["parameters_" + system]
-        _close(size, expected["size"], "size")
-        _close(center, expected["center"], "center " + system)
-        _close(rotation.elements, expected["rotation"], "rotation " + system)
-    vertices_2d = box.get_vertices_2d()
-    _close([vertices_2d[k] for k in box.loc], [case["vertices_2d"][k] for k in box.loc], "vertices 2d")
-    assert box.get_all_side_visibilities() == [case["side_visibilities"][s] for s in SIDES]
-    for side, polygon in zip(SIDES, box.get_all_side_polygons_2d()):
-        _close(polygon, case["side_polygons_2d"][side], "side " + side)
-    _close(box.bottom_arrow_2d, case["bottom_arrow_2d"], "bottom arrow")
-    _close(box.get_amodal_box_2d(), case["amodal_box_2d"], "amodal box")
+        out["parameters_" + system] = {"size": size.tolist(), "center": center.tolist(),
+                                       "rotation": rotation.elements.tolist()}
+    out["vertices_2d"] = {k: v.tolist() for k, v in box.get_vertices_2d().items()}
+    out["side_visibilities"] = dict(zip(SIDES, box.get_all_side_visibilities()))
+    out["side_polygons_2d"] = dict(zip(SIDES, box.get_all_side_polygons_2d()))
+    out["bottom_arrow_2d"] = box.bottom_arrow_2d
+    out["amodal_box_2d"] = box.get_amodal_box_2d()
     for system in "CS":
         size, center, rotation = box.get_parameters(CRS[system])
         again = Box3dImageTransform(camera)
         again.initialize_box(size, rotation.elements, center, CRS[system])
-        _, center_v, rotation_v = again.get_parameters(CRS_V)
-        expected = case["roundtrip_from_" + system]
-        _close(center_v, expected["center"], "round trip center " + system)
-        _close(rotation_v.elements, expected["rotation"], "round trip rotation " + system)
-        _close(again.get_amodal_box_2d(), expected["amodal_box_2d"], "round trip amodal " + system)
+        size_v, center_v, rotation_v = again.get_parameters(CRS_V)
+        out["roundtrip_from_" + system] = {"size": size_v.tolist(), "center": center_v.tolist(), "rotation": rotation_v.elements.tolist(),
+                                           "amodal_box_2d": again.get_amodal_box_2d()}
+    return out
+
+
+# ------------------------------------------------------------------- the original's steps, on this machine's BLAS
+# pyquaternion 0.9.9 and the original's Box3dImageTransform multiply through np.dot / np.matmul (BLAS, whose
+# rounding follows the OpenBLAS kernel); these replay its calls one by one, with the same operands and layouts
+
+
+def _q_matrices(q):
+    w, x, y, z = q
+    return (np.array([[w, -x, -y, -z], [x, w, -z, y], [y, z, w, -x], [z, -y, x, w]]),
+            np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]]))
+
+
+def _normalised(q):
+    squares = np.dot(q, q)
+    return q / math.sqrt(squares) if not abs(1.0 - squares) < 1e-14 and squares > 0 else q
+
+
+def _product(p, q):
+    return np.dot(_q_matrices(p)[0], q)
+
+
+def _inverse(q):
+    return np.hstack((q[0], -q[1:4])) / np.dot(q, q)
+
+
+def _from_matrix(matrix):
+    m = matrix.conj().transpose()
+    if m[2, 2] < 0:
+        if m[0, 0] > m[1, 1]:
+            t = 1 + m[0, 0] - m[1, 1] - m[2, 2]
+            q = [m[1, 2] - m[2, 1], t, m[0, 1] + m[1, 0], m[2, 0] + m[0, 2]]
+        else:
+            t = 1 - m[0, 0] + m[1, 1] - m[2, 2]
+            q = [m[2, 0] - m[0, 2], m[0, 1] + m[1, 0], t, m[1, 2] + m[2, 1]]
+    elif m[0, 0] < -m[1, 1]:
+        t = 1 - m[0, 0] - m[1, 1] + m[2, 2]
+        q = [m[0, 1] - m[1, 0], m[2, 0] + m[0, 2], m[1, 2] + m[2, 1], t]
+    else:
+        t = 1 + m[0, 0] + m[1, 1] + m[2, 2]
+        q = [t, m[1, 2] - m[2, 1], m[2, 0] - m[0, 2], m[0, 1] - m[1, 0]]
+    return np.array(q, dtype=float) * (0.5 / math.sqrt(t))
+
+
+def _crop_project(points, k_matrix):
+    cropped = []
+    for i, point in enumerate(points):
+        if point[2] > 0.01:
+            cropped.append(point)
+            continue
+        for neighbour in (points[i - 1], points[(i + 1) % len(points)]):
+            if neighbour[2] > 0.01:
+                delta = point - neighbour
+                cropped.append(point + (0.01 - point[2]) / delta[2] * delta)
+    if not cropped:
+        return []
+    image = np.matmul(k_matrix, np.array(cropped).T)
+    polygon = (image[:2, :] / image[-1, :]).T.tolist()
+    return polygon + polygon[:1]
+
+
+def _original_steps(case, c):
+    """``_outputs`` as the original computes them, call by call (corners, projections, 2D boxes, parameters)."""
+    permutation = np.array([[0.0, -1, 0], [0, 0, -1], [1, 0, 0]])
+    k_matrix = np.array([[c["fx"], 0, c["u0"]], [0, c["fy"], c["v0"]], [0, 0, 1.0]])
+    sensor = np.eye(4)
+    sensor[:3, :] = np.array(c["sensor_T_ISO_8855"])
+    rotation, center = np.array(case["rotation"], dtype=float), np.array(case["center"], dtype=float)
+    system = case.get("coordinate_system", "V")
+    if system == "S":
+        center = np.matmul(permutation.T, center)
+        axes = _from_matrix(permutation)
+        rotation = _product(_product(_inverse(axes), rotation), axes)
+    if system in "CS":
+        center = np.matmul(np.linalg.inv(sensor), np.append(center, 1.0)[:, None])[:3, 0]
+        rotation = _product(_inverse(_from_matrix(sensor[:3, :3])), rotation)
+    rotation = _normalised(rotation)
+    left, right = _q_matrices(rotation)
+    rotation_matrix = np.array(np.dot(left, right.conj().transpose())[1:][:, 1:])
+    size = np.array(case.get("size", case.get("dimensions")), dtype=float)
+    offsets = np.array([[-size[0] / 2, size[1] / 2, -size[2] / 2], [-size[0] / 2, -size[1] / 2, -size[2] / 2],
+                        [size[0] / 2, -size[1] / 2, -size[2] / 2], [size[0] / 2, size[1] / 2, -size[2] / 2],
+                        [-size[0] / 2, size[1] / 2, size[2] / 2], [-size[0] / 2, -size[1] / 2, size[2] / 2],
+                        [size[0] / 2, -size[1] / 2, size[2] / 2], [size[0] / 2, size[1] / 2, size[2] / 2]])
+    vertices = np.matmul(rotation_matrix, offsets.T).T + center
+
+    def to_camera(points):
+        homogeneous = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+        return np.matmul(np.array(c["sensor_T_ISO_8855"]), homogeneous.T).T
+
+    def to_image_axes(points):
+        return np.matmul(permutation, points.T).T
+
+    in_s = to_image_axes(to_camera(vertices))
+    image = np.matmul(k_matrix, in_s.T)
+    out = {"rotation_matrix": rotation_matrix.tolist(), "vertices_2d": dict(zip(LOC, (image[:2] / image[-1]).T.tolist()))}
+    for name, points in (("V", vertices), ("C", to_camera(vertices)), ("S", in_s)):
+        out["vertices_" + name] = dict(zip(LOC, points.tolist()))
+    polygons = {side: _crop_project([in_s[i] for i in corners], k_matrix) for side, corners in FACES.items()}
+    out["side_polygons_2d"] = polygons
+    arrow = np.array([0.5 * (vertices[3] + vertices[2]), 0.5 * (vertices[3] + vertices[1])])
+    out["bottom_arrow_2d"] = _crop_project(list(to_image_axes(to_camera(arrow))), k_matrix)
+    xs = [p[0] for polygon in polygons.values() for p in polygon]
+    ys = [p[1] for polygon in polygons.values() for p in polygon]
+    out["amodal_box_2d"] = [min(2047, max(0, min(xs))), min(1023, max(0, min(ys))), min(2047, max(0, max(xs))),
+                            min(1023, max(0, max(ys)))] if xs else [0.0] * 4
+    rotation = _from_matrix(rotation_matrix)
+    out["parameters_V"] = {"center": center.tolist(), "rotation": rotation.tolist()}
+    center_c = np.matmul(sensor, np.append(center, 1.0)[:, None])[:3, 0]
+    rotation_c = _product(_from_matrix(sensor[:3, :3]), rotation)
+    out["parameters_C"] = {"center": center_c.tolist(), "rotation": rotation_c.tolist()}
+    axes = _from_matrix(permutation)
+    out["parameters_S"] = {"center": np.matmul(permutation, center_c).tolist(),
+                           "rotation": _product(_product(axes, rotation_c), _inverse(axes)).tolist()}
+    return out
+
+
+LOC = ["BLB", "BRB", "FRB", "FLB", "BLT", "BRT", "FRT", "FLT"]
+FACES = {"front": [3, 2, 6, 7], "back": [0, 1, 5, 4], "top": [4, 5, 6, 7], "bottom": [0, 1, 2, 3],
+         "left": [3, 0, 4, 7], "right": [1, 5, 6, 2]}
+STEPS_CASES = TRANSFORM_CASES + list(_random_cases())
+
+
+@pytest.mark.parametrize("name,case,camera", STEPS_CASES, ids=[c[0] for c in STEPS_CASES])
+def test_transform_makes_the_originals_blas_calls(name, case, camera):
+    # every corner, projection, 2D box and rotation the original computes, equal under the running BLAS
+    # kernel (CI runs this under several OPENBLAS_CORETYPEs, whose products round differently)
+    ours, original = _outputs(case, camera), _original_steps(case, camera)
+    for key, expected in original.items():
+        if key.startswith("parameters_"):
+            assert ours[key]["center"] == expected["center"] and ours[key]["rotation"] == expected["rotation"], key
+        else:
+            assert ours[key] == expected, key
+
+
+def test_transform_equals_the_golden_files_under_their_blas_kernel():
+    # the golden files were made by the original where OpenBLAS ran its Haswell kernels (NumPy 1.26);
+    # under those kernels ours and the replayed steps give their numbers bit for bit
+    script = ("import json, sys; sys.path.insert(0, 'tests'); import test_box3d as t; "
+              "print(json.dumps([[t._outputs(c, cam), t._original_steps(c, cam)] for _, c, cam in t.TRANSFORM_CASES]))")
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240,
+                          cwd=os.path.join(os.path.dirname(__file__), ".."))
+    assert done.returncode == 0, done.stderr
+    for (name, case, _), (ours, steps) in zip(TRANSFORM_CASES, json.loads(done.stdout)):
+        for key in ("vertices_V", "vertices_C", "vertices_S", "vertices_2d", "side_visibilities", "side_polygons_2d",
+                    "bottom_arrow_2d", "amodal_box_2d", "roundtrip_from_C", "roundtrip_from_S"):
+            assert ours[key] == case[key], (name, key)
+        for key in ("parameters_V", "parameters_C", "parameters_S"):
+            assert ours[key] == case[key] and steps[key] == {k: case[key][k] for k in ("center", "rotation")}, key
+        for key in ("vertices_V", "vertices_S", "vertices_2d", "side_polygons_2d", "bottom_arrow_2d", "amodal_box_2d"):
+            assert steps[key] == case[key], (name, key)
+
+
+@pytest.mark.parametrize("stacked", [True, False])
+def test_box_arrays_equal_the_originals_steps_box_by_box(monkeypatch, stacked):
+    # the evaluator's path: all boxes of an image at once, as stacked products, or (where a probe finds the
+    # stack rounding otherwise than each box's own product) one product per box
+    if not stacked:
+        monkeypatch.setattr(transform, "_stacked_matmul_is_per_box", lambda: False)
+    cases = [dict(case, coordinate_system="V") for _, case, _ in _random_cases(90)]
+    camera_entry = TRANSFORM_CASES[0][2]
+    camera = _camera(camera_entry)
+    rotations = transform.rotation_matrices(transform.normalised_quaternions([c["rotation"] for c in cases]))
+    vertices = transform.vehicle_to_sensor(transform.box_vertices([c["size"] for c in cases], rotations,
+                                                                  [c["center"] for c in cases]), camera)
+    steps = [_original_steps(case, camera_entry) for case in cases]
+    assert rotations.tolist() == [s["rotation_matrix"] for s in steps]
+    assert vertices.tolist() == [list(s["vertices_S"].values()) for s in steps]
+    assert transform.amodal_boxes_2d(vertices, camera).tolist() == [s["amodal_box_2d"] for s in steps]
+    assert transform.amodal_boxes_2d(np.zeros((0, 8, 3)), camera).shape == (0, 4)
+    assert transform.vehicle_to_sensor(np.zeros((0, 8, 3)), camera).shape == (0, 8, 3)
+
+
+@pytest.mark.parametrize("name,case,camera", TRANSFORM_CASES, ids=[c[0] for c in TRANSFORM_CASES])
+def test_yaw_pitch_roll_equal_the_golden_files(name, case, camera):
     # golden angles from NumPy 1.26, whose arctan2 / arcsin round differently from NumPy 2's (README, "Last
     # bits"); test_yaw_pitch_roll_follow_pyquaternion_step_by_step checks them bit for bit on this NumPy
-    _close(Quaternion(case["rotation"]).yaw_pitch_roll, case["yaw_pitch_roll"], "yaw pitch roll", 1e-12)
+    yaw_pitch_roll = Quaternion(case["rotation"]).yaw_pitch_roll
+    assert np.all(np.abs(np.subtract(yaw_pitch_roll, case["yaw_pitch_roll"])) <= 1e-12), yaw_pitch_roll
 
 
 def test_transform_from_annotation_and_integer_inputs():
@@ -107,7 +287,7 @@ def test_transform_from_annotation_and_integer_inputs():
                              "dimensions": case["size"], "rotation": case["rotation"]}, "label": "car", "score": 1})
     box = Box3dImageTransform(_camera(_load("transform", "cases.json")["camera"]))
     box.initialize_box_from_annotation(annotation)
-    _close(box.get_amodal_box_2d(), case["amodal_box_2d"], "amodal box")
+    assert box.get_amodal_box_2d() == _original_steps(case, _load("transform", "cases.json")["camera"])["amodal_box_2d"]
 
 
 def test_quaternion_behaves_like_pyquaternion():
@@ -249,14 +429,18 @@ def test_matches_equal_the_originals(modal):
         gt, pred = evaluator.gts[image], evaluator.preds[image].with_amodal_from_3d(evaluator.cameras[image])
         assert gt.labels.tolist() == [g["label"] for g in loaded["gt"]]
         assert gt.depths.tolist() == [g["depth"] for g in loaded["gt"]]
-        _close(gt.ignore[:, :2], [i[:2] for i in loaded["ignores"]] if loaded["ignores"] else np.zeros((0, 2)), "ign")
+        assert gt.ignore[:, :2].tolist() == [i[:2] for i in loaded["ignores"]]
         assert pred.labels.tolist() == [p["label"] for p in loaded["pred"]]
         assert pred.scores.tolist() == [p["score"] for p in loaded["pred"]]
         assert pred.depths.tolist() == [p["depth"] for p in loaded["pred"]]
-        _close(box3d.xyxy(pred.amodal).reshape(-1, 4), [p["amodal_recomputed"] for p in loaded["pred"]] or
-               np.zeros((0, 4)), "amodal")
-        _close(box3d.xyxy(pred.modal).reshape(-1, 4), [p["modal"] for p in loaded["pred"]] or np.zeros((0, 4)),
-               "modal")
+        # the golden boxes come from OpenBLAS's Haswell kernels; under any kernel, the original's steps on it
+        camera = evaluator.cameras[image]
+        camera_entry = {"fx": camera.fx, "fy": camera.fy, "u0": camera.u0, "v0": camera.v0,
+                        "sensor_T_ISO_8855": camera.sensor_T_ISO_8855}
+        steps = [_original_steps({"size": d, "rotation": r, "center": c}, camera_entry)["amodal_box_2d"]
+                 for d, r, c in zip(pred.dims.tolist(), pred.rotations.tolist(), pred.centers.tolist())]
+        assert box3d.xyxy(pred.amodal).reshape(-1, 4).tolist() == steps
+        assert box3d.xyxy(pred.modal).reshape(-1, 4).tolist() == [p["modal"] for p in loaded["pred"]]
         matches = match_image(pred, gt, params.labels_to_evaluate, modal=modal)
         for t, threshold in enumerate(thresholds):
             want = expected["per_threshold"][threshold][image]

@@ -51,10 +51,13 @@ def get_projection_matrix(camera):
 
 
 def apply_transformation_points(points, transformation_matrix):
-    """``(N, 3)`` points mapped by a 3x4 (or 4x4) affine matrix; returns ``(N, 3)`` (or ``(N, 4)``)."""
+    """``(N, 3)`` points mapped by a 3x4 (or 4x4) affine matrix; returns ``(N, 3)`` (or ``(N, 4)``).
+
+    As the original: one BLAS product of the matrix and the homogeneous points' transpose.
+    """
     points = np.asarray(points, dtype=float)
     homogeneous = np.concatenate([points, np.ones((points.shape[0], 1))], axis=1)
-    return homogeneous @ np.asarray(transformation_matrix, dtype=float).T
+    return np.matmul(np.asarray(transformation_matrix, dtype=float), homogeneous.T).T
 
 
 class Camera:
@@ -149,7 +152,7 @@ class Quaternion:
     def __mul__(self, other):
         if not isinstance(other, Quaternion):
             other = Quaternion(other)
-        return Quaternion(array=_left_matrix(self.q) @ other.q)
+        return Quaternion(array=np.dot(_left_matrix(self.q), other.q))
 
     def __rmul__(self, other):
         return Quaternion(other) * self
@@ -165,7 +168,7 @@ class Quaternion:
     def rotation_matrix(self):
         """The 3x3 rotation matrix (normalises first)."""
         self._normalise()
-        return rotation_matrices(self.q[None])[0]
+        return np.dot(_left_matrix(self.q), _right_matrix(self.q).T)[1:, 1:]
 
     @property
     def yaw_pitch_roll(self):
@@ -202,9 +205,19 @@ def _three_floats(values):
 
 
 def _left_matrix(q):
-    """The matrix L(q) with ``q * p == L(q) @ p``."""
-    w, x, y, z = q
-    return np.array([[w, -x, -y, -z], [x, w, -z, y], [y, z, w, -x], [z, -y, x, w]])
+    """The matrix L(q) with ``q * p == L(q) @ p`` (pyquaternion's ``_q_matrix``); of each of a stack of q too."""
+    return np.asarray(q, dtype=float)[..., _PRODUCT_INDEX] * _LEFT_SIGNS
+
+
+def _right_matrix(q):
+    """The matrix R(q) with ``p * q == R(q) @ p`` (pyquaternion's ``_q_bar_matrix``); of each of a stack of q too."""
+    return np.asarray(q, dtype=float)[..., _PRODUCT_INDEX] * _RIGHT_SIGNS
+
+
+# L(q) and R(q) as element indices and signs; times -1.0 negates exactly, zeros included, as a unary minus does
+_PRODUCT_INDEX = np.array([[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1], [3, 2, 1, 0]])
+_LEFT_SIGNS = np.array([[1, -1, -1, -1], [1, 1, -1, 1], [1, 1, 1, -1], [1, -1, 1, 1]], dtype=float)
+_RIGHT_SIGNS = np.array([[1, -1, -1, -1], [1, 1, 1, -1], [1, -1, 1, 1], [1, 1, -1, 1]], dtype=float)
 
 
 def _quaternion_from_matrix(rotation):
@@ -298,37 +311,114 @@ def yaw_pitch_roll(quaternions):
 
 
 def rotation_matrices(quaternions):
-    """``(N, 3, 3)`` rotation matrices of ``(N, 4)`` unit quaternions [w, x, y, z]."""
-    w, x, y, z = np.asarray(quaternions, dtype=float).reshape(-1, 4).T
-    return np.stack([
-        np.stack([w * w + x * x - y * y - z * z, 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), w * w - x * x + y * y - z * z, 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z], -1),
-    ], axis=-2)
+    """``(N, 3, 3)`` rotation matrices of ``(N, 4)`` unit quaternions [w, x, y, z].
+
+    pyquaternion multiplies two 4x4 matrices of q with ``np.dot`` (a BLAS gemm, whose rounding depends on
+    the kernel OpenBLAS picks for the CPU); a stack of the same products goes, in NumPy's ``matmul``, through
+    the same gemm call per box (same sizes, strides and transposition).
+    """
+    q = np.asarray(quaternions, dtype=float).reshape(-1, 4)
+    return np.ascontiguousarray(_per_box_matmul(_left_matrix(q), _right_matrix(q).transpose(0, 2, 1))[:, 1:, 1:])
 
 
 # ----------------------------------------------------------------------------------------------
 # boxes as arrays
 
 
+# The original multiplies every box's matrices on its own through BLAS (np.matmul of 2-D arrays: one gemm
+# each, whose rounding depends on the OpenBLAS kernel); the stacked products below give NumPy's matmul the
+# same operands per box (sizes, strides, transposition, order), so it makes the same gemm call per box.
+
+
+def _per_box_matmul(left, right):
+    """``np.matmul`` of stacks of matrices, each item equal to that item's own 2-D ``np.matmul``.
+
+    NumPy's matmul calls BLAS once per stacked item with that item's sizes and strides, as for one
+    2-D product; ``_stacked_matmul_is_per_box`` checks that once per process, else each item is multiplied
+    on its own (same operands, same layout).
+    """
+    if _stacked_matmul_is_per_box():
+        return np.matmul(left, right)
+    count = max(np.shape(left)[0] if np.ndim(left) == 3 else 0, np.shape(right)[0] if np.ndim(right) == 3 else 0)
+    if count == 0:
+        return np.matmul(left, right)
+    lefts = left if np.ndim(left) == 3 else [left] * count
+    rights = right if np.ndim(right) == 3 else [right] * count
+    return np.stack([np.matmul(a, b) for a, b in zip(lefts, rights)])
+
+
+@functools.lru_cache(maxsize=None)
+def _stacked_matmul_is_per_box():
+    """Whether stacked products equal the items' own products, bit for bit, in every layout used here."""
+    rng = np.random.default_rng(0)
+    count = 97  # items at odd offsets of the stack, as any box of an image may be
+
+    def stack(*shape):
+        return rng.normal(size=(count,) + shape) * rng.uniform(0.1, 50.0, size=(count,) + (1,) * len(shape))
+
+    pairs = [(stack(4, 4), stack(4, 4).transpose(0, 2, 1)), (stack(3, 3), stack(8, 3).transpose(0, 2, 1)),
+             (rng.normal(size=(3, 4)), stack(8, 4).transpose(0, 2, 1)), (get_K_multiplier(), stack(3, 8)),
+             (np.array([[2262.5, 0.0, 1096.98], [0.0, 2265.3, 513.137], [0.0, 0.0, 1.0]]), stack(3, 8))]
+    pairs += [(pairs[-1][0], stack(points, 3).transpose(0, 2, 1)) for points in range(1, 9)]
+    for left, right in pairs:
+        lefts = left if left.ndim == 3 else [left] * count
+        if not np.array_equal(np.matmul(left, right), [np.matmul(a, b) for a, b in zip(lefts, right)]):
+            return False
+    return True
+
+
+def _corner_offsets(sizes):
+    """``(N, 8, 3)`` corners of boxes of ``(N, 3)`` sizes about their centres, unrotated."""
+    return np.ascontiguousarray(np.asarray(sizes, dtype=float)[:, None, :] / 2 * _CORNER_SIGNS)
+
+
 def box_vertices(sizes, rotations, centers):
     """``(N, 8, 3)`` corners (order BLB BRB FRB FLB BLT BRT FRT FLT) of boxes given by
     ``(N, 3)`` sizes (length, width, height), ``(N, 3, 3)`` rotation matrices and ``(N, 3)`` centres."""
-    half = np.asarray(sizes, dtype=float)[:, None, :] / 2 * _CORNER_SIGNS
-    return np.einsum("nij,nkj->nki", rotations, half) + np.asarray(centers, dtype=float)[:, None, :]
+    rotations = np.ascontiguousarray(rotations, dtype=float)
+    rotated = _per_box_matmul(rotations, _corner_offsets(sizes).transpose(0, 2, 1)).transpose(0, 2, 1)
+    return rotated + np.asarray(centers, dtype=float)[:, None, :]
 
 
 def vehicle_to_sensor(points, camera):
-    """Points ``(..., 3)`` in V to S (camera origin, image axes)."""
-    transform = np.asarray(camera.sensor_T_ISO_8855, dtype=float)
-    in_c = points @ transform[:, :3].T + transform[:, 3]
-    return in_c @ get_K_multiplier().T
+    """``(N, K, 3)`` points in V to S (camera origin, image axes), for each of the N sets as the original:
+    the homogeneous points through ``sensor_T_ISO_8855``, then the axis permutation."""
+    points = np.asarray(points, dtype=float)
+    homogeneous = np.concatenate([points, np.ones(points.shape[:2] + (1,))], axis=2)
+    in_c = _per_box_matmul(np.asarray(camera.sensor_T_ISO_8855, dtype=float), homogeneous.transpose(0, 2, 1))
+    return _per_box_matmul(get_K_multiplier(), in_c).transpose(0, 2, 1)
 
 
 def project(points_s, camera):
-    """``(..., 2)`` image points of ``(..., 3)`` points in S (pinhole, no check of z)."""
-    homogeneous = points_s @ get_projection_matrix(camera).T
-    return homogeneous[..., :2] / homogeneous[..., 2:]
+    """``(N, K, 2)`` image points of ``(N, K, 3)`` points in S (pinhole, no check of z), one product per set."""
+    points_s = np.asarray(points_s, dtype=float)
+    homogeneous = _per_box_matmul(get_projection_matrix(camera), points_s.transpose(0, 2, 1))
+    return (homogeneous[:, :2, :] / homogeneous[:, 2:, :]).transpose(0, 2, 1)
+
+
+_FACE_CORNERS = np.array(list(_FACES.values()))
+_FACE_NEIGHBOURS = np.stack([np.roll(_FACE_CORNERS, 1, axis=1), np.roll(_FACE_CORNERS, -1, axis=1)], axis=2)
+
+
+def _cropped_faces(vertices_s):
+    """The faces of ``(N, 8, 3)`` boxes cut at the camera plane, as the original crops them.
+
+    Returns ``(N, 6, 12, 3)`` candidate points and which of them are kept: per face corner, in
+    order, the corner itself if in front of the plane, else the crossings of its edges to the
+    previous and to the next corner where those lie in front.
+    """
+    faces = vertices_s[:, _FACE_CORNERS]  # (N, 6, 4, 3)
+    neighbours = vertices_s[:, _FACE_NEIGHBOURS]  # (N, 6, 4, 2, 3): previous and next corner
+    front = vertices_s[..., 2] > _CAMERA_PLANE_Z
+    delta = faces[:, :, :, None] - neighbours
+    with np.errstate(divide="ignore", invalid="ignore"):  # edges that do not cross are dropped
+        k = (_CAMERA_PLANE_Z - faces[..., None, 2]) / delta[..., 2]
+        crossings = faces[:, :, :, None] + k[..., None] * delta
+    face_front = front[:, _FACE_CORNERS]
+    crossing_kept = ~face_front[..., None] & front[:, _FACE_NEIGHBOURS]
+    candidates = np.concatenate([faces[:, :, :, None], crossings], axis=3)  # (N, 6, 4, 3 candidates, 3)
+    kept = np.concatenate([face_front[..., None], crossing_kept], axis=3)
+    return candidates.reshape(len(faces), 6, 12, 3), kept.reshape(len(faces), 6, 12)
 
 
 def amodal_boxes_2d(vertices_s, camera):
@@ -337,31 +427,28 @@ def amodal_boxes_2d(vertices_s, camera):
     The box encloses the projected corners in front of the camera plane
     (z > 1 cm) and the points where box edges cross that plane, clipped to
     ``[0, imgWidth - 1] x [0, imgHeight - 1]``; ``[0, 0, 0, 0]`` for a box
-    wholly behind the plane.
+    wholly behind the plane.  Each cut face is projected as one product, as
+    the original does: faces with as many points are projected together.
     """
     vertices_s = np.asarray(vertices_s, dtype=float).reshape(-1, 8, 3)
     n = len(vertices_s)
-    front = vertices_s[..., 2] > _CAMERA_PLANE_Z
-    a, b = vertices_s[:, _EDGES[:, 0]], vertices_s[:, _EDGES[:, 1]]
-    front_a, front_b = front[:, _EDGES[:, 0]], front[:, _EDGES[:, 1]]
-    crossing = front_a != front_b
-    # the crossing point starts from the corner behind the plane, as the face cropping does
-    behind = np.where(front_a[..., None], b, a)
-    ahead = np.where(front_a[..., None], a, b)
-    delta = behind - ahead
-    with np.errstate(divide="ignore", invalid="ignore"):  # edges that do not cross are masked below
-        k = (_CAMERA_PLANE_Z - behind[..., 2]) / delta[..., 2]
-        crossings = behind + k[..., None] * delta
-    points = np.concatenate([vertices_s, crossings], axis=1)
-    valid = np.concatenate([front, crossing], axis=1)
-    safe = np.where(valid[..., None], points, 1.0)
-    image = project(safe, camera)
-    lo = np.where(valid[..., None], image, np.inf).min(axis=1)
-    hi = np.where(valid[..., None], image, -np.inf).max(axis=1)
+    candidates, kept = _cropped_faces(vertices_s)
+    counts = kept.sum(axis=2).reshape(-1)
+    # the kept points first, in their order
+    order = np.argsort(~kept, axis=2, kind="stable").reshape(-1, 12)
+    candidates = candidates.reshape(-1, 12, 3)
+    lo = np.full((n * 6, 2), np.inf)
+    hi = np.full((n * 6, 2), -np.inf)
+    for count in np.unique(counts[counts > 0]):
+        faces = np.flatnonzero(counts == count)
+        points = candidates[faces[:, None], order[faces, :count]]
+        image = project(points, camera)
+        lo[faces], hi[faces] = image.min(axis=1), image.max(axis=1)
+    lo, hi = lo.reshape(n, 6, 2).min(axis=1), hi.reshape(n, 6, 2).max(axis=1)
     limits = np.array([camera.imgWidth - 1, camera.imgHeight - 1], dtype=float)
     boxes = np.concatenate([np.minimum(limits, np.maximum(0, lo)), np.minimum(limits, np.maximum(0, hi))], axis=1)
-    boxes[~valid.any(axis=1)] = 0.0
-    return boxes.reshape(n, 4)
+    boxes[~(counts.reshape(n, 6) > 0).any(axis=1)] = 0.0
+    return boxes
 
 
 def _crop_and_project(points_s, camera):
@@ -379,7 +466,7 @@ def _crop_and_project(points_s, camera):
                 cropped.append(point + (_CAMERA_PLANE_Z - point[2]) / delta[2] * delta)
     if not cropped:
         return []
-    polygon = project(np.array(cropped), camera).tolist()
+    polygon = project(np.array(cropped)[None], camera)[0].tolist()
     return polygon + polygon[:1]
 
 
@@ -416,38 +503,43 @@ class Box3dImageTransform:
         center = np.array(center, dtype=float)
         if coordinate_system == CRS_S:
             permutation = get_K_multiplier()
-            center = permutation.T @ center
+            center = np.matmul(permutation.T, center)
             image_axes = Quaternion(matrix=permutation)
             rotation = image_axes.inverse * rotation * image_axes
         if coordinate_system in (CRS_C, CRS_S):
-            transform = np.eye(4)
-            transform[:3, :] = np.asarray(self._camera.sensor_T_ISO_8855, dtype=float)
-            center = (np.linalg.inv(transform) @ np.append(center, 1.0))[:3]
-            rotation = Quaternion(matrix=transform[:3, :3]).inverse * rotation
+            homogeneous = np.ones((4, 1))
+            homogeneous[:3, 0] = center
+            center = np.matmul(np.linalg.inv(self._sensor_T_4x4()), homogeneous)[:3, 0]
+            rotation = Quaternion(matrix=self._sensor_T_4x4()[:3, :3]).inverse * rotation
         self._size = np.array(size, dtype=float)
-        self._rotation_matrix = rotation.rotation_matrix
+        self._rotation_matrix = np.array(rotation.rotation_matrix)
         self._center = center
         self.update()
 
+    def _sensor_T_4x4(self):
+        transform = np.eye(4)
+        transform[:3, :] = np.asarray(self._camera.sensor_T_ISO_8855, dtype=float)
+        return transform
+
     def update(self):
         """Recompute corners, projections and cropped sides from size, rotation and centre."""
-        vertices = box_vertices(self._size[None], self._rotation_matrix[None], self._center[None])[0]
-        self._box_points_3d_vehicle = vertices
-        self._box_points_3d_cam = vehicle_to_sensor(vertices, self._camera)
-        self._box_points_2d = project(self._box_points_3d_cam, self._camera)
+        vertices = box_vertices(self._size[None], self._rotation_matrix[None], self._center[None])
+        self._box_points_3d_vehicle = vertices[0]
+        self._box_points_3d_cam = vehicle_to_sensor(vertices, self._camera)[0]
+        self._box_points_2d = project(self._box_points_3d_cam[None], self._camera)[0]
         self._side_polygons = {side: _crop_and_project(self._box_points_3d_cam[corners], self._camera)
                                for side, corners in _FACES.items()}
         # from the middle of the front edge to the front left corner's neighbour on the back
-        arrow = np.array([(vertices[3] + vertices[2]) / 2, (vertices[3] + vertices[1]) / 2])
-        self.bottom_arrow_2d = _crop_and_project(vehicle_to_sensor(arrow, self._camera), self._camera)
+        arrow = np.array([0.5 * (vertices[0, 3] + vertices[0, 2]), 0.5 * (vertices[0, 3] + vertices[0, 1])])
+        self.bottom_arrow_2d = _crop_and_project(vehicle_to_sensor(arrow[None], self._camera)[0], self._camera)
 
     def get_vertices(self, coordinate_system=CRS_V):
         """Corners by name (``self.loc``) in V, C or S."""
         points = self._box_points_3d_vehicle
-        if coordinate_system == CRS_C:
-            points = self._box_points_3d_cam @ get_K_multiplier()
-        elif coordinate_system == CRS_S:
-            points = self._box_points_3d_cam
+        if coordinate_system in (CRS_C, CRS_S):
+            points = apply_transformation_points(points, self._camera.sensor_T_ISO_8855)
+        if coordinate_system == CRS_S:
+            points = np.matmul(get_K_multiplier(), points.T).T
         return dict(zip(self.loc, points))
 
     def get_vertices_2d(self):
@@ -459,12 +551,13 @@ class Box3dImageTransform:
         rotation = Quaternion(matrix=self._rotation_matrix)
         center = self._center
         if coordinate_system in (CRS_C, CRS_S):
-            transform = np.asarray(self._camera.sensor_T_ISO_8855, dtype=float)
-            center = transform[:, :3] @ center + transform[:, 3]
-            rotation = Quaternion(matrix=transform[:3, :3]) * rotation
+            homogeneous = np.ones((4, 1))
+            homogeneous[:3, 0] = center
+            center = np.matmul(self._sensor_T_4x4(), homogeneous)[:3, 0]
+            rotation = Quaternion(matrix=self._sensor_T_4x4()[:3, :3]) * rotation
         if coordinate_system == CRS_S:
             permutation = get_K_multiplier()
-            center = permutation @ center
+            center = np.matmul(permutation, center)
             image_axes = Quaternion(matrix=permutation)
             rotation = image_axes * rotation * image_axes.inverse
         return self._size, center, rotation
@@ -472,7 +565,7 @@ class Box3dImageTransform:
     def get_all_side_visibilities(self):
         """Whether each side faces the camera: [front, back, top, bottom, left, right]."""
         permutation = get_K_multiplier()
-        axes = permutation @ self._rotation_matrix @ permutation.T
+        axes = np.matmul(np.matmul(permutation, self._rotation_matrix), permutation.T)
         p = self._box_points_3d_cam
         sides = [((p[3] + p[6]) / 2, axes[:, 2]), ((p[0] + p[5]) / 2, -axes[:, 2]),
                  ((p[7] + p[5]) / 2, -axes[:, 1]), ((p[0] + p[2]) / 2, axes[:, 1]),
