@@ -6,8 +6,8 @@ Data: full-size frames of typical Cityscapes density from ``cityscapesscripts.sa
 (``detail`` 0.38: about 50 objects, 15 ground-truth instances and 14 predicted masks a
 frame), every PNG rewritten by Pillow with its defaults, as bench.py makes them.
 
-Each tool runs as a console script would (``python -m`` in a fresh process) under a small
-wrapper that reports the process's own CPU time (the parent) and that of the workers it
+Each tool runs as its console script would (a fresh process whose ``sys.argv[0]`` is the
+script's name) under a small wrapper that reports the process's own CPU time (the parent) and that of the workers it
 waited for.  While it runs, the benchmark samples ``/proc/PID/task`` every 10 ms: the most
 threads the parent had.  The instance evaluator runs with a fresh cache folder each time
 (a cold ground-truth cache, as a first run).  Runs of one tool alternate over the ``-j``
@@ -36,24 +36,24 @@ def _report():
     with open(os.environ["SCALING_RUSAGE"], "w") as f:
         json.dump({"parent": own.ru_utime + own.ru_stime, "workers": kids.ru_utime + kids.ru_stime}, f)
 atexit.register(_report)
-module = sys.argv[1]
-sys.argv = [module] + sys.argv[2:]
+script, module = sys.argv[1:3]
+sys.argv = [script] + sys.argv[3:]  # as the console script starts it: the package sees the script's name
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 
 def tools(data):
-    """(name, module, arguments) of each batch tool on the data set."""
+    """(console script, module, arguments) of each batch tool on the data set."""
     gt = os.path.join(data, "gtFine", "val")
     results = os.path.join(data, "results")
     return [
         ("csCreateTrainIdLabelImgs", "cityscapesscripts.preparation.createTrainIdLabelImgs",
          ["--dataset", data, "--split", "val", "-q"]),
-        ("pixel evaluation", "cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling",
+        ("csEvalPixelLevelSemanticLabeling", "cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling",
          ["--gt", gt, "--pred", os.path.join(results, "semantic"), "-q"]),
-        ("instance evaluation", "cityscapesscripts.evaluation.evalInstanceLevelSemanticLabeling",
+        ("csEvalInstanceLevelSemanticLabeling", "cityscapesscripts.evaluation.evalInstanceLevelSemanticLabeling",
          ["--gt", gt, "--pred", os.path.join(results, "instance"), "-q"]),
-        ("panoptic evaluation", "cityscapesscripts.evaluation.evalPanopticSemanticLabeling",
+        ("csEvalPanopticSemanticLabeling", "cityscapesscripts.evaluation.evalPanopticSemanticLabeling",
          ["--gt-json-file", os.path.join(data, "gtFine", "cityscapes_panoptic_val.json"),
           "--prediction-json-file", os.path.join(results, "panoptic", "cityscapes_panoptic_val.json"),
           "--json", os.path.join(tempfile.gettempdir(), "scaling-pq.json"), "-q"]),
@@ -71,12 +71,12 @@ def make_data(root, frames):
     return data
 
 
-def run_once(module, arguments, jobs):
+def run_once(script, module, arguments, jobs):
     """Wall seconds, parent and workers' CPU seconds, the most threads the parent had."""
     scratch = tempfile.mkdtemp()
     env = dict(os.environ, SCALING_RUSAGE=os.path.join(scratch, "rusage.json"), XDG_CACHE_HOME=scratch)
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", WRAPPER, module, *arguments, "-j", str(jobs)], env=env,
+    process = subprocess.Popen([sys.executable, "-c", WRAPPER, script, module, *arguments, "-j", str(jobs)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=scratch)
     threads = [1]
 
@@ -106,7 +106,7 @@ def measure(data, jobs_list, runs):
         samples = {j: [] for j in jobs_list}
         for _ in range(runs):
             for j in jobs_list:
-                samples[j].append(run_once(module, arguments, j))
+                samples[j].append(run_once(name, module, arguments, j))
         rows[name] = {j: {key: statistics.median(s[key] for s in samples[j]) for key in samples[j][0]}
                       for j in jobs_list}
         print(name, json.dumps(rows[name]), flush=True)
