@@ -57,15 +57,14 @@ class WithSettings:
             return self.func(item)
 
 
+@functools.lru_cache(maxsize=None)
 def _process_calls():
-    """``(set_death_signal, mallopt)`` of this process, or ``None`` where there are none (not glibc).
+    """``(set_death_signal, mallopt)`` of this process, glibc's ``prctl(PR_SET_PDEATHSIG, signum)`` and
+    ``mallopt(param, value)`` through ``ctypes``, or ``None`` where there are none (not glibc).
 
-    From the compiled extension; through ``ctypes`` only when it is not built (loading ``ctypes``
-    costs each worker several milliseconds at start-up).
+    Found once: a forked pool finds them in the parent before forking, so its workers do not each pay
+    for loading ``ctypes`` and libc (several milliseconds) at start-up.
     """
-    from .. import kernels
-    if kernels.HAVE_EXTENSION:
-        return kernels._kernels.set_death_signal, kernels._kernels.mallopt
     try:
         import ctypes
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
