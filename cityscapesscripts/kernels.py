@@ -238,8 +238,7 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     if _use_compiled(compiled):
         unknown = _count.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, counts)
         return counts, int(unknown)
-    from .io.segment_ids import rgb2id
-    g_ids, p_ids = rgb2id(gt_rgb).ravel(), rgb2id(pred_rgb).ravel()
+    g_ids, p_ids = _segment_ids(gt_rgb), _segment_ids(pred_rgb)
     gi = _index_in(gt_keys, g_ids)
     pi = _index_in(pred_keys, p_ids)
     counts += np.bincount(gi * counts.shape[1] + pi, minlength=counts.size).reshape(counts.shape)
@@ -283,6 +282,12 @@ def _unfilter_together(raws, images, pixel_bytes):
     rows = min([b for b in found if b >= 0], default=images[0].shape[0])
     first = next((k for k, b in enumerate(found) if b == rows), None)
     return rows, tuple(rows if k == first else -1 for k in range(len(found)))
+
+
+def _segment_ids(rgb):
+    """The flat segment ids R + 256 G + 65536 B of an (H, W, 3) uint8 image, as the compiled loops read them."""
+    import numpy as np
+    return np.dot(rgb.reshape(-1, 3).astype(np.uint32), np.array([1, 256, 65536], np.uint32))
 
 
 def _keys(name, keys):

@@ -15,9 +15,9 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from .. import parallel
-from ..errors import ImageError, ItemError, LabelSetError, LayoutError
+from ..errors import ImageError, ItemError, LayoutError
 from ..helpers.annotation import Annotation
-from ..helpers.labelset import CITYSCAPES, LabelSet, describe_missing_ids, label_colors_text
+from ..helpers.labelset import CITYSCAPES, LabelSet, save_label_set  # noqa: F401 - save_label_set: a public name here too
 from ..io import layout, limits, png
 from ..io.files import make_folders, real_location, resolve_inside
 from ..preparation import rasterize
@@ -57,7 +57,7 @@ class Frame:
     def item_id(self):
         """The frame's name in other formats: the frame id when its folder is its city, else its path
         below the split (``a/b/1``), as Datumaro names items."""
-        if not self.city or (is_frame_id(self.id) and self.city == self.id.split("_")[0]):
+        if not self.city or (layout.is_frame_id(self.id) and self.city == self.id.split("_")[0]):
             return self.id
         return f"{self.city}/{self.id}"
 
@@ -328,16 +328,6 @@ def _refusal(path, folder, real_folders=None):
     return None if inside else f"symbolic link leads out of {folder} to {real}"
 
 
-def is_frame_id(name):
-    """Whether ``name`` is ``{city}_{seq}_{frame}`` with six-digit numbers.
-
-    >>> is_frame_id("lindau_000001_000019"), is_frame_id("defaultcity_1_2")
-    (True, False)
-    """
-    parts = name.split("_")
-    return len(parts) == 3 and bool(parts[0]) and all(len(p) == 6 and p.isdigit() for p in parts[1:])
-
-
 def inside(folder, name, source, suffix=""):
     """``folder/{name}{suffix}`` for a ``name`` read from a file (``source``: ``"list.txt, line 3"``).
 
@@ -358,7 +348,7 @@ def cityscapes_frame_id(name, index):
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     parts = base.split("_")
-    if len(parts) >= 3 and all(len(p) == 6 and p.isdigit() for p in parts[-2:]) and parts[0]:
+    if len(parts) >= 3 and layout.is_frame_id("_".join([parts[0]] + parts[-2:])):
         return base if len(parts) == 3 else f"{'-'.join(parts[:-2])}_{parts[-2]}_{parts[-1]}"
     return f"default_{zlib.crc32(name.encode()) % 1000000:06d}_{index:06d}"
 
@@ -431,31 +421,3 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
         os.makedirs(os.path.dirname(path), exist_ok=True)
         png.write_atomic(path, data)
     return [path for path, _ in files]
-
-
-def save_label_set(root, label_set, kind="label_colors"):
-    """Write ``label_colors.txt`` (``kind='label_colors'``) or ``dataset_meta.json`` describing ``label_set``.
-
-    Both files give ids by position (Datumaro reads them so), so the drawn
-    labels' ids must be 0..N-1; otherwise :class:`LabelSetError` listing every
-    missing id.  ``label_colors.txt`` names are one word each, as Datumaro
-    reads them (:func:`~cityscapesscripts.helpers.labelset.label_colors_name`).
-    """
-    drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
-    ids = [label.id for label in drawn]
-    if ids != list(range(len(drawn))):
-        raise LabelSetError(f"cannot write {kind}: its label ids must be 0..{len(drawn) - 1} without gaps, as "
-                            f"other tools number labels by position; missing ids {describe_missing_ids(ids)}",
-                            label_set.name)
-    if kind == "label_colors":
-        text = label_colors_text([(label.name, label.color) for label in drawn])
-        path = os.path.join(root, "label_colors.txt")
-        png.write_atomic(path, text.encode())
-    else:
-        meta = {"labels": [label.name for label in drawn],
-                "label_map": {str(label.id): label.name for label in drawn},
-                "segmentation_colors": [list(label.color) for label in drawn],
-                "background_label": str(label_set.background.id)}
-        path = os.path.join(root, "dataset_meta.json")
-        png.write_atomic(path, json.dumps(meta, indent=4).encode())
-    return path

@@ -47,10 +47,26 @@ def parse_name(path):
                       "('{city}_{seq}_{frame}_{type}[_{type2}].{ext}')", path)
 
 
+def is_frame_id(name):
+    """Whether ``name`` is ``{city}_{seq}_{frame}`` with six-digit numbers.
+
+    >>> is_frame_id("lindau_000001_000019"), is_frame_id("defaultcity_1_2")
+    (True, False)
+    """
+    parts = name.split("_")
+    return len(parts) == 3 and bool(parts[0]) and all(len(p) == 6 and p.isdigit() for p in parts[1:])
+
+
 def frame_id(path):
     """The part common to every file of a frame: ``{city}_{seq}_{frame}``."""
     f = parse_name(path)
     return f"{f.city}_{f.sequenceNb}_{f.frameNb}"
+
+
+def frame_prefix(name):
+    """The frame id a prediction file named ``{city}_{seq}_{frame}[_anything].{ext}`` is for (its first
+    three parts), without checking them: a name that has fewer is returned as it is."""
+    return "_".join(name.split("_")[:3])
 
 
 def sibling(path, modality, ext="png"):
