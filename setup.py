@@ -49,7 +49,7 @@ setup(
         "fast": ["msgspec"],  # JSON parsing about 1.5x faster, same values (io/jsonfile.py)
         # the browser tests drive Debian's chromium through its chromedriver
         "test": ["pytest", "pycocotools", "pytest-timeout", "dask[distributed]", "matplotlib", "selenium>=4.10",
-                 "msgspec"],
+                 "msgspec", "mypy"],
     },
     entry_points={
         "console_scripts": [

@@ -12,6 +12,7 @@ import functools
 import os
 import signal
 import sys
+from typing import Any, Callable
 
 from ..errors import error_record
 
@@ -19,7 +20,7 @@ from ..errors import error_record
 _THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def default_jobs():
+def default_jobs() -> int:
     """Every core this process may use: the number of workers when none is given."""
     try:
         return len(os.sched_getaffinity(0))
@@ -45,13 +46,13 @@ class WithSettings:
     pixel limit (:mod:`cityscapesscripts.io.limits`; None: that process's own)."""
     __slots__ = ("func", "max_pixels")
 
-    def __init__(self, func, max_pixels=None):
+    def __init__(self, func: Callable[[Any], Any], max_pixels: int | None = None) -> None:
         self.func, self.max_pixels = func, max_pixels
 
     def __reduce__(self):
         return WithSettings, (self.func, self.max_pixels)
 
-    def __call__(self, item):
+    def __call__(self, item: Any) -> Any:
         from ..io import limits
         with limits.applied(self.max_pixels):
             return self.func(item)
