@@ -59,7 +59,7 @@ class Frame:
     def item_id(self) -> str:
         """The frame's name in other formats: the frame id when its folder is its city, else its path
         below the split (``a/b/1``), as Datumaro names items."""
-        if not self.city or (layout.is_frame_id(self.id) and self.city == self.id.split("_")[0]):
+        if not self.city or (layout.is_frame_id(self.id) and self.city == layout.frame_city(self.id)):
             return self.id
         return f"{self.city}/{self.id}"
 
@@ -405,7 +405,7 @@ def write_frame(root: StrPath, split: str, frame_id: str, label_ids: np.ndarray 
     folder below the split (default: the city of ``frame_id``).  Every file is
     encoded before the first is written, and each is written atomically.
     """
-    folder = frame_id.split("_")[0] if folder is None else folder
+    folder = layout.frame_city(frame_id) if folder is None else folder
     files = []
     ground_truth = functools.partial(layout.frame_file, root, annotation_type, split, folder, frame_id)
     if polygons is not None:

@@ -69,6 +69,11 @@ def frame_id(path: StrPath) -> str:
     return f"{f.city}_{f.sequenceNb}_{f.frameNb}"
 
 
+def frame_city(frame: str) -> str:
+    """The city of a frame id ``{city}_{seq}_{frame}``: its first part."""
+    return frame.split("_")[0]
+
+
 def frame_prefix(name: str) -> str:
     """The frame id a prediction file named ``{city}_{seq}_{frame}[_anything].{ext}`` is for (its first
     three parts), without checking them: a name that has fewer is returned as it is."""
