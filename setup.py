@@ -1,8 +1,9 @@
-"""Build of cityscapesscripts: pure-Python package plus one optional Cython extension.
+"""Build of cityscapesscripts: pure-Python package plus two optional Cython extensions.
 
-``pip install .`` compiles the extension when a C compiler is there; when the
-build fails the package installs anyway and runs on the NumPy twins of the
-kernels (``optional=True``).  The kernels use plain C types, not NumPy's C API,
+``pip install .`` compiles the extensions (``cityscapesscripts._kernels``: PNG
+codecs, evaluation counting) when a C compiler is there; when the build fails
+the package installs anyway and runs on the NumPy twins of the kernels
+(``optional=True``).  The kernels use plain C types, not NumPy's C API,
 so NumPy is no build requirement.
 """
 import os
@@ -23,8 +24,9 @@ with open(os.path.join(here, "cityscapesscripts", "__init__.py"), encoding="utf-
     version = re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)  # the one version string
 
 extensions = cythonize(
-    [Extension("cityscapesscripts._kernels", ["cityscapesscripts/_kernels.pyx"],
-               extra_compile_args=["-O3"] if os.name != "nt" else [], optional=True)],
+    [Extension(f"cityscapesscripts._kernels.{name}", [f"cityscapesscripts/_kernels/{name}.pyx"],
+               extra_compile_args=["-O3"] if os.name != "nt" else [], optional=True)
+     for name in ("png", "count")],
     compiler_directives={"language_level": 3},
 )
 
@@ -37,7 +39,7 @@ setup(
     license="MIT",
     python_requires=">=3.9",
     packages=find_packages(include=["cityscapesscripts", "cityscapesscripts.*"]),
-    package_data={"cityscapesscripts": ["_kernels.pyx", "web/static/*"]},
+    package_data={"cityscapesscripts": ["_kernels/*.pyx", "_kernels/*.pxd", "web/static/*"]},
     ext_modules=extensions,
     # deflate (libdeflate) halves PNG writing time; without it the writer falls back to zlib
     install_requires=["numpy>=1.23", "pillow>=11.2", "tqdm", "deflate>=0.7"],
@@ -47,7 +49,7 @@ setup(
         "fast": ["msgspec"],  # JSON parsing about 1.5x faster, same values (io/jsonfile.py)
         # the browser tests drive Debian's chromium through its chromedriver
         "test": ["pytest", "pycocotools", "pytest-timeout", "dask[distributed]", "matplotlib", "selenium>=4.10",
-                 "msgspec"],
+                 "msgspec", "mypy"],
     },
     entry_points={
         "console_scripts": [

@@ -1,4 +1,4 @@
-"""The hot loops, compiled (``_kernels.pyx``) or as their NumPy twins.
+"""The hot loops, compiled (``_kernels/``: ``png.pyx``, ``count.pyx``) or as their NumPy twins.
 
 Each public function validates and shapes its inputs, then calls the Cython
 kernel when the extension is built, else the NumPy twin below it, which
@@ -24,12 +24,12 @@ def missing_extension_message(package_folder):
 
 
 try:
-    from . import _kernels
+    from ._kernels import count as _count, png as _png
 except ImportError:  # pragma: no cover - exercised by the fallback test via HAVE_EXTENSION
-    _kernels = None
+    _count = _png = None
     warnings.warn(missing_extension_message(os.path.dirname(__file__)), RuntimeWarning, stacklevel=2)
 
-HAVE_EXTENSION = _kernels is not None
+HAVE_EXTENSION = _count is not None
 INSTANCE_ID_SPACE = 65536
 
 
@@ -94,7 +94,7 @@ def pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_t
     else:
         inst = np.zeros((1, 1), np.uint16)
     if _use_compiled(compiled):
-        _kernels.pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_tp_category,
+        _count.pixel_counts(gt, pred, inst, same_category, conf, inst_size, inst_tp, inst_tp_category,
                               with_instances)
         return
     conf += np.bincount(gt.ravel().astype(np.int64) * 256 + pred.ravel(), minlength=65536).reshape(256, 256)
@@ -140,7 +140,7 @@ def label_png_pixel_counts(gt_raw, pred_raw, inst_raw, inst_bytes, shape, same_c
         _output(name, counter, np.int64, (INSTANCE_ID_SPACE if inst_bytes else counter.shape[0],))
     gt_raw, inst_raw, pred_raw = raws
     if _use_compiled(compiled):
-        return _kernels.label_png_pixel_counts(gt_raw, pred_raw, inst_raw, inst_bytes, h, w, same_category, conf,
+        return _count.label_png_pixel_counts(gt_raw, pred_raw, inst_raw, inst_bytes, h, w, same_category, conf,
                                                inst_size, inst_tp, inst_tp_category)
     pixel_bytes = (1, inst_bytes, 1)
     images = [np.zeros((h, w * n), np.uint8) for n in pixel_bytes]
@@ -167,7 +167,7 @@ def mask_histogram(mask, ids, hist, compiled=None):
     _output("hist", hist, np.int64, (INSTANCE_ID_SPACE,))
     if _use_compiled(compiled):
         touched = np.empty(INSTANCE_ID_SPACE, np.uint16)
-        pixels, n_touched = _kernels.mask_histogram(_contiguous_rows(mask), _contiguous_rows(ids), hist, touched)
+        pixels, n_touched = _count.mask_histogram(_contiguous_rows(mask), _contiguous_rows(ids), hist, touched)
         return pixels, touched[:n_touched]
     under = ids[mask != 0]
     present = np.unique(under)
@@ -199,7 +199,7 @@ def grey_png_mask_histogram(raw, ids, hist, compiled=None):
     _output("hist", hist, np.int64, (INSTANCE_ID_SPACE,))
     if _use_compiled(compiled):
         touched = np.empty(INSTANCE_ID_SPACE, np.uint16)
-        pixels, n_touched, bad = _kernels.grey_png_mask_histogram(raw, ids, hist, touched)
+        pixels, n_touched, bad = _count.grey_png_mask_histogram(raw, ids, hist, touched)
         return pixels, touched[:n_touched], bad
     mask = np.zeros((h, w), np.uint8)
     bad = png_unfilter(raw, mask, 1, False)
@@ -213,7 +213,7 @@ def id_counts(ids, compiled=None):
     ids = _input("ids", ids, np.uint16, 2)
     counts = np.zeros(INSTANCE_ID_SPACE, dtype=np.int64)
     if _use_compiled(compiled):
-        _kernels.id_counts(ids, counts)
+        _count.id_counts(ids, counts)
         return counts
     counts += np.bincount(ids.ravel(), minlength=INSTANCE_ID_SPACE)
     return counts
@@ -236,10 +236,9 @@ def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     if gt_rgb.shape[2] != 3 or gt_rgb.shape != pred_rgb.shape:
         raise ValueError(f"gt_rgb and pred_rgb must both be (H, W, 3), got {gt_rgb.shape} and {pred_rgb.shape}")
     if _use_compiled(compiled):
-        unknown = _kernels.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, counts)
+        unknown = _count.segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, counts)
         return counts, int(unknown)
-    from .io.segment_ids import rgb2id
-    g_ids, p_ids = rgb2id(gt_rgb).ravel(), rgb2id(pred_rgb).ravel()
+    g_ids, p_ids = _segment_ids(gt_rgb), _segment_ids(pred_rgb)
     gi = _index_in(gt_keys, g_ids)
     pi = _index_in(pred_keys, p_ids)
     counts += np.bincount(gi * counts.shape[1] + pi, minlength=counts.size).reshape(counts.shape)
@@ -267,7 +266,7 @@ def rgb_png_pair_counts(gt_raw, pred_raw, shape, gt_keys, pred_keys, compiled=No
             raise ValueError(f"{name} has {raw.size} bytes, expected {h * (1 + 3 * w)} for {h} rows of {w} RGB pixels")
     if _use_compiled(compiled):
         counts = np.zeros((len(gt_keys) + 1, len(pred_keys) + 1), dtype=np.int64)
-        unknown, bad_gt, bad_pred = _kernels.rgb_png_pair_counts(gt_raw, pred_raw, h, w, gt_keys, pred_keys, counts)
+        unknown, bad_gt, bad_pred = _count.rgb_png_pair_counts(gt_raw, pred_raw, h, w, gt_keys, pred_keys, counts)
         return counts, int(unknown), bad_gt, bad_pred
     images = [np.zeros((h, 3 * w), np.uint8) for _ in range(2)]
     stop, (bad_gt, bad_pred) = _unfilter_together((gt_raw, pred_raw), images, (3, 3))
@@ -283,6 +282,12 @@ def _unfilter_together(raws, images, pixel_bytes):
     rows = min([b for b in found if b >= 0], default=images[0].shape[0])
     first = next((k for k, b in enumerate(found) if b == rows), None)
     return rows, tuple(rows if k == first else -1 for k in range(len(found)))
+
+
+def _segment_ids(rgb):
+    """The flat segment ids R + 256 G + 65536 B of an (H, W, 3) uint8 image, as the compiled loops read them."""
+    import numpy as np
+    return np.dot(rgb.reshape(-1, 3).astype(np.uint32), np.array([1, 256, 65536], np.uint32))
 
 
 def _keys(name, keys):
@@ -324,7 +329,7 @@ def lookup(index, table, compiled=None):
         raise ValueError(f"table has {len(table)} entries, a {index.dtype} index needs {1 << (8 * index.itemsize)}")
     if _use_compiled(compiled):
         out = np.empty(index.shape, table.dtype)
-        _kernels.lookup(index, table, out)
+        _png.lookup(index, table, out)
         return out
     return np.take(table, index)
 
@@ -344,7 +349,7 @@ def segment_stats(ids, compiled=None):
     boxes = np.empty((INSTANCE_ID_SPACE, 4), dtype=np.int64)
     boxes[:] = (w, h, -1, -1)
     if _use_compiled(compiled):
-        _kernels.segment_stats(ids, counts, boxes)
+        _count.segment_stats(ids, counts, boxes)
         return counts, boxes
     counts += np.bincount(ids.ravel(), minlength=INSTANCE_ID_SPACE)
     for value in np.nonzero(counts)[0]:
@@ -372,7 +377,7 @@ def png_unfilter(raw, out, bpp, compiled=None):
     if raw.size != h * (stride + 1):
         raise ValueError(f"raw has {raw.size} bytes, expected {h * (stride + 1)} for {h} rows of {stride}")
     if _use_compiled(compiled):
-        return _kernels.png_unfilter(raw, out, bpp)
+        return _png.png_unfilter(raw, out, bpp)
     rows = raw.reshape(h, stride + 1)
     previous = np.zeros(stride, np.int64)
     for y in range(h):
@@ -421,7 +426,7 @@ def filter_up_lookup(index, table, out, compiled=None):
     if len(out) != height * (1 + width * bpp):
         raise ValueError(f"out must hold {height * (1 + width * bpp)} bytes, not {len(out)}")
     if _use_compiled(compiled):
-        bad = _kernels.filter_up_lookup(index.cast("B"), index.itemsize, width, height, table.cast("B"), bpp, out)
+        bad = _png.filter_up_lookup(index.cast("B"), index.itemsize, width, height, table.cast("B"), bpp, out)
     else:
         bad = _filter_up_lookup_twin(index, table, out)
     if bad >= 0:
@@ -454,7 +459,7 @@ def zlib_rle(data, distance=1, compiled=None):
         raise ValueError(f"distance must be 1 to 4, got {distance}")
     data = memoryview(data).cast("B")
     if _use_compiled(compiled):
-        return _kernels.zlib_rle(data, _adler32(data), distance)
+        return _png.zlib_rle(data, _adler32(data), distance)
     stream = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     return stream.compress(data) + stream.flush()
 

@@ -5,21 +5,23 @@ folders such as ``leftImg8bit/``; :class:`CityscapesDataset` also accepts a
 ``gtFine`` folder or one split folder.  A ``dataset_meta.json`` or
 ``label_colors.txt`` at the root replaces the Cityscapes label table.
 """
+from __future__ import annotations
+
 import functools
 import json
 import os
 import zlib
 from dataclasses import dataclass, field
-from typing import NamedTuple, Optional
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from .. import parallel
-from ..errors import ImageError, ItemError, LabelSetError, LayoutError
+from ..errors import ImageError, ItemError, LayoutError
 from ..helpers.annotation import Annotation
-from ..helpers.labelset import CITYSCAPES, LabelSet, describe_missing_ids, label_colors_text
+from ..helpers.labelset import CITYSCAPES, LabelSet, save_label_set  # noqa: F401 - save_label_set: a public name here too
 from ..io import layout, limits, png
-from ..io.files import make_folders, real_location, resolve_inside
+from ..io.files import StrPath, make_folders, real_location, resolve_inside
 from ..preparation import rasterize
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".tif", ".tiff", ".webp")
@@ -50,29 +52,29 @@ class Frame:
     split: str
     city: str
     paths: dict = field(default_factory=dict)
-    label_set: object = CITYSCAPES
+    label_set: LabelSet = CITYSCAPES
     annotation_type: str = "gtFine"
 
     @property
-    def item_id(self):
+    def item_id(self) -> str:
         """The frame's name in other formats: the frame id when its folder is its city, else its path
         below the split (``a/b/1``), as Datumaro names items."""
-        if not self.city or (is_frame_id(self.id) and self.city == self.id.split("_")[0]):
+        if not self.city or (layout.is_frame_id(self.id) and self.city == layout.frame_city(self.id)):
             return self.id
         return f"{self.city}/{self.id}"
 
     @property
-    def annotated(self):
+    def annotated(self) -> bool:
         """Whether the frame has any ground truth (else it is an image alone)."""
         return any(kind in self.paths for kind in layout.GT_MODALITIES)
 
-    def image(self, kind=layout.CAMERA):
+    def image(self, kind: str = layout.CAMERA) -> np.ndarray:
         """The camera image as an (H, W, 3) uint8 array."""
         if kind not in self.paths:
             raise LayoutError(f"frame {self.item_id} has no {kind} image")
         return png.read_rgb(self.paths[kind])
 
-    def annotation(self):
+    def annotation(self) -> Annotation:
         """The polygon annotation (:class:`Annotation`)."""
         if "polygons" not in self.paths:
             raise LayoutError(f"frame {self.item_id} has no polygon file")
@@ -88,13 +90,13 @@ class Frame:
         return LayoutError(f"frame {self.item_id} ({self.split}) has no {what} (found: {found})")
 
     @property
-    def train_ids_win(self):
+    def train_ids_win(self) -> bool:
         """Whether ``*_labelTrainIds.png`` gives the classes before ``*_instanceIds.png``: in a frame with
         neither labelIds nor polygons, a tree another tool wrote (Datumaro reads labelTrainIds whenever
         they exist); a real Cityscapes frame has both and reads its labelIds."""
         return "labelTrainIds" in self.paths and "labelIds" not in self.paths and "polygons" not in self.paths
 
-    def semantic(self):
+    def semantic(self) -> np.ndarray:
         """Label ids, (H, W) uint8, from the first present of ``*_labelIds.png``, ``*_instanceIds.png``,
         the polygons and ``*_labelTrainIds.png`` (train ids mapped back to ids; 255 to the background);
         labelTrainIds before instanceIds when :attr:`train_ids_win`."""
@@ -114,7 +116,7 @@ class Frame:
     def _from_train_ids(self):
         return self.label_set.train_id_to_id[png.read_label_map(self.paths["labelTrainIds"])]
 
-    def instance_ids(self):
+    def instance_ids(self) -> np.ndarray:
         """Instance ids, (H, W) uint16, from the first present of ``*_instanceIds.png``, the polygons,
         ``*_instanceTrainIds.png`` (train ids mapped back) and the label ids (no instances).
 
@@ -137,7 +139,7 @@ class Frame:
             return self.semantic().astype(np.uint16)
         raise self._missing("instanceIds, polygons, instanceTrainIds, labelIds or labelTrainIds")
 
-    def instances(self):
+    def instances(self) -> list[InstanceMask]:
         """Objects of classes with instances, in id order.
 
         A value ``>= 1000`` is one instance; a smaller value on a class with
@@ -181,7 +183,8 @@ class CityscapesDataset:
         Default: the root's ``dataset_meta.json`` / ``label_colors.txt``, else Cityscapes.
     """
 
-    def __init__(self, root, split="val", annotations="gtFine", label_set=None):
+    def __init__(self, root: StrPath, split: str | None = "val", annotations: str = "gtFine",
+                 label_set: LabelSet | None = None) -> None:
         root = os.path.abspath(os.fspath(root))
         base, parent = os.path.basename(root), os.path.basename(os.path.dirname(root))
         if base in layout.ANNOTATION_TYPES:
@@ -191,7 +194,7 @@ class CityscapesDataset:
             annotations = parent if parent != layout.CAMERA else annotations
         self.root, self.split, self.annotation_type = root, split, annotations
         self.label_set = label_set or LabelSet.for_dataset(root)
-        self.failures = []
+        self.failures: list[ItemError] = []
         self.frames = self._discover() if os.path.isdir(root) else []
         if not self.frames and not self.failures:
             found = self.splits()
@@ -201,9 +204,9 @@ class CityscapesDataset:
                 f"{os.path.join(root, layout.CAMERA, split or '*', '**', f'*_{layout.CAMERA}.*')}"
                 + (f"; splits present: {', '.join(found)}" if found else ""))
 
-    def splits(self):
+    def splits(self) -> list[str]:
         """Split folders present under the annotation and image folders (not the panoptic folders)."""
-        names = set()
+        names: set[str] = set()
         for folder in (self.annotation_type, layout.CAMERA):
             names.update(s for s in layout.splits_of(self.root, folder) if not s.startswith(layout.PANOPTIC_PREFIX))
         return sorted(names)
@@ -265,24 +268,26 @@ class CityscapesDataset:
             frames[key] = Frame(name, split, folder, {}, self.label_set, self.annotation_type)
         return frames[key]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.frames)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Frame]:
         return iter(self.frames)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Frame:
         return self.frames[index]
 
 
-def map_frames(task, dataset, jobs=None, desc="frames", progress=None):
+def map_frames(task: Callable[[Frame], Any], dataset: CityscapesDataset, jobs: parallel.Run | int | None = None,
+               desc: str = "frames", progress: bool | None = None) -> tuple[dict[str, list[Any]], list[ItemError]]:
     """Run ``task(frame)`` on the annotated frames of ``dataset`` on ``jobs`` processes (frames with
     only an image are left out, as the formats written from them list annotated items).
 
     Returns ``({split: [results]}, [ItemError] failed)``, results in frame order.
     """
     frames = [frame for frame in dataset if frame.annotated]
-    by_split, failed = {}, []
+    by_split: dict[str, list[Any]] = {}
+    failed: list[ItemError] = []
     for frame, result in zip(frames, parallel.map_items(task, frames, jobs, desc, progress, frame_name)):
         if isinstance(result, ItemError):
             failed.append(result)
@@ -291,7 +296,7 @@ def map_frames(task, dataset, jobs=None, desc="frames", progress=None):
     return by_split, failed
 
 
-def frame_name(frame):
+def frame_name(frame: Frame) -> str:
     """How a frame is named in its error: its split and item id."""
     return f"{frame.split}/{frame.item_id}"
 
@@ -328,17 +333,7 @@ def _refusal(path, folder, real_folders=None):
     return None if inside else f"symbolic link leads out of {folder} to {real}"
 
 
-def is_frame_id(name):
-    """Whether ``name`` is ``{city}_{seq}_{frame}`` with six-digit numbers.
-
-    >>> is_frame_id("lindau_000001_000019"), is_frame_id("defaultcity_1_2")
-    (True, False)
-    """
-    parts = name.split("_")
-    return len(parts) == 3 and bool(parts[0]) and all(len(p) == 6 and p.isdigit() for p in parts[1:])
-
-
-def inside(folder, name, source, suffix=""):
+def inside(folder: str, name: str, source: str, suffix: str = "") -> str:
     """``folder/{name}{suffix}`` for a ``name`` read from a file (``source``: ``"list.txt, line 3"``).
 
     Absolute names, and ``..`` or symbolic links leading out of ``folder``,
@@ -347,7 +342,7 @@ def inside(folder, name, source, suffix=""):
     return resolve_inside(folder, name + suffix if name else name, LayoutError, source, "name")
 
 
-def cityscapes_frame_id(name, index):
+def cityscapes_frame_id(name: str, index: int) -> str:
     """The frame id to write an item under.
 
     A name whose last part already is ``{city}_{seq}_{frame}`` (six-digit
@@ -358,7 +353,7 @@ def cityscapes_frame_id(name, index):
     """
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     parts = base.split("_")
-    if len(parts) >= 3 and all(len(p) == 6 and p.isdigit() for p in parts[-2:]) and parts[0]:
+    if len(parts) >= 3 and layout.is_frame_id("_".join([parts[0]] + parts[-2:])):
         return base if len(parts) == 3 else f"{'-'.join(parts[:-2])}_{parts[-2]}_{parts[-1]}"
     return f"default_{zlib.crc32(name.encode()) % 1000000:06d}_{index:06d}"
 
@@ -375,7 +370,7 @@ class SourceItem(NamedTuple):
     polygons: Optional[dict] = None
 
 
-def camera_image(path, label_ids=None):
+def camera_image(path: StrPath, label_ids: np.ndarray | None = None) -> bytes | np.ndarray:
     """A camera image to write: a PNG's bytes as they are (no decoding, the same pixels), another format
     decoded; :class:`ImageError` when its size is not that of ``label_ids``."""
     try:
@@ -390,15 +385,17 @@ def camera_image(path, label_ids=None):
     return data if data.startswith(b"\x89PNG\r\n\x1a\n") else png.read_rgb(path, data=data)
 
 
-def make_split_folders(root, split, annotation_type="gtFine"):
+def make_split_folders(root: StrPath, split: str, annotation_type: str = "gtFine") -> None:
     """Create ``{annotation_type}/{split}`` and ``leftImg8bit/{split}`` (Datumaro's importer needs both)."""
     for folder in (annotation_type, layout.CAMERA):
         make_folders(os.path.join(root, folder, split))
 
 
-def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=None, label_set=CITYSCAPES,
-                outputs=("labelIds", "instanceIds", "color"), image_ext=".png", annotation_type="gtFine",
-                polygons=None, folder=None):
+def write_frame(root: StrPath, split: str, frame_id: str, label_ids: np.ndarray | None = None,
+                instance_ids: np.ndarray | None = None, image: np.ndarray | bytes | None = None,
+                label_set: LabelSet = CITYSCAPES, outputs: Sequence[str] = ("labelIds", "instanceIds", "color"),
+                image_ext: str = ".png", annotation_type: str = "gtFine", polygons: dict | None = None,
+                folder: str | None = None) -> list[str]:
     """Write one frame into the Cityscapes layout; returns the paths written.
 
     label_ids : (H, W) uint8 label ids of ``label_set``; instance_ids : (H, W)
@@ -408,7 +405,7 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
     folder below the split (default: the city of ``frame_id``).  Every file is
     encoded before the first is written, and each is written atomically.
     """
-    folder = frame_id.split("_")[0] if folder is None else folder
+    folder = layout.frame_city(frame_id) if folder is None else folder
     files = []
     ground_truth = functools.partial(layout.frame_file, root, annotation_type, split, folder, frame_id)
     if polygons is not None:
@@ -427,35 +424,7 @@ def write_frame(root, split, frame_id, label_ids=None, instance_ids=None, image=
     if image is not None:
         path = layout.frame_file(root, layout.CAMERA, split, folder, frame_id, ext=image_ext.lstrip("."))
         files.append((path, image if isinstance(image, bytes) else png.encode_image(image, image_ext)))
-    for path, data in files:
+    for path, encoded in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        png.write_atomic(path, data)
+        png.write_atomic(path, encoded)
     return [path for path, _ in files]
-
-
-def save_label_set(root, label_set, kind="label_colors"):
-    """Write ``label_colors.txt`` (``kind='label_colors'``) or ``dataset_meta.json`` describing ``label_set``.
-
-    Both files give ids by position (Datumaro reads them so), so the drawn
-    labels' ids must be 0..N-1; otherwise :class:`LabelSetError` listing every
-    missing id.  ``label_colors.txt`` names are one word each, as Datumaro
-    reads them (:func:`~cityscapesscripts.helpers.labelset.label_colors_name`).
-    """
-    drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
-    ids = [label.id for label in drawn]
-    if ids != list(range(len(drawn))):
-        raise LabelSetError(f"cannot write {kind}: its label ids must be 0..{len(drawn) - 1} without gaps, as "
-                            f"other tools number labels by position; missing ids {describe_missing_ids(ids)}",
-                            label_set.name)
-    if kind == "label_colors":
-        text = label_colors_text([(label.name, label.color) for label in drawn])
-        path = os.path.join(root, "label_colors.txt")
-        png.write_atomic(path, text.encode())
-    else:
-        meta = {"labels": [label.name for label in drawn],
-                "label_map": {str(label.id): label.name for label in drawn},
-                "segmentation_colors": [list(label.color) for label in drawn],
-                "background_label": str(label_set.background.id)}
-        path = os.path.join(root, "dataset_meta.json")
-        png.write_atomic(path, json.dumps(meta, indent=4).encode())
-    return path

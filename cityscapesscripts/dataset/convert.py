@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import cli, parallel
 from ..errors import ArgumentError, ItemError
-from ..helpers.labelset import CITYSCAPES, LabelSet
+from ..helpers.labelset import CITYSCAPES, LabelSet, save_label_set
 from ..io import layout
 from ..io.files import make_folders, remove_stale_temporaries
 from . import camvid, cityscapes, coco, synthetic, voc
@@ -68,7 +68,7 @@ def to_cityscapes(dataset, out, label_map="cityscapes", save_images=False, image
     table, missing = remap_table(dataset.label_set, target)
     if save_dataset_meta:  # first: a label set that cannot be written stops before any frame
         make_folders(out)
-        cityscapes.save_label_set(out, target, "dataset_meta")
+        save_label_set(out, target, "dataset_meta")
     for split in sorted({frame.split for frame in dataset}):
         cityscapes.make_split_folders(out, split, dataset.annotation_type)
     task = functools.partial(_relabel_frame, out=out, table=table, target=target, save_images=save_images,

@@ -8,13 +8,14 @@ tables, so nothing else in the package hard-codes the Cityscapes classes.
 >>> CITYSCAPES.resolve("cargroup")
 (Label(name='car', id=26, trainId=13, category='vehicle', categoryId=7, hasInstances=True, ignoreInEval=False, color=(0, 0, 142)), True)
 """
+import json
 import os
 import re
 from functools import cached_property
 from urllib.parse import quote, unquote
 
 from ..errors import AnnotationError, LabelSetError
-from ..io.jsonfile import read_json
+from ..io.jsonfile import read_json, write_text
 from . import labels as _cityscapes
 from .labels import Label
 
@@ -389,6 +390,35 @@ def describe_missing_ids(ids):
     """Every id missing from ``ids`` below its largest, as a list: ``[2, 3, 4]``."""
     present = set(ids)
     return str([i for i in range(max(present, default=-1) + 1) if i not in present])
+
+
+def save_label_set(root, label_set, kind="label_colors"):
+    """Write ``label_colors.txt`` (``kind='label_colors'``) or ``dataset_meta.json`` describing ``label_set``.
+
+    Both files give ids by position (Datumaro reads them so), so the drawn
+    labels' ids must be 0..N-1; otherwise :class:`LabelSetError` listing every
+    missing id.  ``label_colors.txt`` names are one word each, as Datumaro
+    reads them (:func:`label_colors_name`).
+    """
+    drawn = sorted((label for label in label_set.labels if label.id >= 0), key=lambda label: label.id)
+    ids = [label.id for label in drawn]
+    if ids != list(range(len(drawn))):
+        raise LabelSetError(f"cannot write {kind}: its label ids must be 0..{len(drawn) - 1} without gaps, as "
+                            f"other tools number labels by position; missing ids {describe_missing_ids(ids)}",
+                            label_set.name)
+    if kind == "label_colors":
+        text = label_colors_text([(label.name, label.color) for label in drawn])
+        path = os.path.join(root, "label_colors.txt")
+        write_text(path, text)
+    else:
+        meta = {"labels": [label.name for label in drawn],
+                "label_map": {str(label.id): label.name for label in drawn},
+                "segmentation_colors": [list(label.color) for label in drawn],
+                "background_label": str(label_set.background.id)}
+        path = os.path.join(root, "dataset_meta.json")
+        write_text(path, json.dumps(meta, indent=4))
+    return path
+
 
 
 def name_key(name):

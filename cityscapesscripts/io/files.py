@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Callable, Iterable, Union
 
 from ..errors import FileAccessError
+
+StrPath = Union[str, "os.PathLike[str]"]  # a path as the os module takes it
 
 
 def _host_name():
@@ -63,7 +66,8 @@ def real_location(path: str, folder: str, linked_levels: int = 0,
     return real, real == real_anchor or real.startswith(os.path.join(real_anchor, ""))
 
 
-def resolve_inside(folder, name, error, source=None, what="file", root=None, real_folders=None):
+def resolve_inside(folder: str, name: object, error: Callable[[str, str | None], Exception], source: str | None = None,
+                   what: str = "file", root: str | None = None, real_folders: dict | None = None) -> str:
     """The absolute path of ``name`` relative to ``folder``; ``error(reason, source)`` unless it lies in ``root``.
 
     ``root`` defaults to ``folder``.  Absolute names, and ``..`` components
@@ -83,7 +87,7 @@ def resolve_inside(folder, name, error, source=None, what="file", root=None, rea
     return path
 
 
-def make_folders(path):
+def make_folders(path: StrPath) -> None:
     """``os.makedirs(path, exist_ok=True)``, raising :class:`FileAccessError` naming the folder."""
     try:
         os.makedirs(path, exist_ok=True)
@@ -91,10 +95,10 @@ def make_folders(path):
         raise FileAccessError.of(e, path, "create the folder") from e
 
 
-def resolved_folders(folders):
+def resolved_folders(folders: Iterable[str]) -> dict:
     """A ``real_folders`` memo of :func:`resolve_inside` holding ``folders``, resolved once by a caller
     that sends it with many names of those folders to other processes."""
-    memo = {}
+    memo: dict = {}
     for folder in folders:
         _resolved(memo, folder, "")
     return memo
@@ -109,12 +113,12 @@ def _resolved(memo, folder, name):
     return memo[key]
 
 
-def temporary_prefix():
+def temporary_prefix() -> str:
     """The prefix of this process's temporary files: ``.tmp-{pid}_{host}_``."""
     return f".tmp-{os.getpid()}_{_HOST}_"
 
 
-def remove_stale_temporaries(folders):
+def remove_stale_temporaries(folders: Iterable[str]) -> list[str]:
     """Remove temporary files that a killed run of this host left in ``folders``; returns their paths.
 
     A temporary file is stale when the process that made it (its name holds
@@ -170,7 +174,7 @@ def _running(pid):
     return True
 
 
-def process_start_time(pid):
+def process_start_time(pid: int) -> int | None:
     """When process ``pid`` started, in seconds since the epoch; None where unknown (no ``/proc``)."""
     return _process_state(pid)[1]
 
@@ -197,7 +201,7 @@ def _boot_time():
     return _boot
 
 
-def content_digest(paths, chunk=1 << 20):
+def content_digest(paths: Iterable[StrPath], chunk: int = 1 << 20) -> str:
     """A hex digest of the paths and bytes of ``paths``, in order (BLAKE2b)."""
     import hashlib  # here: the batch tools, which import this module, never hash
     digest = hashlib.blake2b(digest_size=20)

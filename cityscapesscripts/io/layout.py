@@ -4,14 +4,19 @@ Files live at ``{root}/{type}{video}/{split}/{city}/{city}_{seq}_{frame}_{type}[
 (``seq`` and ``frame`` six digits), for example
 ``gtFine/val/lindau/lindau_000000_000019_gtFine_labelIds.png``.
 """
+from __future__ import annotations
+
 import glob
 import os
 import re
 from collections import namedtuple
+from typing import Sequence
 
 from ..errors import LayoutError
+from .files import StrPath
 
-CsFile = namedtuple("csFile", ["city", "sequenceNb", "frameNb", "type", "type2", "ext"])
+# the original's name of the type, printed in its repr
+CsFile = namedtuple("csFile", ["city", "sequenceNb", "frameNb", "type", "type2", "ext"])  # type: ignore[name-match]
 
 FINE, COARSE = "gtFine", "gtCoarse"
 ANNOTATION_TYPES = (FINE, COARSE)
@@ -28,7 +33,7 @@ GT_FILE_NAME = re.compile(r"(?P<id>.+)_(?P<type>gt[A-Za-z]+)_(?P<modality>{})\.(
     "|".join(GT_MODALITIES)))
 
 
-def parse_name(path):
+def parse_name(path: StrPath) -> CsFile:
     """Split a Cityscapes file name into a :data:`CsFile`.
 
     >>> parse_name("a/lindau_000001_000019_gtFine_labelIds.png")
@@ -40,20 +45,42 @@ def parse_name(path):
     parts = base.split("_")
     parts = parts[:-1] + parts[-1].split(".")
     if len(parts) == 5:
-        return CsFile(*parts[:4], type2="", ext=parts[4])
+        city, seq, frame, kind, ext = parts
+        return CsFile(city, seq, frame, kind, "", ext)
     if len(parts) == 6:
         return CsFile(*parts)
     raise LayoutError(f"found {len(parts)} part(s) in the file name, expected 5 or 6 "
                       "('{city}_{seq}_{frame}_{type}[_{type2}].{ext}')", path)
 
 
-def frame_id(path):
+def is_frame_id(name: str) -> bool:
+    """Whether ``name`` is ``{city}_{seq}_{frame}`` with six-digit numbers.
+
+    >>> is_frame_id("lindau_000001_000019"), is_frame_id("defaultcity_1_2")
+    (True, False)
+    """
+    parts = name.split("_")
+    return len(parts) == 3 and bool(parts[0]) and all(len(p) == 6 and p.isdigit() for p in parts[1:])
+
+
+def frame_id(path: StrPath) -> str:
     """The part common to every file of a frame: ``{city}_{seq}_{frame}``."""
     f = parse_name(path)
     return f"{f.city}_{f.sequenceNb}_{f.frameNb}"
 
 
-def sibling(path, modality, ext="png"):
+def frame_city(frame: str) -> str:
+    """The city of a frame id ``{city}_{seq}_{frame}``: its first part."""
+    return frame.split("_")[0]
+
+
+def frame_prefix(name: str) -> str:
+    """The frame id a prediction file named ``{city}_{seq}_{frame}[_anything].{ext}`` is for (its first
+    three parts), without checking them: a name that has fewer is returned as it is."""
+    return "_".join(name.split("_")[:3])
+
+
+def sibling(path: StrPath, modality: str, ext: str = "png") -> str:
     """The path of another ground-truth modality of the same frame, in the same folder.
 
     >>> sibling("x/a_000001_000002_gtFine_labelIds.png", "instanceIds")
@@ -64,7 +91,8 @@ def sibling(path, modality, ext="png"):
     return os.path.join(os.path.dirname(os.fspath(path)), name)
 
 
-def frame_file(root, kind, split, city, frame, modality=None, ext="png"):
+def frame_file(root: StrPath, kind: str, split: str, city: str, frame: str, modality: str | None = None,
+               ext: str = "png") -> str:
     """The file of one frame: ``{root}/{kind}/{split}/{city}/{frame}_{kind}[_{modality}].{ext}``.
 
     >>> frame_file("r", "gtFine", "val", "lindau", "lindau_000001_000019", "polygons", "json")
@@ -76,7 +104,7 @@ def frame_file(root, kind, split, city, frame, modality=None, ext="png"):
     return os.path.join(root, kind, split, city, name)
 
 
-def dataset_root(path=None, option="--dataset PATH"):
+def dataset_root(path: StrPath | None = None, option: str = "--dataset PATH") -> str:
     """The dataset root: ``path``, else ``$CITYSCAPES_DATASET``.
 
     Raises :class:`LayoutError` naming the variable and the tool's ``option``
@@ -94,12 +122,12 @@ def dataset_root(path=None, option="--dataset PATH"):
     return os.fspath(path)
 
 
-def fine_folder(root=None, option="--dataset PATH"):
+def fine_folder(root: StrPath | None = None, option: str = "--dataset PATH") -> str:
     """``{dataset root}/gtFine`` (the root as :func:`dataset_root` finds it)."""
     return os.path.join(dataset_root(root, option), FINE)
 
 
-def results_root():
+def results_root() -> str:
     """The prediction root: ``$CITYSCAPES_RESULTS``, else ``$CITYSCAPES_DATASET/results``."""
     if "CITYSCAPES_RESULTS" in os.environ:
         path, origin = os.environ["CITYSCAPES_RESULTS"], "CITYSCAPES_RESULTS"
@@ -113,18 +141,19 @@ def results_root():
     return path
 
 
-def default_root():
+def default_root() -> str:
     """``$CITYSCAPES_DATASET`` if set, else the working directory (for defaults shown in help)."""
     return os.environ.get("CITYSCAPES_DATASET", os.getcwd())
 
 
-def user_cache_dir():
+def user_cache_dir() -> str:
     """The package's folder in the user cache (``$XDG_CACHE_HOME``, else ``~/.cache``), never the install folder."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "cityscapesscripts")
 
 
-def annotation_searches(root, annotation_types=ANNOTATION_TYPES, splits=None, modality="polygons"):
+def annotation_searches(root: StrPath, annotation_types: Sequence[str] = ANNOTATION_TYPES,
+                        splits: Sequence[str] | None = None, modality: str = "polygons") -> list[str]:
     """The glob patterns of :func:`find_annotations`, one per annotation type and split.
 
     >>> annotation_searches("r", [FINE], ["val"])
@@ -135,7 +164,8 @@ def annotation_searches(root, annotation_types=ANNOTATION_TYPES, splits=None, mo
             for kind in annotation_types for split in (splits or ["*"])]
 
 
-def find_annotations(root, annotation_types=ANNOTATION_TYPES, splits=None, modality="polygons"):
+def find_annotations(root: StrPath, annotation_types: Sequence[str] = ANNOTATION_TYPES,
+                     splits: Sequence[str] | None = None, modality: str = "polygons") -> list[str]:
     """Sorted ground-truth files ``{root}/{type}/{split}/*/*_{type}_{modality}.{ext}``.
 
     Fine files come before coarse ones, as the original tools order them.
@@ -144,7 +174,7 @@ def find_annotations(root, annotation_types=ANNOTATION_TYPES, splits=None, modal
             for f in sorted(glob.glob(pattern))]
 
 
-def ground_truth_search(root, split="val", modality="labelIds"):
+def ground_truth_search(root: StrPath, split: str = "val", modality: str = "labelIds") -> str:
     """The original evaluators' ``groundTruthSearch``: ``{root}/gtFine/{split}/*/*_gtFine_{modality}.png``.
 
     >>> ground_truth_search("r", "val", "instanceIds")
@@ -153,22 +183,22 @@ def ground_truth_search(root, split="val", modality="labelIds"):
     return os.path.join(root, FINE, split, "*", f"*_{FINE}_{modality}.png")
 
 
-def ground_truth_search_below(folder, modality="labelIds"):
+def ground_truth_search_below(folder: StrPath, modality: str = "labelIds") -> str:
     """A recursive glob pattern of the fine ground truth below any folder: ``{folder}/**/*_gtFine_{modality}.png``."""
     return os.path.join(folder, "**", f"*_{FINE}_{modality}.png")
 
 
-def camera_search(root):
+def camera_search(root: StrPath) -> str:
     """The glob pattern of every camera image: ``{root}/leftImg8bit/{split}/{city}/*_leftImg8bit.png``."""
     return os.path.join(root, CAMERA, "*", "*", f"*_{CAMERA}.png")
 
 
-def panoptic_set_name(split, train_ids=False):
+def panoptic_set_name(split: str, train_ids: bool = False) -> str:
     """The name of a COCO panoptic set: ``cityscapes_panoptic_{split}[_trainId]`` (JSON file and PNG folder)."""
     return f"{PANOPTIC_PREFIX}{split}" + ("_trainId" if train_ids else "")
 
 
-def panoptic_json(folder, split, train_ids=False):
+def panoptic_json(folder: StrPath, split: str, train_ids: bool = False) -> str:
     """``{folder}/cityscapes_panoptic_{split}[_trainId].json``; its PNGs are in the folder of the same name.
 
     >>> panoptic_json("r/gtFine", "val")
@@ -177,23 +207,23 @@ def panoptic_json(folder, split, train_ids=False):
     return os.path.join(folder, panoptic_set_name(split, train_ids) + ".json")
 
 
-def panoptic_png_name(frame, annotation_type=FINE):
+def panoptic_png_name(frame: str, annotation_type: str = FINE) -> str:
     """A frame's PNG in a COCO panoptic set's folder: ``{frame}_{annotation_type}_panoptic.png``."""
     return f"{frame}_{annotation_type}_panoptic.png"
 
 
-def panoptic_pngs(folder):
+def panoptic_pngs(folder: StrPath) -> dict[str, str]:
     """``{frame: path}`` of the panoptic PNGs in a set's folder (by :func:`panoptic_png_name`), in name order."""
     return {os.path.basename(path).rsplit("_", 2)[0]: path
             for path in sorted(glob.glob(os.path.join(folder, panoptic_png_name("*", "*"))))}
 
 
-def panoptic_png_folder(json_path):
+def panoptic_png_folder(json_path: StrPath) -> str:
     """The folder of a COCO panoptic JSON's PNGs: its path without ``.json``."""
     return os.path.splitext(os.fspath(json_path))[0]
 
 
-def panoptic_names(instance_ids_path):
+def panoptic_names(instance_ids_path: StrPath) -> dict[str, str]:
     """The COCO panoptic names of a frame, as the original tool gives them.
 
     >>> names = panoptic_names("x/lindau_000001_000019_gtFine_instanceIds.png")
@@ -205,12 +235,12 @@ def panoptic_names(instance_ids_path):
             "image": os.path.basename(sibling(instance_ids_path, CAMERA))}
 
 
-def annotation_pattern(root, annotation_type, split, modality):
+def annotation_pattern(root: StrPath, annotation_type: str, split: str, modality: str) -> str:
     ext = GT_EXTENSIONS.get(modality, "png")
     return os.path.join(root, annotation_type, split, "*", f"*_{modality}.{ext}")
 
 
-def splits_of(root, annotation_type=FINE):
+def splits_of(root: StrPath, annotation_type: str = FINE) -> list[str]:
     """Split folders present under ``{root}/{annotation_type}`` (COCO panoptic set folders are not splits)."""
     base = os.path.join(root, annotation_type)
     if not os.path.isdir(base):
@@ -219,12 +249,12 @@ def splits_of(root, annotation_type=FINE):
                   if os.path.isdir(os.path.join(base, d)) and not d.startswith(PANOPTIC_PREFIX))
 
 
-def index_folder(folder):
+def index_folder(folder: StrPath) -> list[tuple[str, list[str]]]:
     """All files below ``folder`` as ``[(dirpath, [filenames])]``, walked once."""
     return [(root, sorted(files)) for root, _, files in os.walk(folder)]
 
 
-def match_prediction(walk, ground_truth, ext):
+def match_prediction(walk: Sequence[tuple[str, Sequence[str]]], ground_truth: StrPath, ext: str) -> str:
     """The one file in a walked folder named ``{city}_{seq}_{frame}*.{ext}`` for ``ground_truth``.
 
     Raises :class:`LayoutError` when there is none or more than one.

@@ -201,14 +201,6 @@ def write_atomic(path, data, mode=0o644):
         f.write(data)
 
 
-def save_image_atomic(image, path, **params):
-    """Save a PIL image atomically, format from the extension of ``path``."""
-    from PIL import Image
-    fmt = Image.registered_extensions().get(os.path.splitext(path)[1].lower(), "PNG")
-    with atomic_target(path) as tmp:
-        image.save(tmp, fmt, **params)
-
-
 def decode_png(data, name=None, accept=None, max_pixels=None):
     """Decode PNG bytes with our decoder; None when the file is left to Pillow.
 

@@ -1,7 +1,10 @@
 """The Dask backend: tasks submitted to a ``distributed.Client``, a connection to a scheduler, and
 the ``with use_client(client):`` block of library callers."""
+from __future__ import annotations
+
 import contextvars
 import sys
+from typing import Any
 
 from ..errors import CityscapesError, DependencyError
 from .worker import _keep_freed_buffers, default_jobs
@@ -42,14 +45,14 @@ class _DaskBackend:
         self._running = []
 
 
-def check_installed():
+def check_installed() -> None:
     """Raise a :class:`DependencyError` saying what to install when Dask's ``distributed`` is missing."""
     import importlib.util
     if importlib.util.find_spec("distributed") is None:
         raise DependencyError(DASK_MISSING)
 
 
-def connect(address, jobs=None, announce=True):
+def connect(address: str, jobs: int | None = None, announce: bool = True) -> tuple[Any, Any]:
     """A ``distributed.Client`` for ``address`` and the ``LocalCluster`` it started (or None).
 
     ``local`` starts ``jobs`` worker processes (default: all cores) with
@@ -83,10 +86,10 @@ class use_client:
     """``with use_client(client):`` every map inside (in this thread) runs on that Dask client, unless the
     map is given a client or a run of its own (None: the local pool)."""
 
-    def __init__(self, client):
+    def __init__(self, client: Any) -> None:
         self._client = client
 
-    def __enter__(self):
+    def __enter__(self) -> Any:
         self._token = _block_client.set(self._client)
         return self._client
 
@@ -94,6 +97,6 @@ class use_client:
         _block_client.reset(self._token)
 
 
-def block_client():
+def block_client() -> Any:
     """The client of the innermost :class:`use_client` block, or None."""
     return _block_client.get()

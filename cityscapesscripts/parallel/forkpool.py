@@ -13,7 +13,7 @@ import struct
 import sys
 from collections import deque
 
-from .worker import _init_worker
+from .worker import _init_worker, _process_calls
 
 
 class _WorkerLost(Exception):
@@ -158,6 +158,7 @@ class _LocalPool:
     def _start(self):
         _flush_std_streams()  # what this process buffered is written once, not once more by each worker
         gc.freeze()  # the workers' collections then skip this process's objects: fewer pages copied, less work
+        _process_calls()  # found once here, inherited by every worker
         try:
             for _ in range(self._jobs):
                 tasks_read, tasks_write = os.pipe()

@@ -5,6 +5,7 @@ import functools
 import signal
 import sys
 from collections import deque
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, TypeVar
 
 from ..errors import ItemError, error_record, failures_error, item_name
 from ..io import limits
@@ -13,8 +14,20 @@ from .forkpool import _LocalPool
 from .spawnpool import _SpawnPool
 from .worker import WithSettings, _run_chunk, _run_one, default_jobs, one_blas_thread
 
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
-def progress_bar(total, desc, enabled=None):
+
+class Mergeable(Protocol):
+    """What :func:`merge_into` adds partial results to: an accumulator's ``merge``."""
+
+    def merge(self, other: Any) -> Any: ...
+
+
+Total = TypeVar("Total", bound=Mergeable)
+
+
+def progress_bar(total: int, desc: str, enabled: bool | None = None) -> Any:
     """A tqdm bar on a terminal (stderr), else a no-op; plain counter if tqdm is missing."""
     if enabled is None:
         enabled = sys.stderr.isatty()
@@ -47,9 +60,15 @@ class Run:
     default.  ``with run:`` also closes the connection at its end.  The fields are read-only.
     """
     __slots__ = ("jobs", "client", "scheduler", "max_pixels", "_connection", "_limit")
+    jobs: int | None
+    client: Any
+    scheduler: str | None
+    max_pixels: int | None
+    _connection: tuple[Any, Any] | None
+    _limit: Any
 
-    def __init__(self, jobs: int | None = None, client=None, scheduler: str | None = None,
-                 max_pixels: int | None = None):
+    def __init__(self, jobs: int | None = None, client: Any = None, scheduler: str | None = None,
+                 max_pixels: int | None = None) -> None:
         if scheduler is not None:
             check_installed()
         if max_pixels is not None:
@@ -65,18 +84,20 @@ class Run:
         return (f"Run(jobs={self.jobs!r}, client={self.client!r}, scheduler={self.scheduler!r}, "
                 f"max_pixels={self.max_pixels!r})")
 
-    def dask_client(self):
+    def dask_client(self) -> Any:
         """The Dask client this run's maps go to (connecting to its scheduler the first time), or None:
         the run's client, its scheduler's, else the one of the enclosing :func:`use_client` block."""
         if self.client is not None:
             return self.client
         if self.scheduler is not None:
-            if self._connection is None:
-                object.__setattr__(self, "_connection", connect(self.scheduler, self.jobs))
-            return self._connection[0]
+            connection = self._connection
+            if connection is None:
+                connection = connect(self.scheduler, self.jobs)
+                object.__setattr__(self, "_connection", connection)
+            return connection[0]
         return block_client()
 
-    def close(self):
+    def close(self) -> None:
         """Close the connection to the scheduler (and its local cluster) if this run made one."""
         connection = self._connection
         object.__setattr__(self, "_connection", None)
@@ -86,7 +107,7 @@ class Run:
             if cluster is not None:
                 cluster.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Run:
         object.__setattr__(self, "_limit", limits.applied(self.max_pixels))
         self._limit.__enter__()
         return self
@@ -101,7 +122,9 @@ class Run:
 _DIED = "the worker process died while processing this item (killed, out of memory, or crashed)"
 
 
-def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run | int | None = None, desc: str = "",
+              progress: bool | None = None, name: Callable[[Item], str] = item_name,
+              client: Any = None) -> Iterator[Result | ItemError]:
     """Yield ``func(item)`` or an :class:`ItemError` for each item, in input order.
 
     ``func`` must pickle (a module-level function or a ``functools.partial``
@@ -115,31 +138,33 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, cl
     items = list(items)
     run = jobs if isinstance(jobs, Run) else Run(jobs)
     limit = run.max_pixels if run.max_pixels is not None else limits.chosen()
+    task: Callable[[Item], Result] = func
     if limit is not None:  # the limit travels with each task, to whichever process runs it
-        func = WithSettings(func, limit)
+        task = WithSettings(func, limit)
     client = client if client is not None else run.dask_client()
+    new_backend: Callable[[], Any]
     if client is not None:
-        jobs = max(1, sum(client.nthreads().values()))
+        workers = max(1, sum(client.nthreads().values()))
         new_backend = functools.partial(_DaskBackend, client)
     else:
-        jobs = min(default_jobs() if not run.jobs else run.jobs, max(1, len(items)))
-        new_backend = functools.partial(_LocalPool if sys.platform.startswith("linux") else _SpawnPool, jobs)
-    if client is None and jobs <= 1:
+        workers = min(default_jobs() if not run.jobs else run.jobs, max(1, len(items)))
+        new_backend = functools.partial(_LocalPool if sys.platform.startswith("linux") else _SpawnPool, workers)
+    if client is None and workers <= 1:
         bar = progress_bar(len(items), desc, progress)
         try:
             for item in items:
-                yield _run_one(func, name(item), item)
+                yield _run_one(task, name(item), item)
                 bar.update()
         finally:
             bar.close()
         return
     with one_blas_thread():  # before the pool forks: the workers inherit it
         # a few items per message: cheap to send back, and workers still end together (measured)
-        size = max(1, min(8, len(items) // (jobs * 16)))
+        size = max(1, min(8, len(items) // (workers * 16)))
         pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
-        window, held = 2 * jobs, 8 * jobs  # chunks running or queued; chunks submitted and not yet given back
+        window, held = 2 * workers, 8 * workers  # chunks running or queued; chunks submitted and not yet given back
         backend = new_backend()
-        in_flight = deque()  # (isolated, chunk, future), in input order
+        in_flight: deque[tuple[bool, list[tuple[str, Item]], Any]] = deque()  # (isolated, chunk, future), in order
         bar = None
         cancel = True
         try:
@@ -148,7 +173,7 @@ def map_items(func, items, jobs=None, desc="", progress=None, name=item_name, cl
                     # an isolated chunk (one item suspected of killing its worker) runs alone
                     while pending and len(in_flight) < held and _unfinished(in_flight) < window and not (
                             in_flight and (pending[0][0] or in_flight[-1][0])):
-                        future = backend.submit(_run_chunk, func, pending[0][1])
+                        future = backend.submit(_run_chunk, task, pending[0][1])
                         in_flight.append(pending.popleft() + (future,))
                     if bar is None:  # after the first submit: the pool forks before tqdm starts its thread
                         bar = progress_bar(len(items), desc, progress)
@@ -187,22 +212,29 @@ def _unfinished(in_flight):
     return sum(not future.done() for _, _, future in in_flight)
 
 
-def collect(func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+def collect(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run | int | None = None, desc: str = "",
+            progress: bool | None = None, name: Callable[[Item], str] = item_name, client: Any = None) -> list[Result]:
     """``[func(item) for item in items]`` through :func:`map_items`, after the whole batch ran.
 
     Raises when any item failed: a single failure's own error when it is a
     :class:`CityscapesError` (as a serial run raises), else a
     :class:`BatchError` listing every failure.
     """
-    results, failures = [], []
+    results: list[Result] = []
+    failures: list[ItemError] = []
     for result in map_items(func, items, jobs, desc, progress, name, client):
-        (failures if isinstance(result, ItemError) else results).append(result)
+        if isinstance(result, ItemError):
+            failures.append(result)
+        else:
+            results.append(result)
     if failures:
         raise failures_error(failures)
     return results
 
 
-def merge_into(total, func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+def merge_into(total: Total, func: Callable[[Item], Any], items: Iterable[Item], jobs: Run | int | None = None,
+               desc: str = "", progress: bool | None = None, name: Callable[[Item], str] = item_name,
+               client: Any = None) -> Total:
     """Map ``func`` over the items and ``total.merge`` each partial result as it arrives; returns ``total``.
 
     Raises as :func:`collect` does, after the whole batch ran, when any item failed.
@@ -230,14 +262,16 @@ class _Each:
         return self
 
 
-def merge_each(totals, func, items, jobs=None, desc="", progress=None, name=item_name, client=None):
+def merge_each(totals: Sequence[Mergeable], func: Callable[[Item], Sequence[Any]], items: Iterable[Item],
+               jobs: Run | int | None = None, desc: str = "", progress: bool | None = None,
+               name: Callable[[Item], str] = item_name, client: Any = None) -> Sequence[Mergeable]:
     """:func:`merge_into` for a ``func`` that returns one partial result per total, in order;
     returns ``totals`` (a sweep: one item scored against several prediction sets)."""
     merge_into(_Each(totals), func, items, jobs, desc, progress, name, client)
     return totals
 
 
-def stop_on_sigterm():
+def stop_on_sigterm() -> Any:
     """Make SIGTERM raise ``KeyboardInterrupt`` in this (main) thread, as Ctrl-C does; returns the old handler."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")

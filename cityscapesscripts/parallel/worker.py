@@ -12,6 +12,7 @@ import functools
 import os
 import signal
 import sys
+from typing import Any, Callable
 
 from .. import THREAD_VARIABLES
 from ..errors import error_record
@@ -19,7 +20,7 @@ from ..errors import error_record
 # Read by OpenBLAS, OpenMP and MKL when they load: a spawned worker sets them before NumPy is imported.
 
 
-def default_jobs():
+def default_jobs() -> int:
     """Every core this process may use: the number of workers when none is given."""
     try:
         return len(os.sched_getaffinity(0))
@@ -45,27 +46,26 @@ class WithSettings:
     pixel limit (:mod:`cityscapesscripts.io.limits`; None: that process's own)."""
     __slots__ = ("func", "max_pixels")
 
-    def __init__(self, func, max_pixels=None):
+    def __init__(self, func: Callable[[Any], Any], max_pixels: int | None = None) -> None:
         self.func, self.max_pixels = func, max_pixels
 
     def __reduce__(self):
         return WithSettings, (self.func, self.max_pixels)
 
-    def __call__(self, item):
+    def __call__(self, item: Any) -> Any:
         from ..io import limits
         with limits.applied(self.max_pixels):
             return self.func(item)
 
 
+@functools.lru_cache(maxsize=None)
 def _process_calls():
-    """``(set_death_signal, mallopt)`` of this process, or ``None`` where there are none (not glibc).
+    """``(set_death_signal, mallopt)`` of this process, glibc's ``prctl(PR_SET_PDEATHSIG, signum)`` and
+    ``mallopt(param, value)`` through ``ctypes``, or ``None`` where there are none (not glibc).
 
-    From the compiled extension; through ``ctypes`` only when it is not built (loading ``ctypes``
-    costs each worker several milliseconds at start-up).
+    Found once: a forked pool finds them in the parent before forking, so its workers do not each pay
+    for loading ``ctypes`` and libc (several milliseconds) at start-up.
     """
-    from .. import kernels
-    if kernels.HAVE_EXTENSION:
-        return kernels._kernels.set_death_signal, kernels._kernels.mallopt
     try:
         import ctypes
         libc = ctypes.CDLL("libc.so.6", use_errno=True)

@@ -202,7 +202,7 @@ class Predictions:
         for dirpath, names in layout.index_folder(folder):
             for name in names:
                 path = os.path.join(dirpath, name)
-                prefix = "_".join(name.split("_")[:3])
+                prefix = layout.frame_prefix(name)
                 if prefix in frame_ids and name.endswith((".png", ".txt")):
                     files[prefix].append(path)
                 elif name.endswith(".json"):

@@ -1,0 +1,61 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The PNG row unfilter both extensions inline: png.png_unfilter for whole images, and the counting
+kernels of count.pyx one row at a time as they count (fused decode-and-count)."""
+from libc.stdint cimport uint8_t
+from libc.string cimport memcpy
+
+
+cdef inline uint8_t _paeth(int a, int b, int c) noexcept nogil:
+    cdef int pa = b - c, pb = a - c, pc
+    pc = pa + pb
+    if pa < 0:
+        pa = -pa
+    if pb < 0:
+        pb = -pb
+    if pc < 0:
+        pc = -pc
+    if pa <= pb and pa <= pc:
+        return <uint8_t>a
+    if pb <= pc:
+        return <uint8_t>b
+    return <uint8_t>c
+
+
+cdef inline Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const uint8_t* zero_row,
+                                      Py_ssize_t h, Py_ssize_t stride, const Py_ssize_t bpp) noexcept nogil:
+    # Called with a literal bpp from each branch of png_unfilter, and one row at a time by the
+    # kernels that count rows as they are unfiltered: inlined, each call runs with a fixed pixel
+    # width (not inlined, the row kernels shared one clone of it and counted masks 1.6x slower).
+    cdef Py_ssize_t y, x
+    cdef uint8_t kind
+    cdef const uint8_t* src
+    cdef const uint8_t* prev = zero_row
+    cdef uint8_t* dst
+    for y in range(h):
+        kind = raw[y * (stride + 1)]
+        src = raw + y * (stride + 1) + 1
+        dst = out + y * stride
+        if kind == 0:
+            memcpy(dst, src, stride)
+        elif kind == 1:
+            for x in range(bpp):
+                dst[x] = src[x]
+            for x in range(bpp, stride):
+                dst[x] = src[x] + dst[x - bpp]
+        elif kind == 2:
+            for x in range(stride):
+                dst[x] = src[x] + prev[x]
+        elif kind == 3:
+            for x in range(bpp):
+                dst[x] = src[x] + (prev[x] >> 1)
+            for x in range(bpp, stride):
+                dst[x] = src[x] + ((<int>dst[x - bpp] + prev[x]) >> 1)
+        elif kind == 4:
+            for x in range(bpp):
+                dst[x] = src[x] + prev[x]
+            for x in range(bpp, stride):
+                dst[x] = src[x] + _paeth(dst[x - bpp], prev[x], prev[x - bpp])
+        else:
+            return y
+        prev = dst
+    return -1
