@@ -203,6 +203,33 @@ def test_summary_numbers_are_the_command_line_evaluators(viewer, root):
         assert summary["classes"] == [id2label[i].name for i in sorted(set(np.unique(truth).tolist()))]
 
 
+def test_confusion_matrix_of_an_image_is_the_command_line_evaluators(viewer, root):
+    """The per-image confusion counts: csEvalPixelLevelSemanticLabeling's matrix on a one-image list, among the
+    evaluated classes present; the class IoUs it gives are the evaluator's, and the counts are the pixels'."""
+    from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as cli_eval
+    args = cli_eval._default_args()
+    args.quiet, args.JSONOutput, args.jobs = True, False, 1
+    evaluated = [label.id for label in id2label.values() if label.id >= 0 and not label.ignoreInEval]
+    for index in (0, 1):
+        gt = os.path.join(root, "gtFine", "val", CITY, f"{FRAMES[index]}_gtFine_labelIds.png")
+        pred = os.path.join(root, "results", "semantic", f"{FRAMES[index]}_pred.png")
+        result = cli_eval.evaluateImgLists([pred], [gt], args)
+        confusion = viewer.summary(frame(viewer, index))["confusion"]
+        matrix = np.array(result["confMatrix"])
+        present = [i for i in evaluated if matrix[i, evaluated].any() or matrix[evaluated, i].any()]
+        assert confusion["ids"] == present and confusion["labels"] == [id2label[i].name for i in present]
+        assert confusion["counts"] == matrix[np.ix_(present, present)].tolist()
+        assert confusion["other"] == [int(matrix[i].sum() - matrix[i, present].sum()) for i in present]
+        counts = np.array(confusion["counts"])
+        for k, name in enumerate(confusion["labels"]):
+            tp = counts[k, k]
+            iou = tp / (counts[k].sum() + confusion["other"][k] + counts[:, k].sum() - tp)
+            assert iou == pytest.approx(result["classScores"][name], abs=1e-15)
+        truth, prediction = golden(FRAMES[index], "labelIds"), predicted(FRAMES[index])
+        for r, c in ((0, 0), (0, len(present) - 1), (len(present) - 1, 1)):  # pixel by pixel, here
+            assert counts[r, c] == ((truth == present[r]) & (prediction == present[c])).sum()
+
+
 def test_summaries_come_in_the_background_and_equal_the_serial_ones(root):
     serial = Viewer(root, pred=f"{root}/results", jobs=1)
     expected = {f.key: serial.summary(f) for f in serial.frames}

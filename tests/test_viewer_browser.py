@@ -648,3 +648,46 @@ def test_second_layer_outlined_over_the_prediction_then_swiped_with_a_dragged_di
     page.key("ArrowLeft")  # after the mouse chose in the dropdown, the arrows step
     page.wait("viewer.position === 0")
     assert page.js("return window.__errors") == []
+
+
+def test_confusion_matrix_beside_the_class_iou_and_a_cell_shows_its_pixels(page, screenshots):
+    go_to(page, 0, "gtFine", alpha=1.0)
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#confusion tr').length > 1")
+    confusion = page.js("return fetch('/api/summary/' + viewer.shown.frame.key).then(r => r.json())")["confusion"]
+    cells = page.js("return Array.from(document.querySelectorAll('#confusion button.cell'), b => b.title)")
+    counts = [int(re.search(r": (\d+) pixels", title).group(1)) for title in cells]
+    width = len(confusion["ids"]) + 1
+    assert [counts[r * width:(r + 1) * width] for r in range(len(confusion["ids"]))] == [
+        row + [other] for row, other in zip(confusion["counts"], confusion["other"])]
+    truth, prediction = golden(FRAMES[0], "labelIds"), predicted(FRAMES[0])
+    car = name2label["car"].id
+    row = confusion["counts"][confusion["ids"].index(car)]
+    wrong = max((c for c in confusion["ids"] if c != car), key=lambda c: row[confusion["ids"].index(c)])
+    pair = (truth == car) & (prediction == wrong)
+    assert pair.sum() == row[confusion["ids"].index(wrong)] > 0
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+    elsewhere = inner_point((truth != car) & (truth != prediction) & np.isin(truth, confusion["ids"]), margin=1)
+    page.click(f"#confusion button[data-truth='{car}'][data-predicted='{wrong}']")
+    page.wait("viewer.layer === 'errors' && viewer.shown.overlay && viewer.shown.overlay.layer === 'errors'")
+    page.wait("viewer.shown.base.exact")
+    points = np.argwhere(pair)
+    for y, x in points[::max(1, len(points) // 6)][:6]:
+        assert page.pixel("#canvas", int(x), int(y)) == (255, 0, 255, 255), (x, y)
+    assert page.pixel("#canvas", *elsewhere)[:3] == tuple(image[elsewhere[1], elsewhere[0], :3])  # not shown
+    page.wait("document.querySelectorAll('#confusion tr').length > 1")  # listed again for the image shown
+    page.js("setAlpha(0.7); document.getElementById('class-iou-title').scrollIntoView()")
+    page.screenshot(os.path.join(screenshots, "confusion.png"))
+    page.js("setAlpha(1)")
+    page.key("ArrowRight")  # the keys still step after a click in the matrix
+    page.wait("viewer.position === 1")
+    page.key("ArrowLeft")
+    page.wait("viewer.position === 0 && viewer.shown.base.exact && document.querySelectorAll('#confusion tr').length > 1")
+    assert page.pixel("#canvas", *elsewhere)[:3] == (255, 0, 0)  # a new image: every error shown again
+    page.click(f"#confusion button[data-truth='{car}'][data-predicted='{wrong}']")
+    page.wait(f"viewer.focus && viewer.focus.key === 'pair:{car}:{wrong}'")
+    page.click(f"#confusion button[data-truth='{car}'][data-predicted='{wrong}']")  # again: every pixel
+    page.wait("viewer.focus === null")
+    y, x = points[0]
+    assert page.pixel("#canvas", int(x), int(y))[:3] == (255, 0, 0)
+    assert page.pixel("#canvas", *elsewhere)[:3] == (255, 0, 0)
+    assert page.js("return window.__errors") == []

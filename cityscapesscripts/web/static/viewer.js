@@ -11,6 +11,7 @@ const MAX_PREVIEW_SCALE = 8;  // as the server's
 const LABEL_TOOL_PORT = 8051;  // beside the viewer's default 8050
 const DIVIDER_GRAB_PX = 12;   // how near the swipe divider (on screen) a drag grabs it when zoomed in
 const SWIPE_STEP = 0.05;      // [ and ] move the divider by this part of the width
+const PAIR_HIGHLIGHT = [255, 0, 255, 255];  // a confusion cell's pixels: magenta, in no label's colour
 
 // State, also read by the browser tests.
 const viewer = window.viewer = {
@@ -116,7 +117,7 @@ async function decodeLayer(payload, layer) {
   const index = payload.array;
   const present = new Uint8Array(payload.colors.length);  // the entries the map uses: the legend's labels
   for (let i = 0; i < index.length; i++) present[index[i]] = 1;
-  const overlay = {kind: "raster", layer, index, names: payload.names, labels: payload.labels || [],
+  const overlay = {kind: "raster", layer, index, names: payload.names, labels: payload.labels || [], pairs: payload.pairs,
     colors: payload.colors, present, canvas, width, height, painted: null, table: null, outline: null};
   paint(overlay);
   return overlay;
@@ -134,6 +135,7 @@ function paint(overlay) {
   const focus = viewer.focus && viewer.focus.layer === overlay.layer ? viewer.focus : null;
   const table = overlay.table = new Uint32Array(overlay.colors.map(([r, g, b, a], k) => {
     const off = viewer.hidden.has(overlay.labels[k]) || (focus && !focus.shows(overlay, k));
+    if (!off && focus && focus.color) [r, g, b, a] = focus.color;
     return off ? 0 : (r | g << 8 | b << 16 | a << 24) >>> 0;
   }));
   const {index, width, height} = overlay;
@@ -252,8 +254,8 @@ async function show(position, started = performance.now()) {
     if (neighbour) load(neighbour).catch(() => {});
   }
   if (viewer.pred) {  // never another image's numbers beside this one
-    for (const id of ["scores", "class-iou", "objects"]) $(id).replaceChildren();
-    $("class-iou-title").hidden = $("objects-title").hidden = true;
+    for (const id of ["scores", "class-iou", "confusion", "objects"]) $(id).replaceChildren();
+    $("class-iou-title").hidden = $("confusion-title").hidden = $("objects-title").hidden = true;
   }
   if (!viewer.playing) settle(loaded);
 }
@@ -385,6 +387,48 @@ async function showScores(loaded, current) {
     row.cells[1].textContent = iou.toFixed(3);
     return row;
   }));
+  showConfusion(summary.confusion, loaded.frame.key);
+}
+
+// The image's confusion counts (rows: ground truth, columns: prediction, last column: predicted as a class
+// not evaluated), each cell shaded by its share of the row; a cell clicked shows its pixels on the errors
+// layer (clicked again: every pixel).
+function showConfusion(confusion, frameKey) {
+  const table = $("confusion");
+  $("confusion-title").hidden = !confusion;
+  if (!confusion) { table.replaceChildren(); return; }
+  const {ids, labels, counts, other} = confusion;
+  const head = document.createElement("tr");
+  head.append(document.createElement("th"), ...labels.map((name) => {
+    const cell = document.createElement("th");
+    cell.append(swatch(name));
+    cell.title = `predicted ${name}`;
+    return cell;
+  }), Object.assign(document.createElement("th"), {textContent: "\u2205", title: "predicted a class not evaluated"}));
+  table.replaceChildren(head, ...labels.map((truth, r) => {
+    const row = document.createElement("tr");
+    const header = document.createElement("th");
+    header.append(swatch(truth));
+    header.title = `ground truth ${truth}`;
+    row.append(header);
+    const total = counts[r].reduce((a, b) => a + b, 0) + other[r];
+    [...counts[r], other[r]].forEach((count, c) => {
+      const cell = document.createElement("td");
+      const button = document.createElement("button");
+      const predicted = c < ids.length ? labels[c] : "a class not evaluated";
+      const share = total ? count / total : 0;
+      button.className = "cell";
+      button.dataset.truth = ids[r];
+      button.dataset.predicted = c < ids.length ? ids[c] : "other";
+      button.style.background = share ? `rgba(${c === r ? "80, 200, 120" : "255, 90, 90"}, ${0.25 + 0.75 * share})` : "";
+      button.title = `truth ${truth}, predicted ${predicted}: ${count} pixels (${(100 * share).toFixed(1)}% of ` +
+        `${truth}); show them (click)`;
+      button.onclick = () => { highlightPair(ids[r], c < ids.length ? ids[c] : null, ids, frameKey); button.blur(); };
+      cell.append(button);
+      row.append(cell);
+    });
+    return row;
+  }));
 }
 
 // Predicted and ground-truth instances: matched (TP), unmatched (FP, FN) at the evaluator's overlap; one
@@ -476,6 +520,25 @@ function highlight(object, frameKey) {
   }
   if (viewer.layer !== layer) {
     viewer.layer = $("layer").value = layer;
+    show(viewer.position);
+  } else {
+    draw();
+  }
+}
+
+// The pixels of ground truth `truth` predicted as `predicted` (null: as a class not evaluated, none of
+// `evaluated`) in the highlight colour on the errors layer (switched to), the others not shown; again: all.
+function highlightPair(truth, predicted, evaluated, frameKey) {
+  const key = `pair:${truth}:${predicted}`;
+  if (viewer.focus && viewer.focus.key === key) {
+    viewer.focus = null;
+  } else {
+    const shows = (overlay, k) => overlay.pairs[k][0] === truth &&
+      (predicted === null ? !evaluated.includes(overlay.pairs[k][1]) : overlay.pairs[k][1] === predicted);
+    viewer.focus = {layer: "errors", key, frame: frameKey, shows, color: PAIR_HIGHLIGHT};
+  }
+  if (viewer.layer !== "errors") {
+    viewer.layer = $("layer").value = "errors";
     show(viewer.position);
   } else {
     draw();
