@@ -42,7 +42,9 @@ import functools
 import glob
 import math
 import os
+import pickle
 import threading
+import uuid
 
 import numpy as np
 from PIL import Image
@@ -273,6 +275,8 @@ class Viewer:
         self.jobs = jobs
         self._lock = threading.Lock()
         self._panoptic_gt = {}
+        self._token = uuid.uuid4().hex  # names this viewer in the worker processes (_worker_viewer)
+        self._pickled = None
 
     def frame(self, key):
         try:
@@ -713,16 +717,18 @@ class Viewer:
             return {f.key: self._summaries[f.key].get("scores", self._summaries[f.key])
                     for f in self.frames}
 
-    def __getstate__(self):  # for the worker processes: no lock, thread or caches
-        state = dict(self.__dict__)
-        del state["_lock"]
-        state.update(_cache=collections.OrderedDict(), _thumbnails=collections.OrderedDict(), _summaries={},
-                     _summarizing=None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+    def __reduce__(self):
+        """For the worker processes: the frames, predictions and settings, without lock, thread or caches,
+        pickled once (a few MB for a 500-image split) and unpickled once per worker (:func:`_worker_viewer`),
+        not with every chunk of frames the pool sends."""
+        with self._lock:
+            if self._pickled is None:
+                state = dict(self.__dict__)
+                del state["_lock"]
+                state.update(_cache=collections.OrderedDict(), _thumbnails=collections.OrderedDict(),
+                             _summaries={}, _summarizing=None, _pickled=None)
+                self._pickled = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+        return _worker_viewer, (self._token, self._pickled)
 
     def _panoptic_ground_truth(self, split):
         """``{frame id: (png path, segments, categories)}`` of ``gtFine/cityscapes_panoptic_{split}.json``."""
@@ -755,6 +761,19 @@ def image_confusion(conf, label_set):
     counts = conf[np.ix_(ids, ids)]
     return {"ids": ids, "labels": [label_set.id2label[i].name for i in ids], "counts": counts.tolist(),
             "other": (conf[ids].sum(axis=1) - counts.sum(axis=1)).tolist()}
+
+
+_WORKER_VIEWERS = {}  # token -> the Viewer a worker process unpickled, kept for its next tasks (and their caches)
+
+
+def _worker_viewer(token, pickled):
+    viewer = _WORKER_VIEWERS.get(token)
+    if viewer is None:
+        viewer = Viewer.__new__(Viewer)
+        viewer.__dict__.update(pickle.loads(pickled))
+        viewer._lock = threading.Lock()
+        _WORKER_VIEWERS[token] = viewer
+    return viewer
 
 
 def _summary_of(viewer, key):
