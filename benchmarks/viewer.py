@@ -387,7 +387,11 @@ def grid_report(data, runs, load_start, screenshot=None):
         "cached; the page asks for those known every 0.4 s and fills the tiles as they come. Thumbnails "
         "(256 px wide JPEGs) load as their tiles come near the screen. The time until all scores are known "
         "depends on what else the machine runs: with the cores free, it is the workers' CPU time shared by "
-        "the cores.",
+        "the cores. Each worker unpickles the viewer (its frame and prediction lists, a few MB) once, not "
+        "with every chunk of frames, and runs at a lower priority than the server, so the thumbnails and the "
+        "image the user opens come first. The label and panoptic PNGs are counted in one pass as they are "
+        "inflated (the evaluators' kernels), never decoded whole; the instance part, every mask PNG inflated "
+        "and counted, is most of what is left.",
         "",
         "Where a summary's CPU time goes (one process, median of 20 images; "
         "`summary_parts` in the script):",

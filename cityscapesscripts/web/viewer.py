@@ -99,6 +99,8 @@ THUMBNAIL_WIDTH = 256
 OBJECT_IOU = 0.5  # the overlap at which the object list calls a prediction a match (AP50's)
 THUMBNAIL_CACHE_SIZE = 2000  # ~100 KB each: a whole split of Cityscapes' val
 BOX_FILL_ALPHA = 60 / 255  # the original viewer fills 3D boxes' sides and 2D boxes at alpha 60
+# the scoring workers yield the cores to the server (thumbnails, images, layers: what the user waits for)
+SCORING_NICENESS = 10
 
 
 def distinct_color(k):
@@ -726,7 +728,7 @@ class Viewer:
                 state = dict(self.__dict__)
                 del state["_lock"]
                 state.update(_cache=collections.OrderedDict(), _thumbnails=collections.OrderedDict(),
-                             _summaries={}, _summarizing=None, _pickled=None)
+                             _summaries={}, _summarizing=None, _pickled=None, _server_pid=os.getpid())
                 self._pickled = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
         return _worker_viewer, (self._token, self._pickled)
 
@@ -773,6 +775,8 @@ def _worker_viewer(token, pickled):
         viewer.__dict__.update(pickle.loads(pickled))
         viewer._lock = threading.Lock()
         _WORKER_VIEWERS[token] = viewer
+        if os.getppid() == viewer._server_pid:  # a worker of the server's own pool (not, say, a Dask worker's)
+            os.nice(SCORING_NICENESS)
     return viewer
 
 
