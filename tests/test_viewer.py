@@ -285,6 +285,36 @@ def test_all_scores_on_worker_processes_equal_the_serial_ones(root):
     assert Viewer(root, pred=f"{root}/results", jobs=2).all_scores() == expected
 
 
+def test_a_worker_process_unpickles_the_viewer_once_for_all_its_tasks(viewer):
+    """Each chunk of frames the pool sends carries the viewer: pickled once here, unpickled once per process."""
+    import pickle
+
+    from cityscapesscripts.web import viewer as viewer_module
+    niceness = os.nice(0)
+    first, again = pickle.dumps(viewer), pickle.dumps(viewer)
+    assert first == again and len(first) < 2 * len(pickle.dumps(viewer._pickled))
+    try:
+        copy = pickle.loads(first)
+        assert pickle.loads(again) is copy and copy is not viewer
+        assert [f.key for f in copy.frames] == [f.key for f in viewer.frames] and copy.pred == viewer.pred
+        assert copy.summary(frame(copy, 0)) == viewer.summary(frame(viewer, 0))
+        assert os.nice(0) == niceness  # only a worker of the server's own pool yields the cores
+    finally:
+        viewer_module._WORKER_VIEWERS.pop(viewer._token, None)
+
+
+def _niceness(viewer, key):
+    return {"scores": {"niceness": os.nice(0)}}
+
+
+def test_scoring_workers_yield_the_cores_to_the_server(root, monkeypatch):
+    from cityscapesscripts.web import viewer as viewer_module
+    monkeypatch.setattr(viewer_module, "_summary_of", _niceness)  # what each worker runs: its niceness
+    scores = Viewer(root, pred=f"{root}/results", jobs=2).all_scores()
+    expected = min(19, os.nice(0) + viewer_module.SCORING_NICENESS)
+    assert [s["niceness"] for s in scores.values()] == [expected] * len(scores)
+
+
 def test_a_bad_prediction_is_reported_and_the_other_frames_are_scored(root, tmp_path):
     from cityscapesscripts.io import png
     pred = tmp_path / "pred"
