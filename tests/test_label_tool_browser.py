@@ -649,3 +649,25 @@ def test_a_drawn_polygon_intersected_with_an_object_becomes_a_new_object(tool, d
     assert all(o["label"] == target["label"] for o in objects[-len(expected):])
     tool.press("u")                                   # one edit: undone at once
     assert not tool.js("return labelTool.isDirty()")
+
+
+def test_the_image_links_back_to_csviewer_with_the_command_that_starts_it(tool, dataset):
+    """As csViewer links to the label tool: the link names the frame's key (split/city/frame), which the viewer
+    opens; the command beside it starts the viewer on this root."""
+    link = tool.js("return document.getElementById('view-link').href")
+    assert link == "http://127.0.0.1:8050/#" + "val/lindau/lindau_001401_000019".replace("/", "%2F")
+    assert tool.text("#view-command") == f"csViewer {os.path.realpath(dataset)} --port 8050"
+    from cityscapesscripts.web.viewer import Viewer
+    assert "val/lindau/lindau_001401_000019" in Viewer(str(dataset)).by_key  # a frame the viewer shows
+    assert "(W)" in tool.js("return document.getElementById('view-link').title")
+    opened = tool.js("const opened = []; window.open = (url, target) => { opened.push(url); return null; };"
+                     "window.__opened = opened; return opened.length")
+    tool.click("#preview-toggle")  # W works whatever control was used last
+    tool.press("w")
+    assert tool.js("return window.__opened") == [link] and opened == 0
+    lonely = "gtFine/val/lindau/lindau_999999_000019_gtFine_polygons.json"  # polygons without a camera image
+    shutil.copy(dataset / FRAME, dataset / lonely)
+    tool.driver.get(tool.driver.current_url.split("#")[0] + "#" + lonely)
+    tool.driver.refresh()  # the hash alone changed: load the page again
+    tool.wait(f"window.labelTool && labelTool.state.path === {lonely!r} && !labelTool.state.busy")
+    assert tool.js("return document.getElementById('view').classList.contains('hidden')")  # no image: no link

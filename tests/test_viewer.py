@@ -203,6 +203,33 @@ def test_summary_numbers_are_the_command_line_evaluators(viewer, root):
         assert summary["classes"] == [id2label[i].name for i in sorted(set(np.unique(truth).tolist()))]
 
 
+def test_confusion_matrix_of_an_image_is_the_command_line_evaluators(viewer, root):
+    """The per-image confusion counts: csEvalPixelLevelSemanticLabeling's matrix on a one-image list, among the
+    evaluated classes present; the class IoUs it gives are the evaluator's, and the counts are the pixels'."""
+    from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as cli_eval
+    args = cli_eval._default_args()
+    args.quiet, args.JSONOutput, args.jobs = True, False, 1
+    evaluated = [label.id for label in id2label.values() if label.id >= 0 and not label.ignoreInEval]
+    for index in (0, 1):
+        gt = os.path.join(root, "gtFine", "val", CITY, f"{FRAMES[index]}_gtFine_labelIds.png")
+        pred = os.path.join(root, "results", "semantic", f"{FRAMES[index]}_pred.png")
+        result = cli_eval.evaluateImgLists([pred], [gt], args)
+        confusion = viewer.summary(frame(viewer, index))["confusion"]
+        matrix = np.array(result["confMatrix"])
+        present = [i for i in evaluated if matrix[i, evaluated].any() or matrix[evaluated, i].any()]
+        assert confusion["ids"] == present and confusion["labels"] == [id2label[i].name for i in present]
+        assert confusion["counts"] == matrix[np.ix_(present, present)].tolist()
+        assert confusion["other"] == [int(matrix[i].sum() - matrix[i, present].sum()) for i in present]
+        counts = np.array(confusion["counts"])
+        for k, name in enumerate(confusion["labels"]):
+            tp = counts[k, k]
+            iou = tp / (counts[k].sum() + confusion["other"][k] + counts[:, k].sum() - tp)
+            assert iou == pytest.approx(result["classScores"][name], abs=1e-15)
+        truth, prediction = golden(FRAMES[index], "labelIds"), predicted(FRAMES[index])
+        for r, c in ((0, 0), (0, len(present) - 1), (len(present) - 1, 1)):  # pixel by pixel, here
+            assert counts[r, c] == ((truth == present[r]) & (prediction == present[c])).sum()
+
+
 def test_summaries_come_in_the_background_and_equal_the_serial_ones(root):
     serial = Viewer(root, pred=f"{root}/results", jobs=1)
     expected = {f.key: serial.summary(f) for f in serial.frames}
@@ -256,6 +283,36 @@ def test_all_scores_on_worker_processes_equal_the_serial_ones(root):
     serial = Viewer(root, pred=f"{root}/results")
     expected = {f.key: serial.scores(f) for f in serial.frames}
     assert Viewer(root, pred=f"{root}/results", jobs=2).all_scores() == expected
+
+
+def test_a_worker_process_unpickles_the_viewer_once_for_all_its_tasks(viewer):
+    """Each chunk of frames the pool sends carries the viewer: pickled once here, unpickled once per process."""
+    import pickle
+
+    from cityscapesscripts.web import viewer as viewer_module
+    niceness = os.nice(0)
+    first, again = pickle.dumps(viewer), pickle.dumps(viewer)
+    assert first == again and len(first) < 2 * len(pickle.dumps(viewer._pickled))
+    try:
+        copy = pickle.loads(first)
+        assert pickle.loads(again) is copy and copy is not viewer
+        assert [f.key for f in copy.frames] == [f.key for f in viewer.frames] and copy.pred == viewer.pred
+        assert copy.summary(frame(copy, 0)) == viewer.summary(frame(viewer, 0))
+        assert os.nice(0) == niceness  # only a worker of the server's own pool yields the cores
+    finally:
+        viewer_module._WORKER_VIEWERS.pop(viewer._token, None)
+
+
+def _niceness(viewer, key):
+    return {"scores": {"niceness": os.nice(0)}}
+
+
+def test_scoring_workers_yield_the_cores_to_the_server(root, monkeypatch):
+    from cityscapesscripts.web import viewer as viewer_module
+    monkeypatch.setattr(viewer_module, "_summary_of", _niceness)  # what each worker runs: its niceness
+    scores = Viewer(root, pred=f"{root}/results", jobs=2).all_scores()
+    expected = min(19, os.nice(0) + viewer_module.SCORING_NICENESS)
+    assert [s["niceness"] for s in scores.values()] == [expected] * len(scores)
 
 
 def test_a_bad_prediction_is_reported_and_the_other_frames_are_scored(root, tmp_path):

@@ -576,3 +576,118 @@ def test_zoom_and_pan_of_the_image_and_the_label_tool_link(page):
     assert link.endswith("/#" + f"gtFine/val/{CITY}/{FRAMES[0]}_gtFine_polygons.json".replace("/", "%2F"))
     root = page.js("return viewer.root")
     assert page.text("#edit-command") == f"csLabelTool {root} --port 8051"
+
+
+def choose(page, control, value):
+    """Choose ``value`` in dropdown ``control`` with the mouse, as a user does."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    Select(page.driver.find_element(By.ID, control)).select_by_value(value)
+
+
+def test_second_layer_outlined_over_the_prediction_then_swiped_with_a_dragged_divider(page, screenshots):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    go_to(page, 0, "pred", alpha=1.0)
+    count = page.js("return viewer.shownCount")
+    choose(page, "layer2", "gtFine")  # the ground truth's outlines over the prediction's fill
+    page.wait(f"viewer.shownCount > {count} && viewer.shown.second && viewer.shown.base.exact")
+    truth_colors, instances = golden(FRAMES[0], "color")[..., :3], golden(FRAMES[0], "instanceIds")
+    palette = np.zeros((256, 3), dtype=np.int64)
+    for label in id2label.values():
+        if label.id >= 0:
+            palette[label.id] = label.color
+    pred_colors = palette[predicted(FRAMES[0])]
+    edge = np.zeros(instances.shape, dtype=bool)  # a pixel beside one of another instance or label
+    edge[:, :-1] |= instances[:, :-1] != instances[:, 1:]
+    edge[:, 1:] |= instances[:, 1:] != instances[:, :-1]
+    edge[:-1] |= instances[:-1] != instances[1:]
+    edge[1:] |= instances[1:] != instances[:-1]
+    differ = (truth_colors != pred_colors).any(axis=2)
+    on_edge = np.argwhere(edge & differ)
+    inside = np.argwhere(~edge & differ)
+    for y, x in on_edge[::max(1, len(on_edge) // 8)][:8]:
+        assert page.pixel("#canvas", int(x), int(y))[:3] == tuple(truth_colors[y, x]), (x, y)
+    for y, x in inside[::max(1, len(inside) // 8)][:8]:
+        assert page.pixel("#canvas", int(x), int(y))[:3] == tuple(pred_colors[y, x]), (x, y)
+    page.js("setAlpha(0.6)")
+    page.screenshot(os.path.join(screenshots, "outlines.png"))
+    page.js("setAlpha(1)")
+
+    page.key("w")  # swipe: the prediction left of the divider, the ground truth right
+    assert page.js("return [viewer.compare, document.getElementById('compare').value]") == ["swipe", "swipe"]
+
+    def side_by_side(split):
+        """Pixels both sides of the divider (at column ``split``) show their own layer."""
+        for y, x in inside[::max(1, len(inside) // 200)]:
+            if abs(x - split) > 8:
+                expected = pred_colors[y, x] if x < split else truth_colors[y, x]
+                assert page.pixel("#canvas", int(x), int(y))[:3] == tuple(expected), (x, y, split)
+    side_by_side(1024)
+    canvas = page.driver.find_element(By.ID, "canvas")
+    width = page.js("return document.getElementById('canvas').getBoundingClientRect().width")
+    ActionChains(page.driver).move_to_element_with_offset(canvas, 0, 0).click_and_hold() \
+        .move_by_offset(int(-width / 4), 0).release().perform()  # from the middle to a quarter
+    assert abs(page.js("return viewer.swipe") - 0.25) < 2 / width
+    side_by_side(round(2048 * page.js("return viewer.swipe")))
+    page.js("setAlpha(0.6)")
+    page.screenshot(os.path.join(screenshots, "swipe.png"))
+    page.js("setAlpha(1)")
+    before = page.js("return viewer.swipe")
+    page.key("]")  # the keys still work after the drag
+    assert page.js("return viewer.swipe") == pytest.approx(before + 0.05)
+    count = page.js("return viewer.shownCount")
+    page.key("ArrowRight")
+    page.wait(f"viewer.shownCount > {count} && viewer.position === 1 && viewer.shown.second")
+    page.key("w")
+    assert page.js("return viewer.compare") == "outline"
+    count = page.js("return viewer.shownCount")
+    choose(page, "layer2", "none")
+    page.wait(f"viewer.shownCount > {count} && !viewer.shown.second")
+    assert page.js("return document.getElementById('compare').disabled")
+    page.key("ArrowLeft")  # after the mouse chose in the dropdown, the arrows step
+    page.wait("viewer.position === 0")
+    assert page.js("return window.__errors") == []
+
+
+def test_confusion_matrix_beside_the_class_iou_and_a_cell_shows_its_pixels(page, screenshots):
+    go_to(page, 0, "gtFine", alpha=1.0)
+    page.wait("viewer.shown.base.exact && document.querySelectorAll('#confusion tr').length > 1")
+    confusion = page.js("return fetch('/api/summary/' + viewer.shown.frame.key).then(r => r.json())")["confusion"]
+    cells = page.js("return Array.from(document.querySelectorAll('#confusion button.cell'), b => b.title)")
+    counts = [int(re.search(r": (\d+) pixels", title).group(1)) for title in cells]
+    width = len(confusion["ids"]) + 1
+    assert [counts[r * width:(r + 1) * width] for r in range(len(confusion["ids"]))] == [
+        row + [other] for row, other in zip(confusion["counts"], confusion["other"])]
+    truth, prediction = golden(FRAMES[0], "labelIds"), predicted(FRAMES[0])
+    car = name2label["car"].id
+    row = confusion["counts"][confusion["ids"].index(car)]
+    wrong = max((c for c in confusion["ids"] if c != car), key=lambda c: row[confusion["ids"].index(c)])
+    pair = (truth == car) & (prediction == wrong)
+    assert pair.sum() == row[confusion["ids"].index(wrong)] > 0
+    image = read(f"leftImg8bit/val/{CITY}/{FRAMES[0]}_leftImg8bit.png")
+    elsewhere = inner_point((truth != car) & (truth != prediction) & np.isin(truth, confusion["ids"]), margin=1)
+    page.click(f"#confusion button[data-truth='{car}'][data-predicted='{wrong}']")
+    page.wait("viewer.layer === 'errors' && viewer.shown.overlay && viewer.shown.overlay.layer === 'errors'")
+    page.wait("viewer.shown.base.exact")
+    points = np.argwhere(pair)
+    for y, x in points[::max(1, len(points) // 6)][:6]:
+        assert page.pixel("#canvas", int(x), int(y)) == (255, 0, 255, 255), (x, y)
+    assert page.pixel("#canvas", *elsewhere)[:3] == tuple(image[elsewhere[1], elsewhere[0], :3])  # not shown
+    page.wait("document.querySelectorAll('#confusion tr').length > 1")  # listed again for the image shown
+    page.js("setAlpha(0.7); document.getElementById('class-iou-title').scrollIntoView()")
+    page.screenshot(os.path.join(screenshots, "confusion.png"))
+    page.js("setAlpha(1)")
+    page.key("ArrowRight")  # the keys still step after a click in the matrix
+    page.wait("viewer.position === 1")
+    page.key("ArrowLeft")
+    page.wait("viewer.position === 0 && viewer.shown.base.exact && document.querySelectorAll('#confusion tr').length > 1")
+    assert page.pixel("#canvas", *elsewhere)[:3] == (255, 0, 0)  # a new image: every error shown again
+    page.click(f"#confusion button[data-truth='{car}'][data-predicted='{wrong}']")
+    page.wait(f"viewer.focus && viewer.focus.key === 'pair:{car}:{wrong}'")
+    page.click(f"#confusion button[data-truth='{car}'][data-predicted='{wrong}']")  # again: every pixel
+    page.wait("viewer.focus === null")
+    y, x = points[0]
+    assert page.pixel("#canvas", int(x), int(y))[:3] == (255, 0, 0)
+    assert page.pixel("#canvas", *elsewhere)[:3] == (255, 0, 0)
+    assert page.js("return window.__errors") == []

@@ -119,7 +119,8 @@ def make_router(root, label_set=None):
 
     @router.get("/api/frames")
     def frames(request):
-        return server.json_response({"frames": frames_of(root)})
+        # the root: for the command that starts csViewer on it (the link back to the viewer)
+        return server.json_response({"frames": frames_of(root), "root": root})
 
     @router.get("/api/labels")
     def labels(request):

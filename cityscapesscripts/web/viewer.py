@@ -42,7 +42,9 @@ import functools
 import glob
 import math
 import os
+import pickle
 import threading
+import uuid
 
 import numpy as np
 from PIL import Image
@@ -50,10 +52,10 @@ from PIL import Image
 from .. import kernels, parallel
 from ..dataset.cityscapes import Frame
 from ..errors import AnnotationError, ItemError, LayoutError, PredictionError
-from ..evaluation import instance_ap
+from ..evaluation import instance_ap, panoptic
+from ..evaluation import semantic as semantic_eval
 from ..evaluation.instance_files import read_prediction_list
 from ..evaluation.panoptic import PanopticAccumulator
-from ..evaluation.semantic import SemanticAccumulator
 from ..helpers import box3dImageTransform
 from ..helpers.annotation import Annotation, CsObjectType
 from ..helpers.labels_cityPersons import name2labelCp
@@ -97,6 +99,8 @@ THUMBNAIL_WIDTH = 256
 OBJECT_IOU = 0.5  # the overlap at which the object list calls a prediction a match (AP50's)
 THUMBNAIL_CACHE_SIZE = 2000  # ~100 KB each: a whole split of Cityscapes' val
 BOX_FILL_ALPHA = 60 / 255  # the original viewer fills 3D boxes' sides and 2D boxes at alpha 60
+# the scoring workers yield the cores to the server (thumbnails, images, layers: what the user waits for)
+SCORING_NICENESS = 10
 
 
 def distinct_color(k):
@@ -273,6 +277,8 @@ class Viewer:
         self.jobs = jobs
         self._lock = threading.Lock()
         self._panoptic_gt = {}
+        self._token = uuid.uuid4().hex  # names this viewer in the worker processes (_worker_viewer)
+        self._pickled = None
 
     def frame(self, key):
         try:
@@ -515,9 +521,10 @@ class Viewer:
 
         def name(i):
             return by_id[i].name if i in by_id else f"id {i}"
-        names, colors, labels = [], [], []
+        names, colors, labels, pairs = [], [], [], []
         for pair in present.tolist():
             t, p = pair >> 8, pair & 255
+            pairs.append([t, p])
             labels.append(by_id[t].name if t in by_id else "")
             if t not in by_id or by_id[t].ignoreInEval:
                 names.append(f"ignored: truth {name(t)}, predicted {name(p)}")
@@ -528,7 +535,8 @@ class Viewer:
             else:
                 names.append(f"correct: {name(t)}")
                 colors.append(TRANSPARENT)
-        return raster_layer(index, colors, names, labels=labels, source=path)
+        # pairs: each entry's (ground truth, prediction) label ids, by which the confusion matrix highlights
+        return raster_layer(index, colors, names, labels=labels, pairs=pairs, source=path)
 
     def thumbnail(self, frame):
         """The camera image about ``THUMBNAIL_WIDTH`` pixels wide (Pillow image; the last ones kept)."""
@@ -554,8 +562,11 @@ class Viewer:
         ``scores`` as :meth:`scores`; ``classes``: the names of the labels its
         ground truth has; ``classIoU``: ``{label name: IoU}`` of the labels the
         semantic evaluation scores on this image (in the ground truth or the
-        prediction).  Every number comes from the evaluators' accumulators, as
-        the command-line evaluators compute it for a one-image list.
+        prediction); ``confusion``: its confusion counts among those labels
+        (:func:`image_confusion`).  Every number comes from the evaluators'
+        accumulators, as the command-line evaluators compute it for a one-image
+        list, and from the files as they count them (each PNG unfiltered and
+        counted in one pass, never decoded whole).
         """
         with self._lock:
             cached = self._summaries.get(frame.key)
@@ -567,17 +578,18 @@ class Viewer:
         return summary
 
     def _summarize(self, frame):
-        scores, class_iou = {}, {}
+        scores, summary = {}, {"classIoU": {}}
         sources = self.sources(frame) if self.predictions else {}
         truth = frame.ground_truth()
-        semantic = truth.semantic() if "labelIds" in truth.paths or "polygons" in truth.paths else None
-        if "pred" in sources and semantic is not None:
-            accumulator = SemanticAccumulator(self.label_set, instance_scores=False, train_ids=self.train_ids)
-            accumulator.add(prediction=png.read_label_map(sources["pred"]), ground_truth=semantic,
-                            name=sources["pred"])
+        has_semantic = "labelIds" in truth.paths or "polygons" in truth.paths
+        conf = None
+        if "pred" in sources and has_semantic:
+            accumulator = self._semantic_accumulator(sources["pred"], truth)
             result = accumulator.result()
             scores["mIoU"] = result["averageScoreClasses"]
-            class_iou = {name: float(v) for name, v in result["classScores"].items() if not math.isnan(v)}
+            summary["classIoU"] = {name: float(v) for name, v in result["classScores"].items() if not math.isnan(v)}
+            conf = accumulator.conf
+            summary["confusion"] = image_confusion(conf, self.label_set)
         if "pred-instances" in sources and ("instanceIds" in truth.paths or "polygons" in truth.paths):
             predictions = self.predictions.instances(frame.id)
             accumulator = instance_ap.InstanceAccumulator(self.label_set)
@@ -587,21 +599,44 @@ class Viewer:
                             ground_truth=truth.instance_ids(), name=frame.id)
             scores["AP"] = accumulator.result()["averages"]["allAp"]
         if "pred-panoptic" in sources:
-            ground_truth = self._panoptic_ground_truth(frame.split).get(frame.id)
-            if ground_truth:
-                path, segments, categories = self.predictions.panoptic[frame.id]
-                accumulator = PanopticAccumulator(ground_truth[2])
-                accumulator.add(pred_ids=png.read_rgb(path), pred_segments=segments,
-                                gt_ids=png.read_rgb(ground_truth[0]), gt_segments=ground_truth[1], name=frame.id)
-                scores["PQ"] = accumulator.result()["All"]["pq"]
-        classes = []
-        if semantic is not None:
+            scores.update(self._panoptic_scores(frame))
+        if conf is None and has_semantic:
             counts = np.zeros(1 << 16, dtype=np.int64)
-            kernels.mask_histogram(np.ones(semantic.shape, dtype=np.uint8), semantic.astype(np.uint16), counts)
-            by_id = self.label_set.id2label
-            classes = [by_id[i].name for i in np.flatnonzero(counts) if i in by_id]
-        return {"scores": {k: (None if v is None or math.isnan(v) else float(v)) for k, v in scores.items()},
-                "classes": classes, "classIoU": class_iou}
+            kernels.mask_histogram(np.ones(truth.semantic().shape, dtype=np.uint8),
+                                   truth.semantic().astype(np.uint16), counts)
+            present = np.flatnonzero(counts)
+        else:
+            present = np.flatnonzero(conf.sum(axis=1)) if conf is not None else []
+        by_id = self.label_set.id2label
+        summary["classes"] = [by_id[i].name for i in present if i in by_id]
+        summary["scores"] = {k: (None if v is None or math.isnan(v) else float(v)) for k, v in scores.items()}
+        return summary
+
+    def _semantic_accumulator(self, prediction, truth):
+        """The semantic accumulator of one image: from its ``*_labelIds.png`` as csEvalPixelLevelSemanticLabeling
+        counts it (both files in one pass), else from the ground truth drawn from its polygons."""
+        settings = {"label_set": self.label_set, "instance_scores": False, "train_ids": self.train_ids}
+        if "labelIds" in truth.paths:
+            return semantic_eval.evaluate_pair_files(prediction, truth.paths["labelIds"], settings)
+        accumulator = semantic_eval.SemanticAccumulator(**settings)
+        accumulator.add(prediction=png.read_label_map(prediction), ground_truth=truth.semantic(), name=prediction)
+        return accumulator
+
+    def _panoptic_scores(self, frame):
+        """``{"PQ": ...}`` of the frame's panoptic prediction, counted from the two PNGs as csEvalPanopticSemanticLabeling
+        does (one pass, never decoded whole); nothing when the split has no panoptic ground truth for it."""
+        ground_truth = self._panoptic_ground_truth(frame.split).get(frame.id)
+        if not ground_truth:
+            return {}
+        path, segments, categories = self.predictions.panoptic[frame.id]
+        gt_path, gt_segments, gt_categories = ground_truth
+        item = ({"image_id": frame.id, "file_name": os.path.basename(gt_path), "segments_info": gt_segments},
+                ({"image_id": frame.id, "file_name": os.path.basename(path), "segments_info": segments},
+                 os.path.dirname(path)))
+        accumulator = PanopticAccumulator(gt_categories)
+        accumulator.stat += panoptic.frame_stats_of_files(item, os.path.dirname(gt_path), gt_categories)[0]
+        accumulator.images += 1
+        return {"PQ": accumulator.result()["All"]["pq"]}
 
     def objects(self, frame, threshold=OBJECT_IOU):
         """The frame's predicted instances and ground-truth instances, each a true positive, false
@@ -684,16 +719,18 @@ class Viewer:
             return {f.key: self._summaries[f.key].get("scores", self._summaries[f.key])
                     for f in self.frames}
 
-    def __getstate__(self):  # for the worker processes: no lock, thread or caches
-        state = dict(self.__dict__)
-        del state["_lock"]
-        state.update(_cache=collections.OrderedDict(), _thumbnails=collections.OrderedDict(), _summaries={},
-                     _summarizing=None)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+    def __reduce__(self):
+        """For the worker processes: the frames, predictions and settings, without lock, thread or caches,
+        pickled once (a few MB for a 500-image split) and unpickled once per worker (:func:`_worker_viewer`),
+        not with every chunk of frames the pool sends."""
+        with self._lock:
+            if self._pickled is None:
+                state = dict(self.__dict__)
+                del state["_lock"]
+                state.update(_cache=collections.OrderedDict(), _thumbnails=collections.OrderedDict(),
+                             _summaries={}, _summarizing=None, _pickled=None, _server_pid=os.getpid())
+                self._pickled = pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
+        return _worker_viewer, (self._token, self._pickled)
 
     def _panoptic_ground_truth(self, split):
         """``{frame id: (png path, segments, categories)}`` of ``gtFine/cityscapes_panoptic_{split}.json``."""
@@ -708,6 +745,39 @@ class Viewer:
                                                      annotation["segments_info"], categories)
             self._panoptic_gt[split] = found
         return self._panoptic_gt[split]
+
+
+def image_confusion(conf, label_set):
+    """An image's confusion counts among the evaluated labels its ground truth or prediction has.
+
+    ``conf``: the semantic accumulator's confusion matrix (rows ground truth,
+    columns prediction, by label id).  ``{"ids", "labels", "counts", "other"}``:
+    ``counts[r][c]`` pixels of label ``ids[r]`` predicted as ``ids[c]``;
+    ``other[r]`` of them predicted as a label not evaluated.  Ground truth not
+    evaluated counts nowhere, as in the class IoU, which these numbers give:
+    ``counts[c][c] / (sum(counts[c]) + other[c] + sum of column c - counts[c][c])``.
+    """
+    evaluated = [i for i in label_set.eval_ids if not label_set.id2label[i].ignoreInEval]
+    among = conf[np.ix_(evaluated, evaluated)]
+    ids = [i for k, i in enumerate(evaluated) if among[k].any() or among[:, k].any()]
+    counts = conf[np.ix_(ids, ids)]
+    return {"ids": ids, "labels": [label_set.id2label[i].name for i in ids], "counts": counts.tolist(),
+            "other": (conf[ids].sum(axis=1) - counts.sum(axis=1)).tolist()}
+
+
+_WORKER_VIEWERS = {}  # token -> the Viewer a worker process unpickled, kept for its next tasks (and their caches)
+
+
+def _worker_viewer(token, pickled):
+    viewer = _WORKER_VIEWERS.get(token)
+    if viewer is None:
+        viewer = Viewer.__new__(Viewer)
+        viewer.__dict__.update(pickle.loads(pickled))
+        viewer._lock = threading.Lock()
+        _WORKER_VIEWERS[token] = viewer
+        if os.getppid() == viewer._server_pid:  # a worker of the server's own pool (not, say, a Dask worker's)
+            os.nice(SCORING_NICENESS)
+    return viewer
 
 
 def _summary_of(viewer, key):

@@ -23,6 +23,7 @@
   };
   const BOX_TYPES = { 1: ["to correct", "#ff0000"], 2: ["to review", "#ffff00"], 3: ["resolved", "#00ff00"], 4: ["question", "#0000ff"] };
   const CLIPBOARD_KEY = "csLabelTool.clipboard";  // a copied polygon, also for another tab or image
+  const VIEWER_PORT = 8050;  // csViewer's default, beside which csViewer's link expects this tool on 8051
 
   // ---- server (api() and pathUrl() are in common.js) -----------------------------------------
   const fileUrl = (route, rel) => pathUrl(`api/${route}/`, rel);
@@ -515,6 +516,7 @@
       c: () => setReview(!state.review),
       v: () => (event.shiftKey ? showAll() : hideSelected()), k: lockSelected,
       h: () => toggleHelp(true), "?": () => toggleHelp(true),
+      w: () => { if (!$("view").classList.contains("hidden")) window.open($("view-link").href, "_blank"); },
     };
     const reviewActions = {
       1: () => setBoxType(1), 2: () => setBoxType(2), 3: () => setBoxType(3), 4: () => setBoxType(4),
@@ -915,6 +917,7 @@
     $("frame").value = index;
     $("path").textContent = frame.polygons;
     history.replaceState(null, "", "#" + encodeURIComponent(frame.polygons));
+    showViewLink(frame);
     show(loaded.annotation);
     await loadBoxes(frame.polygons);
     fit();
@@ -942,6 +945,7 @@
   async function start() {
     const [frames, labels] = await Promise.all([api("api/frames"), api("api/labels")]);
     state.frames = frames.frames;
+    state.root = frames.root;
     state.labels = labels.labels.map((l) => ({ ...l, css: `rgb(${l.color.join(",")})` }));
     state.labels.forEach((l) => { state.colors[l.name] = l.color; });
     state.lastLabel = labels.default;
@@ -1095,6 +1099,18 @@
   function status(text, isError = false) {
     $("status").textContent = text;
     $("status").classList.toggle("error", isError);
+  }
+
+  // ---- csViewer ------------------------------------------------------------------------------
+  // The viewer is its own server (read-only; this one writes): the link shows the frame's image there
+  // (its key: split/city/frame), and the command starts it.
+  function showViewLink(frame) {
+    $("view").classList.toggle("hidden", !frame.image);
+    if (!frame.image) return;
+    const [, split, city, file] = frame.image.split("/");
+    const key = `${split}/${city}/${file.replace(/_leftImg8bit\.png$/, "")}`;
+    $("view-link").href = `http://127.0.0.1:${VIEWER_PORT}/#${encodeURIComponent(key)}`;
+    $("view-command").textContent = `csViewer ${state.root} --port ${VIEWER_PORT}`;
   }
 
   // ---- wiring ---------------------------------------------------------------------------------

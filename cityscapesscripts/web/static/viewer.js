@@ -9,13 +9,16 @@ const SCORES_DELAY_MS = 400;
 const EXACT_DELAY_MS = 300;   // staying this long on an image swaps its JPEG for the exact PNG
 const MAX_PREVIEW_SCALE = 8;  // as the server's
 const LABEL_TOOL_PORT = 8051;  // beside the viewer's default 8050
+const DIVIDER_GRAB_PX = 12;   // how near the swipe divider (on screen) a drag grabs it when zoomed in
+const SWIPE_STEP = 0.05;      // [ and ] move the divider by this part of the width
+const PAIR_HIGHLIGHT = [255, 0, 255, 255];  // a confusion cell's pixels: magenta, in no label's colour
 
 // State, also read by the browser tests.
 const viewer = window.viewer = {
   ready: false, frames: [], list: [], position: 0, layer: "gtFine", alpha: 0.5, zoom: false, zoomFactor: 3,
   playing: false, shown: null, shownCount: 0, lastSwitchMs: null, switchTimes: [], layers: {}, pred: null,
   mouse: null, showPaths: true, hidden: new Set(), focus: null, labelColors: {}, view: {scale: 1, x: 0, y: 0},
-  root: null,
+  root: null, layer2: "none", compare: "outline", swipe: 0.5,
 };
 // frame key -> Promise of {image, width, height, exact, info}: the camera image (a JPEG preview, or the
 // exact PNG once fetched) and the image's size
@@ -42,21 +45,24 @@ function cached(cache, key, size, make) {
   return cache.get(key);
 }
 
-// A frame with the current overlay: {frame, base: {image, width, height, exact, info}, overlay, layerError}.
+// A frame with the current overlays: {frame, base: {image, width, height, exact, info}, overlay, layerError,
+// second} (second: the second layer's, outlined over the first or swiped against it).
 // The camera image, the frame's files and the overlay are fetched in parallel; the camera image as a
 // JPEG at the canvas's size on screen, which the server makes and the browser decodes in a fraction of
 // the PNG's time (and a fraction of its bytes through an SSH forward).
 async function load(frame) {
   const [layer, from] = [viewer.layer, source()];
-  const [base, drawn] = await Promise.all([
+  const layerOf = (name) =>
+    cached(layerCache, `${frame.key}|${name}|${from}`, LAYER_CACHE_SIZE, () => fetchLayer(frame, name, from));
+  const [base, drawn, other] = await Promise.all([
     cached(frameCache, frame.key, FRAME_CACHE_SIZE, async () => {
       const [preview, info] = await Promise.all([loadPreview(frame, previewScale()),
         api(pathUrl("/api/frame/", frame.key))]);
       return {...preview, exact: false, info};
     }),
-    cached(layerCache, `${frame.key}|${layer}|${from}`, LAYER_CACHE_SIZE, () => fetchLayer(frame, layer, from)),
+    layerOf(layer), layerOf(viewer.layer2),
   ]);
-  return {frame, base, ...drawn};
+  return {frame, base, ...drawn, second: other.overlay};
 }
 
 // How many times smaller than the image its preview may be: as many as keep it at least 90% of the
@@ -111,8 +117,8 @@ async function decodeLayer(payload, layer) {
   const index = payload.array;
   const present = new Uint8Array(payload.colors.length);  // the entries the map uses: the legend's labels
   for (let i = 0; i < index.length; i++) present[index[i]] = 1;
-  const overlay = {kind: "raster", layer, index, names: payload.names, labels: payload.labels || [],
-    colors: payload.colors, present, canvas, width, height, painted: null};
+  const overlay = {kind: "raster", layer, index, names: payload.names, labels: payload.labels || [], pairs: payload.pairs,
+    colors: payload.colors, present, canvas, width, height, painted: null, table: null, outline: null};
   paint(overlay);
   return overlay;
 }
@@ -127,8 +133,9 @@ function paint(overlay) {
   const key = paintKey(overlay);
   if (overlay.kind !== "raster" || overlay.painted === key) return;
   const focus = viewer.focus && viewer.focus.layer === overlay.layer ? viewer.focus : null;
-  const table = new Uint32Array(overlay.colors.map(([r, g, b, a], k) => {
+  const table = overlay.table = new Uint32Array(overlay.colors.map(([r, g, b, a], k) => {
     const off = viewer.hidden.has(overlay.labels[k]) || (focus && !focus.shows(overlay, k));
+    if (!off && focus && focus.color) [r, g, b, a] = focus.color;
     return off ? 0 : (r | g << 8 | b << 16 | a << 24) >>> 0;
   }));
   const {index, width, height} = overlay;
@@ -247,8 +254,8 @@ async function show(position, started = performance.now()) {
     if (neighbour) load(neighbour).catch(() => {});
   }
   if (viewer.pred) {  // never another image's numbers beside this one
-    for (const id of ["scores", "class-iou", "objects"]) $(id).replaceChildren();
-    $("class-iou-title").hidden = $("objects-title").hidden = true;
+    for (const id of ["scores", "class-iou", "confusion", "objects"]) $(id).replaceChildren();
+    $("class-iou-title").hidden = $("confusion-title").hidden = $("objects-title").hidden = true;
   }
   if (!viewer.playing) settle(loaded);
 }
@@ -280,13 +287,57 @@ function draw() {
   const context = canvas.getContext("2d");
   context.globalAlpha = 1;
   context.drawImage(image, 0, 0, width, height);
-  if (overlay) {
-    paint(overlay);
-    context.globalAlpha = viewer.alpha;
-    context.drawImage(overlay.canvas, 0, 0, width, height);
-    context.globalAlpha = 1;
+  const second = shown.second;
+  if (second && viewer.compare === "swipe") {  // the first layer left of the divider, the second right
+    const split = Math.round(width * viewer.swipe);
+    drawLayer(context, overlay, 0, split, width, height);
+    drawLayer(context, second, split, width, width, height);
+    context.fillStyle = "#fff";
+    const line = Math.max(2, Math.round(2 * width / canvas.getBoundingClientRect().width));
+    context.fillRect(split - line / 2, 0, line, height);
+  } else {
+    drawLayer(context, overlay, 0, width, width, height);
+    if (second) context.drawImage(outlineOf(second), 0, 0, width, height);
   }
   drawLens();
+}
+
+// `overlay` at the chosen opacity between image columns x0 and x1.
+function drawLayer(context, overlay, x0, x1, width, height) {
+  if (!overlay) return;
+  paint(overlay);
+  context.save();
+  context.beginPath();
+  context.rect(x0, 0, x1 - x0, height);
+  context.clip();
+  context.globalAlpha = viewer.alpha;
+  context.drawImage(overlay.canvas, 0, 0, width, height);
+  context.restore();
+}
+
+// A raster layer's outlines, opaque: the pixels on either side of a border between two of its names (two
+// labels, two instances), in the colour of their own side; boxes are outlines already.
+function outlineOf(overlay) {
+  if (overlay.kind !== "raster") return overlay.canvas;
+  paint(overlay);
+  if (overlay.outline && overlay.outline.painted === overlay.painted) return overlay.outline.canvas;
+  const first = new Map();  // entries of one name (polygons of one label) are one region
+  const region = Uint32Array.from(overlay.names, (name, k) => (first.has(name) ? first.get(name) : first.set(name, k).get(name)));
+  const {index, width, height, table} = overlay;
+  const rgba = new ImageData(width, height);
+  const out = new Uint32Array(rgba.data.buffer);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0, i = y * width; x < width; x++, i++) {
+      const r = region[index[i]];
+      const edge = (x > 0 && region[index[i - 1]] !== r) || (x < width - 1 && region[index[i + 1]] !== r) ||
+        (y > 0 && region[index[i - width]] !== r) || (y < height - 1 && region[index[i + width]] !== r);
+      if (edge && table[index[i]]) out[i] = (table[index[i]] | 0xff000000) >>> 0;
+    }
+  }
+  const canvas = new OffscreenCanvas(width, height);
+  canvas.getContext("2d").putImageData(rgba, 0, 0);
+  overlay.outline = {canvas, painted: overlay.painted};
+  return canvas;
 }
 
 function describe(loaded) {
@@ -306,9 +357,9 @@ function describe(loaded) {
   showEditLink(info);
   $("problem").hidden = !info.problem;
   $("problem").textContent = info.problem || "";
-  for (const option of $("layer").options) {
-    option.textContent = (viewer.layers[option.value] || "no overlay") +
-      (option.value === "none" || option.value in info.layers ? "" : " (none here)");
+  for (const option of [...$("layer").options, ...$("layer2").options]) {
+    if (option.value === "none") continue;
+    option.textContent = viewer.layers[option.value] + (option.value in info.layers ? "" : " (none here)");
   }
 }
 
@@ -334,6 +385,48 @@ async function showScores(loaded, current) {
     button.title = `show only ${name}; again: every class (click)`;
     button.onclick = () => { solo(name); button.blur(); };
     row.cells[1].textContent = iou.toFixed(3);
+    return row;
+  }));
+  showConfusion(summary.confusion, loaded.frame.key);
+}
+
+// The image's confusion counts (rows: ground truth, columns: prediction, last column: predicted as a class
+// not evaluated), each cell shaded by its share of the row; a cell clicked shows its pixels on the errors
+// layer (clicked again: every pixel).
+function showConfusion(confusion, frameKey) {
+  const table = $("confusion");
+  $("confusion-title").hidden = !confusion;
+  if (!confusion) { table.replaceChildren(); return; }
+  const {ids, labels, counts, other} = confusion;
+  const head = document.createElement("tr");
+  head.append(document.createElement("th"), ...labels.map((name) => {
+    const cell = document.createElement("th");
+    cell.append(swatch(name));
+    cell.title = `predicted ${name}`;
+    return cell;
+  }), Object.assign(document.createElement("th"), {textContent: "\u2205", title: "predicted a class not evaluated"}));
+  table.replaceChildren(head, ...labels.map((truth, r) => {
+    const row = document.createElement("tr");
+    const header = document.createElement("th");
+    header.append(swatch(truth));
+    header.title = `ground truth ${truth}`;
+    row.append(header);
+    const total = counts[r].reduce((a, b) => a + b, 0) + other[r];
+    [...counts[r], other[r]].forEach((count, c) => {
+      const cell = document.createElement("td");
+      const button = document.createElement("button");
+      const predicted = c < ids.length ? labels[c] : "a class not evaluated";
+      const share = total ? count / total : 0;
+      button.className = "cell";
+      button.dataset.truth = ids[r];
+      button.dataset.predicted = c < ids.length ? ids[c] : "other";
+      button.style.background = share ? `rgba(${c === r ? "80, 200, 120" : "255, 90, 90"}, ${0.25 + 0.75 * share})` : "";
+      button.title = `truth ${truth}, predicted ${predicted}: ${count} pixels (${(100 * share).toFixed(1)}% of ` +
+        `${truth}); show them (click)`;
+      button.onclick = () => { highlightPair(ids[r], c < ids.length ? ids[c] : null, ids, frameKey); button.blur(); };
+      cell.append(button);
+      row.append(cell);
+    });
     return row;
   }));
 }
@@ -433,6 +526,25 @@ function highlight(object, frameKey) {
   }
 }
 
+// The pixels of ground truth `truth` predicted as `predicted` (null: as a class not evaluated, none of
+// `evaluated`) in the highlight colour on the errors layer (switched to), the others not shown; again: all.
+function highlightPair(truth, predicted, evaluated, frameKey) {
+  const key = `pair:${truth}:${predicted}`;
+  if (viewer.focus && viewer.focus.key === key) {
+    viewer.focus = null;
+  } else {
+    const shows = (overlay, k) => overlay.pairs[k][0] === truth &&
+      (predicted === null ? !evaluated.includes(overlay.pairs[k][1]) : overlay.pairs[k][1] === predicted);
+    viewer.focus = {layer: "errors", key, frame: frameKey, shows, color: PAIR_HIGHLIGHT};
+  }
+  if (viewer.layer !== "errors") {
+    viewer.layer = $("layer").value = "errors";
+    show(viewer.position);
+  } else {
+    draw();
+  }
+}
+
 // ---- zoom and pan of the image ------------------------------------------------------------
 // The canvas fills the stage (small images too); on top, a zoom and a pan of its own (CSS transform).
 function fit() {
@@ -462,14 +574,50 @@ function canvasPoint(event) {
   return [event.clientX - stage.left - canvas.offsetLeft, event.clientY - stage.top - canvas.offsetTop];
 }
 
+// Dragging moves the swipe divider (grabbed anywhere at the fitted size, near it when zoomed in), else
+// pans a zoomed image.
 function onPanStart(event) {
-  if (event.button !== 0 || viewer.view.scale === 1) return;
+  if (event.button !== 0) return;
+  const divider = swiping() && (viewer.view.scale === 1 || nearDivider(event));
+  if (!divider && viewer.view.scale === 1) return;
   event.preventDefault();
   const start = {x: event.clientX, y: event.clientY, view: viewer.view};
-  const move = (e) => setView(start.view.scale, start.view.x + e.clientX - start.x, start.view.y + e.clientY - start.y);
+  const move = divider ? (e) => setSwipe(swipeAt(e))
+    : (e) => setView(start.view.scale, start.view.x + e.clientX - start.x, start.view.y + e.clientY - start.y);
+  if (divider) move(event);
   const up = () => { window.removeEventListener("mousemove", move); window.removeEventListener("mouseup", up); };
   window.addEventListener("mousemove", move);
   window.addEventListener("mouseup", up);
+}
+
+// ---- two layers: outlines over the first, or swiped against it ----------------------------------
+const swiping = () => Boolean(viewer.compare === "swipe" && viewer.shown && viewer.shown.second);
+
+// Where the mouse is, as a fraction of the image's width.
+function swipeAt(event) {
+  const rect = $("canvas").getBoundingClientRect();
+  return (event.clientX - rect.left) / rect.width;
+}
+
+const nearDivider = (event) =>
+  Math.abs(swipeAt(event) - viewer.swipe) * $("canvas").getBoundingClientRect().width < DIVIDER_GRAB_PX;
+
+function setSwipe(fraction) {
+  viewer.swipe = Math.max(0, Math.min(1, fraction));
+  draw();
+  showHover();
+}
+
+function setSecondLayer(name) {
+  viewer.layer2 = $("layer2").value = name;
+  $("compare").disabled = name === "none";
+  show(viewer.position);
+}
+
+function setCompare(mode) {
+  viewer.compare = $("compare").value = mode;
+  draw();
+  showHover();
 }
 
 // ---- the label tool -------------------------------------------------------------------------
@@ -494,7 +642,16 @@ function imagePoint(event) {
 
 // What the overlay shows at image pixel (x, y): the label (and instance id) or the top box.
 function nameAt(x, y) {
-  const overlay = viewer.shown && viewer.shown.overlay;
+  const shown = viewer.shown;
+  if (!shown) return "";
+  if (shown.second && viewer.compare === "swipe") {
+    return overlayNameAt(x >= Math.round(shown.base.width * viewer.swipe) ? shown.second : shown.overlay, x, y);
+  }
+  const [first, outlined] = [overlayNameAt(shown.overlay, x, y), shown.second && overlayNameAt(shown.second, x, y)];
+  return outlined ? `${first}${first ? "; " : ""}outlined: ${outlined}` : first;
+}
+
+function overlayNameAt(overlay, x, y) {
   if (!overlay || x >= overlay.width || y >= overlay.height) return "";
   if (overlay.kind === "raster") return overlay.names[overlay.index[y * overlay.width + x]] || "";
   for (let i = overlay.boxes.length - 1; i >= 0; i--) {
@@ -764,6 +921,10 @@ function onKey(event) {
     i: () => $("jump").focus(),
     o: () => $("city").focus(),
     l: () => $("layer").focus(),
+    y: () => $("layer2").focus(),
+    w: () => setCompare(viewer.compare === "swipe" ? "outline" : "swipe"),
+    "[": () => setSwipe(viewer.swipe - SWIPE_STEP),
+    "]": () => setSwipe(viewer.swipe + SWIPE_STEP),
     s: () => $("order").focus(),
     p: () => { $("from-png").checked = !$("from-png").checked; show(viewer.position); },
     g: () => setGrid(true),
@@ -799,6 +960,9 @@ async function start() {
   $("layer").replaceChildren(new Option("no overlay", "none"),
     ...Object.entries(data.layers).map(([name, title]) => new Option(title, name)));
   $("layer").value = viewer.layer;
+  $("layer2").replaceChildren(new Option("no second layer", "none"),
+    ...Object.entries(data.layers).map(([name, title]) => new Option(title, name)));
+  $("compare").disabled = true;
   $("filter-class").append(...data.labels.map((l) => new Option(l.name, l.name)));
   $("filter-metric").hidden = $("score-min").hidden = $("score-max").hidden = !data.pred;
   if (data.pred) {
@@ -820,6 +984,8 @@ async function start() {
   for (const id of ["filter-name", "score-min", "score-max"]) $(id).oninput = renderGrid;
   $("grid-button").onclick = () => setGrid(!grid.open);
   $("layer").onchange = () => { viewer.layer = $("layer").value; $("layer").blur(); show(viewer.position); };
+  $("layer2").onchange = () => { $("layer2").blur(); setSecondLayer($("layer2").value); };
+  $("compare").onchange = () => { $("compare").blur(); setCompare($("compare").value); };
   $("from-png").onchange = () => show(viewer.position);
   $("alpha").oninput = () => setAlpha(Number($("alpha").value));
   $("prev").onclick = () => show(viewer.position - 1);
