@@ -179,7 +179,7 @@ def error_record(name: str, error: BaseException) -> ItemError:
     reason = describe(error, name)
     if _is_bug(error):
         import traceback  # here: only a bug needs it, and it costs every tool's start-up
-        reason += "\n" + "".join(traceback.format_exception(error)).rstrip()
+        reason += "\n" + "".join(traceback.format_exception(type(error), error, error.__traceback__)).rstrip()
     return ItemError(name, reason, kept)
 
 

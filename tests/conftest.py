@@ -24,6 +24,15 @@ GOLDEN = os.path.join(FIXTURES, "golden")
 SETS = ("small", "edge", "full")
 
 
+def console_scripts():
+    """{name: "module:function"} of the installed package's console scripts."""
+    import importlib.metadata
+    entry_points = importlib.metadata.entry_points()
+    entry_points = entry_points.select(group="console_scripts") if hasattr(entry_points, "select") \
+        else entry_points.get("console_scripts", [])  # Python 3.9
+    return {e.name: e.value for e in entry_points if e.value.startswith("cityscapesscripts.")}
+
+
 def read_png(path):
     return np.asarray(Image.open(path)).astype(np.int64)
 

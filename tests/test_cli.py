@@ -20,11 +20,10 @@ import pytest
 
 from cityscapesscripts import cli
 from cityscapesscripts.errors import ArgumentError, CityscapesError, FileAccessError
-from conftest import GOLDEN
+from conftest import GOLDEN, console_scripts
 
 SMALL = os.path.join(GOLDEN, "small")
-SCRIPTS = {e.name: e.value for e in importlib.metadata.entry_points(group="console_scripts")
-           if e.value.startswith("cityscapesscripts.")}
+SCRIPTS = console_scripts()
 BATCH_TOOLS = ["csCreateTrainIdLabelImgs", "csCreateTrainIdInstanceImgs", "csCreatePanopticImgs",
                "csEvalPixelLevelSemanticLabeling", "csEvalInstanceLevelSemanticLabeling",
                "csEvalPanopticSemanticLabeling", "csEvalObjectDetection3d", "csConvert", "csStats", "csSampleDataset",
