@@ -32,7 +32,7 @@ from copy import deepcopy  # noqa: F401  (the original module's namespace)
 import numpy as np
 
 from cityscapesscripts import cli
-from cityscapesscripts.evaluation import instance_ap, instance_files
+from cityscapesscripts.evaluation import instance_ap, instance_files, plots
 from cityscapesscripts.errors import ArgumentError
 from cityscapesscripts.evaluation.instances2dict import instances2dict
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
@@ -230,7 +230,7 @@ def _finish(matches, args, detections=None):
         _write_results(result, args)
     plot = getattr(args, "plotFile", None)
     if plot:
-        print("precision-recall curves saved to " + instance_ap.plot_pr_curves(matches, args.instLabels, plot,
+        print("precision-recall curves saved to " + plots.plot_pr_curves(matches, args.instLabels, plot,
                                                                                args.overlaps))
     return result
 

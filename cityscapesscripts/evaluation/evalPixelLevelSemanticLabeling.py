@@ -28,7 +28,7 @@ import numpy as np
 from cityscapesscripts import cli, kernels
 from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.errors import ArgumentError
-from cityscapesscripts.evaluation import protocols, semantic
+from cityscapesscripts.evaluation import plots, protocols, semantic, semantic_files
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
@@ -171,7 +171,7 @@ def evaluatePair(predictionImgFileName, groundTruthImgFileName, confMatrix, inst
 
     Returns the number of pixels of the image.
     """
-    partial = semantic.evaluate_pair_files(predictionImgFileName, groundTruthImgFileName, _settings(args))
+    partial = semantic_files.evaluate_pair_files(predictionImgFileName, groundTruthImgFileName, _settings(args))
     n = min(confMatrix.shape[0], partial.conf.shape[0])
     confMatrix[:n, :n] += partial.conf[:n, :n].astype(confMatrix.dtype)
     if args.evalInstLevelScore:
@@ -190,7 +190,7 @@ def evaluateImgLists(predictionImgList, groundTruthImgList, args):
     confMatrix = generateMatrix(args)
     if not args.quiet:
         print(f"Evaluating {len(predictionImgList)} pairs of images...")
-    total = semantic.evaluate_files(predictionImgList, groundTruthImgList, getattr(args, "jobs", None),
+    total = semantic_files.evaluate_files(predictionImgList, groundTruthImgList, getattr(args, "jobs", None),
                                     None if not args.quiet else False, **_settings(args))
     confMatrix += total.conf.astype(confMatrix.dtype)
     result = total.result()
@@ -342,7 +342,7 @@ def _evaluate(opts, run):
     if opts.json:
         writeJSONFile(result, args)
     if opts.plot:
-        print("confusion matrix saved to " + semantic.plot_confusion_matrix(result, opts.plot))
+        print("confusion matrix saved to " + plots.plot_confusion_matrix(result, opts.plot))
     return 0
 
 
@@ -359,7 +359,7 @@ def _sweep(folders, ground_truths):
     for folder in folders:
         args.predictionPath, args.predictionWalk = folder, None
         prediction_lists.append([getPrediction(args, gt) for gt in ground_truths])
-    totals = semantic.evaluate_sweep(prediction_lists, ground_truths, args.jobs,
+    totals = semantic_files.evaluate_sweep(prediction_lists, ground_truths, args.jobs,
                                      False if args.quiet else None, **_settings(args))
     results = {folder: total.result() for folder, total in zip(folders, totals)}
     for folder, total in zip(folders, totals):

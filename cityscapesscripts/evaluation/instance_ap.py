@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from .. import kernels, plotting
+from .. import kernels
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
 from ..io import png, rle
@@ -444,64 +444,3 @@ class InstanceAccumulator(Accumulator):
         avg = averages(ap, self.inst_labels, self.overlaps, self.distance_thresholds, self.distance_available)
         return result_dict(avg, ap, self.inst_labels, self.overlaps, self.min_region_sizes,
                            self.distance_thresholds, self.distance_confidences)
-
-
-def plot_pr_curves(matches, inst_labels, path, overlaps=OVERLAPS):
-    """Save the precision-recall curves of each class at IoU 0.5 (one panel per class; matplotlib).
-
-    Each panel draws the non-increasing precision envelope (the best
-    precision reachable at that recall or more) over the raw points, gives
-    the class's AP at IoU 0.5 in its legend, and marks the score threshold of
-    the best F1.  The AP integrates the raw points, as the benchmark defines it.
-    Returns the absolute path.
-    """
-    plt = plotting.pyplot()
-    curves = {}
-    ap = average_precision(matches, inst_labels, overlaps, curves=curves)
-    o50 = int(np.argmin(np.abs(np.asarray(overlaps) - 0.5)))
-    columns = min(4, len(inst_labels))
-    rows = -(-len(inst_labels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False,
-                             sharex=True, sharey=True)
-    for c, label in enumerate(inst_labels):
-        ax = axes.flat[c]
-        value = ap[0, c, o50]
-        legend = f"AP50 {value:.3f}" if not math.isnan(value) else "AP50 n/a"
-        if (label, o50) in curves:
-            _draw_pr_panel(ax, *curves[(label, o50)], legend)
-        else:
-            ax.text(0.5, 0.5, "no ground truth" if math.isnan(value) else "no predictions", ha="center",
-                    va="center", transform=ax.transAxes, color="grey")
-            ax.plot([], [], color="C0", label=legend)
-            ax.legend(loc="lower left", fontsize=7)
-        ax.set_title(label, fontsize=10)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.05)
-    for ax in axes.flat[len(inst_labels):]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("recall")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("precision")
-    fig.suptitle("Precision-recall at IoU 0.5")
-    fig.tight_layout()
-    try:
-        return plotting.save_figure(fig, path, dpi=100)
-    finally:
-        plt.close(fig)
-
-
-def _draw_pr_panel(ax, precision, recall, thresholds, legend):
-    """One class: raw points, their envelope, and the best-F1 threshold."""
-    order = np.argsort(recall, kind="stable")
-    recall, precision, thresholds = recall[order], precision[order], thresholds[order]
-    envelope = np.maximum.accumulate(precision[::-1])[::-1]
-    ax.plot(recall, precision, ".", color="C0", alpha=0.35, markersize=3)
-    ax.plot(recall, envelope, drawstyle="steps-pre", color="C0", label=legend)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
-                   where=(precision + recall) > 0)
-    best = int(np.argmax(f1))
-    if f1[best] > 0:
-        ax.plot(recall[best], precision[best], "o", color="C3",
-                label=f"best F1 {f1[best]:.2f} at score {thresholds[best]:.2f}")
-    ax.legend(loc="lower left", fontsize=7)
