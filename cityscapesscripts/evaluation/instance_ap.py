@@ -22,7 +22,7 @@ import numpy as np
 from .. import kernels
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
-from ..io import png, rle
+from ..io import rle
 from .accumulator import Accumulator, integer_array, disjoint_update
 
 OVERLAPS = np.arange(0.5, 1.0, 0.05)
@@ -119,10 +119,6 @@ def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, i
     return gt_out, pred_out
 
 
-# 8-bit grey: the mask PNGs' flavour, counted as their rows are unfiltered
-_GREY_PNG = {(0, 8)}
-
-
 def _histogram(pred, ids, hist, image_name):
     """Add the ground-truth ids under a prediction's pixels to hist; (pixel count, ids touched)."""
     mask, where = pred.mask, pred.source or image_name
@@ -132,32 +128,27 @@ def _histogram(pred, ids, hist, image_name):
         touched = np.flatnonzero(counts)
         hist[touched] += counts[touched]
         return int(flat.size), touched
-    if isinstance(mask, (str, os.PathLike)):
-        try:  # the size from the header first: a huge or wrong-sized mask fails before it is inflated
-            mask = png.read_filtered(mask, _GREY_PNG, png.read_grey,
-                                     check_size=lambda size: _check_mask_shape(size[::-1], ids.shape, where))
-            if isinstance(mask, png.FilteredPNG):  # counted as it is unfiltered, never stored whole
-                pixels, touched, bad_row = kernels.grey_png_mask_histogram(mask.raw, ids, hist)
-                png.check_unfiltered(bad_row, mask.raw, ids.shape[1], pred.mask)
-                return pixels, touched
-        except ImageError as e:
-            raise PredictionError(f"mask {pred.mask}: {e.reason}", where) from None
+    if isinstance(mask, (str, os.PathLike)):  # a mask PNG: read by the files step, which may count it as it reads
+        from .instance_files import mask_file_histogram
+        return mask_file_histogram(mask, ids, hist, where)
+    return mask_histogram(mask, ids, hist, where)
+
+
+def mask_histogram(mask, ids, hist, where=None) -> tuple[int, np.ndarray]:
+    """Count one mask: add the ground-truth ids under the (H, W) ``mask`` (non-zero = inside) to ``hist``;
+    ``(pixel count, ids touched)``.  ``where`` names the prediction in errors."""
     mask = np.asarray(mask)
-    _check_mask_shape(mask.shape, ids.shape, where)
+    check_mask_shape(mask.shape, ids.shape, where)
     if mask.dtype != np.uint8:
         mask = (mask != 0).view(np.uint8)
     return kernels.mask_histogram(mask, ids, hist)
 
 
-def _check_mask_shape(mask_shape, ids_shape, where):
+def check_mask_shape(mask_shape, ids_shape, where) -> None:
+    """Validate: a :class:`PredictionError` naming ``where`` when a mask's (H, W) is not the ground truth's."""
     if tuple(mask_shape) != tuple(ids_shape):
         size = f"{mask_shape[1]}x{mask_shape[0]}" if len(mask_shape) >= 2 else str(mask_shape)
         raise PredictionError(f"mask is {size} but the ground truth is {ids_shape[1]}x{ids_shape[0]}", where)
-
-
-def read_mask(path):
-    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L")."""
-    return png.read_grey(path)
 
 
 def _as_uint16(ids, name):

@@ -16,8 +16,8 @@ import math
 import os
 import sys
 
-from .. import parallel
-from ..errors import CityscapesError, PredictionError
+from .. import kernels, parallel
+from ..errors import CityscapesError, ImageError, PredictionError
 from ..helpers.annotation import check_finite
 from ..helpers.labelset import CITYSCAPES
 from ..io import files, layout, png
@@ -25,6 +25,9 @@ from ..io.jsonfile import read_json, write_text
 from . import instance_ap
 
 _FINGERPRINT_KEY = "__groundTruthFingerprint__"
+
+# 8-bit grey: the mask PNGs' flavour, counted as their rows are unfiltered
+_GREY_PNG = {(0, 8)}
 
 
 def read_prediction_list(path, root=None, label_set=CITYSCAPES):
@@ -65,6 +68,26 @@ def read_prediction_list(path, root=None, label_set=CITYSCAPES):
             raise PredictionError(f"mask {mask} does not exist", where)
         found[mask] = instance_ap.Prediction(mask, label_id, confidence, source=where)
     return list(found.values())
+
+
+def read_mask(path):
+    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L")."""
+    return png.read_grey(path)
+
+
+def mask_file_histogram(path, ids, hist, where=None):
+    """:func:`~.instance_ap.mask_histogram` of a mask PNG; 8-bit grey masks are counted as their rows are
+    unfiltered, never stored whole.  A mask that cannot be read is a :class:`PredictionError` naming ``where``."""
+    try:  # the size from the header first: a huge or wrong-sized mask fails before it is inflated
+        mask = png.read_filtered(path, _GREY_PNG, png.read_grey,
+                                 check_size=lambda size: instance_ap.check_mask_shape(size[::-1], ids.shape, where))
+        if png.is_filtered(mask):
+            pixels, touched, bad_row = kernels.grey_png_mask_histogram(mask.rows, ids, hist)
+            mask.check_row(bad_row)
+            return pixels, touched
+    except ImageError as e:
+        raise PredictionError(f"mask {path}: {e.reason}", where) from None
+    return instance_ap.mask_histogram(mask, ids, hist, where)
 
 
 def _check_confidence(confidence, where):

@@ -51,7 +51,7 @@ from .. import kernels, parallel
 from ..dataset.cityscapes import Frame
 from ..errors import AnnotationError, ItemError, LayoutError, PredictionError
 from ..evaluation import instance_ap
-from ..evaluation.instance_files import read_prediction_list
+from ..evaluation.instance_files import read_mask, read_prediction_list
 from ..evaluation.panoptic import PanopticAccumulator
 from ..evaluation.semantic import SemanticAccumulator
 from ..helpers import box3dImageTransform
@@ -473,7 +473,7 @@ class Viewer:
         index = None
         names, colors, labels = [""], [TRANSPARENT], [""]
         for k, prediction in enumerate(predictions, 1):
-            mask = instance_ap.read_mask(prediction.mask) != 0
+            mask = read_mask(prediction.mask) != 0
             if index is None:
                 index = np.zeros(mask.shape, dtype=np.int32)
             index[mask] = k
