@@ -141,20 +141,25 @@ def assignGt2Preds(gtInstancesOrig, gtImage, predInfo, args):
 
 
 def _match_folders(prediction_lists, roots, groundTruthList, args):
-    """The :class:`~.instance_files.FolderMatches` of the folders, with the AP detections of each
-    gathered as the frames come in; the ground-truth cache read and written."""
-    cached = _load_cache(groundTruthList, args)
-    detections = [_detections(args) for _ in roots]
-    return instance_files.match_folders(prediction_lists, roots, groundTruthList, cached, args.instLabels,
+    """One merged :class:`~.instance_ap.InstanceAccumulator` per folder, gathering the AP detections as the
+    frames come in; the ground-truth cache read and written."""
+    return instance_files.match_folders(prediction_lists, roots, groundTruthList, _load_cache(groundTruthList, args),
                                         _label_set(args), getattr(args, "jobs", None), False if args.quiet else None,
-                                        detections, _cache_file(args))
+                                        _cache_file(args), **_settings(args))
 
 
 def matchGtWithPreds(predictionList, groundTruthList, gtInstances, args):
     """The original's ``matches`` dict: per ground-truth file, its matched instances."""
     return instance_files.match_folders([predictionList], [args.predictionPath], groundTruthList, gtInstances,
-                                        args.instLabels, _label_set(args), getattr(args, "jobs", None),
-                                        False if args.quiet else None).matches[0]
+                                        _label_set(args), getattr(args, "jobs", None), False if args.quiet else None,
+                                        gather=False, **_settings(args))[0].matches
+
+
+def _settings(args):
+    """The :class:`~.instance_ap.InstanceAccumulator` keyword arguments of ``args``."""
+    return {"inst_labels": args.instLabels, "overlaps": args.overlaps, "min_region_sizes": args.minRegionSizes,
+            "distance_thresholds": args.distanceThs, "distance_confidences": args.distanceConfs,
+            "distance_available": args.distanceAvailable}
 
 
 def _detections(args):
@@ -214,8 +219,8 @@ def evaluateImgLists(predictionList, groundTruthList, args):
     setInstanceLabels(args)
     if not args.quiet:
         print(f"Matching {len(predictionList)} pairs of images...")
-    found = _match_folders([predictionList], [args.predictionPath], groundTruthList, args)
-    return _finish(found.matches[0], args, found.detections[0])
+    total = _match_folders([predictionList], [args.predictionPath], groundTruthList, args)[0]
+    return _finish(total.matches, args, total.detections)
 
 
 def _finish(matches, args, detections=None):
@@ -315,10 +320,10 @@ def _sweep(folders, ground_truths):
     for folder in folders:
         args.predictionPath, args.predictionWalk = folder, None
         prediction_lists.append([getPrediction(gt, args) for gt in ground_truths])
-    found = _match_folders(prediction_lists, folders, ground_truths, args)
+    totals = _match_folders(prediction_lists, folders, ground_truths, args)
     results = {}
-    for i, folder in enumerate(folders):
-        results[folder] = _scores(found.matches[i], args, found.detections[i])
+    for folder, total in zip(folders, totals):
+        results[folder] = _scores(total.matches, args, total.detections)
         print(f"{folder}: {_summary(results[folder])}")
     if args.JSONOutput:
         _write_results(results, args)

@@ -384,12 +384,14 @@ class InstanceAccumulator(Accumulator):
     >>> acc.add([gt == 26000], [26], [0.9], gt)
     >>> float(acc.result()["averages"]["classes"]["car"]["ap"])
     1.0
+
+    ``inst_labels`` (default: the label set's instance classes) are the classes scored.
     """
 
     def __init__(self, label_set=CITYSCAPES, overlaps=OVERLAPS, min_region_sizes=MIN_REGION_SIZES,
                  distance_thresholds=DISTANCE_THRESHOLDS, distance_confidences=DISTANCE_CONFIDENCES,
-                 distance_available=False):
-        self.inst_labels = instance_labels(label_set)
+                 distance_available=False, inst_labels=None):
+        self.inst_labels = instance_labels(label_set) if inst_labels is None else list(inst_labels)
         self.overlaps = np.asarray(overlaps)
         self.min_region_sizes = np.asarray(min_region_sizes)
         self.distance_thresholds = np.asarray(distance_thresholds)
@@ -400,15 +402,29 @@ class InstanceAccumulator(Accumulator):
     def settings(self):
         return {"overlaps": self.overlaps, "min_region_sizes": self.min_region_sizes,
                 "distance_thresholds": self.distance_thresholds, "distance_confidences": self.distance_confidences,
-                "distance_available": self.distance_available}
+                "distance_available": self.distance_available, "inst_labels": self.inst_labels}
 
     def _reset_state(self):
         self.matches = {}
+        self.ground_truth_json = {}  # image: JSON text of its ground-truth instances, when a files step read them
+        self.detections = None
 
     def _merge_state(self, other):
         disjoint_update(self.matches, other.matches, "image")
+        disjoint_update(self.ground_truth_json, other.ground_truth_json, "the ground-truth instances of")
+        if self.detections is not None:
+            for entry in other.matches.values():
+                self.detections.add(entry)
 
-    def add(self, masks, labels, scores, ground_truth, name=None):
+    def gather_detections(self) -> None:
+        """From now on, gather what AP needs as images are added or merged (a caller merging frames from a
+        pool has little left to do after the last one); only on an empty accumulator."""
+        if self.matches:
+            raise ValueError("gather detections before adding images")
+        self.detections = Detections(self.inst_labels, self.min_region_sizes, self.distance_thresholds,
+                                     self.distance_confidences, self.distance_available)
+
+    def add(self, masks, labels, scores, ground_truth, name=None) -> None:
         """Add one image: its predictions, then its ``instanceIds`` map.
 
         masks : (H, W) arrays or COCO RLE dicts; labels : label ids; scores :
@@ -421,15 +437,24 @@ class InstanceAccumulator(Accumulator):
         gt_instances = ground_truth_instances(ground_truth, self.label_set, name)
         predictions = [Prediction(m, l, s, f"{name}#{i}") for i, (m, l, s) in enumerate(zip(masks, labels, scores))]
         gt, pred = match_image(gt_instances, ground_truth, predictions, self.label_set, self.inst_labels, name)
-        self.matches[name] = {"groundTruth": gt, "prediction": pred}
+        self.add_matches({"groundTruth": gt, "prediction": pred}, name)
+
+    def add_matches(self, entry: dict, name: str) -> None:
+        """Add one image's :func:`match_image` entry ``{"groundTruth": ..., "prediction": ...}``, keyed ``name``."""
+        self.matches[name] = entry
+        if self.detections is not None:
+            self.detections.add(entry)
         self.images += 1
 
-    def average_precision(self, curves=None):
+    def average_precision(self, curves=None) -> np.ndarray:
+        """AP per (distance setting, class, overlap), as :func:`average_precision`."""
+        if self.detections is not None and curves is None:
+            return self.detections.average_precision(self.overlaps)
         return average_precision(self.matches, self.inst_labels, self.overlaps, self.min_region_sizes,
                                  self.distance_thresholds, self.distance_confidences, self.distance_available,
                                  curves)
 
-    def result(self):
+    def result(self) -> dict:
         """The original's result dict (``averages``, ``resultApMatrix``, ...)."""
         ap = self.average_precision()
         avg = averages(ap, self.inst_labels, self.overlaps, self.distance_thresholds, self.distance_available)
