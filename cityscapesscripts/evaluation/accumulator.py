@@ -84,7 +84,7 @@ def _equal(a, b):
 
 def disjoint_update(mine, theirs, what):
     """``mine.update(theirs)`` for per-image tables; an image in both is an error (merged twice?)."""
-    common = set(mine) & set(theirs)
+    common = [key for key in theirs if key in mine]  # not set(mine): merging frame by frame stays linear
     if common:
         raise ValueError(f"both accumulators hold {what} {sorted(common)[0]!r}: was an image added twice, "
                          "or were two parts merged twice?")

@@ -164,11 +164,12 @@ def main(argv=None):
 
 def _evaluate(opts, run):
     split = cli.splits_of(opts, known=())[0]
-    root = functools.partial(layout.dataset_root, option="--gt-json-file FILE and --prediction-json-file FILE")
-    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(os.path.join(root(), layout.FINE), split)
+    option = "--gt-json-file FILE and --prediction-json-file FILE"
+    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(layout.fine_folder(option=option), split)
     _check_exists(opts.gtJsonFile, "ground truth")
     opts.predictionJsonFile = opts.predictionJsonFile or [
-        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS") or os.path.join(root(), "results"), split)]
+        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS")
+                             or os.path.join(layout.dataset_root(option=option), "results"), split)]
     for path in opts.predictionJsonFile:
         _check_exists(path, "prediction")
     gt_folder = opts.gtFolder or layout.panoptic_png_folder(opts.gtJsonFile)
