@@ -255,79 +255,10 @@ def evaluate_coco_json(json_file, groundTruthList, args):
     return _finish(matches, args)
 
 
-def _modern_parser():
-    p = cli.parser(
-        description="Evaluate instance-level semantic labeling on Cityscapes (AP, AP50). Also accepts the "
-                    "original forms: no arguments, or a list of *gt* and *pred* files.")
-    cli.add_evaluation_options(p, "instanceIds", "folder of prediction txt files (default: $CITYSCAPES_RESULTS)")
-    p.add_argument("--coco-json", metavar="FILE", help="predictions as one COCO-style JSON (RLE or polygons)")
-    p.add_argument("--matches", metavar="FILE", help="also write the matches to FILE")
-    p.add_argument("--gt-cache", metavar="FILE", help="ground-truth instance cache (default: user cache folder)")
-    p.add_argument("--csv", action="store_true", help="print the table as CSV")
-    p.add_argument("--plot", metavar="OUT.png", help="save precision-recall curves at IoU 0.5 (matplotlib)")
-    return p
-
-
 def main(argv=None):
-    """Command-line entry; returns the exit status."""
-    return cli.run_evaluator(argv, _modern_main, _original_main)
-
-
-def _original_main(argv):
-    find = (lambda gt: getPrediction(gt, args))
-    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find, args), args)
-
-
-def _modern_main(argv):
-    opts = _modern_parser().parse_args(argv)
-    with cli.run_of(opts) as run:
-        return _evaluate(opts, run)
-
-
-def _evaluate(opts, run):
-    ground_truths = cli.apply_evaluation_options(opts, args, "instanceIds", run)
-    if opts.gt_cache:
-        args.gtInstancesFile = opts.gt_cache
-    args.exportMatches = opts.matches
-    args.plotFile = opts.plot
-    args.csv = opts.csv
-    args.colorized = sys.stdout.isatty() and not opts.csv
-    folders = cli.prediction_folders(opts)
-    args.JSONOutput = False  # the single-set results are written below, after the summary line
-    if opts.coco_json:
-        result = evaluate_coco_json(opts.coco_json, ground_truths, args)
-    elif len(folders) > 1:
-        args.JSONOutput = bool(opts.json)
-        return _sweep(folders, ground_truths)
-    else:
-        predictions = [getPrediction(gt, args) for gt in ground_truths]
-        result = evaluateImgLists(predictions, ground_truths, args)
-    if opts.quiet and not opts.csv:
-        print(_summary(result))
-    if opts.json:
-        _write_results(result, args)
-    return 0
-
-
-def _summary(result):
-    return f"AP {result['averages']['allAp']:.4f}  AP50 {result['averages']['allAp50%']:.4f}"
-
-
-def _sweep(folders, ground_truths):
-    """Score every prediction folder against the ground truth in one pass; one summary line per folder."""
-    setInstanceLabels(args)
-    prediction_lists = []
-    for folder in folders:
-        args.predictionPath, args.predictionWalk = folder, None
-        prediction_lists.append([getPrediction(gt, args) for gt in ground_truths])
-    totals = _match_folders(prediction_lists, folders, ground_truths, args)
-    results = {}
-    for folder, total in zip(folders, totals):
-        results[folder] = _scores(total.matches, args, total.detections)
-        print(f"{folder}: {_summary(results[folder])}")
-    if args.JSONOutput:
-        _write_results(results, args)
-    return 0
+    """Command-line entry; returns the exit status (the command line: :mod:`.commands`)."""
+    from cityscapesscripts.evaluation import commands
+    return commands.instance_main(argv)
 
 
 def _write_results(result, args):

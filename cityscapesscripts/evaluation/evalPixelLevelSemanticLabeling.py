@@ -28,7 +28,7 @@ import numpy as np
 from cityscapesscripts import cli, kernels
 from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.errors import ArgumentError
-from cityscapesscripts.evaluation import plots, protocols, semantic, semantic_files
+from cityscapesscripts.evaluation import semantic, semantic_files
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
@@ -291,84 +291,10 @@ def printCategoryScores(scoreDict, instScoreDict, args):
               + f"{instScoreDict[category]:>5.3f}" + args.nocol)
 
 
-def _modern_parser():
-    p = cli.parser(
-        description="Evaluate pixel-level semantic labeling on Cityscapes (class / category IoU and iIoU). "
-                    "Also accepts the original forms: no arguments, or a list of *gt* and *pred* files.")
-    cli.add_evaluation_options(p, "labelIds", "prediction folder (default: $CITYSCAPES_RESULTS)")
-    cli.add_train_ids_option(p, "predictions hold train ids (0-18, 255)", "--trainids")
-    p.add_argument("--no-instance-scores", action="store_true", help="skip iIoU (no instanceIds needed)")
-    p.add_argument("--plot", metavar="OUT.png", help="save a confusion-matrix heat map (matplotlib)")
-    subset = p.add_mutually_exclusive_group()
-    subset.add_argument("--classes", metavar="NAMES", type=lambda text: [n for n in text.split(",") if n.strip()],
-                        help="score only these classes (comma list of names, e.g. 'road,car,traffic light'): "
-                             "ground truth of other classes is ignored, predictions of them on these classes "
-                             "count as wrong, the mean IoU is over these classes")
-    subset.add_argument("--protocol", choices=list(protocols.PROTOCOLS),
-                        help="the classes of a domain-adaptation benchmark, scored as --classes: cityscapes19 "
-                             "(GTA5 -> Cityscapes), synthia16 (SYNTHIA -> Cityscapes, mIoU), synthia13 (mIoU*)")
-    return p
-
-
 def main(argv=None):
-    """Command-line entry; returns the exit status."""
-    return cli.run_evaluator(argv, _modern_main, _original_main)
-
-
-def _original_main(argv):
-    find = (lambda gt: getPrediction(args, gt))
-    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find, args), args)
-
-
-def _modern_main(argv):
-    opts = _modern_parser().parse_args(argv)
-    with cli.run_of(opts) as run:
-        return _evaluate(opts, run)
-
-
-def _evaluate(opts, run):
-    ground_truths = cli.apply_evaluation_options(opts, args, "labelIds", run)
-    args.trainIds = opts.train_ids
-    args.evalInstLevelScore = not opts.no_instance_scores
-    args.classSubset = protocols.subset_ids(args.labelSet, opts.classes, opts.protocol)
-    folders = cli.prediction_folders(opts)
-    if len(folders) > 1:
-        return _sweep(folders, ground_truths)
-    predictions = [getPrediction(args, gt) for gt in ground_truths]
-    args.JSONOutput = False  # written below, after the summary: a file that cannot be written loses no score
-    result = evaluateImgLists(predictions, ground_truths, args)
-    if opts.quiet:
-        print(_summary(result))
-    if opts.json:
-        writeJSONFile(result, args)
-    if opts.plot:
-        print("confusion matrix saved to " + plots.plot_confusion_matrix(result, opts.plot))
-    return 0
-
-
-def _summary(result):
-    subset = f" ({len(result['classSubset'])} of them)" if "classSubset" in result else ""
-    return (f"IoU classes{subset} {result['averageScoreClasses']:.4f}  iIoU classes {result['averageScoreInstClasses']:.4f}  "
-            f"IoU categories {result['averageScoreCategories']:.4f}  "
-            f"iIoU categories {result['averageScoreInstCategories']:.4f}")
-
-
-def _sweep(folders, ground_truths):
-    """Score every prediction folder against the ground truth in one pass; one summary line per folder."""
-    prediction_lists = []
-    for folder in folders:
-        args.predictionPath, args.predictionWalk = folder, None
-        prediction_lists.append([getPrediction(args, gt) for gt in ground_truths])
-    totals = semantic_files.evaluate_sweep(prediction_lists, ground_truths, args.jobs,
-                                     False if args.quiet else None, **_settings(args))
-    results = {folder: total.result() for folder, total in zip(folders, totals)}
-    for folder, total in zip(folders, totals):
-        _warn_of_train_ids(total, args, folder)
-    for folder, result in results.items():
-        print(f"{folder}: {_summary(result)}")
-    if args.JSONOutput:
-        writeJSONFile(results, args)
-    return 0
+    """Command-line entry; returns the exit status (the command line: :mod:`.commands`)."""
+    from cityscapesscripts.evaluation import commands
+    return commands.pixel_main(argv)
 
 
 if __name__ == "__main__":
