@@ -31,8 +31,7 @@ from copy import deepcopy  # noqa: F401  (the original module's namespace)
 
 import numpy as np
 
-from cityscapesscripts import cli
-from cityscapesscripts.evaluation import instance_ap, instance_files, plots
+from cityscapesscripts.evaluation import commands, instance_ap, instance_files, plots
 from cityscapesscripts.errors import ArgumentError
 from cityscapesscripts.evaluation.instances2dict import instances2dict
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
@@ -53,7 +52,7 @@ def _default_args():
     a.cityscapesPath = layout.default_root()
     a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultInstanceLevelSemanticLabeling.json")
     a.groundTruthSearch = layout.ground_truth_search(a.cityscapesPath, "val", "instanceIds")
-    cli.guessed_search(a)
+    commands.guessed_search(a)
     a.overlaps = instance_ap.OVERLAPS.copy()
     a.minRegionSizes = instance_ap.MIN_REGION_SIZES.copy()
     a.distanceThs = instance_ap.DISTANCE_THRESHOLDS.copy()
@@ -257,7 +256,6 @@ def evaluate_coco_json(json_file, groundTruthList, args):
 
 def main(argv=None):
     """Command-line entry; returns the exit status (the command line: :mod:`.commands`)."""
-    from cityscapesscripts.evaluation import commands
     return commands.instance_main(argv)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from cityscapesscripts import cli, kernels
 from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.errors import ArgumentError
-from cityscapesscripts.evaluation import semantic, semantic_files
+from cityscapesscripts.evaluation import commands, semantic, semantic_files
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
@@ -51,7 +51,7 @@ def _default_args():
     else:
         a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultPixelLevelSemanticLabeling.json")
     a.groundTruthSearch = layout.ground_truth_search(a.cityscapesPath, "val", "labelIds")
-    cli.guessed_search(a)
+    commands.guessed_search(a)
     a.evalInstLevelScore = True
     a.evalPixelAccuracy = False
     a.evalPixelAccuracyOriginal = False  # per-image counts as the original stored them (see the docstring)
@@ -293,7 +293,6 @@ def printCategoryScores(scoreDict, instScoreDict, args):
 
 def main(argv=None):
     """Command-line entry; returns the exit status (the command line: :mod:`.commands`)."""
-    from cityscapesscripts.evaluation import commands
     return commands.pixel_main(argv)
 
 
