@@ -36,7 +36,7 @@ def instance_labels(label_set=CITYSCAPES):
     return [label.name for label in label_set.labels if label.hasInstances and not label.ignoreInEval]
 
 
-def ground_truth_instances(instance_ids, label_set=CITYSCAPES, name=None):
+def ground_truth_instances(instance_ids, label_set=CITYSCAPES, name=None) -> dict:
     """The original's per-image instance dict: ``{label name: [instance dict]}``.
 
     Each instance dict has ``instID``, ``labelID``, ``pixelCount``, ``medDist``
@@ -79,7 +79,8 @@ def _void_ids(label_set):
     return np.array([label.id for label in label_set.labels if label.ignoreInEval and label.id >= 0], dtype=np.int64)
 
 
-def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, inst_labels=None, name=None):
+def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, inst_labels=None,
+                name=None) -> tuple[dict, dict]:
     """Pair predictions with the ground-truth instances of one image.
 
     gt_instances : the image's ``{label name: [instance dict]}`` (only
@@ -399,7 +400,7 @@ class InstanceAccumulator(Accumulator):
         self.distance_available = distance_available
         super().__init__(label_set)
 
-    def settings(self):
+    def settings(self) -> dict:
         return {"overlaps": self.overlaps, "min_region_sizes": self.min_region_sizes,
                 "distance_thresholds": self.distance_thresholds, "distance_confidences": self.distance_confidences,
                 "distance_available": self.distance_available, "inst_labels": self.inst_labels}

@@ -245,7 +245,8 @@ def check_same_size(gt_size, pred_size, image_id=None, source=None):
                               f"{gt_size[0]}x{gt_size[1]} (image {image_id})", source)
 
 
-def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, image_id=None, source=None):
+def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, image_id=None,
+                  source=None) -> "PQStat":
     """The PQ counters of one image.
 
     gt_rgb, pred_rgb : (H, W, 3) uint8 id maps; *_segments : the COCO
@@ -348,7 +349,7 @@ def _segments_by_id(segments, fields, what, image_id, source):
     return out
 
 
-def average_pq(pq_stat, categories):
+def average_pq(pq_stat, categories) -> dict:
     """``{"All"|"Things"|"Stuff": {pq, sq, rq, n}, "per_class": {category id: {pq, sq, rq}}}``."""
     results = {}
     for name, isthing in (("All", None), ("Things", True), ("Stuff", False)):
@@ -374,7 +375,7 @@ class PanopticAccumulator(Accumulator):
         self.categories = dict(categories)
         super().__init__(label_set)
 
-    def settings(self):
+    def settings(self) -> dict:
         return {"categories": self.categories}
 
     def _reset_state(self):

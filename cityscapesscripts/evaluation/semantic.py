@@ -88,7 +88,7 @@ class SemanticAccumulator(Accumulator):
         self.eval_ids = label_set.eval_ids
         super().__init__(label_set)
 
-    def settings(self):
+    def settings(self) -> dict:
         return {"instance_scores": self.instance_scores, "pixel_accuracy": self.pixel_accuracy,
                 "pixel_accuracy_as_original": self.pixel_accuracy_as_original, "train_ids": self.train_ids,
                 "avg_class_size": self.avg_class_size, "classes": self.classes}
@@ -105,7 +105,7 @@ class SemanticAccumulator(Accumulator):
         disjoint_update(self.per_image, other.per_image, "per-image scores of")
 
     # ---- update ------------------------------------------------------------
-    def add(self, prediction, ground_truth, instances=None, name=None, ground_truth_name=None):
+    def add(self, prediction, ground_truth, instances=None, name=None, ground_truth_name=None) -> None:
         """Add one image.
 
         prediction, ground_truth : (H, W) integer label ids (train ids for
@@ -199,14 +199,14 @@ class SemanticAccumulator(Accumulator):
                 "nbCorrectPixels": int(conf[ignored].sum() - conf[ignored, ignored].sum())}
 
     # ---- compute -----------------------------------------------------------
-    def instance_stats(self):
+    def instance_stats(self) -> dict:
         """The original's ``instanceStats`` dict: weighted tp / fn per class and category."""
         stats = empty_instance_stats(self.label_set)
         for label_id, size, tp, tp_category in self.instances.tolist():
             add_instance(stats, self.label_set.id2label[label_id], size, tp, tp_category, self.avg_class_size)
         return stats
 
-    def result(self):
+    def result(self) -> dict:
         """The result dict of the original ``evaluateImgLists``."""
         if self.classes is None:
             return result_dict(self.conf, self.instance_stats(), self.label_set, self.eval_ids,
@@ -333,7 +333,7 @@ def prior(conf, label_id):
     return float(conf[label_id, :].sum()) / conf.sum()
 
 
-def result_dict(conf, stats, label_set, eval_ids, per_image=None):
+def result_dict(conf, stats, label_set, eval_ids, per_image=None) -> dict:
     name = {i: label_set.id2label[i].name for i in eval_ids}
     class_scores = {name[i]: class_iou(conf, i, label_set, eval_ids) for i in eval_ids}
     class_inst = {name[i]: instance_class_iou(conf, i, stats, label_set, eval_ids) for i in eval_ids}
