@@ -31,11 +31,11 @@ from copy import deepcopy  # noqa: F401  (the original module's namespace)
 
 import numpy as np
 
-from cityscapesscripts.evaluation import commands, instance_ap, instance_files, plots
+from cityscapesscripts.evaluation import commands, instance_ap, instance_files, plots, reports
 from cityscapesscripts.errors import ArgumentError
 from cityscapesscripts.evaluation.instances2dict import instances2dict
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
-from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
+from cityscapesscripts.helpers.csHelpers import ensurePath, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout, png
 
@@ -182,32 +182,8 @@ def prepareJSONDataForResults(avgDict, aps, args):
 
 def printResults(avgDict, args):
     """Print the AP table (``args.csv`` for comma-separated output)."""
-    sep = "," if args.csv else ""
-    col1 = ":" if not args.csv else ""
-    no_col = colors.ENDC if args.colorized else ""
-    bold = colors.BOLD if args.colorized else ""
-    columns = [("AP", "ap", "allAp"), ("AP_50%", "ap50%", "allAp50%")]
-    if args.distanceAvailable:
-        columns += [("AP_50m", "ap50m", "allAp50m"), ("AP_100m", "ap100m", "allAp100m"),
-                    ("AP_50%50m", "ap50%50m", "allAp50%50m")]
-    width = 50 + (40 if args.distanceAvailable else 0)
-    print("")
-    if not args.csv:
-        print("#" * width)
-    print(bold + f"{'what':<15}" + sep + col1 + "".join(f"{title:>15}" + sep for title, _, _ in columns) + no_col)
-    if not args.csv:
-        print("#" * width)
-
-    def row(name, values):
-        return (f"{name:<15}" + sep + col1
-                + "".join(getColorEntry(v, args) + sep + f"{v:>15.3f}" + sep for v in values) + no_col)
-
-    for name in args.instLabels:
-        print(row(name, [avgDict["classes"][name][key] for _, key, _ in columns]))
-    if not args.csv:
-        print("-" * width)
-    print(row("average", [avgDict[key] for _, _, key in columns]))
-    print("")
+    reports.print_ap_table(avgDict, args.instLabels, reports.TableStyle.of(args.colorized), args.distanceAvailable,
+                           args.csv)
 
 
 def evaluateImgLists(predictionList, groundTruthList, args):

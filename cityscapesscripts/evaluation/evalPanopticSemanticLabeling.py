@@ -23,7 +23,7 @@ from cityscapesscripts import cli
 from cityscapesscripts.errors import LayoutError, PredictionError
 from cityscapesscripts.evaluation.panoptic import (OFFSET, VOID, PQStat, PQStatCat,  # noqa: F401  (original names)
                                                    PanopticAccumulator, average_pq, image_pq_stat)
-from cityscapesscripts.evaluation import panoptic_files
+from cityscapesscripts.evaluation import panoptic_files, reports
 from cityscapesscripts.evaluation.panoptic import check_panoptic_json
 from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labels import labels as csLabels  # noqa: F401  (the original module's namespace)
@@ -63,15 +63,7 @@ def pq_compute_multi_core(matched_annotations_list, gt_folder, pred_folder, cate
 
 
 def print_results(results, categories):
-    print(f"{'Category':14s}| {'PQ':>5s}  {'SQ':>5s}  {'RQ':>5s}")
-    for label in sorted(results["per_class"]):
-        r = results["per_class"][label]
-        print(f"{categories[label]['name']:14s}| {100 * r['pq']:5.1f}  {100 * r['sq']:5.1f}  {100 * r['rq']:5.1f}")
-    print("-" * 41)
-    print(f"{'':14s}| {'PQ':>5s}  {'SQ':>5s}  {'RQ':>5s} {'N':>5s}")
-    for name in ("All", "Things", "Stuff"):
-        r = results[name]
-        print(f"{name:14s}| {100 * r['pq']:5.1f}  {100 * r['sq']:5.1f}  {100 * r['rq']:5.1f} {r['n']:5d}")
+    reports.print_pq_table(results, categories)
 
 
 def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resultsFile, jobs=None, quiet=False):

@@ -28,9 +28,9 @@ import numpy as np
 from cityscapesscripts import cli, kernels
 from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.errors import ArgumentError
-from cityscapesscripts.evaluation import commands, semantic, semantic_files
+from cityscapesscripts.evaluation import commands, reports, semantic, semantic_files
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
-from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
+from cityscapesscripts.helpers.csHelpers import colors, ensurePath, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout
 
@@ -229,66 +229,28 @@ def looks_like_train_ids(conf, label_set):
     return bool(predicted.sum()) and not predicted[train_ids.max() + 1:].any()
 
 
+def _style(args):
+    return reports.TableStyle(args.colorized, args.bold, args.nocol)
+
+
 def _print_average(iou, niou, args):
-    print("--------------------------------")
-    print("Score Average : " + getColorEntry(iou, args) + f"{iou:5.3f}" + args.nocol
-          + "    " + getColorEntry(niou, args) + f"{niou:5.3f}" + args.nocol)
-    print("--------------------------------")
-    print("")
-
-
-def _rule(args):
-    return "\b" + " ".rjust(15, "-") + " " + " ".join("\b" + " ".rjust(args.printRow + 2, "-")
-                                                      for _ in args.evalLabels) + " \b" + " ".rjust(args.printRow + 3, "-")
+    reports.print_average(iou, niou, _style(args))
 
 
 def printConfMatrix(confMatrix, args):
     """Print the (row-normalised) confusion matrix with the prior of each class."""
-    conf = np.asarray(confMatrix)
-    id2label = _label_set(args).id2label
-    print(_rule(args))
-    header = "\b" + "".rjust(13) + " | " + " ".join("\b" + id2label[i].name[0].center(args.printRow) + " |"
-                                                      for i in args.evalLabels)
-    print(header + " \b" + "Prior".rjust(6) + " |")
-    print(_rule(args))
-    for x in args.evalLabels:
-        p = getPrior(x, conf)
-        if p < 1e-9:
-            continue
-        cells = []
-        for y in args.evalLabels:
-            v = getMatrixFieldValue(conf, x, y, args)
-            cells.append(getColorEntry(v, args) + "\b" + f"{v:>{args.printRow}.2f}  " + args.nocol)
-        print("\b" + id2label[x].name[:13].rjust(13) + " | " + " ".join(cells) + " "
-              + getColorEntry(p, args) + "\b" + f"{p:>6.4f} " + args.nocol)
-    print(_rule(args), end=" ")
+    reports.print_confusion_matrix(confMatrix, args.evalLabels, _label_set(args), _style(args), args.printRow,
+                                   args.normalized)
 
 
 def printClassScores(scoreList, instScoreList, args):
-    if args.quiet:
-        return
-    print(args.bold + "classes          IoU      nIoU" + args.nocol)
-    print("--------------------------------")
-    for i in args.evalLabels:
-        label = _label_set(args).id2label[i]
-        if label.ignoreInEval or label.name not in scoreList:  # not in the class subset
-            continue
-        name = label.name
-        print(f"{name:<14}: " + getColorEntry(scoreList[name], args) + f"{scoreList[name]:>5.3f}" + args.nocol
-              + "    " + getColorEntry(instScoreList[name], args) + f"{instScoreList[name]:>5.3f}" + args.nocol)
+    if not args.quiet:
+        reports.print_class_scores(scoreList, instScoreList, args.evalLabels, _label_set(args), _style(args))
 
 
 def printCategoryScores(scoreDict, instScoreDict, args):
-    if args.quiet:
-        return
-    print(args.bold + "categories       IoU      nIoU" + args.nocol)
-    print("--------------------------------")
-    for category in scoreDict:
-        if all(label.ignoreInEval for label in _label_set(args).category2labels[category]):
-            continue
-        print(f"{category:<14}: " + getColorEntry(scoreDict[category], args) + f"{scoreDict[category]:>5.3f}"
-              + args.nocol + "    " + getColorEntry(instScoreDict[category], args)
-              + f"{instScoreDict[category]:>5.3f}" + args.nocol)
+    if not args.quiet:
+        reports.print_category_scores(scoreDict, instScoreDict, _label_set(args), _style(args))
 
 
 def main(argv=None):
