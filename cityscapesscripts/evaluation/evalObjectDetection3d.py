@@ -38,7 +38,7 @@ from cityscapesscripts.helpers.box3dImageTransform import Box3dImageTransform, C
 from cityscapesscripts.io import layout
 from cityscapesscripts.io.files import make_folders
 from cityscapesscripts.io.jsonfile import write_json
-from cityscapesscripts.evaluation import box3d_files
+from cityscapesscripts.evaluation import box3d_files, reports
 from cityscapesscripts.evaluation.box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds,
                                                 snap_working_confidence)
 from cityscapesscripts.evaluation.box3d_files import image_key
@@ -133,25 +133,7 @@ class Box3dEvaluator:
 
 def log_results(results):
     """The original's results table, to the log."""
-    gt_stats = results["GT_stats"]
-    for label, count in gt_stats.items():
-        if count == 0:
-            logger.warning("Category {} has no GT!".format(label))
-    method = results["eval_params"]["matching_method"]
-    logger.info("========================")
-    logger.info("======= Results ========")
-    logger.info("========================")
-    for label in gt_stats:
-        value = {metric: results[metric][label]["auc"] * 100 for metric in
-                 ("AP", "Center_Dist", "OS_Yaw", "OS_Pitch_Roll", "Size_Similarity")}
-        logger.info(label)
-        logger.info(" -> 2D AP {:<6}                : {:8.4f}".format(method, value["AP"]))
-        logger.info(" -> BEV Center Distance (DDTP)  : {:8.4f}".format(value["Center_Dist"]))
-        logger.info(" -> Yaw Similarity (DDTP)       : {:8.4f}".format(value["OS_Yaw"]))
-        logger.info(" -> Pitch/Roll Similarity (DDTP): {:8.4f}".format(value["OS_Pitch_Roll"]))
-        logger.info(" -> Size Similarity (DDTP)      : {:8.4f}".format(value["Size_Similarity"]))
-        logger.info(" -> Detection Score             : {:8.4f}".format(results["Detection_Score"][label] * 100))
-    logger.info("Mean Detection Score: {:8.4f}".format(results["mDetection_Score"] * 100))
+    reports.log_box3d_table(results, logger)
 
 
 @contextlib.contextmanager

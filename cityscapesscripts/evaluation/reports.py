@@ -136,3 +136,28 @@ def print_pq_table(results, categories) -> None:
     for name in ("All", "Things", "Stuff"):
         r = results[name]
         print(f"{name:14s}| {100 * r['pq']:5.1f}  {100 * r['sq']:5.1f}  {100 * r['rq']:5.1f} {r['n']:5d}")
+
+
+# ---- 3D object detection ---------------------------------------------------------------------
+def log_box3d_table(results, logger) -> None:
+    """The 3D benchmark's results table of a ``results.json`` dict, to ``logger`` (a category without ground
+    truth is a warning)."""
+    gt_stats = results["GT_stats"]
+    for label, count in gt_stats.items():
+        if count == 0:
+            logger.warning("Category {} has no GT!".format(label))
+    method = results["eval_params"]["matching_method"]
+    logger.info("========================")
+    logger.info("======= Results ========")
+    logger.info("========================")
+    for label in gt_stats:
+        value = {metric: results[metric][label]["auc"] * 100 for metric in
+                 ("AP", "Center_Dist", "OS_Yaw", "OS_Pitch_Roll", "Size_Similarity")}
+        logger.info(label)
+        logger.info(" -> 2D AP {:<6}                : {:8.4f}".format(method, value["AP"]))
+        logger.info(" -> BEV Center Distance (DDTP)  : {:8.4f}".format(value["Center_Dist"]))
+        logger.info(" -> Yaw Similarity (DDTP)       : {:8.4f}".format(value["OS_Yaw"]))
+        logger.info(" -> Pitch/Roll Similarity (DDTP): {:8.4f}".format(value["OS_Pitch_Roll"]))
+        logger.info(" -> Size Similarity (DDTP)      : {:8.4f}".format(value["Size_Similarity"]))
+        logger.info(" -> Detection Score             : {:8.4f}".format(results["Detection_Score"][label] * 100))
+    logger.info("Mean Detection Score: {:8.4f}".format(results["mDetection_Score"] * 100))
