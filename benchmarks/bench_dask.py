@@ -8,7 +8,7 @@
    worker processes: the difference is what Dask costs per frame.  Cluster
    start-up is timed apart (a real cluster is already running).
 2. The sweep: ``--folders`` prediction folders scored against one ground
-   truth in one call (:func:`semantic.evaluate_sweep`, each ground-truth
+   truth in one call (:func:`semantic_files.evaluate_sweep`, each ground-truth
    frame read once) against one call per folder.
 
 Runs are interleaved (A, B, A, B, ...) and the median is reported, with CPU
@@ -25,7 +25,7 @@ import sys
 import time
 
 from cityscapesscripts import parallel, sample
-from cityscapesscripts.evaluation import semantic
+from cityscapesscripts.evaluation import semantic_files
 
 
 def _children_cpu():
@@ -80,17 +80,17 @@ def main(argv=None):
     startup = time.perf_counter() - start
 
     def local():
-        semantic.evaluate_files(predictions, gts, jobs, progress=False)
+        semantic_files.evaluate_files(predictions, gts, jobs, progress=False)
 
     def on_dask():
-        semantic.evaluate_files(predictions, gts, progress=False, client=client)
+        semantic_files.evaluate_files(predictions, gts, progress=False, client=client)
 
     def sweep():
-        semantic.evaluate_sweep(folders, gts, jobs, progress=False)
+        semantic_files.evaluate_sweep(folders, gts, jobs, progress=False)
 
     def separate():
         for folder in folders:
-            semantic.evaluate_files(folder, gts, jobs, progress=False)
+            semantic_files.evaluate_files(folder, gts, jobs, progress=False)
 
     local(), on_dask()  # warm the page cache and the workers' imports
     timings = {"local": [], "dask": [], "sweep": [], "separate": []}

@@ -24,7 +24,7 @@ import json, os, sys
 import numpy as np
 from cityscapesscripts import parallel, sample
 from cityscapesscripts.errors import CityscapesError
-from cityscapesscripts.evaluation import semantic
+from cityscapesscripts.evaluation import semantic_files
 from cityscapesscripts.io import png
 from cityscapesscripts.preparation import prepare
 import signal
@@ -72,7 +72,7 @@ def cases(folder, largest):
         root = {os.path.join(folder, "p2048")!r}
         s = prepare.prepare_dataset(root, ["labelIds", "instanceIds"], jobs=1, progress=False)
         gt = s["written"][0]
-        semantic.evaluate_pair_files(gt, gt, {{}})
+        semantic_files.evaluate_pair_files(gt, gt, {{}})
     """
     bad = os.path.join(folder, "bad")
     os.makedirs(os.path.join(bad, "gtFine", "val", "lindau"))
@@ -96,7 +96,7 @@ def cases(folder, largest):
         open("/proc/self/clear_refs", "w").write("5")
         before = status("VmRSS:")
         try:
-            semantic.evaluate_pair_files("pred.png", gt, {{}})
+            semantic_files.evaluate_pair_files("pred.png", gt, {{}})
         except CityscapesError as e:
             assert "12000x12000" in str(e), e
     """

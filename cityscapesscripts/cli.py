@@ -17,12 +17,11 @@ import argparse
 import atexit
 import functools
 import gc
-import glob
 import os
 import signal
 import sys
 
-from . import parallel, plotting
+from . import parallel
 from .errors import ArgumentError, BatchError, CityscapesError, LayoutError, describe
 from .helpers.labelset import CITYSCAPES, LabelSet
 from .io import layout, limits
@@ -256,104 +255,3 @@ def _collect_nothing_at_exit():
     Nothing is lost: our files are closed by then, and the standard streams are flushed at exit."""
     if not _exit_handler:
         _exit_handler.append(atexit.register(gc.freeze))
-
-
-NO_DATASET = "no dataset given: pass --gt DIR, or set CITYSCAPES_DATASET (with --split NAME to choose its split)"
-
-
-def guessed_search(args):
-    """Mark the evaluator ``args`` made without ``CITYSCAPES_DATASET``: their ground-truth search is a guess
-    (the working folder), which the console scripts refuse (:func:`check_dataset_given`)."""
-    args.guessedSearch = None if "CITYSCAPES_DATASET" in os.environ else args.groundTruthSearch
-
-
-def check_dataset_given(args):
-    """Refuse to search the ground truth where :func:`guessed_search` marked a guess: nobody asked for it."""
-    if "CITYSCAPES_DATASET" not in os.environ and args.groundTruthSearch == getattr(args, "guessedSearch", None):
-        raise LayoutError(NO_DATASET)
-
-
-def original_form_lists(argv, search, find_prediction, args=None):
-    """The original evaluators' arguments: none (search the ground truth and pair predictions), or more
-    than three paths, sorted into ground truth ('gt' or 'groundtruth' in the path) and predictions ('pred')."""
-    if len(argv) > 3:
-        ground_truths = [a for a in argv if "gt" in a or "groundtruth" in a]
-        predictions = [a for a in argv if not ("gt" in a or "groundtruth" in a) and "pred" in a]
-        return predictions, ground_truths
-    if argv:
-        raise ArgumentError("give no arguments, more than three *gt* / *pred* files, or options (see --help)")
-    if args is not None:
-        check_dataset_given(args)
-    ground_truths = sorted(glob.glob(search))
-    if not ground_truths:
-        raise LayoutError(f"Cannot find any ground truth images to use for evaluation. Searched for: {search}")
-    return [find_prediction(gt) for gt in ground_truths], ground_truths
-
-
-@entry_point
-def run_evaluator(argv, modern_main, original_main):
-    """Entry of an evaluator: options go to ``modern_main``, the original forms to ``original_main``."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if any(a.startswith("-") for a in argv):
-        return modern_main(argv)
-    original_main(argv)
-    return OK
-
-
-def add_evaluation_options(parser, modality, pred_help):
-    """``--gt DIR | --split NAME``, ``--pred DIR``, ``--labels``, ``--json OUT``, ``-j``, ``-q`` and the cluster
-    and size options of the pixel and instance evaluators."""
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--gt", metavar="DIR",
-                       help=f"folder searched for {os.path.basename(layout.ground_truth_search_below('', modality))}")
-    add_split_option(where)
-    parser.add_argument("--pred", metavar="DIR", nargs="+",
-                        help=pred_help + "; several folders (or glob patterns) are scored in one pass")
-    add_labels_option(parser)
-    add_json_option(parser)
-    add_jobs_option(parser)
-    add_quiet_option(parser, "print only the summary line")
-    add_scheduler_option(parser)
-    add_max_pixels_option(parser)
-
-
-def prediction_folders(opts):
-    """The ``--pred`` folders, absolute, glob patterns expanded (sorted), each once."""
-    folders = []
-    for pattern in opts.pred or ():
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not matches:
-            raise LayoutError(f"no prediction folder matches {pattern}")
-        folders += [os.path.abspath(m) for m in matches if os.path.abspath(m) not in folders]
-    return folders
-
-
-def apply_evaluation_options(opts, args, modality, run):
-    """Set an evaluator's ``args`` from those options (``args.jobs``: the tool's ``run``); returns the
-    ground-truth files, sorted.
-
-    Without ``--gt`` or ``--split``, ``args.groundTruthSearch`` (the original's: the val split) is used.
-    """
-    if getattr(opts, "plot", None):
-        plotting.pyplot()  # a missing matplotlib is said before the evaluation, not after
-    if opts.gt:
-        searches = [layout.ground_truth_search_below(opts.gt, modality)]
-    elif opts.split:
-        root = layout.dataset_root(option="--gt DIR")
-        searches = [layout.ground_truth_search(root, split, modality) for split in splits_of(opts, root)]
-    else:
-        check_dataset_given(args)
-        searches = [args.groundTruthSearch]
-    args.groundTruthSearch = searches[0]
-    if opts.pred:
-        args.predictionPath, args.predictionWalk = prediction_folders(opts)[0], None
-    args.JSONOutput = bool(opts.json)
-    if opts.json:
-        args.exportFile = opts.json
-    args.labelSet = label_set_of(opts)
-    args.jobs = run
-    args.quiet = opts.quiet
-    ground_truths = sorted(f for search in searches for f in glob.glob(search, recursive=True))
-    if not ground_truths:
-        raise LayoutError(f"no ground truth found; searched {', '.join(searches)}")
-    return ground_truths

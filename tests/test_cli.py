@@ -499,3 +499,19 @@ def test_the_demo_removes_its_temporary_folder_or_keeps_the_one_given(tmp_path, 
     assert capsys.readouterr().out.startswith(f"Writing to {tmp_path / 'kept'} (kept)")
     assert os.path.isfile(tmp_path / "kept" / "gtFine" / "cityscapes_panoptic_val.json") or \
         os.path.isdir(tmp_path / "kept" / "panoptic")
+
+
+@pytest.mark.parametrize("module_name, predictions", [("evalPixelLevelSemanticLabeling", "semantic"),
+                                                      ("evalInstanceLevelSemanticLabeling", "instance")])
+def test_the_evaluators_command_lines_leave_their_modules_args_as_they_were(module_name, predictions, tmp_path,
+                                                                            capsys):
+    """The command lines work on a copy of the module's args: a later call from Python meets the settings
+    the user left there, not the last command line's (issue 26)."""
+    module = importlib.import_module("cityscapesscripts.evaluation." + module_name)
+    before = dict(vars(module.args))
+    assert module.main(["--gt", os.path.join(SMALL, "gtFine", "val"), "--pred",
+                        os.path.join(SMALL, "results", predictions), "-j", "1", "-q",
+                        "--json", str(tmp_path / "result.json")]) == 0
+    assert "0." in capsys.readouterr().out  # the summary line
+    after = vars(module.args)
+    assert after.keys() == before.keys() and all(after[name] is value for name, value in before.items())

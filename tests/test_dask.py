@@ -15,7 +15,7 @@ from cityscapesscripts.dataset import convert as cs_convert
 from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as instance_eval
 from cityscapesscripts.evaluation import evalPanopticSemanticLabeling as panoptic_eval
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as pixel_eval
-from cityscapesscripts.evaluation import semantic
+from cityscapesscripts.evaluation import semantic_files
 from cityscapesscripts.preparation import createPanopticImgs, createTrainIdLabelImgs
 
 distributed = pytest.importorskip("distributed", reason="the test extra installs dask[distributed]")
@@ -159,9 +159,9 @@ def test_a_worker_killed_mid_run_is_restarted_and_the_result_is_identical(client
     gts = golden_files(SMALL, "*_gtFine_labelIds.png")
     preds = [os.path.join(SMALL, "results", "semantic", os.path.basename(g).replace("_gtFine_labelIds", "_pred"))
              for g in gts]
-    expected = semantic.evaluate_files(preds, gts, jobs=1, progress=False).result()
+    expected = semantic_files.evaluate_files(preds, gts, jobs=1, progress=False).result()
     monkeypatch.setattr(parallel, "_run_chunk", _KillWorkerOnce(str(tmp_path / "killed")))
-    got = semantic.evaluate_files(preds, gts, progress=False, client=client).result()
+    got = semantic_files.evaluate_files(preds, gts, progress=False, client=client).result()
     assert os.path.exists(tmp_path / "killed")  # a worker did die
     assert_same_numbers(expected, got)
 
@@ -185,10 +185,10 @@ def test_the_sweep_scores_every_prediction_set_as_separate_runs_do(client, tmp_p
     gts = golden_files(SMALL, "*_gtFine_labelIds.png")
     folders = [[str(folder / os.path.basename(g).replace("_gtFine_labelIds", "_pred")) for g in gts]
                for folder in _checkpoint_folders(tmp_path)]
-    separate = [semantic.evaluate_files(p, gts, jobs=1, progress=False).result() for p in folders]
+    separate = [semantic_files.evaluate_files(p, gts, jobs=1, progress=False).result() for p in folders]
     assert separate[0]["averageScoreClasses"] != separate[2]["averageScoreClasses"]
     for run in (dict(jobs=2), dict(client=client)):
-        swept = [t.result() for t in semantic.evaluate_sweep(folders, gts, progress=False, **run)]
+        swept = [t.result() for t in semantic_files.evaluate_sweep(folders, gts, progress=False, **run)]
         for expected, got in zip(separate, swept):
             assert_same_numbers(expected, got)
 

@@ -54,7 +54,7 @@ def test_accumulator_and_merge_equal_file_based(args):
     for i, (txt, gt) in enumerate(zip(preds, gts)):
         ids = png.read_ids_16bit(gt)
         entries = instance_files.read_prediction_list(txt)
-        masks = [instance_ap.read_mask(p.name) for p in entries]
+        masks = [instance_files.read_mask(p.name) for p in entries]
         labels = [p.label_id for p in entries]
         scores = [p.confidence for p in entries]
         whole.add(masks, labels, scores, ids, name=gt)
@@ -71,7 +71,7 @@ def test_rle_predictions_equal_png_masks(args, tmp_path):
     for txt, gt in zip(preds, gts):
         frame = layout.frame_id(gt)
         for k, p in enumerate(instance_files.read_prediction_list(txt)):
-            encoded = rle_encode(instance_ap.read_mask(p.name) != 0)
+            encoded = rle_encode(instance_files.read_mask(p.name) != 0)
             if k % 2:
                 encoded["counts"] = rle.compress(encoded["counts"])
             entries.append({"image_id": frame, "category_id": p.label_id, "score": p.confidence,

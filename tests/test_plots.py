@@ -8,7 +8,7 @@ import pytest
 from cityscapesscripts import plotting
 from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as instance_eval
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as pixel_eval
-from cityscapesscripts.evaluation import instance_ap
+from cityscapesscripts.evaluation import instance_ap, plots
 
 from conftest import GOLDEN
 
@@ -22,7 +22,7 @@ def test_pr_panel_draws_the_envelope_and_the_best_f1():
     precision = np.array([0.5, 0.4, 0.8, 1.0, 1.0])
     recall = np.array([1.0, 0.8, 0.8, 0.4, 0.0])
     thresholds = np.array([0.1, 0.3, 0.5, 0.9, np.inf])
-    instance_ap._draw_pr_panel(ax, precision, recall, thresholds, "AP50 0.700")
+    plots._draw_pr_panel(ax, precision, recall, thresholds, "AP50 0.700")
     raw, envelope, best = ax.lines
     assert list(envelope.get_xdata()) == [0.0, 0.4, 0.8, 0.8, 1.0]
     assert list(envelope.get_ydata()) == [1.0, 1.0, 0.8, 0.8, 0.5]  # never increases with recall
@@ -41,7 +41,7 @@ def test_pr_plot_has_a_panel_per_class(tmp_path, monkeypatch):
     gt[20:40, 20:40] = 24000
     acc = instance_ap.InstanceAccumulator()
     acc.add([gt == 26000, gt == 24000], [26, 24], [0.9, 0.2], gt)
-    instance_ap.plot_pr_curves(acc.matches, acc.inst_labels, str(tmp_path / "pr.png"))
+    plots.plot_pr_curves(acc.matches, acc.inst_labels, str(tmp_path / "pr.png"))
     axes = [ax for ax in saved["fig"].axes if ax.get_visible()]
     assert [ax.get_title() for ax in axes] == acc.inst_labels
     legends = {ax.get_title(): [t.get_text() for t in ax.get_legend().get_texts()] for ax in axes}

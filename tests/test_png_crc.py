@@ -122,7 +122,7 @@ def corrupt_image_data(data):
 def test_the_fused_decode_and_count_paths_refuse_corrupted_files(tmp_path, monkeypatch, compiled):
     """The evaluators count rows as they are unfiltered (semantic, instance masks, panoptic): a corrupted
     prediction fails before any row is counted, with or without the extension."""
-    from cityscapesscripts.evaluation import instance_ap, panoptic, semantic
+    from cityscapesscripts.evaluation import instance_ap, panoptic_files, semantic_files
     monkeypatch.setattr(kernels, "HAVE_EXTENSION", compiled)
     labels = (np.arange(48, dtype=np.uint8).reshape(6, 8) % 30)
     ground_truth = tmp_path / "a_000000_000001_gtFine_labelIds.png"
@@ -130,7 +130,7 @@ def test_the_fused_decode_and_count_paths_refuse_corrupted_files(tmp_path, monke
     prediction = tmp_path / "a_000000_000001_pred.png"
     prediction.write_bytes(corrupt_image_data(png.encode_png(labels)))
     with pytest.raises(ImageError, match="CRC mismatch") as e:
-        semantic.evaluate_frame_files([str(prediction)], str(ground_truth), {"instance_scores": False})
+        semantic_files.evaluate_frame_files([str(prediction)], str(ground_truth), {"instance_scores": False})
     assert e.value.path == str(prediction)
     mask = instance_ap.Prediction(str(prediction), 26, 0.5, source="list.txt line 1")
     with pytest.raises(PredictionError, match=f"mask {prediction}: corrupted PNG: CRC mismatch") as e:
@@ -139,5 +139,5 @@ def test_the_fused_decode_and_count_paths_refuse_corrupted_files(tmp_path, monke
     panoptic_png = tmp_path / "a_000000_000001_panoptic.png"
     panoptic_png.write_bytes(corrupt_image_data(png.encode_png(np.dstack([labels] * 3))))
     with pytest.raises(ImageError, match="CRC mismatch") as e:
-        panoptic._read_ids(str(panoptic_png))
+        panoptic_files._read_ids(str(panoptic_png))
     assert e.value.path == str(panoptic_png)

@@ -367,9 +367,9 @@ def test_a_huge_prediction_fails_on_its_size_before_it_is_decoded(tmp_path):
     assert os.path.getsize(tmp_path / "pred.png") < 300_000
     grown = _measure(f"""
         from cityscapesscripts.errors import ImageError
-        from cityscapesscripts.evaluation import semantic
+        from cityscapesscripts.evaluation import semantic_files
         try:
-            semantic.evaluate_pair_files({str(tmp_path / "pred.png")!r}, {str(gt)!r}, {{}})
+            semantic_files.evaluate_pair_files({str(tmp_path / "pred.png")!r}, {str(gt)!r}, {{}})
         except ImageError as e:
             assert "prediction is 12000x12000 but its ground truth is 128x64" in str(e), e
         else:

@@ -10,7 +10,7 @@ from PIL import Image
 from cityscapesscripts import kernels
 from cityscapesscripts.errors import ImageError
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as E
-from cityscapesscripts.evaluation import semantic
+from cityscapesscripts.evaluation import semantic, semantic_files
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import png
 
@@ -130,14 +130,14 @@ def test_files_counted_as_unfiltered_or_decoded_first_give_the_arrays_numbers(va
         predictions.append(str(folder / "a_000000_000001_pred.png"))
         Image.fromarray(labels).save(ground_truths[-1])
         Image.fromarray(instances if instances.max() > 255 else instances.astype(np.uint8)).save(
-            semantic.instance_path(ground_truths[-1]))
+            semantic_files.instance_path(ground_truths[-1]))
         Image.fromarray(prediction.astype(np.uint16) if variant == "16-bit predictions" and k % 2 else prediction
                         ).save(predictions[-1])
         expected.add(prediction, labels, instances)
     counted = []
     monkeypatch.setattr(kernels, "label_png_pixel_counts", lambda *a, f=kernels.label_png_pixel_counts:
                         counted.append(1) or f(*a))
-    result = semantic.evaluate_files(predictions, ground_truths, jobs=1, train_ids=train_ids,
+    result = semantic_files.evaluate_files(predictions, ground_truths, jobs=1, train_ids=train_ids,
                                      instance_scores=instance_scores).result()
     assert_same_numbers(plain(expected.result()), plain(result))
     assert len(counted) == unfiltered * len(ground_truths) and len(ground_truths) >= 4  # frames counted unfiltering

@@ -15,6 +15,7 @@ A new evaluator subclasses :class:`Accumulator` and defines ``add``,
 CPU tensor), the kernels get the one dtype they take.
 """
 import uuid
+from typing import Any
 
 import numpy as np
 
@@ -24,20 +25,20 @@ from ..errors import ImageError
 class Accumulator:
     """Base class of the evaluators' accumulators; ``images`` counts the images added."""
 
-    def __init__(self, label_set):
+    def __init__(self, label_set) -> None:
         self.label_set = label_set
         self.reset()
 
     # ---- for subclasses ------------------------------------------------------
-    def add(self, *predictions_then_ground_truth, name=None):  # pragma: no cover - documented interface
+    def add(self, *predictions_then_ground_truth, name=None) -> None:  # pragma: no cover - documented interface
         """Add one image: its predictions, then its ground truth."""
         raise NotImplementedError
 
-    def result(self):  # pragma: no cover - documented interface
+    def result(self) -> dict:  # pragma: no cover - documented interface
         """The result dict of the original tool."""
         raise NotImplementedError
 
-    def settings(self):
+    def settings(self) -> dict[str, Any]:
         """``{name: value}`` of the settings that change results; ``merge`` requires them equal."""
         return {}
 
@@ -48,12 +49,12 @@ class Accumulator:
         raise NotImplementedError
 
     # ---- shared ----------------------------------------------------------------
-    def reset(self):
+    def reset(self) -> None:
         """Forget every image added; the settings stay."""
         self.images = 0
         self._reset_state()
 
-    def merge(self, other):
+    def merge(self, other: "Accumulator") -> "Accumulator":
         """Add the state of ``other`` (same class, label set and settings); returns self."""
         if type(other) is not type(self):
             raise TypeError(f"cannot merge a {type(other).__name__} into a {type(self).__name__}")
@@ -68,7 +69,7 @@ class Accumulator:
         self.images += other.images
         return self
 
-    def __iadd__(self, other):
+    def __iadd__(self, other: "Accumulator") -> "Accumulator":
         return self.merge(other)
 
     def _image_name(self, name):
@@ -84,7 +85,7 @@ def _equal(a, b):
 
 def disjoint_update(mine, theirs, what):
     """``mine.update(theirs)`` for per-image tables; an image in both is an error (merged twice?)."""
-    common = set(mine) & set(theirs)
+    common = [key for key in theirs if key in mine]  # not set(mine): merging frame by frame stays linear
     if common:
         raise ValueError(f"both accumulators hold {what} {sorted(common)[0]!r}: was an image added twice, "
                          "or were two parts merged twice?")

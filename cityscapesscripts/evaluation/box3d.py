@@ -272,7 +272,7 @@ class Box3dAccumulator(Accumulator):
         self.depth_bins = list(range(0, max_depth + 1, step_size))
         super().__init__(tuple(self.labels))
 
-    def settings(self):
+    def settings(self) -> dict:
         return {"min_iou": self.min_iou, "max_depth": self.max_depth, "step_size": self.step_size,
                 "modal": self.modal, "num_conf": self.num_conf}
 
@@ -293,11 +293,11 @@ class Box3dAccumulator(Accumulator):
         self._box_rows.extend(other._box_rows)
         self._tp_rows.extend(other._tp_rows)
 
-    def empty_like(self):
+    def empty_like(self) -> "Box3dAccumulator":
         """A new, empty accumulator with the same settings."""
         return Box3dAccumulator(self.labels, self.min_iou, self.max_depth, self.step_size, self.modal, self.num_conf)
 
-    def add(self, predictions, ground_truth, name=None):
+    def add(self, predictions, ground_truth, name=None) -> None:
         """Add one image: two :class:`Boxes3d` (predictions with scores, ground truth with ignore regions)."""
         matches = match_image(predictions, ground_truth, self.labels, self.min_iou, self.modal, self.thresholds)
         self.add_matches(matches, predictions, ground_truth)
@@ -362,7 +362,7 @@ class Box3dAccumulator(Accumulator):
             out[label] = best
         return out
 
-    def result(self, cw=-1.0):
+    def result(self, cw: float = -1.0) -> dict:
         """The original's ``results.json`` dict (same keys, order and numbers)."""
         results = OrderedDict()
         results["AP"], results["AP_per_depth"] = self._average_precisions()

@@ -31,12 +31,11 @@ from copy import deepcopy  # noqa: F401  (the original module's namespace)
 
 import numpy as np
 
-from cityscapesscripts import cli
-from cityscapesscripts.evaluation import instance_ap, instance_files
+from cityscapesscripts.evaluation import commands, instance_ap, instance_files, plots, reports
 from cityscapesscripts.errors import ArgumentError
 from cityscapesscripts.evaluation.instances2dict import instances2dict
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
-from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
+from cityscapesscripts.helpers.csHelpers import ensurePath, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout, png
 
@@ -53,7 +52,7 @@ def _default_args():
     a.cityscapesPath = layout.default_root()
     a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultInstanceLevelSemanticLabeling.json")
     a.groundTruthSearch = layout.ground_truth_search(a.cityscapesPath, "val", "instanceIds")
-    cli.guessed_search(a)
+    commands.guessed_search(a)
     a.overlaps = instance_ap.OVERLAPS.copy()
     a.minRegionSizes = instance_ap.MIN_REGION_SIZES.copy()
     a.distanceThs = instance_ap.DISTANCE_THRESHOLDS.copy()
@@ -141,20 +140,25 @@ def assignGt2Preds(gtInstancesOrig, gtImage, predInfo, args):
 
 
 def _match_folders(prediction_lists, roots, groundTruthList, args):
-    """The :class:`~.instance_files.FolderMatches` of the folders, with the AP detections of each
-    gathered as the frames come in; the ground-truth cache read and written."""
-    cached = _load_cache(groundTruthList, args)
-    detections = [_detections(args) for _ in roots]
-    return instance_files.match_folders(prediction_lists, roots, groundTruthList, cached, args.instLabels,
+    """One merged :class:`~.instance_ap.InstanceAccumulator` per folder, gathering the AP detections as the
+    frames come in; the ground-truth cache read and written."""
+    return instance_files.match_folders(prediction_lists, roots, groundTruthList, _load_cache(groundTruthList, args),
                                         _label_set(args), getattr(args, "jobs", None), False if args.quiet else None,
-                                        detections, _cache_file(args))
+                                        _cache_file(args), **_settings(args))
 
 
 def matchGtWithPreds(predictionList, groundTruthList, gtInstances, args):
     """The original's ``matches`` dict: per ground-truth file, its matched instances."""
     return instance_files.match_folders([predictionList], [args.predictionPath], groundTruthList, gtInstances,
-                                        args.instLabels, _label_set(args), getattr(args, "jobs", None),
-                                        False if args.quiet else None).matches[0]
+                                        _label_set(args), getattr(args, "jobs", None), False if args.quiet else None,
+                                        gather=False, **_settings(args))[0].matches
+
+
+def _settings(args):
+    """The :class:`~.instance_ap.InstanceAccumulator` keyword arguments of ``args``."""
+    return {"inst_labels": args.instLabels, "overlaps": args.overlaps, "min_region_sizes": args.minRegionSizes,
+            "distance_thresholds": args.distanceThs, "distance_confidences": args.distanceConfs,
+            "distance_available": args.distanceAvailable}
 
 
 def _detections(args):
@@ -178,32 +182,8 @@ def prepareJSONDataForResults(avgDict, aps, args):
 
 def printResults(avgDict, args):
     """Print the AP table (``args.csv`` for comma-separated output)."""
-    sep = "," if args.csv else ""
-    col1 = ":" if not args.csv else ""
-    no_col = colors.ENDC if args.colorized else ""
-    bold = colors.BOLD if args.colorized else ""
-    columns = [("AP", "ap", "allAp"), ("AP_50%", "ap50%", "allAp50%")]
-    if args.distanceAvailable:
-        columns += [("AP_50m", "ap50m", "allAp50m"), ("AP_100m", "ap100m", "allAp100m"),
-                    ("AP_50%50m", "ap50%50m", "allAp50%50m")]
-    width = 50 + (40 if args.distanceAvailable else 0)
-    print("")
-    if not args.csv:
-        print("#" * width)
-    print(bold + f"{'what':<15}" + sep + col1 + "".join(f"{title:>15}" + sep for title, _, _ in columns) + no_col)
-    if not args.csv:
-        print("#" * width)
-
-    def row(name, values):
-        return (f"{name:<15}" + sep + col1
-                + "".join(getColorEntry(v, args) + sep + f"{v:>15.3f}" + sep for v in values) + no_col)
-
-    for name in args.instLabels:
-        print(row(name, [avgDict["classes"][name][key] for _, key, _ in columns]))
-    if not args.csv:
-        print("-" * width)
-    print(row("average", [avgDict[key] for _, _, key in columns]))
-    print("")
+    reports.print_ap_table(avgDict, args.instLabels, reports.TableStyle.of(args.colorized), args.distanceAvailable,
+                           args.csv)
 
 
 def evaluateImgLists(predictionList, groundTruthList, args):
@@ -214,8 +194,8 @@ def evaluateImgLists(predictionList, groundTruthList, args):
     setInstanceLabels(args)
     if not args.quiet:
         print(f"Matching {len(predictionList)} pairs of images...")
-    found = _match_folders([predictionList], [args.predictionPath], groundTruthList, args)
-    return _finish(found.matches[0], args, found.detections[0])
+    total = _match_folders([predictionList], [args.predictionPath], groundTruthList, args)[0]
+    return _finish(total.matches, args, total.detections)
 
 
 def _finish(matches, args, detections=None):
@@ -230,7 +210,7 @@ def _finish(matches, args, detections=None):
         _write_results(result, args)
     plot = getattr(args, "plotFile", None)
     if plot:
-        print("precision-recall curves saved to " + instance_ap.plot_pr_curves(matches, args.instLabels, plot,
+        print("precision-recall curves saved to " + plots.plot_pr_curves(matches, args.instLabels, plot,
                                                                                args.overlaps))
     return result
 
@@ -250,79 +230,9 @@ def evaluate_coco_json(json_file, groundTruthList, args):
     return _finish(matches, args)
 
 
-def _modern_parser():
-    p = cli.parser(
-        description="Evaluate instance-level semantic labeling on Cityscapes (AP, AP50). Also accepts the "
-                    "original forms: no arguments, or a list of *gt* and *pred* files.")
-    cli.add_evaluation_options(p, "instanceIds", "folder of prediction txt files (default: $CITYSCAPES_RESULTS)")
-    p.add_argument("--coco-json", metavar="FILE", help="predictions as one COCO-style JSON (RLE or polygons)")
-    p.add_argument("--matches", metavar="FILE", help="also write the matches to FILE")
-    p.add_argument("--gt-cache", metavar="FILE", help="ground-truth instance cache (default: user cache folder)")
-    p.add_argument("--csv", action="store_true", help="print the table as CSV")
-    p.add_argument("--plot", metavar="OUT.png", help="save precision-recall curves at IoU 0.5 (matplotlib)")
-    return p
-
-
 def main(argv=None):
-    """Command-line entry; returns the exit status."""
-    return cli.run_evaluator(argv, _modern_main, _original_main)
-
-
-def _original_main(argv):
-    find = (lambda gt: getPrediction(gt, args))
-    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find, args), args)
-
-
-def _modern_main(argv):
-    opts = _modern_parser().parse_args(argv)
-    with cli.run_of(opts) as run:
-        return _evaluate(opts, run)
-
-
-def _evaluate(opts, run):
-    ground_truths = cli.apply_evaluation_options(opts, args, "instanceIds", run)
-    if opts.gt_cache:
-        args.gtInstancesFile = opts.gt_cache
-    args.exportMatches = opts.matches
-    args.plotFile = opts.plot
-    args.csv = opts.csv
-    args.colorized = sys.stdout.isatty() and not opts.csv
-    folders = cli.prediction_folders(opts)
-    args.JSONOutput = False  # the single-set results are written below, after the summary line
-    if opts.coco_json:
-        result = evaluate_coco_json(opts.coco_json, ground_truths, args)
-    elif len(folders) > 1:
-        args.JSONOutput = bool(opts.json)
-        return _sweep(folders, ground_truths)
-    else:
-        predictions = [getPrediction(gt, args) for gt in ground_truths]
-        result = evaluateImgLists(predictions, ground_truths, args)
-    if opts.quiet and not opts.csv:
-        print(_summary(result))
-    if opts.json:
-        _write_results(result, args)
-    return 0
-
-
-def _summary(result):
-    return f"AP {result['averages']['allAp']:.4f}  AP50 {result['averages']['allAp50%']:.4f}"
-
-
-def _sweep(folders, ground_truths):
-    """Score every prediction folder against the ground truth in one pass; one summary line per folder."""
-    setInstanceLabels(args)
-    prediction_lists = []
-    for folder in folders:
-        args.predictionPath, args.predictionWalk = folder, None
-        prediction_lists.append([getPrediction(gt, args) for gt in ground_truths])
-    found = _match_folders(prediction_lists, folders, ground_truths, args)
-    results = {}
-    for i, folder in enumerate(folders):
-        results[folder] = _scores(found.matches[i], args, found.detections[i])
-        print(f"{folder}: {_summary(results[folder])}")
-    if args.JSONOutput:
-        _write_results(results, args)
-    return 0
+    """Command-line entry; returns the exit status (the command line: :mod:`.commands`)."""
+    return commands.instance_main(argv)
 
 
 def _write_results(result, args):

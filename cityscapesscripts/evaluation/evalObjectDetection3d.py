@@ -21,7 +21,6 @@ arrays per image instead of lists of ``CsBbox3d``.
 """
 import argparse  # noqa: F401  (the original module's namespace)
 import contextlib
-import functools
 import json  # noqa: F401  (the original module's namespace)
 import logging
 import os
@@ -32,36 +31,22 @@ from typing import List, Tuple  # noqa: F401  (the original module's namespace)
 import numpy as np  # noqa: F401  (the original module's namespace)
 from tqdm import tqdm  # noqa: F401  (the original module's namespace)
 
-from cityscapesscripts import cli, parallel
-from cityscapesscripts.errors import (AnnotationError, ArgumentError, CityscapesError, DependencyError, LayoutError,
-                                      PredictionError)
+from cityscapesscripts import cli
+from cityscapesscripts.errors import ArgumentError, CityscapesError, DependencyError, LayoutError
 from cityscapesscripts.helpers.annotation import CsBbox3d, CsIgnore2d  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.box3dImageTransform import Box3dImageTransform, Camera, Quaternion  # noqa: F401  (same)
 from cityscapesscripts.io import layout
 from cityscapesscripts.io.files import make_folders
-from cityscapesscripts.io.jsonfile import read_json, write_json
+from cityscapesscripts.io.jsonfile import write_json
+from cityscapesscripts.evaluation import box3d_files, reports
 from cityscapesscripts.evaluation.box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds,
-                                                ground_truth_from_json, predictions_from_json,
                                                 snap_working_confidence)
+from cityscapesscripts.evaluation.box3d_files import image_key
 from cityscapesscripts.evaluation.objectDetectionHelpers import (  # noqa: F401  (the original module's namespace)
     MATCHING_AMODAL, MATCHING_MODAL, EvaluationParameters, calcIouMatrix, calcOverlapMatrix, getFiles)
 
 logger = logging.getLogger("EvalObjectDetection3d")
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(name)s %(levelname)s %(message)s"
-
-
-def image_key(path):
-    """``CITY_SEQ_FRAME`` of a file: its name cut at the last ``_``."""
-    base = os.path.basename(path)
-    return base[:base.rfind("_")]
-
-
-def _read_ground_truth(path, labels, image_size_from_file):
-    return ground_truth_from_json(read_json(path, AnnotationError), labels, path, image_size_from_file)
-
-
-def _read_predictions(path, labels):
-    return predictions_from_json(read_json(path, PredictionError), labels, path)
 
 
 class Box3dEvaluator:
@@ -100,9 +85,9 @@ class Box3dEvaluator:
         if not paths:  # every score would be NaN
             raise LayoutError("no ground-truth *.json files to evaluate", gt_folder)
         logger.info("Found {} GT files.".format(len(paths)))
-        labels = self.eval_params.labels_to_evaluate
-        task = functools.partial(_read_ground_truth, labels=labels, image_size_from_file=self.image_size_from_file)
-        for path, (boxes, camera) in zip(paths, parallel.collect(task, paths, self.jobs, "ground truth")):
+        read = box3d_files.read_ground_truth_files(paths, self.eval_params.labels_to_evaluate,
+                                                   self.image_size_from_file, self.jobs)
+        for path, (boxes, camera) in zip(paths, read):
             self.gts[image_key(path)] = boxes
             self.cameras[image_key(path)] = camera
 
@@ -111,8 +96,8 @@ class Box3dEvaluator:
         logger.info("Loading predictions...")
         paths = getFiles(pred_folder)
         logger.info("Found {} prediction files.".format(len(paths)))
-        task = functools.partial(_read_predictions, labels=self.eval_params.labels_to_evaluate)
-        for path, (boxes, skipped) in zip(paths, parallel.collect(task, paths, self.jobs, "predictions")):
+        read = box3d_files.read_prediction_files(paths, self.eval_params.labels_to_evaluate, self.jobs)
+        for path, (boxes, skipped) in zip(paths, read):
             for _ in range(skipped):
                 logger.critical("Found incorrect annotation in {}.".format(path))
             self.preds[image_key(path)] = boxes
@@ -133,8 +118,7 @@ class Box3dEvaluator:
                 self.preds[key] = Boxes3d()
         logger.info("Evaluating images...")
         images = [(key, self.preds[key], gt, self.cameras[key]) for key, gt in self.gts.items()]
-        task = functools.partial(_evaluate_image, settings=self.accumulator())
-        accumulator = parallel.merge_into(self.accumulator(), task, images, self.jobs, "images")
+        accumulator = box3d_files.evaluate_images(images, self.accumulator(), self.jobs)
         logger.info("Calculate AP...")
         logger.info("Calculate TP stats...")
         self.results = accumulator.result(self.eval_params.cw)
@@ -147,36 +131,9 @@ class Box3dEvaluator:
         return path
 
 
-def _evaluate_image(image, settings):
-    """A new accumulator like ``settings`` holding one image ``(key, predictions, ground truth, camera)``;
-    the predictions' amodal boxes are recomputed from their 3D boxes, as the original does."""
-    _, predictions, ground_truth, camera = image
-    accumulator = settings.empty_like()
-    accumulator.add(predictions.with_amodal_from_3d(camera), ground_truth)
-    return accumulator
-
-
 def log_results(results):
     """The original's results table, to the log."""
-    gt_stats = results["GT_stats"]
-    for label, count in gt_stats.items():
-        if count == 0:
-            logger.warning("Category {} has no GT!".format(label))
-    method = results["eval_params"]["matching_method"]
-    logger.info("========================")
-    logger.info("======= Results ========")
-    logger.info("========================")
-    for label in gt_stats:
-        value = {metric: results[metric][label]["auc"] * 100 for metric in
-                 ("AP", "Center_Dist", "OS_Yaw", "OS_Pitch_Roll", "Size_Similarity")}
-        logger.info(label)
-        logger.info(" -> 2D AP {:<6}                : {:8.4f}".format(method, value["AP"]))
-        logger.info(" -> BEV Center Distance (DDTP)  : {:8.4f}".format(value["Center_Dist"]))
-        logger.info(" -> Yaw Similarity (DDTP)       : {:8.4f}".format(value["OS_Yaw"]))
-        logger.info(" -> Pitch/Roll Similarity (DDTP): {:8.4f}".format(value["OS_Pitch_Roll"]))
-        logger.info(" -> Size Similarity (DDTP)      : {:8.4f}".format(value["Size_Similarity"]))
-        logger.info(" -> Detection Score             : {:8.4f}".format(results["Detection_Score"][label] * 100))
-    logger.info("Mean Detection Score: {:8.4f}".format(results["mDetection_Score"] * 100))
+    reports.log_box3d_table(results, logger)
 
 
 @contextlib.contextmanager

@@ -22,8 +22,8 @@ from PIL import Image  # noqa: F401  (the original module's namespace)
 from cityscapesscripts import cli
 from cityscapesscripts.errors import LayoutError, PredictionError
 from cityscapesscripts.evaluation.panoptic import (OFFSET, VOID, PQStat, PQStatCat,  # noqa: F401  (original names)
-                                                   average_pq, image_pq_stat)
-from cityscapesscripts.evaluation import panoptic
+                                                   PanopticAccumulator, average_pq, image_pq_stat)
+from cityscapesscripts.evaluation import panoptic_files, reports
 from cityscapesscripts.evaluation.panoptic import check_panoptic_json
 from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labels import labels as csLabels  # noqa: F401  (the original module's namespace)
@@ -50,27 +50,20 @@ def get_traceback(f):
 def pq_compute_single_core(proc_id, annotation_set, gt_folder, pred_folder, categories):
     """PQ counters of a list of ``(gt annotation, prediction annotation)`` pairs, in this process (IoUs added
     one after the other, as the original's one core adds them)."""
-    stat = PQStat()
+    acc = PanopticAccumulator(categories)
     for pair in annotation_set:
-        stat += panoptic.image_stat_of_files(pair, gt_folder, pred_folder, categories)
-    return stat.summed_as_the_original(parts=1)
+        acc += panoptic_files.evaluate_pair_files(pair, gt_folder, pred_folder, categories)
+    return acc.stat.summed_as_the_original(parts=1)
 
 
 def pq_compute_multi_core(matched_annotations_list, gt_folder, pred_folder, categories, jobs=None, progress=None):
     """The same over a bounded process pool (``jobs`` workers, default all cores)."""
-    return panoptic.evaluate_files(matched_annotations_list, gt_folder, pred_folder, categories, jobs, progress)
+    return panoptic_files.evaluate_files(matched_annotations_list, gt_folder, pred_folder, categories, jobs,
+                                         progress).summed_stat()
 
 
 def print_results(results, categories):
-    print(f"{'Category':14s}| {'PQ':>5s}  {'SQ':>5s}  {'RQ':>5s}")
-    for label in sorted(results["per_class"]):
-        r = results["per_class"][label]
-        print(f"{categories[label]['name']:14s}| {100 * r['pq']:5.1f}  {100 * r['sq']:5.1f}  {100 * r['rq']:5.1f}")
-    print("-" * 41)
-    print(f"{'':14s}| {'PQ':>5s}  {'SQ':>5s}  {'RQ':>5s} {'N':>5s}")
-    for name in ("All", "Things", "Stuff"):
-        r = results[name]
-        print(f"{name:14s}| {100 * r['pq']:5.1f}  {100 * r['sq']:5.1f}  {100 * r['rq']:5.1f} {r['n']:5d}")
+    reports.print_pq_table(results, categories)
 
 
 def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resultsFile, jobs=None, quiet=False):
@@ -85,7 +78,7 @@ def evaluatePanoptic(gt_json_file, gt_folder, pred_json_file, pred_folder, resul
     for folder, what in ((gt_folder, "ground truth"), (pred_folder, "predicted")):
         if not os.path.isdir(folder):
             raise LayoutError(f"Folder with {what} segmentations doesn't exist", folder)
-    pairs = panoptic.pair_annotations(gt_json, pred_json, pred_json_file)
+    pairs = panoptic_files.pair_annotations(gt_json, pred_json, pred_json_file)
     stat = pq_compute_multi_core(pairs, gt_folder, pred_folder, categories, jobs, False if quiet else None)
     results = average_pq(stat, categories)
     if not quiet:
@@ -119,10 +112,10 @@ def _sweep(gt_json_file, gt_folder, pred_json_files, results_file, jobs, quiet):
     """Score several prediction sets (each a JSON and the folder of the same name) in one pass over the
     ground truth; one summary line per set, ``results_file`` maps each JSON to its results."""
     gt_json, categories = _read_ground_truth(gt_json_file)
-    pair_lists = [panoptic.pair_annotations(gt_json, _read_predictions(f), f) for f in pred_json_files]
+    pair_lists = [panoptic_files.pair_annotations(gt_json, _read_predictions(f), f) for f in pred_json_files]
     folders = [layout.panoptic_png_folder(f) for f in pred_json_files]
-    stats = panoptic.evaluate_sweep(pair_lists, gt_folder, folders, categories, jobs, False if quiet else None)
-    results = {f: average_pq(stat, categories) for f, stat in zip(pred_json_files, stats)}
+    totals = panoptic_files.evaluate_sweep(pair_lists, gt_folder, folders, categories, jobs, False if quiet else None)
+    results = {f: total.result() for f, total in zip(pred_json_files, totals)}
     for f, result in results.items():
         print(f"{f}: {_summary(result)}")
     if results_file:
@@ -163,11 +156,12 @@ def main(argv=None):
 
 def _evaluate(opts, run):
     split = cli.splits_of(opts, known=())[0]
-    root = functools.partial(layout.dataset_root, option="--gt-json-file FILE and --prediction-json-file FILE")
-    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(os.path.join(root(), layout.FINE), split)
+    option = "--gt-json-file FILE and --prediction-json-file FILE"
+    opts.gtJsonFile = opts.gtJsonFile or layout.panoptic_json(layout.fine_folder(option=option), split)
     _check_exists(opts.gtJsonFile, "ground truth")
     opts.predictionJsonFile = opts.predictionJsonFile or [
-        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS") or os.path.join(root(), "results"), split)]
+        layout.panoptic_json(os.environ.get("CITYSCAPES_RESULTS")
+                             or os.path.join(layout.dataset_root(option=option), "results"), split)]
     for path in opts.predictionJsonFile:
         _check_exists(path, "prediction")
     gt_folder = opts.gtFolder or layout.panoptic_png_folder(opts.gtJsonFile)

@@ -28,9 +28,9 @@ import numpy as np
 from cityscapesscripts import cli, kernels
 from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.errors import ArgumentError
-from cityscapesscripts.evaluation import protocols, semantic
+from cityscapesscripts.evaluation import commands, reports, semantic, semantic_files
 from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
-from cityscapesscripts.helpers.csHelpers import colors, ensurePath, getColorEntry, writeDict2JSON
+from cityscapesscripts.helpers.csHelpers import colors, ensurePath, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout
 
@@ -51,7 +51,7 @@ def _default_args():
     else:
         a.exportFile = os.path.join(a.cityscapesPath, "evaluationResults", "resultPixelLevelSemanticLabeling.json")
     a.groundTruthSearch = layout.ground_truth_search(a.cityscapesPath, "val", "labelIds")
-    cli.guessed_search(a)
+    commands.guessed_search(a)
     a.evalInstLevelScore = True
     a.evalPixelAccuracy = False
     a.evalPixelAccuracyOriginal = False  # per-image counts as the original stored them (see the docstring)
@@ -171,7 +171,7 @@ def evaluatePair(predictionImgFileName, groundTruthImgFileName, confMatrix, inst
 
     Returns the number of pixels of the image.
     """
-    partial = semantic.evaluate_pair_files(predictionImgFileName, groundTruthImgFileName, _settings(args))
+    partial = semantic_files.evaluate_pair_files(predictionImgFileName, groundTruthImgFileName, _settings(args))
     n = min(confMatrix.shape[0], partial.conf.shape[0])
     confMatrix[:n, :n] += partial.conf[:n, :n].astype(confMatrix.dtype)
     if args.evalInstLevelScore:
@@ -190,7 +190,7 @@ def evaluateImgLists(predictionImgList, groundTruthImgList, args):
     confMatrix = generateMatrix(args)
     if not args.quiet:
         print(f"Evaluating {len(predictionImgList)} pairs of images...")
-    total = semantic.evaluate_files(predictionImgList, groundTruthImgList, getattr(args, "jobs", None),
+    total = semantic_files.evaluate_files(predictionImgList, groundTruthImgList, getattr(args, "jobs", None),
                                     None if not args.quiet else False, **_settings(args))
     confMatrix += total.conf.astype(confMatrix.dtype)
     result = total.result()
@@ -229,146 +229,33 @@ def looks_like_train_ids(conf, label_set):
     return bool(predicted.sum()) and not predicted[train_ids.max() + 1:].any()
 
 
+def _style(args):
+    return reports.TableStyle(args.colorized, args.bold, args.nocol)
+
+
 def _print_average(iou, niou, args):
-    print("--------------------------------")
-    print("Score Average : " + getColorEntry(iou, args) + f"{iou:5.3f}" + args.nocol
-          + "    " + getColorEntry(niou, args) + f"{niou:5.3f}" + args.nocol)
-    print("--------------------------------")
-    print("")
-
-
-def _rule(args):
-    return "\b" + " ".rjust(15, "-") + " " + " ".join("\b" + " ".rjust(args.printRow + 2, "-")
-                                                      for _ in args.evalLabels) + " \b" + " ".rjust(args.printRow + 3, "-")
+    reports.print_average(iou, niou, _style(args))
 
 
 def printConfMatrix(confMatrix, args):
     """Print the (row-normalised) confusion matrix with the prior of each class."""
-    conf = np.asarray(confMatrix)
-    id2label = _label_set(args).id2label
-    print(_rule(args))
-    header = "\b" + "".rjust(13) + " | " + " ".join("\b" + id2label[i].name[0].center(args.printRow) + " |"
-                                                      for i in args.evalLabels)
-    print(header + " \b" + "Prior".rjust(6) + " |")
-    print(_rule(args))
-    for x in args.evalLabels:
-        p = getPrior(x, conf)
-        if p < 1e-9:
-            continue
-        cells = []
-        for y in args.evalLabels:
-            v = getMatrixFieldValue(conf, x, y, args)
-            cells.append(getColorEntry(v, args) + "\b" + f"{v:>{args.printRow}.2f}  " + args.nocol)
-        print("\b" + id2label[x].name[:13].rjust(13) + " | " + " ".join(cells) + " "
-              + getColorEntry(p, args) + "\b" + f"{p:>6.4f} " + args.nocol)
-    print(_rule(args), end=" ")
+    reports.print_confusion_matrix(confMatrix, args.evalLabels, _label_set(args), _style(args), args.printRow,
+                                   args.normalized)
 
 
 def printClassScores(scoreList, instScoreList, args):
-    if args.quiet:
-        return
-    print(args.bold + "classes          IoU      nIoU" + args.nocol)
-    print("--------------------------------")
-    for i in args.evalLabels:
-        label = _label_set(args).id2label[i]
-        if label.ignoreInEval or label.name not in scoreList:  # not in the class subset
-            continue
-        name = label.name
-        print(f"{name:<14}: " + getColorEntry(scoreList[name], args) + f"{scoreList[name]:>5.3f}" + args.nocol
-              + "    " + getColorEntry(instScoreList[name], args) + f"{instScoreList[name]:>5.3f}" + args.nocol)
+    if not args.quiet:
+        reports.print_class_scores(scoreList, instScoreList, args.evalLabels, _label_set(args), _style(args))
 
 
 def printCategoryScores(scoreDict, instScoreDict, args):
-    if args.quiet:
-        return
-    print(args.bold + "categories       IoU      nIoU" + args.nocol)
-    print("--------------------------------")
-    for category in scoreDict:
-        if all(label.ignoreInEval for label in _label_set(args).category2labels[category]):
-            continue
-        print(f"{category:<14}: " + getColorEntry(scoreDict[category], args) + f"{scoreDict[category]:>5.3f}"
-              + args.nocol + "    " + getColorEntry(instScoreDict[category], args)
-              + f"{instScoreDict[category]:>5.3f}" + args.nocol)
-
-
-def _modern_parser():
-    p = cli.parser(
-        description="Evaluate pixel-level semantic labeling on Cityscapes (class / category IoU and iIoU). "
-                    "Also accepts the original forms: no arguments, or a list of *gt* and *pred* files.")
-    cli.add_evaluation_options(p, "labelIds", "prediction folder (default: $CITYSCAPES_RESULTS)")
-    cli.add_train_ids_option(p, "predictions hold train ids (0-18, 255)", "--trainids")
-    p.add_argument("--no-instance-scores", action="store_true", help="skip iIoU (no instanceIds needed)")
-    p.add_argument("--plot", metavar="OUT.png", help="save a confusion-matrix heat map (matplotlib)")
-    subset = p.add_mutually_exclusive_group()
-    subset.add_argument("--classes", metavar="NAMES", type=lambda text: [n for n in text.split(",") if n.strip()],
-                        help="score only these classes (comma list of names, e.g. 'road,car,traffic light'): "
-                             "ground truth of other classes is ignored, predictions of them on these classes "
-                             "count as wrong, the mean IoU is over these classes")
-    subset.add_argument("--protocol", choices=list(protocols.PROTOCOLS),
-                        help="the classes of a domain-adaptation benchmark, scored as --classes: cityscapes19 "
-                             "(GTA5 -> Cityscapes), synthia16 (SYNTHIA -> Cityscapes, mIoU), synthia13 (mIoU*)")
-    return p
+    if not args.quiet:
+        reports.print_category_scores(scoreDict, instScoreDict, _label_set(args), _style(args))
 
 
 def main(argv=None):
-    """Command-line entry; returns the exit status."""
-    return cli.run_evaluator(argv, _modern_main, _original_main)
-
-
-def _original_main(argv):
-    find = (lambda gt: getPrediction(args, gt))
-    evaluateImgLists(*cli.original_form_lists(argv, args.groundTruthSearch, find, args), args)
-
-
-def _modern_main(argv):
-    opts = _modern_parser().parse_args(argv)
-    with cli.run_of(opts) as run:
-        return _evaluate(opts, run)
-
-
-def _evaluate(opts, run):
-    ground_truths = cli.apply_evaluation_options(opts, args, "labelIds", run)
-    args.trainIds = opts.train_ids
-    args.evalInstLevelScore = not opts.no_instance_scores
-    args.classSubset = protocols.subset_ids(args.labelSet, opts.classes, opts.protocol)
-    folders = cli.prediction_folders(opts)
-    if len(folders) > 1:
-        return _sweep(folders, ground_truths)
-    predictions = [getPrediction(args, gt) for gt in ground_truths]
-    args.JSONOutput = False  # written below, after the summary: a file that cannot be written loses no score
-    result = evaluateImgLists(predictions, ground_truths, args)
-    if opts.quiet:
-        print(_summary(result))
-    if opts.json:
-        writeJSONFile(result, args)
-    if opts.plot:
-        print("confusion matrix saved to " + semantic.plot_confusion_matrix(result, opts.plot))
-    return 0
-
-
-def _summary(result):
-    subset = f" ({len(result['classSubset'])} of them)" if "classSubset" in result else ""
-    return (f"IoU classes{subset} {result['averageScoreClasses']:.4f}  iIoU classes {result['averageScoreInstClasses']:.4f}  "
-            f"IoU categories {result['averageScoreCategories']:.4f}  "
-            f"iIoU categories {result['averageScoreInstCategories']:.4f}")
-
-
-def _sweep(folders, ground_truths):
-    """Score every prediction folder against the ground truth in one pass; one summary line per folder."""
-    prediction_lists = []
-    for folder in folders:
-        args.predictionPath, args.predictionWalk = folder, None
-        prediction_lists.append([getPrediction(args, gt) for gt in ground_truths])
-    totals = semantic.evaluate_sweep(prediction_lists, ground_truths, args.jobs,
-                                     False if args.quiet else None, **_settings(args))
-    results = {folder: total.result() for folder, total in zip(folders, totals)}
-    for folder, total in zip(folders, totals):
-        _warn_of_train_ids(total, args, folder)
-    for folder, result in results.items():
-        print(f"{folder}: {_summary(result)}")
-    if args.JSONOutput:
-        writeJSONFile(results, args)
-    return 0
+    """Command-line entry; returns the exit status (the command line: :mod:`.commands`)."""
+    return commands.pixel_main(argv)
 
 
 if __name__ == "__main__":

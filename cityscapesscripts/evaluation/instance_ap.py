@@ -19,10 +19,10 @@ import os
 
 import numpy as np
 
-from .. import kernels, plotting
+from .. import kernels
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
-from ..io import png, rle
+from ..io import rle
 from .accumulator import Accumulator, integer_array, disjoint_update
 
 OVERLAPS = np.arange(0.5, 1.0, 0.05)
@@ -36,7 +36,7 @@ def instance_labels(label_set=CITYSCAPES):
     return [label.name for label in label_set.labels if label.hasInstances and not label.ignoreInEval]
 
 
-def ground_truth_instances(instance_ids, label_set=CITYSCAPES, name=None):
+def ground_truth_instances(instance_ids, label_set=CITYSCAPES, name=None) -> dict:
     """The original's per-image instance dict: ``{label name: [instance dict]}``.
 
     Each instance dict has ``instID``, ``labelID``, ``pixelCount``, ``medDist``
@@ -79,7 +79,8 @@ def _void_ids(label_set):
     return np.array([label.id for label in label_set.labels if label.ignoreInEval and label.id >= 0], dtype=np.int64)
 
 
-def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, inst_labels=None, name=None):
+def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, inst_labels=None,
+                name=None) -> tuple[dict, dict]:
     """Pair predictions with the ground-truth instances of one image.
 
     gt_instances : the image's ``{label name: [instance dict]}`` (only
@@ -119,10 +120,6 @@ def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, i
     return gt_out, pred_out
 
 
-# 8-bit grey: the mask PNGs' flavour, counted as their rows are unfiltered
-_GREY_PNG = {(0, 8)}
-
-
 def _histogram(pred, ids, hist, image_name):
     """Add the ground-truth ids under a prediction's pixels to hist; (pixel count, ids touched)."""
     mask, where = pred.mask, pred.source or image_name
@@ -132,32 +129,27 @@ def _histogram(pred, ids, hist, image_name):
         touched = np.flatnonzero(counts)
         hist[touched] += counts[touched]
         return int(flat.size), touched
-    if isinstance(mask, (str, os.PathLike)):
-        try:  # the size from the header first: a huge or wrong-sized mask fails before it is inflated
-            mask = png.read_filtered(mask, _GREY_PNG, png.read_grey,
-                                     check_size=lambda size: _check_mask_shape(size[::-1], ids.shape, where))
-            if isinstance(mask, png.FilteredPNG):  # counted as it is unfiltered, never stored whole
-                pixels, touched, bad_row = kernels.grey_png_mask_histogram(mask.raw, ids, hist)
-                png.check_unfiltered(bad_row, mask.raw, ids.shape[1], pred.mask)
-                return pixels, touched
-        except ImageError as e:
-            raise PredictionError(f"mask {pred.mask}: {e.reason}", where) from None
+    if isinstance(mask, (str, os.PathLike)):  # a mask PNG: read by the files step, which may count it as it reads
+        from .instance_files import mask_file_histogram
+        return mask_file_histogram(mask, ids, hist, where)
+    return mask_histogram(mask, ids, hist, where)
+
+
+def mask_histogram(mask, ids, hist, where=None) -> tuple[int, np.ndarray]:
+    """Count one mask: add the ground-truth ids under the (H, W) ``mask`` (non-zero = inside) to ``hist``;
+    ``(pixel count, ids touched)``.  ``where`` names the prediction in errors."""
     mask = np.asarray(mask)
-    _check_mask_shape(mask.shape, ids.shape, where)
+    check_mask_shape(mask.shape, ids.shape, where)
     if mask.dtype != np.uint8:
         mask = (mask != 0).view(np.uint8)
     return kernels.mask_histogram(mask, ids, hist)
 
 
-def _check_mask_shape(mask_shape, ids_shape, where):
+def check_mask_shape(mask_shape, ids_shape, where) -> None:
+    """Validate: a :class:`PredictionError` naming ``where`` when a mask's (H, W) is not the ground truth's."""
     if tuple(mask_shape) != tuple(ids_shape):
         size = f"{mask_shape[1]}x{mask_shape[0]}" if len(mask_shape) >= 2 else str(mask_shape)
         raise PredictionError(f"mask is {size} but the ground truth is {ids_shape[1]}x{ids_shape[0]}", where)
-
-
-def read_mask(path):
-    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L")."""
-    return png.read_grey(path)
 
 
 def _as_uint16(ids, name):
@@ -393,12 +385,14 @@ class InstanceAccumulator(Accumulator):
     >>> acc.add([gt == 26000], [26], [0.9], gt)
     >>> float(acc.result()["averages"]["classes"]["car"]["ap"])
     1.0
+
+    ``inst_labels`` (default: the label set's instance classes) are the classes scored.
     """
 
     def __init__(self, label_set=CITYSCAPES, overlaps=OVERLAPS, min_region_sizes=MIN_REGION_SIZES,
                  distance_thresholds=DISTANCE_THRESHOLDS, distance_confidences=DISTANCE_CONFIDENCES,
-                 distance_available=False):
-        self.inst_labels = instance_labels(label_set)
+                 distance_available=False, inst_labels=None):
+        self.inst_labels = instance_labels(label_set) if inst_labels is None else list(inst_labels)
         self.overlaps = np.asarray(overlaps)
         self.min_region_sizes = np.asarray(min_region_sizes)
         self.distance_thresholds = np.asarray(distance_thresholds)
@@ -406,18 +400,32 @@ class InstanceAccumulator(Accumulator):
         self.distance_available = distance_available
         super().__init__(label_set)
 
-    def settings(self):
+    def settings(self) -> dict:
         return {"overlaps": self.overlaps, "min_region_sizes": self.min_region_sizes,
                 "distance_thresholds": self.distance_thresholds, "distance_confidences": self.distance_confidences,
-                "distance_available": self.distance_available}
+                "distance_available": self.distance_available, "inst_labels": self.inst_labels}
 
     def _reset_state(self):
         self.matches = {}
+        self.ground_truth_json = {}  # image: JSON text of its ground-truth instances, when a files step read them
+        self.detections = None
 
     def _merge_state(self, other):
         disjoint_update(self.matches, other.matches, "image")
+        disjoint_update(self.ground_truth_json, other.ground_truth_json, "the ground-truth instances of")
+        if self.detections is not None:
+            for entry in other.matches.values():
+                self.detections.add(entry)
 
-    def add(self, masks, labels, scores, ground_truth, name=None):
+    def gather_detections(self) -> None:
+        """From now on, gather what AP needs as images are added or merged (a caller merging frames from a
+        pool has little left to do after the last one); only on an empty accumulator."""
+        if self.matches:
+            raise ValueError("gather detections before adding images")
+        self.detections = Detections(self.inst_labels, self.min_region_sizes, self.distance_thresholds,
+                                     self.distance_confidences, self.distance_available)
+
+    def add(self, masks, labels, scores, ground_truth, name=None) -> None:
         """Add one image: its predictions, then its ``instanceIds`` map.
 
         masks : (H, W) arrays or COCO RLE dicts; labels : label ids; scores :
@@ -430,78 +438,26 @@ class InstanceAccumulator(Accumulator):
         gt_instances = ground_truth_instances(ground_truth, self.label_set, name)
         predictions = [Prediction(m, l, s, f"{name}#{i}") for i, (m, l, s) in enumerate(zip(masks, labels, scores))]
         gt, pred = match_image(gt_instances, ground_truth, predictions, self.label_set, self.inst_labels, name)
-        self.matches[name] = {"groundTruth": gt, "prediction": pred}
+        self.add_matches({"groundTruth": gt, "prediction": pred}, name)
+
+    def add_matches(self, entry: dict, name: str) -> None:
+        """Add one image's :func:`match_image` entry ``{"groundTruth": ..., "prediction": ...}``, keyed ``name``."""
+        self.matches[name] = entry
+        if self.detections is not None:
+            self.detections.add(entry)
         self.images += 1
 
-    def average_precision(self, curves=None):
+    def average_precision(self, curves=None) -> np.ndarray:
+        """AP per (distance setting, class, overlap), as :func:`average_precision`."""
+        if self.detections is not None and curves is None:
+            return self.detections.average_precision(self.overlaps)
         return average_precision(self.matches, self.inst_labels, self.overlaps, self.min_region_sizes,
                                  self.distance_thresholds, self.distance_confidences, self.distance_available,
                                  curves)
 
-    def result(self):
+    def result(self) -> dict:
         """The original's result dict (``averages``, ``resultApMatrix``, ...)."""
         ap = self.average_precision()
         avg = averages(ap, self.inst_labels, self.overlaps, self.distance_thresholds, self.distance_available)
         return result_dict(avg, ap, self.inst_labels, self.overlaps, self.min_region_sizes,
                            self.distance_thresholds, self.distance_confidences)
-
-
-def plot_pr_curves(matches, inst_labels, path, overlaps=OVERLAPS):
-    """Save the precision-recall curves of each class at IoU 0.5 (one panel per class; matplotlib).
-
-    Each panel draws the non-increasing precision envelope (the best
-    precision reachable at that recall or more) over the raw points, gives
-    the class's AP at IoU 0.5 in its legend, and marks the score threshold of
-    the best F1.  The AP integrates the raw points, as the benchmark defines it.
-    Returns the absolute path.
-    """
-    plt = plotting.pyplot()
-    curves = {}
-    ap = average_precision(matches, inst_labels, overlaps, curves=curves)
-    o50 = int(np.argmin(np.abs(np.asarray(overlaps) - 0.5)))
-    columns = min(4, len(inst_labels))
-    rows = -(-len(inst_labels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows), squeeze=False,
-                             sharex=True, sharey=True)
-    for c, label in enumerate(inst_labels):
-        ax = axes.flat[c]
-        value = ap[0, c, o50]
-        legend = f"AP50 {value:.3f}" if not math.isnan(value) else "AP50 n/a"
-        if (label, o50) in curves:
-            _draw_pr_panel(ax, *curves[(label, o50)], legend)
-        else:
-            ax.text(0.5, 0.5, "no ground truth" if math.isnan(value) else "no predictions", ha="center",
-                    va="center", transform=ax.transAxes, color="grey")
-            ax.plot([], [], color="C0", label=legend)
-            ax.legend(loc="lower left", fontsize=7)
-        ax.set_title(label, fontsize=10)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1.05)
-    for ax in axes.flat[len(inst_labels):]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("recall")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("precision")
-    fig.suptitle("Precision-recall at IoU 0.5")
-    fig.tight_layout()
-    try:
-        return plotting.save_figure(fig, path, dpi=100)
-    finally:
-        plt.close(fig)
-
-
-def _draw_pr_panel(ax, precision, recall, thresholds, legend):
-    """One class: raw points, their envelope, and the best-F1 threshold."""
-    order = np.argsort(recall, kind="stable")
-    recall, precision, thresholds = recall[order], precision[order], thresholds[order]
-    envelope = np.maximum.accumulate(precision[::-1])[::-1]
-    ax.plot(recall, precision, ".", color="C0", alpha=0.35, markersize=3)
-    ax.plot(recall, envelope, drawstyle="steps-pre", color="C0", label=legend)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(recall),
-                   where=(precision + recall) > 0)
-    best = int(np.argmax(f1))
-    if f1[best] > 0:
-        ax.plot(recall[best], precision[best], "o", color="C3",
-                label=f"best F1 {f1[best]:.2f} at score {thresholds[best]:.2f}")
-    ax.legend(loc="lower left", fontsize=7)

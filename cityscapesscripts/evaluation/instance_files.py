@@ -5,7 +5,8 @@ lines ``relPath labelID confidence`` naming mask PNGs) or as one COCO-style
 JSON for the whole split.  :func:`match_folders` and :func:`match_coco_json`
 match them with ``*_instanceIds.png`` ground truth on a process pool and
 give the original's ``matches`` dict, keyed by the absolute ground-truth path;
-:func:`match_folders` also gathers what AP needs and the ground-truth cache
+:func:`match_folders` gives one :class:`~.instance_ap.InstanceAccumulator` per prediction
+folder, merged from one per frame, which also gathers what AP needs and the ground-truth cache
 as the frames come back, so little is left to do after the last one.
 The ground-truth cache holds the per-image instance dicts, keyed on the
 content of the ground-truth files.
@@ -16,8 +17,8 @@ import math
 import os
 import sys
 
-from .. import parallel
-from ..errors import CityscapesError, PredictionError
+from .. import kernels, parallel
+from ..errors import CityscapesError, ImageError, PredictionError
 from ..helpers.annotation import check_finite
 from ..helpers.labelset import CITYSCAPES
 from ..io import files, layout, png
@@ -25,6 +26,9 @@ from ..io.jsonfile import read_json, write_text
 from . import instance_ap
 
 _FINGERPRINT_KEY = "__groundTruthFingerprint__"
+
+# 8-bit grey: the mask PNGs' flavour, counted as their rows are unfiltered
+_GREY_PNG = {(0, 8)}
 
 
 def read_prediction_list(path, root=None, label_set=CITYSCAPES):
@@ -65,6 +69,26 @@ def read_prediction_list(path, root=None, label_set=CITYSCAPES):
             raise PredictionError(f"mask {mask} does not exist", where)
         found[mask] = instance_ap.Prediction(mask, label_id, confidence, source=where)
     return list(found.values())
+
+
+def read_mask(path):
+    """A predicted mask PNG as (H, W) uint8 (non-zero = inside), as the original reads it ("L")."""
+    return png.read_grey(path)
+
+
+def mask_file_histogram(path, ids, hist, where=None):
+    """:func:`~.instance_ap.mask_histogram` of a mask PNG; 8-bit grey masks are counted as their rows are
+    unfiltered, never stored whole.  A mask that cannot be read is a :class:`PredictionError` naming ``where``."""
+    try:  # the size from the header first: a huge or wrong-sized mask fails before it is inflated
+        mask = png.read_filtered(path, _GREY_PNG, png.read_grey,
+                                 check_size=lambda size: instance_ap.check_mask_shape(size[::-1], ids.shape, where))
+        if png.is_filtered(mask):
+            pixels, touched, bad_row = kernels.grey_png_mask_histogram(mask.rows, ids, hist)
+            mask.check_row(bad_row)
+            return pixels, touched
+    except ImageError as e:
+        raise PredictionError(f"mask {path}: {e.reason}", where) from None
+    return instance_ap.mask_histogram(mask, ids, hist, where)
 
 
 def _check_confidence(confidence, where):
@@ -110,78 +134,65 @@ def _write_cache(path, texts, digest):
 
 
 # ---- matching on a pool -------------------------------------------------------------------
-def _match_task(item, inst_labels, label_set):
-    """One ground-truth frame, read once, matched with each of its ``(prediction txt, root)`` sources:
-    ``(absolute path, JSON text of its instances for the cache or None when they came from it, entries)``."""
-    gt_file, gt_instances, *sources = item
+def _match_task(item, label_set, settings):
+    """One ground-truth frame, read once, matched with each of its ``(prediction txt, root)`` sources: one
+    :class:`~.instance_ap.InstanceAccumulator` per source holding the frame as ``name``; the first also holds
+    the JSON text of the ground-truth instances for the cache when they did not come from it."""
+    name, gt_file, gt_instances, *sources = item
     ids = png.read_ids_16bit(gt_file)
     cache_text = None
     if gt_instances is None:
         gt_instances = instance_ap.ground_truth_instances(ids, label_set, gt_file)
         cache_text = json.dumps(gt_instances)  # here, on the pool, not in the parent after it
+    inst_labels = settings["inst_labels"]
     evaluated = {k: v for k, v in gt_instances.items() if k in inst_labels}
-    entries = []
+    partials = []
     for prediction_file, root in sources:
         predictions = read_prediction_list(prediction_file, root, label_set)
         gt, pred = instance_ap.match_image(evaluated, ids, predictions, label_set, inst_labels, gt_file)
-        entries.append({"groundTruth": gt, "prediction": pred})
-    return os.path.abspath(gt_file), cache_text, entries
+        partial = instance_ap.InstanceAccumulator(label_set, **settings)
+        partial.add_matches({"groundTruth": gt, "prediction": pred}, name)
+        partials.append(partial)
+    if cache_text is not None:
+        partials[0].ground_truth_json[name] = cache_text
+    return partials
 
 
-class FolderMatches:
-    """The frames of :func:`match_folders` as the pool returns them, in input order: per prediction
-    folder its ``matches`` (keyed by absolute ground-truth path) and their AP :class:`~.instance_ap.Detections`,
-    gathered while the workers go on; with ``cache_file``, the ground-truth cache, written by :meth:`save_cache`."""
-
-    def __init__(self, folders, ground_truths, detections=None, cache_file=None):
-        self.matches = [{} for _ in range(folders)]
-        self.detections = detections or [None] * folders  # None: AP from the matches
-        self._ground_truths, self._cache_file = ground_truths, cache_file
-        self._cache_texts, self._digest = {}, None
-
-    def merge(self, frame):
-        key, cache_text, entries = frame
-        if self._cache_file and cache_text is not None:
-            self._cache_texts[key] = cache_text
-            self._ground_truth_digest()  # at the first frame: the files are hashed while the workers run
-        for i, entry in enumerate(entries):
-            if key in self.matches[i]:  # a ground truth listed twice keeps one entry: AP from the matches
-                self.detections = [None] * len(self.matches)
-            self.matches[i][key] = entry
-            if self.detections[i] is not None:
-                self.detections[i].add(entry)
-        return self
-
-    def _ground_truth_digest(self):
-        if self._digest is None:
-            self._digest = files.content_digest(self._ground_truths)
-        return self._digest
-
-    def save_cache(self):
-        """Write the ground-truth cache, when asked for (a cache file and no cached instances)."""
-        if self._cache_file:
-            _write_cache(self._cache_file, self._cache_texts, self._ground_truth_digest())
-
-
-def match_folders(prediction_lists, roots, ground_truths, cached=None, inst_labels=None, label_set=CITYSCAPES,
-                  jobs=None, progress=None, detections=None, cache_file=None):
+def match_folders(prediction_lists, roots, ground_truths, cached=None, label_set=CITYSCAPES, jobs=None,
+                  progress=None, cache_file=None, gather=True, **settings) -> list[instance_ap.InstanceAccumulator]:
     """Match prediction txt files with ``*_instanceIds.png`` files on a pool, each ground truth read once.
 
     prediction_lists : one list of txt files per prediction folder (``roots``),
     each pairwise with ``ground_truths``; cached : ``{absolute path: instances}``
-    from :func:`load_cache`, or None; detections : one empty
-    :class:`~.instance_ap.Detections` per folder, or None; cache_file : where
-    to save the ground-truth instances (when not cached).  Returns a :class:`FolderMatches`.
+    from :func:`load_cache`, or None; cache_file : where to save the
+    ground-truth instances (when not cached); settings : the
+    :class:`~.instance_ap.InstanceAccumulator`'s keyword arguments.  Returns one
+    merged accumulator per folder, its ``matches`` keyed by absolute
+    ground-truth path; with ``gather``, each gathers what AP needs as the
+    frames come back, so little is left to do after the last one.
     """
-    inst_labels = instance_ap.instance_labels(label_set) if inst_labels is None else list(inst_labels)
-    items = [(g, None if cached is None else cached[os.path.abspath(g)], *zip(predictions, roots))
-             for g, *predictions in zip(ground_truths, *prediction_lists)]
-    task = functools.partial(_match_task, inst_labels=inst_labels, label_set=label_set)
-    found = FolderMatches(len(prediction_lists), ground_truths, detections, cache_file if cached is None else None)
-    parallel.merge_into(found, task, items, jobs, "matching", progress,
-                        name=lambda item: item[2][0])  # named by its (first) prediction file
-    found.save_cache()
-    return found
+    settings = instance_ap.InstanceAccumulator(label_set, **settings).settings()
+    keys = [os.path.abspath(g) for g in ground_truths]
+    unique = len(set(keys)) == len(keys)
+    # a ground truth listed twice keeps one entry, the last, where the first was (the original's dict):
+    # such frames are merged under their positions and keyed by path after
+    names = keys if unique else [f"{i}:{key}" for i, key in enumerate(keys)]
+    items = [(name, g, None if cached is None else cached[key], *zip(predictions, roots))
+             for name, key, g, *predictions in zip(names, keys, ground_truths, *prediction_lists)]
+    totals = [instance_ap.InstanceAccumulator(label_set, **settings) for _ in prediction_lists]
+    if unique and gather:
+        for total in totals:
+            total.gather_detections()
+    task = functools.partial(_match_task, label_set=label_set, settings=settings)
+    parallel.merge_each(totals, task, items, jobs, "matching", progress,
+                        name=lambda item: item[3][0])  # named by its (first) prediction file
+    if not unique:
+        for total in totals:
+            total.matches = dict(zip(keys, total.matches.values()))
+            total.ground_truth_json = {name.split(":", 1)[1]: text for name, text in total.ground_truth_json.items()}
+    if cache_file and cached is None:
+        _write_cache(cache_file, totals[0].ground_truth_json, files.content_digest(ground_truths))
+    return totals
 
 
 def read_coco_predictions(json_file, ground_truths):

@@ -12,19 +12,18 @@ its numbers to the last bit: it splits the image list into
 IoU to its category's sum within a part, then adds the parts' sums in order.
 A PQStat keeps each image's matched IoUs; :meth:`PQStat.summed_as_the_original`
 replays that order where the original splits: the file-based evaluation
-(``pq_compute_multi_core``) and :meth:`PanopticAccumulator.result`.
+(``pq_compute_multi_core``) and :meth:`PanopticAccumulator.result`.  Reading
+files is :mod:`.panoptic_files`' step.
 """
 import functools
 import multiprocessing
 import operator
-import os
 from collections import defaultdict
 
 import numpy as np
 
-from .. import kernels, parallel
-from ..errors import LayoutError, PredictionError
-from ..io import files, png
+from .. import kernels
+from ..errors import PredictionError
 from ..helpers.labelset import CITYSCAPES
 from ..io.segment_ids import id2rgb
 from .accumulator import Accumulator, integer_array
@@ -246,7 +245,8 @@ def check_same_size(gt_size, pred_size, image_id=None, source=None):
                               f"{gt_size[0]}x{gt_size[1]} (image {image_id})", source)
 
 
-def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, image_id=None, source=None):
+def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, image_id=None,
+                  source=None) -> "PQStat":
     """The PQ counters of one image.
 
     gt_rgb, pred_rgb : (H, W, 3) uint8 id maps; *_segments : the COCO
@@ -258,13 +258,14 @@ def image_pq_stat(gt_rgb, gt_segments, pred_rgb, pred_segments, categories, imag
     and JSON, or of an unknown category.
     """
     check_same_size(gt_rgb.shape[1::-1], pred_rgb.shape[1::-1], image_id, source)
-    return _pq_stat(functools.partial(kernels.segment_pair_counts, gt_rgb, pred_rgb), gt_segments, pred_segments,
+    return segment_stat(functools.partial(kernels.segment_pair_counts, gt_rgb, pred_rgb), gt_segments, pred_segments,
                     categories, image_id, source)
 
 
-def _pq_stat(pair_counts, gt_segments, pred_segments, categories, image_id, source):
-    """:func:`image_pq_stat` of the images whose ``pair_counts(gt_keys, pred_keys)`` gives
-    :func:`cityscapesscripts.kernels.segment_pair_counts`' ``(counts, unknown)``."""
+def segment_stat(pair_counts, gt_segments, pred_segments, categories, image_id, source) -> "PQStat":
+    """Count one image: :func:`image_pq_stat` of the images whose ``pair_counts(gt_keys, pred_keys)`` gives
+    :func:`cityscapesscripts.kernels.segment_pair_counts`' ``(counts, unknown)`` (of arrays, or of PNG
+    rows as they are unfiltered: :mod:`.panoptic_files`)."""
     gt_segms = _segments_by_id(gt_segments, ("id", "category_id", "area", "iscrowd"), "ground-truth", image_id,
                                source)
     pred_segms = _segments_by_id(pred_segments, ("id", "category_id"), "predicted", image_id, source)
@@ -348,7 +349,7 @@ def _segments_by_id(segments, fields, what, image_id, source):
     return out
 
 
-def average_pq(pq_stat, categories):
+def average_pq(pq_stat, categories) -> dict:
     """``{"All"|"Things"|"Stuff": {pq, sq, rq, n}, "per_class": {category id: {pq, sq, rq}}}``."""
     results = {}
     for name, isthing in (("All", None), ("Things", True), ("Stuff", False)):
@@ -370,11 +371,11 @@ class PanopticAccumulator(Accumulator):
     1.0
     """
 
-    def __init__(self, categories, label_set=CITYSCAPES):
+    def __init__(self, categories: dict, label_set=CITYSCAPES):
         self.categories = dict(categories)
         super().__init__(label_set)
 
-    def settings(self):
+    def settings(self) -> dict:
         return {"categories": self.categories}
 
     def _reset_state(self):
@@ -383,18 +384,27 @@ class PanopticAccumulator(Accumulator):
     def _merge_state(self, other):
         self.stat += other.stat
 
-    def add(self, pred_ids, pred_segments, gt_ids, gt_segments, name=None):
+    def add(self, pred_ids, pred_segments, gt_ids, gt_segments, name=None) -> None:
         """Add one image: the predicted id map and segments_info, then the ground truth's.
 
         Id maps are (H, W, 3) RGB (id = R + 256 G + 65536 B) or (H, W) integer ids.
         """
-        stat = image_pq_stat(_as_rgb(gt_ids, "gt_ids", name), gt_segments, _as_rgb(pred_ids, "pred_ids", name),
-                             pred_segments, self.categories, name if name is not None else self.images, name)
+        self.add_counts(image_pq_stat(_as_rgb(gt_ids, "gt_ids", name), gt_segments,
+                                      _as_rgb(pred_ids, "pred_ids", name), pred_segments, self.categories,
+                                      name if name is not None else self.images, name))
+
+    def add_counts(self, stat: "PQStat") -> None:
+        """Add one image's counters (:func:`image_pq_stat`, :func:`segment_stat`)."""
         self.stat += stat
         self.images += 1
 
-    def result(self):
-        return average_pq(self.stat.summed_as_the_original(), self.categories)
+    def summed_stat(self) -> "PQStat":
+        """The counters, their IoU sums added as the original adds them (:meth:`PQStat.summed_as_the_original`)."""
+        return self.stat.summed_as_the_original()
+
+    def result(self) -> dict:
+        """The original's result dict (``All``, ``Things``, ``Stuff``, ``per_class``)."""
+        return average_pq(self.summed_stat(), self.categories)
 
 
 def _as_rgb(ids, argument="ids", name=None):
@@ -402,98 +412,3 @@ def _as_rgb(ids, argument="ids", name=None):
     if ids.ndim == 3:
         return integer_array(ids, argument, np.uint8, name, "colour values outside 0..255")
     return id2rgb(integer_array(ids, argument, np.uint32, name, "segment ids outside 0..16777215", OFFSET - 1))
-
-
-# ---- files -------------------------------------------------------------------------------
-def pair_annotations(gt_json, pred_json, pred_json_file=None):
-    """``[(ground-truth annotation, predicted annotation)]`` by ``image_id``, in ground-truth order.
-
-    A ground-truth image without a prediction is a :class:`PredictionError` naming ``pred_json_file``.
-    """
-    predictions = {el["image_id"]: el for el in pred_json["annotations"]}
-    pairs = []
-    for gt_ann in gt_json["annotations"]:
-        if gt_ann["image_id"] not in predictions:
-            raise PredictionError(f"no prediction for the image with id: {gt_ann['image_id']}", pred_json_file)
-        pairs.append((gt_ann, predictions[gt_ann["image_id"]]))
-    return pairs
-
-
-def frame_stats_of_files(item, gt_folder, categories, real_folders=None):
-    """PQ counters of one ground-truth image against each of its predictions; the ground truth is read once.
-
-    ``item`` is ``(gt annotation, (predicted annotation, prediction folder), ...)``; ``real_folders``:
-    the folders resolved once (:func:`cityscapesscripts.io.files.resolved_folders`).
-    """
-    gt_ann, *predictions = item
-    image_id = gt_ann["image_id"]
-    where = f"image {image_id}"
-    gt_path = files.resolve_inside(gt_folder, gt_ann["file_name"], LayoutError, where, "ground-truth file_name",
-                                   real_folders=real_folders)
-    gt, stats = None, []
-    for pred_ann, pred_folder in predictions:
-        pred_path = files.resolve_inside(pred_folder, pred_ann["file_name"], PredictionError, where, "file_name",
-                                         real_folders=real_folders)
-        if gt is None:
-            gt = _read_ids(gt_path)
-            if len(predictions) > 1:  # a sweep: decoding the ground truth once costs less than unfiltering it for each
-                gt = _rgb(gt)
-        # the prediction's size from its header (same read of the file) first: a huge or wrong-sized
-        # prediction fails before it is inflated
-        pred = _read_ids(pred_path, lambda size, path=pred_path, gt_size=gt.shape[1::-1]: check_same_size(
-            gt_size, size, image_id, path))
-        stats.append(_pq_stat(_pair_counts(gt, pred), gt_ann["segments_info"], pred_ann["segments_info"], categories,
-                              image_id, pred_path))
-    return stats
-
-
-# 8-bit RGB: the panoptic PNGs' flavour, counted as their rows are unfiltered
-_RGB = {(2, 8)}
-
-
-def _read_ids(path, check_size=None):
-    """A panoptic PNG: a :class:`~cityscapesscripts.io.png.FilteredPNG` when 8-bit RGB, else its (H, W, 3) RGB array."""
-    return png.read_filtered(path, _RGB, png.read_rgb, check_size=check_size)
-
-
-def _rgb(image):
-    """The (H, W, 3) RGB array of a :func:`_read_ids` image."""
-    return image.pixels() if isinstance(image, png.FilteredPNG) else image
-
-
-def _pair_counts(gt, pred):
-    """The ``pair_counts`` of :func:`_pq_stat` for two :func:`_read_ids` images of the same size."""
-    if not (isinstance(gt, png.FilteredPNG) and isinstance(pred, png.FilteredPNG)):
-        return functools.partial(kernels.segment_pair_counts, _rgb(gt), _rgb(pred))
-
-    def pair_counts(gt_keys, pred_keys):
-        counts, unknown, bad_gt, bad_pred = kernels.rgb_png_pair_counts(gt.raw, pred.raw, gt.shape, gt_keys,
-                                                                        pred_keys)
-        for row, image in ((bad_gt, gt), (bad_pred, pred)):
-            png.check_unfiltered(row, image.raw, image.stride, image.path)
-        return counts, unknown
-    return pair_counts
-
-
-def image_stat_of_files(pair, gt_folder, pred_folder, categories):
-    """The PQ counters of one ``(gt annotation, prediction annotation)`` pair, reading its two PNGs."""
-    return frame_stats_of_files((pair[0], (pair[1], pred_folder)), gt_folder, categories)[0]
-
-
-def evaluate_sweep(pair_lists, gt_folder, pred_folders, categories, jobs=None, progress=None, client=None):
-    """One summed :class:`PQStat` per prediction set (``pair_annotations`` pairs and its PNG folder), each
-    ground-truth image read once for all sets; on a bounded process pool or the Dask ``client``.  The IoUs
-    are summed as the original's ``pq_compute_multi_core`` sums them (:meth:`PQStat.summed_as_the_original`)."""
-    items = [(pairs[0][0], *((pair[1], folder) for pair, folder in zip(pairs, pred_folders)))
-             for pairs in zip(*pair_lists)]
-    task = functools.partial(frame_stats_of_files, gt_folder=gt_folder, categories=categories,
-                             real_folders=files.resolved_folders([gt_folder, *pred_folders]))
-    totals = parallel.merge_each([PQStat() for _ in pair_lists], task, items, jobs, "panoptic", progress,
-                                 name=lambda item: os.path.join(item[1][1], str(item[1][0].get("file_name"))),
-                                 client=client)
-    return [total.summed_as_the_original() for total in totals]
-
-
-def evaluate_files(pairs, gt_folder, pred_folder, categories, jobs=None, progress=None):
-    """The summed :class:`PQStat` of annotation pairs, over a bounded process pool (``jobs``, default all cores)."""
-    return evaluate_sweep([pairs], gt_folder, [pred_folder], categories, jobs, progress)[0]

@@ -30,10 +30,9 @@ import math
 
 import numpy as np
 
-from .. import kernels, plotting
+from .. import kernels
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
-from ..io import layout, png
 from . import protocols
 from .accumulator import Accumulator, disjoint_update, integer_array
 
@@ -89,7 +88,7 @@ class SemanticAccumulator(Accumulator):
         self.eval_ids = label_set.eval_ids
         super().__init__(label_set)
 
-    def settings(self):
+    def settings(self) -> dict:
         return {"instance_scores": self.instance_scores, "pixel_accuracy": self.pixel_accuracy,
                 "pixel_accuracy_as_original": self.pixel_accuracy_as_original, "train_ids": self.train_ids,
                 "avg_class_size": self.avg_class_size, "classes": self.classes}
@@ -106,7 +105,7 @@ class SemanticAccumulator(Accumulator):
         disjoint_update(self.per_image, other.per_image, "per-image scores of")
 
     # ---- update ------------------------------------------------------------
-    def add(self, prediction, ground_truth, instances=None, name=None, ground_truth_name=None):
+    def add(self, prediction, ground_truth, instances=None, name=None, ground_truth_name=None) -> None:
         """Add one image.
 
         prediction, ground_truth : (H, W) integer label ids (train ids for
@@ -115,7 +114,7 @@ class SemanticAccumulator(Accumulator):
         per-image scores and names the prediction in errors.
         """
         conf, records = self._image_counts(prediction, ground_truth, instances, name, ground_truth_name)
-        self._add_counts(conf, records, self._image_name(name))
+        self.add_counts(conf, records, self._image_name(name))
 
     def _image_counts(self, prediction, ground_truth, instances, name, ground_truth_name):
         prediction = np.asarray(prediction)
@@ -126,7 +125,7 @@ class SemanticAccumulator(Accumulator):
             raise ImageError(f"prediction must be one channel (H, W), got shape {prediction.shape}", pred_name)
         if ground_truth.ndim != 2:
             raise ImageError(f"ground truth must be one channel (H, W), got shape {ground_truth.shape}", gt_name)
-        _check_same_shape(prediction.shape, ground_truth.shape, pred_name)
+        check_same_shape(prediction.shape, ground_truth.shape, pred_name)
         prediction = integer_array(prediction, "prediction", np.uint8, pred_name, "ids outside the label set")
         ground_truth = integer_array(ground_truth, "ground_truth", np.uint8, gt_name, "ids outside the label set")
         if self.train_ids:
@@ -143,12 +142,14 @@ class SemanticAccumulator(Accumulator):
             if instances.shape != ground_truth.shape:
                 raise ImageError(f"instance map is {_size(instances)} but labels are {_size(ground_truth)}",
                                  gt_name)
-        return self._counts(functools.partial(kernels.pixel_counts, ground_truth, prediction, instances
+        return self.count_image(functools.partial(kernels.pixel_counts, ground_truth, prediction, instances
                                               if use_instances else None), ground_truth.size, gt_name, pred_name)
 
-    def _counts(self, count, pixels, gt_name, pred_name):
-        """``(conf, records)`` of an image of ``pixels`` pixels that ``count(same_category, conf,
-        inst_size, inst_tp, inst_tp_category)`` adds up as :func:`kernels.pixel_counts` does."""
+    def count_image(self, count, pixels: int, gt_name: str, pred_name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Count one image: ``(conf, records)`` of an image of ``pixels`` pixels that ``count(same_category,
+        conf, inst_size, inst_tp, inst_tp_category)`` adds up as :func:`kernels.pixel_counts` does (on
+        arrays, or on PNG rows as they are unfiltered: :mod:`.semantic_files`), checked against the label
+        set; ``add_counts`` adds them."""
         use_instances = self.instance_scores
         same_category = same_category_table(self.label_set)
         conf = np.zeros((256, 256), dtype=np.int64)
@@ -180,7 +181,8 @@ class SemanticAccumulator(Accumulator):
             records = np.stack([label, size[ids], tp[ids], tp_category[ids]], axis=1)
         return conf[:n, :n], records
 
-    def _add_counts(self, conf, records, name):
+    def add_counts(self, conf: np.ndarray, records: np.ndarray, name: str) -> None:
+        """Add one image's :meth:`count_image` counts, its per-image scores keyed by ``name``."""
         self.conf += conf
         self.instances = np.concatenate([self.instances, records])
         self.images += 1
@@ -197,14 +199,14 @@ class SemanticAccumulator(Accumulator):
                 "nbCorrectPixels": int(conf[ignored].sum() - conf[ignored, ignored].sum())}
 
     # ---- compute -----------------------------------------------------------
-    def instance_stats(self):
+    def instance_stats(self) -> dict:
         """The original's ``instanceStats`` dict: weighted tp / fn per class and category."""
         stats = empty_instance_stats(self.label_set)
         for label_id, size, tp, tp_category in self.instances.tolist():
             add_instance(stats, self.label_set.id2label[label_id], size, tp, tp_category, self.avg_class_size)
         return stats
 
-    def result(self):
+    def result(self) -> dict:
         """The result dict of the original ``evaluateImgLists``."""
         if self.classes is None:
             return result_dict(self.conf, self.instance_stats(), self.label_set, self.eval_ids,
@@ -331,7 +333,7 @@ def prior(conf, label_id):
     return float(conf[label_id, :].sum()) / conf.sum()
 
 
-def result_dict(conf, stats, label_set, eval_ids, per_image=None):
+def result_dict(conf, stats, label_set, eval_ids, per_image=None) -> dict:
     name = {i: label_set.id2label[i].name for i in eval_ids}
     class_scores = {name[i]: class_iou(conf, i, label_set, eval_ids) for i in eval_ids}
     class_inst = {name[i]: instance_class_iou(conf, i, stats, label_set, eval_ids) for i in eval_ids}
@@ -364,7 +366,8 @@ def _size(a):
     return f"{a.shape[1]}x{a.shape[0]}"
 
 
-def _check_same_shape(prediction_shape, ground_truth_shape, name):
+def check_same_shape(prediction_shape, ground_truth_shape, name) -> None:
+    """Validate: an :class:`ImageError` naming the prediction when its (H, W) is not its ground truth's."""
     if tuple(prediction_shape) != tuple(ground_truth_shape):
         raise ImageError(f"prediction is {prediction_shape[1]}x{prediction_shape[0]} but its ground truth is "
                          f"{ground_truth_shape[1]}x{ground_truth_shape[0]}", name)
@@ -373,131 +376,3 @@ def _check_same_shape(prediction_shape, ground_truth_shape, name):
 def _values(a):
     values = np.unique(np.asarray(a)).tolist()
     return values[:10] + (["..."] if len(values) > 10 else [])
-
-
-# ---- files ---------------------------------------------------------------------
-def instance_path(label_ids_path):
-    """``*_instanceIds.png`` beside a ``*_labelIds.png``."""
-    return layout.sibling(label_ids_path, "instanceIds")
-
-
-def evaluate_frame_files(prediction_paths, ground_truth_path, settings):
-    """One ground-truth frame against several predictions: a partial accumulator per prediction.
-
-    The ground truth (and its instance ids) is read once; ``settings`` are
-    the accumulator's keyword arguments.  Label maps in the PNG flavours the
-    dataset and predictions come in are counted as their rows are unfiltered,
-    never stored whole; other images, and the ground truth of several
-    predictions, are decoded first.
-    """
-    ground_truth = png.read_filtered(ground_truth_path, _LABEL_PNG, png.read_label_map)
-    instances = png.read_filtered(instance_path(ground_truth_path), _INSTANCE_PNG, png.read_ids_16bit) \
-        if settings.get("instance_scores", True) else None
-    if len(prediction_paths) > 1:  # a sweep: decoding the ground truth once costs less than unfiltering it for each
-        ground_truth, instances = _pixels(ground_truth), _pixels(instances, np.uint16)
-    partials = []
-    for prediction_path in prediction_paths:
-        acc = SemanticAccumulator(**settings)
-        # the prediction's size from its header (same read of the file) first: a huge or wrong-sized
-        # file fails before it is inflated
-        check_size = functools.partial(_check_size, ground_truth.shape, prediction_path)
-        prediction = png.read_filtered(prediction_path, _LABEL_PNG, png.read_label_map, check_size=check_size)
-        filtered = [isinstance(image, png.FilteredPNG) for image in (ground_truth, prediction, instances)]
-        if not acc.train_ids and filtered[0] and filtered[1] and (
-                instances is None or filtered[2] and instances.shape == ground_truth.shape):
-            count = functools.partial(_count_filtered, ground_truth, prediction, instances)
-            pixels = ground_truth.shape[0] * ground_truth.shape[1]
-            acc._add_counts(*acc._counts(count, pixels, ground_truth_path, prediction_path), prediction_path)
-        else:
-            acc.add(_pixels(prediction), _pixels(ground_truth), _pixels(instances, np.uint16), name=prediction_path,
-                    ground_truth_name=ground_truth_path)
-        partials.append(acc)
-    return partials
-
-
-def _check_size(ground_truth_shape, prediction_path, size):
-    _check_same_shape(size[::-1], ground_truth_shape, prediction_path)
-
-
-# the flavours counted as their rows are unfiltered: one-byte label maps (grey, or palette
-# indices, which are the ids) and 8- or 16-bit grey instance maps
-_LABEL_PNG = {(0, 8), (3, 8)}
-_INSTANCE_PNG = {(0, 8), (0, 16)}
-
-
-def _pixels(image, dtype=None):
-    """The array of a :func:`png.read_filtered` image (None stays None), as ``dtype`` if given."""
-    if isinstance(image, png.FilteredPNG):
-        image = image.pixels()
-    return image if dtype is None or image is None else image.astype(dtype, copy=False)
-
-
-def _count_filtered(ground_truth, prediction, instances, same_category, conf, inst_size, inst_tp, inst_tp_category):
-    """:func:`kernels.pixel_counts` of :class:`~cityscapesscripts.io.png.FilteredPNG` images, unfiltering them
-    as it goes."""
-    inst_raw, inst_bytes = (None, 0) if instances is None else (instances.raw, instances.header[3] // 8)
-    bad = kernels.label_png_pixel_counts(ground_truth.raw, prediction.raw, inst_raw, inst_bytes, ground_truth.shape,
-                                         same_category, conf, inst_size, inst_tp, inst_tp_category)
-    for row, image in zip(bad, (ground_truth, instances, prediction)):
-        if row >= 0:  # instances may be None, and then its row is -1
-            png.check_unfiltered(row, image.raw, image.stride, image.path)
-
-
-def evaluate_pair_files(prediction_path, ground_truth_path, settings):
-    """One image's partial accumulator from files; ``settings`` are the accumulator's keyword arguments."""
-    return evaluate_frame_files([prediction_path], ground_truth_path, settings)[0]
-
-
-def _frame_task(item, settings):
-    *prediction_paths, ground_truth_path = item
-    return evaluate_frame_files(prediction_paths, ground_truth_path, settings)
-
-
-def evaluate_sweep(prediction_lists, ground_truths, jobs=None, progress=None, client=None, **settings):
-    """Evaluate several prediction sets (checkpoints, sweep runs) against one ground truth.
-
-    ``prediction_lists`` holds one list of ``*_labelIds.png`` paths per set,
-    each parallel to ``ground_truths``.  Each ground-truth frame is read once
-    and scored against every set, on a process pool or the Dask ``client``.
-    Returns one merged :class:`SemanticAccumulator` per set.
-    """
-    from .. import parallel
-    prediction_lists, ground_truths = [list(p) for p in prediction_lists], list(ground_truths)
-    for predictions in prediction_lists:
-        if len(predictions) != len(ground_truths):
-            raise ValueError(f"{len(predictions)} predictions but {len(ground_truths)} ground-truth images")
-    totals = [SemanticAccumulator(**settings) for _ in prediction_lists]
-    task = functools.partial(_frame_task, settings=settings)
-    items = [(*predictions, gt) for *predictions, gt in zip(*prediction_lists, ground_truths)]
-    return parallel.merge_each(totals, task, items, jobs, "evaluating", progress, client=client)
-
-
-def evaluate_files(predictions, ground_truths, jobs=None, progress=None, client=None, **settings):
-    """Evaluate lists of prediction and ground-truth ``*_labelIds.png`` files on a process pool
-    (or the Dask ``client``).  Returns the merged :class:`SemanticAccumulator`.
-    """
-    return evaluate_sweep([predictions], ground_truths, jobs, progress, client, **settings)[0]
-
-
-def plot_confusion_matrix(result, path, label_set=CITYSCAPES):
-    """Save a heat map of the row-normalised confusion matrix of evaluated classes (matplotlib)."""
-    plt = plotting.pyplot()
-    conf = np.asarray(result["confMatrix"], dtype=np.float64)
-    ids = [i for i in label_set.eval_ids if not label_set.id2label[i].ignoreInEval]
-    sub = conf[np.ix_(ids, ids)]
-    rows = sub.sum(axis=1, keepdims=True)
-    norm = np.divide(sub, rows, out=np.zeros_like(sub), where=rows > 0)
-    names = [label_set.id2label[i].name for i in ids]
-    fig, ax = plt.subplots(figsize=(0.45 * len(ids) + 3, 0.45 * len(ids) + 2))
-    im = ax.imshow(norm, cmap="viridis", vmin=0, vmax=1)
-    ax.set_xticks(range(len(ids)), names, rotation=90)
-    ax.set_yticks(range(len(ids)), names)
-    ax.set_xlabel("prediction")
-    ax.set_ylabel("ground truth")
-    ax.set_title(f"Confusion matrix (row-normalised), mIoU {result['averageScoreClasses']:.3f}")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    try:
-        return plotting.save_figure(fig, path, dpi=100)
-    finally:
-        plt.close(fig)

@@ -414,9 +414,36 @@ class FilteredPNG:
         height, width, channels, depth = self.header
         return width * channels * depth // 8
 
+    @property
+    def rows(self):
+        """The filtered rows (a filter byte before each), for a kernel that unfilters them as it counts."""
+        return self.raw
+
+    @property
+    def sample_bytes(self):
+        """Bytes of one sample (1 for 8-bit, 2 for 16-bit images)."""
+        return self.header[3] // 8
+
+    def check_row(self, bad_row):
+        """Raise :class:`ImageError` naming the file when a kernel reported ``bad_row`` (>= 0): a row of an
+        unknown filter type."""
+        check_unfiltered(bad_row, self.raw, self.stride, self.path)
+
     def pixels(self):
         """The pixels :func:`decode_png` gives."""
         return unfilter_png(self.raw, self.header, self.path)
+
+
+def is_filtered(image):
+    """Whether ``image`` (a :func:`read_filtered` result) is still filtered rows, for a counting kernel."""
+    return isinstance(image, FilteredPNG)
+
+
+def pixels_of(image, dtype=None):
+    """The array of a :func:`read_filtered` image (None stays None), as ``dtype`` if given."""
+    if isinstance(image, FilteredPNG):
+        image = image.pixels()
+    return image if dtype is None or image is None else image.astype(dtype, copy=False)
 
 
 def read_filtered(path, accept, read, max_pixels=None, check_size=None):

@@ -6,8 +6,7 @@ bar, ``--skip-existing`` for PNGs already written, ``--labels`` for a custom
 label set, and errors naming the file or the pattern searched.
 """
 import argparse  # noqa: F401  (the original module's namespace)
-import functools
-import glob
+import glob  # noqa: F401  (the original module's namespace)
 import json  # noqa: F401  (the original module's namespace)
 import os  # noqa: F401  (the original module's namespace)
 import sys
@@ -15,13 +14,10 @@ import time
 
 import numpy as np  # noqa: F401  (the original module's namespace)
 
-from cityscapesscripts import cli, parallel
-from cityscapesscripts.errors import LayoutError
+from cityscapesscripts import cli
 from cityscapesscripts.helpers.labels import id2label, labels  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout
-from cityscapesscripts.io.files import make_folders, remove_stale_temporaries
-from cityscapesscripts.io.jsonfile import write_json
 from cityscapesscripts.lazy import lazy_names
 from cityscapesscripts.preparation import panoptic
 
@@ -40,27 +36,8 @@ def convert2panoptic(cityscapesPath=None, outputFolder=None, useTrainId=False, s
     if cityscapesPath is None:
         cityscapesPath = layout.fine_folder(option="--dataset-folder GTFINE")
     outputFolder = cityscapesPath if outputFolder is None else outputFolder
-    written = []
-    say = cli.printer(quiet)
-    for set_name in setNames:
-        pattern = layout.annotation_pattern(cityscapesPath, "", set_name, "instanceIds")
-        files = sorted(glob.glob(pattern))
-        if not files:
-            raise LayoutError(f"did not find any files for the {set_name} set; searched {pattern}")
-        out_json = layout.panoptic_json(outputFolder, set_name, useTrainId)
-        folder = layout.panoptic_png_folder(out_json)
-        make_folders(folder)
-        remove_stale_temporaries([outputFolder, folder])  # a killed run's
-        say(f"Converting {len(files)} annotation files for {set_name} set into {folder}")
-        task = functools.partial(panoptic.convert_file, folder=folder, use_train_id=useTrainId, label_set=label_set,
-                                 overwrite=overwrite)
-        images, annotations = zip(*parallel.collect(task, files, jobs, set_name, progress))
-        data = {"images": list(images), "annotations": list(annotations),
-                "categories": panoptic.categories(label_set, useTrainId)}
-        write_json(out_json, data, sort_keys=True, indent=4)
-        say(f"Saved {out_json}")
-        written.append(out_json)
-    return written
+    return panoptic.convert_sets(cityscapesPath, outputFolder, useTrainId, setNames, label_set, jobs, overwrite,
+                                 progress, cli.printer(quiet))
 
 
 @cli.entry_point

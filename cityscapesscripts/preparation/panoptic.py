@@ -6,14 +6,18 @@ region when that class has instances).  Classes ignored in evaluation are
 left out (their pixels become id 0).  A segment's PNG colour encodes its id
 as R = id % 256, G = id // 256, B = id // 65536.
 """
+import functools
+import glob
 import os
 
 import numpy as np
 
-from .. import kernels
-from ..errors import ImageError
+from .. import kernels, parallel
+from ..errors import ImageError, LayoutError
 from ..helpers.labelset import CITYSCAPES
 from ..io import layout, png
+from ..io.files import make_folders, remove_stale_temporaries
+from ..io.jsonfile import write_json
 from ..io.segment_ids import id2rgb
 
 
@@ -60,3 +64,31 @@ def convert_file(path, folder, use_train_id=False, label_set=CITYSCAPES, overwri
     image = {"id": names["image_id"], "width": int(ids.shape[1]), "height": int(ids.shape[0]),
              "file_name": names["image"]}
     return image, {"image_id": names["image_id"], "file_name": names["panoptic"], "segments_info": segments}
+
+
+def convert_sets(gt_folder, output_folder, use_train_id=False, set_names=("val", "train", "test"),
+                 label_set=CITYSCAPES, jobs=None, overwrite=True, progress=None, say=print) -> list[str]:
+    """Convert the sets ``set_names`` of the ``gtFine`` folder ``gt_folder`` on the executor (``jobs``): per set
+    a folder of panoptic PNGs and ``cityscapes_panoptic_{set}[_trainId].json`` in ``output_folder``; returns
+    the JSON paths written.  Raises :class:`LayoutError` naming the pattern when a set has no
+    ``*_instanceIds.png``; ``say`` is told what is being done."""
+    written = []
+    for set_name in set_names:
+        pattern = layout.annotation_pattern(gt_folder, "", set_name, "instanceIds")
+        files = sorted(glob.glob(pattern))
+        if not files:
+            raise LayoutError(f"did not find any files for the {set_name} set; searched {pattern}")
+        out_json = layout.panoptic_json(output_folder, set_name, use_train_id)
+        folder = layout.panoptic_png_folder(out_json)
+        make_folders(folder)
+        remove_stale_temporaries([output_folder, folder])  # a killed run's
+        say(f"Converting {len(files)} annotation files for {set_name} set into {folder}")
+        task = functools.partial(convert_file, folder=folder, use_train_id=use_train_id, label_set=label_set,
+                                 overwrite=overwrite)
+        images, annotations = zip(*parallel.collect(task, files, jobs, set_name, progress))
+        data = {"images": list(images), "annotations": list(annotations),
+                "categories": categories(label_set, use_train_id)}
+        write_json(out_json, data, sort_keys=True, indent=4)
+        say(f"Saved {out_json}")
+        written.append(out_json)
+    return written

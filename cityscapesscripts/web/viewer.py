@@ -52,10 +52,9 @@ from PIL import Image
 from .. import kernels, parallel
 from ..dataset.cityscapes import Frame
 from ..errors import AnnotationError, ItemError, LayoutError, PredictionError
-from ..evaluation import instance_ap, panoptic
+from ..evaluation import instance_ap, panoptic_files, semantic_files
 from ..evaluation import semantic as semantic_eval
-from ..evaluation.instance_files import read_prediction_list
-from ..evaluation.panoptic import PanopticAccumulator
+from ..evaluation.instance_files import read_mask, read_prediction_list
 from ..helpers import box3dImageTransform
 from ..helpers.annotation import Annotation, CsObjectType
 from ..helpers.labels_cityPersons import name2labelCp
@@ -479,7 +478,7 @@ class Viewer:
         index = None
         names, colors, labels = [""], [TRANSPARENT], [""]
         for k, prediction in enumerate(predictions, 1):
-            mask = instance_ap.read_mask(prediction.mask) != 0
+            mask = read_mask(prediction.mask) != 0
             if index is None:
                 index = np.zeros(mask.shape, dtype=np.int32)
             index[mask] = k
@@ -617,7 +616,7 @@ class Viewer:
         counts it (both files in one pass), else from the ground truth drawn from its polygons."""
         settings = {"label_set": self.label_set, "instance_scores": False, "train_ids": self.train_ids}
         if "labelIds" in truth.paths:
-            return semantic_eval.evaluate_pair_files(prediction, truth.paths["labelIds"], settings)
+            return semantic_files.evaluate_pair_files(prediction, truth.paths["labelIds"], settings)
         accumulator = semantic_eval.SemanticAccumulator(**settings)
         accumulator.add(prediction=png.read_label_map(prediction), ground_truth=truth.semantic(), name=prediction)
         return accumulator
@@ -633,9 +632,7 @@ class Viewer:
         item = ({"image_id": frame.id, "file_name": os.path.basename(gt_path), "segments_info": gt_segments},
                 ({"image_id": frame.id, "file_name": os.path.basename(path), "segments_info": segments},
                  os.path.dirname(path)))
-        accumulator = PanopticAccumulator(gt_categories)
-        accumulator.stat += panoptic.frame_stats_of_files(item, os.path.dirname(gt_path), gt_categories)[0]
-        accumulator.images += 1
+        accumulator = panoptic_files.evaluate_frame_files(item, os.path.dirname(gt_path), gt_categories)[0]
         return {"PQ": accumulator.result()["All"]["pq"]}
 
     def objects(self, frame, threshold=OBJECT_IOU):
