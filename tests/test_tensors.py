@@ -59,7 +59,7 @@ def test_instance_masks_as_one_tensor_give_the_originals_numbers(golden_set, dev
     acc = InstanceAccumulator()
     for frame, masks, labels, scores, ids in instance_frames(os.path.join(GOLDEN, golden_set)):
         acc.add(tensor(masks, device), torch.tensor(labels), torch.tensor(scores, dtype=torch.float64),
-                tensor(ids.astype(np.int32), device), name=frame)
+                tensor(ids, device), name=frame)  # uint16, as the PNG reader gives them
     assert_same_numbers(expected_eval(golden_set, "instance"), plain(acc.result()))
 
 

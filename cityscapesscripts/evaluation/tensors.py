@@ -165,7 +165,8 @@ def instance_counts(masks, ground_truth, counted: Sequence[int], name: str | Non
     if masks is not None and (masks.dim() != 3 or tuple(masks.shape[1:]) != tuple(ground_truth.shape)):
         raise PredictionError(f"masks must be (N, H, W) with the ground truth's (H, W) {tuple(ground_truth.shape)}, "
                               f"got {tuple(masks.shape)}", name)
-    gt_ids, inverse, gt_counts = torch.unique(ground_truth.reshape(-1), return_inverse=True, return_counts=True)
+    gt_ids, inverse, gt_counts = torch.unique(ground_truth.reshape(-1).long(), return_inverse=True,
+                                                 return_counts=True)  # torch sorts no uint16
     segments = gt_ids.numel()
     out = {}
     if counted and segments:
