@@ -2,7 +2,7 @@
 import os
 
 from .errors import DependencyError
-from .io.png import atomic_target
+from .io.files import atomic_target
 
 MISSING_MATPLOTLIB = "plots need matplotlib: pip install matplotlib"
 

@@ -24,7 +24,7 @@ from .errors import ArgumentError
 from .helpers.annotation import Annotation
 from .helpers.labels import id2label
 from .io import layout, png
-from .io.files import make_folders
+from .io.files import make_folders, write_atomic
 from .preparation import panoptic, rasterize
 
 CITIES = ("lindau", "munster", "frankfurt")
@@ -135,7 +135,7 @@ def _write_frame(index, out, split, width, height, predictions, detail, seed):
     os.makedirs(os.path.dirname(ground_truth()), exist_ok=True)
     os.makedirs(os.path.dirname(camera_image), exist_ok=True)
     scene = make_scene(seed * 100003 + index, width, height, detail)
-    png.write_atomic(ground_truth("polygons", "json"), json.dumps(scene, indent=4).encode())
+    write_atomic(ground_truth("polygons", "json"), json.dumps(scene, indent=4).encode())
     annotation = Annotation()
     annotation.fromDict(scene)
     object_map = rasterize.rasterize(annotation)
@@ -158,7 +158,7 @@ def _write_frame(index, out, split, width, height, predictions, detail, seed):
         name = f"{frame}_{k}_{id2label[inst_id // 1000].name}.png"
         png.write_png(os.path.join(results, "instance", "mask", name), (instances == inst_id).astype(np.uint8) * 255)
         lines.append(f"mask/{name} {inst_id // 1000} {rng.uniform(0.05, 1.0):.6f}")
-    png.write_atomic(os.path.join(results, "instance", frame + "_pred.txt"), ("\n".join(lines) + "\n").encode())
+    write_atomic(os.path.join(results, "instance", frame + "_pred.txt"), ("\n".join(lines) + "\n").encode())
     entries = {}
     names = layout.panoptic_names(ground_truth("instanceIds"))
     for kind, ids in (("gt", rasterize.encode(object_map, "instanceIds")), ("pred", instances)):
@@ -192,7 +192,7 @@ def generate(out, frames=8, width=2048, height=1024, split="val", predictions=Fa
         for kind in ("gt", "pred"):
             data = {"images": [r[0] for r in results], "annotations": [r[1][kind] for r in results],
                     "categories": categories}
-            png.write_atomic(panoptic_json(out, kind, split), json.dumps(data, sort_keys=True, indent=4).encode())
+            write_atomic(panoptic_json(out, kind, split), json.dumps(data, sort_keys=True, indent=4).encode())
     return [frame_name(i)[1] for i in range(frames)]
 
 

@@ -143,7 +143,8 @@ def browser():
 
 @pytest.fixture(autouse=True)
 def _restored_module_args():
-    """Compat modules keep settings in a module-level ``args``; put them back after each test."""
+    """Compat modules keep settings in a module-level ``args``, which tests and client replays set as users
+    do (the package itself never writes them); put them back after each test."""
     import client_replays
     with client_replays.restored_args():
         yield

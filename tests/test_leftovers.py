@@ -36,8 +36,8 @@ def killed_writer_temporary(target):
     """The temporary file of a process killed (SIGKILL) while writing ``target``."""
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import time
-        from cityscapesscripts.io import png
-        with png.atomic_target({str(target)!r}) as tmp:
+        from cityscapesscripts.io import files
+        with files.atomic_target({str(target)!r}) as tmp:
             open(tmp, "w").write("half")
             print(tmp, flush=True)
             time.sleep(60)

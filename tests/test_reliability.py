@@ -25,7 +25,7 @@ from cityscapesscripts.errors import AnnotationError, BatchError, LayoutError, P
 from cityscapesscripts.evaluation import evalInstanceLevelSemanticLabeling as instance_eval
 from cityscapesscripts.evaluation import evalPanopticSemanticLabeling, instance_files
 from cityscapesscripts.helpers.annotation import Annotation
-from cityscapesscripts.io import limits, png
+from cityscapesscripts.io import files, limits, png
 from cityscapesscripts.preparation import createPanopticImgs, prepare, rasterize
 
 import stress_tools
@@ -209,10 +209,10 @@ def test_item_errors_are_immutable_values_that_pickle():
 SLOW_TOOL = textwrap.dedent("""
     import sys, time
     from cityscapesscripts import cli, parallel
-    from cityscapesscripts.io import png
+    from cityscapesscripts.io import files
 
     def write(i):
-        with png.atomic_target(f"{sys.argv[1]}/{i}.txt") as tmp:
+        with files.atomic_target(f"{sys.argv[1]}/{i}.txt") as tmp:
             open(tmp, "w").write("partial")
             time.sleep(0.3)
         return i
@@ -526,7 +526,7 @@ OUTPUT_TOOLS = ["csConvert --to voc", "csConvert --to coco-instances", "csConver
 
 def _disk_full(monkeypatch, out):
     """ENOSPC, simulated in-process (forked workers inherit it): every atomic write fails after writing its data."""
-    real = png.atomic_target
+    real = files.atomic_target
 
     @contextlib.contextmanager
     def full(path, *args, **kwargs):
@@ -536,7 +536,7 @@ def _disk_full(monkeypatch, out):
                 f.truncate(os.path.getsize(temporary) // 2)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(png, "atomic_target", full)
+    monkeypatch.setattr(files, "atomic_target", full)
     return os.strerror(errno.ENOSPC)
 
 

@@ -1,1 +1,2 @@
-"""The original's annotation tools (``cityscapesLabelTool``), now web apps; :mod:`.editing` is their engine."""
+"""The label tool's editing model (:mod:`.editing`, :mod:`.corrections`), which :mod:`cityscapesscripts.web.labeltool`
+serves, and the original's ``cityscapesLabelTool`` module, the face that starts it."""

@@ -41,7 +41,7 @@ import xml.etree.ElementTree as ET
 
 from ..errors import AnnotationError
 from ..io import layout
-from ..io.png import write_atomic
+from ..io.files import write_atomic
 
 TYPES = {1: "to correct", 2: "to review", 3: "resolved", 4: "question"}
 BOX_FIELDS = ("x", "y", "width", "height")

@@ -30,7 +30,7 @@ import threading
 from ..errors import AnnotationError, SaveConflictError
 from ..helpers.annotation import annotation_date, polygon_finite_problem
 from ..io import layout
-from ..io.png import write_atomic
+from ..io.files import write_atomic
 
 #: Fields every new object gets, after those of the file's first object.
 NEW_OBJECT_FIELDS = ("label", "polygon", "user", "date")

@@ -27,7 +27,7 @@ from .. import kernels
 from ..errors import ItemError, LayoutError
 from ..helpers.labelset import LabelSet, label_colors_text
 from ..io import layout, png
-from ..io.files import make_folders
+from ..io.files import make_folders, write_atomic
 from .cityscapes import camera_image, inside, map_frames
 from .voc import decode_indices, read_split_list, voc_classes
 
@@ -59,7 +59,7 @@ def _write_item(frame, out, colors, save_images):
         files.append((os.path.join(out, image), camera if isinstance(camera, bytes) else png.encode_png(camera)))
     for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        png.write_atomic(path, data)
+        write_atomic(path, data)
     image = "/" + image  # Datumaro's lists: the image from the set's root, the mask relative to it
     if " " in image or " " in mask:
         image, mask = f'"{image}"', f'"{mask}"'
@@ -81,8 +81,8 @@ def write_camvid(dataset, out, full_table=False, save_images=False, jobs=None, p
     task = functools.partial(_write_item, out=out, colors=colors, save_images=save_images)
     lists, failed = map_frames(task, dataset, jobs, "camvid", progress)
     for split, lines in lists.items():
-        png.write_atomic(os.path.join(out, split + ".txt"), ("\n".join(lines) + "\n").encode())
-    png.write_atomic(os.path.join(out, LABEL_COLORS), label_colors_text(classes).encode())
+        write_atomic(os.path.join(out, split + ".txt"), ("\n".join(lines) + "\n").encode())
+    write_atomic(os.path.join(out, LABEL_COLORS), label_colors_text(classes).encode())
     return [line for lines in lists.values() for line in lines], failed
 
 

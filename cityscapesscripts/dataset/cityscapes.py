@@ -21,7 +21,7 @@ from ..errors import ImageError, ItemError, LayoutError
 from ..helpers.annotation import Annotation
 from ..helpers.labelset import CITYSCAPES, LabelSet, save_label_set  # noqa: F401 - save_label_set: a public name here too
 from ..io import layout, limits, png
-from ..io.files import StrPath, make_folders, real_location, resolve_inside
+from ..io.files import StrPath, make_folders, real_location, resolve_inside, write_atomic
 from ..preparation import rasterize
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".tif", ".tiff", ".webp")
@@ -426,5 +426,5 @@ def write_frame(root: StrPath, split: str, frame_id: str, label_ids: np.ndarray 
         files.append((path, image if isinstance(image, bytes) else png.encode_image(image, image_ext)))
     for path, encoded in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        png.write_atomic(path, encoded)
+        write_atomic(path, encoded)
     return [path for path, _ in files]

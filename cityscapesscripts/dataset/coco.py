@@ -16,7 +16,7 @@ from .. import kernels, parallel
 from ..errors import ImageError, ItemError, LayoutError
 from ..helpers.labelset import GROUP_SUFFIX
 from ..io import layout, png, rle
-from ..io.files import make_folders
+from ..io.files import make_folders, write_atomic
 from ..io.jsonfile import read_json
 from ..preparation import panoptic
 from .cityscapes import SourceItem, cityscapes_frame_id, frame_name, inside
@@ -79,7 +79,7 @@ def write_coco_instances(dataset, out_file, jobs=None, progress=None):
             annotations.append(entry)
     data = {"images": images, "annotations": annotations, "categories": coco_categories(dataset.label_set)}
     make_folders(os.path.dirname(os.path.abspath(out_file)))
-    png.write_atomic(out_file, json.dumps(data).encode())
+    write_atomic(out_file, json.dumps(data).encode())
     return out_file, failed
 
 
@@ -119,7 +119,7 @@ def write_coco_panoptic(dataset, out, jobs=None, progress=None):
         images.append(image_entry(dataset, frame, image_id, shape))
         annotations.append({"id": image_id, "image_id": image_id, "file_name": name, "segments_info": segments})
     data = {"images": images, "annotations": annotations, "categories": panoptic.categories(dataset.label_set)}
-    png.write_atomic(base + ".json", json.dumps(data).encode())
+    write_atomic(base + ".json", json.dumps(data).encode())
     return base + ".json", failed
 
 

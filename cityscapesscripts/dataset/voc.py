@@ -27,7 +27,7 @@ from .. import kernels
 from ..errors import ArgumentError, ImageError, ItemError, LayoutError
 from ..helpers.labelset import CITYSCAPES, describe_missing_ids, voc_palette
 from ..io import layout, png
-from ..io.files import make_folders
+from ..io.files import make_folders, write_atomic
 from .cityscapes import IMAGE_EXTENSIONS, inside, map_frames
 
 IGNORE = 255
@@ -115,7 +115,7 @@ def _write_item(frame, out, table, class_palette, save_images):
                       png.encode_image(png.read_rgb(frame.paths[layout.CAMERA]), ".jpg")))
     for path, data in files:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        png.write_atomic(path, data)
+        write_atomic(path, data)
     return frame.item_id
 
 
@@ -133,10 +133,10 @@ def write_voc(dataset, out, full_table=False, save_images=True, jobs=None, progr
     lists, failed = map_frames(task, dataset, jobs, "voc", progress)
     written = [item for ids in lists.values() for item in ids]
     for split, ids in lists.items():
-        png.write_atomic(os.path.join(out, LIST_DIR, split + ".txt"), ("\n".join(ids) + "\n").encode())
+        write_atomic(os.path.join(out, LIST_DIR, split + ".txt"), ("\n".join(ids) + "\n").encode())
     text = "# label:color_rgb:parts:actions\n" + "".join(
         f"{name}:{r},{g},{b}::\n" for name, (r, g, b) in classes + [(VOID_NAME, VOID_COLOR)])
-    png.write_atomic(os.path.join(out, "labelmap.txt"), text.encode())
+    write_atomic(os.path.join(out, "labelmap.txt"), text.encode())
     return written, failed
 
 

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from .. import cli
 from ..cli import entry_point
 from ..errors import ArgumentError, BatchError, CredentialsError, DownloadError
-from ..io.png import atomic_target
+from ..io.files import atomic_target
 from .extract import extract_zip
 from .session import Session, TransientError
 

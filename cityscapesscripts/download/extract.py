@@ -16,7 +16,7 @@ import zipfile
 from tqdm import tqdm
 
 from ..errors import DownloadError
-from ..io.png import atomic_target
+from ..io.files import atomic_target
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

@@ -1,21 +1,25 @@
-"""The evaluators' modern command lines: options, several prediction folders in one pass, summary lines.
+"""The evaluators' modern command lines: options, several prediction sets in one pass, summary lines.
 
-The compat modules' ``main`` delegate here.  A command works on a copy of
-its module's ``args`` (the original's settings, and whatever the user set
-before calling ``main``): running it leaves the module's ``args`` as they
-were.  The original forms (no arguments, or lists of ``*gt*`` and ``*pred*``
-files) call the module's ``evaluateImgLists`` with that copy.
+The compat modules' ``main`` delegate here (pixel, instance, panoptic, 3D);
+each command imports its metric's modules when it runs, so a tool's
+start-up loads only its own.  The pixel and instance commands work on a
+copy of their module's ``args`` (the original's settings, and whatever the
+user set before calling ``main``): running one leaves the module's ``args``
+as they were.  Their original forms (no arguments, or lists of ``*gt*`` and
+``*pred*`` files) call the module's ``evaluateImgLists`` with that copy.
 """
 import copy
 import functools
 import glob
+import logging
 import os
 import sys
 
 from .. import cli, plotting
 from ..errors import ArgumentError, LayoutError
 from ..io import layout
-from . import plots, protocols, semantic_files
+from ..io.files import make_folders
+from ..io.jsonfile import write_json
 
 
 def _main(module, argv, parser, evaluate, find_prediction):
@@ -144,6 +148,7 @@ def pixel_main(argv=None) -> int:
 
 
 def _pixel_parser():
+    from . import protocols
     p = cli.parser(
         description="Evaluate pixel-level semantic labeling on Cityscapes (class / category IoU and iIoU). "
                     "Also accepts the original forms: no arguments, or a list of *gt* and *pred* files.")
@@ -164,6 +169,7 @@ def _pixel_parser():
 
 def _pixel_evaluate(opts, run, args):
     from . import evalPixelLevelSemanticLabeling as E
+    from . import plots, protocols
     ground_truths = apply_evaluation_options(opts, args, "labelIds", run)
     args.trainIds = opts.train_ids
     args.evalInstLevelScore = not opts.no_instance_scores
@@ -193,6 +199,7 @@ def _pixel_summary(result):
 def _pixel_sweep(folders, ground_truths, args):
     """Score every prediction folder against the ground truth in one pass; one summary line per folder."""
     from . import evalPixelLevelSemanticLabeling as E
+    from . import semantic_files
     prediction_lists = []
     for folder in folders:
         args.predictionPath, args.predictionWalk = folder, None
@@ -274,4 +281,187 @@ def _instance_sweep(folders, ground_truths, args):
         print(f"{folder}: {_instance_summary(results[folder])}")
     if args.JSONOutput:
         E._write_results(results, args)
+    return 0
+
+
+# ---- csEvalPanopticSemanticLabeling ----------------------------------------------------------
+@cli.entry_point
+def panoptic_main(argv=None) -> int:
+    """csEvalPanopticSemanticLabeling; returns the exit status."""
+    opts = _panoptic_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    with cli.run_of(opts) as run:
+        return _panoptic_evaluate(opts, run)
+
+
+def _panoptic_parser():
+    parser = cli.parser("Evaluate panoptic segmentation (PQ, SQ, RQ) on Cityscapes.")
+    parser.add_argument("--gt-json-file", dest="gtJsonFile", default=None,
+                        help="ground truth in COCO panoptic format (default: "
+                             "$CITYSCAPES_DATASET/gtFine/cityscapes_panoptic_{split}.json)")
+    parser.add_argument("--gt-folder", dest="gtFolder", default=None,
+                        help="folder of ground-truth PNGs (default: the JSON's name without .json)")
+    parser.add_argument("--prediction-json-file", dest="predictionJsonFile", nargs="+", default=None,
+                        help="predictions in COCO panoptic format (default: $CITYSCAPES_RESULTS/"
+                             "cityscapes_panoptic_{split}.json); several are scored in one pass, each with "
+                             "the PNG folder of its name")
+    parser.add_argument("--prediction-folder", dest="predictionFolder", default=None,
+                        help="folder of predicted PNGs (default: the JSON's name without .json)")
+    cli.add_split_option(parser, cli.DEFAULT_SPLIT, one=True)
+    cli.add_json_option(parser, "--results_file", "--results-file", default="resultPanopticSemanticLabeling.json",
+                        what="the results")
+    cli.add_jobs_option(parser)
+    cli.add_scheduler_option(parser)
+    cli.add_quiet_option(parser, "print only the summary line")
+    cli.add_max_pixels_option(parser)
+    return parser
+
+
+PANOPTIC_FILES_OPTION = "--gt-json-file FILE and --prediction-json-file FILE"
+
+
+def panoptic_prediction_default(split):
+    """The default prediction JSON: ``cityscapes_panoptic_{split}.json`` in ``$CITYSCAPES_RESULTS``, else in
+    ``$CITYSCAPES_DATASET/results``.  Unlike :func:`~cityscapesscripts.io.layout.results_root`, the folder
+    is not checked: a missing file is said with its path."""
+    folder = os.environ.get("CITYSCAPES_RESULTS") or os.path.join(
+        layout.dataset_root(option=PANOPTIC_FILES_OPTION), "results")
+    return layout.panoptic_json(folder, split)
+
+
+def _panoptic_evaluate(opts, run):
+    from . import evalPanopticSemanticLabeling as E
+    split = cli.splits_of(opts, known=())[0]
+    gt_json = opts.gtJsonFile or layout.panoptic_json(layout.fine_folder(option=PANOPTIC_FILES_OPTION), split)
+    _check_panoptic_json_exists(gt_json, "ground truth")
+    prediction_jsons = opts.predictionJsonFile or [panoptic_prediction_default(split)]
+    for path in prediction_jsons:
+        _check_panoptic_json_exists(path, "prediction")
+    gt_folder = opts.gtFolder or layout.panoptic_png_folder(gt_json)
+    if len(prediction_jsons) > 1:
+        if opts.predictionFolder:
+            raise LayoutError("--prediction-folder goes with a single --prediction-json-file")
+        return _panoptic_sweep(gt_json, gt_folder, prediction_jsons, opts.json, run, opts.quiet)
+    prediction_json = prediction_jsons[0]
+    results = E.evaluatePanoptic(gt_json, gt_folder, prediction_json,
+                                 opts.predictionFolder or layout.panoptic_png_folder(prediction_json),
+                                 None if opts.quiet else opts.json, run, opts.quiet)
+    if opts.quiet:
+        print(_panoptic_summary(results))
+        if opts.json:
+            write_json(opts.json, results, sort_keys=True, indent=4)
+    return 0
+
+
+def _check_panoptic_json_exists(path, what):
+    if not os.path.isfile(path):
+        raise LayoutError(f"Could not find a {what} json file. Please run the script with '--help'", path)
+
+
+def _panoptic_summary(results):
+    return "  ".join(f"{k} PQ {results[k]['pq']:.4f}" for k in ("All", "Things", "Stuff"))
+
+
+def _panoptic_sweep(gt_json_file, gt_folder, pred_json_files, results_file, jobs, quiet):
+    """Score several prediction sets (each a JSON and the folder of the same name) in one pass over the
+    ground truth; one summary line per set, ``results_file`` maps each JSON to its results."""
+    from . import panoptic_files
+    gt_json, categories = panoptic_files.read_ground_truth_json(gt_json_file)
+    pair_lists = [panoptic_files.pair_annotations(gt_json, panoptic_files.read_prediction_json(f), f)
+                  for f in pred_json_files]
+    folders = [layout.panoptic_png_folder(f) for f in pred_json_files]
+    totals = panoptic_files.evaluate_sweep(pair_lists, gt_folder, folders, categories, jobs, False if quiet else None)
+    results = {f: total.result() for f, total in zip(pred_json_files, totals)}
+    for f, result in results.items():
+        print(f"{f}: {_panoptic_summary(result)}")
+    if results_file:
+        write_json(results_file, results, sort_keys=True, indent=4)
+    return 0
+
+
+# ---- csEvalObjectDetection3d ------------------------------------------------------------------
+def _box3d_parser():
+    from .box3d import DEFAULT_LABELS
+    p = cli.parser("Cityscapes 3D detection evaluation (2D AP and DDTP detection score).")
+    p.add_argument("-gt", "--gt-folder", "--gt", dest="gtFolder", default=None,
+                   help="folder of ground-truth *.json files (default: $CITYSCAPES_DATASET/gtBbox3d/{split})")
+    p.add_argument("-pred", "--prediction-folder", "--pred", dest="predictionFolder", default=None,
+                   help="folder of prediction *.json files (default: $CITYSCAPES_RESULTS/predBbox3d)")
+    cli.add_split_option(p, cli.DEFAULT_SPLIT, one=True)
+    p.add_argument("--results-folder", dest="resultsFolder", default="",
+                   help="where results.json and eval.log go (default: the prediction folder)")
+    cli.add_json_option(p, what="the results (results.json) also")
+    p.add_argument("--labels", dest="evalLabels", default=list(DEFAULT_LABELS), nargs="+",
+                   help="labels to evaluate (default: {})".format(" ".join(DEFAULT_LABELS)))
+    p.add_argument("--min-iou", dest="minIou", default=0.7, type=float,
+                   help="minimum IoU of a true positive (default: 0.7)")
+    p.add_argument("--max-depth", dest="maxDepth", default=100, type=int,
+                   help="maximum depth for DDTP metrics (default: 100)")
+    p.add_argument("--step-size", dest="stepSize", default=5, type=int,
+                   help="depth bin size for DDTP metrics (default: 5)")
+    p.add_argument("--cw", dest="cw", default=-1., type=float,
+                   help="working confidence (default: the threshold with the best precision x recall)")
+    p.add_argument("--modal", action="store_true", help="match modal 2D boxes")
+    p.add_argument("--noplot", dest="plot_results", action="store_false", help="do not show the figure")
+    p.add_argument("--plot-file", metavar="OUT.png", help="save the figure (needs matplotlib)")
+    p.add_argument("--image-size-from-file", action="store_true",
+                   help="clip recomputed 2D boxes to each file's imgWidth x imgHeight, not 2048 x 1024")
+    cli.add_jobs_option(p)
+    cli.add_quiet_option(p, "no eval.log and only warnings on the console")
+    cli.add_scheduler_option(p)
+    return p
+
+
+@cli.entry_point
+def box3d_main(argv=None) -> int:
+    """csEvalObjectDetection3d; returns the exit status (1 with one ``ERROR:`` line per problem)."""
+    from .evalObjectDetection3d import logger
+    opts = _box3d_parser().parse_args(argv)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    console.setLevel(logging.WARNING if opts.quiet else logging.INFO)
+    logger.addHandler(console)
+    logger.setLevel(logging.INFO)
+    try:
+        with cli.run_of(opts) as run:
+            return _box3d_run(opts, run)
+    finally:
+        logger.removeHandler(console)
+
+
+def _box3d_run(opts, run):
+    from . import evalObjectDetection3d as E
+    from .objectDetectionHelpers import EvaluationParameters
+    needs_dataset = not opts.gtFolder or not (opts.predictionFolder or "CITYSCAPES_RESULTS" in os.environ)
+    if needs_dataset and "CITYSCAPES_DATASET" not in os.environ:
+        raise LayoutError("no folders given: pass -gt DIR and -pred DIR, or set CITYSCAPES_DATASET")
+    gt_folder = opts.gtFolder or os.path.join(layout.dataset_root(option="-gt DIR"), layout.BOX3D,
+                                              cli.splits_of(opts, layout.dataset_root(), layout.BOX3D)[0])
+    pred_folder = opts.predictionFolder or os.path.join(layout.results_root(), layout.BOX3D_PREDICTIONS)
+    for folder, what in ((gt_folder, "ground-truth"), (pred_folder, "prediction")):
+        if not os.path.isdir(folder):
+            raise LayoutError(f"{what} folder not found (see --help)", folder)
+    if not 0 <= opts.minIou < 1:
+        raise ArgumentError(f"--min-iou must be in [0, 1), got {opts.minIou}")
+    if opts.stepSize <= 0 or opts.maxDepth < 0:
+        raise ArgumentError("--step-size must be positive and --max-depth not negative")
+    results_folder = opts.resultsFolder or pred_folder
+    make_folders(results_folder)
+    params = EvaluationParameters(opts.evalLabels, min_iou_to_match=opts.minIou, max_depth=opts.maxDepth,
+                                  step_size=opts.stepSize, matching_method=int(opts.modal), cw=opts.cw)
+    with E.log_to(None if opts.quiet else results_folder):
+        E.logger.info("========================")
+        E.logger.info("=== Start evaluation ===")
+        E.logger.info("========================")
+        plot = False
+        if opts.plot_results:  # matplotlib is imported only when a figure is wanted
+            from .plot3dResults import have_display
+            plot = have_display()
+        results = E.evaluate3dObjectDetection(gt_folder, pred_folder, results_folder, params, plot=plot,
+                                              jobs=run, image_size_from_file=opts.image_size_from_file,
+                                              plot_file=opts.plot_file, log=False)
+        E.logger.info("========================")
+        E.logger.info("=== Stop evaluation ====")
+        E.logger.info("========================")
+    if opts.json:
+        write_json(opts.json, results, indent=4)  # as results.json
     return 0

@@ -31,15 +31,13 @@ from typing import List, Tuple  # noqa: F401  (the original module's namespace)
 import numpy as np  # noqa: F401  (the original module's namespace)
 from tqdm import tqdm  # noqa: F401  (the original module's namespace)
 
-from cityscapesscripts import cli
-from cityscapesscripts.errors import ArgumentError, CityscapesError, DependencyError, LayoutError
+from cityscapesscripts.errors import CityscapesError, DependencyError, LayoutError
 from cityscapesscripts.helpers.annotation import CsBbox3d, CsIgnore2d  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.helpers.box3dImageTransform import Box3dImageTransform, Camera, Quaternion  # noqa: F401  (same)
-from cityscapesscripts.io import layout
-from cityscapesscripts.io.files import make_folders
 from cityscapesscripts.io.jsonfile import write_json
-from cityscapesscripts.evaluation import box3d_files, reports
-from cityscapesscripts.evaluation.box3d import (DEFAULT_LABELS, Box3dAccumulator, Boxes3d, confidence_thresholds,
+from cityscapesscripts.evaluation import box3d_files, commands, reports
+from cityscapesscripts.evaluation.box3d import (DEFAULT_LABELS,  # noqa: F401  (the labels evaluated by default)
+                                                Box3dAccumulator, Boxes3d, confidence_thresholds,
                                                 snap_working_confidence)
 from cityscapesscripts.evaluation.box3d_files import image_key
 from cityscapesscripts.evaluation.objectDetectionHelpers import (  # noqa: F401  (the original module's namespace)
@@ -192,88 +190,9 @@ def evaluate3dObjectDetection(gt_folder, pred_folder, result_folder, eval_params
     return evaluator.results
 
 
-def _parser():
-    p = cli.parser("Cityscapes 3D detection evaluation (2D AP and DDTP detection score).")
-    p.add_argument("-gt", "--gt-folder", "--gt", dest="gtFolder", default=None,
-                   help="folder of ground-truth *.json files (default: $CITYSCAPES_DATASET/gtBbox3d/{split})")
-    p.add_argument("-pred", "--prediction-folder", "--pred", dest="predictionFolder", default=None,
-                   help="folder of prediction *.json files (default: $CITYSCAPES_RESULTS/predBbox3d)")
-    cli.add_split_option(p, cli.DEFAULT_SPLIT, one=True)
-    p.add_argument("--results-folder", dest="resultsFolder", default="",
-                   help="where results.json and eval.log go (default: the prediction folder)")
-    cli.add_json_option(p, what="the results (results.json) also")
-    p.add_argument("--labels", dest="evalLabels", default=list(DEFAULT_LABELS), nargs="+",
-                   help="labels to evaluate (default: {})".format(" ".join(DEFAULT_LABELS)))
-    p.add_argument("--min-iou", dest="minIou", default=0.7, type=float,
-                   help="minimum IoU of a true positive (default: 0.7)")
-    p.add_argument("--max-depth", dest="maxDepth", default=100, type=int,
-                   help="maximum depth for DDTP metrics (default: 100)")
-    p.add_argument("--step-size", dest="stepSize", default=5, type=int,
-                   help="depth bin size for DDTP metrics (default: 5)")
-    p.add_argument("--cw", dest="cw", default=-1., type=float,
-                   help="working confidence (default: the threshold with the best precision x recall)")
-    p.add_argument("--modal", action="store_true", help="match modal 2D boxes")
-    p.add_argument("--noplot", dest="plot_results", action="store_false", help="do not show the figure")
-    p.add_argument("--plot-file", metavar="OUT.png", help="save the figure (needs matplotlib)")
-    p.add_argument("--image-size-from-file", action="store_true",
-                   help="clip recomputed 2D boxes to each file's imgWidth x imgHeight, not 2048 x 1024")
-    cli.add_jobs_option(p)
-    cli.add_quiet_option(p, "no eval.log and only warnings on the console")
-    cli.add_scheduler_option(p)
-    return p
-
-
-@cli.entry_point
 def main(argv=None):
-    """The console script; returns the exit status (1 with one ``ERROR:`` line per problem)."""
-    args = _parser().parse_args(argv)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    console.setLevel(logging.WARNING if args.quiet else logging.INFO)
-    logger.addHandler(console)
-    logger.setLevel(logging.INFO)
-    try:
-        with cli.run_of(args) as run:
-            return _run(args, run)
-    finally:
-        logger.removeHandler(console)
-
-
-def _run(args, run):
-    needs_dataset = not args.gtFolder or not (args.predictionFolder or "CITYSCAPES_RESULTS" in os.environ)
-    if needs_dataset and "CITYSCAPES_DATASET" not in os.environ:
-        raise LayoutError("no folders given: pass -gt DIR and -pred DIR, or set CITYSCAPES_DATASET")
-    gt_folder = args.gtFolder or os.path.join(layout.dataset_root(option="-gt DIR"), layout.BOX3D,
-                                             cli.splits_of(args, layout.dataset_root(), layout.BOX3D)[0])
-    pred_folder = args.predictionFolder or os.path.join(layout.results_root(), layout.BOX3D_PREDICTIONS)
-    for folder, what in ((gt_folder, "ground-truth"), (pred_folder, "prediction")):
-        if not os.path.isdir(folder):
-            raise LayoutError(f"{what} folder not found (see --help)", folder)
-    if not 0 <= args.minIou < 1:
-        raise ArgumentError(f"--min-iou must be in [0, 1), got {args.minIou}")
-    if args.stepSize <= 0 or args.maxDepth < 0:
-        raise ArgumentError("--step-size must be positive and --max-depth not negative")
-    results_folder = args.resultsFolder or pred_folder
-    make_folders(results_folder)
-    params = EvaluationParameters(args.evalLabels, min_iou_to_match=args.minIou, max_depth=args.maxDepth,
-                                  step_size=args.stepSize, matching_method=int(args.modal), cw=args.cw)
-    with log_to(None if args.quiet else results_folder):
-        logger.info("========================")
-        logger.info("=== Start evaluation ===")
-        logger.info("========================")
-        plot = False
-        if args.plot_results:  # matplotlib is imported only when a figure is wanted
-            from cityscapesscripts.evaluation.plot3dResults import have_display
-            plot = have_display()
-        results = evaluate3dObjectDetection(gt_folder, pred_folder, results_folder, params, plot=plot,
-                                            jobs=run, image_size_from_file=args.image_size_from_file,
-                                            plot_file=args.plot_file, log=False)
-        logger.info("========================")
-        logger.info("=== Stop evaluation ====")
-        logger.info("========================")
-    if args.json:
-        write_json(args.json, results, indent=4)  # as results.json
-    return 0
+    """The console script; returns the exit status (the command line: :mod:`.commands`)."""
+    return commands.box3d_main(argv)
 
 
 if __name__ == "__main__":

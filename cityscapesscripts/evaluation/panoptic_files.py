@@ -13,10 +13,27 @@ import os
 from .. import kernels, parallel
 from ..errors import LayoutError, PredictionError
 from ..io import files, png
-from .panoptic import PanopticAccumulator, check_same_size, segment_stat
+from ..io.jsonfile import read_json
+from .panoptic import PanopticAccumulator, check_panoptic_json, check_same_size, segment_stat
 
 # 8-bit RGB: the panoptic PNGs' flavour, counted as their rows are unfiltered
 _RGB = {(2, 8)}
+
+
+def read_ground_truth_json(path) -> tuple[dict, dict]:
+    """``(ground-truth COCO panoptic dict, {category id: category})`` of ``path``, checked; at least one image."""
+    gt_json = read_json(path, LayoutError)
+    check_panoptic_json(gt_json, path, LayoutError, ground_truth=True)
+    if not gt_json["annotations"]:
+        raise LayoutError("the ground truth has no image to evaluate ('annotations' is empty)", path)
+    return gt_json, {el["id"]: el for el in gt_json["categories"]}
+
+
+def read_prediction_json(path) -> dict:
+    """The predicted COCO panoptic dict of ``path``, checked."""
+    pred_json = read_json(path, PredictionError)
+    check_panoptic_json(pred_json, path, PredictionError)
+    return pred_json
 
 
 def pair_annotations(gt_json, pred_json, pred_json_file=None) -> list[tuple[dict, dict]]:

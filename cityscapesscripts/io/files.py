@@ -7,6 +7,10 @@
 * :func:`resolve_inside`: a name read from a file (a mask path in a
   prediction txt, a ``file_name`` in a JSON) must resolve, symlinks
   followed, inside the folder it is relative to.
+* :func:`atomic_target` / :func:`write_atomic`: every file the tools write
+  (label maps, JSON, text, figures, downloads) goes to a temporary name in
+  its folder and is renamed into place, so an interrupted or failed run
+  never leaves a half-written file.
 * Temporary files of atomic writes are named ``.tmp-{pid}_{host}_...`` so a
   later run can tell those of a dead process, and of one whose id was reused
   (:func:`remove_stale_temporaries`).
@@ -14,9 +18,11 @@
 """
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import re
-from typing import Callable, Iterable, Union
+from typing import Callable, Iterable, Iterator, Union
 
 from ..errors import FileAccessError
 
@@ -116,6 +122,43 @@ def _resolved(memo, folder, name):
 def temporary_prefix() -> str:
     """The prefix of this process's temporary files: ``.tmp-{pid}_{host}_``."""
     return f".tmp-{os.getpid()}_{_HOST}_"
+
+
+_temporary_numbers = itertools.count()  # the temporaries of one process differ by their number
+
+
+@contextlib.contextmanager
+def atomic_target(path: StrPath, mode: int = 0o644) -> Iterator[str]:
+    """A temporary path in the folder of ``path``, renamed to ``path`` (with ``mode``) when the block succeeds."""
+    folder = os.path.dirname(os.path.abspath(path))
+    suffix = "-" + os.path.basename(path)
+    while True:  # unique by process id and number (not ``tempfile``, whose import costs every tool's start-up)
+        tmp = os.path.join(folder, f"{temporary_prefix()}{next(_temporary_numbers)}{suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            break
+        except FileExistsError:  # left by a dead process that had the same id: take the next number
+            continue
+        except OSError as e:
+            raise FileAccessError.of(e, path) from e  # the file we could not write, not its temporary name
+    try:
+        yield tmp
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError) and not isinstance(e, FileAccessError):  # name the target, not the temporary
+            raise FileAccessError.of(e, path) from e
+        raise
+
+
+def write_atomic(path: StrPath, data: bytes, mode: int = 0o644) -> None:
+    """Write bytes to ``path`` through a temporary file in the same folder."""
+    with atomic_target(path, mode) as tmp, open(tmp, "wb") as f:
+        f.write(data)
 
 
 def remove_stale_temporaries(folders: Iterable[str]) -> list[str]:

@@ -1,7 +1,7 @@
 """JSON and text files: reading with errors that name the file, writing atomically.
 
 Every file the package writes (text, JSON, PNG, figure) goes through
-:func:`cityscapesscripts.io.png.atomic_target`: a temporary file in the same
+:func:`cityscapesscripts.io.files.atomic_target`: a temporary file in the same
 folder, renamed when complete, so no half-written file is ever left.
 
 With ``msgspec`` installed (``pip install msgspec``) texts
@@ -14,7 +14,7 @@ into floats without a word.)
 """
 import json
 
-from .png import write_atomic
+from .files import write_atomic
 
 # Shorter texts go to the standard library: a 100 kB polygon file takes it 0.7 ms (msgspec 0.45),
 # and importing msgspec (about 25 ms) would cost each worker of a batch tool more than it saves.

@@ -1,4 +1,4 @@
-"""Reading and writing label-map PNGs: 8-bit, 16-bit, RGB(A); atomic writes.
+"""Reading and writing label-map PNGs: 8-bit, 16-bit, RGB(A).
 
 Reading uses a decoder of our own for the PNGs label maps are stored in
 (8-bit grey, palette as indices, 16-bit grey, RGB, RGBA): a chunk walk that
@@ -26,22 +26,18 @@ Pillow, which spends most of its time choosing a filter per row, slower
 still.  Without the extension libdeflate at level 4 deflates, or zlib when it
 is missing too.  The files are standard PNGs.
 
-Every write goes to a temporary name in the target folder and is renamed
-into place, so an interrupted or failed run never leaves a half-written file.
+Every write goes through :func:`cityscapesscripts.io.files.write_atomic`.
 """
-import contextlib
 import io
-import itertools
-import os
 import struct
 import zlib
 
 from PIL import UnidentifiedImageError  # PIL.Image itself only where Pillow reads or writes
 
 from .. import kernels
-from ..errors import FileAccessError, ImageError
+from ..errors import ImageError
 from . import limits
-from .files import temporary_prefix
+from .files import write_atomic
 
 try:  # libdeflate inflates label maps about 15 times faster than zlib (and deflates without the extension)
     import deflate as _libdeflate
@@ -162,43 +158,6 @@ def encode_image(image, ext=".png"):
 def write_png(path, array):
     """Write ``array`` as PNG to ``path`` atomically (temporary name, then rename)."""
     write_atomic(path, encode_png(array))
-
-
-_temporary_numbers = itertools.count()  # the temporaries of one process differ by their number
-
-
-@contextlib.contextmanager
-def atomic_target(path, mode=0o644):
-    """A temporary path in the folder of ``path``, renamed to ``path`` (with ``mode``) when the block succeeds."""
-    folder = os.path.dirname(os.path.abspath(path))
-    suffix = "-" + os.path.basename(path)
-    while True:  # unique by process id and number (not ``tempfile``, whose import costs every tool's start-up)
-        tmp = os.path.join(folder, f"{temporary_prefix()}{next(_temporary_numbers)}{suffix}")
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            break
-        except FileExistsError:  # left by a dead process that had the same id: take the next number
-            continue
-        except OSError as e:
-            raise FileAccessError.of(e, path) from e  # the file we could not write, not its temporary name
-    try:
-        yield tmp
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError) and not isinstance(e, FileAccessError):  # name the target, not the temporary
-            raise FileAccessError.of(e, path) from e
-        raise
-
-
-def write_atomic(path, data, mode=0o644):
-    """Write bytes to ``path`` through a temporary file in the same folder."""
-    with atomic_target(path, mode) as tmp, open(tmp, "wb") as f:
-        f.write(data)
 
 
 def decode_png(data, name=None, accept=None, max_pixels=None):

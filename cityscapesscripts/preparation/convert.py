@@ -2,7 +2,7 @@
 import contextlib
 
 from ..helpers.labelset import CITYSCAPES
-from ..io import layout, png
+from ..io import files, layout, png
 from . import rasterize
 
 
@@ -42,7 +42,7 @@ def write_filtered(outputs, filtered):
     """
     with contextlib.ExitStack() as renames:
         for encoding, path in outputs.items():
-            temporary = renames.enter_context(png.atomic_target(path))
+            temporary = renames.enter_context(files.atomic_target(path))
             _write_filtered(temporary, filtered(encoding))
     return list(outputs.values())
 
