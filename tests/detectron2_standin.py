@@ -1,5 +1,6 @@
 """A stand-in of the few detectron2 names ``cityscapesscripts.integrations.detectron2`` uses (detectron2 is
-not on the package index), for its tests and benchmark: ``install()`` puts it into ``sys.modules``.
+not on the package index), for its tests and benchmark: ``modules()`` makes the modules, ``install()``
+puts them into ``sys.modules``.
 
 * ``detectron2.data.MetadataCatalog``: ``get(name)`` gives a dataset's metadata, whose fields ``set``
   sets, as detectron2's;
@@ -77,8 +78,7 @@ def gather(data, dst=0):
         return []
     if len(Ranks.sent) != Ranks.world_size:
         raise RuntimeError(f"gather on rank {dst} before every rank sent (sent: {sorted(Ranks.sent)})")
-    gathered = [Ranks.sent.pop(rank) for rank in range(Ranks.world_size)]
-    return gathered
+    return [Ranks.sent.pop(rank) for rank in range(Ranks.world_size)]
 
 
 @contextlib.contextmanager
@@ -92,11 +92,11 @@ def as_rank(rank, world_size):
         Ranks.rank, Ranks.world_size = previous
 
 
-def install():
-    """Put the stand-in modules into ``sys.modules`` (the real detectron2 is never imported)."""
+def modules():
+    """``{module name: module}`` of the stand-in."""
     package = types.ModuleType("detectron2")
     package.__path__ = []
-    modules = {"detectron2": package}
+    out = {"detectron2": package}
     for name, fields in (("data", {"MetadataCatalog": MetadataCatalog}),
                          ("evaluation", {"DatasetEvaluator": DatasetEvaluator}),
                          ("structures", {"Instances": Instances}),
@@ -106,10 +106,13 @@ def install():
                                          "gather": gather, "as_rank": as_rank})):
         module = types.ModuleType(f"detectron2.{name}")
         module.__dict__.update(fields)
-        modules[module.__name__] = module
-    package.data, package.evaluation, package.structures = (modules[f"detectron2.{n}"]
-                                                             for n in ("data", "evaluation", "structures"))
-    package.utils = modules["detectron2.utils"]
-    package.utils.comm = modules["detectron2.utils.comm"]
-    sys.modules.update(modules)
-    return modules
+        out[module.__name__] = module
+    package.data, package.evaluation, package.structures, package.utils = (
+        out[f"detectron2.{n}"] for n in ("data", "evaluation", "structures", "utils"))
+    package.utils.comm = out["detectron2.utils.comm"]
+    return out
+
+
+def install():
+    """Put the stand-in modules into ``sys.modules`` (the real detectron2 is never imported)."""
+    sys.modules.update(modules())
