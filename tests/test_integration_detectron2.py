@@ -86,20 +86,19 @@ def run(evaluator, pairs, batch=2):
     return evaluator.evaluate()
 
 
-@pytest.mark.parametrize("replay_set", client_replays.SETS)
-def test_semantic_evaluator_gives_detectron2s_numbers(adapter, replay_set):
-    golden = os.path.join(GOLDEN, replay_set)
-    results = run(adapter.CityscapesSemSegEvaluator(_dataset(golden)), semantic_outputs(golden))
-    assert list(results) == ["sem_seg"]
-    assert_same_numbers(CLIENTS[replay_set]["detectron2_semantic"], results["sem_seg"])
+# evaluator, its outputs, the key of its results, its replay in client_replays
+TASKS = {"semantic": ("CityscapesSemSegEvaluator", semantic_outputs, "sem_seg", "detectron2_semantic"),
+         "instance": ("CityscapesInstanceEvaluator", instance_outputs, "segm", "detectron2_instance")}
 
 
+@pytest.mark.parametrize("task", sorted(TASKS))
 @pytest.mark.parametrize("replay_set", client_replays.SETS)
-def test_instance_evaluator_gives_detectron2s_numbers(adapter, replay_set):
+def test_evaluator_gives_detectron2s_numbers(adapter, replay_set, task):
+    evaluator_type, outputs, key, replay = TASKS[task]
     golden = os.path.join(GOLDEN, replay_set)
-    results = run(adapter.CityscapesInstanceEvaluator(_dataset(golden)), instance_outputs(golden))
-    assert list(results) == ["segm"]
-    assert_same_numbers(CLIENTS[replay_set]["detectron2_instance"], results["segm"])
+    results = run(getattr(adapter, evaluator_type)(_dataset(golden)), outputs(golden))
+    assert list(results) == [key]
+    assert_same_numbers(CLIENTS[replay_set][replay], results[key])
 
 
 @pytest.mark.parametrize("golden_set", SETS)
@@ -123,16 +122,16 @@ def test_ranks_gather_to_the_single_process_numbers(adapter, world_size):
     than the main one return None, the main one the numbers of all images."""
     golden = os.path.join(GOLDEN, "small")
     comm = sys.modules["detectron2.utils.comm"]
-    for evaluator_type, pairs, task in ((adapter.CityscapesSemSegEvaluator, semantic_outputs(golden), "semantic"),
-                                        (adapter.CityscapesInstanceEvaluator, instance_outputs(golden), "instance")):
-        evaluators = [evaluator_type(_dataset(golden)) for _ in range(world_size)]
+    for evaluator_type, outputs, key, replay in TASKS.values():
+        pairs = outputs(golden)
+        evaluators = [getattr(adapter, evaluator_type)(_dataset(golden)) for _ in range(world_size)]
         shares = np.array_split(np.arange(len(pairs)), world_size)
         results = {}
         for rank in reversed(range(world_size)):  # the main process gathers last (detectron2_standin)
             with comm.as_rank(rank, world_size):
                 results[rank] = run(evaluators[rank], [pairs[i] for i in shares[rank]])
         assert all(results[rank] is None for rank in range(1, world_size))
-        assert_same_numbers(CLIENTS["small"][f"detectron2_{task}"], next(iter(results[0].values())))
+        assert_same_numbers(CLIENTS["small"][replay], results[0][key])
 
 
 # ---- bad inputs ------------------------------------------------------------------------------
