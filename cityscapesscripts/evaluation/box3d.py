@@ -25,6 +25,7 @@ from ..errors import AnnotationError, PredictionError
 from ..helpers.annotation import CsBbox3d, CsIgnore2d, image_size
 from ..helpers.box3dImageTransform import Camera, amodal_boxes_2d, box_vertices, normalised_quaternions
 from ..helpers.box3dImageTransform import rotation_matrices, scalar_squares, vehicle_to_sensor, yaw_pitch_roll
+from . import tensors
 from .accumulator import Accumulator
 
 DEFAULT_LABELS = ("car", "truck", "bus", "train", "motorcycle", "bicycle")
@@ -105,7 +106,7 @@ class Boxes3d:
 def _array(values, shape, name):
     if values is None:
         values = np.zeros((0 if shape[0] == -1 else shape[0],) + shape[1:])
-    a = np.asarray(values, dtype=float)
+    a = np.asarray(tensors.as_numpy(values), dtype=float)  # a few numbers a box: tensors come to the host
     if a.size == 0 and len(shape) == 2:
         a = a.reshape(0, shape[1])
     if a.ndim != len(shape) or any(want not in (-1, got) for want, got in zip(shape, a.shape)):

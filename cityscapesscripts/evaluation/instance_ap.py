@@ -23,6 +23,7 @@ from .. import kernels
 from ..errors import ImageError, PredictionError
 from ..helpers.labelset import CITYSCAPES
 from ..io import rle
+from . import tensors
 from .accumulator import Accumulator, integer_array, disjoint_update
 
 OVERLAPS = np.arange(0.5, 1.0, 0.05)
@@ -48,13 +49,19 @@ def ground_truth_instances(instance_ids, label_set=CITYSCAPES, name=None) -> dic
         counts = kernels.id_counts(ids)
     else:
         counts = np.bincount(ids.ravel().astype(np.int64), minlength=1) if ids.size else np.zeros(1, np.int64)
+    present = np.flatnonzero(counts != 0)  # of a bool array: a sixth of nonzero() of the counts
+    return instances_of_counts(present, counts[present], label_set, name)
+
+
+def instances_of_counts(ids, counts, label_set=CITYSCAPES, name=None) -> dict:
+    """:func:`ground_truth_instances` of the ids present in an image (ascending) and their pixel counts."""
     out = {label.name: [] for label in label_set.labels}
-    for inst_id in np.flatnonzero(counts != 0).tolist():  # of a bool array: a sixth of nonzero() of the counts
+    for inst_id, count in zip(np.asarray(ids).tolist(), np.asarray(counts).tolist()):
         label_id = inst_id if inst_id < 1000 else inst_id // 1000
         label = label_set.id2label.get(label_id)
         if label is None:
             raise ImageError(f"instance id {inst_id} has no label (label id {label_id})", name)
-        out[label.name].append({"instID": inst_id, "labelID": label_id, "pixelCount": int(counts[inst_id]),
+        out[label.name].append({"instID": inst_id, "labelID": label_id, "pixelCount": count,
                                 "medDist": -1, "distConf": 0.0})
     return out
 
@@ -62,9 +69,9 @@ def ground_truth_instances(instance_ids, label_set=CITYSCAPES, name=None) -> dic
 class Prediction:
     """One predicted instance: a mask source, a label id and a confidence.
 
-    ``mask`` is an (H, W) array, a path to a mask PNG, or a COCO RLE dict
-    (``{"size": [H, W], "counts": ...}``) or polygon list; it is loaded only
-    when its label is evaluated.
+    ``mask`` is an (H, W) array, a path to a mask PNG, a COCO RLE dict
+    (``{"size": [H, W], "counts": ...}``) or polygon list, or a mask counted
+    already (:class:`~.tensors.MaskCounts`); it is loaded only when its label is evaluated.
     """
 
     __slots__ = ("mask", "label_id", "confidence", "name", "source")
@@ -85,12 +92,12 @@ def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, i
 
     gt_instances : the image's ``{label name: [instance dict]}`` (only
     evaluated labels are used); instance_ids : (H, W) instanceIds map;
-    predictions : iterable of :class:`Prediction`.
-    Returns ``(gt_with_matches, predictions_by_label)`` as the original's
+    predictions : iterable of :class:`Prediction` (instance_ids may be None when every mask is counted
+    already).  Returns ``(gt_with_matches, predictions_by_label)`` as the original's
     ``assignGt2Preds``.
     """
     inst_labels = instance_labels(label_set) if inst_labels is None else inst_labels
-    ids = _as_uint16(instance_ids, name)
+    ids = None if instance_ids is None else _as_uint16(instance_ids, name)
     gt_out = {label: [dict(gt, matchedPred=[]) for gt in gt_instances[label]]
               for label in gt_instances if label in inst_labels}
     pred_out = {label: [] for label in inst_labels}
@@ -123,6 +130,8 @@ def match_image(gt_instances, instance_ids, predictions, label_set=CITYSCAPES, i
 def _histogram(pred, ids, hist, image_name):
     """Add the ground-truth ids under a prediction's pixels to hist; (pixel count, ids touched)."""
     mask, where = pred.mask, pred.source or image_name
+    if isinstance(mask, tensors.MaskCounts):
+        return mask.add_to(hist)
     if isinstance(mask, (dict, list)):  # COCO RLE or polygons: only the mask's own pixels are visited
         flat = coco_mask_indices(mask, ids.shape, where)
         counts = np.bincount(ids.reshape(-1)[flat], minlength=hist.size)
@@ -138,9 +147,13 @@ def _histogram(pred, ids, hist, image_name):
 def mask_histogram(mask, ids, hist, where=None) -> tuple[int, np.ndarray]:
     """Count one mask: add the ground-truth ids under the (H, W) ``mask`` (non-zero = inside) to ``hist``;
     ``(pixel count, ids touched)``.  ``where`` names the prediction in errors."""
-    mask = np.asarray(mask)
+    mask = np.asarray(tensors.as_numpy(mask))
     check_mask_shape(mask.shape, ids.shape, where)
-    if mask.dtype != np.uint8:
+    if mask.dtype.kind not in "biu":
+        raise PredictionError(f"a mask must be bool or integer (non-zero = inside), got dtype {mask.dtype}", where)
+    if mask.dtype == np.bool_:
+        mask = mask.view(np.uint8)
+    elif mask.dtype != np.uint8:
         mask = (mask != 0).view(np.uint8)
     return kernels.mask_histogram(mask, ids, hist)
 
@@ -428,17 +441,43 @@ class InstanceAccumulator(Accumulator):
     def add(self, masks, labels, scores, ground_truth, name=None) -> None:
         """Add one image: its predictions, then its ``instanceIds`` map.
 
-        masks : (H, W) arrays or COCO RLE dicts; labels : label ids; scores :
-        confidences, one per mask.  ground_truth : (H, W) instance ids.
+        masks : an (N, H, W) array or tensor (non-zero = inside), or N (H, W) masks or COCO RLE dicts;
+        labels : label ids; scores : confidences, one per mask.  ground_truth : (H, W) instance ids.
+        Tensors on an accelerator are counted there (:mod:`.tensors`).
         """
         name = self._image_name(name)
         if not len(masks) == len(labels) == len(scores):
             raise ValueError(f"{len(masks)} masks, {len(labels)} labels and {len(scores)} scores")
-        ground_truth = integer_array(ground_truth, "ground_truth", np.uint16, name, "ids outside 0..65535")
-        gt_instances = ground_truth_instances(ground_truth, self.label_set, name)
-        predictions = [Prediction(m, l, s, f"{name}#{i}") for i, (m, l, s) in enumerate(zip(masks, labels, scores))]
+        labels, scores = (np.asarray(tensors.as_numpy(v)).tolist() if tensors.is_tensor(v) else v
+                          for v in (labels, scores))
+        if isinstance(masks, (list, tuple)) and masks and all(tensors.is_tensor(m) for m in masks):
+            import torch
+            masks = torch.stack(masks)
+        if tensors.counted_in_torch(masks, ground_truth):
+            gt_instances, counted = self._count_in_torch(masks, labels, ground_truth, name)
+            predictions = [Prediction(counted.get(i), l, s, f"{name}#{i}")
+                           for i, (l, s) in enumerate(zip(labels, scores))]
+            ground_truth = None
+        else:
+            ground_truth = integer_array(ground_truth, "ground_truth", np.uint16, name, "ids outside 0..65535")
+            gt_instances = ground_truth_instances(ground_truth, self.label_set, name)
+            predictions = [Prediction(m, l, s, f"{name}#{i}")
+                           for i, (m, l, s) in enumerate(zip(masks, labels, scores))]
         gt, pred = match_image(gt_instances, ground_truth, predictions, self.label_set, self.inst_labels, name)
         self.add_matches({"groundTruth": gt, "prediction": pred}, name)
+
+    def _count_in_torch(self, masks, labels, ground_truth, name):
+        """The ground-truth instances and the masks of evaluated classes, counted on the tensors' device:
+        ``(gt_instances, {mask index: MaskCounts})``."""
+        ground_truth, masks = tensors.checked_tensors(
+            [("ground_truth", ground_truth), ("masks", masks if len(masks) else None)], name)
+        if ground_truth.ndim != 2:
+            raise ImageError(f"ground truth must be one channel (H, W), got shape {tuple(ground_truth.shape)}", name)
+        tensors.check_range(ground_truth, "ground_truth", 0, 65535, name, "ids outside 0..65535")
+        evaluated = {label.id for label in self.label_set.labels if label.name in self.inst_labels}
+        counted = [i for i, label_id in enumerate(labels) if int(label_id) in evaluated]
+        ids, counts, masks_counted = tensors.instance_counts(masks, ground_truth, counted, name)
+        return instances_of_counts(ids, counts, self.label_set, name), masks_counted
 
     def add_matches(self, entry: dict, name: str) -> None:
         """Add one image's :func:`match_image` entry ``{"groundTruth": ..., "prediction": ...}``, keyed ``name``."""

@@ -26,6 +26,7 @@ from .. import kernels
 from ..errors import PredictionError
 from ..helpers.labelset import CITYSCAPES
 from ..io.segment_ids import id2rgb
+from . import tensors
 from .accumulator import Accumulator, integer_array
 
 VOID = 0
@@ -387,11 +388,21 @@ class PanopticAccumulator(Accumulator):
     def add(self, pred_ids, pred_segments, gt_ids, gt_segments, name=None) -> None:
         """Add one image: the predicted id map and segments_info, then the ground truth's.
 
-        Id maps are (H, W, 3) RGB (id = R + 256 G + 65536 B) or (H, W) integer ids.
+        Id maps are (H, W, 3) RGB (id = R + 256 G + 65536 B) or (H, W) integer ids; tensors on an
+        accelerator are counted there (:mod:`.tensors`).
         """
+        image_id = name if name is not None else self.images
+        if tensors.counted_in_torch(pred_ids, gt_ids):
+            gt, pred = tensors.checked_tensors([("gt_ids", gt_ids), ("pred_ids", pred_ids)], name)
+            gt, pred = (tensors.segment_ids(_checked_id_tensor(ids, argument, name))
+                        for ids, argument in ((gt, "gt_ids"), (pred, "pred_ids")))
+            check_same_size(gt.shape[::-1], pred.shape[::-1], image_id, name)
+            self.add_counts(segment_stat(tensors.segment_pair_counts(gt, pred), gt_segments, pred_segments,
+                                         self.categories, image_id, name))
+            return
         self.add_counts(image_pq_stat(_as_rgb(gt_ids, "gt_ids", name), gt_segments,
                                       _as_rgb(pred_ids, "pred_ids", name), pred_segments, self.categories,
-                                      name if name is not None else self.images, name))
+                                      image_id, name))
 
     def add_counts(self, stat: "PQStat") -> None:
         """Add one image's counters (:func:`image_pq_stat`, :func:`segment_stat`)."""
@@ -407,8 +418,20 @@ class PanopticAccumulator(Accumulator):
         return average_pq(self.summed_stat(), self.categories)
 
 
+def _checked_id_tensor(ids, argument, name):
+    """:func:`_as_rgb`'s checks of an id-map tensor: (H, W, 3) colours or (H, W) segment ids."""
+    if ids.ndim == 3 and ids.shape[2] == 3:
+        tensors.check_range(ids, argument, 0, 255, name, "colour values outside 0..255")
+    elif ids.ndim == 2:
+        tensors.check_range(ids, argument, 0, OFFSET - 1, name, "segment ids outside 0..16777215")
+    else:
+        raise PredictionError(f"{argument} must be (H, W, 3) colours or (H, W) ids, got shape {tuple(ids.shape)}",
+                              name)
+    return ids
+
+
 def _as_rgb(ids, argument="ids", name=None):
-    ids = np.asarray(ids)
+    ids = np.asarray(tensors.as_numpy(ids))
     if ids.ndim == 3:
         return integer_array(ids, argument, np.uint8, name, "colour values outside 0..255")
     return id2rgb(integer_array(ids, argument, np.uint32, name, "segment ids outside 0..16777215", OFFSET - 1))

@@ -33,7 +33,7 @@ import numpy as np
 from .. import kernels
 from ..errors import ImageError
 from ..helpers.labelset import CITYSCAPES
-from . import protocols
+from . import protocols, tensors
 from .accumulator import Accumulator, disjoint_update, integer_array
 
 # Mean instance size per class over the Cityscapes training set: the weights of iIoU.
@@ -117,33 +117,58 @@ class SemanticAccumulator(Accumulator):
         self.add_counts(conf, records, self._image_name(name))
 
     def _image_counts(self, prediction, ground_truth, instances, name, ground_truth_name):
-        prediction = np.asarray(prediction)
-        ground_truth = np.asarray(ground_truth)
         pred_name = name or "prediction"
         gt_name = ground_truth_name or "ground truth"
+        use_instances = self.instance_scores
+        if use_instances and instances is None:
+            raise ValueError("instance scores need the instance map of each image")
+        in_torch = tensors.counted_in_torch(prediction, ground_truth, instances)
+        if in_torch:
+            prediction, ground_truth, instances = tensors.checked_tensors(
+                [("prediction", prediction), ("ground_truth", ground_truth),
+                 ("instances", instances if use_instances else None)], pred_name)
+        else:
+            prediction, ground_truth = (np.asarray(tensors.as_numpy(a)) for a in (prediction, ground_truth))
+            if use_instances:
+                instances = np.asarray(tensors.as_numpy(instances))
         if prediction.ndim != 2:
-            raise ImageError(f"prediction must be one channel (H, W), got shape {prediction.shape}", pred_name)
+            raise ImageError(f"prediction must be one channel (H, W), got shape {tuple(prediction.shape)}", pred_name)
         if ground_truth.ndim != 2:
-            raise ImageError(f"ground truth must be one channel (H, W), got shape {ground_truth.shape}", gt_name)
+            raise ImageError(f"ground truth must be one channel (H, W), got shape {tuple(ground_truth.shape)}",
+                             gt_name)
         check_same_shape(prediction.shape, ground_truth.shape, pred_name)
+        if use_instances and tuple(instances.shape) != tuple(ground_truth.shape):
+            raise ImageError(f"instance map is {_size(instances)} but labels are {_size(ground_truth)}", gt_name)
+        pixels = int(np.prod(ground_truth.shape))
+        if in_torch:
+            tensors.check_range(prediction, "prediction", 0, 255, pred_name, "ids outside the label set")
+            tensors.check_range(ground_truth, "ground_truth", 0, 255, gt_name, "ids outside the label set")
+            if use_instances:
+                tensors.check_range(instances, "instances", 0, 65535, gt_name, "ids outside 0..65535")
+            if self.train_ids:
+                self._check_train_ids(tensors.values_present(prediction, 256), pred_name)
+            count = tensors.semantic_counts(prediction, ground_truth, instances if use_instances else None,
+                                            instance_category_of(self.label_set),
+                                            self.label_set.train_id_to_id if self.train_ids else None)
+            return self.count_image(count, pixels, gt_name, pred_name)
         prediction = integer_array(prediction, "prediction", np.uint8, pred_name, "ids outside the label set")
         ground_truth = integer_array(ground_truth, "ground_truth", np.uint8, gt_name, "ids outside the label set")
         if self.train_ids:
             known = self.label_set.known_train_ids[prediction]
             if not known.all():
-                raise ImageError(f"prediction has train ids outside the label set: {_values(prediction[~known])}",
-                                 pred_name)
+                self._check_train_ids(prediction[~known], pred_name)
             prediction = self.label_set.train_id_to_id[prediction]
-        use_instances = self.instance_scores
         if use_instances:
-            if instances is None:
-                raise ValueError("instance scores need the instance map of each image")
             instances = integer_array(instances, "instances", np.uint16, gt_name, "ids outside 0..65535")
-            if instances.shape != ground_truth.shape:
-                raise ImageError(f"instance map is {_size(instances)} but labels are {_size(ground_truth)}",
-                                 gt_name)
         return self.count_image(functools.partial(kernels.pixel_counts, ground_truth, prediction, instances
-                                              if use_instances else None), ground_truth.size, gt_name, pred_name)
+                                              if use_instances else None), pixels, gt_name, pred_name)
+
+    def _check_train_ids(self, values, pred_name):
+        """An :class:`ImageError` when one of the prediction's ``values`` is no train id of the label set."""
+        values = np.asarray(values)
+        unknown = values[~self.label_set.known_train_ids[values]]
+        if unknown.size:
+            raise ImageError(f"prediction has train ids outside the label set: {_values(unknown)}", pred_name)
 
     def count_image(self, count, pixels: int, gt_name: str, pred_name: str) -> tuple[np.ndarray, np.ndarray]:
         """Count one image: ``(conf, records)`` of an image of ``pixels`` pixels that ``count(same_category,
@@ -229,6 +254,17 @@ def same_category_table(label_set):
             table[label_id, ids] = 1
     table.flags.writeable = False
     return table
+
+
+@functools.lru_cache(maxsize=8)
+def instance_category_of(label_set):
+    """(256,) int64: the index of each label id's instance category, -1 where it has none; two ids count
+    for each other's category (:func:`same_category_table`) when they have the same index."""
+    index = np.full(256, -1, dtype=np.int64)
+    for k, ids in enumerate(instance_categories(label_set).values()):
+        index[ids] = k
+    index.flags.writeable = False
+    return index
 
 
 # ---- scores (the original's definitions) -----------------------------------------
