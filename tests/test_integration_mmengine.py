@@ -18,7 +18,7 @@ import client_replays
 from cityscapesscripts.errors import ArgumentError, ImageError, LayoutError, PredictionError
 from cityscapesscripts.integrations import mmengine as adapter
 from cityscapesscripts.io import png
-from conftest import FIXTURES, GOLDEN, SETS, assert_same_numbers, expected_eval
+from conftest import FIXTURES, GOLDEN, SETS, assert_same_numbers, expected_eval, uint16_ground_truth_pending
 
 with open(os.path.join(FIXTURES, "clients", "expected.json")) as f:
     CLIENTS = json.load(f)
@@ -31,7 +31,7 @@ def _paths(golden, image):
     return frame, os.path.join(golden, "gtFine", "val", city, frame + "_gtFine_labelTrainIds.png")
 
 
-def semantic_samples(golden, train_ids):
+def semantic_samples(golden, train_ids, device="cpu"):
     """mmseg's data samples of a golden set: the golden prediction as train ids (what a 19-class model's
     argmax gives) or as label ids."""
     samples = []
@@ -40,12 +40,12 @@ def semantic_samples(golden, train_ids):
         prediction = client_replays.semantic_logits_argmax(golden, frame) if train_ids else \
             png.read_label_map(os.path.join(golden, "results", "semantic", frame + "_pred.png"))
         sample = BaseDataElement(metainfo={"img_path": image, "seg_map_path": seg_map_path})
-        sample.pred_sem_seg = PixelData(data=torch.from_numpy(np.asarray(prediction))[None])
+        sample.pred_sem_seg = PixelData(data=torch.from_numpy(np.asarray(prediction))[None].to(device))
         samples.append(sample)
     return samples
 
 
-def instance_samples(golden):
+def instance_samples(golden, device="cpu"):
     """mmdet's data samples of a golden set: masks, class indices into the thing classes, scores."""
     samples = []
     for image, frame in client_replays.frames(golden):
@@ -53,7 +53,7 @@ def instance_samples(golden):
         size = png.read_label_map(_paths(golden, image)[1].replace("labelTrainIds", "labelIds")).shape
         predicted = InstanceData()
         predicted.masks = torch.from_numpy(np.stack([m for m, _, _ in outputs]) if outputs
-                                           else np.zeros((0,) + size, bool))
+                                           else np.zeros((0,) + size, bool)).to(device)
         predicted.labels = torch.tensor([client_replays.THING_CLASSES.index(c) for _, c, _ in outputs],
                                         dtype=torch.int64)
         predicted.scores = torch.tensor([s for _, _, s in outputs], dtype=torch.float64)
@@ -73,9 +73,9 @@ def evaluate(metric, samples, batch=2):
 
 
 @pytest.mark.parametrize("golden_set", SETS)
-def test_semantic_metric_gives_the_original_result_on_label_ids(golden_set):
+def test_semantic_metric_gives_the_original_result_on_label_ids(golden_set, tensor_device):
     metrics = evaluate(dict(type="CityscapesSemanticMetric", train_ids=False),
-                       semantic_samples(os.path.join(GOLDEN, golden_set), train_ids=False))
+                       semantic_samples(os.path.join(GOLDEN, golden_set), train_ids=False, device=tensor_device))
     expected = expected_eval(golden_set, "pixel")
     assert_same_numbers(expected, client_replays.plain(metrics["cityscapes_result"]))
     for key in ("averageScoreClasses", "averageScoreInstClasses", "averageScoreCategories",
@@ -91,7 +91,7 @@ def _mmseg_iou_metric(golden, samples):
         city = frame.split("_")[0]
         gt = png.read_label_map(os.path.join(golden, "expected", "prepared", "gtFine", "val", city,
                                              frame + "_gtFine_labelTrainIds.png")).astype(np.int64)
-        pred = sample.pred_sem_seg.data[0].numpy()
+        pred = sample.pred_sem_seg.data[0].cpu().numpy()
         keep = gt != 255
         gt, pred = gt[keep], pred[keep]
         intersect += np.bincount(gt[gt == pred], minlength=19)
@@ -104,9 +104,9 @@ def _mmseg_iou_metric(golden, samples):
 
 
 @pytest.mark.parametrize("replay_set", client_replays.SETS)
-def test_semantic_metric_gives_mmsegs_keys_on_train_ids(replay_set):
+def test_semantic_metric_gives_mmsegs_keys_on_train_ids(replay_set, tensor_device):
     golden = os.path.join(GOLDEN, replay_set)
-    samples = semantic_samples(golden, train_ids=True)
+    samples = semantic_samples(golden, train_ids=True, device=tensor_device)
     metrics = evaluate(dict(type="CityscapesSemanticMetric"), samples)
     mmseg = CLIENTS[replay_set]["mmseg_metric"]["metric"]  # the original's numbers through mmseg's CityscapesMetric
     assert_same_numbers(mmseg, {key: metrics[key] for key in mmseg})
@@ -114,8 +114,10 @@ def test_semantic_metric_gives_mmsegs_keys_on_train_ids(replay_set):
 
 
 @pytest.mark.parametrize("golden_set", SETS)
-def test_instance_metric_gives_the_original_result(golden_set):
-    metrics = evaluate(dict(type="CityscapesInstanceMetric"), instance_samples(os.path.join(GOLDEN, golden_set)))
+def test_instance_metric_gives_the_original_result(golden_set, tensor_device, request):
+    uint16_ground_truth_pending(request, tensor_device)
+    metrics = evaluate(dict(type="CityscapesInstanceMetric"),
+                       instance_samples(os.path.join(GOLDEN, golden_set), tensor_device))
     expected = expected_eval(golden_set, "instance")
     assert_same_numbers(expected, client_replays.plain(metrics["cityscapes/cityscapes_result"]))
     assert metrics["cityscapes/mAP"] == expected["averages"]["allAp"]
