@@ -255,3 +255,11 @@ def test_camera_image_outside_the_layout_is_named():
     sample["img_path"] = "/data/images/lindau_000000_000019_leftImg8bit.png"
     with pytest.raises(LayoutError, match="outside 'leftImg8bit/{split}/{city}/'"):
         metric.process(None, [sample])
+
+
+def test_a_frameworks_child_registry_finds_the_metrics():
+    """mmseg's and mmdet's METRICS are children of mmengine's; a config built through them finds ours."""
+    from mmengine.registry import METRICS, Registry
+    child = Registry("metric", parent=METRICS, scope="mmseg_like")
+    assert isinstance(child.build(dict(type="CityscapesInstanceMetric")), adapter.CityscapesInstanceMetric)
+    assert child.build(dict(type="CityscapesSemanticMetric", train_ids=False)).train_ids is False
