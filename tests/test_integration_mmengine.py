@@ -263,3 +263,13 @@ def test_a_frameworks_child_registry_finds_the_metrics():
     child = Registry("metric", parent=METRICS, scope="mmseg_like")
     assert isinstance(child.build(dict(type="CityscapesInstanceMetric")), adapter.CityscapesInstanceMetric)
     assert child.build(dict(type="CityscapesSemanticMetric", train_ids=False)).train_ids is False
+
+
+def test_without_mmengine_the_import_says_what_to_install():
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['mmengine'] = None\n"
+            "try:\n    import cityscapesscripts.integrations.mmengine\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "needs mmengine" in out.stdout and "pip install mmengine" in out.stdout, out.stderr

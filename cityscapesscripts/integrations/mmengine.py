@@ -32,7 +32,7 @@ try:
     from mmengine.registry import METRICS
 except ImportError as e:
     raise ImportError(f"cityscapesscripts.integrations.mmengine needs mmengine ({e}): "
-                      'pip install "cityscapesscripts[mmengine]"') from e
+                      "pip install mmengine") from e
 
 #: The key of the original toolkit's whole result dict among the metrics (``full_result=True``).
 FULL_RESULT_KEY = "cityscapes_result"
