@@ -213,3 +213,13 @@ def uint16_ground_truth_pending(request, device):
     if device != "cpu" or tensors.COUNT_CPU_TENSORS_IN_TORCH:
         request.applymarker(pytest.mark.xfail(raises=NotImplementedError, strict=True,
                                               reason="torch.unique of a uint16 ground truth (tensors.instance_counts)"))
+
+
+def import_error_without(hidden: str, module: str) -> str:
+    """The ImportError message of importing ``module`` in a fresh interpreter where ``hidden`` cannot be imported."""
+    import subprocess
+    code = (f"import sys; sys.modules[{hidden!r}] = None\n"
+            f"try:\n    import {module}\nexcept ImportError as e:\n    print(e)\nelse:\n    print('imported')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()

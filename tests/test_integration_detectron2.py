@@ -17,7 +17,8 @@ import torch
 import client_replays
 import detectron2_standin
 from cityscapesscripts.errors import ArgumentError, ImageError, PredictionError
-from conftest import FIXTURES, GOLDEN, SETS, assert_same_numbers, expected_eval, uint16_ground_truth_pending
+from conftest import FIXTURES, GOLDEN, SETS, assert_same_numbers, expected_eval, import_error_without, \
+    uint16_ground_truth_pending
 
 with open(os.path.join(FIXTURES, "clients", "expected.json")) as f:
     CLIENTS = json.load(f)
@@ -184,11 +185,8 @@ def test_nothing_processed_is_an_error(adapter):
 
 
 def test_without_detectron2_the_import_says_what_to_install():
-    code = ("import sys; sys.modules['detectron2'] = None\n"
-            "try:\n    import cityscapesscripts.integrations.detectron2\n"
-            "except ImportError as e:\n    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "needs detectron2" in out.stdout and "not on the package index" in out.stdout, out.stderr
+    message = import_error_without("detectron2", ADAPTER)
+    assert "needs detectron2" in message and "not on the package index" in message
 
 
 def test_importing_the_package_imports_no_framework():

@@ -18,7 +18,8 @@ import client_replays
 from cityscapesscripts.errors import ArgumentError, ImageError, LayoutError, PredictionError
 from cityscapesscripts.integrations import mmengine as adapter
 from cityscapesscripts.io import png
-from conftest import FIXTURES, GOLDEN, SETS, assert_same_numbers, expected_eval, uint16_ground_truth_pending
+from conftest import FIXTURES, GOLDEN, SETS, assert_same_numbers, expected_eval, import_error_without, \
+    uint16_ground_truth_pending
 
 with open(os.path.join(FIXTURES, "clients", "expected.json")) as f:
     CLIENTS = json.load(f)
@@ -266,10 +267,5 @@ def test_a_frameworks_child_registry_finds_the_metrics():
 
 
 def test_without_mmengine_the_import_says_what_to_install():
-    import subprocess
-    import sys
-    code = ("import sys; sys.modules['mmengine'] = None\n"
-            "try:\n    import cityscapesscripts.integrations.mmengine\n"
-            "except ImportError as e:\n    print(e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "needs mmengine" in out.stdout and "pip install mmengine" in out.stdout, out.stderr
+    message = import_error_without("mmengine", "cityscapesscripts.integrations.mmengine")
+    assert "needs mmengine" in message and "pip install mmengine" in message
