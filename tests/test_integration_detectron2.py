@@ -159,6 +159,16 @@ def test_as_many_masks_as_scores_is_the_accumulators_check(adapter):
         evaluator.process([image], [output])
 
 
+def test_float_masks_are_the_accumulators_error(adapter, tensor_device):
+    golden = os.path.join(GOLDEN, "edge")
+    evaluator = adapter.CityscapesInstanceEvaluator(_dataset(golden))
+    image, output = next(pair for pair in instance_outputs(golden, tensor_device) if pair[1])
+    output["instances"].pred_masks = output["instances"].pred_masks.float()
+    # the compiled path's PredictionError, the torch path's ImageError (issue 27 item 1): both name the image
+    with pytest.raises((PredictionError, ImageError), match="mask must be bool or integer|masks must hold integers"):
+        evaluator.process([image], [output])
+
+
 def test_scores_of_another_size_are_named(adapter):
     golden = os.path.join(GOLDEN, "edge")
     evaluator = adapter.CityscapesSemSegEvaluator(_dataset(golden))
