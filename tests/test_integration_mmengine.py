@@ -269,3 +269,34 @@ def test_a_frameworks_child_registry_finds_the_metrics():
 def test_without_mmengine_the_import_says_what_to_install():
     message = import_error_without("mmengine", "cityscapesscripts.integrations.mmengine")
     assert "needs mmengine" in message and "pip install mmengine" in message
+
+
+def _rank(rank, world_size, port, golden, out):
+    """One rank of a gloo process group: its share of a distributed sampler's padded order, then mmengine's
+    own ``evaluate`` (``collect_results``, broadcast of the metrics)."""
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    try:
+        samples = semantic_samples(golden, train_ids=False)
+        padded = samples + samples[:-len(samples) % world_size]
+        metric = adapter.CityscapesSemanticMetric(train_ids=False)
+        metric.process(None, [s.to_dict() for s in padded[rank::world_size]])
+        metrics = metric.evaluate(len(samples))
+        with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
+            json.dump(client_replays.plain(metrics["cityscapes_result"]), f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gloo_ranks_give_the_single_process_numbers(tmp_path):
+    """Three processes, mmengine's collect_results over a real process group: every rank gets the original's
+    result of the whole set, the sampler's repeated sample dropped."""
+    import socket
+    import torch.multiprocessing
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    torch.multiprocessing.spawn(_rank, args=(3, port, os.path.join(GOLDEN, "small"), str(tmp_path)), nprocs=3)
+    for rank in range(3):
+        with open(tmp_path / f"rank{rank}.json") as f:
+            assert_same_numbers(expected_eval("small", "pixel"), json.load(f))
