@@ -47,9 +47,13 @@ setup(
         "plot": ["matplotlib"],
         "dask": ["dask[distributed]"],
         "fast": ["msgspec"],  # JSON parsing about 1.5x faster, same values (io/jsonfile.py)
+        # the training-loop adapters (cityscapesscripts.integrations; docs/training-loops.md): tensors on any
+        # device, mmengine's metrics (mmseg / mmdet 3.x); detectron2 is not on the package index (see its docs)
+        "torch": ["torch>=2.1"],
+        "mmengine": ["mmengine>=0.10", "torch>=2.1"],
         # the browser tests drive Debian's chromium through its chromedriver
         "test": ["pytest", "pycocotools", "pytest-timeout", "dask[distributed]", "matplotlib", "selenium>=4.10",
-                 "msgspec", "mypy"],
+                 "msgspec", "mypy", "torch==2.13.0", "torchmetrics", "mmengine"],
     },
     entry_points={
         "console_scripts": [

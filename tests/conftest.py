@@ -186,3 +186,35 @@ def make_read_only(monkeypatch):
         if os.geteuid() == 0:
             subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
         os.chmod(folder, 0o755)
+
+
+TORCH_COUNTING = "cpu, counted by torch"
+
+
+def pytest_generate_tests(metafunc):
+    """``tensor_device``: each place a test's tensors can lie on this machine, as a torch device: the CPU as
+    the compiled kernels count it, the CPU counted by torch as an accelerator's tensors are
+    (``tensors.COUNT_CPU_TENSORS_IN_TORCH``), and CUDA where there is a device (never a skipped test)."""
+    if "tensor_device" in metafunc.fixturenames:
+        import torch
+        metafunc.parametrize("tensor_device", ["cpu", TORCH_COUNTING] + (["cuda"] if torch.cuda.is_available() else []),
+                             indirect=True)
+
+
+@pytest.fixture
+def tensor_device(request, monkeypatch):
+    """The device of :func:`pytest_generate_tests`' parameter."""
+    from cityscapesscripts.evaluation import tensors
+    if request.param == TORCH_COUNTING:
+        monkeypatch.setattr(tensors, "COUNT_CPU_TENSORS_IN_TORCH", True)
+    return request.param.split(",")[0]
+
+
+def import_error_without(hidden: str, module: str) -> str:
+    """The ImportError message of importing ``module`` in a fresh interpreter where ``hidden`` cannot be imported."""
+    import subprocess
+    code = (f"import sys; sys.modules[{hidden!r}] = None\n"
+            f"try:\n    import {module}\nexcept ImportError as e:\n    print(e)\nelse:\n    print('imported')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()

@@ -91,6 +91,34 @@ def sibling(path: StrPath, modality: str, ext: str = "png") -> str:
     return os.path.join(os.path.dirname(os.fspath(path)), name)
 
 
+def camera_ground_truth(image_path: StrPath, modality: str, annotation_type: str = FINE) -> str:
+    """The ground truth of a camera image, as mmdetection finds it: for
+    ``{root}/leftImg8bit/{split}/{city}/{frame}_leftImg8bit.png`` the file
+    ``{root}/{annotation_type}/{split}/{city}/{frame}_{annotation_type}_{modality}.png``.
+
+    >>> camera_ground_truth("r/leftImg8bit/val/lindau/lindau_000001_000019_leftImg8bit.png", "instanceIds")
+    'r/gtFine/val/lindau/lindau_000001_000019_gtFine_instanceIds.png'
+    """
+    city_folder = os.path.dirname(os.fspath(image_path))
+    split_folder = os.path.dirname(city_folder)
+    camera_folder = os.path.dirname(split_folder)
+    if os.path.basename(camera_folder) != CAMERA:
+        raise LayoutError(f"a camera image outside '{CAMERA}/{{split}}/{{city}}/': cannot find its ground truth",
+                          image_path)
+    return frame_file(os.path.dirname(camera_folder), annotation_type, os.path.basename(split_folder),
+                      os.path.basename(city_folder), frame_id(image_path), modality)
+
+
+def split_file(split_folder: StrPath, frame: str, modality: str, annotation_type: str = FINE) -> str:
+    """A frame's ground truth in a split folder such as ``{root}/gtFine/val`` (detectron2's ``gt_dir``):
+    ``{split_folder}/{city}/{frame}_{annotation_type}_{modality}.png``.
+
+    >>> split_file("r/gtFine/val", "lindau_000001_000019", "labelIds")
+    'r/gtFine/val/lindau/lindau_000001_000019_gtFine_labelIds.png'
+    """
+    return os.path.join(os.fspath(split_folder), frame_city(frame), f"{frame}_{annotation_type}_{modality}.png")
+
+
 def frame_file(root: StrPath, kind: str, split: str, city: str, frame: str, modality: str | None = None,
                ext: str = "png") -> str:
     """The file of one frame: ``{root}/{kind}/{split}/{city}/{frame}_{kind}[_{modality}].{ext}``.
