@@ -25,8 +25,8 @@ from ..errors import ImageError, PredictionError
 #: Count CPU tensors with torch instead of the compiled kernels (same numbers, slower on a CPU).
 COUNT_CPU_TENSORS_IN_TORCH = False
 
-# masks of one image are counted in chunks of this many pixels in all (a chunk's keys are int64):
-# 2^28 keys are 2 GiB of device memory, 128 full-size masks
+# masks of one image are counted in chunks of this many pixels in all: at most that many keys (int64)
+# when every pixel is inside, 2 GiB of device memory; 128 full-size masks
 _CHUNK_PIXELS = 1 << 28
 
 
@@ -158,29 +158,36 @@ class MaskCounts:
 def instance_counts(masks, ground_truth, counted: Sequence[int], name: str | None):
     """The ground truth's id counts and each counted mask's overlap, on the tensors' device.
 
-    masks : (N, H, W) checked tensor (non-zero = inside; None when there are none), ground_truth : (H, W) ids in 0..65535,
-    counted : the indices of the masks to count (those of evaluated classes).  Returns
+    masks : (N, H, W) checked tensor (non-zero = inside; None when there are none), ground_truth :
+    (H, W) ids in 0..65535, counted : the indices of the masks to count (those of evaluated classes).  Returns
     ``(gt_ids, gt_counts, {index: MaskCounts})`` as NumPy arrays."""
     import torch
     if masks is not None and (masks.dim() != 3 or tuple(masks.shape[1:]) != tuple(ground_truth.shape)):
         raise PredictionError(f"masks must be (N, H, W) with the ground truth's (H, W) {tuple(ground_truth.shape)}, "
                               f"got {tuple(masks.shape)}", name)
-    gt_ids, inverse, gt_counts = torch.unique(ground_truth.reshape(-1).long(), return_inverse=True,
-                                                 return_counts=True)  # torch sorts no uint16
+    ground_truth = ground_truth.reshape(-1).long()
+    counts = torch.bincount(ground_truth, minlength=65536)  # no sort (torch.unique): one pass
+    gt_ids = torch.nonzero(counts).reshape(-1)
+    gt_counts = counts[gt_ids]
     segments = gt_ids.numel()
     out = {}
     if counted and segments:
+        segment_of = torch.zeros(65536, dtype=torch.int64, device=ground_truth.device)
+        segment_of[gt_ids] = torch.arange(segments, device=ground_truth.device)
+        inverse = segment_of[ground_truth]
+        all_counted = list(counted) == list(range(len(masks)))
         chosen = torch.as_tensor(list(counted), dtype=torch.int64, device=masks.device)
         pixels = inverse.numel()
         per_chunk = max(1, _CHUNK_PIXELS // max(pixels, 1))
         overlaps = []
         for start in range(0, len(counted), per_chunk):
-            chunk = masks.index_select(0, chosen[start:start + per_chunk]).reshape(-1, pixels) != 0
+            chunk = masks[start:start + per_chunk] if all_counted else masks.index_select(0, chosen[start:start + per_chunk])
+            chunk = chunk.reshape(-1, pixels) != 0
             n = chunk.shape[0]
-            # key of a pixel inside mask k: k * segments + its ground-truth segment; outside: n * segments
-            offsets = torch.arange(n, device=masks.device).reshape(-1, 1) * segments
-            key = torch.where(chunk, offsets + inverse.reshape(1, -1), n * segments)
-            overlaps.append(torch.bincount(key.reshape(-1), minlength=n * segments + 1)[:-1].reshape(n, segments))
+            # only the masks' own pixels: key of a pixel inside mask k is k * segments + its ground-truth segment
+            mask_index, pixel = torch.nonzero(chunk, as_tuple=True)
+            key = mask_index * segments + inverse[pixel]
+            overlaps.append(torch.bincount(key, minlength=n * segments).reshape(n, segments))
         table = torch.cat(overlaps).cpu().numpy()
         host_ids = gt_ids.cpu().numpy().astype(np.int64)
         for row, index in zip(table, counted):
