@@ -91,9 +91,9 @@ def run_once(frames, results):
         data = [tuple(convert(a) for a in f[:4]) + f[4:] for f in frames]  # placed before timing
         semantic, instance = SemanticAccumulator(train_ids=True), InstanceAccumulator()
         results.setdefault(f"semantic, {name}", []).append(
-            timed(lambda f: semantic.add(f[0], f[1], f[2]), data, synchronise))
+            timed(lambda f, acc=semantic: acc.add(f[0], f[1], f[2]), data, synchronise))
         results.setdefault(f"instance, {name}", []).append(
-            timed(lambda f: instance.add(f[3], f[4], f[5], f[2]), data, synchronise))
+            timed(lambda f, acc=instance: acc.add(f[3], f[4], f[5], f[2]), data, synchronise))
         results.setdefault("scores", {}).setdefault(name, (semantic.result()["averageScoreInstClasses"],
                                                            float(instance.result()["averages"]["allAp"])))
         del data
