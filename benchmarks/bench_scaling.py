@@ -1,6 +1,12 @@
 """How the batch tools scale with workers, and what their parent process costs; writes SCALING.md.
 
     python benchmarks/bench_scaling.py [--frames 500] [--jobs 1,2,4,8,16] [--runs 1] [--data DIR]
+    python benchmarks/bench_scaling.py --parent [--frames 100] [--jobs 1,2] [--runs 3]
+
+The first form fills SCALING.md's scaling table; ``--parent`` its table of the parent's serial work:
+its CPU per frame while the tool's maps run against the workers', the wall time before the first map
+starts and after the last one ends, and the whole run of a one-frame data set (the fixed serial time,
+interpreter start and imports included).  Each rewrites only its own table (between its markers).
 
 Data: full-size frames of typical Cityscapes density from ``cityscapesscripts.sample``
 (``detail`` 0.38: about 50 objects, 15 ground-truth instances and 14 predicted masks a
@@ -8,7 +14,8 @@ frame), every PNG rewritten by Pillow with its defaults, as bench.py makes them.
 
 Each tool runs as its console script would (a fresh process whose ``sys.argv[0]`` is the
 script's name) under a small wrapper that reports the process's own CPU time (the parent) and that of the workers it
-waited for.  While it runs, the benchmark samples ``/proc/PID/task`` every 10 ms: the most
+waited for, and around each of the tool's maps (``parallel.map_items``: the pool's start, every frame's
+message and merge, its close) the time it starts and ends and the parent's CPU time in between.  While it runs, the benchmark samples ``/proc/PID/task`` every 10 ms: the most
 threads the parent had.  The instance evaluator runs with a fresh cache folder each time
 (a cold ground-truth cache, as a first run).  Runs of one tool alternate over the ``-j``
 values; each cell is the median over runs.
@@ -28,16 +35,29 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-# The tool's process writes its own and its waited-for children's CPU seconds to $SCALING_RUSAGE on exit.
+# The tool's process writes its own and its waited-for children's CPU seconds, and its maps' start, end and
+# CPU seconds, to $SCALING_RUSAGE on exit.
 WRAPPER = """
-import atexit, json, os, resource, runpy, sys
+import atexit, json, os, resource, runpy, sys, time
+maps = {"first": None, "last": None, "cpu": 0.0}
 def _report():
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.environ["SCALING_RUSAGE"], "w") as f:
-        json.dump({"parent": own.ru_utime + own.ru_stime, "workers": kids.ru_utime + kids.ru_stime}, f)
+        json.dump({"parent": own.ru_utime + own.ru_stime, "workers": kids.ru_utime + kids.ru_stime,
+                   "map_first": maps["first"], "map_last": maps["last"], "map_cpu": maps["cpu"]}, f)
 atexit.register(_report)
 script, module = sys.argv[1:3]
 sys.argv = [script] + sys.argv[3:]  # as the console script starts it: the package sees the script's name
+from cityscapesscripts import parallel
+_map_items = parallel.map_items
+def timed_map_items(*args, **kwargs):
+    started, cpu = time.time(), time.process_time()
+    maps["first"] = maps["first"] or started
+    try:
+        yield from _map_items(*args, **kwargs)
+    finally:
+        maps["last"], maps["cpu"] = time.time(), maps["cpu"] + time.process_time() - cpu
+parallel.map_items = timed_map_items
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
@@ -72,9 +92,11 @@ def make_data(root, frames):
 
 
 def run_once(script, module, arguments, jobs):
-    """Wall seconds, parent and workers' CPU seconds, the most threads the parent had."""
+    """Wall seconds, parent and workers' CPU seconds, the most threads the parent had; the parent's CPU
+    seconds in the maps, the wall seconds before the first map and after the last."""
     scratch = tempfile.mkdtemp()
     env = dict(os.environ, SCALING_RUSAGE=os.path.join(scratch, "rusage.json"), XDG_CACHE_HOME=scratch)
+    started = time.time()
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", WRAPPER, script, module, *arguments, "-j", str(jobs)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=scratch)
@@ -90,14 +112,15 @@ def run_once(script, module, arguments, jobs):
     sampler = threading.Thread(target=sample_threads)
     sampler.start()
     _, err = process.communicate()
-    wall = time.perf_counter() - start
+    wall, ended = time.perf_counter() - start, time.time()
     sampler.join()
     if process.returncode:
         raise RuntimeError(f"{module} -j {jobs} failed: {err.decode()[-2000:]}")
     with open(env["SCALING_RUSAGE"]) as f:
         cpu = json.load(f)
     shutil.rmtree(scratch, ignore_errors=True)
-    return {"wall": wall, "parent": cpu["parent"], "workers": cpu["workers"], "threads": max(threads)}
+    return {"wall": wall, "parent": cpu["parent"], "workers": cpu["workers"], "threads": max(threads),
+            "map_cpu": cpu["map_cpu"], "before": cpu["map_first"] - started, "after": ended - cpu["map_last"]}
 
 
 def measure(data, jobs_list, runs):
@@ -113,9 +136,21 @@ def measure(data, jobs_list, runs):
     return rows
 
 
+def replace_between_markers(path, name, lines):
+    """Put ``lines`` in the report between ``<!-- NAME -->`` and ``<!-- /NAME -->`` (appended if absent)."""
+    begin, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    text = open(path).read() if os.path.exists(path) else ""
+    block = "\n".join([begin, *lines, end])
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def write_report(rows, frames, runs, jobs_list, path, meta):
-    lines = ["# Scaling with workers", "",
-             f"{meta}. {frames} full-size frames of typical density; medians of {runs} run(s). "
+    lines = [f"{meta}. {frames} full-size frames of typical density; medians of {runs} run(s). "
              "Produced by `python benchmarks/bench_scaling.py`.", "",
              "| tool | " + " | ".join(f"-j {j} (s)" for j in jobs_list) + f" | -j {jobs_list[-1]} / -j 1 | "
              f"parent CPU at -j {jobs_list[-1]} (s) | workers' CPU at -j {jobs_list[-1]} (s) | "
@@ -128,32 +163,59 @@ def write_report(rows, frames, runs, jobs_list, path, meta):
         lines.append(f"| {name} | " + " | ".join(f"{by_jobs[j]['wall']:.2f}" for j in jobs_list)
                      + f" | {ratio:.1f}x | {last['parent']:.2f} | {last['workers']:.2f} | {share:.0f} | "
                      + f"{max(v['threads'] for v in by_jobs.values())} |")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    replace_between_markers(path, "scaling", lines)
+
+
+def write_parent_report(rows, one_frame, frames, runs, jobs_list, path, meta):
+    """The parent's table: per frame (ms) at the largest -j, and the fixed serial time of a one-frame run."""
+    j = jobs_list[-1]
+    lines = [f"{meta}. {frames} full-size frames of typical density; medians of {runs} run(s). "
+             "Produced by `python benchmarks/bench_scaling.py --parent`.", "",
+             "| tool | " + " | ".join(f"-j {k} (s)" for k in jobs_list)
+             + f" | parent CPU / frame in the maps at -j {j} (ms) | worker CPU / frame at -j {j} (ms) | ratio | "
+             f"parent CPU, whole run at -j {j} (s) | before the first map at -j {j} (s) | "
+             f"after the last map at -j {j} (s) | one-frame run, wall (s) | most parent threads |",
+             "| --- | " + " | ".join("---" for _ in jobs_list) + " | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, by_jobs in rows.items():
+        last = by_jobs[j]
+        parent_ms, worker_ms = 1000 * last["map_cpu"] / frames, 1000 * last["workers"] / frames
+        lines.append(f"| {name} | " + " | ".join(f"{by_jobs[k]['wall']:.2f}" for k in jobs_list)
+                     + f" | {parent_ms:.3f} | {worker_ms:.2f} | 1/{worker_ms / parent_ms:.0f} | {last['parent']:.2f} | "
+                     f"{last['before']:.3f} | {last['after']:.3f} | {one_frame[name]['wall']:.3f} | "
+                     f"{max(v['threads'] for v in by_jobs.values())} |")
+    replace_between_markers(path, "parent", lines)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--frames", type=int, default=500)
-    p.add_argument("--jobs", default="1,2,4,8,16", help="comma-separated -j values")
+    p.add_argument("--parent", action="store_true", help="the parent's serial work (default: 100 frames, -j 1,2)")
+    p.add_argument("--frames", type=int)
+    p.add_argument("--jobs", help="comma-separated -j values")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "cityscapes-scaling"))
     p.add_argument("--report", default=os.path.join(HERE, "SCALING.md"))
     p.add_argument("--json", help="also write the measurements as JSON")
     opts = p.parse_args()
-    jobs_list = [int(j) for j in opts.jobs.split(",")]
+    frames = opts.frames or (100 if opts.parent else 500)
+    jobs_list = [int(j) for j in (opts.jobs or ("1,2" if opts.parent else "1,2,4,8,16")).split(",")]
     started = time.perf_counter()
-    data = make_data(opts.data, opts.frames)
+    data = make_data(opts.data, frames)
     print(f"data ready in {time.perf_counter() - started:.0f} s", flush=True)
     rows = measure(data, jobs_list, opts.runs)
     import numpy
     meta = (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
             f"NumPy {numpy.__version__}, OPENBLAS_NUM_THREADS "
             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    measured = {"meta": meta, "frames": frames, "runs": opts.runs, "rows": rows}
+    if opts.parent:
+        measured["one_frame"] = one_frame = {name: by_jobs[1] for name, by_jobs in
+                                             measure(make_data(opts.data, 1), [1], opts.runs).items()}
+        write_parent_report(rows, one_frame, frames, opts.runs, jobs_list, opts.report, meta)
+    else:
+        write_report(rows, frames, opts.runs, jobs_list, opts.report, meta)
     if opts.json:
         with open(opts.json, "w") as f:
-            json.dump({"meta": meta, "frames": opts.frames, "runs": opts.runs, "rows": rows}, f, indent=1)
-    write_report(rows, opts.frames, opts.runs, jobs_list, opts.report, meta)
+            json.dump(measured, f, indent=1)
     print(open(opts.report).read())
 
 

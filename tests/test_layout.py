@@ -56,6 +56,33 @@ def test_prediction_matching(tmp_path):
         layout.match_prediction(walk, "lindau_000002_000019_gtFine_labelIds.png", "png")
 
 
+def test_prediction_matching_in_a_callers_walk(tmp_path):
+    # args.predictionWalk set by the caller, as the original built it: names in any order, searched in that order
+    walk = [(str(tmp_path), ["lindau_000001_000020_pred.png", "lindau_000001_000019_b.png", "lindau_000001_000019_a.txt",
+                             "lindau_000001_000019_a.png"])]
+    with pytest.raises(LayoutError, match="found 2 predictions for this ground truth: .*_000019_b.png, .*_000019_a.png"):
+        layout.match_prediction(walk, "lindau_000001_000019_gtFine_labelIds.png", "png")
+    assert layout.match_prediction(walk, "lindau_000001_000019_gtFine_labelIds.png", "txt").endswith("_a.txt")
+    assert layout.match_prediction(walk, "x/lindau_000001_000020_gtFine_labelIds.png", "png").endswith("_000020_pred.png")
+
+
+def test_prediction_matching_in_an_indexed_folder(tmp_path):
+    names = [f"lindau_000001_{i:06d}_pred.png" for i in range(38, -1, -2)]
+    for name in names + ["lindau_000001_000010_pred.txt", "lindau_000001_000010_q.png"]:
+        (tmp_path / name).write_bytes(b"")
+    walk = layout.index_folder(str(tmp_path))
+    for i in range(40):
+        ground_truth = f"lindau_000001_{i:06d}_gtFine_labelIds.png"
+        if i == 10:
+            with pytest.raises(LayoutError, match="found 2 predictions"):
+                layout.match_prediction(walk, ground_truth, "png")
+        elif i % 2:
+            with pytest.raises(LayoutError, match="found no prediction"):
+                layout.match_prediction(walk, ground_truth, "png")
+        else:
+            assert layout.match_prediction(walk, ground_truth, "png") == str(tmp_path / f"lindau_000001_{i:06d}_pred.png")
+
+
 def test_helpers_star_import_names():
     namespace = {}
     exec("from cityscapesscripts.helpers.csHelpers import *", namespace)

@@ -6,11 +6,12 @@ Files live at ``{root}/{type}{video}/{split}/{city}/{city}_{seq}_{frame}_{type}[
 """
 from __future__ import annotations
 
+import bisect
 import glob
 import os
 import re
 from collections import namedtuple
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from ..errors import LayoutError
 from .files import StrPath
@@ -277,9 +278,24 @@ def splits_of(root: StrPath, annotation_type: str = FINE) -> list[str]:
                   if os.path.isdir(os.path.join(base, d)) and not d.startswith(PANOPTIC_PREFIX))
 
 
-def index_folder(folder: StrPath) -> list[tuple[str, list[str]]]:
-    """All files below ``folder`` as ``[(dirpath, [filenames])]``, walked once."""
-    return [(root, sorted(files)) for root, _, files in os.walk(folder)]
+class FolderIndex(list):
+    """:func:`index_folder`'s walk, ``[(dirpath, [filenames])]`` with each folder's names sorted, so that
+    :func:`match_prediction` finds a frame's files by bisection instead of reading every name."""
+
+
+def index_folder(folder: StrPath) -> FolderIndex:
+    """All files below ``folder`` as ``[(dirpath, [filenames])]``, walked once, each folder's names sorted."""
+    return FolderIndex((root, sorted(files)) for root, _, files in os.walk(folder))
+
+
+def _names_starting_with(names: Sequence[str], prefix: str, sorted_names: bool) -> Iterator[str]:
+    if not sorted_names:  # a walk built by the caller (the original's ``args.predictionWalk``), in its order
+        yield from (name for name in names if name.startswith(prefix))
+        return
+    for i in range(bisect.bisect_left(names, prefix), len(names)):
+        if not names[i].startswith(prefix):
+            return
+        yield names[i]
 
 
 def match_prediction(walk: Sequence[tuple[str, Sequence[str]]], ground_truth: StrPath, ext: str) -> str:
@@ -288,8 +304,9 @@ def match_prediction(walk: Sequence[tuple[str, Sequence[str]]], ground_truth: St
     Raises :class:`LayoutError` when there is none or more than one.
     """
     prefix = frame_id(ground_truth)
-    found = [os.path.join(root, name) for root, names in walk for name in names
-             if name.startswith(prefix) and name.endswith("." + ext)]
+    indexed = isinstance(walk, FolderIndex)
+    found = [os.path.join(root, name) for root, names in walk for name in _names_starting_with(names, prefix, indexed)
+             if name.endswith("." + ext)]
     if not found:
         raise LayoutError(f"found no prediction '{prefix}*.{ext}' for this ground truth", ground_truth)
     if len(found) > 1:

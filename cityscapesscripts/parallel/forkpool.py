@@ -1,8 +1,10 @@
 """The local backend on Linux: worker processes forked from this one, fed one task at a time through pipes.
 
 The protocol: each worker has a task pipe and a reply pipe; a message is a length (:data:`_HEADER`)
-and a pickle, ``(fn, args)`` one way and ``(succeeded, value or exception)`` the other; an empty
-message asks a worker to exit, and the end of a reply pipe says its worker died.
+and a pickle, ``(pickle of (fn, *leading args), last argument)`` one way and ``(succeeded, value or
+exception)`` the other; an empty message asks a worker to exit, and the end of a reply pipe says its
+worker died.  The leading part is the same for every chunk of a map (its task, with the run's settings):
+the parent pickles it once, a worker unpickles it once.
 """
 import gc
 import os
@@ -28,8 +30,8 @@ class _Task:
         self._pool, self._message, self._outcome = pool, message, outcome  # outcome: (True, value) | (False, error)
 
     def done(self):
-        if self._outcome is None:
-            self._pool._collect(0)
+        # no look at the pipes: the replies are read by the waits (result, wait_any), once per reply, not
+        # once per future asked (the map loop asks about every chunk in flight each time around)
         return self._outcome is not None
 
     def result(self):
@@ -43,6 +45,7 @@ class _Task:
 
 class _Worker:
     __slots__ = ("pid", "tasks", "results", "task", "received")
+    # a worker is idle (in its pool's ``_idle``) exactly when ``task`` is None
 
     def __init__(self, pid, tasks, results):
         self.pid, self.tasks, self.results = pid, tasks, results  # tasks / results: this end of its two pipes
@@ -50,6 +53,9 @@ class _Worker:
 
 
 _HEADER = struct.Struct("<Q")  # the length of the pickle that follows; 0 asks a worker to exit
+# a pipe's default capacity on Linux, the most one read of a reply pipe gets: a larger buffer would be
+# mapped fresh for each read and its pages faulted in (measured: a fifth of the parent's CPU in a map)
+_READ_SIZE = 1 << 16
 
 
 def _send(fd, message):
@@ -91,13 +97,17 @@ def _serve(tasks, results, others):
         for fd in others:
             os.close(fd)
         _init_worker()
+        leading_pickle, leading = None, None
         while True:
             message = _receive(tasks)
             if not message:
                 break
             try:
-                fn, args = pickle.loads(message)
-                outcome = True, fn(*args)
+                pickled, last_args = pickle.loads(message)
+                if pickled != leading_pickle:
+                    leading, leading_pickle = pickle.loads(pickled), pickled
+                fn, *args = leading
+                outcome = True, fn(*args, *last_args)
             except BaseException as e:  # noqa: B036 - the parent decides what a task's failure means
                 outcome = False, e
             _send(results, _outcome_message(outcome))
@@ -137,13 +147,16 @@ class _LocalPool:
     def __init__(self, jobs):
         self._jobs = jobs
         self._workers = []  # the live ones
+        self._by_reply_pipe = {}  # {its reply pipe: worker} of the live ones
+        self._idle = []  # the live ones without a task
         self._queue = deque()  # tasks submitted and not yet handed to a worker
         self._poll = select.poll()
         self._broken = False
+        self._leading = (), b""  # the last submit's (fn, *leading args) and their pickle
 
     def submit(self, fn, *args):
         try:
-            message = pickle.dumps((fn, args), pickle.HIGHEST_PROTOCOL)
+            message = pickle.dumps((self._pickled_leading((fn, *args[:-1])), args[-1:]), pickle.HIGHEST_PROTOCOL)
         except Exception as e:  # the task's failure, as for any other exception
             return _Task(self, None, (False, e))
         if self._broken:
@@ -154,6 +167,15 @@ class _LocalPool:
         self._queue.append(task)
         self._dispatch()
         return task
+
+    def _pickled_leading(self, leading):
+        """The pickle of ``leading``, made once for the chunks of a map (the same objects each time, which
+        do not change while the map runs)."""
+        last, pickled = self._leading
+        if len(last) != len(leading) or any(a is not b for a, b in zip(last, leading)):
+            pickled = pickle.dumps(leading, pickle.HIGHEST_PROTOCOL)
+            self._leading = leading, pickled
+        return pickled
 
     def _start(self):
         _flush_std_streams()  # what this process buffered is written once, not once more by each worker
@@ -169,35 +191,38 @@ class _LocalPool:
                         fd for w in self._workers for fd in (w.tasks, w.results)])
                 os.close(tasks_read)
                 os.close(results_write)
-                self._workers.append(_Worker(pid, tasks_write, results_read))
+                worker = _Worker(pid, tasks_write, results_read)
+                self._workers.append(worker)
+                self._by_reply_pipe[results_read] = worker
+                self._idle.append(worker)
                 self._poll.register(results_read, select.POLLIN)
         finally:
             gc.unfreeze()  # here they are collected as before
 
     def _dispatch(self):
-        for worker in list(self._workers):
-            if not self._queue:
-                return
-            if worker.task is None:
-                worker.task = self._queue.popleft()
-                message, worker.task._message = worker.task._message, None
-                try:
-                    _send(worker.tasks, message)
-                except BrokenPipeError:  # it died: its reply pipe says so too
-                    self._lose(worker)
-                except BaseException:  # interrupted within the message, which the worker would wait for forever
-                    os.kill(worker.pid, signal.SIGKILL)
-                    self._lose(worker)
-                    raise
+        while self._queue and self._idle:
+            worker = self._idle.pop()
+            worker.task = self._queue.popleft()
+            message, worker.task._message = worker.task._message, None
+            try:
+                _send(worker.tasks, message)
+            except BrokenPipeError:  # it died: its reply pipe says so too
+                self._lose(worker)
+            except BaseException:  # interrupted within the message, which the worker would wait for forever
+                os.kill(worker.pid, signal.SIGKILL)
+                self._lose(worker)
+                raise
+
+    def _running(self):
+        return len(self._idle) < len(self._workers)
 
     def _collect(self, timeout):
         """Read the replies that arrive within ``timeout`` ms (None: until one does), then hand out queued tasks."""
-        if not any(worker.task for worker in self._workers):
+        if not self._running():
             return
-        by_fd = {worker.results: worker for worker in self._workers}
         for fd, _ in self._poll.poll(timeout):
-            worker = by_fd[fd]
-            block = os.read(fd, 1 << 20)
+            worker = self._by_reply_pipe[fd]
+            block = os.read(fd, _READ_SIZE)
             if not block:
                 self._lose(worker)
                 continue
@@ -210,11 +235,15 @@ class _LocalPool:
                     except Exception as e:  # e.g. an exception class that cannot be rebuilt here
                         outcome = False, e
                     worker.task._outcome, worker.task, worker.received = outcome, None, bytearray()
+                    self._idle.append(worker)
         self._dispatch()
 
     def _lose(self, worker):
         """``worker`` died: fail its task and the queued ones, and reap it."""
         self._workers.remove(worker)
+        del self._by_reply_pipe[worker.results]
+        if worker.task is None:
+            self._idle.remove(worker)
         self._poll.unregister(worker.results)
         os.close(worker.results)
         os.close(worker.tasks)
@@ -233,7 +262,7 @@ class _LocalPool:
         if cancel:
             self._queue.clear()
         try:
-            while self._queue or any(worker.task for worker in self._workers):
+            while self._queue or self._running():
                 self._collect(None)
             for worker in self._workers:
                 try:
@@ -249,4 +278,4 @@ class _LocalPool:
                 _reap(worker.pid)
                 os.close(worker.tasks)
                 os.close(worker.results)
-            self._workers = []
+            self._workers, self._by_reply_pipe, self._idle = [], {}, []

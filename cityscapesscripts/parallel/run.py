@@ -171,10 +171,12 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
             while pending or in_flight:
                 try:
                     # an isolated chunk (one item suspected of killing its worker) runs alone
-                    while pending and len(in_flight) < held and _unfinished(in_flight) < window and not (
+                    unfinished = _unfinished(in_flight)
+                    while pending and len(in_flight) < held and unfinished < window and not (
                             in_flight and (pending[0][0] or in_flight[-1][0])):
                         future = backend.submit(_run_chunk, task, pending[0][1])
                         in_flight.append(pending.popleft() + (future,))
+                        unfinished += 1
                     if bar is None:  # after the first submit: the pool forks before tqdm starts its thread
                         bar = progress_bar(len(items), desc, progress)
                     if (not in_flight[0][2].done() and pending and len(in_flight) < held
