@@ -13,9 +13,9 @@ import pytest
 
 from cityscapesscripts.evaluation import instance_ap, panoptic, semantic
 from cityscapesscripts.helpers.labelset import CITYSCAPES, LabelSet
-from cityscapesscripts.io import png
 
-from conftest import GOLDEN, assert_same_numbers, golden_files
+from conftest import GOLDEN, assert_same_numbers
+from golden_arrays import semantic_frames
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 SMALL = os.path.join(GOLDEN, "small")
@@ -30,13 +30,8 @@ def readme_recipe():
 
 def loader_items():
     """(train-id prediction, label ids, instance ids) of the small golden set."""
-    items = []
-    for gt in golden_files(SMALL, "*_gtFine_labelIds.png"):
-        frame = os.path.basename(gt)[:-len("_gtFine_labelIds.png")]
-        pred = png.read_label_map(os.path.join(SMALL, "results", "semantic", frame + "_pred.png"))
-        items.append((CITYSCAPES.id_to_train_id[pred], png.read_label_map(gt),
-                      png.read_ids_16bit(gt.replace("labelIds", "instanceIds"))))
-    return items
+    return [(CITYSCAPES.id_to_train_id[prediction], labels, instances)
+            for _, prediction, labels, instances in semantic_frames(SMALL)]
 
 
 def fake_torch(folder, rank, world_size):

@@ -12,20 +12,16 @@ from cityscapesscripts.errors import ImageError
 from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as E
 from cityscapesscripts.evaluation import semantic, semantic_files
 from cityscapesscripts.helpers.labelset import CITYSCAPES
-from cityscapesscripts.io import png
 
 from conftest import GOLDEN, assert_same_numbers, expected_eval, golden_files, plain
+from golden_arrays import semantic_frames
 
 ROOT = os.path.join(GOLDEN, "small")
 
 
 def golden_arrays():
-    gts = golden_files(ROOT, "*_gtFine_labelIds.png")
-    args = E.args
-    args.predictionPath, args.predictionWalk = os.path.join(ROOT, "results", "semantic"), None
-    for gt in gts:
-        yield (png.read_label_map(E.getPrediction(args, gt)), png.read_label_map(gt),
-               png.read_ids_16bit(gt.replace("labelIds", "instanceIds")))
+    """(prediction, label ids, instance ids) of the small golden set."""
+    return [(prediction, labels, instances) for _, prediction, labels, instances in semantic_frames(ROOT)]
 
 
 def test_in_memory_and_merged_equal_file_based():

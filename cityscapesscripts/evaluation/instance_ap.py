@@ -448,8 +448,7 @@ class InstanceAccumulator(Accumulator):
         name = self._image_name(name)
         if not len(masks) == len(labels) == len(scores):
             raise ValueError(f"{len(masks)} masks, {len(labels)} labels and {len(scores)} scores")
-        labels, scores = (np.asarray(tensors.as_numpy(v)).tolist() if tensors.is_tensor(v) else v
-                          for v in (labels, scores))
+        labels, scores = (tensors.as_numpy(v).tolist() if tensors.is_tensor(v) else v for v in (labels, scores))
         if isinstance(masks, (list, tuple)) and masks and all(tensors.is_tensor(m) for m in masks):
             import torch
             masks = torch.stack(masks)
