@@ -219,6 +219,21 @@ def id_counts(ids, compiled=None):
     return counts
 
 
+def channel_value_counts(image, compiled=None):
+    """The pixel count of every value of each channel of an (H, W, C) uint8 image, C <= 4: (C, 256) int64."""
+    import numpy as np
+    image = _input("image", image, np.uint8, 3)
+    if image.shape[2] > 4:
+        raise ValueError(f"image must have at most 4 channels, got shape {image.shape}")
+    counts = np.zeros((image.shape[2], 256), dtype=np.int64)
+    if _use_compiled(compiled):
+        _count.channel_value_counts(image, counts)
+        return counts
+    for c in range(image.shape[2]):
+        counts[c] += np.bincount(image[..., c].ravel(), minlength=256)
+    return counts
+
+
 # ---- panoptic evaluation ------------------------------------------------------
 def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     """Pixel counts of every (gt segment, pred segment) pair.

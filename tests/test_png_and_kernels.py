@@ -158,6 +158,19 @@ def test_segment_pair_counts_twin():
     assert a[0].sum() == 40 * 50
 
 
+@pytest.mark.parametrize("channels, width", [(3, 50), (3, 51), (1, 7), (4, 9)])
+def test_channel_value_counts_twin(channels, width):
+    """Even and odd widths (the kernel counts pixels in pairs), camera images and other channel counts;
+    a hand-made image checks the counts themselves."""
+    image = np.random.default_rng(width).integers(0, 256, (40, width, channels)).astype(np.uint8)
+    a, b = (kernels.channel_value_counts(image, compiled=c) for c in (True, False))
+    assert a.shape == (channels, 256) and np.array_equal(a, b) and (a.sum(axis=1) == 40 * width).all()
+    tiny = np.array([[[1, 2, 3], [1, 5, 6], [255, 2, 3]]], np.uint8)
+    counts = kernels.channel_value_counts(tiny, compiled=True)
+    assert (counts[0, 1], counts[0, 255], counts[1, 2], counts[1, 5], counts[2, 3], counts[2, 6]) == (2, 1, 2, 1, 2, 1)
+    assert counts.sum() == 9
+
+
 def test_segment_stats_twin():
     _, _, inst = _random_frame(5, 30, 40)
     (ca, ba), (cb, bb) = kernels.segment_stats(inst, compiled=True), kernels.segment_stats(inst, compiled=False)
@@ -200,6 +213,10 @@ BAD_CALLS = {
         np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), None, np.zeros((256, 256), np.uint8),
         np.broadcast_to(np.zeros(1, np.int64), (256, 256)), *_counters(), compiled=c),
         "conf must be C-contiguous and writeable"),
+    "image of five channels": (lambda c: kernels.channel_value_counts(np.zeros((4, 4, 5), np.uint8), compiled=c),
+                               r"image must have at most 4 channels, got shape \(4, 4, 5\)"),
+    "image of uint16": (lambda c: kernels.channel_value_counts(np.zeros((4, 4, 3), np.uint16), compiled=c),
+                        "image must be uint8, got uint16"),
     "panoptic images of two sizes": (lambda c: kernels.segment_pair_counts(
         np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8), [0], [0], compiled=c),
         r"gt_rgb and pred_rgb must both be \(H, W, 3\), got \(4, 4, 3\) and \(4, 5, 3\)"),

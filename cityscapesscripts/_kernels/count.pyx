@@ -8,7 +8,7 @@ kernels.py that states the same result plainly.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memcmp, memcpy, memset
 
 from cityscapesscripts._kernels.rows cimport _unfilter_rows
 
@@ -491,3 +491,47 @@ def grey_png_mask_histogram(const uint8_t[::1] raw, const uint16_t[:, ::1] ids, 
                 prev = zero_row
     free(zero_row)
     return total, n_touched, bad
+
+
+def channel_value_counts(const uint8_t[:, :, ::1] image, int64_t[:, ::1] counts):
+    """counts[c, v] += the number of pixels whose channel c holds v, in image (H, W, C <= 4);
+    counts (C, 256)."""
+    cdef Py_ssize_t y, x, c, v, h = image.shape[0], w = image.shape[1], channels = image.shape[2]
+    # two tables per channel, even and odd pixels apart: consecutive equal values (the common case)
+    # then do not wait on each other's increment; flushed before a uint32 bin could overflow
+    cdef uint32_t tables[2][4][256]
+    cdef Py_ssize_t rows_per_flush = max(1, (1 << 30) // max(1, w)), since_flush = 0
+    cdef const uint8_t* row
+    if channels > 4:
+        raise ValueError(f"at most 4 channels, got {channels}")
+    memset(tables, 0, sizeof(tables))
+    with nogil:
+        for y in range(h):
+            row = &image[y, 0, 0]
+            x = 0
+            if channels == 3:  # camera images: the channel loop unrolled
+                while x + 2 <= w:
+                    tables[0][0][row[0]] += 1
+                    tables[0][1][row[1]] += 1
+                    tables[0][2][row[2]] += 1
+                    tables[1][0][row[3]] += 1
+                    tables[1][1][row[4]] += 1
+                    tables[1][2][row[5]] += 1
+                    row += 6
+                    x += 2
+            while x + 2 <= w:
+                for c in range(channels):
+                    tables[0][c][row[c]] += 1
+                    tables[1][c][row[channels + c]] += 1
+                row += 2 * channels
+                x += 2
+            if x < w:
+                for c in range(channels):
+                    tables[0][c][row[c]] += 1
+            since_flush += 1
+            if since_flush == rows_per_flush or y == h - 1:
+                for c in range(channels):
+                    for v in range(256):
+                        counts[c, v] += tables[0][c][v] + <int64_t>tables[1][c][v]
+                memset(tables, 0, sizeof(tables))
+                since_flush = 0

@@ -401,18 +401,7 @@ def rgb_histogram(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
-    height, width, _ = image.shape
-    if width % 2:
-        return np.stack([np.bincount(image[..., c].ravel(), minlength=256) for c in range(3)]).astype(np.int64)
-    # Two pixels are three little-endian 16-bit words (R0 G0) (B0 R1) (G1 B1): the compiled 16-bit
-    # histogram of each word column counts two channels at once, a third of NumPy's per-channel bincount
-    words = np.ascontiguousarray(image).reshape(height, width * 3).view("<u2")
-    low, high = [], []
-    for k in range(3):
-        joint = kernels.id_counts(np.ascontiguousarray(words[:, k::3], np.uint16)).reshape(256, 256)  # [high, low]
-        low.append(joint.sum(axis=0))
-        high.append(joint.sum(axis=1))
-    return np.stack([low[0] + high[1], high[0] + low[2], low[1] + high[2]])
+    return kernels.channel_value_counts(image)
 
 
 def histogram_digest(histogram: np.ndarray, shape: tuple[int, int]) -> str:
