@@ -1,12 +1,15 @@
 """How the batch tools scale with workers, and what their parent process costs; writes SCALING.md.
 
     python benchmarks/bench_scaling.py [--frames 500] [--jobs 1,2,4,8,16] [--runs 1] [--data DIR]
-    python benchmarks/bench_scaling.py --parent [--frames 100] [--jobs 1,2] [--runs 3]
+    python benchmarks/bench_scaling.py --parent [--frames 100] [--more-frames 300] [--jobs 1,2] [--runs 3]
 
 The first form fills SCALING.md's scaling table; ``--parent`` its table of the parent's serial work:
 its CPU per frame while the tool's maps run against the workers', the wall time before the first map
 starts and after the last one ends, and the whole run of a one-frame data set (the fixed serial time,
-interpreter start and imports included).  Each rewrites only its own table (between its markers).
+interpreter start and imports included).  A second, larger data set (``--more-frames``, at the largest
+``-j`` only) splits the parent's CPU in the maps into what each further frame adds (the slope between
+the two sizes: what limits scaling on a large set) and a fixed part per run (the pool's start and close).
+Each rewrites only its own table (between its markers).
 
 Data: full-size frames of typical Cityscapes density from ``cityscapesscripts.sample``
 (``detail`` 0.38: about 50 objects, 15 ground-truth instances and 14 predicted masks a
@@ -34,6 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from bytecode import compile_package  # noqa: E402
 
 # The tool's process writes its own and its waited-for children's CPU seconds, and its maps' start, end and
 # CPU seconds, to $SCALING_RUSAGE on exit.
@@ -166,21 +170,28 @@ def write_report(rows, frames, runs, jobs_list, path, meta):
     replace_between_markers(path, "scaling", lines)
 
 
-def write_parent_report(rows, one_frame, frames, runs, jobs_list, path, meta):
-    """The parent's table: per frame (ms) at the largest -j, and the fixed serial time of a one-frame run."""
+def write_parent_report(rows, one_frame, more, frames, more_frames, runs, jobs_list, path, meta):
+    """The parent's table: per frame (ms) at the largest -j, what a further frame adds and the maps' fixed part
+    (from the ``more_frames`` run), and the fixed serial time of a one-frame run."""
     j = jobs_list[-1]
-    lines = [f"{meta}. {frames} full-size frames of typical density; medians of {runs} run(s). "
-             "Produced by `python benchmarks/bench_scaling.py --parent`.", "",
+    lines = [f"{meta}. {frames} full-size frames of typical density (and {more_frames} for the slope); "
+             f"medians of {runs} run(s). Produced by `python benchmarks/bench_scaling.py --parent`.", "",
              "| tool | " + " | ".join(f"-j {k} (s)" for k in jobs_list)
              + f" | parent CPU / frame in the maps at -j {j} (ms) | worker CPU / frame at -j {j} (ms) | ratio | "
+             f"parent CPU a further frame adds (ms) | worker CPU / frame, {more_frames} frames (ms) | ratio | "
+             "fixed parent CPU of the maps (ms) | "
              f"parent CPU, whole run at -j {j} (s) | before the first map at -j {j} (s) | "
              f"after the last map at -j {j} (s) | one-frame run, wall (s) | most parent threads |",
-             "| --- | " + " | ".join("---" for _ in jobs_list) + " | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | " + " | ".join("---" for _ in jobs_list) + " |" + " --- |" * 12]
     for name, by_jobs in rows.items():
-        last = by_jobs[j]
+        last, large = by_jobs[j], more[name]
         parent_ms, worker_ms = 1000 * last["map_cpu"] / frames, 1000 * last["workers"] / frames
+        slope_ms = 1000 * (large["map_cpu"] - last["map_cpu"]) / (more_frames - frames)
+        large_worker_ms = 1000 * large["workers"] / more_frames
+        fixed_ms = 1000 * last["map_cpu"] - slope_ms * frames
         lines.append(f"| {name} | " + " | ".join(f"{by_jobs[k]['wall']:.2f}" for k in jobs_list)
-                     + f" | {parent_ms:.3f} | {worker_ms:.2f} | 1/{worker_ms / parent_ms:.0f} | {last['parent']:.2f} | "
+                     + f" | {parent_ms:.3f} | {worker_ms:.2f} | 1/{worker_ms / parent_ms:.0f} | {slope_ms:.3f} | "
+                     f"{large_worker_ms:.2f} | 1/{large_worker_ms / slope_ms:.0f} | {fixed_ms:.1f} | {last['parent']:.2f} | "
                      f"{last['before']:.3f} | {last['after']:.3f} | {one_frame[name]['wall']:.3f} | "
                      f"{max(v['threads'] for v in by_jobs.values())} |")
     replace_between_markers(path, "parent", lines)
@@ -190,12 +201,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--parent", action="store_true", help="the parent's serial work (default: 100 frames, -j 1,2)")
     p.add_argument("--frames", type=int)
+    p.add_argument("--more-frames", type=int, default=300, help="with --parent: the larger set, for the slope")
     p.add_argument("--jobs", help="comma-separated -j values")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "cityscapes-scaling"))
     p.add_argument("--report", default=os.path.join(HERE, "SCALING.md"))
     p.add_argument("--json", help="also write the measurements as JSON")
     opts = p.parse_args()
+    compile_package()
     frames = opts.frames or (100 if opts.parent else 500)
     jobs_list = [int(j) for j in (opts.jobs or ("1,2" if opts.parent else "1,2,4,8,16")).split(",")]
     started = time.perf_counter()
@@ -210,7 +223,10 @@ def main():
     if opts.parent:
         measured["one_frame"] = one_frame = {name: by_jobs[1] for name, by_jobs in
                                              measure(make_data(opts.data, 1), [1], opts.runs).items()}
-        write_parent_report(rows, one_frame, frames, opts.runs, jobs_list, opts.report, meta)
+        more = {name: by_jobs[jobs_list[-1]] for name, by_jobs in
+                measure(make_data(opts.data, opts.more_frames), jobs_list[-1:], opts.runs).items()}
+        measured["more"] = {"frames": opts.more_frames, "rows": more}
+        write_parent_report(rows, one_frame, more, frames, opts.more_frames, opts.runs, jobs_list, opts.report, meta)
     else:
         write_report(rows, frames, opts.runs, jobs_list, opts.report, meta)
     if opts.json:

@@ -37,6 +37,9 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bytecode import compile_package  # noqa: E402
+
 REPORT = os.path.join(HERE, "REPORT.md")
 HEADING = "## Dataset statistics against Datumaro"
 CORES = len(os.sched_getaffinity(0))
@@ -179,6 +182,7 @@ def main():
     parser.add_argument("--datumaro-python", default=sys.executable, help="a Python with datumaro==1.13")
     parser.add_argument("--no-report", action="store_true")
     opts = parser.parse_args()
+    compile_package(opts.python)
     make_data(opts.data, opts.frames)
     cs_stats = os.path.join(os.path.dirname(opts.python), "csStats")
     version = subprocess.run([opts.datumaro_python, "-c", "import datumaro; print(datumaro.__version__)"],
