@@ -9,6 +9,9 @@ starts and after the last one ends, and the whole run of a one-frame data set (t
 interpreter start and imports included).  A second, larger data set (``--more-frames``, at the largest
 ``-j`` only) splits the parent's CPU in the maps into what each further frame adds (the slope between
 the two sizes: what limits scaling on a large set) and a fixed part per run (the pool's start and close).
+With Dask installed, ``--parent`` also runs the evaluators with ``--scheduler local`` (a ``LocalCluster``
+of -j workers, its scheduler in the tool's process): the cluster's start is timed apart from the maps,
+and its workers' CPU, their start-up included, is in the per-frame worker column but not in the slope.
 Each rewrites only its own table (between its markers).
 
 Data: full-size frames of typical Cityscapes density from ``cityscapesscripts.sample``
@@ -24,6 +27,7 @@ threads the parent had.  The instance evaluator runs with a fresh cache folder e
 values; each cell is the median over runs.
 """
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -43,12 +47,13 @@ from bytecode import compile_package  # noqa: E402
 # CPU seconds, to $SCALING_RUSAGE on exit.
 WRAPPER = """
 import atexit, json, os, resource, runpy, sys, time
-maps = {"first": None, "last": None, "cpu": 0.0}
+maps = {"first": None, "last": None, "cpu": 0.0, "cluster": 0.0, "cluster_cpu": 0.0}
 def _report():
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.environ["SCALING_RUSAGE"], "w") as f:
         json.dump({"parent": own.ru_utime + own.ru_stime, "workers": kids.ru_utime + kids.ru_stime,
-                   "map_first": maps["first"], "map_last": maps["last"], "map_cpu": maps["cpu"]}, f)
+                   "map_first": maps["first"], "map_last": maps["last"], "map_cpu": maps["cpu"],
+                   "cluster": maps["cluster"], "cluster_cpu": maps["cluster_cpu"]}, f)
 atexit.register(_report)
 script, module = sys.argv[1:3]
 sys.argv = [script] + sys.argv[3:]  # as the console script starts it: the package sees the script's name
@@ -62,15 +67,26 @@ def timed_map_items(*args, **kwargs):
     finally:
         maps["last"], maps["cpu"] = time.time(), maps["cpu"] + time.process_time() - cpu
 parallel.map_items = timed_map_items
+from cityscapesscripts.parallel import run as _run
+_connect = _run.connect
+def timed_connect(*args, **kwargs):  # a --scheduler local cluster's start, inside the first map: timed apart
+    started, cpu = time.time(), time.process_time()
+    try:
+        return _connect(*args, **kwargs)
+    finally:
+        maps["cluster"] += time.time() - started
+        maps["cluster_cpu"] += time.process_time() - cpu
+_run.connect = timed_connect
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 
-def tools(data):
-    """(console script, module, arguments) of each batch tool on the data set."""
+def tools(data, dask=False):
+    """(console script, module, arguments) of each batch tool on the data set; ``dask``: the evaluators
+    on a Dask cluster each starts (``--scheduler local``) instead."""
     gt = os.path.join(data, "gtFine", "val")
     results = os.path.join(data, "results")
-    return [
+    every = [
         ("csCreateTrainIdLabelImgs", "cityscapesscripts.preparation.createTrainIdLabelImgs",
          ["--dataset", data, "--split", "val", "-q"]),
         ("csEvalPixelLevelSemanticLabeling", "cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling",
@@ -82,6 +98,9 @@ def tools(data):
           "--prediction-json-file", os.path.join(results, "panoptic", "cityscapes_panoptic_val.json"),
           "--json", os.path.join(tempfile.gettempdir(), "scaling-pq.json"), "-q"]),
     ]
+    if dask:
+        return [(script, module, arguments + ["--scheduler", "local"]) for script, module, arguments in every[1:]]
+    return every
 
 
 def make_data(root, frames):
@@ -124,19 +143,22 @@ def run_once(script, module, arguments, jobs):
         cpu = json.load(f)
     shutil.rmtree(scratch, ignore_errors=True)
     return {"wall": wall, "parent": cpu["parent"], "workers": cpu["workers"], "threads": max(threads),
-            "map_cpu": cpu["map_cpu"], "before": cpu["map_first"] - started, "after": ended - cpu["map_last"]}
+            "map_cpu": cpu["map_cpu"] - cpu["cluster_cpu"], "cluster": cpu["cluster"],
+            "before": cpu["map_first"] - started, "after": ended - cpu["map_last"]}
 
 
-def measure(data, jobs_list, runs):
+def measure(data, jobs_list, runs, dask=False):
+    """Medians per tool (named as in the report) and -j."""
     rows = {}
-    for name, module, arguments in tools(data):
+    for name, module, arguments in tools(data, dask):
         samples = {j: [] for j in jobs_list}
         for _ in range(runs):
             for j in jobs_list:
                 samples[j].append(run_once(name, module, arguments, j))
-        rows[name] = {j: {key: statistics.median(s[key] for s in samples[j]) for key in samples[j][0]}
-                      for j in jobs_list}
-        print(name, json.dumps(rows[name]), flush=True)
+        label = name + (" --scheduler local" if dask else "")
+        rows[label] = {j: {key: statistics.median(s[key] for s in samples[j]) for key in samples[j][0]}
+                       for j in jobs_list}
+        print(label, json.dumps(rows[label]), flush=True)
     return rows
 
 
@@ -171,28 +193,29 @@ def write_report(rows, frames, runs, jobs_list, path, meta):
 
 
 def write_parent_report(rows, one_frame, more, frames, more_frames, runs, jobs_list, path, meta):
-    """The parent's table: per frame (ms) at the largest -j, what a further frame adds and the maps' fixed part
-    (from the ``more_frames`` run), and the fixed serial time of a one-frame run."""
+    """The parent's table: per frame (ms) at the largest -j, what a further frame adds to the parent's and the
+    workers' CPU and the maps' fixed part (from the ``more_frames`` run), and a one-frame run's wall time."""
     j = jobs_list[-1]
-    lines = [f"{meta}. {frames} full-size frames of typical density (and {more_frames} for the slope); "
+    lines = [f"{meta}. {frames} full-size frames of typical density (and {more_frames} for the slopes); "
              f"medians of {runs} run(s). Produced by `python benchmarks/bench_scaling.py --parent`.", "",
              "| tool | " + " | ".join(f"-j {k} (s)" for k in jobs_list)
              + f" | parent CPU / frame in the maps at -j {j} (ms) | worker CPU / frame at -j {j} (ms) | ratio | "
-             f"parent CPU a further frame adds (ms) | worker CPU / frame, {more_frames} frames (ms) | ratio | "
+             "parent CPU a further frame adds (ms) | worker CPU a further frame adds (ms) | ratio | "
              "fixed parent CPU of the maps (ms) | "
-             f"parent CPU, whole run at -j {j} (s) | before the first map at -j {j} (s) | "
+             f"parent CPU, whole run at -j {j} (s) | before the first map at -j {j} (s) | cluster start-up (s) | "
              f"after the last map at -j {j} (s) | one-frame run, wall (s) | most parent threads |",
-             "| --- | " + " | ".join("---" for _ in jobs_list) + " |" + " --- |" * 12]
+             "| --- | " + " | ".join("---" for _ in jobs_list) + " |" + " --- |" * 13]
     for name, by_jobs in rows.items():
         last, large = by_jobs[j], more[name]
         parent_ms, worker_ms = 1000 * last["map_cpu"] / frames, 1000 * last["workers"] / frames
-        slope_ms = 1000 * (large["map_cpu"] - last["map_cpu"]) / (more_frames - frames)
-        large_worker_ms = 1000 * large["workers"] / more_frames
-        fixed_ms = 1000 * last["map_cpu"] - slope_ms * frames
+        parent_slope, worker_slope = (1000 * (large[key] - last[key]) / (more_frames - frames)
+                                      for key in ("map_cpu", "workers"))
+        fixed_ms = 1000 * last["map_cpu"] - parent_slope * frames
+        cluster = f"{last['cluster']:.2f}" if last["cluster"] else "-"
         lines.append(f"| {name} | " + " | ".join(f"{by_jobs[k]['wall']:.2f}" for k in jobs_list)
-                     + f" | {parent_ms:.3f} | {worker_ms:.2f} | 1/{worker_ms / parent_ms:.0f} | {slope_ms:.3f} | "
-                     f"{large_worker_ms:.2f} | 1/{large_worker_ms / slope_ms:.0f} | {fixed_ms:.1f} | {last['parent']:.2f} | "
-                     f"{last['before']:.3f} | {last['after']:.3f} | {one_frame[name]['wall']:.3f} | "
+                     + f" | {parent_ms:.3f} | {worker_ms:.2f} | 1/{worker_ms / parent_ms:.0f} | {parent_slope:.3f} | "
+                     f"{worker_slope:.2f} | 1/{worker_slope / parent_slope:.0f} | {fixed_ms:.1f} | {last['parent']:.2f} | "
+                     f"{last['before']:.3f} | {cluster} | {last['after']:.3f} | {one_frame[name]['wall']:.3f} | "
                      f"{max(v['threads'] for v in by_jobs.values())} |")
     replace_between_markers(path, "parent", lines)
 
@@ -215,16 +238,22 @@ def main():
     data = make_data(opts.data, frames)
     print(f"data ready in {time.perf_counter() - started:.0f} s", flush=True)
     rows = measure(data, jobs_list, opts.runs)
+    dask = opts.parent and importlib.util.find_spec("distributed") is not None
+    if opts.parent and not dask:
+        print('without Dask: no --scheduler local rows (pip install "dask[distributed]")', flush=True)
+    if dask:
+        rows.update(measure(data, jobs_list, opts.runs, dask=True))
     import numpy
     meta = (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
             f"NumPy {numpy.__version__}, OPENBLAS_NUM_THREADS "
             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     measured = {"meta": meta, "frames": frames, "runs": opts.runs, "rows": rows}
     if opts.parent:
-        measured["one_frame"] = one_frame = {name: by_jobs[1] for name, by_jobs in
-                                             measure(make_data(opts.data, 1), [1], opts.runs).items()}
-        more = {name: by_jobs[jobs_list[-1]] for name, by_jobs in
-                measure(make_data(opts.data, opts.more_frames), jobs_list[-1:], opts.runs).items()}
+        def at_jobs(frames, jobs):
+            return {name: by_jobs[jobs] for variant in ((False, True) if dask else (False,)) for name, by_jobs in
+                    measure(make_data(opts.data, frames), [jobs], opts.runs, variant).items()}
+        measured["one_frame"] = one_frame = at_jobs(1, 1)
+        more = at_jobs(opts.more_frames, jobs_list[-1])
         measured["more"] = {"frames": opts.more_frames, "rows": more}
         write_parent_report(rows, one_frame, more, frames, opts.more_frames, opts.runs, jobs_list, opts.report, meta)
     else:

@@ -17,27 +17,32 @@ class _DaskBackend:
     ``distributed.scheduler.allowed-failures``); past that the future raises ``KilledWorker``."""
 
     def __init__(self, client):
+        import threading
+
         from distributed import KilledWorker
         self.lost = (KilledWorker,)
         self._client = client
         self._running = []
+        self._ended = threading.Event()  # set whenever a submitted future is done
         client.run(_keep_freed_buffers)  # the workers Dask restarts later run without it: only slower
 
     def submit(self, fn, *args):
         self._running = [f for f in self._running if not f.done()]
         future = self._client.submit(fn, *args, pure=False)  # a retried item is a new task
+        # one callback per task, registered once: Dask runs each on its own coroutine and callback thread,
+        # so registering them at every wait cost the client more CPU per task than the task's scheduling
+        future.add_done_callback(lambda _: self._ended.set())
         self._running.append(future)
         return future
 
-    @staticmethod
-    def wait_any(futures):
+    def wait_any(self, futures):
         # through the futures' own callbacks: distributed.wait() runs on the default client's loop,
         # which need not be the loop of this client
-        import threading
-        ended = threading.Event()
-        for future in futures:
-            future.add_done_callback(lambda _: ended.set())
-        ended.wait()
+        while True:
+            self._ended.clear()
+            if any(future.done() for future in futures):
+                return
+            self._ended.wait()
 
     def close(self, cancel=False):
         if cancel and self._running:

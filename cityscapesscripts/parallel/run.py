@@ -159,8 +159,10 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
             bar.close()
         return
     with one_blas_thread():  # before the pool forks: the workers inherit it
-        # a few items per message: cheap to send back, and workers still end together (measured)
-        size = max(1, min(8, len(items) // (workers * 16)))
+        if client is None:  # a few items per message: cheap to send back, and workers still end together (measured)
+            size = max(1, min(8, len(items) // (workers * 16)))
+        else:  # a Dask task costs its client and scheduler 1-4 ms of CPU, a pool's message 20 us: a few per worker
+            size = -(-len(items) // (workers * 4))
         pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
         window, held = 2 * workers, 8 * workers  # chunks running or queued; chunks submitted and not yet given back
         backend = new_backend()
