@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 
 import cloudpickle
 import pytest
@@ -278,6 +279,19 @@ def test_submission_is_a_few_windowed_tasks_per_worker_not_one_future_per_item(c
     assert list(parallel.map_items(_square, range(400), progress=False, client=client)) == [x * x for x in range(400)]
     threads = sum(client.nthreads().values())
     assert 2 * threads < len(most) <= 4 * threads and max(most) <= 2 * threads  # never the whole batch in flight
+
+
+def _doubled_or_unpicklable(item):
+    return threading.Lock() if item == 7 else 2 * item
+
+
+def test_only_the_item_that_does_not_pickle_or_its_result_is_an_error(client):
+    items = list(range(40))  # several items a task
+    items[30] = threading.Lock()
+    results = list(parallel.map_items(_doubled_or_unpicklable, items, progress=False, client=client))
+    assert [i for i, r in enumerate(results) if isinstance(r, parallel.ItemError)] == [7, 30]
+    assert all(results[i] == 2 * i for i in range(40) if i not in (7, 30))
+    assert all("lock" in results[i].reason for i in (7, 30))
 
 
 def test_without_dask_the_option_says_what_to_install(monkeypatch, capsys):

@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import zlib
 
@@ -114,6 +115,19 @@ def test_results_of_any_size_come_back_and_one_that_does_not_pickle_is_its_items
     assert [results[i] for i in (0, 2, 4)] == [bytes([i]) * (3 << 20) for i in (1, 2, 3)]
     assert isinstance(results[1], parallel.ItemError) and "pickle" in results[1].reason.lower()
     assert isinstance(results[3], parallel.ItemError) and "pickle" in results[3].reason.lower()
+
+
+def _doubled_or_unpicklable(item):
+    return threading.Lock() if item == 7 else 2 * item
+
+
+def test_in_a_batch_sent_in_chunks_only_the_item_that_does_not_pickle_or_its_result_is_an_error(local_pool):
+    items = list(range(200))  # several items a message
+    items[150] = threading.Lock()
+    results = list(parallel.map_items(_doubled_or_unpicklable, items, jobs=2, progress=False))
+    assert [i for i, r in enumerate(results) if isinstance(r, parallel.ItemError)] == [7, 150]
+    assert all(results[i] == 2 * i for i in range(200) if i not in (7, 150))
+    assert all("pickle" in results[i].reason.lower() for i in (7, 150))
 
 
 def _maps_again(item):

@@ -187,12 +187,18 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
                         # as soon as any ends, so a slow chunk does not leave the other workers idle
                         backend.wait_any([future for _, _, future in in_flight if not future.done()])
                         continue
+                    failed = False
                     try:
                         results = in_flight[0][2].result()
                     except backend.lost:
                         raise
                     except Exception as e:  # the chunk's result could not come back (e.g. it does not pickle)
-                        results = [error_record(label, e) for label, _ in in_flight[0][1]]
+                        results, failed = [error_record(label, e) for label, _ in in_flight[0][1]], True
+                    if failed and len(results) > 1:  # which item's fault: each runs again alone, in its place
+                        _, chunk, _ = in_flight.popleft()
+                        in_flight.extendleft(reversed([(False, [pair], backend.submit(_run_chunk, task, [pair]))
+                                                       for pair in chunk]))
+                        continue
                 except backend.lost:
                     backend.close(cancel=True)
                     backend = new_backend()
