@@ -1,14 +1,17 @@
 """How the batch tools scale with workers, and what their parent process costs; writes SCALING.md.
 
     python benchmarks/bench_scaling.py [--frames 500] [--jobs 1,2,4,8,16] [--runs 1] [--data DIR]
-    python benchmarks/bench_scaling.py --parent [--frames 100] [--more-frames 300] [--jobs 1,2] [--runs 3]
+    python benchmarks/bench_scaling.py --parent [--frames 100] [--more-frames 500] [--jobs 1,2] [--runs 3]
 
 The first form fills SCALING.md's scaling table; ``--parent`` its table of the parent's serial work:
 its CPU per frame while the tool's maps run against the workers', the wall time before the first map
 starts and after the last one ends, and the whole run of a one-frame data set (the fixed serial time,
 interpreter start and imports included).  A second, larger data set (``--more-frames``, at the largest
-``-j`` only) splits the parent's CPU in the maps into what each further frame adds (the slope between
-the two sizes: what limits scaling on a large set) and a fixed part per run (the pool's start and close).
+``-j`` only; by default the size of Cityscapes' validation set) gives the same per-frame figures, and
+between the two sizes the parent's CPU in the maps splits into what each further frame adds (the slope:
+what limits scaling on a large set) and a fixed part per run (the pool's start and close).  The larger
+set also runs with ``--many-jobs`` workers (16): on a machine with fewer cores they share them, so only
+the parent's CPU of that run is reported, its work per reply and per fork with that many workers.
 With Dask installed, ``--parent`` also runs the evaluators with ``--scheduler local`` (a ``LocalCluster``
 of -j workers, its scheduler in the tool's process): the cluster's start is timed apart from the maps,
 and its workers' CPU, their start-up included, is in the per-frame worker column but not in the slope.
@@ -192,30 +195,42 @@ def write_report(rows, frames, runs, jobs_list, path, meta):
     replace_between_markers(path, "scaling", lines)
 
 
-def write_parent_report(rows, one_frame, more, frames, more_frames, runs, jobs_list, path, meta):
-    """The parent's table: per frame (ms) at the largest -j, what a further frame adds to the parent's and the
-    workers' CPU and the maps' fixed part (from the ``more_frames`` run), and a one-frame run's wall time."""
+def write_parent_report(rows, one_frame, more, many, many_jobs, frames, more_frames, runs, jobs_list, path, meta):
+    """The parent's table at the largest -j: its CPU per frame in the maps against a worker's, on both sets;
+    what a further frame adds to each and the maps' fixed part (the slope and intercept between the sets);
+    the parent's CPU per frame on the larger set with ``many_jobs`` workers (``many``), against a worker's at
+    the largest -j; the wall time around the maps; a one-frame run's wall time."""
     j = jobs_list[-1]
-    lines = [f"{meta}. {frames} full-size frames of typical density (and {more_frames} for the slopes); "
-             f"medians of {runs} run(s). Produced by `python benchmarks/bench_scaling.py --parent`.", "",
+    lines = [f"{meta}. {frames} and {more_frames} full-size frames of typical density; medians of {runs} run(s); "
+             f"the columns after the wall times at -j {j}. Produced by `python benchmarks/bench_scaling.py --parent`.",
+             "",
              "| tool | " + " | ".join(f"-j {k} (s)" for k in jobs_list)
-             + f" | parent CPU / frame in the maps at -j {j} (ms) | worker CPU / frame at -j {j} (ms) | ratio | "
-             "parent CPU a further frame adds (ms) | worker CPU a further frame adds (ms) | ratio | "
-             "fixed parent CPU of the maps (ms) | "
-             f"parent CPU, whole run at -j {j} (s) | before the first map at -j {j} (s) | cluster start-up (s) | "
-             f"after the last map at -j {j} (s) | one-frame run, wall (s) | most parent threads |",
-             "| --- | " + " | ".join("---" for _ in jobs_list) + " |" + " --- |" * 13]
+             + "".join(f" | parent CPU / frame, {n} frames (ms) | worker CPU / frame, {n} frames (ms) | ratio"
+                       for n in (frames, more_frames))
+             + f" | parent CPU / frame, {more_frames} frames at -j {many_jobs} (ms) | ratio"
+             + " | parent CPU a further frame adds (ms) | worker CPU a further frame adds (ms) | ratio | "
+             "fixed parent CPU of the maps (ms) | parent CPU, whole run (s) | before the first map (s) | "
+             "cluster start-up (s) | after the last map (s) | one-frame run, wall (s) | most parent threads |",
+             "| --- | " + " | ".join("---" for _ in jobs_list) + " |" + " --- |" * 18]
     for name, by_jobs in rows.items():
-        last, large = by_jobs[j], more[name]
-        parent_ms, worker_ms = 1000 * last["map_cpu"] / frames, 1000 * last["workers"] / frames
-        parent_slope, worker_slope = (1000 * (large[key] - last[key]) / (more_frames - frames)
+        small, large = by_jobs[j], more[name]
+        per_frame = ""
+        for run, n in ((small, frames), (large, more_frames)):
+            parent_ms, worker_ms = 1000 * run["map_cpu"] / n, 1000 * run["workers"] / n
+            per_frame += f" | {parent_ms:.3f} | {worker_ms:.2f} | 1/{worker_ms / parent_ms:.0f}"
+        if name in many:
+            parent_ms = 1000 * many[name]["map_cpu"] / more_frames
+            per_frame += f" | {parent_ms:.3f} | 1/{1000 * large['workers'] / more_frames / parent_ms:.0f}"
+        else:
+            per_frame += " | - | -"
+        parent_slope, worker_slope = (1000 * (large[key] - small[key]) / (more_frames - frames)
                                       for key in ("map_cpu", "workers"))
-        fixed_ms = 1000 * last["map_cpu"] - parent_slope * frames
-        cluster = f"{last['cluster']:.2f}" if last["cluster"] else "-"
-        lines.append(f"| {name} | " + " | ".join(f"{by_jobs[k]['wall']:.2f}" for k in jobs_list)
-                     + f" | {parent_ms:.3f} | {worker_ms:.2f} | 1/{worker_ms / parent_ms:.0f} | {parent_slope:.3f} | "
-                     f"{worker_slope:.2f} | 1/{worker_slope / parent_slope:.0f} | {fixed_ms:.1f} | {last['parent']:.2f} | "
-                     f"{last['before']:.3f} | {cluster} | {last['after']:.3f} | {one_frame[name]['wall']:.3f} | "
+        fixed_ms = 1000 * small["map_cpu"] - parent_slope * frames
+        cluster = f"{small['cluster']:.2f}" if small["cluster"] else "-"
+        lines.append(f"| {name} | " + " | ".join(f"{by_jobs[k]['wall']:.2f}" for k in jobs_list) + per_frame
+                     + f" | {parent_slope:.3f} | {worker_slope:.2f} | 1/{worker_slope / parent_slope:.0f} | "
+                     f"{fixed_ms:.1f} | {small['parent']:.2f} | {small['before']:.3f} | {cluster} | "
+                     f"{small['after']:.3f} | {one_frame[name]['wall']:.3f} | "
                      f"{max(v['threads'] for v in by_jobs.values())} |")
     replace_between_markers(path, "parent", lines)
 
@@ -224,7 +239,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--parent", action="store_true", help="the parent's serial work (default: 100 frames, -j 1,2)")
     p.add_argument("--frames", type=int)
-    p.add_argument("--more-frames", type=int, default=300, help="with --parent: the larger set, for the slope")
+    p.add_argument("--more-frames", type=int, default=500,
+                   help="with --parent: the larger set (default: as many frames as Cityscapes' val), at the largest -j")
+    p.add_argument("--many-jobs", type=int, default=16,
+                   help="with --parent: the local pool's parent CPU on the larger set at this -j too (0: not)")
     p.add_argument("--jobs", help="comma-separated -j values")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "cityscapes-scaling"))
@@ -249,13 +267,15 @@ def main():
             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     measured = {"meta": meta, "frames": frames, "runs": opts.runs, "rows": rows}
     if opts.parent:
-        def at_jobs(frames, jobs):
-            return {name: by_jobs[jobs] for variant in ((False, True) if dask else (False,)) for name, by_jobs in
+        def at_jobs(frames, jobs, variants=(False, True) if dask else (False,)):
+            return {name: by_jobs[jobs] for variant in variants for name, by_jobs in
                     measure(make_data(opts.data, frames), [jobs], opts.runs, variant).items()}
         measured["one_frame"] = one_frame = at_jobs(1, 1)
         more = at_jobs(opts.more_frames, jobs_list[-1])
-        measured["more"] = {"frames": opts.more_frames, "rows": more}
-        write_parent_report(rows, one_frame, more, frames, opts.more_frames, opts.runs, jobs_list, opts.report, meta)
+        many = at_jobs(opts.more_frames, opts.many_jobs, (False,)) if opts.many_jobs else {}
+        measured["more"] = {"frames": opts.more_frames, "rows": more, "many_jobs": opts.many_jobs, "many": many}
+        write_parent_report(rows, one_frame, more, many, opts.many_jobs, frames, opts.more_frames, opts.runs,
+                            jobs_list, opts.report, meta)
     else:
         write_report(rows, frames, opts.runs, jobs_list, opts.report, meta)
     if opts.json:

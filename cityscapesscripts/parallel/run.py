@@ -159,8 +159,9 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
             bar.close()
         return
     with one_blas_thread():  # before the pool forks: the workers inherit it
-        if client is None:  # a few items per message: cheap to send back, and workers still end together (measured)
-            size = max(1, min(8, len(items) // (workers * 16)))
+        if client is None:  # eight or more messages a worker: the parent's work per reply, not per item, is what grows
+            # with the workers (measured), and the last messages still end together
+            size = max(1, min(8, len(items) // (workers * 8)))
         else:  # a Dask task costs its client and scheduler 1-4 ms of CPU, a pool's message 20 us: a few per worker
             size = -(-len(items) // (workers * 4))
         pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
