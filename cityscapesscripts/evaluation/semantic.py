@@ -96,12 +96,12 @@ class SemanticAccumulator(Accumulator):
     def _reset_state(self):
         size = max(self.eval_ids) + 1
         self.conf = np.zeros((size, size), dtype=np.int64)
-        self.instances = np.zeros((0, 4), dtype=np.int64)  # label id, size, tp class, tp category
+        self._instance_records = []  # each image's records, joined when read: joining per image is quadratic
         self.per_image = {}
 
     def _merge_state(self, other):
         self.conf += other.conf
-        self.instances = np.concatenate([self.instances, other.instances])
+        self._instance_records.extend(other._instance_records)
         disjoint_update(self.per_image, other.per_image, "per-image scores of")
 
     # ---- update ------------------------------------------------------------
@@ -211,7 +211,7 @@ class SemanticAccumulator(Accumulator):
     def add_counts(self, conf: np.ndarray, records: np.ndarray, name: str) -> None:
         """Add one image's :meth:`count_image` counts, its per-image scores keyed by ``name``."""
         self.conf += conf
-        self.instances = np.concatenate([self.instances, records])
+        self._instance_records.append(records)
         self.images += 1
         if self.pixel_accuracy:
             self.per_image[name] = self._pixel_accuracy_counts(conf)
@@ -226,6 +226,15 @@ class SemanticAccumulator(Accumulator):
                 "nbCorrectPixels": int(conf[ignored].sum() - conf[ignored, ignored].sum())}
 
     # ---- compute -----------------------------------------------------------
+    @property
+    def instances(self) -> np.ndarray:
+        """(n, 4) int64: a row per ground-truth instance added (label id, size in pixels, pixels predicted
+        as its class, pixels predicted as its category)."""
+        if len(self._instance_records) != 1:
+            self._instance_records = [np.concatenate(self._instance_records) if self._instance_records
+                                      else np.zeros((0, 4), dtype=np.int64)]
+        return self._instance_records[0]
+
     def instance_stats(self) -> dict:
         """The original's ``instanceStats`` dict: weighted tp / fn per class and category."""
         stats = empty_instance_stats(self.label_set)
