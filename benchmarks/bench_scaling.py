@@ -12,9 +12,12 @@ between the two sizes the parent's CPU in the maps splits into what each further
 what limits scaling on a large set) and a fixed part per run (the pool's start and close).  The larger
 set also runs with ``--many-jobs`` workers (16): on a machine with fewer cores they share them, so only
 the parent's CPU of that run is reported, its work per reply and per fork with that many workers.
-With Dask installed, ``--parent`` also runs the evaluators with ``--scheduler local`` (a ``LocalCluster``
-of -j workers, its scheduler in the tool's process): the cluster's start is timed apart from the maps,
-and its workers' CPU, their start-up included, is in the per-frame worker column but not in the slope.
+With Dask installed, ``--parent`` also runs the evaluators on Dask two ways: ``--scheduler local`` (a
+``LocalCluster`` of -j workers each run starts, its scheduler in the tool's process; the cluster's
+start is timed apart from the maps, and its workers' CPU, their start-up included, is in the per-frame
+worker column but not in the slope), and against a cluster started once by the benchmark, scheduler
+and workers (as many as the largest -j) in processes of their own, as on a real cluster, where the
+tool's process is only the client (the workers' CPU read from the workers before and after each run).
 Each rewrites only its own table (between its markers).
 
 Data: full-size frames of typical Cityscapes density from ``cityscapesscripts.sample``
@@ -30,11 +33,13 @@ threads the parent had.  The instance evaluator runs with a fresh cache folder e
 values; each cell is the median over runs.
 """
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -84,9 +89,9 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 
-def tools(data, dask=False):
-    """(console script, module, arguments) of each batch tool on the data set; ``dask``: the evaluators
-    on a Dask cluster each starts (``--scheduler local``) instead."""
+def tools(data, scheduler=None):
+    """(console script, module, arguments) of each batch tool on the data set; with a ``scheduler``
+    (``local``: a cluster each run starts; an address), the evaluators on Dask instead."""
     gt = os.path.join(data, "gtFine", "val")
     results = os.path.join(data, "results")
     every = [
@@ -101,8 +106,8 @@ def tools(data, dask=False):
           "--prediction-json-file", os.path.join(results, "panoptic", "cityscapes_panoptic_val.json"),
           "--json", os.path.join(tempfile.gettempdir(), "scaling-pq.json"), "-q"]),
     ]
-    if dask:
-        return [(script, module, arguments + ["--scheduler", "local"]) for script, module, arguments in every[1:]]
+    if scheduler:
+        return [(script, module, arguments + ["--scheduler", scheduler]) for script, module, arguments in every[1:]]
     return every
 
 
@@ -117,9 +122,11 @@ def make_data(root, frames):
     return data
 
 
-def run_once(script, module, arguments, jobs):
+def run_once(script, module, arguments, jobs, worker_cpu=None):
     """Wall seconds, parent and workers' CPU seconds, the most threads the parent had; the parent's CPU
-    seconds in the maps, the wall seconds before the first map and after the last."""
+    seconds in the maps, the wall seconds before the first map and after the last.  ``worker_cpu()``: the
+    CPU seconds of workers that are not the tool's children (a cluster's), read before and after."""
+    cluster_before = worker_cpu() if worker_cpu else 0.0
     scratch = tempfile.mkdtemp()
     env = dict(os.environ, SCALING_RUSAGE=os.path.join(scratch, "rusage.json"), XDG_CACHE_HOME=scratch)
     started = time.time()
@@ -145,24 +152,51 @@ def run_once(script, module, arguments, jobs):
     with open(env["SCALING_RUSAGE"]) as f:
         cpu = json.load(f)
     shutil.rmtree(scratch, ignore_errors=True)
-    return {"wall": wall, "parent": cpu["parent"], "workers": cpu["workers"], "threads": max(threads),
+    workers = worker_cpu() - cluster_before if worker_cpu else cpu["workers"]
+    return {"wall": wall, "parent": cpu["parent"], "workers": workers, "threads": max(threads),
             "map_cpu": cpu["map_cpu"] - cpu["cluster_cpu"], "cluster": cpu["cluster"],
             "before": cpu["map_first"] - started, "after": ended - cpu["map_last"]}
 
 
-def measure(data, jobs_list, runs, dask=False):
-    """Medians per tool (named as in the report) and -j."""
+def measure(data, jobs_list, runs, scheduler=None, worker_cpu=None):
+    """Medians per tool (named as in the report) and -j; ``scheduler`` and ``worker_cpu`` as in
+    :func:`tools` and :func:`run_once`."""
     rows = {}
-    for name, module, arguments in tools(data, dask):
+    for name, module, arguments in tools(data, scheduler):
         samples = {j: [] for j in jobs_list}
         for _ in range(runs):
             for j in jobs_list:
-                samples[j].append(run_once(name, module, arguments, j))
-        label = name + (" --scheduler local" if dask else "")
+                samples[j].append(run_once(name, module, arguments, j, worker_cpu))
+        label = name + ("" if scheduler is None else " --scheduler local" if scheduler == "local"
+                        else " --scheduler ADDRESS (the tool only the client)")
         rows[label] = {j: {key: statistics.median(s[key] for s in samples[j]) for key in samples[j][0]}
                        for j in jobs_list}
         print(label, json.dumps(rows[label]), flush=True)
     return rows
+
+
+@contextlib.contextmanager
+def dask_cluster(workers):
+    """A Dask scheduler and ``workers`` single-threaded workers, each in a process of its own (as on a cluster,
+    where the tool's process is only the client): ``(address, a function giving the workers' CPU seconds)``."""
+    from distributed import Client
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    processes = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                   "--port", str(port), "--no-dashboard"], **quiet)]
+    try:
+        processes.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers",
+                                           str(workers), "--nthreads", "1", "--no-dashboard"], **quiet))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=120)
+            yield address, lambda: sum(client.run(time.process_time).values())
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait()
 
 
 def replace_between_markers(path, name, lines):
@@ -210,7 +244,8 @@ def write_parent_report(rows, one_frame, more, many, many_jobs, frames, more_fra
              + f" | parent CPU / frame, {more_frames} frames at -j {many_jobs} (ms) | ratio"
              + " | parent CPU a further frame adds (ms) | worker CPU a further frame adds (ms) | ratio | "
              "fixed parent CPU of the maps (ms) | parent CPU, whole run (s) | before the first map (s) | "
-             "cluster start-up (s) | after the last map (s) | one-frame run, wall (s) | most parent threads |",
+             "Dask: start-up or connection (s) | after the last map (s) | one-frame run, wall (s) | "
+             "most parent threads |",
              "| --- | " + " | ".join("---" for _ in jobs_list) + " |" + " --- |" * 18]
     for name, by_jobs in rows.items():
         small, large = by_jobs[j], more[name]
@@ -227,7 +262,8 @@ def write_parent_report(rows, one_frame, more, many, many_jobs, frames, more_fra
                                       for key in ("map_cpu", "workers"))
         fixed_ms = 1000 * small["map_cpu"] - parent_slope * frames
         cluster = f"{small['cluster']:.2f}" if small["cluster"] else "-"
-        lines.append(f"| {name} | " + " | ".join(f"{by_jobs[k]['wall']:.2f}" for k in jobs_list) + per_frame
+        lines.append(f"| {name} | " + " | ".join(f"{by_jobs[k]['wall']:.2f}" if k in by_jobs else "-"
+                                                 for k in jobs_list) + per_frame
                      + f" | {parent_slope:.3f} | {worker_slope:.2f} | 1/{worker_slope / parent_slope:.0f} | "
                      f"{fixed_ms:.1f} | {small['parent']:.2f} | {small['before']:.3f} | {cluster} | "
                      f"{small['after']:.3f} | {one_frame[name]['wall']:.3f} | "
@@ -255,29 +291,39 @@ def main():
     started = time.perf_counter()
     data = make_data(opts.data, frames)
     print(f"data ready in {time.perf_counter() - started:.0f} s", flush=True)
-    rows = measure(data, jobs_list, opts.runs)
-    dask = opts.parent and importlib.util.find_spec("distributed") is not None
-    if opts.parent and not dask:
-        print('without Dask: no --scheduler local rows (pip install "dask[distributed]")', flush=True)
-    if dask:
-        rows.update(measure(data, jobs_list, opts.runs, dask=True))
     import numpy
     meta = (f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}, "
             f"NumPy {numpy.__version__}, OPENBLAS_NUM_THREADS "
             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
-    measured = {"meta": meta, "frames": frames, "runs": opts.runs, "rows": rows}
-    if opts.parent:
-        def at_jobs(frames, jobs, variants=(False, True) if dask else (False,)):
-            return {name: by_jobs[jobs] for variant in variants for name, by_jobs in
-                    measure(make_data(opts.data, frames), [jobs], opts.runs, variant).items()}
-        measured["one_frame"] = one_frame = at_jobs(1, 1)
-        more = at_jobs(opts.more_frames, jobs_list[-1])
-        many = at_jobs(opts.more_frames, opts.many_jobs, (False,)) if opts.many_jobs else {}
+    measured = {"meta": meta, "frames": frames, "runs": opts.runs}
+    if not opts.parent:
+        measured["rows"] = rows = measure(data, jobs_list, opts.runs)
+        write_report(rows, frames, opts.runs, jobs_list, opts.report, meta)
+    else:
+        with contextlib.ExitStack() as stack:
+            # (scheduler, its -j values, the workers' CPU): the local pool; Dask with a cluster each run starts;
+            # Dask with the scheduler and workers apart, the tool only its client (its workers, started once)
+            variants = [(None, jobs_list, None)]
+            if importlib.util.find_spec("distributed") is None:
+                print('without Dask: no Dask rows (pip install "dask[distributed]")', flush=True)
+            else:
+                address, worker_cpu = stack.enter_context(dask_cluster(jobs_list[-1]))
+                variants += [("local", jobs_list, None), (address, jobs_list[-1:], worker_cpu)]
+
+            def at(frames, jobs=None, only_pool=False):
+                found = {}
+                for scheduler, jobs_of, worker_cpu in variants[:1] if only_pool else variants:
+                    js = jobs_of if jobs is None else [jobs]
+                    found.update(measure(make_data(opts.data, frames), js, opts.runs, scheduler, worker_cpu))
+                return found
+            measured["rows"] = rows = at(frames)
+            measured["one_frame"] = one_frame = {name: by_jobs[min(by_jobs)] for name, by_jobs in at(1, 1).items()}
+            more = {name: by_jobs[jobs_list[-1]] for name, by_jobs in at(opts.more_frames, jobs_list[-1]).items()}
+            many = {name: by_jobs[opts.many_jobs] for name, by_jobs in
+                    at(opts.more_frames, opts.many_jobs, only_pool=True).items()} if opts.many_jobs else {}
         measured["more"] = {"frames": opts.more_frames, "rows": more, "many_jobs": opts.many_jobs, "many": many}
         write_parent_report(rows, one_frame, more, many, opts.many_jobs, frames, opts.more_frames, opts.runs,
                             jobs_list, opts.report, meta)
-    else:
-        write_report(rows, frames, opts.runs, jobs_list, opts.report, meta)
     if opts.json:
         with open(opts.json, "w") as f:
             json.dump(measured, f, indent=1)
