@@ -464,8 +464,10 @@ def installed_python(scratch):
     python = os.path.join(venv, "bin", "python")
     site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                           check=True, capture_output=True, text=True).stdout.strip()
-    with open(os.path.join(site, "bench-dependencies.pth"), "w") as f:  # a plain path: its own .pth files stay unread
-        f.write(sysconfig.get_path("purelib") + "\n")
+    with open(os.path.join(site, "bench-dependencies.pth"), "w") as f:  # plain paths: their .pth files stay unread
+        # this venv's and, when it sees them, the base Python's site-packages
+        f.writelines(path + "\n" for path in dict.fromkeys([sysconfig.get_path("purelib")] + [
+            p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")]))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, os.path.dirname(HERE)],
                    check=True)
     wheel, = glob.glob(os.path.join(wheels, "cityscapesscripts-*.whl"))

@@ -25,7 +25,8 @@ Data: full-size frames of typical Cityscapes density from ``cityscapesscripts.sa
 frame), every PNG rewritten by Pillow with its defaults, as bench.py makes them.
 
 Each tool runs as its console script would (a fresh process whose ``sys.argv[0]`` is the
-script's name) under a small wrapper that reports the process's own CPU time (the parent) and that of the workers it
+script's name, its Python a fresh venv with a wheel of this checkout installed, as bench.py runs ours:
+compiled to bytecode, no editable-install finder, no ``.pth`` file of the machine's own Python) under a small wrapper that reports the process's own CPU time (the parent) and that of the workers it
 waited for, and around each of the tool's maps (``parallel.map_items``: the pool's start, every frame's
 message and merge, its close) the time it starts and ends and the parent's CPU time in between.  While it runs, the benchmark samples ``/proc/PID/task`` every 10 ms: the most
 threads the parent had.  The instance evaluator runs with a fresh cache folder each time
@@ -49,7 +50,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bytecode import compile_package  # noqa: E402
+from bench import installed_python  # noqa: E402
 
 # The tool's process writes its own and its waited-for children's CPU seconds, and its maps' start, end and
 # CPU seconds, to $SCALING_RUSAGE on exit.
@@ -122,6 +123,10 @@ def make_data(root, frames):
     return data
 
 
+# the Python the tools run on: a venv with a wheel of this checkout installed (set by main)
+TOOL_PYTHON = sys.executable
+
+
 def run_once(script, module, arguments, jobs, worker_cpu=None):
     """Wall seconds, parent and workers' CPU seconds, the most threads the parent had; the parent's CPU
     seconds in the maps, the wall seconds before the first map and after the last.  ``worker_cpu()``: the
@@ -131,7 +136,7 @@ def run_once(script, module, arguments, jobs, worker_cpu=None):
     env = dict(os.environ, SCALING_RUSAGE=os.path.join(scratch, "rusage.json"), XDG_CACHE_HOME=scratch)
     started = time.time()
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", WRAPPER, script, module, *arguments, "-j", str(jobs)], env=env,
+    process = subprocess.Popen([TOOL_PYTHON, "-c", WRAPPER, script, module, *arguments, "-j", str(jobs)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=scratch)
     threads = [1]
 
@@ -285,7 +290,8 @@ def main():
     p.add_argument("--report", default=os.path.join(HERE, "SCALING.md"))
     p.add_argument("--json", help="also write the measurements as JSON")
     opts = p.parse_args()
-    compile_package()
+    global TOOL_PYTHON
+    TOOL_PYTHON = installed_python(tempfile.mkdtemp())
     frames = opts.frames or (100 if opts.parent else 500)
     jobs_list = [int(j) for j in (opts.jobs or ("1,2" if opts.parent else "1,2,4,8,16")).split(",")]
     started = time.perf_counter()

@@ -38,7 +38,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bytecode import compile_package  # noqa: E402
+from bench import installed_python  # noqa: E402
 
 REPORT = os.path.join(HERE, "REPORT.md")
 HEADING = "## Dataset statistics against Datumaro"
@@ -178,13 +178,14 @@ def main():
     parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "cs-bench-stats"))
     parser.add_argument("--frames", type=int, default=128)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--python", default=sys.executable, help="the Python with cityscapesscripts installed")
+    parser.add_argument("--python", help="a Python with cityscapesscripts installed (default: a fresh venv with a "
+                        "wheel of this checkout, as bench.py runs ours)")
     parser.add_argument("--datumaro-python", default=sys.executable, help="a Python with datumaro==1.13")
     parser.add_argument("--no-report", action="store_true")
     opts = parser.parse_args()
-    compile_package(opts.python)
+    python = opts.python or installed_python(tempfile.mkdtemp())
     make_data(opts.data, opts.frames)
-    cs_stats = os.path.join(os.path.dirname(opts.python), "csStats")
+    cs_stats = os.path.join(os.path.dirname(python), "csStats")
     version = subprocess.run([opts.datumaro_python, "-c", "import datumaro; print(datumaro.__version__)"],
                              capture_output=True, text=True, check=True).stdout.strip()
     gt = os.path.join(opts.data, "gtFine", "*", "*", "*_gtFine_")
