@@ -10,9 +10,12 @@ import importlib
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
+from conftest import GOLDEN
 from fixtures.make_original_fixtures import kind
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -72,3 +75,44 @@ def test_original_confusion_matrix_helper_counts_pixels():
     assert out is conf
     assert (conf[7, 7], conf[7, 8], conf[26, 26], conf[0, 26], conf[8, 7]) == (2, 2, 2, 2, 1)
     assert conf.sum() == 34 * 34 + 4
+
+
+def test_pillow_is_in_the_original_namespaces_and_imported_when_asked_for():
+    code = ("import sys\n"
+            "import cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling as pixel\n"
+            "import cityscapesscripts.evaluation.evalPanopticSemanticLabeling as panoptic\n"
+            "before = 'PIL.Image' in sys.modules\n"
+            "from cityscapesscripts.helpers.csHelpers import *\n"
+            "import PIL.Image, PIL.ImageDraw\n"
+            "print(before, Image is PIL.Image, ImageDraw is PIL.ImageDraw, pixel.Image is PIL.Image,\n"
+            "      panoptic.Image is PIL.Image)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True", "True", "True", "True"]
+
+
+def _evaluator_arguments(out):
+    small = os.path.join(GOLDEN, "small")
+    return {
+        "evalPixelLevelSemanticLabeling": ["--gt", os.path.join(small, "gtFine"),
+                                           "--pred", os.path.join(small, "results", "semantic"), "--json", out],
+        "evalInstanceLevelSemanticLabeling": ["--gt", os.path.join(small, "gtFine"),
+                                              "--pred", os.path.join(small, "results", "instance"), "--json", out],
+        "evalPanopticSemanticLabeling": [
+            "--gt-json-file", os.path.join(small, "gtFine", "cityscapes_panoptic_val.json"),
+            "--prediction-json-file", os.path.join(small, "results", "panoptic", "cityscapes_panoptic_val.json"),
+            "--results-file", out]}
+
+
+@pytest.mark.parametrize("tool", ["evalPixelLevelSemanticLabeling", "evalInstanceLevelSemanticLabeling",
+                                  "evalPanopticSemanticLabeling"])
+def test_an_evaluator_scores_without_importing_pillows_image_module(tool, tmp_path):
+    """Pillow's Image module is a tenth of an evaluator's start-up; label PNGs are read without it."""
+    out = str(tmp_path / "result.json")
+    code = ("import sys\n"
+            f"from cityscapesscripts.evaluation import {tool} as tool\n"
+            f"status = tool.main({_evaluator_arguments(out)[tool] + ['-q', '-j', '1']!r})\n"
+            "print(status, 'PIL.Image' in sys.modules)")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.stdout.split()[-2:] == ["0", "False"], result.stderr[-2000:]  # after the tool's summary
+    assert os.path.getsize(out) > 0

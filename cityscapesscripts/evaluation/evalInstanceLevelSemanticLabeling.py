@@ -34,10 +34,14 @@ import numpy as np
 from cityscapesscripts.evaluation import commands, instance_ap, instance_files, plots, reports
 from cityscapesscripts.errors import ArgumentError
 from cityscapesscripts.evaluation.instances2dict import instances2dict
-from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import ensurePath, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout, png
+from cityscapesscripts.lazy import star_import
+
+# the original module's namespace: csHelpers' names (it star-imported csHelpers), Pillow's when first asked for
+__getattr__ = star_import(__name__, "cityscapesscripts.helpers.csHelpers")
+
 
 class CArgs:
     """Settings of the evaluation; any attribute may be added."""

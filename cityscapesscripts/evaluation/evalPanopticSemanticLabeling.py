@@ -17,7 +17,6 @@ import traceback
 from collections import defaultdict  # noqa: F401  (the original module's namespace)
 
 import numpy as np  # noqa: F401  (the original module's namespace)
-from PIL import Image  # noqa: F401  (the original module's namespace)
 
 from cityscapesscripts import cli
 from cityscapesscripts.errors import LayoutError
@@ -28,6 +27,10 @@ from cityscapesscripts.helpers.csHelpers import printError  # noqa: F401  (the o
 from cityscapesscripts.helpers.labels import labels as csLabels  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.io.jsonfile import write_json
 from cityscapesscripts.io.segment_ids import rgb2id  # noqa: F401  (the original module's name)
+from cityscapesscripts.lazy import lazy_names
+
+# the original module's namespace: Pillow's Image when first asked for (the tool does not need it)
+__getattr__ = lazy_names(__name__, {"Image": "PIL.Image"})
 
 
 def get_traceback(f):

@@ -29,10 +29,13 @@ from cityscapesscripts import cli, kernels
 from cityscapesscripts.evaluation import addToConfusionMatrix  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.errors import ArgumentError
 from cityscapesscripts.evaluation import commands, reports, semantic, semantic_files
-from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.helpers.csHelpers import colors, ensurePath, writeDict2JSON
 from cityscapesscripts.helpers.labelset import CITYSCAPES
 from cityscapesscripts.io import layout
+from cityscapesscripts.lazy import star_import
+
+# the original module's namespace: csHelpers' names (it star-imported csHelpers), Pillow's when first asked for
+__getattr__ = star_import(__name__, "cityscapesscripts.helpers.csHelpers")
 
 izip = zip  # the original's Python 2 alias
 CSUPPORT = kernels.HAVE_EXTENSION  # whether the compiled counting loop is used

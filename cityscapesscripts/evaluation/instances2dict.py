@@ -7,8 +7,11 @@ import sys
 
 from cityscapesscripts.evaluation.instance import Instance  # noqa: F401  (the original module's namespace)
 from cityscapesscripts.evaluation.instance_ap import ground_truth_instances
-from cityscapesscripts.helpers.csHelpers import *  # noqa: F403  (the original module's namespace)
 from cityscapesscripts.io import png
+from cityscapesscripts.lazy import star_import
+
+# the original module's namespace: csHelpers' names (it star-imported csHelpers), Pillow's when first asked for
+__getattr__ = star_import(__name__, "cityscapesscripts.helpers.csHelpers")
 
 
 def instances2dict(imageFileList, verbose=False):

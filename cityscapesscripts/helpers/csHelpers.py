@@ -18,18 +18,24 @@ import traceback
 from collections import namedtuple
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from cityscapesscripts.io.files import make_folders
 from cityscapesscripts.io.jsonfile import write_json
 from cityscapesscripts.io.layout import CsFile, frame_id, parse_name
 from cityscapesscripts.helpers.annotation import Annotation
 from cityscapesscripts.helpers.labels import category2labels, id2label, labels, name2label, trainId2label
+from cityscapesscripts.lazy import lazy_names
 
-__all__ = ["Annotation", "CsFile", "Image", "ImageDraw", "category2labels", "colors", "ensurePath",
-           "getColorEntry", "getCoreImageFileName", "getCsFileInfo", "getDirectory", "getopt", "glob", "id2label",
-           "json", "labels", "logging", "math", "name2label", "namedtuple", "np", "os", "printError", "sys",
-           "traceback", "trainId2label", "writeDict2JSON"]
+# Pillow's modules are in the original's namespace (its scripts star-import this module, and get them that way
+# still), imported when first asked for: the evaluators whose namespaces copy this one never draw, and importing
+# Pillow cost 15 ms of each of their starts
+LAZY_NAMES = {"Image": "PIL.Image", "ImageDraw": "PIL.ImageDraw"}
+__getattr__ = lazy_names(__name__, LAZY_NAMES)
+
+__all__ = list(LAZY_NAMES) + [
+    "Annotation", "CsFile", "category2labels", "colors", "ensurePath", "getColorEntry", "getCoreImageFileName",
+    "getCsFileInfo", "getDirectory", "getopt", "glob", "id2label", "json", "labels", "logging", "math", "name2label",
+    "namedtuple", "np", "os", "printError", "sys", "traceback", "trainId2label", "writeDict2JSON"]
 
 
 def printError(message):
