@@ -162,7 +162,7 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
         if client is None:  # eight or more messages a worker: the parent's work per reply, not per item, is what grows
             # with the workers (measured), and the last messages still end together
             size = max(1, min(8, len(items) // (workers * 8)))
-        else:  # a Dask task costs its client and scheduler 1-4 ms of CPU, a pool's message 20 us: a few per worker
+        else:  # a Dask task costs its client and scheduler 1-4 ms of CPU, a pool's message 60 us: a few per worker
             size = -(-len(items) // (workers * 4))
         pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
         window, held = 2 * workers, 8 * workers  # chunks running or queued; chunks submitted and not yet given back
@@ -188,18 +188,21 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
                         # as soon as any ends, so a slow chunk does not leave the other workers idle
                         backend.wait_any([future for _, _, future in in_flight if not future.done()])
                         continue
-                    failed = False
+                    error = None
                     try:
                         results = in_flight[0][2].result()
                     except backend.lost:
                         raise
                     except Exception as e:  # the chunk's result could not come back (e.g. it does not pickle)
-                        results, failed = [error_record(label, e) for label, _ in in_flight[0][1]], True
-                    if failed and len(results) > 1:  # which item's fault: each runs again alone, in its place
-                        _, chunk, _ = in_flight.popleft()
-                        in_flight.extendleft(reversed([(False, [pair], backend.submit(_run_chunk, task, [pair]))
-                                                       for pair in chunk]))
-                        continue
+                        error = e
+                    if error is not None:
+                        chunk = in_flight[0][1]
+                        if len(chunk) > 1:  # which item's fault: each runs again alone, in its place
+                            in_flight.popleft()
+                            in_flight.extendleft(reversed([(False, [pair], backend.submit(_run_chunk, task, [pair]))
+                                                           for pair in chunk]))
+                            continue
+                        results = [error_record(chunk[0][0], error)]
                 except backend.lost:
                     backend.close(cancel=True)
                     backend = new_backend()
