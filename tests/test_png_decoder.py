@@ -89,6 +89,25 @@ def test_every_filter_and_flavour_equals_pillow(flavour, filters, compiled, monk
     assert np.array_equal(ours, pillow_pixels(data))
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_paeth_rows_in_every_tie(channels, compiled, monkeypatch):
+    """Every (left, up, upper-left) triple of values 0..15, where the Paeth predictor's ties fall
+    (its choice is computed with selects, not branches): the decoded row is the encoded one."""
+    values = np.arange(16)
+    left, up, upper_left = (v.ravel() for v in np.meshgrid(values, values, values, indexing="ij"))
+    top = np.stack([upper_left, up], axis=1).ravel()  # pixel 2k+1 predicts from up (2k+1), upper-left (2k)
+    bottom = np.stack([left, RNG.integers(0, 256, left.size)], axis=1).ravel()  # and left (2k)
+    pixels = np.stack([top, bottom]).astype(np.uint8)
+    if channels == 3:
+        pixels = np.stack([pixels, 255 - pixels, pixels[:, ::-1]], axis=2)
+    if not compiled:
+        monkeypatch.setattr(kernels, "_use_compiled", lambda compiled: False)
+    data = make_png(pixels, 0 if channels == 1 else 2, filters=(0, 4))
+    assert np.array_equal(png.decode_png(data), pixels)
+    assert np.array_equal(pillow_pixels(data), pixels)
+
+
 @pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(FIXTURES, "png", "*.png")))
                          + sorted(glob.glob(os.path.join(FIXTURES, "golden", "*", "*", "*.png")))[:40])
 def test_opencv_and_golden_files_equal_pillow(path):

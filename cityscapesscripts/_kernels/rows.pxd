@@ -5,20 +5,21 @@ from libc.stdint cimport uint8_t
 from libc.string cimport memcpy
 
 
-cdef inline uint8_t _paeth(int a, int b, int c) noexcept nogil:
-    cdef int pa = b - c, pb = a - c, pc
-    pc = pa + pb
-    if pa < 0:
-        pa = -pa
-    if pb < 0:
-        pb = -pb
-    if pc < 0:
-        pc = -pc
-    if pa <= pb and pa <= pc:
-        return <uint8_t>a
-    if pb <= pc:
-        return <uint8_t>b
-    return <uint8_t>c
+cdef extern from *:
+    """
+    /* PNG's Paeth predictor (a, else b, else c; ties to the earlier) as selects, not branches: on
+       camera images the choice is noise, and mispredicted branches made Paeth rows 3.7x slower. */
+    static inline int cs_paeth(int a, int b, int c) {
+        int pa = b - c, pb = a - c, pc = pa + pb;
+        pa = pa < 0 ? -pa : pa;
+        pb = pb < 0 ? -pb : pb;
+        pc = pc < 0 ? -pc : pc;
+        int nearer = pa <= pb ? a : b, distance = pa <= pb ? pa : pb;
+        int take_c = -(pc < distance);  /* a mask: compilers made this last select a branch */
+        return (c & take_c) | (nearer & ~take_c);
+    }
+    """
+    int cs_paeth(int a, int b, int c) noexcept nogil
 
 
 cdef inline Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const uint8_t* zero_row,
@@ -54,7 +55,7 @@ cdef inline Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const ui
             for x in range(bpp):
                 dst[x] = src[x] + prev[x]
             for x in range(bpp, stride):
-                dst[x] = src[x] + _paeth(dst[x - bpp], prev[x], prev[x - bpp])
+                dst[x] = src[x] + cs_paeth(dst[x - bpp], prev[x], prev[x - bpp])
         else:
             return y
         prev = dst

@@ -23,8 +23,6 @@ digits) in a city folder of that name; other names as
 """
 import functools
 import os
-import struct
-import zlib
 
 import numpy as np
 
@@ -71,64 +69,17 @@ def read_synthia_labels(path):
 
 
 def read_first_channel(path):
-    """The first channel of a PNG as (H, W) uint16: 16-bit colour PNGs decoded here (row filters undone
-    by :func:`png.unfilter_png`), any other image through :mod:`..io.png`."""
+    """The first channel of a PNG as (H, W) uint16: 16-bit colour PNGs decoded whole by our decoder
+    (Pillow keeps their high bytes), any other image through :mod:`..io.png`."""
     with open(path, "rb") as f:
         data = f.read()
-    header, chunks = _png_chunks(data, path)
-    if header is not None:
-        width, height, depth, color_type, interlace = header
-        if depth == 16 and color_type in (2, 6) and not interlace:
-            channels = 3 if color_type == 2 else 4
-            expected = height * (width * channels * 2 + 1)
-            try:
-                raw = _inflate(b"".join(chunks), expected)
-            except (zlib.error, ValueError) as e:
-                raise ImageError(f"corrupted PNG: the image data does not inflate ({e})", path) from None
-            if len(raw) != expected:
-                raise ImageError(f"corrupted PNG: the image data holds {len(raw)} bytes, "
-                                 f"not those of a {width}x{height} image", path)
-            pixels = png.unfilter_png(np.frombuffer(raw, np.uint8), (height, width, channels, 16), path)
-            return pixels.reshape(height, width, channels)[..., 0]
+    pixels = png.decode_png(data, path, accept=png.SIXTEEN_BIT_COLOUR)
+    if pixels is not None:
+        return pixels[..., 0]
     try:
         return png.read_label_map(path, data=data).astype(np.uint16)
     except ImageError:
         return png.read_rgb(path, data=data)[..., 0].astype(np.uint16)
-
-
-def _inflate(data, size):
-    """zlib data of a known inflated ``size``: libdeflate (a third of zlib's time) when installed."""
-    try:
-        import deflate
-    except ImportError:
-        return zlib.decompress(data)
-    try:
-        return deflate.zlib_decompress(data, size)
-    except deflate.DeflateError as e:
-        raise ValueError(str(e)) from None
-
-
-def _png_chunks(data, path):
-    """``(IHDR fields (width, height, depth, colour type, interlace), [IDAT payloads])`` of PNG bytes;
-    ``(None, [])`` for another format.  Chunk lengths and CRCs are checked."""
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return None, []
-    header, idat, pos = None, [], 8
-    while pos + 12 <= len(data):
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        end = pos + 12 + length
-        if end > len(data) or zlib.crc32(data[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
-            raise ImageError(f"corrupted PNG: chunk {kind.decode('latin-1')!r} at byte {pos} is truncated or "
-                             "fails its CRC", path)
-        if kind == b"IHDR":
-            width, height, depth, color_type, _, _, interlace = struct.unpack_from(">IIBBBBB", data, pos + 8)
-            header = (width, height, depth, color_type, interlace)
-        elif kind == b"IDAT":
-            idat.append(data[pos + 8:end - 4])
-        elif kind == b"IEND":
-            return header, idat
-        pos = end
-    raise ImageError("truncated PNG: the file ends before its IEND chunk", path)
 
 
 _GTA5_TABLE = _gta5_table()

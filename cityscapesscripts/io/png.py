@@ -43,11 +43,17 @@ try:  # libdeflate inflates label maps about 15 times faster than zlib (and defl
     import deflate as _libdeflate
 except ImportError:  # pragma: no cover - optional speed-up
     _libdeflate = None
+_DeflateError = zlib.error if _libdeflate is None else _libdeflate.DeflateError
+# every chunk's CRC is checked: libdeflate's runs 5x faster than zlib's (1 ms of a camera image's 17)
+_crc32 = zlib.crc32 if _libdeflate is None else _libdeflate.crc32
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
 # (colour type, bit depth) our decoder handles -> channels: grey, palette (indices), RGB, RGBA
-_DECODED = {(0, 8): 1, (0, 16): 1, (3, 8): 1, (2, 8): 3, (6, 8): 4}
+_DECODED = {(0, 8): 1, (0, 16): 1, (3, 8): 1, (2, 8): 3, (6, 8): 4, (2, 16): 3, (6, 16): 4}
+# decoded only when a caller's ``accept`` names them (SYNTHIA's labels): Pillow reads them as 8-bit
+SIXTEEN_BIT_COLOUR = frozenset({(2, 16), (6, 16)})
+_DEFAULT_ACCEPT = frozenset(_DECODED) - SIXTEEN_BIT_COLOUR
 _ONE_CHANNEL = {(0, 8), (0, 16), (3, 8)}
 _KNOWN_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
@@ -135,7 +141,7 @@ def _compress(raw, bpp):
 
 
 def _chunk(kind, payload):
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", _crc32(kind + payload))
 
 
 JPEG_QUALITY = 75  # Datumaro's (OpenCV's) and Pillow's default, so our JPEGs are the files Datumaro writes
@@ -164,11 +170,13 @@ def decode_png(data, name=None, accept=None, max_pixels=None):
     """Decode PNG bytes with our decoder; None when the file is left to Pillow.
 
     Returns (H, W) uint8 for 8-bit grey and palette images (palette indices),
-    (H, W) uint16 for 16-bit grey, (H, W, 3) / (H, W, 4) uint8 for RGB / RGBA.
-    Returns None for data that is not a PNG, for flavours Pillow decodes
-    (interlaced, bit depths below 8, grey with alpha, 16-bit colour), for
-    flavours not in ``accept`` (``(PNG colour type, bit depth)`` pairs; all when None),
-    and when libdeflate or the compiled extension is missing.  Raises
+    (H, W) uint16 for 16-bit grey, (H, W, 3) / (H, W, 4) uint8 for RGB / RGBA,
+    and uint16 for 16-bit RGB / RGBA (:data:`SIXTEEN_BIT_COLOUR`, which Pillow
+    reads as 8-bit) when ``accept`` names them.  Returns None for data that is
+    not a PNG, for flavours Pillow decodes (interlaced, bit depths below 8,
+    grey with alpha), for flavours not in ``accept`` (``(PNG colour type, bit
+    depth)`` pairs; when None, all but 16-bit colour), and, but for 16-bit
+    colour, when libdeflate or the compiled extension is missing.  Raises
     :class:`ImageError` naming ``name`` for a corrupted or truncated file, or
     one declaring more than ``max_pixels`` pixels (by default the limit of :mod:`.limits`).
 
@@ -190,7 +198,7 @@ def unfilter_png(raw, header, name=None):
     check_unfiltered(kernels.png_unfilter(raw, pixels, channels * depth // 8), raw, stride, name)
     if depth == 16:
         pixels = pixels.view(">u2").astype(np.uint16)
-    elif channels > 1:
+    if channels > 1:
         pixels = pixels.reshape(height, width, channels)
     return pixels
 
@@ -205,16 +213,19 @@ def inflate_png(data, name=None, accept=None, max_pixels=None):
         return None
     header, idat = check_chunks(data, name, max_pixels)
     width, height, depth, color_type, _, _, interlace = header
-    if (_libdeflate is None or not kernels.HAVE_EXTENSION or interlace or (color_type, depth) not in _DECODED
-            or (accept is not None and (color_type, depth) not in accept)):
-        return None
-    channels = _DECODED[color_type, depth]
+    flavour = (color_type, depth)
+    if (interlace or flavour not in _DECODED or flavour not in (_DEFAULT_ACCEPT if accept is None else accept)
+            or (flavour not in SIXTEEN_BIT_COLOUR and (_libdeflate is None or not kernels.HAVE_EXTENSION))):
+        return None  # Pillow's; without libdeflate and the extension it decodes faster than our fallbacks
+    channels = _DECODED[flavour]
     bpp = channels * depth // 8
     stride = width * bpp
     expected = height * (stride + 1)
+    compressed = idat[0] if len(idat) == 1 else b"".join(idat)
     try:
-        raw = _libdeflate.zlib_decompress(idat[0] if len(idat) == 1 else b"".join(idat), expected)
-    except _libdeflate.DeflateError:
+        raw = (zlib.decompress(compressed) if _libdeflate is None
+               else _libdeflate.zlib_decompress(compressed, expected))
+    except (zlib.error, _DeflateError):
         raise ImageError(f"corrupted PNG: the image data does not inflate to the {expected} bytes "
                          f"a {width}x{height} image needs", name) from None
     if len(raw) != expected:
@@ -243,7 +254,7 @@ def check_chunks(data, name=None, max_pixels=None):
         if end > len(data):
             raise ImageError(f"truncated PNG: chunk {label!r} of {length} bytes runs past the end of the file",
                              name)
-        if zlib.crc32(view[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+        if _crc32(view[pos + 4:end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
             raise ImageError(f"corrupted PNG: CRC mismatch in chunk {label!r} at byte {pos}", name)
         body = view[pos + 8:end - 4]
         if header is None and kind != b"IHDR":
