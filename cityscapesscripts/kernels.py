@@ -234,6 +234,28 @@ def channel_value_counts(image, compiled=None):
     return counts
 
 
+def rgb_png_value_counts(raw, shape, bpp, compiled=None):
+    """:func:`channel_value_counts` of the R, G and B channels of an 8-bit RGB (``bpp`` 3) or RGBA
+    (``bpp`` 4) PNG of ``shape`` (H, W) from its inflated, still filtered rows, raw (H * (1 + bpp W),)
+    uint8.  The compiled loop never stores the image (two rows at a time).  Returns ``(counts, bad)``:
+    counts (3, 256) int64, bad the first row of an unknown filter type (counting stops there) or -1."""
+    import numpy as np
+    h, w = shape
+    raw = _input("raw", raw, np.uint8, 1)
+    if bpp not in (3, 4):
+        raise ValueError(f"bpp must be 3 (RGB) or 4 (RGBA), got {bpp}")
+    if raw.size != h * (1 + bpp * w):
+        raise ValueError(f"raw has {raw.size} bytes, expected {h * (1 + bpp * w)} for {h} rows of {w} pixels")
+    counts = np.zeros((3, 256), dtype=np.int64)
+    if _use_compiled(compiled):
+        return counts, _count.rgb_png_value_counts(raw, h, w, bpp, counts)
+    image = np.zeros((h, bpp * w), np.uint8)
+    bad = png_unfilter(raw, image, bpp, False)
+    rows = h if bad < 0 else bad
+    counts += channel_value_counts(image[:rows].reshape(rows, w, bpp)[..., :3], False)
+    return counts, bad
+
+
 # ---- panoptic evaluation ------------------------------------------------------
 def segment_pair_counts(gt_rgb, pred_rgb, gt_keys, pred_keys, compiled=None):
     """Pixel counts of every (gt segment, pred segment) pair.

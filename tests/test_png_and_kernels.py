@@ -231,6 +231,12 @@ BAD_CALLS = {
     "filtered mask rows of the wrong length": (lambda c: kernels.grey_png_mask_histogram(
         np.zeros(9, np.uint8), np.zeros((2, 4), np.uint16), np.zeros(65536, np.int64), compiled=c),
         "raw has 9 bytes, expected 10 for 2 rows of 4"),
+    "camera rows of the wrong length": (lambda c: kernels.rgb_png_value_counts(np.zeros(12, np.uint8), (2, 2), 3,
+                                                                           compiled=c),
+                                        "raw has 12 bytes, expected 14 for 2 rows of 2 pixels"),
+    "camera rows of grey pixels": (lambda c: kernels.rgb_png_value_counts(np.zeros(6, np.uint8), (2, 2), 2,
+                                                                          compiled=c),
+                                   r"bpp must be 3 \(RGB\) or 4 \(RGBA\), got 2"),
     "short table": (lambda c: kernels.lookup(np.zeros((4, 4), np.uint16), np.zeros(256, np.uint16), compiled=c),
                     "table has 256 entries, a uint16 index needs 65536"),
     "signed index": (lambda c: kernels.lookup(np.zeros((4, 4), np.int16), np.zeros(65536, np.uint16), compiled=c),

@@ -161,6 +161,25 @@ def test_mask_histogram_from_filtered_rows_equals_decoding_first(filters, compil
 
 
 @pytest.mark.parametrize("filters", [(0,), (1,), (2,), (3,), (4,), (4, 3, 2, 1, 0)])
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_camera_values_from_filtered_rows_equal_decoding_first(filters, channels, compiled):
+    """csStats counts a camera image's R, G and B values as it unfilters the rows (alpha not
+    counted): the counts of the decoded image's first three channels, per channel by hand; a row of
+    an unknown filter type stops the counting there and is reported."""
+    image = np.random.default_rng(4).integers(0, 9, (23, 61, channels)).astype(np.uint8) * 31
+    raw, header = png.inflate_png(make_png(image, 2 if channels == 3 else 6, filters))
+    counts, bad = kernels.rgb_png_value_counts(raw, (23, 61), channels, compiled=compiled)
+    expected = np.array([[(image[..., c] == v).sum() for v in range(256)] for c in range(3)])
+    assert bad == -1 and counts.shape == (3, 256) and np.array_equal(counts, expected)
+    broken = raw.copy()
+    broken[11 * (1 + channels * 61)] = 9
+    counts, bad = kernels.rgb_png_value_counts(broken, (23, 61), channels, compiled=compiled)
+    assert bad == 11 and counts.sum() == 3 * 11 * 61
+    assert np.array_equal(counts, [[(image[:11, :, c] == v).sum() for v in range(256)] for c in range(3)])
+
+
+@pytest.mark.parametrize("filters", [(0,), (1,), (2,), (3,), (4,), (4, 3, 2, 1, 0)])
 @pytest.mark.parametrize("compiled", [True, False])
 def test_segment_pairs_from_filtered_rows_equal_decoding_first(filters, compiled):
     """The panoptic evaluator counts segment pairs as it unfilters the rows of both PNGs, rows

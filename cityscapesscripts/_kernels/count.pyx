@@ -493,45 +493,96 @@ def grey_png_mask_histogram(const uint8_t[::1] raw, const uint16_t[:, ::1] ids, 
     return total, n_touched, bad
 
 
+cdef struct _ValueTables:
+    # per channel two tables, even and odd pixels apart: consecutive equal values (the common case)
+    # then do not wait on each other's increment; uint32 bins, flushed before one could overflow
+    uint32_t even[4][256]
+    uint32_t odd[4][256]
+
+
+cdef inline void _count_row_values(const uint8_t* row, Py_ssize_t w, Py_ssize_t bpp, Py_ssize_t channels,
+                                   _ValueTables* t) noexcept nogil:
+    """Count the first ``channels`` values of each of a row's ``w`` pixels of ``bpp`` bytes."""
+    cdef Py_ssize_t x = 0, c
+    if channels == 3 and bpp == 3:  # camera images: the channel loop unrolled
+        while x + 2 <= w:
+            t.even[0][row[0]] += 1
+            t.even[1][row[1]] += 1
+            t.even[2][row[2]] += 1
+            t.odd[0][row[3]] += 1
+            t.odd[1][row[4]] += 1
+            t.odd[2][row[5]] += 1
+            row += 6
+            x += 2
+    while x + 2 <= w:
+        for c in range(channels):
+            t.even[c][row[c]] += 1
+            t.odd[c][row[bpp + c]] += 1
+        row += 2 * bpp
+        x += 2
+    if x < w:
+        for c in range(channels):
+            t.even[c][row[c]] += 1
+
+
+cdef inline void _flush_values(_ValueTables* t, Py_ssize_t channels, int64_t[:, ::1] counts) noexcept nogil:
+    cdef Py_ssize_t c, v
+    for c in range(channels):
+        for v in range(256):
+            counts[c, v] += t.even[c][v] + <int64_t>t.odd[c][v]
+    memset(t, 0, sizeof(_ValueTables))
+
+
 def channel_value_counts(const uint8_t[:, :, ::1] image, int64_t[:, ::1] counts):
     """counts[c, v] += the number of pixels whose channel c holds v, in image (H, W, C <= 4);
     counts (C, 256)."""
-    cdef Py_ssize_t y, x, c, v, h = image.shape[0], w = image.shape[1], channels = image.shape[2]
-    # two tables per channel, even and odd pixels apart: consecutive equal values (the common case)
-    # then do not wait on each other's increment; flushed before a uint32 bin could overflow
-    cdef uint32_t tables[2][4][256]
-    cdef Py_ssize_t rows_per_flush = max(1, (1 << 30) // max(1, w)), since_flush = 0
-    cdef const uint8_t* row
+    cdef Py_ssize_t y, h = image.shape[0], w = image.shape[1], channels = image.shape[2]
+    cdef Py_ssize_t rows_per_flush = max(1, (1 << 30) // max(1, w))
+    cdef _ValueTables tables
     if channels > 4:
         raise ValueError(f"at most 4 channels, got {channels}")
-    memset(tables, 0, sizeof(tables))
+    if h == 0 or w == 0:
+        return
+    memset(&tables, 0, sizeof(tables))
     with nogil:
         for y in range(h):
-            row = &image[y, 0, 0]
-            x = 0
-            if channels == 3:  # camera images: the channel loop unrolled
-                while x + 2 <= w:
-                    tables[0][0][row[0]] += 1
-                    tables[0][1][row[1]] += 1
-                    tables[0][2][row[2]] += 1
-                    tables[1][0][row[3]] += 1
-                    tables[1][1][row[4]] += 1
-                    tables[1][2][row[5]] += 1
-                    row += 6
-                    x += 2
-            while x + 2 <= w:
-                for c in range(channels):
-                    tables[0][c][row[c]] += 1
-                    tables[1][c][row[channels + c]] += 1
-                row += 2 * channels
-                x += 2
-            if x < w:
-                for c in range(channels):
-                    tables[0][c][row[c]] += 1
-            since_flush += 1
-            if since_flush == rows_per_flush or y == h - 1:
-                for c in range(channels):
-                    for v in range(256):
-                        counts[c, v] += tables[0][c][v] + <int64_t>tables[1][c][v]
-                memset(tables, 0, sizeof(tables))
-                since_flush = 0
+            _count_row_values(&image[y, 0, 0], w, channels, channels, &tables)
+            if (y + 1) % rows_per_flush == 0 or y == h - 1:
+                _flush_values(&tables, channels, counts)
+
+
+def rgb_png_value_counts(const uint8_t[::1] raw, Py_ssize_t h, Py_ssize_t w, Py_ssize_t bpp,
+                         int64_t[:, ::1] counts):
+    """channel_value_counts of the R, G and B channels of an 8-bit RGB (bpp 3) or RGBA (bpp 4) PNG of
+    H x W pixels from its inflated rows (H rows of a filter byte and bpp W bytes each), each row
+    unfiltered into one of two row buffers and counted there, while in cache: the image is never
+    stored.  Returns the first row with an unknown filter type (counting stops there), or -1."""
+    cdef Py_ssize_t y, cur = 0, stride = bpp * w, bad = -1
+    cdef Py_ssize_t rows_per_flush = max(1, (1 << 30) // max(1, w))
+    cdef _ValueTables tables
+    if h == 0 or w == 0:
+        return -1
+    cdef uint8_t* rows = <uint8_t*>calloc(3 * stride, 1)  # a zero row, then two rows
+    if rows == NULL:
+        raise MemoryError()
+    cdef const uint8_t* prev = rows
+    cdef uint8_t* row
+    memset(&tables, 0, sizeof(tables))
+    with nogil:
+        for y in range(h):
+            cur ^= 1  # never the row above: Paeth reads it while the row is written
+            row = rows + (1 + cur) * stride
+            if bpp == 3:
+                bad = _unfilter_rows(&raw[y * (stride + 1)], row, prev, 1, stride, 3)
+            else:
+                bad = _unfilter_rows(&raw[y * (stride + 1)], row, prev, 1, stride, 4)
+            if bad >= 0:
+                bad = y
+                break
+            _count_row_values(row, w, bpp, 3, &tables)
+            if (y + 1) % rows_per_flush == 0:
+                _flush_values(&tables, 3, counts)
+            prev = row
+        _flush_values(&tables, 3, counts)
+    free(rows)
+    return bad

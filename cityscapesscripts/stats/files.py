@@ -8,7 +8,8 @@ then the label pixels no instance of that class covers, which is what the
 instance map holds wherever the two maps agree.  ``check=True`` decodes both
 maps instead, compares them pixel by pixel and with the frame's polygons drawn
 by our rasterizer, and reports each disagreement as a finding.  Camera
-images (``images=True``) are read with our RGB decoder into value histograms.
+images (``images=True``) are counted into value histograms as their rows are
+unfiltered, too.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from .engine import INSTANCE_ID_START, StatsAccumulator, histogram_digest, image
 MODALITIES = ("labelIds", "instanceIds", "polygons")
 _LABEL_PNG = {(0, 8), (3, 8)}  # one byte per pixel: grey, or palette indices (the ids)
 _INSTANCE_PNG = {(0, 8), (0, 16)}
+_CAMERA_PNG = {(2, 8), (6, 8)}  # RGB, RGBA
 
 
 class Frame(NamedTuple):
@@ -70,8 +72,7 @@ def frame_statistics(frame: Frame, label_set: LabelSet = CITYSCAPES, images: boo
     polygons = _read_polygons(paths["polygons"]) if "polygons" in paths else None
     rgb = camera_shape = None
     if images and layout.CAMERA in paths:
-        image = png.read_rgb(paths[layout.CAMERA])
-        rgb, camera_shape = rgb_histogram(image), image.shape[:2]
+        rgb, camera_shape = _camera_values(paths[layout.CAMERA])
         # hashing the pixels of every image would cost a quarter of its decoding: only images of equal
         # histograms are hashed, after the merge (collect_statistics)
         acc.add_image_digest(histogram_digest(rgb, camera_shape), frame.split, item_id)
@@ -136,6 +137,17 @@ def _counts(paths, acc):
     if instances is None:
         return label_counts, None, labels.shape
     return label_counts, _with_regions(sizes, label_counts, acc, instance_path), labels.shape
+
+
+def _camera_values(path):
+    """``(rgb_histogram of the image, (H, W))``, counted as its rows are unfiltered where our decoder
+    reads it (8-bit RGB or RGBA)."""
+    image = png.read_filtered(path, _CAMERA_PNG, png.read_rgb)
+    if not isinstance(image, png.FilteredPNG):
+        return rgb_histogram(image), image.shape[:2]
+    counts, bad = kernels.rgb_png_value_counts(image.raw, image.shape, image.header[2])
+    image.check_row(bad)
+    return counts, image.shape
 
 
 _NO_CATEGORIES = np.zeros((256, 256), np.uint8)  # the kernel's category counts are not used here
