@@ -65,6 +65,7 @@ def local_pool(request, monkeypatch):
     that other systems get."""
     if request.param == "spawned":
         monkeypatch.setattr(parallel, "_LocalPool", parallel._SpawnPool)
+    return request.param
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -106,28 +107,52 @@ def test_a_killed_worker_is_that_items_error_and_the_batch_goes_on(local_pool):
 def _big_or_unpicklable(item):
     if item == "unpicklable":
         return lambda: None
+    if callable(item):
+        return "called with a function"
     return bytes([item]) * (3 << 20)  # far more than a pipe holds
 
 
 def test_results_of_any_size_come_back_and_one_that_does_not_pickle_is_its_items_error(local_pool):
+    """A result that does not pickle is its item's error; an item that does not pickle reaches the
+    function in forked workers (they have the map's items by the fork) and is its error elsewhere."""
     items = [1, "unpicklable", 2, lambda: None, 3]
     results = list(parallel.map_items(_big_or_unpicklable, items, jobs=2, progress=False))
     assert [results[i] for i in (0, 2, 4)] == [bytes([i]) * (3 << 20) for i in (1, 2, 3)]
     assert isinstance(results[1], parallel.ItemError) and "pickle" in results[1].reason.lower()
-    assert isinstance(results[3], parallel.ItemError) and "pickle" in results[3].reason.lower()
+    if local_pool == "forked":
+        assert results[3] == "called with a function"
+    else:
+        assert isinstance(results[3], parallel.ItemError) and "pickle" in results[3].reason.lower()
 
 
 def _doubled_or_unpicklable(item):
-    return threading.Lock() if item == 7 else 2 * item
+    if item == 7:
+        return threading.Lock()
+    return "a lock" if not isinstance(item, int) else 2 * item
 
 
 def test_in_a_batch_sent_in_chunks_only_the_item_that_does_not_pickle_or_its_result_is_an_error(local_pool):
     items = list(range(200))  # several items a message
     items[150] = threading.Lock()
     results = list(parallel.map_items(_doubled_or_unpicklable, items, jobs=2, progress=False))
-    assert [i for i, r in enumerate(results) if isinstance(r, parallel.ItemError)] == [7, 150]
+    errors = [7] if local_pool == "forked" else [7, 150]  # forked workers have the items by the fork
+    assert [i for i, r in enumerate(results) if isinstance(r, parallel.ItemError)] == errors
     assert all(results[i] == 2 * i for i in range(200) if i not in (7, 150))
-    assert all("pickle" in results[i].reason.lower() for i in (7, 150))
+    assert all("pickle" in results[i].reason.lower() for i in errors)
+    assert local_pool != "forked" or results[150] == "a lock"
+
+
+def test_forked_workers_have_the_items_by_the_fork_and_messages_carry_positions(monkeypatch):
+    sent = []
+    real_send = parallel._send
+
+    def recording_send(fd, message):
+        sent.append(len(message))
+        real_send(fd, message)
+    monkeypatch.setattr(parallel, "_send", recording_send)
+    items = [bytes([i]) * 100_000 for i in range(64)]  # 6.4 MB of items
+    assert list(parallel.map_items(len, items, jobs=2, progress=False)) == [100_000] * 64
+    assert 0 < sum(sent) < 20_000  # the parent's messages: the function once per worker, then positions
 
 
 def _maps_again(item):

@@ -8,12 +8,12 @@ import sys
 from typing import Any
 
 from ..errors import CityscapesError, DependencyError
-from .worker import _keep_freed_buffers, default_jobs
+from .worker import SendsItems, _keep_freed_buffers, default_jobs
 
 DASK_MISSING = 'running on a Dask cluster needs Dask: pip install "dask[distributed]"'
 
 
-class _DaskBackend:
+class _DaskBackend(SendsItems):
     """A Dask ``distributed.Client``.  Dask reruns a task whose worker died (up to its
     ``distributed.scheduler.allowed-failures``); past that the future raises ``KilledWorker``."""
 

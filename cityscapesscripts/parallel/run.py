@@ -12,7 +12,7 @@ from ..io import limits
 from .dask_backend import _DaskBackend, block_client, check_installed, connect
 from .forkpool import _LocalPool
 from .spawnpool import _SpawnPool
-from .worker import WithSettings, _run_chunk, _run_one, default_jobs, one_blas_thread
+from .worker import WithSettings, _run_one, default_jobs, one_blas_thread
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -164,10 +164,13 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
             size = max(1, min(8, len(items) // (workers * 8)))
         else:  # a Dask task costs its client and scheduler 1-4 ms of CPU, a pool's message 60 us: a few per worker
             size = -(-len(items) // (workers * 4))
-        pending = deque((False, [(name(i), i) for i in items[s:s + size]]) for s in range(0, len(items), size))
+        pairs = [(name(item), item) for item in items]
+        # chunks as positions in pairs: a forked worker has the pairs, the other backends are sent them
+        pending: deque[tuple[bool, Sequence[int]]] = deque(
+            (False, range(s, min(s + size, len(pairs)))) for s in range(0, len(pairs), size))
         window, held = 2 * workers, 8 * workers  # chunks running or queued; chunks submitted and not yet given back
         backend = new_backend()
-        in_flight: deque[tuple[bool, list[tuple[str, Item]], Any]] = deque()  # (isolated, chunk, future), in order
+        in_flight: deque[tuple[bool, Sequence[int], Any]] = deque()  # (isolated, chunk, future), in order
         bar = None
         cancel = True
         try:
@@ -177,7 +180,7 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
                     unfinished = _unfinished(in_flight)
                     while pending and len(in_flight) < held and unfinished < window and not (
                             in_flight and (pending[0][0] or in_flight[-1][0])):
-                        future = backend.submit(_run_chunk, task, pending[0][1])
+                        future = backend.submit_chunk(task, pairs, pending[0][1])
                         in_flight.append(pending.popleft() + (future,))
                         unfinished += 1
                     if bar is None:  # after the first submit: the pool forks before tqdm starts its thread
@@ -199,18 +202,18 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
                         chunk = in_flight[0][1]
                         if len(chunk) > 1:  # which item's fault: each runs again alone, in its place
                             in_flight.popleft()
-                            in_flight.extendleft(reversed([(False, [pair], backend.submit(_run_chunk, task, [pair]))
-                                                           for pair in chunk]))
+                            in_flight.extendleft(reversed([(False, [k], backend.submit_chunk(task, pairs, [k]))
+                                                           for k in chunk]))
                             continue
-                        results = [error_record(chunk[0][0], error)]
+                        results = [error_record(pairs[chunk[0]][0], error)]
                 except backend.lost:
                     backend.close(cancel=True)
                     backend = new_backend()
                     if not in_flight or not in_flight[0][0]:  # run everything that was in flight again, one item at a time
-                        pending.extendleft(reversed([(True, [pair]) for _, chunk, _ in in_flight for pair in chunk]))
+                        pending.extendleft(reversed([(True, [k]) for _, chunk, _ in in_flight for k in chunk]))
                         in_flight.clear()
                         continue
-                    results = [ItemError(in_flight[0][1][0][0], _DIED)]
+                    results = [ItemError(pairs[in_flight[0][1][0]][0], _DIED)]
                 in_flight.popleft()
                 for result in results:
                     bar.update()

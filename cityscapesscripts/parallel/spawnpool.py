@@ -1,8 +1,8 @@
 """The local backend elsewhere than on Linux: a ``ProcessPoolExecutor`` of spawned worker processes."""
-from .worker import _init_worker
+from .worker import SendsItems, _init_worker
 
 
-class _SpawnPool:
+class _SpawnPool(SendsItems):
     """The local backend elsewhere than on Linux: a ``ProcessPoolExecutor`` of spawned processes
     (forking is not safe on macOS and missing on Windows) whose workers ignore interrupts."""
 

@@ -41,6 +41,14 @@ def _run_chunk(func, chunk):
     return [_run_one(func, name, item) for name, item in chunk]
 
 
+class SendsItems:
+    """A backend whose workers get each chunk's items in its message (spawned processes, Dask)."""
+
+    def submit_chunk(self, func: Callable[[Any], Any], pairs: list, indices: Any) -> Any:
+        """Run ``func`` on the ``(name, item)`` pairs at ``indices`` of ``pairs``: a future of their results."""
+        return self.submit(_run_chunk, func, [pairs[k] for k in indices])  # type: ignore[attr-defined]
+
+
 class WithSettings:
     """``func`` run with the run's settings in force in the process that runs it: ``max_pixels``, the
     pixel limit (:mod:`cityscapesscripts.io.limits`; None: that process's own)."""
