@@ -48,8 +48,9 @@ the console scripts' ``--scheduler ADDRESS``: ``local`` starts a
 ``LocalCluster``), or by a ``with use_client(client):`` block.  The error
 records (:class:`ItemError`, :func:`error_record`, :func:`failures_error`)
 live in :mod:`cityscapesscripts.errors`, beside the errors.  A backend offers
-``submit(fn, *args) -> future``, ``wait_any(futures)``, ``close(cancel)`` and
-``lost``, the exceptions of a future whose worker died.  The windowed
+``submit(fn, *args) -> future``, ``submit_chunk(func, pairs, indices) -> future``,
+``unfinished()`` (tasks queued or running), ``wait_any()`` (until one more
+ends), ``close(cancel)`` and ``lost``, the exceptions of a future whose worker died.  The windowed
 in-order loop, the error records, the retry of lost work and the
 interruption handling are the same for all: tasks carry the items (file
 paths, read by the workers from the shared filesystem) and bring back the

@@ -43,12 +43,19 @@ class _DaskBackend(SendsItems):
         self._running.append(future)
         return _Pickled(future)
 
-    def wait_any(self, futures):
+    def unfinished(self):
+        """How many tasks are queued or running."""
+        self._running = [f for f in self._running if not f.done()]
+        return len(self._running)
+
+    def wait_any(self):
+        """Until one more task has ended (at once when none is unfinished)."""
         # through the futures' own callbacks: distributed.wait() runs on the default client's loop,
         # which need not be the loop of this client
-        while True:
+        running = [f for f in self._running if not f.done()]
+        while running:
             self._ended.clear()
-            if any(future.done() for future in futures):
+            if any(future.done() for future in running):
                 return
             self._ended.wait()
 

@@ -161,6 +161,7 @@ class _LocalPool:
         self._broken = False
         self._leading = (), b""  # the last submit's (fn, *leading args) and their pickle
         self._inherited = None  # the pairs the workers were forked with
+        self._ended = 0  # how many tasks have ended (a wait's way to see that one did)
 
     def submit_chunk(self, func, pairs, indices):
         """Run ``func`` on the ``(name, item)`` pairs at ``indices`` of ``pairs``: a future of their results.
@@ -255,6 +256,7 @@ class _LocalPool:
                     except Exception as e:  # e.g. an exception class that cannot be rebuilt here
                         outcome = False, e
                     worker.task._outcome, worker.task, worker.received = outcome, None, bytearray()
+                    self._ended += 1
                     self._idle.append(worker)
         self._dispatch()
 
@@ -271,10 +273,17 @@ class _LocalPool:
         self._broken = True
         for task in ([worker.task] if worker.task else []) + list(self._queue):
             task._outcome = False, _WorkerLost()
+            self._ended += 1
         self._queue.clear()
 
-    def wait_any(self, futures):
-        while not any(future.done() for future in futures):
+    def unfinished(self):
+        """How many tasks are queued or running."""
+        return len(self._queue) + len(self._workers) - len(self._idle)
+
+    def wait_any(self):
+        """Until one more task has ended (at once when none is unfinished)."""
+        ended = self._ended
+        while self._ended == ended and self.unfinished():
             self._collect(None)
 
     def close(self, cancel=False):

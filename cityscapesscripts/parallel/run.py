@@ -177,7 +177,7 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
             while pending or in_flight:
                 try:
                     # an isolated chunk (one item suspected of killing its worker) runs alone
-                    unfinished = _unfinished(in_flight)
+                    unfinished = backend.unfinished()
                     while pending and len(in_flight) < held and unfinished < window and not (
                             in_flight and (pending[0][0] or in_flight[-1][0])):
                         future = backend.submit_chunk(task, pairs, pending[0][1])
@@ -189,7 +189,7 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
                             and not (pending[0][0] or in_flight[-1][0])):
                         # the window is full of running chunks and the first is not done: hand out more
                         # as soon as any ends, so a slow chunk does not leave the other workers idle
-                        backend.wait_any([future for _, _, future in in_flight if not future.done()])
+                        backend.wait_any()
                         continue
                     error = None
                     try:
@@ -223,10 +223,6 @@ def map_items(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run |
             backend.close(cancel)
             if bar is not None:
                 bar.close()
-
-
-def _unfinished(in_flight):
-    return sum(not future.done() for _, _, future in in_flight)
 
 
 def collect(func: Callable[[Item], Result], items: Iterable[Item], jobs: Run | int | None = None, desc: str = "",

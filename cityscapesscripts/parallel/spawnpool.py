@@ -14,12 +14,21 @@ class _SpawnPool(SendsItems):
         self._futures = concurrent.futures
         self._executor = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                                                 initializer=_init_worker)
+        self._unfinished = set()  # emptied by the futures' callbacks, on the executor's thread
 
     def submit(self, fn, *args):
-        return self._executor.submit(fn, *args)
+        future = self._executor.submit(fn, *args)
+        self._unfinished.add(future)
+        future.add_done_callback(self._unfinished.discard)
+        return future
 
-    def wait_any(self, futures):
-        self._futures.wait(futures, return_when=self._futures.FIRST_COMPLETED)
+    def unfinished(self):
+        """How many tasks are queued or running."""
+        return len(self._unfinished)
+
+    def wait_any(self):
+        """Until one more task has ended (at once when none is unfinished)."""
+        self._futures.wait(list(self._unfinished), return_when=self._futures.FIRST_COMPLETED)
 
     def close(self, cancel=False):
         try:
