@@ -54,6 +54,7 @@ _DECODED = {(0, 8): 1, (0, 16): 1, (3, 8): 1, (2, 8): 3, (6, 8): 4, (2, 16): 3, 
 # decoded only when a caller's ``accept`` names them (SYNTHIA's labels): Pillow reads them as 8-bit
 SIXTEEN_BIT_COLOUR = frozenset({(2, 16), (6, 16)})
 _DEFAULT_ACCEPT = frozenset(_DECODED) - SIXTEEN_BIT_COLOUR
+EIGHT_BIT_COLOUR = frozenset({(2, 8), (6, 8)})  # RGB, RGBA: what read_rgb decodes itself
 _ONE_CHANNEL = {(0, 8), (0, 16), (3, 8)}
 _KNOWN_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
@@ -435,7 +436,7 @@ def read_rgb(path, max_pixels=None, check_size=None, data=None):
     """An RGB image as (H, W, 3) uint8 (alpha dropped, grey and palette images converted).
     ``check_size`` and ``data``: as in :func:`_decode`."""
     import numpy as np
-    array, image = _decode(path, {(2, 8), (6, 8)}, max_pixels, check_size, data)
+    array, image = _decode(path, EIGHT_BIT_COLOUR, max_pixels, check_size, data)
     if array is not None:
         return array if array.shape[2] == 3 else np.ascontiguousarray(array[..., :3])
     if image.mode != "RGB":

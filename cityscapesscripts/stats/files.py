@@ -31,7 +31,6 @@ from .engine import INSTANCE_ID_START, StatsAccumulator, histogram_digest, image
 MODALITIES = ("labelIds", "instanceIds", "polygons")
 _LABEL_PNG = {(0, 8), (3, 8)}  # one byte per pixel: grey, or palette indices (the ids)
 _INSTANCE_PNG = {(0, 8), (0, 16)}
-_CAMERA_PNG = {(2, 8), (6, 8)}  # RGB, RGBA
 
 
 class Frame(NamedTuple):
@@ -142,7 +141,7 @@ def _counts(paths, acc):
 def _camera_values(path):
     """``(rgb_histogram of the image, (H, W))``, counted as its rows are unfiltered where our decoder
     reads it (8-bit RGB or RGBA)."""
-    image = png.read_filtered(path, _CAMERA_PNG, png.read_rgb)
+    image = png.read_filtered(path, png.EIGHT_BIT_COLOUR, png.read_rgb)
     if not isinstance(image, png.FilteredPNG):
         return rgb_histogram(image), image.shape[:2]
     counts, bad = kernels.rgb_png_value_counts(image.raw, image.shape, image.header[2])
