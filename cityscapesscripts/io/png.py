@@ -226,7 +226,7 @@ def inflate_png(data, name=None, accept=None, max_pixels=None):
     try:
         raw = (zlib.decompress(compressed) if _libdeflate is None
                else _libdeflate.zlib_decompress(compressed, expected))
-    except (zlib.error, _DeflateError):
+    except _DeflateError:
         raise ImageError(f"corrupted PNG: the image data does not inflate to the {expected} bytes "
                          f"a {width}x{height} image needs", name) from None
     if len(raw) != expected:

@@ -166,7 +166,7 @@ class _LocalPool:
     def submit_chunk(self, func, pairs, indices):
         """Run ``func`` on the ``(name, item)`` pairs at ``indices`` of ``pairs``: a future of their results.
         The pairs of the map the pool starts for travel to the workers by the fork, not in the messages
-        (the parent pickled panoptic frames' segment lists for a fifth of its CPU in the map)."""
+        (pickling panoptic frames' segment lists was a tenth of the parent's CPU in the map)."""
         if not self._workers and not self._broken:  # the workers fork at this submit, and inherit them
             self._inherited = pairs
         if pairs is self._inherited:
